@@ -1,0 +1,53 @@
+# Four targets from one build: the forwarding core as a plain static library (no <napi.h>),
+# its test binary, the node-addon-api binding, and the native traffic tool mcrgen.
+{
+  "target_defaults": {
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+    "cflags_cc": ["-std=c++20", "-O2", "-g", "-fno-omit-frame-pointer", "-Wall", "-Wextra",
+                  "-Wno-missing-field-initializers", "-fstack-protector-strong"],
+    "include_dirs": ["native/include"],
+    "defines": ["MCR_TRACE=<(mcr_trace)"]
+  },
+  "variables": { "mcr_trace%": "1" },
+  "targets": [
+    {
+      "target_name": "mcr_core",
+      "type": "static_library",
+      "cflags": ["-fPIC"],
+      "sources": [
+        "native/core/parse.cc",
+        "native/core/counters.cc",
+        "native/core/rule_table.cc",
+        "native/core/ingress_ring.cc",
+        "native/core/egress.cc",
+        "native/core/membership.cc",
+        "native/core/worker.cc",
+        "native/core/relay.cc"
+      ]
+    },
+    {
+      "target_name": "mcr_native",
+      "dependencies": ["mcr_core"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=9", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
+      "sources": [
+        "native/binding/addon.cc",
+        "native/binding/relay_wrap.cc",
+        "native/binding/counters_wrap.cc"
+      ]
+    },
+    {
+      "target_name": "mcr_core_tests",
+      "type": "executable",
+      "dependencies": ["mcr_core"],
+      "libraries": ["-lpthread"],
+      "sources": ["native/tests/core_tests.cc"]
+    },
+    {
+      "target_name": "mcrgen",
+      "type": "executable",
+      "libraries": ["-lpthread"],
+      "sources": ["native/tools/mcrgen.cc"]
+    }
+  ]
+}

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+// Argument checks with fixed wording, and -errno to JS Error conversion.
+#pragma once
+#include <napi.h>
+
+#include <cstring>
+#include <string>
+
+namespace mcr::binding {
+
+inline Napi::Error errno_error(Napi::Env env, int negative_errno, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  const char* name = strerrorname_np(-negative_errno);
+  e.Set("code", Napi::String::New(env, name ? name : "EIO"));
+  return e;
+}
+
+[[noreturn]] inline void type_error(Napi::Env env, const std::string& what, const std::string& name) {
+  throw Napi::TypeError::New(env, "Expected " + what + " for " + name);
+}
+
+inline std::string require_string(Napi::Env env, Napi::Object obj, const char* key, const std::string& where) {
+  Napi::Value v = obj.Get(key);
+  if (!v.IsString()) type_error(env, "a string", where + "." + key);
+  return v.As<Napi::String>().Utf8Value();
+}
+
+inline uint32_t require_uint(Napi::Env env, Napi::Object obj, const char* key, const std::string& where,
+                             uint32_t max) {
+  Napi::Value v = obj.Get(key);
+  if (!v.IsNumber()) type_error(env, "a number", where + "." + key);
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= max) || d != double(uint32_t(d)))
+    type_error(env, "an integer from 0 to " + std::to_string(max), where + "." + key);
+  return uint32_t(d);
+}
+
+}  // namespace mcr::binding

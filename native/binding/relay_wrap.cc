@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+// Converts JS rule objects to core RuleConfig (the TypeScript side has validated them; these
+// checks are a backstop so a bad call is a TypeError, never undefined behaviour).
+#include "relay_wrap.h"
+
+#include <arpa/inet.h>
+
+#include "errors.h"
+
+namespace mcr::binding {
+
+namespace {
+uint32_t require_ipv4(Napi::Env env, Napi::Object obj, const char* key, const std::string& where,
+                      bool optional = false) {
+  Napi::Value v = obj.Get(key);
+  if (optional && (v.IsUndefined() || v.IsNull())) return 0;
+  if (!v.IsString()) type_error(env, "an IPv4 address string", where + "." + key);
+  in_addr addr{};
+  if (inet_pton(AF_INET, v.As<Napi::String>().Utf8Value().c_str(), &addr) != 1)
+    type_error(env, "an IPv4 address", where + "." + key);
+  return addr.s_addr;
+}
+
+Napi::Array status_array(Napi::Env env, const std::vector<RuleStatus>& status) {
+  Napi::Array out = Napi::Array::New(env, status.size());
+  for (size_t i = 0; i < status.size(); ++i) {
+    Napi::Object s = Napi::Object::New(env);
+    s.Set("input", status[i].input_up ? "up" : "waiting-for-interface");
+    Napi::Array outs = Napi::Array::New(env, status[i].outputs_up.size());
+    for (size_t o = 0; o < status[i].outputs_up.size(); ++o)
+      outs.Set(uint32_t(o), status[i].outputs_up[o] ? "up" : "waiting-for-interface");
+    s.Set("outputs", outs);
+    if (!status[i].error.empty()) s.Set("error", status[i].error);
+    out.Set(uint32_t(i), s);
+  }
+  return out;
+}
+}  // namespace
+
+Napi::Function RelayWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Relay",
+                     {InstanceMethod("start", &RelayWrap::JS_start),
+                      InstanceMethod("setRules", &RelayWrap::JS_setRules),
+                      InstanceMethod("reconcile", &RelayWrap::JS_reconcile),
+                      InstanceMethod("pollKernelStats", &RelayWrap::JS_pollKernelStats),
+                      InstanceMethod("stop", &RelayWrap::JS_stop),
+                      InstanceMethod("workers", &RelayWrap::JS_workers)});
+}
+
+RelayWrap::RelayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayWrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) type_error(env, "an options object", "options");
+  Napi::Object opts = info[0].As<Napi::Object>();
+  options_.workers = require_uint(env, opts, "workers", "options", kMaxWorkers);
+  options_.ring_bytes = size_t(require_uint(env, opts, "ringBytes", "options", 1u << 30));
+  options_.counters_path = require_string(env, opts, "countersPath", "options");
+  Napi::Value cpus = opts.Get("cpus");
+  if (cpus.IsArray()) {
+    Napi::Array list = cpus.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Value c = list.Get(i);
+      if (!c.IsNumber()) type_error(env, "a CPU number", "options.cpus[" + std::to_string(i) + "]");
+      options_.cpus.push_back(c.As<Napi::Number>().Int32Value());
+    }
+  }
+  relay_ = std::make_unique<Relay>();
+}
+
+RelayWrap::~RelayWrap() {
+  if (relay_) relay_->stop();
+}
+
+Napi::Value RelayWrap::JS_start(const Napi::CallbackInfo& info) {
+  std::string error;
+  if (int rc = relay_->start(options_, &error); rc != 0) throw errno_error(info.Env(), rc, error);
+  return info.Env().Undefined();
+}
+
+Napi::Value RelayWrap::JS_setRules(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) type_error(env, "an array of rules", "rules");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<RuleConfig> rules;
+  rules.reserve(list.Length());
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    const std::string where = "rules[" + std::to_string(i) + "]";
+    if (!list.Get(i).IsObject()) type_error(env, "an object", where);
+    Napi::Object r = list.Get(i).As<Napi::Object>();
+    RuleConfig rule;
+    rule.input_interface = require_string(env, r, "interface", where);
+    rule.group = require_ipv4(env, r, "group", where);
+    rule.port = uint16_t(require_uint(env, r, "port", where, 65535));
+    rule.counter_slot = require_uint(env, r, "slot", where, kMaxRuleSlots - 1);
+    Napi::Value outs = r.Get("outputs");
+    if (!outs.IsArray()) type_error(env, "an array", where + ".outputs");
+    Napi::Array olist = outs.As<Napi::Array>();
+    for (uint32_t j = 0; j < olist.Length(); ++j) {
+      const std::string owhere = where + ".outputs[" + std::to_string(j) + "]";
+      if (!olist.Get(j).IsObject()) type_error(env, "an object", owhere);
+      Napi::Object o = olist.Get(j).As<Napi::Object>();
+      OutputConfig out;
+      out.interface = require_string(env, o, "interface", owhere);
+      out.group = require_ipv4(env, o, "group", owhere);
+      out.port = uint16_t(require_uint(env, o, "port", owhere, 65535));
+      out.ttl = uint8_t(require_uint(env, o, "ttl", owhere, 255));
+      out.source = require_ipv4(env, o, "source", owhere, true);
+      out.counter_slot = require_uint(env, o, "slot", owhere, kMaxOutputSlots - 1);
+      rule.outputs.push_back(out);
+    }
+    rules.push_back(std::move(rule));
+  }
+  std::vector<RuleStatus> status;
+  std::string error;
+  if (int rc = relay_->set_rules(rules, &status, &error); rc != 0) throw errno_error(env, rc, error);
+  return status_array(env, status);
+}
+
+Napi::Value RelayWrap::JS_reconcile(const Napi::CallbackInfo& info) {
+  std::vector<RuleStatus> status;
+  std::string error;
+  int rc = relay_->reconcile(&status, &error);
+  if (rc < 0) throw errno_error(info.Env(), rc, error);
+  if (rc == 0) return info.Env().Null();
+  return status_array(info.Env(), status);
+}
+
+Napi::Value RelayWrap::JS_pollKernelStats(const Napi::CallbackInfo& info) {
+  relay_->poll_kernel_stats();
+  return info.Env().Undefined();
+}
+
+Napi::Value RelayWrap::JS_stop(const Napi::CallbackInfo& info) {
+  relay_->stop();
+  return info.Env().Undefined();
+}
+
+Napi::Value RelayWrap::JS_workers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, relay_->worker_count());
+  for (unsigned i = 0; i < relay_->worker_count(); ++i) {
+    Napi::Object w = Napi::Object::New(env);
+    w.Set("worker", i);
+    w.Set("cpu", relay_->worker_cpu(i));
+    w.Set("tid", relay_->worker_tid(i));
+    out.Set(i, w);
+  }
+  return out;
+}
+
+}  // namespace mcr::binding

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+// Control path of the forwarding core: builds rule tables, manages rings, egress sockets and
+// group membership, publishes tables and frees old ones once every worker has moved on.
+#include "mcr/relay.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <thread>
+
+#include "mcr/worker.h"
+
+namespace mcr {
+
+namespace {
+uint32_t interface_mtu(const std::string& name) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 1500;
+  ifreq req{};
+  std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  uint32_t mtu = 1500;
+  if (ioctl(fd, SIOCGIFMTU, &req) == 0) mtu = uint32_t(req.ifr_mtu);
+  close(fd);
+  return mtu;
+}
+
+}  // namespace
+
+Relay::Relay() = default;
+
+Relay::~Relay() { stop(); }
+
+int Relay::start(const RelayOptions& options, std::string* error) {
+  if (started_) return 0;
+  if (options.workers == 0 || options.workers > kMaxWorkers) {
+    if (error) *error = "workers must be from 1 to " + std::to_string(kMaxWorkers);
+    return -EINVAL;
+  }
+  if (!options.cpus.empty() && options.cpus.size() != options.workers) {
+    if (error) *error = "cpus must list one CPU per worker";
+    return -EINVAL;
+  }
+  options_ = options;
+  if (int rc = counters_.open(options.counters_path, false, error); rc != 0) return rc;
+  bump(counters_.control().dataplane_starts);
+  for (unsigned i = 0; i < options.workers; ++i) {
+    int cpu = options.cpus.empty() ? -1 : options.cpus[i];
+    workers_.push_back(std::make_unique<Worker>(i, cpu, &counters_.worker(i), &table_, &generation_));
+    if (int rc = workers_.back()->start(error); rc != 0) {
+      stop();
+      return rc;
+    }
+  }
+  started_ = true;
+  return 0;
+}
+
+std::map<std::string, Relay::Resolved> Relay::resolve(const std::vector<RuleConfig>& rules) const {
+  std::map<std::string, Resolved> out;
+  auto add = [&](const std::string& name, bool input) {
+    if (out.count(name) && !(input && out[name].frame_size == 0)) return;
+    int ifindex = int(if_nametoindex(name.c_str()));
+    uint32_t frame = 0;
+    if (input && ifindex > 0)
+      frame = ring_geometry_for(interface_mtu(name), options_.ring_bytes).frame_size;
+    out[name] = Resolved{ifindex, frame};
+  };
+  for (const RuleConfig& r : rules) {
+    add(r.input_interface, true);
+    for (const OutputConfig& o : r.outputs) add(o.interface, false);
+  }
+  return out;
+}
+
+void Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status) {
+  auto resolved = resolve(rules);
+  auto table = std::make_unique<RuleTable>();
+  status->assign(rules.size(), RuleStatus{});
+  std::map<std::string, std::string> input_errors;   // interface -> why its rings failed
+  std::map<std::string, uint32_t> input_index;       // interface -> TableInput index
+  std::set<std::pair<int, uint32_t>> wanted_groups;
+  std::set<int> used_egress;
+
+  for (size_t r = 0; r < rules.size(); ++r) {
+    const RuleConfig& rule = rules[r];
+    RuleStatus& st = (*status)[r];
+    st.outputs_up.assign(rule.outputs.size(), false);
+    const Resolved& in = resolved[rule.input_interface];
+    if (in.ifindex <= 0) continue;  // waiting for the interface
+    st.input_up = true;
+
+    // Rings: reuse the interface's ring set unless the interface was re-created or its MTU
+    // outgrew the slots.
+    if (!input_index.count(rule.input_interface) && !input_errors.count(rule.input_interface)) {
+      auto it = rings_.find(rule.input_interface);
+      if (it != rings_.end() && (it->second.ifindex != in.ifindex || it->second.frame_size != in.frame_size)) {
+        read_ring_stats(it->second);  // replaced below; the old set is freed after the swap
+        retired_rings_.push_back(std::move(it->second));
+        rings_.erase(it);
+        it = rings_.end();
+      }
+      if (it == rings_.end()) {
+        RingSet set;
+        set.ifindex = in.ifindex;
+        set.frame_size = in.frame_size;
+        uint16_t fanout_id = 0;
+        std::string err;
+        RingGeometry g = ring_geometry_for(interface_mtu(rule.input_interface), options_.ring_bytes);
+        for (unsigned w = 0; w < options_.workers && err.empty(); ++w) {
+          set.rings[w] = std::make_unique<IngressRing>();
+          if (set.rings[w]->open(in.ifindex, rule.input_interface, g, &fanout_id, &err) != 0) break;
+        }
+        if (!err.empty()) {
+          input_errors[rule.input_interface] = err;
+        } else {
+          it = rings_.emplace(rule.input_interface, std::move(set)).first;
+        }
+      }
+      if (it != rings_.end()) {
+        TableInput ti{};
+        ti.ifindex = in.ifindex;
+        for (unsigned w = 0; w < options_.workers; ++w) ti.rings[w] = it->second.rings[w].get();
+        input_index[rule.input_interface] = uint32_t(table->inputs.size());
+        table->inputs.push_back(ti);
+      }
+    }
+    if (auto e = input_errors.find(rule.input_interface); e != input_errors.end()) {
+      st.error = e->second;
+      continue;
+    }
+
+    // Membership before the rule goes live, so IGMP-snooping switches start sending.
+    std::string err;
+    if (membership_.join(in.ifindex, rule.group, &err) != 0) {
+      st.error = err + " on " + rule.input_interface;
+      continue;
+    }
+
+    RuleEntry entry{};
+    entry.input_index = input_index[rule.input_interface];
+    entry.group = rule.group;
+    entry.port = rule.port;
+    entry.counter_slot = rule.counter_slot % kMaxRuleSlots;
+    entry.first_output = uint32_t(table->outputs.size());
+    for (size_t o = 0; o < rule.outputs.size() && st.error.empty(); ++o) {
+      const OutputConfig& out = rule.outputs[o];
+      const Resolved& oi = resolved[out.interface];
+      if (oi.ifindex <= 0) continue;  // waiting for the interface
+      EgressKey key{oi.ifindex, out.ttl, out.source};
+      int fd = -1;
+      for (const EgressSocket& s : egress_)
+        if (s.key == key) fd = s.fd;
+      if (fd < 0) {
+        fd = open_egress_socket(key, out.interface, options_.sndbuf_bytes, &err);
+        if (fd < 0) {
+          st.error = err;
+          break;
+        }
+        egress_.push_back(EgressSocket{key, fd});
+      }
+      uint32_t egress_index = 0;
+      while (egress_index < table->egress_fds.size() && table->egress_fds[egress_index] != fd) ++egress_index;
+      if (egress_index == table->egress_fds.size()) {
+        if (egress_index >= SendBatcher::kMaxEgress) {
+          st.error = "more than " + std::to_string(SendBatcher::kMaxEgress) +
+                     " distinct (interface, ttl, source) outputs";
+          break;
+        }
+        table->egress_fds.push_back(fd);
+      }
+      OutputEntry oe{};
+      oe.dest.sin_family = AF_INET;
+      oe.dest.sin_addr.s_addr = out.group;
+      oe.dest.sin_port = htons(out.port);
+      oe.egress_index = egress_index;
+      oe.counter_slot = out.counter_slot % kMaxOutputSlots;
+      table->outputs.push_back(oe);
+      st.outputs_up[o] = true;
+    }
+    if (!st.error.empty()) {
+      table->outputs.resize(entry.first_output);
+      std::fill(st.outputs_up.begin(), st.outputs_up.end(), false);
+      continue;
+    }
+    entry.output_count = uint32_t(table->outputs.size()) - entry.first_output;
+    table->rules.push_back(entry);
+    wanted_groups.insert({in.ifindex, rule.group});
+  }
+  table->build_index();
+  for (int fd : table->egress_fds) used_egress.insert(fd);
+
+  publish(std::move(table));
+
+  // Everything the new table does not use is now unreachable by the workers.
+  retired_rings_.clear();
+  for (auto it = rings_.begin(); it != rings_.end();) {
+    if (!input_index.count(it->first)) {
+      read_ring_stats(it->second);
+      it = rings_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = egress_.begin(); it != egress_.end();) {
+    if (!used_egress.count(it->fd)) {
+      close(it->fd);
+      it = egress_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto [ifindex, group] : membership_.all())
+    if (!wanted_groups.count({ifindex, group})) membership_.leave(ifindex, group);
+  resolved_ = std::move(resolved);
+}
+
+void Relay::publish(std::unique_ptr<RuleTable> table) {
+  table_.store(table.get(), std::memory_order_release);
+  const uint64_t generation = generation_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  for (auto& w : workers_) w->wake();
+  // Quiescence: each worker finishes its batch and reports the new generation (a sleeping
+  // worker is woken above). Bounded by one batch or Worker::kIdlePollMs.
+  for (auto& w : workers_)
+    while (w->running() && w->observed_generation() < generation)
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+  current_ = std::move(table);
+}
+
+int Relay::set_rules(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status,
+                     std::string* error) {
+  if (!started_) {
+    if (error) *error = "the relay is not started";
+    return -EINVAL;
+  }
+  for (const RuleConfig& r : rules) {
+    if (r.input_interface.empty() || r.input_interface.size() >= IFNAMSIZ) {
+      if (error) *error = "invalid input interface name \"" + r.input_interface + "\"";
+      return -EINVAL;
+    }
+    for (const OutputConfig& o : r.outputs)
+      if (o.interface.empty() || o.interface.size() >= IFNAMSIZ) {
+        if (error) *error = "invalid output interface name \"" + o.interface + "\"";
+        return -EINVAL;
+      }
+  }
+  rules_ = rules;
+  build(rules_, status);
+  return 0;
+}
+
+int Relay::reconcile(std::vector<RuleStatus>* status, std::string* error) {
+  if (!started_) {
+    if (error) *error = "the relay is not started";
+    return -EINVAL;
+  }
+  if (resolve(rules_) == resolved_) return 0;
+  build(rules_, status);
+  return 1;
+}
+
+void Relay::read_ring_stats(RingSet& set) {
+  ControlBlock& control = counters_.control();
+  for (unsigned w = 0; w < kMaxWorkers; ++w) {
+    if (!set.rings[w]) continue;
+    uint64_t packets, drops;
+    set.rings[w]->read_kernel_stats(&packets, &drops);
+    bump(control.ring_packets[w], packets);
+    bump(control.ring_drops[w], drops);
+  }
+}
+
+void Relay::poll_kernel_stats() {
+  if (!counters_.region()) return;
+  for (auto& [name, set] : rings_) read_ring_stats(set);
+}
+
+void Relay::stop() {
+  for (auto& w : workers_) w->stop();
+  poll_kernel_stats();
+  workers_.clear();
+  table_.store(nullptr);
+  current_.reset();
+  rings_.clear();
+  retired_rings_.clear();
+  for (auto& s : egress_) close(s.fd);
+  egress_.clear();
+  for (auto [ifindex, group] : membership_.all()) membership_.leave(ifindex, group);
+  started_ = false;
+}
+
+int Relay::worker_cpu(unsigned index) const {
+  return index < workers_.size() ? workers_[index]->cpu() : -1;
+}
+int Relay::worker_tid(unsigned index) const {
+  return index < workers_.size() ? workers_[index]->tid() : 0;
+}
+
+}  // namespace mcr

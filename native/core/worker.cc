@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+// The forwarding loop. Per frame: parse, count, look up, queue one send per output. Per batch:
+// one sendmmsg per egress socket, then the ring slots go back to the kernel. The payload is
+// sent straight out of the ring slot, so it is never copied in userspace.
+#include "mcr/worker.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "mcr/ingress_ring.h"
+#include "mcr/parse.h"
+
+namespace mcr {
+
+Worker::Worker(unsigned index, int cpu, WorkerBlock* counters, std::atomic<RuleTable*>* table,
+               std::atomic<uint64_t>* generation)
+    : index_(index), cpu_(cpu), counters_(counters), table_(table), generation_(generation),
+      batcher_(std::make_unique<SendBatcher>()) {}
+
+Worker::~Worker() {
+  stop();
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+int Worker::start(std::string* error) {
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) {
+    if (error) *error = std::string("eventfd: ") + std::strerror(errno);
+    return -errno;
+  }
+  stopping_.store(false);
+  thread_ = std::thread([this] { run(); });
+  return 0;
+}
+
+void Worker::stop() {
+  if (!thread_.joinable()) return;
+  stopping_.store(true);
+  wake();
+  thread_.join();
+}
+
+void Worker::wake() {
+  uint64_t one = 1;
+  if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof(one));
+}
+
+uint32_t Worker::drain_ring(const RuleTable& table, uint32_t input_index) {
+  IngressRing* ring = table.inputs[input_index].rings[index_];
+  if (ring == nullptr) return 0;
+  WorkerBlock& c = *counters_;
+  tpacket2_hdr* held[kBatch];
+  uint32_t n = 0;
+  while (n < kBatch) {
+    tpacket2_hdr* hdr = ring->head_frame();
+    if (hdr == nullptr) break;
+    held[n++] = hdr;
+    ring->advance();
+    const uint8_t* frame = reinterpret_cast<const uint8_t*>(hdr) + hdr->tp_mac;
+    bump(c.counters[rx_frames]);
+    bump(c.counters[rx_bytes], hdr->tp_len);
+    UdpDatagram dgram;
+    WorkerCounter verdict = parse_udp_frame(frame, hdr->tp_snaplen, hdr->tp_len, &dgram);
+    if (verdict != matched) {
+      bump(c.counters[verdict]);
+      continue;
+    }
+    const RuleEntry* rule = table.lookup(input_index, dgram.dst_addr, dgram.dst_port);
+    if (rule == nullptr) {
+      bump(c.counters[no_match]);
+      continue;
+    }
+    bump(c.counters[matched]);
+    bump(c.rules[rule->counter_slot][rule_packets]);
+    bump(c.rules[rule->counter_slot][rule_bytes], dgram.payload_len);
+    for (uint32_t o = rule->first_output; o < rule->first_output + rule->output_count; ++o) {
+      const OutputEntry& out = table.outputs[o];
+      if (!batcher_->add(out.egress_index, out.counter_slot, &out.dest, dgram.payload,
+                         dgram.payload_len)) {
+        // Scratch full (huge fan-out): send what we have, the ring slots are still held.
+        batcher_->flush(table, c);
+        if (!batcher_->add(out.egress_index, out.counter_slot, &out.dest, dgram.payload,
+                           dgram.payload_len))
+          bump(c.counters[pending_overflow]);
+      }
+    }
+  }
+  if (n == 0) return 0;
+  batcher_->flush(table, c);
+  for (uint32_t i = 0; i < n; ++i) IngressRing::release(held[i]);
+  bump(c.counters[batches]);
+  return n;
+}
+
+void Worker::run() {
+  tid_.store(int(syscall(SYS_gettid)));
+  if (cpu_ >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu_, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  }
+  char name[16];
+  snprintf(name, sizeof(name), "mcr-worker-%u", index_);
+  pthread_setname_np(pthread_self(), name);
+
+  const RuleTable* last = nullptr;
+  pollfd fds[kMaxWorkers + 64];
+  nfds_t nfds = 0;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    // Generation before table: seeing generation g guarantees seeing table g or newer.
+    const uint64_t generation = generation_->load(std::memory_order_acquire);
+    const RuleTable* table = table_->load(std::memory_order_acquire);
+    if (table != last) {
+      bump(counters_->counters[table_swaps]);
+      last = table;
+      nfds = 0;
+      fds[nfds++] = pollfd{wake_fd_, POLLIN, 0};
+      if (table)
+        for (const TableInput& in : table->inputs)
+          if (in.rings[index_] && nfds < sizeof(fds) / sizeof(fds[0]))
+            fds[nfds++] = pollfd{in.rings[index_]->fd(), POLLIN | POLLERR, 0};
+    }
+    uint32_t work = 0;
+    if (table)
+      for (uint32_t i = 0; i < table->inputs.size(); ++i) work += drain_ring(*table, i);
+    // Done with everything older than `generation`: the control thread may free it.
+    observed_.store(generation, std::memory_order_release);
+    if (work == 0) {
+      // Only when every ring is empty: sleep until a frame, a wake-up or the timeout.
+      int ready = poll(fds, nfds, kIdlePollMs);
+      bump(counters_->counters[wakeups]);
+      if (ready > 0 && (fds[0].revents & POLLIN)) {
+        uint64_t drained;
+        (void)!read(wake_fd_, &drained, sizeof(drained));
+      }
+    }
+  }
+  observed_.store(~uint64_t(0), std::memory_order_release);
+}
+
+}  // namespace mcr

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+// Egress UDP sockets (created on the control path, never per packet) and the per-worker send
+// batcher that groups a receive batch's datagrams by socket and sends each group with one
+// sendmmsg, pointing every output's iovec at the same bytes in the receive ring (no copy).
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+
+#include "mcr/counters.h"
+
+namespace mcr {
+
+struct EgressKey {
+  int ifindex;
+  uint8_t ttl;
+  uint32_t source;  // network byte order, 0 = the kernel picks
+  bool operator==(const EgressKey&) const = default;
+};
+
+// A non-blocking UDP socket bound to the interface: multicast TTL and interface set, multicast
+// loopback off (we never hear our own output), large send buffer. Returns the fd or -errno.
+int open_egress_socket(const EgressKey& key, const std::string& ifname, int sndbuf_bytes,
+                       std::string* error);
+
+class RuleTable;
+
+// Scratch space for one receive batch. Lives inside the worker; fixed size, no allocation.
+class SendBatcher {
+ public:
+  static constexpr uint32_t kMaxPending = 4096;
+  static constexpr uint32_t kMaxEgress = 1024;
+
+  // Queue one datagram; returns false when the batch is full (the caller flushes and retries).
+  bool add(uint32_t egress_index, uint32_t output_slot, const sockaddr_in* dest,
+           const uint8_t* payload, uint16_t len) {
+    if (count_ == kMaxPending || egress_index >= kMaxEgress) return false;
+    pending_[count_++] = Pending{egress_index, output_slot, dest, payload, len};
+    return true;
+  }
+  uint32_t size() const { return count_; }
+
+  // Sends everything queued, updating the worker's counters. One sendmmsg per egress socket
+  // (more only for a partial send or more than UIO_MAXIOV messages).
+  void flush(const RuleTable& table, WorkerBlock& counters);
+
+ private:
+  struct Pending {
+    uint32_t egress_index;
+    uint32_t output_slot;
+    const sockaddr_in* dest;
+    const uint8_t* payload;
+    uint16_t len;
+  };
+  void count_error(int err, uint32_t first, uint32_t n, WorkerBlock& counters);
+
+  uint32_t count_ = 0;
+  Pending pending_[kMaxPending];
+  uint32_t order_[kMaxPending];          // pending indexes sorted by egress socket
+  uint32_t per_egress_[kMaxEgress + 1];  // counting-sort buckets
+  mmsghdr msgs_[kMaxPending];
+  iovec iovs_[kMaxPending];
+};
+
+}  // namespace mcr

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+// The forwarding core's control surface: worker threads, rule tables, ingress rings, egress
+// sockets and group membership. Everything here runs on the caller's (control) thread; only
+// Worker::run runs per packet.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mcr/counters.h"
+#include "mcr/egress.h"
+#include "mcr/ingress_ring.h"
+#include "mcr/membership.h"
+#include "mcr/rule_table.h"
+
+namespace mcr {
+
+struct OutputConfig {
+  std::string interface;
+  uint32_t group;   // network byte order
+  uint16_t port;
+  uint8_t ttl;
+  uint32_t source;  // network byte order, 0 = unset
+  uint32_t counter_slot;
+};
+
+struct RuleConfig {
+  std::string input_interface;
+  uint32_t group;  // network byte order
+  uint16_t port;
+  uint32_t counter_slot;
+  std::vector<OutputConfig> outputs;
+};
+
+struct RuleStatus {
+  bool input_up = false;
+  std::vector<bool> outputs_up;
+  std::string error;  // non-empty: the rule could not be installed (and is not forwarding)
+  bool operator==(const RuleStatus&) const = default;
+};
+
+struct RelayOptions {
+  unsigned workers = 1;
+  std::vector<int> cpus;           // empty, or one CPU per worker
+  size_t ring_bytes = 32u << 20;   // per worker per input interface
+  int sndbuf_bytes = 4 << 20;
+  std::string counters_path;       // the supervisor's counter file
+};
+
+class Worker;
+
+class Relay {
+ public:
+  Relay();
+  ~Relay();
+
+  // Returns 0 or -errno with *error set.
+  int start(const RelayOptions& options, std::string* error);
+  // Replaces the whole rule set. On error nothing changes (the running rules keep forwarding).
+  int set_rules(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status,
+                std::string* error);
+  // Re-resolves interfaces (appeared, disappeared, re-created, MTU changed) and rebuilds the
+  // table if anything differs. Returns 1 if it rebuilt, 0 if not, -errno on error.
+  int reconcile(std::vector<RuleStatus>* status, std::string* error);
+  // Accumulates PACKET_STATISTICS of every ring into the counter region.
+  void poll_kernel_stats();
+  void stop();
+
+  unsigned worker_count() const { return options_.workers; }
+  int worker_cpu(unsigned index) const;
+  int worker_tid(unsigned index) const;
+  const CounterRegion& counters() const { return counters_; }
+
+ private:
+  struct RingSet {
+    int ifindex;
+    uint32_t frame_size;
+    std::unique_ptr<IngressRing> rings[kMaxWorkers];
+  };
+  struct EgressSocket {
+    EgressKey key;
+    int fd;
+  };
+  struct Resolved {
+    int ifindex;
+    uint32_t frame_size;
+    bool operator==(const Resolved&) const = default;
+  };
+  std::map<std::string, Resolved> resolve(const std::vector<RuleConfig>& rules) const;
+  void build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status);
+  void publish(std::unique_ptr<RuleTable> table);
+  void read_ring_stats(RingSet& set);
+
+  RelayOptions options_;
+  CounterRegion counters_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<RuleTable*> table_{nullptr};
+  std::atomic<uint64_t> generation_{0};
+  std::unique_ptr<RuleTable> current_;
+  std::map<std::string, RingSet> rings_;  // by interface name
+  std::vector<RingSet> retired_rings_;     // replaced during a build, freed after the swap
+  std::vector<EgressSocket> egress_;
+  Membership membership_;
+  std::vector<RuleConfig> rules_;
+  std::map<std::string, Resolved> resolved_;  // interfaces as the current table saw them
+  bool started_ = false;
+};
+
+}  // namespace mcr

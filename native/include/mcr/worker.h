@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+// One forwarding thread: drains its receive rings in batches, matches, queues the outputs and
+// sends them with sendmmsg. The per-packet path allocates nothing, formats nothing, takes no
+// lock and makes no syscall but the batched sends (poll() only when every ring is empty).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+
+#include "mcr/counters.h"
+#include "mcr/egress.h"
+#include "mcr/rule_table.h"
+
+namespace mcr {
+
+class Worker {
+ public:
+  static constexpr uint32_t kBatch = 64;        // frames per ring per batch
+  static constexpr int kIdlePollMs = 100;       // bounds how long a table swap waits on us
+
+  Worker(unsigned index, int cpu, WorkerBlock* counters, std::atomic<RuleTable*>* table,
+         std::atomic<uint64_t>* generation);
+  ~Worker();
+
+  int start(std::string* error);
+  void stop();    // asks the thread to finish its batch and exit, then joins it
+  void wake();    // makes a sleeping worker look at the table now (control path)
+  // The generation this worker has most recently finished a batch under.
+  uint64_t observed_generation() const { return observed_.load(std::memory_order_acquire); }
+  bool running() const { return thread_.joinable(); }
+  unsigned index() const { return index_; }
+  int cpu() const { return cpu_; }
+  int tid() const { return tid_.load(); }
+
+ private:
+  void run();
+  uint32_t drain_ring(const RuleTable& table, uint32_t input_index);
+
+  unsigned index_;
+  int cpu_;
+  WorkerBlock* counters_;
+  std::atomic<RuleTable*>* table_;
+  std::atomic<uint64_t>* generation_;
+  std::atomic<uint64_t> observed_{0};
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> tid_{0};
+  int wake_fd_ = -1;
+  std::thread thread_;
+  std::unique_ptr<SendBatcher> batcher_;
+};
+
+}  // namespace mcr

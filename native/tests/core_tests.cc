@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+// Unit tests of the forwarding core without Node: the frame parser (every malformed case), the
+// rule index, the counter file, and the send batcher against real loopback UDP sockets.
+// Prints "N passed, N failed" and exits non-zero on any failure.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "mcr/counters.h"
+#include "mcr/egress.h"
+#include "mcr/parse.h"
+#include "mcr/rule_table.h"
+
+namespace {
+int passed = 0, failed = 0;
+
+#define CHECK(cond)                                                          \
+  do {                                                                       \
+    if (!(cond)) {                                                           \
+      std::printf("  check failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+      ok = false;                                                            \
+    }                                                                        \
+  } while (0)
+
+void run(const char* name, const std::function<void(bool&)>& body) {
+  bool ok = true;
+  body(ok);
+  std::printf("%s %s\n", ok ? "ok  " : "FAIL", name);
+  (ok ? passed : failed)++;
+}
+
+// Builds Ethernet + IPv4 (+ options) + UDP frames; each field can be broken on purpose.
+struct FrameSpec {
+  uint16_t ethertype = 0x0800;
+  uint8_t version = 4;
+  uint8_t ihl = 5;
+  uint8_t protocol = 17;
+  uint16_t frag = 0x4000;  // DF
+  int total_len_delta = 0;
+  int udp_len_delta = 0;
+  bool break_checksum = false;
+  const char* src = "10.0.1.1";
+  const char* dst = "239.1.1.1";
+  uint16_t port = 5001;
+  size_t payload = 100;
+  size_t cut = 0;  // bytes removed from the end after building
+};
+
+std::vector<uint8_t> build_frame(const FrameSpec& s) {
+  const size_t ip_header = size_t(s.ihl) * 4;
+  const size_t ip_header_real = ip_header < 20 ? 20 : ip_header;
+  std::vector<uint8_t> f(14 + ip_header_real + 8 + s.payload, 0);
+  f[12] = uint8_t(s.ethertype >> 8);
+  f[13] = uint8_t(s.ethertype);
+  uint8_t* ip = f.data() + 14;
+  ip[0] = uint8_t(s.version << 4 | s.ihl);
+  const int total = int(ip_header_real + 8 + s.payload) + s.total_len_delta;
+  ip[2] = uint8_t(total >> 8);
+  ip[3] = uint8_t(total);
+  ip[6] = uint8_t(s.frag >> 8);
+  ip[7] = uint8_t(s.frag);
+  ip[8] = 64;
+  ip[9] = s.protocol;
+  inet_pton(AF_INET, s.src, ip + 12);
+  inet_pton(AF_INET, s.dst, ip + 16);
+  for (size_t i = 20; i < ip_header_real; ++i) ip[i] = 1;  // NOP options
+  uint16_t sum = mcr::ipv4_header_checksum(ip, ip_header_real);
+  if (s.break_checksum) sum ^= 0x5555;
+  ip[10] = uint8_t(sum >> 8);
+  ip[11] = uint8_t(sum);
+  uint8_t* udp = ip + ip_header_real;
+  udp[0] = 0x13;
+  udp[1] = 0x88;
+  udp[2] = uint8_t(s.port >> 8);
+  udp[3] = uint8_t(s.port);
+  const int udp_len = int(8 + s.payload) + s.udp_len_delta;
+  udp[4] = uint8_t(udp_len >> 8);
+  udp[5] = uint8_t(udp_len);
+  for (size_t i = 0; i < s.payload; ++i) udp[8 + i] = uint8_t(i);
+  f.resize(f.size() - s.cut);
+  return f;
+}
+
+void parser_tests() {
+  struct Case {
+    const char* name;
+    FrameSpec spec;
+    mcr::WorkerCounter verdict;
+  };
+  auto spec = [](auto edit) {
+    FrameSpec s;
+    edit(s);
+    return s;
+  };
+  const Case cases[] = {
+      {"well-formed UDP", FrameSpec{}, mcr::matched},
+      {"IP options (IHL 7) are skipped", spec([](FrameSpec& s) { s.ihl = 7; }), mcr::matched},
+      {"IHL 15 (40 option bytes)", spec([](FrameSpec& s) { s.ihl = 15; }), mcr::matched},
+      {"zero-length UDP payload", spec([](FrameSpec& s) { s.payload = 0; }), mcr::matched},
+      {"Ethernet padding after total length", spec([](FrameSpec& s) { s.total_len_delta = -10; s.udp_len_delta = -10; }), mcr::matched},
+      {"jumbo 8972-byte payload", spec([](FrameSpec& s) { s.payload = 8972; }), mcr::matched},
+      {"not IPv4 (ARP)", spec([](FrameSpec& s) { s.ethertype = 0x0806; }), mcr::filtered_not_ipv4},
+      {"IP version 6 in an IPv4 frame", spec([](FrameSpec& s) { s.version = 6; }), mcr::filtered_bad_ip_header},
+      {"IHL 4", spec([](FrameSpec& s) { s.ihl = 4; }), mcr::filtered_bad_ip_header},
+      {"total length below IHL", spec([](FrameSpec& s) { s.total_len_delta = -(8 + 100 + 1); }), mcr::filtered_bad_ip_header},
+      {"total length beyond the frame", spec([](FrameSpec& s) { s.total_len_delta = 50; }), mcr::filtered_truncated},
+      {"frame cut inside the IP header", spec([](FrameSpec& s) { s.cut = 8 + 100 + 5; }), mcr::filtered_truncated},
+      {"frame cut inside the options", spec([](FrameSpec& s) { s.ihl = 15; s.payload = 0; s.cut = 8 + 30; }), mcr::filtered_truncated},
+      {"frame of 10 bytes", spec([](FrameSpec& s) { s.cut = 14 + 20 + 8 + 100 - 10; }), mcr::filtered_truncated},
+      {"IP payload shorter than a UDP header", spec([](FrameSpec& s) { s.payload = 0; s.total_len_delta = -4; }), mcr::filtered_truncated},
+      {"bad header checksum", spec([](FrameSpec& s) { s.break_checksum = true; }), mcr::filtered_bad_ip_checksum},
+      {"first fragment (MF)", spec([](FrameSpec& s) { s.frag = 0x2000; }), mcr::filtered_fragment},
+      {"later fragment (offset)", spec([](FrameSpec& s) { s.frag = 0x00b9; }), mcr::filtered_fragment},
+      {"TCP", spec([](FrameSpec& s) { s.protocol = 6; }), mcr::filtered_not_udp},
+      {"UDP length 7", spec([](FrameSpec& s) { s.udp_len_delta = -(8 + 100) + 7; }), mcr::filtered_bad_udp_length},
+      {"UDP length beyond IP payload", spec([](FrameSpec& s) { s.udp_len_delta = 1; }), mcr::filtered_bad_udp_length},
+  };
+  for (const Case& c : cases) {
+    run((std::string("parse: ") + c.name).c_str(), [&](bool& ok) {
+      std::vector<uint8_t> f = build_frame(c.spec);
+      mcr::UdpDatagram d{};
+      CHECK(mcr::parse_udp_frame(f.data(), f.size(), f.size(), &d) == c.verdict);
+      if (c.verdict == mcr::matched) {
+        in_addr dst{d.dst_addr};
+        CHECK(std::string(inet_ntoa(dst)) == c.spec.dst);
+        CHECK(d.dst_port == c.spec.port);
+        CHECK(d.payload_len == c.spec.payload + size_t(c.spec.udp_len_delta));
+        CHECK(d.payload == f.data() + 14 + std::max<size_t>(20, c.spec.ihl * 4u) + 8);
+      }
+    });
+  }
+  run("parse: wire length beyond the captured slot is oversize", [](bool& ok) {
+    std::vector<uint8_t> f = build_frame(FrameSpec{});
+    mcr::UdpDatagram d{};
+    CHECK(mcr::parse_udp_frame(f.data(), f.size(), f.size() + 1, &d) == mcr::filtered_oversize);
+  });
+  run("parse: every truncation of a good frame is rejected, never read past the end", [](bool& ok) {
+    FrameSpec s;
+    s.ihl = 6;
+    std::vector<uint8_t> f = build_frame(s);
+    for (size_t len = 0; len < f.size(); ++len) {
+      std::vector<uint8_t> copy(f.begin(), f.begin() + long(len));  // exact-size heap copy for ASan/valgrind
+      mcr::UdpDatagram d{};
+      CHECK(mcr::parse_udp_frame(copy.data(), len, len, &d) != mcr::matched);
+    }
+  });
+}
+
+void rule_table_tests() {
+  run("rule table: exact match on input, group and port", [](bool& ok) {
+    mcr::RuleTable t;
+    for (uint32_t i = 0; i < 1000; ++i) {
+      mcr::RuleEntry r{};
+      r.input_index = i % 3;
+      r.group = htonl(0xef010000u + i);
+      r.port = uint16_t(5000 + i);
+      r.counter_slot = i;
+      t.rules.push_back(r);
+    }
+    t.build_index();
+    for (uint32_t i = 0; i < 1000; ++i) {
+      const mcr::RuleEntry* r = t.lookup(i % 3, htonl(0xef010000u + i), uint16_t(5000 + i));
+      CHECK(r != nullptr && r->counter_slot == i);
+    }
+    CHECK(t.lookup(0, htonl(0xef010000u), 5001) == nullptr);         // wrong port
+    CHECK(t.lookup(1, htonl(0xef010000u), 5000) == nullptr);         // wrong input
+    CHECK(t.lookup(0, htonl(0xef020000u), 5000) == nullptr);         // wrong group
+  });
+  run("rule table: empty table matches nothing", [](bool& ok) {
+    mcr::RuleTable t;
+    CHECK(t.lookup(0, 0, 0) == nullptr);
+    t.build_index();
+    CHECK(t.lookup(0, htonl(0xef010101u), 5001) == nullptr);
+  });
+}
+
+void counter_tests() {
+  run("counters: a re-attached file keeps its values", [](bool& ok) {
+    char path[] = "/tmp/mcr-core-test-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    std::string error;
+    mcr::CounterRegion writer;
+    CHECK(writer.open(path, true, &error) == 0);
+    mcr::bump(writer.worker(3).counters[mcr::rx_frames], 41);
+    mcr::bump(writer.worker(3).counters[mcr::rx_frames]);
+    writer.close();
+    mcr::CounterRegion reader;
+    CHECK(reader.open(path, false, &error) == 0);
+    CHECK(reader.worker(3).counters[mcr::rx_frames].load() == 42);
+    CHECK(reader.worker(2).counters[mcr::rx_frames].load() == 0);
+    reader.close();
+    // A file of the wrong size is refused with a reason.
+    int bad = ::open(path, O_WRONLY | O_TRUNC);
+    CHECK(write(bad, "x", 1) == 1);
+    close(bad);
+    CHECK(reader.open(path, false, &error) == -EINVAL);
+    CHECK(error.find("smaller") != std::string::npos);
+    unlink(path);
+  });
+  run("counters: names cover every counter", [](bool& ok) {
+    for (uint32_t i = 0; i < mcr::kWorkerCounterCount; ++i) CHECK(mcr::worker_counter_name(i) != nullptr);
+    CHECK(std::string(mcr::worker_counter_name(mcr::tx_packets)) == "tx_packets");
+  });
+}
+
+int udp_receiver(uint16_t* port) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  int big = 8 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+int drain(int fd, std::vector<std::string>* got) {
+  char buf[65536];
+  int n = 0;
+  for (;;) {
+    ssize_t r = recv(fd, buf, sizeof(buf), 0);
+    if (r < 0) break;
+    if (got) got->emplace_back(buf, size_t(r));
+    ++n;
+  }
+  return n;
+}
+
+void batcher_tests() {
+  run("batcher: fan-out to 3 receivers on 2 sockets, counted per output, payload shared", [](bool& ok) {
+    uint16_t ports[3];
+    int rx[3];
+    for (int i = 0; i < 3; ++i) rx[i] = udp_receiver(&ports[i]);
+    std::string error;
+    mcr::EgressKey k1{int(if_nametoindex("lo")), 16, 0}, k2{int(if_nametoindex("lo")), 8, 0};
+    int fd1 = mcr::open_egress_socket(k1, "lo", 1 << 20, &error);
+    int fd2 = mcr::open_egress_socket(k2, "lo", 1 << 20, &error);
+    CHECK(fd1 >= 0 && fd2 >= 0);
+    mcr::RuleTable t;
+    t.egress_fds = {fd1, fd2};
+    std::vector<sockaddr_in> dests(3);
+    for (int i = 0; i < 3; ++i) {
+      dests[i].sin_family = AF_INET;
+      dests[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      dests[i].sin_port = htons(ports[i]);
+    }
+    auto batcher = std::make_unique<mcr::SendBatcher>();
+    auto counters = std::make_unique<mcr::WorkerBlock>();
+    const uint8_t payload[] = "relay-me";
+    for (int p = 0; p < 10; ++p)
+      for (int o = 0; o < 3; ++o)
+        CHECK(batcher->add(o == 1 ? 1 : 0, uint32_t(100 + o), &dests[o], payload, 8));
+    batcher->flush(t, *counters);
+    for (int o = 0; o < 3; ++o) {
+      std::vector<std::string> got;
+      CHECK(drain(rx[o], &got) == 10);
+      CHECK(!got.empty() && got[0] == "relay-me");
+      CHECK(counters->outputs[100 + o][mcr::out_packets].load() == 10);
+      CHECK(counters->outputs[100 + o][mcr::out_bytes].load() == 80);
+    }
+    CHECK(counters->counters[mcr::tx_packets].load() == 30);
+    CHECK(counters->counters[mcr::tx_bytes].load() == 240);
+    CHECK(batcher->size() == 0);
+    for (int fd : {fd1, fd2, rx[0], rx[1], rx[2]}) close(fd);
+  });
+  run("batcher: a send error is counted by errno and per output, the rest still go", [](bool& ok) {
+    uint16_t port;
+    int rx = udp_receiver(&port);
+    std::string error;
+    mcr::EgressKey key{int(if_nametoindex("lo")), 16, 0};
+    int fd = mcr::open_egress_socket(key, "lo", 1 << 20, &error);
+    mcr::RuleTable t;
+    t.egress_fds = {fd};
+    sockaddr_in good{}, bad{};
+    good.sin_family = bad.sin_family = AF_INET;
+    good.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    good.sin_port = htons(port);
+    bad.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bad.sin_port = 0;  // port 0: EINVAL from the kernel
+    auto batcher = std::make_unique<mcr::SendBatcher>();
+    auto counters = std::make_unique<mcr::WorkerBlock>();
+    const uint8_t payload[] = "x";
+    batcher->add(0, 1, &good, payload, 1);
+    batcher->add(0, 2, &bad, payload, 1);
+    batcher->add(0, 1, &good, payload, 1);
+    batcher->flush(t, *counters);
+    CHECK(drain(rx, nullptr) == 2);
+    CHECK(counters->outputs[1][mcr::out_packets].load() == 2);
+    CHECK(counters->outputs[2][mcr::out_errors].load() == 1);
+    CHECK(counters->counters[mcr::tx_err_other].load() == 1);
+    close(fd);
+    close(rx);
+  });
+  run("batcher: refuses more than its scratch space instead of overflowing", [](bool& ok) {
+    auto batcher = std::make_unique<mcr::SendBatcher>();
+    sockaddr_in d{};
+    const uint8_t p[] = "x";
+    uint32_t accepted = 0;
+    for (uint32_t i = 0; i < mcr::SendBatcher::kMaxPending + 10; ++i) accepted += batcher->add(0, 0, &d, p, 1);
+    CHECK(accepted == mcr::SendBatcher::kMaxPending);
+    CHECK(!batcher->add(mcr::SendBatcher::kMaxEgress, 0, &d, p, 1) || batcher->size() == mcr::SendBatcher::kMaxPending);
+  });
+}
+}  // namespace
+
+int main() {
+  parser_tests();
+  rule_table_tests();
+  counter_tests();
+  batcher_tests();
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
