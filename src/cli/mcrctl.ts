@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: MIT
+// mcrctl entry point: parses the command line, sends one control-protocol request per command
+// (docs/control-protocol.md), prints the result as a table or as JSON (--json).
+// Exit codes: 0 ok, 1 failure (one `mcrctl: <reason>` line on stderr), 2 usage error.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Command, CommanderError, Option } from 'commander';
+import { LOG_LEVELS, type LogLevel, type OutputSpec, type RuleSpec } from '../config/types';
+import { ConfigError, loadConfigFile, parseOutputShorthand, validateRuleSpec } from '../config/validate';
+import { ControlClient } from '../control/client';
+import { packageVersion } from '../lib/version';
+import {
+  renderPing,
+  renderRules,
+  renderStats,
+  renderWorkers,
+  type PingResult,
+  type Rule,
+  type StatsResult,
+  type VersionResult,
+  type WorkersResult,
+} from './render';
+
+const DEFAULT_SOCKET = '/run/mcr/mcrd.sock';
+
+/** The user typed something mcrctl cannot accept (exit 2). */
+class UsageError extends Error {}
+
+interface GlobalOptions {
+  socket: string;
+  json: boolean;
+}
+
+function buildProgram(): Command {
+  const program = new Command('mcrctl')
+    .description('control a running mcrd (multicast relay daemon)')
+    .version(packageVersion(), '-V, --version')
+    .addOption(
+      new Option('--socket <path>', 'mcrd control socket').env('MCR_CONTROL_SOCKET').default(DEFAULT_SOCKET),
+    )
+    .option('--json', 'print the raw result as JSON', false)
+    .exitOverride()
+    // Usage errors are printed by main() as one `mcrctl: ...` line.
+    .configureOutput({ outputError: () => {} });
+
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+
+  program
+    .command('add')
+    .description('add a forwarding rule')
+    .requiredOption('--input-interface <name>', 'interface the input stream arrives on')
+    .requiredOption('--input-group <address>', 'group (or unicast address) the input stream is sent to')
+    .requiredOption('--input-port <port>', 'UDP destination port of the input stream')
+    .requiredOption('--outputs <list>', 'GROUP:PORT:INTERFACE[,GROUP:PORT:INTERFACE...] (repeatable)', collect)
+    .option('--name <name>', 'a name for the rule')
+    .option('--ttl <ttl>', 'TTL for the outputs given here (default: the daemon\'s configured ttl)')
+    .option('--source <address>', 'source address for the outputs given here')
+    .action(async (opts: AddOptions) => {
+      const spec = ruleSpecFromOptions(opts);
+      const result = (await call(globals(), 'add', spec)) as { rule: Rule };
+      print(globals(), result, () => result.rule.id);
+    });
+
+  program
+    .command('remove')
+    .description('remove a rule, by id or by name')
+    .option('--rule-id <id>', 'the rule id (see `mcrctl list`)')
+    .option('--name <name>', 'the rule name')
+    .action(async (opts: { ruleId?: string; name?: string }) => {
+      if ((opts.ruleId === undefined) === (opts.name === undefined)) {
+        throw new UsageError('remove: give exactly one of --rule-id or --name');
+      }
+      const params = opts.ruleId !== undefined ? { id: opts.ruleId } : { name: opts.name };
+      const result = (await call(globals(), 'remove', params)) as { removed: Rule };
+      const { id, name } = result.removed;
+      print(globals(), result, () => `removed ${id}${name === undefined ? '' : ` (${name})`}`);
+    });
+
+  program
+    .command('list')
+    .description('list rules and their interface status')
+    .action(async () => {
+      const result = (await call(globals(), 'list')) as { rules: Rule[] };
+      print(globals(), result, () => renderRules(result.rules));
+    });
+
+  program
+    .command('stats')
+    .description('show packet counters; --watch shows rates until Ctrl-C')
+    .option('--watch [seconds]', 'refresh every SECONDS (default 1) and show packets per second')
+    .action(async (opts: { watch?: string | true }) => {
+      if (opts.watch === undefined) {
+        const result = (await call(globals(), 'stats')) as StatsResult;
+        print(globals(), result, () => renderStats(result));
+        return;
+      }
+      await watchStats(globals(), parseInterval(opts.watch));
+    });
+
+  program
+    .command('workers')
+    .description('show the data-plane process and its workers')
+    .action(async () => {
+      const result = (await call(globals(), 'workers')) as WorkersResult;
+      print(globals(), result, () => renderWorkers(result));
+    });
+
+  const logLevel = program.command('log-level').description('get or set the daemon log level');
+  logLevel
+    .command('get')
+    .description('print the current log level')
+    .action(async () => {
+      const result = (await call(globals(), 'logLevel.get')) as { level: string };
+      print(globals(), result, () => result.level);
+    });
+  logLevel
+    .command('set')
+    .description(`set the log level (${LOG_LEVELS.join(', ')})`)
+    .argument('<level>')
+    .action(async (level: string) => {
+      if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+        throw new UsageError(`log-level set: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+      }
+      const result = (await call(globals(), 'logLevel.set', { level: level as LogLevel })) as { level: string };
+      print(globals(), result, () => `log level set to ${result.level}`);
+    });
+
+  const config = program.command('config').description('show, check or reload the configuration');
+  config
+    .command('show')
+    .description('print the running configuration as JSON')
+    .action(async () => {
+      const result = (await call(globals(), 'config.show')) as { path: string | null; config: unknown };
+      print(globals(), result, () => JSON.stringify(result.config, null, 2));
+    });
+  config
+    .command('check')
+    .description('validate a configuration file locally (no daemon needed)')
+    .argument('<file>')
+    .action((file: string) => checkConfigFile(globals(), file));
+  config
+    .command('reload')
+    .description('re-read the configuration file (same as SIGHUP)')
+    .action(async () => {
+      const result = (await call(globals(), 'config.reload')) as { rules: number; added: number; removed: number };
+      print(
+        globals(),
+        result,
+        () => `reloaded: ${plural(result.rules, 'rule')} (${result.added} added, ${result.removed} removed)`,
+      );
+    });
+
+  program
+    .command('ping')
+    .description('check that mcrd answers')
+    .action(async () => {
+      const result = (await call(globals(), 'ping')) as PingResult;
+      print(globals(), result, () => renderPing(result));
+    });
+
+  program
+    .command('version')
+    .description('print the mcrctl version and, if reachable, the mcrd version')
+    .action(async () => {
+      let daemon: VersionResult | null = null;
+      let unreachable = '';
+      try {
+        daemon = (await call(globals(), 'version')) as VersionResult;
+      } catch (err) {
+        unreachable = errorMessage(err);
+      }
+      const result = { mcrctl: packageVersion(), mcrd: daemon };
+      print(globals(), result, () =>
+        [
+          `mcrctl ${result.mcrctl}`,
+          daemon === null ? `mcrd not reachable (${unreachable})` : `mcrd ${daemon.version} (protocol ${daemon.protocol})`,
+        ].join('\n'),
+      );
+    });
+
+  return program;
+}
+
+interface AddOptions {
+  inputInterface: string;
+  inputGroup: string;
+  inputPort: string;
+  outputs: string[];
+  name?: string;
+  ttl?: string;
+  source?: string;
+}
+
+/**
+ * Checked locally so mistakes are reported at once, in terms of the options the user typed.
+ * The spec sent leaves ttl out unless --ttl was given: the daemon fills in its configured default.
+ */
+function ruleSpecFromOptions(opts: AddOptions): RuleSpec {
+  let outputs: OutputSpec[];
+  try {
+    outputs = opts.outputs.flatMap((list) => parseOutputShorthand(list));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(`--outputs: ${err.problems.join('; ')}`);
+    throw err;
+  }
+  for (const output of outputs) {
+    if (opts.ttl !== undefined) output.ttl = integerOrText(opts.ttl) as number;
+    if (opts.source !== undefined) output.source = opts.source;
+  }
+  const spec: RuleSpec = {
+    input: { interface: opts.inputInterface, group: opts.inputGroup, port: integerOrText(opts.inputPort) as number },
+    outputs,
+  };
+  if (opts.name !== undefined) spec.name = opts.name;
+  try {
+    validateRuleSpec(structuredClone(spec));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(unique(err.problems.map(toOptionNames)).join('; '));
+    throw err;
+  }
+  return spec;
+}
+
+/** `rule.input.port: ...` → `--input-port: ...`, so the message names what the user typed. */
+function toOptionNames(problem: string): string {
+  return problem
+    .replace(/^rule\.input\.interface:/, '--input-interface:')
+    .replace(/^rule\.input\.group:/, '--input-group:')
+    .replace(/^rule\.input\.port:/, '--input-port:')
+    .replace(/^rule\.name:/, '--name:')
+    .replace(/^rule\.outputs\[\d+\]\.ttl:/, '--ttl:')
+    .replace(/^rule\.outputs\[\d+\]\.source:/, '--source:')
+    .replace(/^rule\.outputs(\[\d+\])?(\.\w+)?:/, '--outputs:');
+}
+
+function checkConfigFile(globals: GlobalOptions, file: string): void {
+  try {
+    const config = loadConfigFile(file);
+    print(globals, { file, ok: true, rules: config.rules.length }, () => `${file}: ok (${plural(config.rules.length, 'rule')})`);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    if (globals.json) writeLine(JSON.stringify({ file, ok: false, problems: err.problems }, null, 2));
+    else process.stderr.write(err.problems.map((problem) => `${file}: ${problem}\n`).join(''));
+    process.exitCode = 1;
+  }
+}
+
+async function watchStats(globals: GlobalOptions, intervalSeconds: number): Promise<void> {
+  const client = new ControlClient(globals.socket);
+  const stop = new AbortController();
+  // Closing the client also ends a request in flight, so Ctrl-C never waits for a reply.
+  const onInterrupt = (): void => {
+    stop.abort();
+    client.close();
+  };
+  process.once('SIGINT', onInterrupt);
+  process.once('SIGTERM', onInterrupt);
+  const redraw = process.stdout.isTTY === true;
+  let previous: StatsResult | undefined;
+  try {
+    while (!stop.signal.aborted) {
+      let stats: StatsResult;
+      try {
+        stats = (await client.request('stats')) as StatsResult;
+      } catch (err) {
+        if (stop.signal.aborted) break;
+        throw err;
+      }
+      if (globals.json) {
+        writeLine(JSON.stringify(stats));
+      } else {
+        // Clear and home the cursor on a terminal; when piped, separate samples by a blank line.
+        const text = renderStats(stats, previous);
+        process.stdout.write(redraw ? `\x1b[H\x1b[2J${text}\n` : `${previous === undefined ? '' : '\n'}${text}\n`);
+      }
+      previous = stats;
+      try {
+        await sleep(intervalSeconds * 1000, undefined, { signal: stop.signal });
+      } catch {
+        break; // Ctrl-C during the pause: a normal way to stop watching
+      }
+    }
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
+    client.close();
+  }
+}
+
+function parseInterval(value: string | true): number {
+  if (value === true) return 1;
+  const seconds = Number(value);
+  if (!/^[0-9]*\.?[0-9]+$/.test(value) || !(seconds >= 0.1)) {
+    throw new UsageError(`--watch: expected a number of seconds >= 0.1, got "${value}"`);
+  }
+  return seconds;
+}
+
+async function call(globals: GlobalOptions, method: string, params?: unknown): Promise<unknown> {
+  const client = new ControlClient(globals.socket);
+  try {
+    return await client.request(method, params);
+  } finally {
+    client.close();
+  }
+}
+
+/** --json prints the result exactly as mcrd sent it; otherwise the human rendering. */
+function print(globals: GlobalOptions, result: unknown, human: () => string): void {
+  writeLine(globals.json ? JSON.stringify(result, null, 2) : human());
+}
+
+function writeLine(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Numeric option text becomes a number; anything else is passed on for validation to name. */
+function integerOrText(text: string): number | string {
+  return /^[0-9]+$/.test(text) ? Number(text) : text;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+function unique(items: string[]): string[] {
+  return [...new Set(items)];
+}
+
+function errorMessage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+async function main(argv: string[]): Promise<void> {
+  // `mcrctl stats | head` closes stdout early; that is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and --version exit 0; help shown because no command was given already went to stderr.
+      if (err.exitCode === 0) return;
+      if (err.code !== 'commander.help') process.stderr.write(`mcrctl: ${errorMessage(err).replace(/^error: /, '')}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`mcrctl: ${errorMessage(err)}\n`);
+    process.exitCode = err instanceof UsageError ? 2 : 1;
+  }
+}
+
+void main(process.argv);

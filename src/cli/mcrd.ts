@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+// `mcrd`: the relay daemon. Parses flags, loads the config, runs the supervisor, and maps
+// signals: SIGTERM/SIGINT stop gracefully (FINAL stats lines), SIGHUP reloads the config.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { CONFIG_DEFAULTS, LIMITS, LOG_FORMATS, LOG_LEVELS, type Config, type LogFormat, type LogLevel } from '../config/types';
+import { ConfigError, loadConfigFile } from '../config/validate';
+import { Daemon, defaultControlSocket } from '../daemon/daemon';
+import { Logger } from '../lib/logger';
+import { packageVersion } from '../lib/version';
+
+function parseWorkers(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > LIMITS.maxWorkers)
+    throw new InvalidArgumentError(`expected an integer from 1 to ${LIMITS.maxWorkers}, got "${value}"`);
+  return n;
+}
+
+interface Flags {
+  config?: string;
+  controlSocket: string;
+  countersFile?: string;
+  workers?: number;
+  logLevel?: LogLevel;
+  logFormat?: LogFormat;
+}
+
+async function main(): Promise<void> {
+  const program = new Command('mcrd')
+    .description('Userspace multicast relay daemon: AF_PACKET in, UDP out, rules changed at runtime with mcrctl.')
+    .version(packageVersion())
+    .option('-c, --config <file>', 'JSON5 config file (rules, workers, defaults); reloaded on SIGHUP')
+    .option('-s, --control-socket <path>', 'UNIX socket for mcrctl (mode 0660)', defaultControlSocket())
+    .option('-w, --workers <n>', 'forwarding worker threads (overrides the config file)', parseWorkers)
+    .addOption(new Option('--log-level <level>', 'error, warn, info, debug or trace (overrides the config file)').choices(LOG_LEVELS))
+    .addOption(new Option('--log-format <format>', 'text or json (overrides the config file)').choices(LOG_FORMATS))
+    .addOption(new Option('--counters-file <path>', 'shared counter file (default /dev/shm/mcrd-PID.counters)').hideHelp())
+    .showHelpAfterError(false);
+  program.parse();
+  const flags = program.opts<Flags>();
+
+  let config: Config;
+  try {
+    config = flags.config ? loadConfigFile(flags.config) : { ...CONFIG_DEFAULTS, rules: [] };
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mcrd: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = Logger.create(flags.logLevel ?? config.logLevel, flags.logFormat ?? config.logFormat, 'mcrd');
+  const daemon = new Daemon(
+    {
+      ...(flags.config ? { configPath: flags.config } : {}),
+      controlSocket: flags.controlSocket,
+      ...(flags.countersFile ? { countersPath: flags.countersFile } : {}),
+      ...(flags.workers ? { workers: flags.workers } : {}),
+      ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),
+      ...(flags.logFormat ? { logFormat: flags.logFormat } : {}),
+    },
+    log,
+    config,
+  );
+
+  const stop = (signal: string): void => {
+    log.info(`${signal}: stopping`);
+    daemon.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        log.error(`stop failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    daemon.reload().then(
+      (r) => log.info(`SIGHUP: configuration reloaded (${r.rules} rules, ${r.added} added, ${r.removed} removed)`),
+      (err: Error) => log.error(`SIGHUP: reload rejected, running rules unchanged: ${err.message}`),
+    );
+  });
+
+  try {
+    await daemon.start();
+  } catch (err) {
+    process.stderr.write(`mcrd: ${(err as Error).message}\n`);
+    await daemon.stop().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+// Turns control-protocol results into mcrctl's human-readable text (tables, one-line summaries).
+// Reads results defensively: a field a newer or older mcrd leaves out shows as 0 or '-', never a crash.
+
+import type { RuleSpec } from '../config/types';
+import { formatCount, formatTable } from './table';
+
+/** What mcrctl reads from the protocol's results (docs/control-protocol.md). */
+export interface Rule extends RuleSpec {
+  id: string;
+  status?: { input?: string; outputs?: string[] };
+}
+
+export interface PingResult {
+  pong: boolean;
+  dataplane: string;
+  uptimeSeconds: number;
+}
+
+export interface VersionResult {
+  version: string;
+  protocol: number;
+}
+
+type Counters = Record<string, unknown>;
+
+export interface StatsResult {
+  uptimeSeconds: number;
+  totals: Counters;
+  workers: Array<Counters & { worker: number }>;
+  rules: Array<{
+    id: string;
+    name?: string;
+    matchedPackets: number;
+    outputs: Array<{ group: string; port: number; interface: string; txPackets: number; txErrors: number }>;
+  }>;
+}
+
+export interface WorkersResult {
+  dataplane: { pid: number | null; state: string; restarts: number; startedAt?: string | number | null };
+  workers: Array<{ worker: number; cpu: number | null; rxFrames: number; txPackets: number; ringDrops: number }>;
+}
+
+export function renderPing(result: PingResult): string {
+  return `pong (dataplane ${result.dataplane}, up ${formatDuration(result.uptimeSeconds)})`;
+}
+
+export function renderRules(rules: Rule[]): string {
+  if (rules.length === 0) return 'no rules';
+  const rows: string[][] = [];
+  for (const rule of rules) {
+    const outputs = rule.outputs ?? [];
+    outputs.forEach((output, index) => {
+      const cell = `${output.group}:${output.port}:${output.interface}, ttl ${output.ttl ?? '-'}${
+        output.source === undefined ? '' : `, source ${output.source}`
+      }`;
+      rows.push(
+        index === 0
+          ? [rule.id, rule.name ?? '-', `${rule.input.interface} ${rule.input.group}:${rule.input.port}`, cell, ruleStatus(rule)]
+          : ['', '', '', cell, ''],
+      );
+    });
+  }
+  return formatTable(['ID', 'NAME', 'INPUT', 'OUTPUTS', 'STATUS'], rows);
+}
+
+/** One word when all is well; otherwise which interfaces the rule is waiting for. */
+function ruleStatus(rule: Rule): string {
+  const waiting: string[] = [];
+  const status = rule.status;
+  if (status === undefined) return '-';
+  if (status.input !== undefined && status.input !== 'up') waiting.push(`${rule.input.interface} (input)`);
+  (status.outputs ?? []).forEach((state, index) => {
+    const iface = rule.outputs[index]?.interface;
+    if (state !== 'up' && iface !== undefined && !waiting.includes(iface)) waiting.push(iface);
+  });
+  return waiting.length === 0 ? 'up' : `waiting for ${waiting.join(', ')}`;
+}
+
+const WORKER_COLUMNS: Array<[string, string]> = [
+  ['RX', 'rxFrames'],
+  ['MATCHED', 'matched'],
+  ['NO_MATCH', 'noMatch'],
+  ['FILTERED', 'filtered'],
+  ['TX', 'txPackets'],
+  ['TX_ERR', 'txErrors'],
+  ['RING_DROPS', 'ringDrops'],
+  ['BUF_EXHAUST', 'bufExhaust'],
+];
+
+/**
+ * Counter totals, or with `previous` the per-second rates between the two samples.
+ * Rates use mcrd's own uptime as the clock, so a slow reply does not skew them.
+ */
+export function renderStats(current: StatsResult, previous?: StatsResult): string {
+  const elapsed = previous === undefined ? 0 : current.uptimeSeconds - previous.uptimeSeconds;
+  // mcrd restarted (uptime went back) or no time passed: there is no valid delta, show totals.
+  const rates = previous !== undefined && elapsed > 0;
+  const value = (now: unknown, before: unknown): string =>
+    formatCount(rates ? Math.max(0, (number(now) - number(before)) / elapsed) : number(now));
+
+  const title = rates
+    ? `mcrd up ${formatDuration(current.uptimeSeconds)}; packets per second over the last ${elapsed.toFixed(1)} s`
+    : `mcrd up ${formatDuration(current.uptimeSeconds)}; totals since mcrd started`;
+
+  const previousWorker = new Map((previous?.workers ?? []).map((w) => [w.worker, w]));
+  const workerRows = current.workers.map((worker) => {
+    const before: Counters = previousWorker.get(worker.worker) ?? {};
+    return [String(worker.worker), ...WORKER_COLUMNS.map(([, key]) => value(worker[key], before[key]))];
+  });
+  const totalsBefore: Counters = previous?.totals ?? {};
+  workerRows.push(['total', ...WORKER_COLUMNS.map(([, key]) => value(current.totals[key], totalsBefore[key]))]);
+  const workerTable = formatTable(['WORKER', ...WORKER_COLUMNS.map(([title]) => title)], workerRows);
+
+  const previousRule = new Map((previous?.rules ?? []).map((r) => [r.id, r]));
+  const ruleRows: string[][] = [];
+  for (const rule of current.rules) {
+    const before = previousRule.get(rule.id);
+    ruleRows.push([rule.id, rule.name ?? '-', '(input, matched)', value(rule.matchedPackets, before?.matchedPackets), '']);
+    for (const output of rule.outputs) {
+      const outputBefore = before?.outputs.find(
+        (o) => o.group === output.group && o.port === output.port && o.interface === output.interface,
+      );
+      ruleRows.push([
+        '',
+        '',
+        `${output.group}:${output.port}:${output.interface}`,
+        value(output.txPackets, outputBefore?.txPackets),
+        value(output.txErrors, outputBefore?.txErrors),
+      ]);
+    }
+  }
+  const unit = rates ? 'PPS' : 'PACKETS';
+  const ruleTable =
+    ruleRows.length === 0
+      ? 'no rules'
+      : formatTable(['RULE', 'NAME', 'OUTPUT', unit, rates ? 'TX_ERR/S' : 'TX_ERR'], ruleRows);
+  return [title, '', workerTable, '', ruleTable].join('\n');
+}
+
+export function renderWorkers(result: WorkersResult): string {
+  const { dataplane } = result;
+  const parts = [
+    `pid ${dataplane.pid ?? '-'}`,
+    dataplane.state,
+    `${dataplane.restarts} ${dataplane.restarts === 1 ? 'restart' : 'restarts'}`,
+  ];
+  if (dataplane.startedAt !== undefined && dataplane.startedAt !== null) {
+    parts.push(`started ${formatTimestamp(dataplane.startedAt)}`);
+  }
+  const rows = result.workers.map((w) => [
+    String(w.worker),
+    w.cpu === null || w.cpu === undefined ? '-' : String(w.cpu),
+    formatCount(number(w.rxFrames)),
+    formatCount(number(w.txPackets)),
+    formatCount(number(w.ringDrops)),
+  ]);
+  const table = rows.length === 0 ? 'no workers' : formatTable(['WORKER', 'CPU', 'RX', 'TX', 'RING_DROPS'], rows);
+  return [`dataplane: ${parts.join(', ')}`, '', table].join('\n');
+}
+
+/** 12s, 5m03s, 2h05m, 3d04h: precise when short, readable when long. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(number(seconds)));
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${pad(s % 60)}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`;
+  return `${Math.floor(s / 86400)}d${pad(Math.floor((s % 86400) / 3600))}h`;
+}
+
+/** startedAt is an ISO string or JS epoch milliseconds; either way show ISO 8601. */
+function formatTimestamp(value: string | number): string {
+  if (typeof value === 'number') {
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? String(value) : date.toISOString();
+  }
+  return value;
+}
+
+function number(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}

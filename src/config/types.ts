@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: MIT
+// The shape of the mcr configuration (the file and the running config) and its defaults.
+// A RuleSpec is also the `add` request of the control protocol (docs/control-protocol.md).
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
+export type LogFormat = 'text' | 'json';
+
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug', 'trace'];
+export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+
+export interface OutputSpec {
+  group: string;
+  port: number;
+  interface: string;
+  /** IP TTL of the relayed packets; filled from Config.ttl when the file leaves it out. */
+  ttl?: number;
+  /** Source address for the relayed packets; the kernel picks the interface's address when absent. */
+  source?: string;
+}
+
+export interface RuleSpec {
+  name?: string;
+  input: { interface: string; group: string; port: number };
+  outputs: OutputSpec[];
+}
+
+export interface Config {
+  workers: number;
+  /** CPU to pin each worker to, one entry per worker. */
+  cpus?: number[];
+  /** Default TTL for outputs that do not set one. */
+  ttl: number;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  /** Size of the AF_PACKET receive ring, per worker per input interface. */
+  ringMiB: number;
+  rules: RuleSpec[];
+}
+
+/**
+ * ttl is 16, not 1 (the old Rust relay's default): TTL 1 dies at the first router, which
+ * silently breaks every routed path while looking fine on a flat test LAN.
+ */
+export const CONFIG_DEFAULTS = {
+  workers: 1,
+  ttl: 16,
+  logLevel: 'info',
+  logFormat: 'text',
+  ringMiB: 32,
+} as const satisfies Omit<Config, 'rules' | 'cpus'>;
+
+export const LIMITS = {
+  maxWorkers: 32,
+  maxRingMiB: 1024,
+  maxOutputsPerRule: 256,
+} as const;

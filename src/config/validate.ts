@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: MIT
+// Parses and validates mcr configuration (file, `add` requests, CLI shorthand) and fills defaults.
+// Every problem is reported as `<key path>: <reason>` and all of them are collected, so one
+// edit-and-check round fixes a whole file instead of one mistake at a time.
+
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as JSON5 from 'json5';
+import { isIPv4, isMulticast, isUnspecifiedOrBroadcast } from '../lib/ipv4';
+import {
+  CONFIG_DEFAULTS,
+  LIMITS,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type Config,
+  type LogFormat,
+  type LogLevel,
+  type OutputSpec,
+  type RuleSpec,
+} from './types';
+
+export class ConfigError extends Error {
+  readonly code = 'EINVAL';
+  readonly problems: string[];
+  readonly source: string | undefined;
+
+  constructor(problems: string[], source?: string) {
+    super((source === undefined ? '' : `${source}: `) + problems.join('; '));
+    this.name = 'ConfigError';
+    this.problems = problems;
+    this.source = source;
+  }
+}
+
+const CONFIG_KEYS = ['workers', 'cpus', 'ttl', 'logLevel', 'logFormat', 'ringMiB', 'rules'];
+const RULE_KEYS = ['name', 'input', 'outputs'];
+const INPUT_KEYS = ['interface', 'group', 'port'];
+const OUTPUT_KEYS = ['group', 'port', 'interface', 'ttl', 'source'];
+const RULE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Linux IFNAMSIZ is 16 including the terminating NUL. */
+const MAX_INTERFACE_NAME_BYTES = 15;
+
+type Problems = string[];
+type Fields = Record<string, unknown>;
+
+export function parseConfigText(text: string, source?: string): Config {
+  let value: unknown;
+  try {
+    value = JSON5.parse(text);
+  } catch (err) {
+    throw new ConfigError([describeSyntaxError(err)], source);
+  }
+  const problems: Problems = [];
+  const config = checkConfig(value, problems);
+  if (problems.length > 0 || config === undefined) throw new ConfigError(problems, source);
+  return config;
+}
+
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`cannot read: ${describeFsError(err)}`], path);
+  }
+  return parseConfigText(text, path);
+}
+
+/** Validates one rule on its own (the daemon's `add`, the CLI before sending it); fills output ttl. */
+export function validateRuleSpec(value: unknown, path = 'rule', defaultTtl: number = CONFIG_DEFAULTS.ttl): RuleSpec {
+  const problems: Problems = [];
+  const rule = checkRule(value, path, defaultTtl, problems);
+  if (problems.length > 0 || rule === undefined) throw new ConfigError(problems);
+  return rule;
+}
+
+/**
+ * Derived from the input only, so a rule keeps its id across reloads, restarts and output
+ * edits, and two rules can never share an input.
+ */
+export function ruleId(spec: RuleSpec): string {
+  const { interface: iface, group, port } = spec.input;
+  return createHash('sha256').update(`${iface}|${group}|${port}`).digest('hex').slice(0, 12);
+}
+
+/** Parses the CLI's `GROUP:PORT:INTERFACE[,GROUP:PORT:INTERFACE...]` output list. */
+export function parseOutputShorthand(text: string): OutputSpec[] {
+  const problems: Problems = [];
+  const outputs: OutputSpec[] = [];
+  text.split(',').forEach((raw, index) => {
+    const item = raw.trim();
+    if (item === '') {
+      problems.push(`output ${index + 1}: empty (expected GROUP:PORT:INTERFACE)`);
+      return;
+    }
+    const label = `output ${JSON.stringify(item)}`;
+    const parts = item.split(':');
+    if (parts.length !== 3) {
+      problems.push(`${label}: expected GROUP:PORT:INTERFACE`);
+      return;
+    }
+    const [groupText, portText, ifaceText] = parts as [string, string, string];
+    const group = checkAddress(groupText, `${label} group`, problems);
+    const port = checkPort(/^[0-9]+$/.test(portText) ? Number(portText) : portText, `${label} port`, problems);
+    const iface = checkInterfaceName(ifaceText, `${label} interface`, problems);
+    if (group !== undefined && port !== undefined && iface !== undefined) {
+      outputs.push({ group, port, interface: iface });
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return outputs;
+}
+
+function checkConfig(value: unknown, problems: Problems): Config | undefined {
+  if (!isPlainObject(value)) {
+    problems.push(`top level: expected an object, got ${describe(value)}`);
+    return undefined;
+  }
+  checkKeys(value, '', CONFIG_KEYS, problems);
+
+  const workers = optional(value, 'workers', CONFIG_DEFAULTS.workers, (v, p) =>
+    checkInteger(v, p, 1, LIMITS.maxWorkers, problems),
+  );
+  const cpus = Object.hasOwn(value, 'cpus') ? checkCpus(value.cpus, workers, problems) : undefined;
+  const ttl = optional(value, 'ttl', CONFIG_DEFAULTS.ttl, (v, p) => checkInteger(v, p, 1, 255, problems));
+  const logLevel = optional<LogLevel>(value, 'logLevel', CONFIG_DEFAULTS.logLevel, (v, p) =>
+    checkEnum(v, p, LOG_LEVELS, problems),
+  );
+  const logFormat = optional<LogFormat>(value, 'logFormat', CONFIG_DEFAULTS.logFormat, (v, p) =>
+    checkEnum(v, p, LOG_FORMATS, problems),
+  );
+  const ringMiB = optional(value, 'ringMiB', CONFIG_DEFAULTS.ringMiB, (v, p) =>
+    checkInteger(v, p, 1, LIMITS.maxRingMiB, problems),
+  );
+  // A bad top-level ttl is already reported; fall back so outputs are not reported again for it.
+  const rules = Object.hasOwn(value, 'rules')
+    ? checkRules(value.rules, ttl ?? CONFIG_DEFAULTS.ttl, problems)
+    : [];
+
+  if (
+    workers === undefined ||
+    ttl === undefined ||
+    logLevel === undefined ||
+    logFormat === undefined ||
+    ringMiB === undefined ||
+    rules === undefined
+  ) {
+    return undefined;
+  }
+  const config: Config = { workers, ttl, logLevel, logFormat, ringMiB, rules };
+  if (cpus !== undefined) config.cpus = cpus;
+  return config;
+}
+
+function checkCpus(value: unknown, workers: number | undefined, problems: Problems): number[] | undefined {
+  if (!Array.isArray(value)) {
+    problems.push(`cpus: expected an array of CPU numbers, got ${describe(value)}`);
+    return undefined;
+  }
+  const before = problems.length;
+  const firstIndexOf = new Map<number, number>();
+  value.forEach((entry, index) => {
+    const cpu = checkInteger(entry, `cpus[${index}]`, 0, undefined, problems);
+    if (cpu === undefined) return;
+    const first = firstIndexOf.get(cpu);
+    if (first !== undefined) problems.push(`cpus[${index}]: CPU ${cpu} is already used by cpus[${first}]`);
+    else firstIndexOf.set(cpu, index);
+  });
+  if (workers !== undefined && value.length !== workers) {
+    problems.push(`cpus: expected ${workers} ${workers === 1 ? 'entry' : 'entries'} (one per worker), got ${value.length}`);
+  }
+  return problems.length === before ? (value as number[]) : undefined;
+}
+
+function checkRules(value: unknown, defaultTtl: number, problems: Problems): RuleSpec[] | undefined {
+  if (!Array.isArray(value)) {
+    problems.push(`rules: expected an array of rules, got ${describe(value)}`);
+    return undefined;
+  }
+  const rules: RuleSpec[] = [];
+  const nameOwner = new Map<string, number>();
+  const inputOwner = new Map<string, number>();
+  let complete = true;
+  value.forEach((entry, index) => {
+    const path = `rules[${index}]`;
+    const rule = checkRule(entry, path, defaultTtl, problems);
+    if (rule === undefined) {
+      complete = false;
+      return;
+    }
+    if (rule.name !== undefined) {
+      const first = nameOwner.get(rule.name);
+      if (first !== undefined) {
+        problems.push(`${path}.name: ${JSON.stringify(rule.name)} is already the name of rules[${first}]`);
+      } else {
+        nameOwner.set(rule.name, index);
+      }
+    }
+    const { interface: iface, group, port } = rule.input;
+    const inputKey = `${iface}|${group}|${port}`;
+    const first = inputOwner.get(inputKey);
+    if (first !== undefined) {
+      problems.push(
+        `${path}.input: same interface, group and port as rules[${first}] (${iface} ${group}:${port})`,
+      );
+    } else {
+      inputOwner.set(inputKey, index);
+    }
+    rules.push(rule);
+  });
+  return complete ? rules : undefined;
+}
+
+function checkRule(value: unknown, path: string, defaultTtl: number, problems: Problems): RuleSpec | undefined {
+  if (!isPlainObject(value)) {
+    problems.push(`${path}: expected an object, got ${describe(value)}`);
+    return undefined;
+  }
+  const before = problems.length;
+  checkKeys(value, path, RULE_KEYS, problems);
+
+  let name: string | undefined;
+  if (Object.hasOwn(value, 'name')) {
+    if (typeof value.name === 'string' && RULE_NAME.test(value.name)) name = value.name;
+    else problems.push(`${path}.name: expected 1-64 characters from A-Z a-z 0-9 _ . -, got ${describe(value.name)}`);
+  }
+
+  const input = required(value, path, 'input', 'an object with interface, group and port', problems, (v, p) =>
+    checkInput(v, p, problems),
+  );
+  // Compare outputs with the input interface even when another input field is bad.
+  const inputInterface = isPlainObject(value.input) ? value.input.interface : undefined;
+  const outputs = required(value, path, 'outputs', 'a non-empty array of outputs', problems, (v, p) =>
+    checkOutputs(v, p, typeof inputInterface === 'string' ? inputInterface : undefined, defaultTtl, problems),
+  );
+
+  if (problems.length > before || input === undefined || outputs === undefined) return undefined;
+  const rule: RuleSpec = { input, outputs };
+  if (name !== undefined) return { name, ...rule };
+  return rule;
+}
+
+function checkInput(value: unknown, path: string, problems: Problems): RuleSpec['input'] | undefined {
+  if (!isPlainObject(value)) {
+    problems.push(`${path}: expected an object with interface, group and port, got ${describe(value)}`);
+    return undefined;
+  }
+  checkKeys(value, path, INPUT_KEYS, problems);
+  const iface = required(value, path, 'interface', 'an interface name', problems, (v, p) =>
+    checkInterfaceName(v, p, problems),
+  );
+  const group = required(value, path, 'group', 'an IPv4 address', problems, (v, p) => checkAddress(v, p, problems));
+  const port = required(value, path, 'port', 'an integer from 1 to 65535', problems, (v, p) =>
+    checkPort(v, p, problems),
+  );
+  if (iface === undefined || group === undefined || port === undefined) return undefined;
+  return { interface: iface, group, port };
+}
+
+function checkOutputs(
+  value: unknown,
+  path: string,
+  inputInterface: string | undefined,
+  defaultTtl: number,
+  problems: Problems,
+): OutputSpec[] | undefined {
+  if (!Array.isArray(value) || value.length === 0) {
+    problems.push(`${path}: expected a non-empty array of outputs, got ${describe(value)}`);
+    return undefined;
+  }
+  if (value.length > LIMITS.maxOutputsPerRule) {
+    problems.push(`${path}: expected at most ${LIMITS.maxOutputsPerRule} outputs, got ${value.length}`);
+    return undefined;
+  }
+  const outputs: OutputSpec[] = [];
+  const owner = new Map<string, number>();
+  let complete = true;
+  value.forEach((entry, index) => {
+    const itemPath = `${path}[${index}]`;
+    const output = checkOutput(entry, itemPath, inputInterface, defaultTtl, problems);
+    if (output === undefined) {
+      complete = false;
+      return;
+    }
+    const key = `${output.group}|${output.port}|${output.interface}`;
+    const first = owner.get(key);
+    if (first !== undefined) {
+      problems.push(
+        `${itemPath}: same group, port and interface as outputs[${first}] (${output.group}:${output.port} on ${output.interface})`,
+      );
+      complete = false;
+      return;
+    }
+    owner.set(key, index);
+    outputs.push(output);
+  });
+  return complete ? outputs : undefined;
+}
+
+function checkOutput(
+  value: unknown,
+  path: string,
+  inputInterface: string | undefined,
+  defaultTtl: number,
+  problems: Problems,
+): OutputSpec | undefined {
+  if (!isPlainObject(value)) {
+    problems.push(`${path}: expected an object with group, port and interface, got ${describe(value)}`);
+    return undefined;
+  }
+  const before = problems.length;
+  checkKeys(value, path, OUTPUT_KEYS, problems);
+  const group = required(value, path, 'group', 'an IPv4 address', problems, (v, p) => checkAddress(v, p, problems));
+  const port = required(value, path, 'port', 'an integer from 1 to 65535', problems, (v, p) =>
+    checkPort(v, p, problems),
+  );
+  const iface = required(value, path, 'interface', 'an interface name', problems, (v, p) =>
+    checkInterfaceName(v, p, problems),
+  );
+  if (iface !== undefined && iface === inputInterface) {
+    problems.push(
+      `${path}.interface: ${JSON.stringify(iface)} is also this rule's input interface (the relay would feed its own output back)`,
+    );
+  }
+  const ttl = optional(value, 'ttl', defaultTtl, (v, p) => checkInteger(v, p, 1, 255, problems), path);
+  let source: string | undefined;
+  if (Object.hasOwn(value, 'source')) source = checkSourceAddress(value.source, `${path}.source`, problems);
+
+  if (problems.length > before || group === undefined || port === undefined || iface === undefined || ttl === undefined) {
+    return undefined;
+  }
+  const output: OutputSpec = { group, port, interface: iface, ttl };
+  if (source !== undefined) output.source = source;
+  return output;
+}
+
+// --- field checkers: each reports its own problem and returns undefined when the value is bad ---
+
+function checkInteger(value: unknown, path: string, min: number, max: number | undefined, problems: Problems): number | undefined {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && (max === undefined || value <= max)) {
+    return value;
+  }
+  const range = max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
+  problems.push(`${path}: expected an integer ${range}, got ${describe(value)}`);
+  return undefined;
+}
+
+function checkPort(value: unknown, path: string, problems: Problems): number | undefined {
+  return checkInteger(value, path, 1, 65535, problems);
+}
+
+function checkEnum<T extends string>(value: unknown, path: string, allowed: readonly T[], problems: Problems): T | undefined {
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+  problems.push(`${path}: expected one of ${allowed.join(', ')}, got ${describe(value)}`);
+  return undefined;
+}
+
+/** Mirrors the kernel's dev_valid_name(). */
+function checkInterfaceName(value: unknown, path: string, problems: Problems): string | undefined {
+  if (
+    typeof value === 'string' &&
+    value.length > 0 &&
+    Buffer.byteLength(value) <= MAX_INTERFACE_NAME_BYTES &&
+    value !== '.' &&
+    value !== '..' &&
+    !/[/:\s\0]/.test(value)
+  ) {
+    return value;
+  }
+  problems.push(
+    `${path}: expected an interface name (1-${MAX_INTERFACE_NAME_BYTES} characters, no '/', ':' or whitespace), got ${describe(value)}`,
+  );
+  return undefined;
+}
+
+/** A group or destination: unicast or multicast, but never 0.0.0.0 or 255.255.255.255. */
+function checkAddress(value: unknown, path: string, problems: Problems): string | undefined {
+  if (typeof value !== 'string' || !isIPv4(value)) {
+    problems.push(`${path}: expected an IPv4 address, got ${describe(value)}`);
+    return undefined;
+  }
+  if (isUnspecifiedOrBroadcast(value)) {
+    problems.push(`${path}: expected a unicast or multicast IPv4 address, got ${describe(value)}`);
+    return undefined;
+  }
+  return value;
+}
+
+function checkSourceAddress(value: unknown, path: string, problems: Problems): string | undefined {
+  if (typeof value !== 'string' || !isIPv4(value)) {
+    problems.push(`${path}: expected an IPv4 address, got ${describe(value)}`);
+    return undefined;
+  }
+  if (isMulticast(value) || isUnspecifiedOrBroadcast(value)) {
+    problems.push(`${path}: expected a unicast IPv4 address, got ${describe(value)}`);
+    return undefined;
+  }
+  return value;
+}
+
+// --- structure helpers ---
+
+function isPlainObject(value: unknown): value is Fields {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkKeys(value: Fields, path: string, allowed: string[], problems: Problems): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      problems.push(`${joinPath(path, key)}: unknown key (expected one of ${allowed.join(', ')})`);
+    }
+  }
+}
+
+function required<T>(
+  value: Fields,
+  path: string,
+  key: string,
+  expected: string,
+  problems: Problems,
+  check: (v: unknown, keyPath: string) => T | undefined,
+): T | undefined {
+  const keyPath = joinPath(path, key);
+  if (!Object.hasOwn(value, key)) {
+    problems.push(`${keyPath}: missing (expected ${expected})`);
+    return undefined;
+  }
+  return check(value[key], keyPath);
+}
+
+function optional<T>(
+  value: Fields,
+  key: string,
+  fallback: T,
+  check: (v: unknown, keyPath: string) => T | undefined,
+  path = '',
+): T | undefined {
+  return Object.hasOwn(value, key) ? check(value[key], joinPath(path, key)) : fallback;
+}
+
+function joinPath(path: string, key: string): string {
+  const segment = /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? key : JSON.stringify(key);
+  if (path === '') return segment;
+  return segment.startsWith('"') ? `${path}[${segment}]` : `${path}.${segment}`;
+}
+
+/** How a bad value is quoted in a message: strings in quotes, short enough for one line. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') {
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  }
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  if (Array.isArray(value)) return value.length === 0 ? '[]' : 'an array';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+/** json5 says `JSON5: invalid character 'x' at 3:5`; report it as `line 3, column 5: invalid character 'x'`. */
+function describeSyntaxError(err: unknown): string {
+  if (err instanceof SyntaxError) {
+    const { lineNumber, columnNumber } = err as SyntaxError & { lineNumber?: number; columnNumber?: number };
+    const reason = err.message.replace(/^JSON5: /, '').replace(/ at \d+:\d+$/, '');
+    if (lineNumber !== undefined && columnNumber !== undefined) {
+      return `line ${lineNumber}, column ${columnNumber}: ${reason}`;
+    }
+    return `syntax error: ${reason}`;
+  }
+  return `syntax error: ${String(err)}`;
+}
+
+function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
+}

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+// Client side of the mcrd control protocol (docs/control-protocol.md): one UNIX socket
+// connection, newline-delimited JSON, requests matched to responses by id so they can be pipelined.
+
+import * as net from 'node:net';
+
+/** A failure reported by mcrd (code is the protocol's, e.g. EINVAL) or by the connection itself. */
+export class ControlError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ControlError';
+    this.code = code;
+  }
+}
+
+interface Pending {
+  method: string;
+  resolve: (result: unknown) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface Response {
+  id?: unknown;
+  ok?: unknown;
+  result?: unknown;
+  error?: { code?: unknown; message?: unknown };
+}
+
+export class ControlClient {
+  private socket: net.Socket | undefined;
+  private connecting: Promise<net.Socket> | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private received = '';
+
+  constructor(readonly socketPath: string) {}
+
+  /** Connects if not connected; request() calls this, so calling it first is optional. */
+  async connect(timeoutMs = 5000): Promise<void> {
+    await this.ensureConnected(timeoutMs);
+  }
+
+  async request(method: string, params?: unknown, timeoutMs = 5000): Promise<unknown> {
+    const socket = await this.ensureConnected(timeoutMs);
+    const id = this.nextId++;
+    const message = params === undefined ? { id, method } : { id, method, params };
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ControlError('ETIMEOUT', `no reply from mcrd to "${method}" within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.pending.set(id, { method, resolve, reject, timer });
+      socket.write(`${JSON.stringify(message)}\n`);
+    });
+  }
+
+  close(): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    this.connecting = undefined;
+    this.failAll(new ControlError('ECLOSED', 'the control connection was closed'));
+    socket?.destroy();
+  }
+
+  private ensureConnected(timeoutMs: number): Promise<net.Socket> {
+    if (this.socket !== undefined) return Promise.resolve(this.socket);
+    this.connecting ??= new Promise<net.Socket>((resolve, reject) => {
+      const socket = net.createConnection(this.socketPath);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ControlError('ECONNECT', `cannot connect to ${this.socketPath}: timed out after ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        this.connecting = undefined;
+        reject(new ControlError('ECONNECT', `cannot connect to ${this.socketPath}: ${describeConnectError(err)}`, { cause: err }));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        this.attach(socket);
+        resolve(socket);
+      });
+    });
+    return this.connecting;
+  }
+
+  private attach(socket: net.Socket): void {
+    this.socket = socket;
+    this.received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => this.onData(chunk));
+    socket.on('error', (err) => {
+      this.failAll(new ControlError('ECLOSED', `control connection to ${this.socketPath} failed: ${err.message}`, { cause: err }));
+    });
+    socket.on('close', () => {
+      if (this.socket === socket) {
+        this.socket = undefined;
+        this.connecting = undefined;
+      }
+      this.failAll(new ControlError('ECLOSED', 'mcrd closed the control connection'));
+    });
+  }
+
+  private onData(chunk: string): void {
+    this.received += chunk;
+    let newline: number;
+    while ((newline = this.received.indexOf('\n')) !== -1) {
+      const line = this.received.slice(0, newline).trim();
+      this.received = this.received.slice(newline + 1);
+      if (line !== '') this.onLine(line);
+    }
+  }
+
+  private onLine(line: string): void {
+    let response: Response;
+    try {
+      const parsed: unknown = JSON.parse(line);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+      response = parsed as Response;
+    } catch {
+      this.failAll(new ControlError('EPROTO', 'mcrd sent a reply that is not a JSON object'));
+      return;
+    }
+    const error =
+      response.ok === true
+        ? undefined
+        : new ControlError(
+            typeof response.error?.code === 'string' ? response.error.code : 'EPROTO',
+            typeof response.error?.message === 'string' ? response.error.message : 'mcrd reported an error without a message',
+          );
+    // id null: the server could not tell which request failed (unparseable line, ETOOBIG, EBUSY),
+    // and closes the connection after it, so every outstanding request has failed.
+    if (response.id === null) {
+      if (error !== undefined) this.failAll(error);
+      return;
+    }
+    if (typeof response.id !== 'number') return;
+    const pending = this.pending.get(response.id);
+    if (pending === undefined) return;
+    this.pending.delete(response.id);
+    clearTimeout(pending.timer);
+    if (error === undefined) pending.resolve(response.result);
+    else pending.reject(error);
+  }
+
+  private failAll(err: Error): void {
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(err);
+    }
+    this.pending.clear();
+  }
+}
+
+function describeConnectError(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT':
+      return 'no such file (is mcrd running?)';
+    case 'ECONNREFUSED':
+      return 'connection refused (is mcrd running?)';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOTSOCK':
+      return 'not a socket';
+    default:
+      return err.message;
+  }
+}

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MIT
+// Newline-delimited JSON over a UNIX socket (docs/control-protocol.md). Every client is
+// bounded in line size, partial-line time, idle time and unread output, so a silent, slow or
+// garbage-sending client only ever hurts itself.
+import { promises as fs } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import type { Logger } from '../lib/logger';
+
+export const LIMITS = {
+  maxLineBytes: 1 << 20,
+  partialLineMs: 5_000,
+  idleMs: 300_000,
+  maxClients: 64,
+  maxUnreadBytes: 16 << 20,
+};
+
+export type Handler = (params: Record<string, unknown>) => unknown;
+
+export class ProtocolError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+function errorReply(id: unknown, code: string, message: string): string {
+  return JSON.stringify({ id: id ?? null, ok: false, error: { code, message } }) + '\n';
+}
+
+export class ControlServer {
+  private readonly server: net.Server;
+  private readonly clients = new Set<net.Socket>();
+
+  constructor(
+    private readonly socketPath: string,
+    private readonly handlers: Record<string, Handler>,
+    private readonly log: Logger,
+  ) {
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  async listen(): Promise<void> {
+    await fs.mkdir(path.dirname(this.socketPath), { recursive: true, mode: 0o755 });
+    await this.removeStaleSocket();
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.socketPath, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    // Group-writable so an operators' group can be given access without root.
+    await fs.chmod(this.socketPath, 0o660);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.clients) c.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await fs.rm(this.socketPath, { force: true });
+  }
+
+  private async removeStaleSocket(): Promise<void> {
+    try {
+      await fs.stat(this.socketPath);
+    } catch {
+      return;
+    }
+    const alive = await new Promise<boolean>((resolve) => {
+      const probe = net.connect(this.socketPath);
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once('error', () => resolve(false));
+    });
+    if (alive) throw new Error(`another mcrd is already listening on ${this.socketPath}`);
+    await fs.rm(this.socketPath, { force: true });
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.clients.size >= LIMITS.maxClients) {
+      socket.end(errorReply(null, 'EBUSY', `too many clients (at most ${LIMITS.maxClients})`));
+      return;
+    }
+    this.clients.add(socket);
+    socket.setEncoding('utf8');
+    let buffered = '';
+    let partialTimer: NodeJS.Timeout | undefined;
+    const drop = (code: string, message: string): void => {
+      clearTimeout(partialTimer);
+      socket.end(errorReply(null, code, message));
+      socket.destroySoon();
+    };
+    socket.setTimeout(LIMITS.idleMs, () => drop('ETIMEOUT', `idle for ${LIMITS.idleMs / 1000} s`));
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (Buffer.byteLength(line) > LIMITS.maxLineBytes) return drop('ETOOBIG', `request line longer than ${LIMITS.maxLineBytes} bytes`);
+        if (line.trim() !== '') void this.dispatch(socket, line);
+      }
+      if (Buffer.byteLength(buffered) > LIMITS.maxLineBytes) return drop('ETOOBIG', `request line longer than ${LIMITS.maxLineBytes} bytes`);
+      clearTimeout(partialTimer);
+      if (buffered !== '')
+        partialTimer = setTimeout(() => drop('ETIMEOUT', `incomplete request line for ${LIMITS.partialLineMs / 1000} s`), LIMITS.partialLineMs);
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(partialTimer);
+      this.clients.delete(socket);
+    });
+  }
+
+  private async dispatch(socket: net.Socket, line: string): Promise<void> {
+    let request: unknown;
+    try {
+      request = JSON.parse(line);
+    } catch (err) {
+      return this.reply(socket, errorReply(null, 'EPARSE', `invalid JSON: ${(err as Error).message}`));
+    }
+    if (typeof request !== 'object' || request === null || Array.isArray(request))
+      return this.reply(socket, errorReply(null, 'EPARSE', 'a request must be a JSON object'));
+    const { id, method, params } = request as { id?: unknown; method?: unknown; params?: unknown };
+    if (typeof method !== 'string') return this.reply(socket, errorReply(id, 'EPARSE', 'request has no "method" string'));
+    const handler = Object.prototype.hasOwnProperty.call(this.handlers, method) ? this.handlers[method] : undefined;
+    if (!handler) return this.reply(socket, errorReply(id, 'EMETHOD', `unknown method "${method}"`));
+    if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params)))
+      return this.reply(socket, errorReply(id, 'EINVAL', 'params must be an object'));
+    try {
+      const result = await handler((params ?? {}) as Record<string, unknown>);
+      this.reply(socket, JSON.stringify({ id: id ?? null, ok: true, result }) + '\n');
+    } catch (err) {
+      const e = err as { code?: unknown; message?: string };
+      const code = typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code) ? e.code : 'EINTERNAL';
+      if (code === 'EINTERNAL') this.log.error(`control request ${method} failed: ${e.message ?? String(err)}`);
+      this.reply(socket, errorReply(id, code, e.message ?? String(err)));
+    }
+  }
+
+  private reply(socket: net.Socket, text: string): void {
+    if (socket.destroyed) return;
+    // A client that never reads its replies is cut off instead of growing our memory.
+    if (socket.writableLength > LIMITS.maxUnreadBytes) {
+      socket.destroy();
+      return;
+    }
+    socket.write(text);
+  }
+}

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: MIT
+// mcrd's supervisor: owns the config, the rule registry, the counter file, the control socket
+// and the data-plane process. Rule changes are serialised; each one is applied to the data
+// plane as a whole new table and rolled back if the core refuses it.
+import * as os from 'node:os';
+import { promises as fs } from 'node:fs';
+import { ConfigError, loadConfigFile, ruleId, validateRuleSpec } from '../config/validate';
+import { packageVersion } from '../lib/version';
+import { LOG_LEVELS, type Config, type LogFormat, type LogLevel, type RuleSpec } from '../config/types';
+import type { Logger } from '../lib/logger';
+import { loadAddon, type NativeRuleStatus } from '../native/addon';
+import { ControlServer, ProtocolError, type Handler } from './control-server';
+import { DataPlaneProcess } from './dataplane-process';
+import { RuleRegistry, SlotPool, type RuleRecord } from './rule-registry';
+import { finalLines, StatsReader, type Counters, type Stats } from './stats';
+
+export const PROTOCOL_VERSION = 1;
+
+export interface DaemonOptions {
+  configPath?: string;
+  controlSocket: string;
+  countersPath?: string;
+  /** Command-line overrides of the config file. */
+  workers?: number;
+  logLevel?: LogLevel;
+  logFormat?: LogFormat;
+}
+
+const WATCH_INTERVAL_MS = 1_000;
+const WARN_EVERY_MS = 10_000;
+
+export class Daemon {
+  private config: Config;
+  private readonly registry: RuleRegistry;
+  private readonly stats: StatsReader;
+  private readonly dataPlane: DataPlaneProcess;
+  private readonly server: ControlServer;
+  private readonly countersPath: string;
+  private readonly startedAt = Date.now();
+  private queue: Promise<unknown> = Promise.resolve();
+  private watchTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: DaemonOptions, private readonly log: Logger, config: Config) {
+    this.config = this.withOverrides(config);
+    const addon = loadAddon();
+    this.countersPath = options.countersPath ?? `/dev/shm/mcrd-${process.pid}.counters`;
+    this.stats = new StatsReader(addon, this.countersPath);
+    this.registry = new RuleRegistry(new SlotPool(addon.Counters.maxRuleSlots, 'rule'), new SlotPool(addon.Counters.maxOutputSlots, 'output'));
+    this.dataPlane = new DataPlaneProcess(log.child('supervisor'), () => ({
+      type: 'init',
+      workers: this.config.workers,
+      ...(this.config.cpus ? { cpus: this.config.cpus } : {}),
+      ringBytes: this.config.ringMiB << 20,
+      countersPath: this.countersPath,
+      logLevel: this.log.level,
+      logFormat: this.config.logFormat,
+      rules: this.registry.toNative(),
+    }));
+    this.dataPlane.on('ready', (statuses: NativeRuleStatus[]) => {
+      this.registry.applyStatuses(statuses);
+      this.stats.noteWorkers(this.config.workers);
+      if (this.dataPlane.restarts > 0) this.log.info(`data plane restarted; ${this.registry.size} rules restored`, { pid: this.dataPlane.pid });
+      this.logRuleProblems();
+    });
+    this.dataPlane.on('status', (statuses: NativeRuleStatus[]) => {
+      this.registry.applyStatuses(statuses);
+      this.log.info('interface change picked up', { rulesUp: statuses.filter((s) => s.input === 'up').length });
+    });
+    this.server = new ControlServer(options.controlSocket, this.handlers(), log.child('control'));
+  }
+
+  async start(): Promise<void> {
+    for (const spec of this.config.rules) this.insertNew(spec);
+    await this.server.listen();
+    await this.dataPlane.start();
+    this.log.info(`mcrd ${packageVersion()} running`, {
+      rules: this.registry.size,
+      workers: this.config.workers,
+      socket: this.options.controlSocket,
+      dataplane: this.dataPlane.pid,
+    });
+    this.startWatch();
+  }
+
+  /** Graceful stop: FINAL lines to stdout, socket and counter file removed. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      clearInterval(this.watchTimer);
+      await this.dataPlane.stop();
+      const stats = this.readStats();
+      for (const line of finalLines(stats)) process.stdout.write(line + '\n');
+      await this.server.close();
+      this.stats.close();
+      await fs.rm(this.countersPath, { force: true });
+    })();
+    return this.stopping;
+  }
+
+  /** SIGHUP and `config reload`: an invalid file changes nothing. */
+  reload(): Promise<{ rules: number; added: number; removed: number }> {
+    return this.serial(async () => {
+      if (!this.options.configPath) throw new ProtocolError('EINVAL', 'mcrd was started without --config: nothing to reload');
+      const next = this.withOverrides(loadConfigFile(this.options.configPath));
+      const oldRecords = this.registry.list();
+      const oldById = new Map(oldRecords.map((r) => [r.id, r]));
+      const kept: RuleRecord[] = [];
+      const created: RuleRecord[] = [];
+      for (const spec of next.rules) {
+        const old = oldById.get(ruleId(spec));
+        if (old && JSON.stringify(old.spec) === JSON.stringify(spec)) kept.push(old);
+        else created.push(this.allocate(spec));
+      }
+      const nextRecords = [...kept, ...created];
+      const removed = oldRecords.filter((r) => !nextRecords.includes(r));
+      const restartNeeded = next.workers !== this.config.workers || JSON.stringify(next.cpus) !== JSON.stringify(this.config.cpus) || next.ringMiB !== this.config.ringMiB;
+      if (!restartNeeded && this.dataPlane.state === 'running') {
+        const statuses = await this.dataPlane.setRules(this.registry.toNative(nextRecords));
+        const failed = statuses.map((s, i) => (s.error ? `${nextRecords[i]?.spec.name ?? nextRecords[i]?.id}: ${s.error}` : '')).filter(Boolean);
+        if (failed.length > 0) {
+          // Put the previous table back; the reload is refused as a whole.
+          const restored = await this.dataPlane.setRules(this.registry.toNative(oldRecords));
+          this.registry.applyStatuses(restored, oldRecords);
+          for (const r of created) this.registry.release(r);
+          throw new ProtocolError('EDATAPLANE', `reload refused, running rules unchanged: ${failed.join('; ')}`);
+        }
+        this.registry.applyStatuses(statuses, nextRecords);
+      }
+      for (const r of removed) {
+        this.registry.delete(r.id);
+        this.registry.release(r);
+      }
+      for (const r of oldRecords) this.registry.delete(r.id);
+      for (const r of nextRecords) this.registry.insert(r);
+      this.log.setLevel(next.logLevel);
+      this.dataPlane.setLogLevel(this.log.level);
+      this.config = next;
+      if (restartNeeded) {
+        this.log.info('workers, cpus or ringMiB changed: restarting the data plane');
+        await this.dataPlane.stop();
+        await this.dataPlane.start();
+      }
+      this.log.info('configuration reloaded', { rules: nextRecords.length, added: created.length, removed: removed.length });
+      return { rules: nextRecords.length, added: created.length, removed: removed.length };
+    });
+  }
+
+  private withOverrides(config: Config): Config {
+    const merged = { ...config };
+    if (this.options.logLevel) merged.logLevel = this.options.logLevel;
+    if (this.options.logFormat) merged.logFormat = this.options.logFormat;
+    if (this.options.workers !== undefined) {
+      merged.workers = this.options.workers;
+      if (merged.cpus && merged.cpus.length !== merged.workers) delete merged.cpus;
+    }
+    return merged;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private allocate(spec: RuleSpec): RuleRecord {
+    const record = this.registry.allocate(spec);
+    this.stats.markBase(record);
+    return record;
+  }
+
+  private insertNew(spec: RuleSpec): void {
+    this.registry.insert(this.allocate(spec));
+  }
+
+  private readStats(): Stats {
+    return this.stats.read(this.registry.list(), this.config.workers, (Date.now() - this.startedAt) / 1000);
+  }
+
+  private logRuleProblems(): void {
+    for (const r of this.registry.list()) {
+      const label = r.spec.name ?? r.id;
+      if (r.status?.error) this.log.error(`rule ${label} is not forwarding: ${r.status.error}`);
+      else if (r.status?.input !== 'up') this.log.warn(`rule ${label}: input interface ${r.spec.input.interface} does not exist yet; waiting for it`);
+      r.status?.outputs.forEach((s, i) => {
+        if (s !== 'up') this.log.warn(`rule ${label}: output interface ${r.spec.outputs[i]?.interface} does not exist yet; waiting for it`);
+      });
+    }
+  }
+
+  /** The slow path that turns counter deltas into rate-limited log lines. */
+  private startWatch(): void {
+    let previous: Counters | undefined;
+    let pending: Record<string, number> = {};
+    let lastWarn = 0;
+    this.watchTimer = setInterval(() => {
+      const now = this.readStats().totals;
+      if (previous) {
+        const delta = (pick: (c: Counters) => number): number => pick(now) - pick(previous as Counters);
+        const events: Record<string, number> = {
+          'receive ring full (kernel dropped)': delta((c) => c.ringDrops),
+          'send buffer full (dropped)': delta((c) => c.txErrorsByErrno.EAGAIN ?? 0) + delta((c) => c.txErrorsByErrno.ENOBUFS ?? 0),
+          'send errors (other)': delta((c) => c.txErrors) - delta((c) => (c.txErrorsByErrno.EAGAIN ?? 0) + (c.txErrorsByErrno.ENOBUFS ?? 0)),
+          'malformed or unsupported frames dropped': delta((c) => c.filtered),
+        };
+        for (const [what, n] of Object.entries(events)) if (n > 0) pending[what] = (pending[what] ?? 0) + n;
+        if (Object.keys(pending).length > 0 && Date.now() - lastWarn >= WARN_EVERY_MS) {
+          const seconds = lastWarn === 0 ? WATCH_INTERVAL_MS / 1000 : Math.round((Date.now() - lastWarn) / 1000);
+          for (const [what, n] of Object.entries(pending)) this.log.warn(`${what}: ${n} packets in the last ${seconds} s`);
+          pending = {};
+          lastWarn = Date.now();
+        }
+      }
+      previous = now;
+    }, WATCH_INTERVAL_MS);
+    this.watchTimer.unref();
+  }
+
+  private describe(r: RuleRecord): object {
+    return {
+      id: r.id,
+      ...(r.spec.name ? { name: r.spec.name } : {}),
+      input: r.spec.input,
+      outputs: r.spec.outputs,
+      status: r.status
+        ? { input: r.status.input, outputs: r.status.outputs, ...(r.status.error ? { error: r.status.error } : {}) }
+        : { input: 'pending', outputs: r.spec.outputs.map(() => 'pending') },
+    };
+  }
+
+  private find(params: Record<string, unknown>): RuleRecord {
+    const { id, name } = params;
+    if ((id === undefined) === (name === undefined)) throw new ProtocolError('EINVAL', 'give exactly one of "id" or "name"');
+    if (id !== undefined && typeof id !== 'string') throw new ProtocolError('EINVAL', 'id: expected a string');
+    if (name !== undefined && typeof name !== 'string') throw new ProtocolError('EINVAL', 'name: expected a string');
+    const record = id !== undefined ? this.registry.byId(id) : this.registry.byName(name as string);
+    if (!record) throw new ProtocolError('ENOENT', id !== undefined ? `no rule with id "${id}"` : `no rule named "${name}"`);
+    return record;
+  }
+
+  private add(params: Record<string, unknown>): Promise<object> {
+    return this.serial(async () => {
+      const spec = validateRuleSpec(params, 'rule', this.config.ttl);
+      const id = ruleId(spec);
+      const clash = this.registry.byId(id);
+      if (clash)
+        throw new ProtocolError('EEXIST', `a rule for ${spec.input.interface} ${spec.input.group}:${spec.input.port} exists already (id ${id}${clash.spec.name ? `, name ${clash.spec.name}` : ''})`);
+      if (spec.name && this.registry.byName(spec.name)) throw new ProtocolError('EEXIST', `a rule named "${spec.name}" exists already`);
+      const record = this.allocate(spec);
+      const next = [...this.registry.list(), record];
+      if (this.dataPlane.state === 'running') {
+        let statuses: NativeRuleStatus[];
+        try {
+          statuses = await this.dataPlane.setRules(this.registry.toNative(next));
+        } catch (err) {
+          this.registry.release(record);
+          throw err;
+        }
+        const mine = statuses[statuses.length - 1];
+        if (mine?.error) {
+          const restored = await this.dataPlane.setRules(this.registry.toNative());
+          this.registry.applyStatuses(restored);
+          this.registry.release(record);
+          throw new ProtocolError('EDATAPLANE', `rule rejected: ${mine.error}`);
+        }
+        this.registry.applyStatuses(statuses, next);
+      }
+      this.registry.insert(record);
+      this.log.info('rule added', { id: record.id, name: spec.name, input: `${spec.input.interface} ${spec.input.group}:${spec.input.port}`, outputs: spec.outputs.length });
+      return { rule: this.describe(record) };
+    });
+  }
+
+  private remove(params: Record<string, unknown>): Promise<object> {
+    return this.serial(async () => {
+      const record = this.find(params);
+      const next = this.registry.list().filter((r) => r !== record);
+      if (this.dataPlane.state === 'running') this.registry.applyStatuses(await this.dataPlane.setRules(this.registry.toNative(next)), next);
+      this.registry.delete(record.id);
+      this.registry.release(record);
+      this.log.info('rule removed', { id: record.id, name: record.spec.name });
+      return { removed: this.describe(record) };
+    });
+  }
+
+  private handlers(): Record<string, Handler> {
+    return {
+      ping: () => ({ pong: true, dataplane: this.dataPlane.state, uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000) }),
+      version: () => ({ version: packageVersion(), protocol: PROTOCOL_VERSION }),
+      list: () => ({ rules: this.registry.list().map((r) => this.describe(r)) }),
+      add: (p) => this.add(p),
+      remove: (p) => this.remove(p),
+      stats: () => this.readStats(),
+      workers: () => {
+        const stats = this.readStats();
+        return {
+          dataplane: {
+            pid: this.dataPlane.pid ?? null,
+            state: this.dataPlane.state,
+            restarts: this.dataPlane.restarts,
+            startedAt: this.dataPlane.startedAt?.toISOString() ?? null,
+          },
+          workers: stats.workers.map((w) => ({
+            worker: w.worker,
+            cpu: this.dataPlane.workers[w.worker]?.cpu ?? -1,
+            rxFrames: w.rxFrames,
+            txPackets: w.txPackets,
+            ringDrops: w.ringDrops,
+          })),
+        };
+      },
+      'logLevel.get': () => ({ level: this.log.level }),
+      'logLevel.set': (p) => {
+        const level = p.level;
+        if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level))
+          throw new ProtocolError('EINVAL', `level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+        this.log.setLevel(level as LogLevel);
+        this.dataPlane.setLogLevel(level as LogLevel);
+        return { level };
+      },
+      'config.show': () => ({
+        path: this.options.configPath ?? null,
+        config: { ...this.config, logLevel: this.log.level, rules: this.registry.list().map((r) => r.spec) },
+      }),
+      'config.reload': () => this.reload(),
+    };
+  }
+}
+
+export { ConfigError };
+export const defaultControlSocket = (): string => process.env.MCR_CONTROL_SOCKET ?? (os.userInfo().uid === 0 ? '/run/mcr/mcrd.sock' : `${os.tmpdir()}/mcrd.sock`);

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+// The supervisor's authoritative rule set: ids, counter slots, and the last status the data
+// plane reported. The data plane holds only a copy, so it can be restarted at any time.
+import { ruleId } from '../config/validate';
+import type { RuleSpec } from '../config/types';
+import type { NativeRule, NativeRuleStatus } from '../native/addon';
+
+export interface RuleRecord {
+  id: string;
+  spec: RuleSpec;
+  slot: number;
+  outputSlots: number[];
+  status: NativeRuleStatus | null;
+}
+
+/**
+ * Counter slots are recycled oldest-freed-first; a recycled slot's counters keep the previous
+ * rule's totals, so the stats code subtracts the value seen when the slot was handed out.
+ */
+export class SlotPool {
+  private readonly free: number[] = [];
+  private next = 0;
+
+  constructor(private readonly size: number, private readonly what: string) {}
+
+  take(): number {
+    if (this.next < this.size) return this.next++;
+    const slot = this.free.shift();
+    if (slot === undefined) throw Object.assign(new Error(`no free ${this.what} counter slot (at most ${this.size})`), { code: 'EINVAL' });
+    return slot;
+  }
+
+  give(slot: number): void {
+    this.free.push(slot);
+  }
+
+  available(): number {
+    return this.size - this.next + this.free.length;
+  }
+}
+
+export class RuleRegistry {
+  private readonly rules = new Map<string, RuleRecord>();
+
+  constructor(private readonly ruleSlots: SlotPool, private readonly outputSlots: SlotPool) {}
+
+  list(): RuleRecord[] {
+    return [...this.rules.values()];
+  }
+
+  get size(): number {
+    return this.rules.size;
+  }
+
+  byId(id: string): RuleRecord | undefined {
+    return this.rules.get(id);
+  }
+
+  byName(name: string): RuleRecord | undefined {
+    return this.list().find((r) => r.spec.name === name);
+  }
+
+  /** Creates a record with fresh counter slots; does not insert it. */
+  allocate(spec: RuleSpec): RuleRecord {
+    if (this.outputSlots.available() < spec.outputs.length || this.ruleSlots.available() < 1)
+      throw Object.assign(new Error('counter slots exhausted: remove rules first'), { code: 'EINVAL' });
+    return { id: ruleId(spec), spec, slot: this.ruleSlots.take(), outputSlots: spec.outputs.map(() => this.outputSlots.take()), status: null };
+  }
+
+  release(record: RuleRecord): void {
+    this.ruleSlots.give(record.slot);
+    for (const s of record.outputSlots) this.outputSlots.give(s);
+  }
+
+  insert(record: RuleRecord): void {
+    this.rules.set(record.id, record);
+  }
+
+  delete(id: string): void {
+    this.rules.delete(id);
+  }
+
+  /** The rule set as the data plane takes it (in registry order, which statuses follow). */
+  toNative(records: RuleRecord[] = this.list()): NativeRule[] {
+    return records.map((r) => ({
+      interface: r.spec.input.interface,
+      group: r.spec.input.group,
+      port: r.spec.input.port,
+      slot: r.slot,
+      outputs: r.spec.outputs.map((o, i) => ({
+        interface: o.interface,
+        group: o.group,
+        port: o.port,
+        ttl: o.ttl ?? 16,
+        ...(o.source ? { source: o.source } : {}),
+        slot: r.outputSlots[i] as number,
+      })),
+    }));
+  }
+
+  applyStatuses(statuses: NativeRuleStatus[], records: RuleRecord[] = this.list()): void {
+    records.forEach((r, i) => {
+      r.status = statuses[i] ?? null;
+    });
+  }
+}

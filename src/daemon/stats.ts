@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+// Turns the shared counter file into the protocol's Stats and the FINAL lines. Reads happen at
+// scrape time only (mcrctl stats, the 1 s watchdog, shutdown); the data plane never pushes.
+import type { Addon, NativeCounters } from '../native/addon';
+import type { RuleRecord } from './rule-registry';
+
+export interface Counters {
+  rxFrames: number;
+  rxBytes: number;
+  matched: number;
+  noMatch: number;
+  filtered: number;
+  filteredByReason: Record<string, number>;
+  txPackets: number;
+  txBytes: number;
+  txErrors: number;
+  txErrorsByErrno: Record<string, number>;
+  ringDrops: number;
+  bufExhaust: number;
+}
+
+export interface OutputStats {
+  group: string;
+  port: number;
+  interface: string;
+  txPackets: number;
+  txBytes: number;
+  txErrors: number;
+}
+
+export interface RuleStats {
+  id: string;
+  name?: string;
+  matchedPackets: number;
+  matchedBytes: number;
+  outputs: OutputStats[];
+}
+
+export interface Stats {
+  uptimeSeconds: number;
+  totals: Counters;
+  workers: ({ worker: number } & Counters)[];
+  rules: RuleStats[];
+}
+
+const FILTER_REASONS: Record<string, string> = {
+  filtered_truncated: 'truncated',
+  filtered_bad_ip_header: 'badIpHeader',
+  filtered_bad_ip_checksum: 'badIpChecksum',
+  filtered_fragment: 'fragment',
+  filtered_not_udp: 'notUdp',
+  filtered_bad_udp_length: 'badUdpLength',
+  filtered_not_ipv4: 'notIpv4',
+  filtered_oversize: 'oversize',
+};
+
+const TX_ERRORS: Record<string, string> = {
+  tx_err_eagain: 'EAGAIN',
+  tx_err_enobufs: 'ENOBUFS',
+  tx_err_unreachable: 'unreachable',
+  tx_err_emsgsize: 'EMSGSIZE',
+  tx_err_eperm: 'EPERM',
+  tx_err_other: 'other',
+};
+
+function emptyCounters(): Counters {
+  return {
+    rxFrames: 0, rxBytes: 0, matched: 0, noMatch: 0, filtered: 0,
+    filteredByReason: Object.fromEntries(Object.values(FILTER_REASONS).map((k) => [k, 0])),
+    txPackets: 0, txBytes: 0, txErrors: 0,
+    txErrorsByErrno: Object.fromEntries(Object.values(TX_ERRORS).map((k) => [k, 0])),
+    ringDrops: 0, bufExhaust: 0,
+  };
+}
+
+function addInto(total: Counters, c: Counters): void {
+  for (const key of ['rxFrames', 'rxBytes', 'matched', 'noMatch', 'filtered', 'txPackets', 'txBytes', 'txErrors', 'ringDrops', 'bufExhaust'] as const)
+    total[key] += c[key];
+  for (const [k, v] of Object.entries(c.filteredByReason)) total.filteredByReason[k] = (total.filteredByReason[k] ?? 0) + v;
+  for (const [k, v] of Object.entries(c.txErrorsByErrno)) total.txErrorsByErrno[k] = (total.txErrorsByErrno[k] ?? 0) + v;
+}
+
+export class StatsReader {
+  private readonly counters: NativeCounters;
+  private readonly names: string[];
+  private readonly maxWorkers: number;
+  private readonly bases = new Map<string, number[]>();
+  /** Highest worker count any data plane used: their counters stay part of the totals. */
+  private workersSeen = 1;
+
+  constructor(addon: Addon, path: string) {
+    this.counters = new addon.Counters(path, true);
+    this.names = addon.Counters.workerCounterNames;
+    this.maxWorkers = addon.Counters.maxWorkers;
+  }
+
+  noteWorkers(count: number): void {
+    this.workersSeen = Math.max(this.workersSeen, count);
+  }
+
+  /** Records the current values of a new rule's (possibly recycled) slots as its zero. */
+  markBase(record: RuleRecord): void {
+    const snap = this.counters.snapshot(this.maxWorkers, Uint32Array.of(record.slot), Uint32Array.from(record.outputSlots));
+    this.bases.set(`r${record.slot}`, [...snap.rules]);
+    record.outputSlots.forEach((slot, i) => this.bases.set(`o${slot}`, [...snap.outputs.subarray(i * 3, i * 3 + 3)]));
+  }
+
+  read(records: RuleRecord[], activeWorkers: number, uptimeSeconds: number): Stats {
+    const ruleSlots = Uint32Array.from(records.map((r) => r.slot));
+    const outputSlots = Uint32Array.from(records.flatMap((r) => r.outputSlots));
+    // Rule and output slots are summed over every possible worker, so a slot's total does not
+    // depend on how many workers have run; per-worker rows stop at the highest count used.
+    const snap = this.counters.snapshot(this.maxWorkers, ruleSlots, outputSlots);
+    const totals = emptyCounters();
+    const workers: ({ worker: number } & Counters)[] = [];
+    snap.workers.slice(0, this.workersSeen).forEach((values, worker) => {
+      const c = this.decode(values);
+      addInto(totals, c);
+      if (worker < activeWorkers) workers.push({ worker, ...c });
+    });
+    let outIndex = 0;
+    const rules = records.map((r, i): RuleStats => {
+      const base = this.bases.get(`r${r.slot}`) ?? [0, 0];
+      const outputs = r.spec.outputs.map((o, j): OutputStats => {
+        const at = (outIndex + j) * 3;
+        const ob = this.bases.get(`o${r.outputSlots[j]}`) ?? [0, 0, 0];
+        return {
+          group: o.group, port: o.port, interface: o.interface,
+          txPackets: (snap.outputs[at] ?? 0) - (ob[0] ?? 0),
+          txBytes: (snap.outputs[at + 1] ?? 0) - (ob[1] ?? 0),
+          txErrors: (snap.outputs[at + 2] ?? 0) - (ob[2] ?? 0),
+        };
+      });
+      outIndex += r.outputSlots.length;
+      return {
+        id: r.id,
+        ...(r.spec.name ? { name: r.spec.name } : {}),
+        matchedPackets: (snap.rules[i * 2] ?? 0) - (base[0] ?? 0),
+        matchedBytes: (snap.rules[i * 2 + 1] ?? 0) - (base[1] ?? 0),
+        outputs,
+      };
+    });
+    return { uptimeSeconds, totals, workers, rules };
+  }
+
+  close(): void {
+    this.counters.close();
+  }
+
+  private decode(values: Float64Array): Counters {
+    const c = emptyCounters();
+    const get = (name: string): number => values[this.names.indexOf(name)] ?? 0;
+    c.rxFrames = get('rx_frames');
+    c.rxBytes = get('rx_bytes');
+    c.matched = get('matched');
+    c.noMatch = get('no_match');
+    for (const [native, key] of Object.entries(FILTER_REASONS)) {
+      c.filteredByReason[key] = get(native);
+      c.filtered += get(native);
+    }
+    c.txPackets = get('tx_packets');
+    c.txBytes = get('tx_bytes');
+    for (const [native, key] of Object.entries(TX_ERRORS)) {
+      c.txErrorsByErrno[key] = get(native);
+      c.txErrors += get(native);
+    }
+    c.ringDrops = values[this.names.length] ?? 0;
+    // Packets lost because a ring or a buffer was full: kernel ring drops, full socket send
+    // buffers, and batches larger than the worker's scratch space.
+    c.bufExhaust = c.ringDrops + get('tx_err_eagain') + get('tx_err_enobufs') + get('pending_overflow');
+    return c;
+  }
+}
+
+/** The lines the seed report's scripts grep for, per worker and in total. */
+export function finalLines(stats: Stats): string[] {
+  const ingress = (c: Counters): string =>
+    `recv=${c.rxFrames} matched=${c.matched} egr_sent=${c.txPackets} filtered=${c.filtered} no_match=${c.noMatch} buf_exhaust=${c.bufExhaust}`;
+  const egress = (c: Counters): string => `sent=${c.txPackets} errors=${c.txErrors} bytes=${c.txBytes}`;
+  const lines: string[] = [];
+  for (const w of stats.workers) lines.push(`[STATS:Ingress FINAL] worker ${w.worker}: ${ingress(w)}`);
+  lines.push(`[STATS:Ingress FINAL] total: ${ingress(stats.totals)}`);
+  for (const w of stats.workers) lines.push(`[STATS:Egress FINAL] worker ${w.worker}: ${egress(w)}`);
+  lines.push(`[STATS:Egress FINAL] total: ${egress(stats.totals)}`);
+  return lines;
+}

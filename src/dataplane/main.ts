@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// The data-plane process: hosts the native forwarding core for the supervisor (mcrd). It owns
+// the worker threads and sockets; the supervisor owns the rules and reads the counters from
+// the shared counter file, so this process can die and be restarted without losing either.
+import { Logger } from '../lib/logger';
+import { loadAddon, type NativeRelay } from '../native/addon';
+import type { FromDataPlane, InitMessage, ToDataPlane } from './messages';
+
+const KERNEL_STATS_INTERVAL_MS = 250;
+const RECONCILE_INTERVAL_MS = 1000;
+
+function send(message: FromDataPlane): void {
+  process.send?.(message);
+}
+
+function errorCode(err: unknown): string {
+  return typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'EDATAPLANE';
+}
+
+class DataPlane {
+  private relay: NativeRelay | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private log: Logger = Logger.create('info', 'text', 'dataplane');
+
+  init(msg: InitMessage): void {
+    this.log = Logger.create(msg.logLevel, msg.logFormat, 'dataplane');
+    const { Relay } = loadAddon();
+    this.relay = new Relay({ workers: msg.workers, cpus: msg.cpus, ringBytes: msg.ringBytes, countersPath: msg.countersPath });
+    this.relay.start();
+    const statuses = this.relay.setRules(msg.rules);
+    const relay = this.relay;
+    this.timers.push(setInterval(() => relay.pollKernelStats(), KERNEL_STATS_INTERVAL_MS));
+    this.timers.push(
+      setInterval(() => {
+        try {
+          const changed = relay.reconcile();
+          if (changed) send({ type: 'status', statuses: changed });
+        } catch (err) {
+          this.log.error(`interface re-check failed: ${(err as Error).message}`);
+        }
+      }, RECONCILE_INTERVAL_MS),
+    );
+    send({ type: 'ready', statuses, workers: this.relay.workers() });
+    this.log.debug('data plane ready', { workers: msg.workers, rules: msg.rules.length });
+  }
+
+  handle(msg: ToDataPlane): void {
+    switch (msg.type) {
+      case 'init':
+        try {
+          this.init(msg);
+        } catch (err) {
+          send({ type: 'fatal', code: errorCode(err), message: (err as Error).message });
+          process.exit(1);
+        }
+        return;
+      case 'setRules':
+        try {
+          if (!this.relay) throw new Error('data plane not initialised');
+          send({ type: 'rulesApplied', requestId: msg.requestId, statuses: this.relay.setRules(msg.rules) });
+        } catch (err) {
+          send({ type: 'rulesFailed', requestId: msg.requestId, code: errorCode(err), message: (err as Error).message });
+        }
+        return;
+      case 'setLogLevel':
+        this.log.setLevel(msg.level);
+        return;
+      case 'shutdown':
+        this.shutdown(0);
+        return;
+    }
+  }
+
+  shutdown(code: number): never {
+    for (const t of this.timers) clearInterval(t);
+    // stop() joins the workers and reads the rings' kernel drop counters one last time.
+    this.relay?.stop();
+    process.exit(code);
+  }
+}
+
+const dataPlane = new DataPlane();
+process.on('message', (msg: ToDataPlane) => dataPlane.handle(msg));
+// The supervisor is gone (it crashed or was killed): stop forwarding rather than run unmanaged.
+process.on('disconnect', () => dataPlane.shutdown(0));
+// The supervisor delivers SIGTERM through the IPC channel; a stray terminal SIGINT is ignored.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => dataPlane.shutdown(0));

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+// Messages between the supervisor and the data-plane process (Node IPC channel, JSON).
+import type { LogFormat, LogLevel } from '../config/types';
+import type { NativeRule, NativeRuleStatus } from '../native/addon';
+
+export interface InitMessage {
+  type: 'init';
+  workers: number;
+  cpus?: number[];
+  ringBytes: number;
+  countersPath: string;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  rules: NativeRule[];
+}
+
+export type ToDataPlane =
+  | InitMessage
+  | { type: 'setRules'; requestId: number; rules: NativeRule[] }
+  | { type: 'setLogLevel'; level: LogLevel }
+  | { type: 'shutdown' };
+
+export type FromDataPlane =
+  | { type: 'ready'; statuses: NativeRuleStatus[]; workers: { worker: number; cpu: number; tid: number }[] }
+  | { type: 'rulesApplied'; requestId: number; statuses: NativeRuleStatus[] }
+  | { type: 'rulesFailed'; requestId: number; code: string; message: string }
+  | { type: 'status'; statuses: NativeRuleStatus[] }
+  | { type: 'fatal'; code: string; message: string };

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+// The one place that loads the compiled addon and declares its exact shape.
+import * as path from 'node:path';
+
+export interface NativeOutput {
+  interface: string;
+  group: string;
+  port: number;
+  ttl: number;
+  source?: string;
+  slot: number;
+}
+
+export interface NativeRule {
+  interface: string;
+  group: string;
+  port: number;
+  slot: number;
+  outputs: NativeOutput[];
+}
+
+export type InterfaceState = 'up' | 'waiting-for-interface';
+
+export interface NativeRuleStatus {
+  input: InterfaceState;
+  outputs: InterfaceState[];
+  /** Set when the core could not install the rule (it is then not forwarding). */
+  error?: string;
+}
+
+export interface RelayOptions {
+  workers: number;
+  cpus?: number[];
+  ringBytes: number;
+  countersPath: string;
+}
+
+export interface NativeRelay {
+  start(): void;
+  setRules(rules: NativeRule[]): NativeRuleStatus[];
+  /** null when no interface changed since the last table build. */
+  reconcile(): NativeRuleStatus[] | null;
+  pollKernelStats(): void;
+  stop(): void;
+  workers(): { worker: number; cpu: number; tid: number }[];
+}
+
+export interface CounterSnapshot {
+  /** Per worker: the core's worker counters in `workerCounterNames` order, then ringDrops, ringPackets. */
+  workers: Float64Array[];
+  /** Two values (packets, bytes) per requested rule slot. */
+  rules: Float64Array;
+  /** Three values (packets, bytes, errors) per requested output slot. */
+  outputs: Float64Array;
+  dataplaneStarts: number;
+}
+
+export interface NativeCounters {
+  snapshot(workers: number, ruleSlots: Uint32Array, outputSlots: Uint32Array): CounterSnapshot;
+  close(): void;
+}
+
+export interface Addon {
+  Relay: new (options: RelayOptions) => NativeRelay;
+  Counters: {
+    new (path: string, create: boolean): NativeCounters;
+    readonly workerCounterNames: string[];
+    readonly maxWorkers: number;
+    readonly maxRuleSlots: number;
+    readonly maxOutputSlots: number;
+  };
+}
+
+let cached: Addon | undefined;
+
+export function loadAddon(): Addon {
+  if (cached) return cached;
+  const root = path.resolve(__dirname, '..', '..', '..');
+  const candidates = ['build/Release/mcr_native.node', 'build/Debug/mcr_native.node'].map((p) => path.join(root, p));
+  const failures: string[] = [];
+  for (const candidate of candidates) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      cached = require(candidate) as Addon;
+      return cached;
+    } catch (err) {
+      failures.push(`${candidate}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new Error(`cannot load the mcr native addon (run npm install to build it); tried:\n  ${failures.join('\n  ')}`);
+}
