@@ -48,6 +48,12 @@
       "type": "executable",
       "libraries": ["-lpthread"],
       "sources": ["native/tools/mcrgen.cc"]
+    },
+    {
+      "target_name": "ring_probe",
+      "type": "executable",
+      "dependencies": ["mcr_core"],
+      "sources": ["bench/tools/ring_probe.cc"]
     }
   ]
 }

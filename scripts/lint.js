@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: MIT
+// Mechanical checks that keep the layering honest: only native/binding may include <napi.h>
+// (the forwarding core is a plain C++ library), and every source file carries an SPDX header.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const problems = [];
+
+function walk(dir, out) {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (['node_modules', 'build', 'dist', '.git', 'results'].includes(entry.name)) continue;
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) walk(full, out);
+    else out.push(full);
+  }
+  return out;
+}
+
+const files = ['native', 'src', 'tests', 'scripts', 'bench', 'profiling', 'bin']
+  .map((d) => path.join(root, d))
+  .filter((d) => fs.existsSync(d))
+  .flatMap((d) => walk(d, []));
+
+for (const file of files) {
+  const rel = path.relative(root, file);
+  if (!/\.(cc|h|ts|js|sh|py)$/.test(file)) continue;
+  const text = fs.readFileSync(file, 'utf8');
+  if (!/SPDX-License-Identifier: MIT/.test(text.split('\n').slice(0, 3).join('\n')))
+    problems.push(`${rel}: missing "SPDX-License-Identifier: MIT" in the first lines`);
+  if (/\.(cc|h)$/.test(file) && /#\s*include\s*[<"]napi\.h[>"]/.test(text) && !rel.startsWith(path.join('native', 'binding')))
+    problems.push(`${rel}: includes <napi.h>; only native/binding/ may (the core stays a plain C++ library)`);
+}
+
+if (problems.length > 0) {
+  for (const p of problems) console.error(`lint: ${p}`);
+  process.exit(1);
+}
+console.log(`lint: ${files.length} files checked, no problems`);
