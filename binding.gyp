@@ -54,6 +54,12 @@
       "type": "executable",
       "dependencies": ["mcr_core"],
       "sources": ["bench/tools/ring_probe.cc"]
+    },
+    {
+      "target_name": "mcr_replay",
+      "type": "executable",
+      "dependencies": ["mcr_core"],
+      "sources": ["bench/replay/replay.cc"]
     }
   ]
 }

@@ -111,7 +111,7 @@ void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters) {
     uint32_t at = begin;
     while (at < end) {
       const uint32_t want = end - at < kMaxMessagesPerCall ? end - at : kMaxMessagesPerCall;
-      int sent = sendmmsg(fd, &msgs_[at], want, MSG_DONTWAIT);
+      int sent = send_(fd, &msgs_[at], want, MSG_DONTWAIT);
       if (sent < 0) {
         const int err = errno;
         if (err == EINTR) continue;

@@ -92,7 +92,13 @@ void Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>*
     RuleStatus& st = (*status)[r];
     st.outputs_up.assign(rule.outputs.size(), false);
     const Resolved& in = resolved[rule.input_interface];
-    if (in.ifindex <= 0) continue;  // waiting for the interface
+    if (in.ifindex <= 0) {
+      // Waiting for the input interface. Outputs are still reported by whether their own
+      // interface exists, so the status names only what is actually missing.
+      for (size_t o = 0; o < rule.outputs.size(); ++o)
+        st.outputs_up[o] = resolved[rule.outputs[o].interface].ifindex > 0;
+      continue;
+    }
     st.input_up = true;
 
     // Rings: reuse the interface's ring set unless the interface was re-created or its MTU

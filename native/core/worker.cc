@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// The forwarding loop. Per frame: parse, count, look up, queue one send per output. Per batch:
-// one sendmmsg per egress socket, then the ring slots go back to the kernel. The payload is
-// sent straight out of the ring slot, so it is never copied in userspace.
+// The forwarding loop. Per frame: process_frame (mcr/forward.h: parse, count, look up, queue one
+// send per output). Per batch: one sendmmsg per egress socket, then the ring slots go back to
+// the kernel. The payload is sent straight out of the ring slot, so it is never copied in
+// userspace.
 #include "mcr/worker.h"
 
 #include <poll.h>
@@ -13,8 +14,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "mcr/forward.h"
 #include "mcr/ingress_ring.h"
-#include "mcr/parse.h"
 
 namespace mcr {
 
@@ -55,6 +56,7 @@ uint32_t Worker::drain_ring(const RuleTable& table, uint32_t input_index) {
   IngressRing* ring = table.inputs[input_index].rings[index_];
   if (ring == nullptr) return 0;
   WorkerBlock& c = *counters_;
+  SendBatcher& batcher = *batcher_;
   tpacket2_hdr* held[kBatch];
   uint32_t n = 0;
   while (n < kBatch) {
@@ -62,39 +64,12 @@ uint32_t Worker::drain_ring(const RuleTable& table, uint32_t input_index) {
     if (hdr == nullptr) break;
     held[n++] = hdr;
     ring->advance();
-    const uint8_t* frame = reinterpret_cast<const uint8_t*>(hdr) + hdr->tp_mac;
-    bump(c.counters[rx_frames]);
-    bump(c.counters[rx_bytes], hdr->tp_len);
-    UdpDatagram dgram;
-    WorkerCounter verdict = parse_udp_frame(frame, hdr->tp_snaplen, hdr->tp_len, &dgram);
-    if (verdict != matched) {
-      bump(c.counters[verdict]);
-      continue;
-    }
-    const RuleEntry* rule = table.lookup(input_index, dgram.dst_addr, dgram.dst_port);
-    if (rule == nullptr) {
-      bump(c.counters[no_match]);
-      continue;
-    }
-    bump(c.counters[matched]);
-    bump(c.rules[rule->counter_slot][rule_packets]);
-    bump(c.rules[rule->counter_slot][rule_bytes], dgram.payload_len);
-    for (uint32_t o = rule->first_output; o < rule->first_output + rule->output_count; ++o) {
-      const OutputEntry& out = table.outputs[o];
-      if (!batcher_->add(out.egress_index, out.counter_slot, &out.dest, dgram.payload,
-                         dgram.payload_len)) {
-        // Scratch full (huge fan-out): send what we have, the ring slots are still held.
-        batcher_->flush(table, c);
-        if (!batcher_->add(out.egress_index, out.counter_slot, &out.dest, dgram.payload,
-                           dgram.payload_len))
-          bump(c.counters[pending_overflow]);
-      }
-    }
+    process_frame(table, input_index, reinterpret_cast<const uint8_t*>(hdr) + hdr->tp_mac,
+                  hdr->tp_snaplen, hdr->tp_len, batcher, c);
   }
   if (n == 0) return 0;
-  batcher_->flush(table, c);
+  flush_batch(table, batcher, c);
   for (uint32_t i = 0; i < n; ++i) IngressRing::release(held[i]);
-  bump(c.counters[batches]);
   return n;
 }
 

@@ -33,6 +33,11 @@ class SendBatcher {
  public:
   static constexpr uint32_t kMaxPending = 4096;
   static constexpr uint32_t kMaxEgress = 1024;
+  // How flush() hands one socket's messages to the kernel: ::sendmmsg in the workers. Tests and
+  // the replay harness pass a function that captures or discards them without a syscall.
+  using SendFn = int (*)(int fd, mmsghdr* msgs, unsigned n, int flags);
+
+  explicit SendBatcher(SendFn send = ::sendmmsg) : send_(send) {}
 
   // Queue one datagram; returns false when the batch is full (the caller flushes and retries).
   bool add(uint32_t egress_index, uint32_t output_slot, const sockaddr_in* dest,
@@ -43,7 +48,7 @@ class SendBatcher {
   }
   uint32_t size() const { return count_; }
 
-  // Sends everything queued, updating the worker's counters. One sendmmsg per egress socket
+  // Sends everything queued, updating the worker's counters. One send call per egress socket
   // (more only for a partial send or more than UIO_MAXIOV messages).
   void flush(const RuleTable& table, WorkerBlock& counters);
 
@@ -57,6 +62,7 @@ class SendBatcher {
   };
   void count_error(int err, uint32_t first, uint32_t n, WorkerBlock& counters);
 
+  SendFn send_;
   uint32_t count_ = 0;
   Pending pending_[kMaxPending];
   uint32_t order_[kMaxPending];          // pending indexes sorted by egress socket

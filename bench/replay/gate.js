@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: MIT
+// Hot-path regression gate: runs build/Release/mcr_replay under callgrind, divides the
+// instructions of its measured loop by the packets it forwarded and fails when that is more
+// than the tolerance over bench/baseline-instructions.json. `--update` records a new baseline.
+// Plain Node, no dependencies; docs/hot-path-gate.md explains what is measured.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..', '..');
+const harness = path.join(root, 'build', 'Release', 'mcr_replay');
+const baselinePath = path.join(root, 'bench', 'baseline-instructions.json');
+const defaultTolerance = 0.03;
+
+function fail(message) {
+  console.error(`hot-path gate: ${message}`);
+  process.exit(1);
+}
+
+const args = process.argv.slice(2);
+const update = args.includes('--update');
+if (args.some((a) => a !== '--update')) {
+  console.error('usage: node bench/replay/gate.js [--update]');
+  process.exit(2);
+}
+
+if (!fs.existsSync(harness)) fail(`${path.relative(root, harness)} is missing: run \`npm run build\` first`);
+const version = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
+if (version.error) fail('valgrind is not installed (Debian: apt-get install valgrind)');
+const valgrindVersion = version.stdout.trim();
+
+// The harness switches instrumentation on only around its measured loop (callgrind client
+// requests), so warm-up, setup and the checks afterwards are not counted.
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mcr-gate-'));
+const outFile = path.join(tmp, 'callgrind.out');
+let run;
+let profile;
+try {
+  run = spawnSync(
+    'valgrind',
+    ['--tool=callgrind', '--instr-atstart=no', '--collect-atstart=no', `--callgrind-out-file=${outFile}`, harness],
+    { encoding: 'utf8', timeout: 120_000, maxBuffer: 16 << 20 },
+  );
+  profile = fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : '';
+} finally {
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+if (run.error) fail(`could not run valgrind: ${run.error.message}`);
+if (run.status !== 0) {
+  // The harness names what it found wrong (counters, batching, allocations) on stderr;
+  // valgrind's own chatter is the lines starting with ==pid==.
+  const own = (run.stderr ?? '').split('\n').filter((l) => l.trim() !== '' && !/^==\d+==/.test(l));
+  fail(`mcr_replay exited with ${run.status ?? run.signal}${own.length ? ':\n  ' + own.join('\n  ') : ''}`);
+}
+
+const jsonLine = (run.stdout ?? '').split('\n').find((l) => l.startsWith('{'));
+if (!jsonLine) fail(`mcr_replay printed no JSON summary:\n${run.stdout}`);
+const summary = JSON.parse(jsonLine);
+if (!summary.underValgrind) fail('mcr_replay did not detect valgrind; the count would be meaningless');
+if (!summary.countersVerified || !summary.batchingVerified) fail('mcr_replay could not verify its counters');
+const allocations = summary.allocationsInLoop.operatorNew + summary.allocationsInLoop.malloc;
+if (allocations !== 0) fail(`the measured loop allocated ${allocations} times; the per-packet path must not allocate`);
+
+// `events:` names the columns; Ir (instructions) is the only event without cache simulation.
+// `totals:` is the sum over the collected region; older callgrind versions write `summary:`.
+const events = (profile.match(/^events:\s*(.+)$/m) ?? [])[1]?.trim().split(/\s+/) ?? [];
+const irColumn = events.indexOf('Ir');
+const totalsLine = (profile.match(/^totals:\s*(.+)$/m) ?? profile.match(/^summary:\s*(.+)$/m) ?? [])[1];
+if (irColumn < 0 || totalsLine === undefined) fail('no Ir totals in the callgrind output');
+const instructions = Number(totalsLine.trim().split(/\s+/)[irColumn]);
+if (!(instructions > 0)) fail('callgrind counted no instructions: were the client requests compiled in?');
+const perPacket = instructions / summary.packets;
+
+const fmt = (n) => n.toFixed(1);
+const pct = (r) => `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)}%`;
+const detail =
+  `${summary.packets} packets (${summary.categories.matchedOneOutput} to 1 output, ` +
+  `${summary.categories.matchedFanOut} fanned out, ${summary.categories.noMatch} unmatched, ` +
+  `${summary.categories.malformed} malformed), ${summary.sends} sends in ${summary.sendCalls} send calls, ` +
+  `${instructions} instructions; heap allocations in the measured loop: ${allocations} ` +
+  `(operator new ${summary.allocationsInLoop.operatorNew}, malloc ${summary.allocationsInLoop.malloc})`;
+
+const baseline = fs.existsSync(baselinePath) ? JSON.parse(fs.readFileSync(baselinePath, 'utf8')) : undefined;
+
+if (update) {
+  const today = new Date().toISOString().slice(0, 10);
+  const next = {
+    instructionsPerPacket: Math.round(perPacket * 100) / 100,
+    frameSet: summary.frameSet,
+    measuredOn: `${summary.compiler}, ${valgrindVersion}, ${today}`,
+    tolerance: baseline?.tolerance ?? defaultTolerance,
+  };
+  fs.writeFileSync(baselinePath, JSON.stringify(next, null, 2) + '\n');
+  const was = baseline ? `, was ${fmt(baseline.instructionsPerPacket)}` : '';
+  console.log(`hot-path gate: baseline set to ${fmt(perPacket)} instructions/packet${was}`);
+  console.log(`  ${detail}`);
+  process.exit(0);
+}
+
+if (!baseline) fail(`no ${path.relative(root, baselinePath)}: record one with \`node bench/replay/gate.js --update\``);
+if (baseline.frameSet !== summary.frameSet)
+  fail(
+    `the frame set changed ("${summary.frameSet}"; the baseline was measured on "${baseline.frameSet}"): ` +
+      'record a new baseline with `node bench/replay/gate.js --update`',
+  );
+const tolerance = baseline.tolerance ?? defaultTolerance;
+const change = perPacket / baseline.instructionsPerPacket - 1;
+const comparison =
+  `${fmt(perPacket)} instructions/packet, committed ${fmt(baseline.instructionsPerPacket)} ` +
+  `(${pct(change)}, limit +${(tolerance * 100).toFixed(0)}%)`;
+if (change > tolerance) {
+  console.error(`hot path regressed: ${comparison}`);
+  console.error(`  ${detail}`);
+  console.error(`  baseline measured on ${baseline.measuredOn}`);
+  process.exit(1);
+}
+console.log(`hot path ok: ${comparison}`);
+console.log(`  ${detail}`);
+if (change < -tolerance)
+  console.log(
+    `note: more than ${(tolerance * 100).toFixed(0)}% under the committed figure; if that is the new normal, ` +
+      'record it so later regressions are measured from here: node bench/replay/gate.js --update',
+  );
