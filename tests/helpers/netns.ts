@@ -168,7 +168,8 @@ export function receive(t: Topology, ns: string, o: { group: string; port: numbe
   });
   ready.catch(() => undefined);
   const result = new Promise<RecvResult>((resolve, reject) => {
-    child.on('exit', (code) => {
+    // 'close', not 'exit': 'exit' can come before the last of stdout has been read.
+    child.on('close', (code) => {
       try {
         resolve(JSON.parse(stdout.trim().split('\n').pop() as string) as RecvResult);
       } catch {
@@ -204,7 +205,8 @@ export class DaemonHandle {
   constructor(readonly ns: string, readonly socket: string, readonly child: ChildProcess) {
     child.stdout?.on('data', (d: Buffer) => (this.stdout += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    // 'close' (after stdout/stderr are drained), so the FINAL lines are complete when it resolves.
+    this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
   }
 
   /** Runs mcrctl (the real CLI) against this daemon. */
@@ -228,7 +230,7 @@ export class DaemonHandle {
 
   /** SIGTERM and wait; returns the exit code. FINAL lines are then in `stdout`. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    if (this.child.exitCode !== null) return this.child.exitCode;
+    if (this.child.exitCode !== null) return this.exited;
     // `ip netns exec` execs mcrd, so the child pid is mcrd itself.
     this.child.kill(signal);
     return this.exited;
