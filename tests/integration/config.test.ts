@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: MIT
+// The config file in a running relay: its rules forward, SIGHUP and `mcrctl config reload` apply
+// a changed file without a lost packet, an invalid file is refused naming the key path and
+// changes nothing, and a rule waiting for its input interface starts once the interface exists.
+import assert from 'node:assert/strict';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pollUntil, rules, stats } from '../helpers/control';
+import { oneHop, receive, ROOT, send, skipReason, sleep, startDaemon, type DaemonHandle, type Topology } from '../helpers/netns';
+
+const skip = skipReason();
+const MCRD = path.join(ROOT, 'dist', 'src', 'cli', 'mcrd.js');
+
+const A = { group: '239.1.1.1', port: 5001, out: '239.2.2.1', outPort: 6001 };
+const B = { group: '239.1.1.2', port: 5002, out: '239.2.2.2', outPort: 6002 };
+const LATE = { group: '239.1.9.1', port: 5009, out: '239.2.9.1', outPort: 6009 };
+
+const ruleA = `{ name: 'a', input: { interface: 'r0', group: '${A.group}', port: ${A.port} }, outputs: [{ group: '${A.out}', port: ${A.outPort}, interface: 'r1' }] },`;
+const ruleLate = `{ name: 'late', input: { interface: 'r9', group: '${LATE.group}', port: ${LATE.port} }, outputs: [{ group: '${LATE.out}', port: ${LATE.outPort}, interface: 'r1' }] },`;
+const ruleB = (groupKey = 'group', group = B.group): string =>
+  `{ name: 'b', input: { interface: 'r0', ${groupKey}: '${group}', port: ${B.port} }, outputs: [{ group: '${B.out}', port: ${B.outPort}, interface: 'r1' }] },`;
+const configText = (...ruleTexts: string[]): string => `// mcr test config (JSON5)\n{\n  workers: 1,\n  rules: [\n    ${ruleTexts.join('\n    ')}\n  ],\n}\n`;
+
+describe('config file', { skip }, () => {
+  let t: Topology;
+  let mcrd: DaemonHandle;
+  let file: string;
+  let badFile: string;
+
+  before(async () => {
+    t = await oneHop('conf');
+    file = `/tmp/${t.prefix}-mcr.json5`;
+    badFile = `/tmp/${t.prefix}-bad.json5`;
+    writeFileSync(file, configText(ruleA, ruleLate));
+    mcrd = await startDaemon(t, 'relay', { configFile: file });
+  });
+  after(async () => {
+    await mcrd?.stop();
+    await t?.destroy();
+    for (const f of [file, badFile]) if (f) rmSync(f, { force: true });
+  });
+
+  async function stream(r: { group: string; port: number; out: string; outPort: number }, count: number, rate = 10_000, source = '10.0.1.1'): Promise<void> {
+    const sink = receive(t, 'sink', { group: r.out, port: r.outPort, iface: 's0', count });
+    await sink.ready;
+    const sent = await send(t, 'gen', { group: r.group, port: r.port, source, rate, count });
+    const got = await sink.result;
+    assert.equal(sent.sent, count);
+    assert.equal(got.unique, count, `${r.group}: every packet arrived`);
+    assert.equal(got.lost, 0);
+    assert.equal(got.duplicates, 0);
+    assert.equal(got.corrupted, 0);
+  }
+
+  const logged = (text: string): Promise<string> => pollUntil(async () => mcrd.stderr, (s) => s.includes(text), `mcrd to log "${text}"`, 5_000);
+
+  it('forwards the rules of the --config file exactly; a missing input interface waits', async () => {
+    const list = await rules(mcrd);
+    assert.deepEqual(list.map((r) => [r.name, r.status.input, r.status.outputs]), [['a', 'up', ['up']], ['late', 'waiting-for-interface', ['up']]]);
+    const shown = JSON.parse((await mcrd.ctl(['config', 'show', '--json'])).stdout) as { path: string };
+    assert.equal(shown.path, file);
+    await stream(A, 5_000);
+  });
+
+  it('SIGHUP applies an added rule; the existing rule loses nothing during the reload', async () => {
+    const countA = 20_000; // 4 s at 5,000 pps
+    const sinkA = receive(t, 'sink', { group: A.out, port: A.outPort, iface: 's0', count: countA });
+    await sinkA.ready;
+    const sendingA = send(t, 'gen', { group: A.group, port: A.port, source: '10.0.1.1', rate: 5_000, count: countA });
+    let aDone = false;
+    void sendingA.then(() => (aDone = true));
+    await sleep(500);
+    writeFileSync(file, configText(ruleA, ruleLate, ruleB()));
+    mcrd.child.kill('SIGHUP');
+    await logged('SIGHUP: configuration reloaded (3 rules, 1 added, 0 removed)');
+    assert.deepEqual((await rules(mcrd)).map((r) => [r.name, r.status.input]), [['a', 'up'], ['late', 'waiting-for-interface'], ['b', 'up']]);
+    await stream(B, 2_000, 2_000); // while A still flows
+    assert.equal(aDone, false, 'the reload and stream B happened while A was flowing');
+    const sentA = await sendingA;
+    const gotA = await sinkA.result;
+    assert.equal(sentA.sent, countA);
+    assert.equal(gotA.unique, countA);
+    assert.equal(gotA.lost, 0);
+    assert.equal(gotA.duplicates, 0);
+  });
+
+  it('SIGHUP with an invalid file: refused naming the key path, rules unchanged, traffic flows', async () => {
+    const before = (await mcrd.ctl(['list', '--json'])).stdout;
+    writeFileSync(file, configText(ruleA, ruleLate, ruleB('grp')));
+    mcrd.child.kill('SIGHUP');
+    const log = await logged('SIGHUP: reload rejected');
+    const line = log.split('\n').find((l) => l.includes('SIGHUP: reload rejected')) as string;
+    assert.match(line, /running rules unchanged/);
+    assert.ok(line.includes(`${file}: rules[2].input.grp: unknown key (expected one of interface, group, port)`), line);
+    assert.equal((await mcrd.ctl(['list', '--json'])).stdout, before);
+    await stream(A, 3_000);
+    await stream(B, 3_000);
+  });
+
+  it('mcrctl config reload with an invalid file exits 1 with the reason and changes nothing', async () => {
+    const before = (await mcrd.ctl(['list', '--json'])).stdout;
+    writeFileSync(file, configText(ruleA, ruleLate, ruleB('group', '239.1')));
+    const r = await mcrd.ctl(['config', 'reload'], true);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, `mcrctl: ${file}: rules[2].input.group: expected an IPv4 address, got "239.1"\n`);
+    assert.equal((await mcrd.ctl(['list', '--json'])).stdout, before);
+    // Fixed again: a reload that changes nothing.
+    writeFileSync(file, configText(ruleA, ruleLate, ruleB()));
+    const ok = await mcrd.ctl(['config', 'reload']);
+    assert.equal(ok.stdout, 'reloaded: 3 rules (0 added, 0 removed)\n');
+    assert.equal((await mcrd.ctl(['list', '--json'])).stdout, before);
+    await stream(B, 2_000);
+  });
+
+  it('mcrctl config check: ok for a good file, every problem of a bad one with exit 1', async () => {
+    const good = await mcrd.ctl(['config', 'check', file]);
+    assert.equal(good.stdout, `${file}: ok (3 rules)\n`);
+    writeFileSync(badFile, `{ workers: 0, rules: [ { input: { interface: 'r0', group: '239.1.1.1', port: 5001 }, outputs: [{ group: '239.1', port: 6001, interface: 'r1' }] } ] }`);
+    const bad = await mcrd.ctl(['config', 'check', badFile], true);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stdout, '');
+    assert.equal(bad.stderr, `${badFile}: workers: expected an integer from 1 to 32, got 0\n${badFile}: rules[0].outputs[0].group: expected an IPv4 address, got "239.1"\n`);
+    const json = await mcrd.ctl(['config', 'check', badFile, '--json'], true);
+    assert.equal(json.code, 1);
+    assert.deepEqual(JSON.parse(json.stdout), {
+      file: badFile,
+      ok: false,
+      problems: ['workers: expected an integer from 1 to 32, got 0', 'rules[0].outputs[0].group: expected an IPv4 address, got "239.1"'],
+    });
+  });
+
+  it('mcrd started with an invalid config exits non-zero, naming the key path', async () => {
+    writeFileSync(badFile, configText(ruleA, `{ name: 'x', input: { interface: 'r0', grp: '239.1.1.5', port: 5005 }, outputs: [{ group: '239.2.2.5', port: 6005, interface: 'r1' }] },`));
+    const socket = `/tmp/${t.prefix}-bad.sock`;
+    const r = await t.exec('relay', 'node', [MCRD, '--control-socket', socket, '--config', badFile], { allowFail: true, timeoutMs: 15_000 });
+    assert.notEqual(r.code, 0);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^mcrd: invalid configuration: /);
+    assert.ok(r.stderr.includes(`${badFile}: rules[1].input.grp: unknown key (expected one of interface, group, port)`), r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    assert.equal(existsSync(socket), false);
+  });
+
+  it('starts a rule waiting for its input interface once the interface is created', async () => {
+    const waiting = (await rules(mcrd)).find((r) => r.name === 'late');
+    assert.equal(waiting?.status.input, 'waiting-for-interface');
+    const list = await mcrd.ctl(['list']);
+    // Only the missing interface is named: the output r1 exists.
+    assert.match(list.stdout, /late .* waiting for r9 \(input\)\n/);
+    assert.doesNotMatch(mcrd.stderr, /output interface r1 does not exist/);
+    const before = await stats(mcrd);
+
+    await t.link('gen', 'g9', '10.0.9.1/24', 'relay', 'r9', '10.0.9.2/24');
+    const up = await pollUntil(() => rules(mcrd), (rs) => rs.find((r) => r.name === 'late')?.status.input === 'up', 'rule "late" up', 5_000, 100);
+    assert.deepEqual(up.find((r) => r.name === 'late')?.status.outputs, ['up']);
+    await logged('interface change picked up');
+
+    await stream(LATE, 3_000, 10_000, '10.0.9.1');
+    await sleep(100);
+    const after = await stats(mcrd);
+    const late = after.rules.find((r) => r.name === 'late');
+    const lateBefore = before.rules.find((r) => r.name === 'late');
+    assert.equal((late?.matchedPackets ?? 0) - (lateBefore?.matchedPackets ?? 0), 3_000);
+    assert.equal(late?.outputs[0]?.txPackets, 3_000);
+  });
+});
