@@ -177,6 +177,8 @@ export function receive(t: Topology, ns: string, o: { group: string; port: numbe
       }
     });
   });
+  // A receiver that fails before a test awaits it must fail that test, not crash the runner.
+  result.catch(() => undefined);
   return { ready, result };
 }
 
