@@ -54,6 +54,8 @@ RelayWrap::RelayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayWra
   options_.workers = require_uint(env, opts, "workers", "options", kMaxWorkers);
   options_.ring_bytes = size_t(require_uint(env, opts, "ringBytes", "options", 1u << 30));
   options_.counters_path = require_string(env, opts, "countersPath", "options");
+  if (!opts.Get("realtimePriority").IsUndefined())
+    options_.realtime_priority = int(require_uint(env, opts, "realtimePriority", "options", 99));
   Napi::Value cpus = opts.Get("cpus");
   if (cpus.IsArray()) {
     Napi::Array list = cpus.As<Napi::Array>();
@@ -142,6 +144,7 @@ Napi::Value RelayWrap::JS_workers(const Napi::CallbackInfo& info) {
     w.Set("worker", i);
     w.Set("cpu", relay_->worker_cpu(i));
     w.Set("tid", relay_->worker_tid(i));
+    w.Set("realtime", relay_->worker_realtime(i));
     out.Set(i, w);
   }
   return out;

@@ -51,7 +51,7 @@ int Relay::start(const RelayOptions& options, std::string* error) {
   bump(counters_.control().dataplane_starts);
   for (unsigned i = 0; i < options.workers; ++i) {
     int cpu = options.cpus.empty() ? -1 : options.cpus[i];
-    workers_.push_back(std::make_unique<Worker>(i, cpu, &counters_.worker(i), &table_, &generation_));
+    workers_.push_back(std::make_unique<Worker>(i, cpu, options.realtime_priority, &counters_.worker(i), &table_, &generation_));
     if (int rc = workers_.back()->start(error); rc != 0) {
       stop();
       return rc;
@@ -305,6 +305,9 @@ int Relay::worker_cpu(unsigned index) const {
 }
 int Relay::worker_tid(unsigned index) const {
   return index < workers_.size() ? workers_[index]->tid() : 0;
+}
+bool Relay::worker_realtime(unsigned index) const {
+  return index < workers_.size() && workers_[index]->realtime();
 }
 
 }  // namespace mcr

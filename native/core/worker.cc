@@ -19,9 +19,9 @@
 
 namespace mcr {
 
-Worker::Worker(unsigned index, int cpu, WorkerBlock* counters, std::atomic<RuleTable*>* table,
-               std::atomic<uint64_t>* generation)
-    : index_(index), cpu_(cpu), counters_(counters), table_(table), generation_(generation),
+Worker::Worker(unsigned index, int cpu, int realtime_priority, WorkerBlock* counters,
+               std::atomic<RuleTable*>* table, std::atomic<uint64_t>* generation)
+    : index_(index), cpu_(cpu), realtime_priority_(realtime_priority), counters_(counters), table_(table), generation_(generation),
       batcher_(std::make_unique<SendBatcher>()) {}
 
 Worker::~Worker() {
@@ -37,6 +37,8 @@ int Worker::start(std::string* error) {
   }
   stopping_.store(false);
   thread_ = std::thread([this] { run(); });
+  // Wait until the thread has applied its CPU and priority, so callers can report them.
+  while (!started_.load()) std::this_thread::yield();
   return 0;
 }
 
@@ -81,9 +83,15 @@ void Worker::run() {
     CPU_SET(cpu_, &set);
     pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
   }
+  if (realtime_priority_ > 0) {
+    sched_param param{};
+    param.sched_priority = realtime_priority_;
+    realtime_.store(pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0);
+  }
   char name[16];
   snprintf(name, sizeof(name), "mcr-worker-%u", index_);
   pthread_setname_np(pthread_self(), name);
+  started_.store(true);
 
   const RuleTable* last = nullptr;
   pollfd fds[kMaxWorkers + 64];

@@ -28,6 +28,11 @@ export interface Config {
   workers: number;
   /** CPU to pin each worker to, one entry per worker. */
   cpus?: number[];
+  /**
+   * SCHED_FIFO priority of the worker threads (1-99), 0 for the normal scheduler. A real-time
+   * worker runs as soon as a frame arrives instead of waiting for the CPU's other tasks.
+   */
+  realtimePriority: number;
   /** Default TTL for outputs that do not set one. */
   ttl: number;
   logLevel: LogLevel;
@@ -43,6 +48,7 @@ export interface Config {
  */
 export const CONFIG_DEFAULTS = {
   workers: 1,
+  realtimePriority: 0,
   ttl: 16,
   logLevel: 'info',
   logFormat: 'text',

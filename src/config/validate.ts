@@ -32,7 +32,7 @@ export class ConfigError extends Error {
   }
 }
 
-const CONFIG_KEYS = ['workers', 'cpus', 'ttl', 'logLevel', 'logFormat', 'ringMiB', 'rules'];
+const CONFIG_KEYS = ['workers', 'cpus', 'realtimePriority', 'ttl', 'logLevel', 'logFormat', 'ringMiB', 'rules'];
 const RULE_KEYS = ['name', 'input', 'outputs'];
 const INPUT_KEYS = ['interface', 'group', 'port'];
 const OUTPUT_KEYS = ['group', 'port', 'interface', 'ttl', 'source'];
@@ -132,6 +132,9 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
   const ringMiB = optional(value, 'ringMiB', CONFIG_DEFAULTS.ringMiB, (v, p) =>
     checkInteger(v, p, 1, LIMITS.maxRingMiB, problems),
   );
+  const realtimePriority = optional(value, 'realtimePriority', CONFIG_DEFAULTS.realtimePriority, (v, p) =>
+    checkInteger(v, p, 0, 99, problems),
+  );
   // A bad top-level ttl is already reported; fall back so outputs are not reported again for it.
   const rules = Object.hasOwn(value, 'rules')
     ? checkRules(value.rules, ttl ?? CONFIG_DEFAULTS.ttl, problems)
@@ -143,11 +146,12 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
     logLevel === undefined ||
     logFormat === undefined ||
     ringMiB === undefined ||
+    realtimePriority === undefined ||
     rules === undefined
   ) {
     return undefined;
   }
-  const config: Config = { workers, ttl, logLevel, logFormat, ringMiB, rules };
+  const config: Config = { workers, realtimePriority, ttl, logLevel, logFormat, ringMiB, rules };
   if (cpus !== undefined) config.cpus = cpus;
   return config;
 }

@@ -52,6 +52,7 @@ export class Daemon {
       workers: this.config.workers,
       ...(this.config.cpus ? { cpus: this.config.cpus } : {}),
       ringBytes: this.config.ringMiB << 20,
+      realtimePriority: this.config.realtimePriority,
       countersPath: this.countersPath,
       logLevel: this.log.level,
       logFormat: this.config.logFormat,
@@ -60,6 +61,8 @@ export class Daemon {
     this.dataPlane.on('ready', (statuses: NativeRuleStatus[]) => {
       this.registry.applyStatuses(statuses);
       this.stats.noteWorkers(this.config.workers);
+      if (this.config.realtimePriority > 0 && this.dataPlane.workers.some((w) => !w.realtime))
+        this.log.warn(`realtimePriority ${this.config.realtimePriority}: the kernel refused SCHED_FIFO for the workers (needs CAP_SYS_NICE); they run with normal scheduling`);
       if (this.dataPlane.restarts > 0) this.log.info(`data plane restarted; ${this.registry.size} rules restored`, { pid: this.dataPlane.pid });
       this.logRuleProblems();
     });
@@ -113,7 +116,7 @@ export class Daemon {
       }
       const nextRecords = [...kept, ...created];
       const removed = oldRecords.filter((r) => !nextRecords.includes(r));
-      const restartNeeded = next.workers !== this.config.workers || JSON.stringify(next.cpus) !== JSON.stringify(this.config.cpus) || next.ringMiB !== this.config.ringMiB;
+      const restartNeeded = next.workers !== this.config.workers || JSON.stringify(next.cpus) !== JSON.stringify(this.config.cpus) || next.ringMiB !== this.config.ringMiB || next.realtimePriority !== this.config.realtimePriority;
       if (!restartNeeded && this.dataPlane.state === 'running') {
         const statuses = await this.dataPlane.setRules(this.registry.toNative(nextRecords));
         const failed = statuses.map((s, i) => (s.error ? `${nextRecords[i]?.spec.name ?? nextRecords[i]?.id}: ${s.error}` : '')).filter(Boolean);
@@ -136,7 +139,7 @@ export class Daemon {
       this.dataPlane.setLogLevel(this.log.level);
       this.config = next;
       if (restartNeeded) {
-        this.log.info('workers, cpus or ringMiB changed: restarting the data plane');
+        this.log.info('workers, cpus, ringMiB or realtimePriority changed: restarting the data plane');
         await this.dataPlane.stop();
         await this.dataPlane.start();
       }
@@ -302,6 +305,7 @@ export class Daemon {
           workers: stats.workers.map((w) => ({
             worker: w.worker,
             cpu: this.dataPlane.workers[w.worker]?.cpu ?? -1,
+            realtime: this.dataPlane.workers[w.worker]?.realtime ?? false,
             rxFrames: w.rxFrames,
             txPackets: w.txPackets,
             ringDrops: w.ringDrops,

@@ -21,6 +21,7 @@ export interface WorkerInfo {
   worker: number;
   cpu: number;
   tid: number;
+  realtime: boolean;
 }
 
 export class DataPlaneError extends Error {

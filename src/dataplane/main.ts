@@ -25,7 +25,13 @@ class DataPlane {
   init(msg: InitMessage): void {
     this.log = Logger.create(msg.logLevel, msg.logFormat, 'dataplane');
     const { Relay } = loadAddon();
-    this.relay = new Relay({ workers: msg.workers, cpus: msg.cpus, ringBytes: msg.ringBytes, countersPath: msg.countersPath });
+    this.relay = new Relay({
+      workers: msg.workers,
+      cpus: msg.cpus,
+      ringBytes: msg.ringBytes,
+      countersPath: msg.countersPath,
+      realtimePriority: msg.realtimePriority,
+    });
     this.relay.start();
     const statuses = this.relay.setRules(msg.rules);
     const relay = this.relay;

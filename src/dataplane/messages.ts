@@ -9,6 +9,7 @@ export interface InitMessage {
   cpus?: number[];
   ringBytes: number;
   countersPath: string;
+  realtimePriority: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   rules: NativeRule[];
@@ -21,7 +22,7 @@ export type ToDataPlane =
   | { type: 'shutdown' };
 
 export type FromDataPlane =
-  | { type: 'ready'; statuses: NativeRuleStatus[]; workers: { worker: number; cpu: number; tid: number }[] }
+  | { type: 'ready'; statuses: NativeRuleStatus[]; workers: { worker: number; cpu: number; tid: number; realtime: boolean }[] }
   | { type: 'rulesApplied'; requestId: number; statuses: NativeRuleStatus[] }
   | { type: 'rulesFailed'; requestId: number; code: string; message: string }
   | { type: 'status'; statuses: NativeRuleStatus[] }

@@ -33,6 +33,8 @@ export interface RelayOptions {
   cpus?: number[];
   ringBytes: number;
   countersPath: string;
+  /** SCHED_FIFO priority for the workers, 0 = normal scheduling. */
+  realtimePriority: number;
 }
 
 export interface NativeRelay {
@@ -42,7 +44,8 @@ export interface NativeRelay {
   reconcile(): NativeRuleStatus[] | null;
   pollKernelStats(): void;
   stop(): void;
-  workers(): { worker: number; cpu: number; tid: number }[];
+  /** realtime: whether the worker got its SCHED_FIFO priority (false when not asked for or refused). */
+  workers(): { worker: number; cpu: number; tid: number; realtime: boolean }[];
 }
 
 export interface CounterSnapshot {

@@ -49,6 +49,7 @@ struct RelayOptions {
   std::vector<int> cpus;           // empty, or one CPU per worker
   size_t ring_bytes = 32u << 20;   // per worker per input interface
   int sndbuf_bytes = 4 << 20;
+  int realtime_priority = 0;       // SCHED_FIFO priority for the workers, 0 = normal scheduling
   std::string counters_path;       // the supervisor's counter file
 };
 
@@ -74,6 +75,7 @@ class Relay {
   unsigned worker_count() const { return options_.workers; }
   int worker_cpu(unsigned index) const;
   int worker_tid(unsigned index) const;
+  bool worker_realtime(unsigned index) const;
   const CounterRegion& counters() const { return counters_; }
 
  private:

@@ -20,8 +20,8 @@ class Worker {
   static constexpr uint32_t kBatch = 64;        // frames per ring per batch
   static constexpr int kIdlePollMs = 100;       // bounds how long a table swap waits on us
 
-  Worker(unsigned index, int cpu, WorkerBlock* counters, std::atomic<RuleTable*>* table,
-         std::atomic<uint64_t>* generation);
+  Worker(unsigned index, int cpu, int realtime_priority, WorkerBlock* counters,
+         std::atomic<RuleTable*>* table, std::atomic<uint64_t>* generation);
   ~Worker();
 
   int start(std::string* error);
@@ -33,6 +33,8 @@ class Worker {
   unsigned index() const { return index_; }
   int cpu() const { return cpu_; }
   int tid() const { return tid_.load(); }
+  // Whether the thread runs with the SCHED_FIFO priority it was asked to (false if refused).
+  bool realtime() const { return realtime_.load(); }
 
  private:
   void run();
@@ -40,12 +42,15 @@ class Worker {
 
   unsigned index_;
   int cpu_;
+  int realtime_priority_;
   WorkerBlock* counters_;
   std::atomic<RuleTable*>* table_;
   std::atomic<uint64_t>* generation_;
   std::atomic<uint64_t> observed_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<int> tid_{0};
+  std::atomic<bool> realtime_{false};
+  std::atomic<bool> started_{false};
   int wake_fd_ = -1;
   std::thread thread_;
   std::unique_ptr<SendBatcher> batcher_;
