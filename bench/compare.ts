@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+// `npm run bench:compare -- A B`: compares two result sets (results directories, results.json
+// files, or bench/baseline.json) figure by figure and names every figure that moved more than its
+// noise band. A report, not a gate: exit 0 unless an input is unreadable.
+// `npm run bench:compare -- --write-baseline RESULTS` makes bench/baseline.json from a result set.
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { allFigures, ratioFigures, type Figure } from './figures';
+import { BASELINE } from './paths';
+import type { Results } from './types';
+
+export interface Baseline {
+  comment: string;
+  source: { date: string; gitCommit: string; kernel: string; cpuModel: string; nproc: number; quick: boolean; tuneHostApplied: boolean; results?: string };
+  figures: Record<string, Figure>;
+}
+
+interface Loaded {
+  label: string;
+  figures: Record<string, Figure>;
+  isBaseline: boolean;
+  quick?: boolean;
+}
+
+function load(arg: string): Loaded {
+  let file = arg;
+  if (existsSync(arg) && statSync(arg).isDirectory()) file = path.join(arg, 'results.json');
+  const data = JSON.parse(readFileSync(file, 'utf8')) as Partial<Results> & Partial<Baseline>;
+  if (data.figures && data.source) return { label: `${arg} (baseline of ${data.source.date}, ${data.source.gitCommit.slice(0, 12)})`, figures: data.figures, isBaseline: true };
+  if (data.meta && data.scenarios) {
+    const r = data as Results;
+    return { label: `${arg} (${r.meta.date}, ${r.meta.gitCommit.slice(0, 12)}${r.meta.quick ? ', quick' : ''})`, figures: allFigures(r), isBaseline: false, quick: r.meta.quick };
+  }
+  throw new Error(`${file}: neither a results.json nor a baseline.json`);
+}
+
+function pct(a: number, b: number): number {
+  return a === 0 ? (b === 0 ? 0 : Infinity) : (b - a) / Math.abs(a);
+}
+
+export function compare(aArg: string, bArg: string): string {
+  const a = load(aArg);
+  const b = load(bArg);
+  const names = [...new Set([...Object.keys(a.figures), ...Object.keys(b.figures)])].sort();
+  const common = names.filter((n) => a.figures[n] && b.figures[n]);
+  const rows: string[][] = [];
+  const moved: string[] = [];
+  for (const n of common) {
+    const fa = a.figures[n];
+    const fb = b.figures[n];
+    // a baseline's band is the reference; otherwise the wider of the two
+    const band = a.isBaseline ? fa.band : b.isBaseline ? fb.band : Math.max(fa.band, fb.band);
+    const change = pct(fa.value, fb.value);
+    const out = Math.abs(change) > band;
+    // for latency and control timings, lower is better
+    const better = fa.kind === 'latency' || fa.kind === 'control' ? change < 0 : change > 0;
+    // a lower bound (generator-limited mcr, or a peer with no lossless rate) moves only as a bound
+    const bound = fa.lowerBound || fb.lowerBound ? ', involves a lower bound' : '';
+    const flag = out ? `MOVED (${better ? 'better' : 'worse'}${bound})` : '';
+    if (out) moved.push(`${n}: ${fmtV(fa)} -> ${fmtV(fb)} (${fmtPct(change)}, band ±${Math.round(band * 100)}%)${better ? ', better' : ', worse'}${bound}`);
+    rows.push([n, fmtV(fa), fmtV(fb), fmtPct(change), `±${Math.round(band * 100)}%`, flag]);
+  }
+  const lines: string[] = [];
+  lines.push(`A: ${a.label}`, `B: ${b.label}`);
+  if (a.quick || b.quick) lines.push('note: a quick run is compared; quick trials are short and noisier than the bands assume');
+  lines.push('');
+  if (rows.length) lines.push(pad([['figure', 'A', 'B', 'change', 'band', ''], ...rows]));
+  else lines.push('no figure in common');
+  const onlyA = names.filter((n) => a.figures[n] && !b.figures[n]);
+  const onlyB = names.filter((n) => !a.figures[n] && b.figures[n]);
+  if (onlyA.length) lines.push('', `only in A (${onlyA.length}): ${onlyA.join(', ')}`);
+  if (onlyB.length) lines.push('', `only in B (${onlyB.length}): ${onlyB.join(', ')}`);
+  lines.push('', moved.length ? `${moved.length} of ${common.length} figures moved beyond their noise band:` : `none of ${common.length} figures moved beyond its noise band`);
+  for (const m of moved) lines.push(`  ${m}`);
+  return lines.join('\n') + '\n';
+}
+
+function fmtV(f: Figure): string {
+  const v = f.unit === 'pps' ? Math.round(f.value).toLocaleString('en-US') : String(f.value);
+  return `${f.lowerBound ? '>=' : ''}${v}${f.unit === 'x' ? 'x' : f.unit === 'pps' ? '' : ` ${f.unit}`}`;
+}
+
+function fmtPct(x: number): string {
+  if (!Number.isFinite(x)) return 'new';
+  return `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+}
+
+function pad(rows: string[][]): string {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd()).join('\n');
+}
+
+/** A baseline from one result set: ratio figures only, each with its noise band. */
+export function makeBaseline(resultsArg: string): Baseline {
+  const file = existsSync(resultsArg) && statSync(resultsArg).isDirectory() ? path.join(resultsArg, 'results.json') : resultsArg;
+  const r = JSON.parse(readFileSync(file, 'utf8')) as Results;
+  return {
+    comment:
+      'Reference figures for `npm run bench:compare`: ratios of mcr\'s maximum lossless rate to peers measured in the same run (not absolute pps, which depend on the machine). band = relative noise band; see docs/benchmarks.md. Regenerate with `npm run bench:compare -- --write-baseline bench/results/<run>`.',
+    source: { date: r.meta.date, gitCommit: r.meta.gitCommit, kernel: r.meta.kernel, cpuModel: r.meta.cpuModel, nproc: r.meta.nproc, quick: r.meta.quick, tuneHostApplied: r.meta.tuneHostApplied, results: path.relative(process.cwd(), file) },
+    figures: ratioFigures(r),
+  };
+}
+
+const USAGE = `usage: npm run bench:compare -- A B
+       npm run bench:compare -- RESULTS            (compare against bench/baseline.json)
+       npm run bench:compare -- --write-baseline RESULTS [--out FILE]
+
+A, B, RESULTS: a results directory (bench/results/<timestamp>), its results.json, or a baseline.json.
+Prints every figure A -> B with its change and flags those outside their noise band. Exit 0 unless
+a file cannot be read.
+`;
+
+function main(argv: string[]): number {
+  if (argv.includes('-h') || argv.includes('--help') || argv.length === 0) {
+    process.stdout.write(USAGE);
+    return argv.length === 0 ? 2 : 0;
+  }
+  try {
+    if (argv[0] === '--write-baseline') {
+      if (!argv[1]) throw new Error('--write-baseline needs a results directory');
+      const outIdx = argv.indexOf('--out');
+      const out = outIdx > 0 && argv[outIdx + 1] ? argv[outIdx + 1] : BASELINE;
+      const b = makeBaseline(argv[1]);
+      if (b.source.quick) process.stderr.write('bench:compare: warning: this baseline comes from a quick run\n');
+      writeFileSync(out, JSON.stringify(b, null, 2) + '\n');
+      process.stdout.write(`wrote ${out}: ${Object.keys(b.figures).length} figures from ${argv[1]}\n`);
+      return 0;
+    }
+    const [a, b] = argv.length === 1 ? [BASELINE, argv[0]] : argv;
+    process.stdout.write(compare(a, b));
+    return 0;
+  } catch (err) {
+    process.stderr.write(`bench:compare: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) process.exit(main(process.argv.slice(2)));

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: MIT
+// Where the benchmark finds the project's binaries and scripts (compiled into dist/bench/).
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+
+/** The repository root (this file runs as dist/bench/paths.js). */
+export const ROOT = (() => {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
+
+export const MCRGEN = path.join(ROOT, 'build', 'Release', 'mcrgen');
+export const MCRD = path.join(ROOT, 'dist', 'src', 'cli', 'mcrd.js');
+export const MCRCTL = path.join(ROOT, 'dist', 'src', 'cli', 'mcrctl.js');
+export const PEERS_DIR = path.join(ROOT, 'bench', 'peers');
+export const BENCH_BUILD = path.join(ROOT, 'build', 'bench');
+export const C_RELAY = path.join(BENCH_BUILD, 'c-relay');
+export const LAT_RECV = path.join(BENCH_BUILD, 'lat-recv');
+export const NODE_RELAY = path.join(PEERS_DIR, 'node-relay.js');
+export const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
+export const BASELINE = path.join(ROOT, 'bench', 'baseline.json');
+export const TUNE_STATE = '/var/lib/mcr-bench/tune-host.state';

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+// mcr itself under test: mcrd (dist/src/cli/mcrd.js) in the relay namespace with a JSON5 config
+// written to the plan's directory, one rule per input stream, counters read over the control
+// socket, and the `[STATS:Ingress FINAL]` lines collected on SIGTERM.
+import { rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ControlClient } from '../../src/control/client';
+import { MCRD } from '../paths';
+import { cleanup, sleep, type Proc } from '../proc';
+import { inputGroup, outputGroup, type Relay, type RelayCounters, type RelayInstance, type RelayPlan } from './relay';
+
+export interface FinalLine {
+  recv: number;
+  matched: number;
+  egr_sent: number;
+  filtered: number;
+  no_match: number;
+  buf_exhaust: number;
+}
+
+/** Parses "[STATS:Ingress FINAL] total: recv=N ..." (the seed report's format). */
+export function parseFinal(output: string, which = 'total'): FinalLine | undefined {
+  const line = output.split('\n').find((l) => l.includes(`[STATS:Ingress FINAL] ${which}:`));
+  if (!line) return undefined;
+  return Object.fromEntries([...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1], Number(m[2])])) as unknown as FinalLine;
+}
+
+interface StatsTotals {
+  rxFrames: number;
+  txPackets: number;
+  txErrors: number;
+  ringDrops: number;
+  bufExhaust: number;
+}
+
+/** mcrd removes its counter file on a clean stop; after a SIGKILL the bench removes it. */
+function removeCounterFile(pid: number | undefined): void {
+  if (pid) rmSync(`/dev/shm/mcrd-${pid}.counters`, { force: true });
+}
+
+export class McrInstance implements RelayInstance {
+  readonly client: ControlClient;
+
+  constructor(readonly proc: Proc, readonly socket: string) {
+    this.client = new ControlClient(socket);
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  async counters(): Promise<RelayCounters> {
+    const s = (await this.client.request('stats')) as { totals: StatsTotals };
+    const t = s.totals;
+    return { rx: t.rxFrames, tx: t.txPackets, bufExhaust: t.bufExhaust, ringDrops: t.ringDrops, txErrors: t.txErrors };
+  }
+
+  async stop(): Promise<{ final?: RelayCounters; text?: string }> {
+    this.client.close();
+    await this.proc.stop('SIGTERM', 10_000);
+    removeCounterFile(this.proc.pid);
+    const f = parseFinal(this.proc.stdout);
+    const text = this.proc.stdout.split('\n').filter((l) => l.includes('FINAL')).join('\n');
+    return { final: f ? { rx: f.recv, tx: f.egr_sent, bufExhaust: f.buf_exhaust } : undefined, text };
+  }
+}
+
+export function mcrConfig(plan: RelayPlan): unknown {
+  const rules = Array.from({ length: plan.streams }, (_, k) => ({
+    name: `s${k}`,
+    input: { interface: plan.inIf, group: inputGroup(k), port: plan.port },
+    outputs: plan.sameGroupOut
+      ? [{ group: inputGroup(k), port: plan.port, interface: plan.outIf }]
+      : Array.from({ length: plan.fanout }, (_, o) => ({
+          group: outputGroup(plan.streams > 1 ? k : o),
+          port: plan.outPort,
+          interface: plan.outIf,
+        })),
+  }));
+  const cpus = plan.cpus?.length ? Array.from({ length: plan.workers }, (_, i) => plan.cpus?.[i % (plan.cpus?.length ?? 1)] ?? 0) : undefined;
+  return { workers: plan.workers, ...(cpus && new Set(cpus).size === cpus.length ? { cpus } : {}), logLevel: 'warn', rules };
+}
+
+/** Starts mcrd and waits until the data plane runs and every rule is up. */
+export async function startMcrd(plan: RelayPlan, label: string): Promise<McrInstance> {
+  const config = path.join(plan.dir, `mcr-${plan.ns}.json5`);
+  writeFileSync(config, JSON.stringify(mcrConfig(plan), null, 2) + '\n');
+  const socket = path.join(plan.dir, `mcrd-${plan.ns}.sock`);
+  const proc = plan.topo.spawn(plan.ns, label, 'node', [MCRD, '--config', config, '--control-socket', socket, '--workers', String(plan.workers)]);
+  const inst = new McrInstance(proc, socket);
+  const hook = cleanup.add(`mcrd ${proc.pid} counter file`, () => removeCounterFile(proc.pid));
+  void proc.exited.then(() => setTimeout(() => {
+    removeCounterFile(proc.pid);
+    cleanup.remove(hook);
+  }, 200));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (!proc.running) throw new Error(`mcrd exited: ${proc.stderr.trim()}`);
+    try {
+      const pong = (await inst.client.request('ping', undefined, 1000)) as { dataplane: string };
+      if (pong.dataplane === 'running') {
+        const list = (await inst.client.request('list')) as { rules: Array<{ status: { input: string; outputs: string[] } }> };
+        if (list.rules.length === plan.streams && list.rules.every((r) => r.status.input === 'up' && r.status.outputs.every((o) => o === 'up'))) {
+          return inst;
+        }
+      }
+    } catch {
+      inst.client.close();
+    }
+    if (Date.now() > deadline) {
+      await inst.stop();
+      throw new Error(`mcrd did not become ready within 20 s: ${proc.stderr.trim()}`);
+    }
+    await sleep(100);
+  }
+}
+
+export function mcrRelay(workers: number): Relay {
+  return {
+    id: `mcr-${workers}w`,
+    label: `mcr (${workers} worker${workers > 1 ? 's' : ''})`,
+    unavailable: () => undefined,
+    unsupported: () => undefined,
+    // One stream hashes to one worker; pinning a second worker next to the generator would make
+    // the result depend on the luck of the hash, so 2 workers run unpinned.
+    start: (plan) => startMcrd({ ...plan, workers, cpus: workers > 1 ? undefined : plan.cpus?.slice(0, 1) }, `mcrd ${plan.ns}`),
+    deliveredGroup: (plan, stream, out) =>
+      plan.sameGroupOut ? { group: inputGroup(stream), port: plan.port } : { group: outputGroup(plan.streams > 1 ? stream : out), port: plan.outPort },
+  };
+}

@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: MIT
+// report.md for a results set (tables, method, charts, the seed comparison, mcr/peer ratios and the
+// goals), and the plain-text summary table printed on the terminal at the end of a run.
+import type { Chart } from './charts';
+import { goals, fmt, ratioFigures } from './figures';
+import type { Timing } from './scenarios/control';
+import { SEED, type HopResult } from './scenarios/pipeline';
+import type { Ratio } from './scenarios/throughput';
+import type { LatencyPoint, Results, SearchSummary, Trial } from './types';
+
+const ORDER = ['mcr-1w', 'mcr-2w', 'kernel', 'c-relay', 'node', 'socat', 'direct'];
+const byOrder = (a: { relay: string }, b: { relay: string }): number => ORDER.indexOf(a.relay) - ORDER.indexOf(b.relay);
+
+/** A Markdown table; numeric columns (all but the first) right-aligned unless `left`. */
+function table(head: string[], rows: Array<Array<string | number>>, left = false): string {
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 || left ? '---' : '--:')).join('|')}|`];
+  for (const r of rows) lines.push(`| ${r.join(' | ')} |`);
+  return lines.join('\n');
+}
+
+function k(v: number): string {
+  if (v >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
+  if (v >= 1e3) return `${(v / 1e3).toFixed(v >= 1e5 ? 0 : 1)}k`;
+  return `${Math.round(v)}`;
+}
+
+function ss(r: Results, scenario: string): SearchSummary[] {
+  return ((r.scenarios[scenario]?.summary.searches as SearchSummary[] | undefined) ?? []).slice().sort(byOrder);
+}
+
+function agreeText(s: SearchSummary): string {
+  return s.countersAgree === undefined ? '-' : s.countersAgree ? 'yes' : '**no**';
+}
+
+function charts(list: Chart[], scenario: string): string {
+  return list
+    .filter((c) => c.scenario === scenario)
+    .map((c) => `![${c.title}](${c.file})`)
+    .join('\n\n');
+}
+
+function notes(r: Results, scenario: string): string {
+  const n = r.scenarios[scenario]?.notes ?? [];
+  return n.length ? n.map((x) => `- ${x}`).join('\n') : '';
+}
+
+function searchRows(list: SearchSummary[], extra?: (s: SearchSummary) => string[]): Array<Array<string | number>> {
+  return list.map((s) =>
+    s.skipped
+      ? [s.label, 'skipped', '', '', '', s.skipped, ...(extra ? extra(s).map(() => '') : [])]
+      : [s.label, `**${fmt(s.maxLosslessPps)}**`, s.generatorLimited ? 'yes' : 'no', s.trials, agreeText(s), s.relayFinal ? `rx ${fmt(s.relayFinal.rx)}, tx ${fmt(s.relayFinal.tx)}` : '', ...(extra ? extra(s) : [])],
+  );
+}
+
+function goalText(met: boolean | null | 'inconclusive'): string {
+  if (met === null) return 'not measured';
+  if (met === 'inconclusive') return 'inconclusive (mcr generator-limited: its rate is a lower bound)';
+  return met ? '**met**' : '**not met**';
+}
+
+export function renderReport(r: Results, chartList: Chart[]): string {
+  const m = r.meta;
+  const out: string[] = [];
+  out.push('# mcr benchmark report', '');
+  out.push(
+    table(
+      ['', ''],
+      [
+        ['date', m.date],
+        ['commit', `${m.gitCommit.slice(0, 12)}${m.gitDirty ? ' (uncommitted changes)' : ''}`],
+        ['kernel', m.kernel],
+        ['CPU', `${m.cpuModel}, ${m.nproc} CPUs, ${m.memoryGiB} GiB`],
+        ['Node', m.node],
+        ['CPU pinning', m.pinning ?? 'none'],
+        ['host tuning (bench/tune-host.sh)', m.tuneHostApplied ? 'applied' : 'not applied'],
+        ['sysctls', Object.entries(m.sysctls).map(([key, v]) => `${key}=${v}`).join(', ')],
+        ['run', `${m.quick ? '**quick** (short trials: a smoke test, not for publishing)' : 'standard'}; ${m.trialSeconds} s trials; ${Math.round(m.durationS)} s in all; scenarios: ${m.scenariosRun.join(', ')}`],
+        ['peers', `installed now: ${m.peersInstalled.join(', ') || 'none'}; skipped: ${Object.entries(m.peersSkipped).map(([p, why]) => `${p} (${why})`).join('; ') || 'none'}`],
+      ],
+      true,
+    ),
+    '',
+  );
+  out.push(
+    '> Every figure here was measured in this run, side by side with the peers it is compared with, on the same topology and',
+    '> machine. The machine is a small shared VM: read absolute rates as orders of magnitude and compare ratios.',
+    '',
+  );
+
+  out.push('## Goals', '');
+  out.push(table(['goal', 'measured', 'met'], goals(r).map((g) => [g.goal, g.measured, goalText(g.met)]), true), '');
+
+  out.push('## Method', '');
+  out.push(
+    '```text',
+    'ns gen: g0 10.0.1.1/24  <-veth->  ns relay: r0 10.0.1.2/24 | r1 10.0.2.1/24  <-veth->  ns sink: s0 10.0.2.2/24',
+    '  mcrgen send -> 239.1.1.1:5001        relay under test          (no receiver: kernel counters only)',
+    '```',
+    '',
+    '- **Namespaces are quiet**: IPv6 is disabled in every bench namespace before links exist (no ND/MLD/RS frames) and no',
+    '  unicast flows between hosts (no ARP), so interface counters count exactly the stream. IGMP reports from the relay leave',
+    '  through r0 (tx) and do not disturb the rx counters used below.',
+    '- **Offered** = `rx_packets` delta of r0 (the relay\'s input interface), cross-checked with mcrgen\'s own `sent`.',
+    '  **Delivered** = `rx_packets` delta of s0 (the sink) divided by the fan-out. Counters are read from `/proc/PID/net/dev`',
+    '  of a process inside each namespace, before the generator starts and after the sink counter has been still for 150 ms.',
+    '- **Lossless** means mcrgen sent every packet, r0 received all of them and s0 received exactly offered x fan-out.',
+    '  For mcr its own counters must also agree: `rxFrames` + kernel ring drops = offered and `txPackets` = delivered',
+    '  (`mcrctl stats`); for kernel routing `ip -s mroute` packet counts are recorded. Disagreements are listed per trial.',
+    `- **Search** (RFC 2544 style): the generator's unlimited rate is measured alone first (per payload size, same run); the`,
+    '  first trial offers that rate; the next starts at 95% of what the relay delivered while overloaded; then the bracket',
+    '  [highest lossless, lowest lossy] (in measured offered rates) is narrowed by galloping up from lossless points and',
+    `  bisecting, until it is within ${m.quick ? '5' : '3'}% or after ${m.quick ? 7 : 10} trials. A trial is ${m.trialSeconds} s worth of packets at its rate`,
+    '  (at least 2000). The reported maximum is the measured offered rate of the best lossless trial. "Generator-limited"',
+    '  means the relay lost nothing at the highest rate the generator reached with the relay running (the generator, the',
+    '  relay and the kernel share 2 cores): the relay\'s true maximum is higher.',
+    '- Each relay starts fresh for its search, receives a warm-up (250 packets at 5k pps, 20 per stream, repeated up to 4',
+    '  times until one arrives complete: joins, route installation, JIT), and keeps running across the trials of the search',
+    '  (counter deltas per trial).',
+    `- **CPU pinning**: ${m.pinning ?? 'none'}. Receive-side kernel work for r0 (AF_PACKET copy, UDP socket enqueue, the`,
+    "  kernel's own forwarding) runs in the generator's softirq; a relay's sends and the sink's receive run on the relay's CPU.",
+    '- **Peers**, same topology, payloads and counts: kernel multicast routing via `smcrouted` (a static (S,G) route',
+    '  r0 -> r1, its own config/pid/socket files), socat (`UDP4-RECV` with `ip-add-membership` -> `UDP4-SENDTO`),',
+    '  a naive Node.js `dgram` relay (`bench/peers/node-relay.js`) and the simplest C relay (`bench/peers/c-relay.c`:',
+    '  recvmmsg batch 64 -> sendmmsg, the userspace floor). mcr runs as `mcrd` with a JSON5 config and `--workers 1|2`.',
+    '',
+  );
+
+  // 1 throughput
+  const tp = ss(r, 'throughput');
+  if (r.scenarios.throughput) {
+    out.push('## 1. Throughput (1 hop)', '');
+    const gm = (r.scenarios.throughput.summary.generatorMaxPps as Record<string, number> | undefined) ?? {};
+    const sizes = [...new Set(tp.map((s) => s.size))].sort((a, b) => a - b);
+    for (const size of sizes) {
+      out.push(`### ${size}-byte payload${size > 1472 ? ' (MTU 9000)' : ''}: generator alone ${fmt(gm[String(size)] ?? 0)} pps`, '');
+      out.push(table(['relay', 'max lossless pps', 'generator-limited', 'trials', 'own counters agree', 'relay totals'], searchRows(tp.filter((s) => s.size === size))), '');
+    }
+    const ratios = (r.scenarios.throughput.summary.ratios as Record<string, Record<string, Ratio>> | undefined) ?? {};
+    const pairs = [...new Set(Object.values(ratios).flatMap((x) => Object.keys(x)))];
+    if (pairs.length) {
+      out.push('### mcr ÷ peer (max lossless rate, same run)', '');
+      out.push(
+        table(
+          ['payload', ...pairs],
+          Object.entries(ratios).map(([size, byPair]) => [
+            `${size} B`,
+            ...pairs.map((p) => {
+              const x = byPair[p];
+              if (!x) return '';
+              return x.value === null ? 'inf (peer had no lossless rate)' : `${x.lowerBound ? '>= ' : ''}${x.value.toFixed(2)}x`;
+            }),
+          ]),
+        ),
+        '',
+      );
+    }
+    out.push(charts(chartList, 'throughput'), '', notes(r, 'throughput'), '');
+  }
+
+  // 2 pipeline
+  const pl = r.scenarios.pipeline?.summary as
+    | { seedRun?: { count: number; sent: number; generatorPps: number; elapsedS: number; delivered: number; endToEndLoss: number; endToEndLossPct: number; hops: HopResult[] }; search?: SearchSummary }
+    | undefined;
+  if (pl?.seedRun?.hops) {
+    const s = pl.seedRun;
+    out.push('## 2. The seed\'s 3-hop pipeline', '');
+    out.push(`gen -> mcr1 -> mcr2 -> mcr3 -> sink (5 namespaces, veth), 1 worker per hop, 1400 B, target 1,000,000 pps, ${fmt(s.count)} packets. The generator sent ${fmt(s.sent)} packets in ${s.elapsedS.toFixed(2)} s (${fmt(s.generatorPps)} pps). Rates are packets / generator elapsed time, as the seed computed them.`, '');
+    out.push(
+      table(
+        ['', 'generator pps', 'ingress pps (recv)', 'egress pps (egr_sent)', 'buf_exhaust', 'loss at this hop'],
+        [
+          ['seed, historical (MCR-1)', fmt(SEED.historical.generatorPps), fmt(SEED.historical.ingressPps), fmt(SEED.historical.egressPps), `${SEED.historical.bufExhaustPct}%`, ''],
+          ['seed, regressed (MCR-1)', fmt(SEED.regressed.generatorPps), fmt(SEED.regressed.ingressPps), fmt(SEED.regressed.egressPps), `${SEED.regressed.bufExhaustPct}% (512,945)`, ''],
+          ...s.hops.map((h, i) => [
+            `this run, ${h.hop}`,
+            i === 0 ? fmt(s.generatorPps) : '',
+            fmt(h.ingressPps),
+            fmt(h.egressPps),
+            `${fmt(h.bufExhaust)}${h.ringDrops ? ` (ring drops ${fmt(h.ringDrops)})` : ''}`,
+            `${fmt(h.loss)} (${h.lossPct.toFixed(3)}%)${h.countersAgree ? '' : ' counters disagree'}`,
+          ]),
+        ],
+      ),
+      '',
+    );
+    out.push(`End to end: ${fmt(s.sent)} sent, ${fmt(s.delivered)} delivered, **${fmt(s.endToEndLoss)} lost (${s.endToEndLossPct.toFixed(3)}%)**.`, '');
+    if (pl.search) out.push(`Highest lossless 3-hop rate (search, ${pl.search.trials} trials): **${fmt(pl.search.maxLosslessPps)} pps**${pl.search.generatorLimited ? ' (generator-limited)' : ''}.`, '');
+    out.push(`> ${SEED.caveat}`, '');
+    out.push(charts(chartList, 'pipeline'), '', notes(r, 'pipeline'), '');
+  } else if (r.scenarios.pipeline) out.push('## 2. The seed\'s 3-hop pipeline', '', notes(r, 'pipeline'), '');
+
+  // 3 fan-out, 4 streams
+  for (const [scenario, title, col, key] of [
+    ['fanout', '## 3. Fan-out', 'outputs', (s: SearchSummary) => `1:${s.fanout}`],
+    ['streams', '## 4. Many streams', 'streams', (s: SearchSummary) => `${s.streams}`],
+  ] as const) {
+    const list = ss(r, scenario);
+    if (!r.scenarios[scenario]) continue;
+    out.push(title, '');
+    const groups = [...new Set(list.map(key))];
+    out.push(
+      table(
+        [col, 'relay', 'max lossless input pps', 'output pps', 'generator-limited', 'trials', 'own counters agree'],
+        groups.flatMap((g) =>
+          list
+            .filter((s) => key(s) === g)
+            .map((s) => (s.skipped ? [g, s.label, 'skipped', '', '', '', s.skipped] : [g, s.label, `**${fmt(s.maxLosslessPps)}**`, fmt(s.outputPps), s.generatorLimited ? 'yes' : 'no', s.trials, agreeText(s)])),
+        ),
+      ),
+      '',
+    );
+    const ratios = (r.scenarios[scenario]?.summary.ratiosVsCRelay as Record<string, number | null> | undefined) ?? {};
+    if (Object.keys(ratios).length) out.push(`mcr ÷ C relay: ${Object.entries(ratios).map(([g, v]) => `${scenario === 'fanout' ? g : `${g} streams`}: ${v === null ? 'inf' : `${v.toFixed(2)}x`}`).join(', ')}`, '');
+    if (scenario === 'fanout') {
+      const goal = (r.scenarios.fanout?.summary.goal10k as Trial[] | undefined) ?? [];
+      if (goal.length)
+        out.push(
+          table(
+            ['1:50 at 10k pps', 'sent', 'offered', 'delivered (sink / 50)', 'loss'],
+            goal.map((t) => [t.label, fmt(t.sent), fmt(t.offered), fmt(t.delivered), t.lossless ? '**0**' : `**${fmt(t.loss)}**`]),
+          ),
+          '',
+        );
+    }
+    out.push(charts(chartList, scenario), '', notes(r, scenario), '');
+  }
+
+  // 5 latency
+  const points = ((r.scenarios.latency?.summary.points as LatencyPoint[] | undefined) ?? []).slice().sort((a, b) => byOrder(a, b) || a.loadPct - b.loadPct);
+  if (r.scenarios.latency) {
+    out.push('## 5. Latency', '');
+    const mr = (r.scenarios.latency.summary.maxRates as Record<string, { pps: number; source: string }> | undefined) ?? {};
+    out.push(
+      table(
+        ['relay', 'load', 'rate pps', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'app p50 / p99 / p99.9 µs', 'lost'],
+        points.map((p) => [
+          p.label,
+          `${p.loadPct}%`,
+          fmt(p.offeredPps),
+          p.p50 ?? '-',
+          p.p90 ?? '-',
+          p.p99 ?? '-',
+          p.p999 ?? '-',
+          p.max ?? '-',
+          p.app ? `${p.app.p50 ?? '-'} / ${p.app.p99 ?? '-'} / ${p.app.p999 ?? '-'}` : '-',
+          fmt(p.lost),
+        ]),
+      ),
+      '',
+    );
+    const added = (r.scenarios.latency.summary.mcrAddedUs as Record<string, Record<string, number | null>> | undefined) ?? {};
+    if (Object.keys(added).length)
+      out.push(`mcr-added latency (mcr minus the no-relay path at the same rate): ${Object.entries(added).map(([l, v]) => `${l}%: p50 ${v.p50} µs, p99 ${v.p99} µs, p99.9 ${v.p999} µs`).join('; ')}.`, '');
+    if (Object.keys(mr).length) out.push(`Maximum rates used: ${Object.entries(mr).map(([id, v]) => `${id} ${fmt(v.pps)} pps (${v.source})`).join('; ')}.`, '');
+    out.push(charts(chartList, 'latency'), '', notes(r, 'latency'), '');
+  }
+
+  // 6 control
+  const cp = r.scenarios.control?.summary as
+    | { n?: number; idle?: { protocol: Record<string, Timing> }; load?: { protocol: Record<string, Timing>; cli: Record<string, Timing> }; forwarding?: Record<string, unknown> }
+    | undefined;
+  if (r.scenarios.control) {
+    out.push('## 6. Control plane under load', '');
+    if (cp?.load) {
+      const rows: Array<Array<string | number>> = [];
+      for (const [via, t] of [
+        ['protocol, idle', cp.idle?.protocol],
+        ['protocol, under load', cp.load.protocol],
+        ['mcrctl, under load', cp.load.cli],
+      ] as const) {
+        for (const op of ['add', 'remove', 'stats']) {
+          const x = t?.[op];
+          if (x) rows.push([via, op, x.n, x.p50, x.p99, x.max]);
+        }
+      }
+      out.push(table(['via', 'operation', 'n', 'p50 ms', 'p99 ms', 'max ms'], rows), '');
+      const f = (cp.forwarding ?? {}) as Record<string, unknown>;
+      const phase = (x: unknown): string => {
+        const ph = x as { offered: number; mcrDropped: number } | undefined;
+        return ph ? `${fmt(ph.offered)} offered, ${fmt(ph.mcrDropped)} dropped by mcr` : 'n/a';
+      };
+      out.push(
+        `Forwarding meanwhile at ${fmt(Number(f.offeredPps ?? 0))} pps (90% of ${fmt(Number(f.maxLosslessPps ?? 0))} pps, ${f.maxSource}): sent ${fmt(Number(f.sent ?? 0))}, delivered ${fmt(Number(f.delivered ?? 0))}, **loss ${fmt(Number(f.loss ?? 0))}** (${Number(f.lossPct ?? 0).toFixed(4)}%); mcr rx ${fmt(Number(f.mcrRx ?? 0))}, tx ${fmt(Number(f.mcrTx ?? 0))}, ring drops ${fmt(Number(f.ringDrops ?? 0))}; counters agree with the kernel: ${f.countersAgree ? 'yes' : '**no**'}. By phase: protocol operations ${phase(f.protocolPhase)}; mcrctl processes ${phase(f.cliPhase)}.`,
+        '',
+      );
+    }
+    out.push(charts(chartList, 'control'), '', notes(r, 'control'), '');
+  }
+
+  const figs = ratioFigures(r);
+  if (Object.keys(figs).length) {
+    out.push('## Regression figures', '');
+    out.push('What `bench/baseline.json` keeps and `npm run bench:compare` checks (ratios to peers in the same run):', '');
+    out.push(table(['figure', 'value', 'noise band'], Object.entries(figs).map(([name, f]) => [name, `${f.lowerBound ? '>= ' : ''}${f.value}`, `±${Math.round(f.band * 100)}%`])), '');
+  }
+  out.push('## Files', '', '- `results.json`: every trial with every counter, per-scenario summaries, host facts.', ...chartList.map((c) => `- \`${c.file}\`: ${c.title}`), '');
+  return out.join('\n').replace(/\n{3,}/g, '\n\n');
+}
+
+function pad(rows: string[][]): string {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ')).join('\n');
+}
+
+/** The table printed at the end of a run. */
+export function terminalSummary(r: Results): string {
+  const out: string[] = ['', `mcr benchmark, ${r.meta.date}${r.meta.quick ? ' (quick)' : ''}: kernel ${r.meta.kernel}, ${r.meta.nproc} CPUs, host tuning ${r.meta.tuneHostApplied ? 'applied' : 'not applied'}`];
+  const tp = ss(r, 'throughput');
+  if (tp.length) {
+    const sizes = [...new Set(tp.map((s) => s.size))].sort((a, b) => a - b);
+    const ids = ORDER.filter((id) => tp.some((s) => s.relay === id));
+    out.push('', 'max lossless rate, 1 hop (pps; * = generator-limited)');
+    const rows = [['payload', ...ids, ...ids.filter((i) => !i.startsWith('mcr')).map((i) => `mcr/${i}`)]];
+    for (const size of sizes) {
+      const get = (id: string): SearchSummary | undefined => tp.find((s) => s.size === size && s.relay === id);
+      const m = get('mcr-1w');
+      rows.push([
+        `${size} B`,
+        ...ids.map((id) => {
+          const s = get(id);
+          return !s ? '' : s.skipped ? 'skip' : `${k(s.maxLosslessPps)}${s.generatorLimited ? '*' : ''}`;
+        }),
+        ...ids
+          .filter((i) => !i.startsWith('mcr'))
+          .map((id) => {
+            const s = get(id);
+            return m && s && !s.skipped && !m.skipped ? (s.maxLosslessPps > 0 ? `${(m.maxLosslessPps / s.maxLosslessPps).toFixed(2)}x` : 'inf') : '';
+          }),
+      ]);
+    }
+    out.push(pad(rows));
+  }
+  const pl = r.scenarios.pipeline?.summary as { seedRun?: { generatorPps: number; sent: number; endToEndLoss: number; hops: HopResult[] }; search?: SearchSummary } | undefined;
+  if (pl?.seedRun?.hops) {
+    out.push('', `3-hop pipeline (seed: 490k in / 307k out historical, 123k / 83k regressed; other hardware)`);
+    out.push(
+      pad([
+        ['hop', 'ingress pps', 'egress pps', 'buf_exhaust', 'loss'],
+        ...pl.seedRun.hops.map((h) => [h.hop, k(h.ingressPps), k(h.egressPps), fmt(h.bufExhaust), `${fmt(h.loss)} (${h.lossPct.toFixed(2)}%)`]),
+      ]),
+    );
+    out.push(`generator ${k(pl.seedRun.generatorPps)} pps, end-to-end loss ${fmt(pl.seedRun.endToEndLoss)}${pl.search ? `; 3-hop max lossless ${k(pl.search.maxLosslessPps)} pps${pl.search.generatorLimited ? '*' : ''}` : ''}`);
+  }
+  for (const [scenario, title, key] of [
+    ['fanout', 'fan-out, max lossless input pps', (s: SearchSummary) => `1:${s.fanout}`],
+    ['streams', 'many streams, max lossless aggregate pps', (s: SearchSummary) => `${s.streams}`],
+  ] as const) {
+    const list = ss(r, scenario);
+    if (!list.length) continue;
+    const groups = [...new Set(list.map(key))];
+    const ids = ORDER.filter((id) => list.some((s) => s.relay === id));
+    out.push('', title);
+    out.push(
+      pad([
+        [scenario === 'fanout' ? 'outputs' : 'streams', ...ids],
+        ...groups.map((g) => [
+          g,
+          ...ids.map((id) => {
+            const s = list.find((x) => x.relay === id && key(x) === g);
+            return !s ? '' : s.skipped ? 'skip' : `${k(s.maxLosslessPps)}${s.generatorLimited ? '*' : ''}`;
+          }),
+        ]),
+      ]),
+    );
+  }
+  const points = ((r.scenarios.latency?.summary.points as LatencyPoint[] | undefined) ?? []).slice().sort((a, b) => byOrder(a, b) || a.loadPct - b.loadPct);
+  if (points.length) {
+    out.push('', 'latency (µs, one way, 1400 B)');
+    out.push(pad([['relay', 'load', 'pps', 'p50', 'p99', 'p99.9', 'lost'], ...points.map((p) => [p.relay, `${p.loadPct}%`, k(p.offeredPps), String(p.p50 ?? '-'), String(p.p99 ?? '-'), String(p.p999 ?? '-'), fmt(p.lost)])]));
+  }
+  const cp = r.scenarios.control?.summary as { load?: { protocol: Record<string, Timing>; cli: Record<string, Timing> }; forwarding?: { loss: number; offeredPps: number } } | undefined;
+  if (cp?.load) {
+    out.push('', `control plane while forwarding ${k(cp.forwarding?.offeredPps ?? 0)} pps (loss meanwhile: ${fmt(cp.forwarding?.loss ?? 0)}), ms p50/p99`);
+    out.push(
+      pad([
+        ['via', 'add', 'remove', 'stats'],
+        ...(['protocol', 'cli'] as const).map((via) => [via, ...['add', 'remove', 'stats'].map((op) => `${cp.load?.[via][op]?.p50 ?? '-'}/${cp.load?.[via][op]?.p99 ?? '-'}`)]),
+      ]),
+    );
+  }
+  const g = goals(r).filter((x) => x.met !== null);
+  if (g.length) {
+    out.push('', 'goals');
+    for (const x of g) out.push(`  [${x.met === 'inconclusive' ? 'inconclusive' : x.met ? 'met' : 'NOT MET'}] ${x.goal}: ${x.measured}`);
+  }
+  for (const [name, sc] of Object.entries(r.scenarios)) if (sc.summary.error) out.push('', `scenario ${name} FAILED: ${String(sc.summary.error)}`);
+  return out.join('\n') + '\n';
+}

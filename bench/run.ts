@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: MIT
+// `npm run bench [-- --scenario NAME] [--quick]`: the benchmark suite's entry point. Prepares the
+// host (root, lock, stale namespaces, peers), runs the scenarios, writes
+// bench/results/<timestamp>/ (results.json, report.md, SVG charts) and prints the summary table.
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeCharts, type Chart } from './charts';
+import { cleanup, installSignalHandlers, interrupted, registerTempDir } from './proc';
+import { mcrRelay } from './relays/mcr';
+import { cRelay } from './relays/c-relay';
+import { kernelRelay } from './relays/kernel';
+import { nodeRelay } from './relays/node-relay';
+import { socatRelay } from './relays/socat';
+import type { Relay } from './relays/relay';
+import { RESULTS_DIR } from './paths';
+import { pinning } from './traffic';
+import { renderReport, terminalSummary } from './report';
+import type { BenchContext } from './scenarios/common';
+import { control } from './scenarios/control';
+import { fanout } from './scenarios/fanout';
+import { latency } from './scenarios/latency';
+import { pipeline } from './scenarios/pipeline';
+import { streams } from './scenarios/streams';
+import { throughput } from './scenarios/throughput';
+import { buildTools, hostMeta, installPeers, refuseReason, removeStaleNamespaces, takeLock } from './setup';
+import type { Results, ScenarioResult } from './types';
+
+type ScenarioFn = (ctx: BenchContext) => Promise<ScenarioResult>;
+
+/** The standard suite, in the order it runs (latency and control reuse throughput's figures). */
+export const SCENARIOS: Array<{ name: string; aliases: string[]; fn: ScenarioFn; what: string }> = [
+  { name: 'throughput', aliases: ['1'], fn: throughput, what: 'max lossless rate, 1 hop, 64/512/1400/8000 B, mcr 1 and 2 workers vs peers' },
+  { name: 'pipeline', aliases: ['2', 'three-hop', '3hop'], fn: pipeline, what: "the seed's 3-hop test gen -> mcr1 -> mcr2 -> mcr3 (1400 B, 1M pps target)" },
+  { name: 'fanout', aliases: ['3', 'fan-out'], fn: fanout, what: 'max lossless input rate for 1:1, 1:10, 1:50' },
+  { name: 'streams', aliases: ['4', 'many-streams'], fn: streams, what: 'max lossless aggregate rate for 1, 10, 100 input groups' },
+  { name: 'latency', aliases: ['5'], fn: latency, what: 'relay-added latency p50/p99/p99.9 at 10/50/90% of max' },
+  { name: 'control', aliases: ['6', 'control-plane'], fn: control, what: 'rule add/remove and stats latency while forwarding at 90% of max' },
+];
+
+const USAGE = `usage: npm run bench [-- OPTIONS]     (as root)
+
+  --scenario NAME   run one scenario (repeatable, or a comma list); default: the standard suite
+  --quick           short trials and counts (a smoke run, not for publishing)
+  --relays IDS      only these relays (comma list of ${['mcr-1w', 'mcr-2w', 'kernel', 'c-relay', 'node', 'socat'].join(', ')})
+  --sizes LIST      throughput payload sizes (default 64,512,1400,8000)
+  --trial-seconds S length of one search trial (default 2, quick 0.5)
+  --out DIR         results directory (default bench/results/<timestamp>)
+  --no-install      do not apt-get install missing peers (they are skipped)
+  --no-pin          do not pin the generator to CPU 0 and the relays to CPU 1
+  --render DIR      only re-render report.md and the charts of an existing results directory
+  --list            list the scenarios
+  -h, --help        this text
+
+scenarios:
+${SCENARIOS.map((s) => `  ${s.name.padEnd(11)} ${s.what}`).join('\n')}
+`;
+
+interface Args {
+  scenarios: string[];
+  quick: boolean;
+  relays?: string[];
+  sizes?: number[];
+  trialSeconds?: number;
+  out?: string;
+  install: boolean;
+  pin: boolean;
+  render?: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { scenarios: [], quick: false, install: true, pin: true };
+  const value = (i: number): string => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) fail(`${argv[i]} needs a value`);
+    return v;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const o = argv[i];
+    switch (o) {
+      case '--scenario':
+      case '-s':
+        a.scenarios.push(...value(i).split(','));
+        i++;
+        break;
+      case '--quick':
+        a.quick = true;
+        break;
+      case '--relays':
+        a.relays = value(i).split(',');
+        i++;
+        break;
+      case '--sizes':
+        a.sizes = value(i).split(',').map(Number);
+        if (a.sizes.some((s) => !Number.isInteger(s) || s < 32 || s > 8972)) fail('--sizes: integers from 32 to 8972');
+        i++;
+        break;
+      case '--trial-seconds':
+        a.trialSeconds = Number(value(i));
+        if (!(a.trialSeconds > 0)) fail('--trial-seconds: a positive number');
+        i++;
+        break;
+      case '--out':
+        a.out = value(i);
+        i++;
+        break;
+      case '--render':
+        a.render = value(i);
+        i++;
+        break;
+      case '--no-pin':
+        a.pin = false;
+        break;
+      case '--no-install':
+        a.install = false;
+        break;
+      case '--list':
+        process.stdout.write(SCENARIOS.map((s) => `${s.name.padEnd(11)} ${s.what}`).join('\n') + '\n');
+        process.exit(0);
+        break;
+      case '-h':
+      case '--help':
+        process.stdout.write(USAGE);
+        process.exit(0);
+        break;
+      default:
+        fail(`unknown option ${o}`);
+    }
+  }
+  for (const s of a.scenarios) if (!SCENARIOS.some((x) => x.name === s || x.aliases.includes(s))) fail(`unknown scenario "${s}" (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
+  const known = ['mcr-1w', 'mcr-2w', 'kernel', 'c-relay', 'node', 'socat'];
+  for (const r of a.relays ?? []) if (!known.includes(r)) fail(`unknown relay "${r}" (known: ${known.join(', ')})`);
+  return a;
+}
+
+function fail(msg: string): never {
+  process.stderr.write(`bench: ${msg}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function stamp(d: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/** Writes results.json's report and charts into `dir`; returns the charts. */
+function render(results: Results, dir: string): Chart[] {
+  const charts = writeCharts(results, dir);
+  writeFileSync(path.join(dir, 'report.md'), renderReport(results, charts));
+  return charts;
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.render) {
+    const results = JSON.parse(readFileSync(path.join(args.render, 'results.json'), 'utf8')) as Results;
+    const charts = render(results, args.render);
+    process.stdout.write(terminalSummary(results));
+    process.stdout.write(`\nre-rendered ${args.render}/report.md and ${charts.length} charts\n`);
+    return 0;
+  }
+  const refuse = refuseReason();
+  if (refuse) {
+    process.stderr.write(`bench: refusing to run: ${refuse}\n`);
+    return 1;
+  }
+  installSignalHandlers();
+  const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
+  const t0 = Date.now();
+  const lock = takeLock();
+  if (lock) {
+    process.stderr.write(`bench: refusing to run: ${lock}\n`);
+    return 1;
+  }
+  await removeStaleNamespaces(log);
+  const peers = args.install ? await installPeers(log) : { installed: [], skipped: {} };
+  const ccErrors = await buildTools();
+  for (const [tool, why] of Object.entries(ccErrors)) log(`${tool} not built (${tool === 'c-relay' ? 'the C relay is skipped' : 'latency falls back to mcrgen recv'}): ${why}`);
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mcrb-'));
+  registerTempDir(dir);
+  // The generator on CPU 0, relays on CPU 1 (mcr with 2 workers, the pipeline hops and the latency
+  // probe are left to the scheduler).
+  const pin = args.pin && os.cpus().length >= 2 ? { gen: 0, relay: [1, 0] } : undefined;
+  pinning.gen = pin?.gen;
+  pinning.relay = pin?.relay;
+  const relays: Relay[] = [mcrRelay(1), mcrRelay(2), kernelRelay, cRelay, nodeRelay, socatRelay];
+  const ctx: BenchContext = {
+    quick: args.quick,
+    trialSeconds: args.trialSeconds ?? (args.quick ? 0.5 : 2),
+    resolution: args.quick ? 0.05 : 0.03,
+    maxTrials: args.quick ? 7 : 10,
+    dir,
+    relays,
+    onlyRelays: args.relays,
+    sizes: args.sizes,
+    pin,
+    genMax: {},
+    results: {},
+    log,
+  };
+  const selected = args.scenarios.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => args.scenarios.some((n) => n === s.name || s.aliases.includes(n)));
+  const meta0 = hostMeta();
+  log(`${selected.length} scenario(s): ${selected.map((s) => s.name).join(', ')}${args.quick ? ' (quick)' : ''}; kernel ${meta0.kernel}, ${meta0.nproc} CPUs, host tuning ${meta0.tuneHostApplied ? 'applied' : 'not applied'}`);
+
+  const outDir = args.out ?? path.join(RESULTS_DIR, stamp(new Date()));
+  const errors: Record<string, string> = {};
+  for (const s of selected) {
+    try {
+      ctx.results[s.name] = await s.fn(ctx);
+    } catch (err) {
+      // after Ctrl-C the signal handler cleans up and exits: write nothing half-done
+      if (interrupted()) await new Promise(() => undefined);
+      const msg = (err as Error).stack ?? String(err);
+      errors[s.name] = msg;
+      log(`scenario ${s.name} failed: ${msg}`);
+      ctx.results[s.name] = { trials: [], summary: { error: (err as Error).message }, notes: [`failed: ${(err as Error).message}`], durationS: 0 };
+    }
+  }
+
+  if (interrupted()) await new Promise(() => undefined);
+  const results: Results = {
+    meta: {
+      ...meta0,
+      quick: args.quick,
+      durationS: (Date.now() - t0) / 1000,
+      trialSeconds: ctx.trialSeconds,
+      scenariosRun: selected.map((s) => s.name),
+      peersInstalled: peers.installed,
+      peersSkipped: { ...peers.skipped, ...ccErrors },
+      generatorMaxPps: ctx.genMax,
+      pinning: pin ? `generator on CPU ${pin.gen}; relays on CPU ${pin.relay[0]} (mcr with 2 workers, the pipeline hops and the latency probe unpinned)` : 'none',
+    },
+    scenarios: ctx.results,
+  };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  const charts = render(results, outDir);
+  process.stdout.write(terminalSummary(results));
+  process.stdout.write(`\nresults: ${path.relative(process.cwd(), outDir) || outDir}/ (results.json, report.md, ${charts.length} charts) in ${Math.round(results.meta.durationS)} s\n`);
+  await cleanup.runAll();
+  return Object.keys(errors).length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+    await cleanup.runAll();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+// Scenario 4, many streams: 1, 10 and 100 input groups (239.1.1.1 upwards) at equal rates, one
+// mcrgen per group started together; maximum lossless aggregate rate for mcr (one rule per group),
+// the C relay (one socket joined to every group) and kernel routing (one (S,G) route per group).
+import { Progress } from '../progress';
+import { ONE_HOP_PATH } from '../traffic';
+import { oneHop } from '../topology';
+import type { ScenarioResult, SearchSummary, Trial } from '../types';
+import { fmtPps, genMaxFor, onePlan, pickRelays, searchConfig, searchRelay, type BenchContext } from './common';
+
+export const STREAM_COUNTS = [1, 10, 100];
+const RELAYS = ['mcr-1w', 'c-relay', 'kernel'];
+
+export async function streams(ctx: BenchContext): Promise<ScenarioResult> {
+  const t0 = Date.now();
+  const trials: Trial[] = [];
+  const searches: SearchSummary[] = [];
+  const notes: string[] = [];
+  const skipped: Record<string, string> = {};
+  const topo = await oneHop('ms');
+  const path = ONE_HOP_PATH(topo);
+  const plans = STREAM_COUNTS.map((n) => onePlan(topo, ctx.dir, { streams: n }));
+  const picks = plans.map((p) => pickRelays(ctx, RELAYS, p));
+  const progress = new Progress('streams', picks.reduce((a, p) => a + p.run.length, 0));
+  try {
+    const gmax = await genMaxFor(ctx, path, 1400, progress);
+    for (let i = 0; i < STREAM_COUNTS.length; i++) {
+      for (const [id, why] of Object.entries(picks[i].skipped)) skipped[`${id} x${STREAM_COUNTS[i]}`] = why;
+      for (const relay of picks[i].run) {
+        // many generator processes at once cannot reach one process's maximum rate
+        const cfg = searchConfig(ctx, gmax, { minRate: Math.max(1000, 100 * STREAM_COUNTS[i]), minCount: 20 * STREAM_COUNTS[i] });
+        searches.push(await searchRelay(ctx, relay, plans[i], path, 1400, cfg, progress, trials, `${STREAM_COUNTS[i]} streams`));
+      }
+    }
+  } finally {
+    await topo.destroy();
+  }
+  for (const [k, why] of Object.entries(skipped)) notes.push(`${k} skipped: ${why}`);
+  notes.push('socat and the naive Node relay are not run here: they relay one stream (their one-stream figures are in the throughput scenario).');
+  notes.push('N generator processes (one per group, equal shares of the rate, forked at once by one shell) send 1400-byte payloads; rates are aggregates. The C relay sends every stream to one output group, mcr sends stream k to its own output group.');
+  const ratios: Record<string, number | null> = {};
+  for (const n of STREAM_COUNTS) {
+    const m = searches.find((s) => s.streams === n && s.relay === 'mcr-1w');
+    const c = searches.find((s) => s.streams === n && s.relay === 'c-relay');
+    if (m && c && !m.skipped && !c.skipped) ratios[`${n}`] = c.maxLosslessPps > 0 ? m.maxLosslessPps / c.maxLosslessPps : null;
+  }
+  progress.finish(searches.map((s) => `${s.relay} x${s.streams} ${fmtPps(s.maxLosslessPps)}`).join(', '));
+  return { trials, summary: { searches, ratiosVsCRelay: ratios, skipped }, notes, durationS: (Date.now() - t0) / 1000 };
+}
