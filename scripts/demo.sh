@@ -20,19 +20,20 @@ ip -n "$P-gen" addr add 10.0.1.1/24 dev g0 && ip -n "$P-gen" link set g0 up
 ip -n "$P-relay" addr add 10.0.1.2/24 dev eth0 && ip -n "$P-relay" link set eth0 up
 ip -n "$P-relay" addr add 10.0.2.1/24 dev eth1 && ip -n "$P-relay" link set eth1 up
 ip -n "$P-sink" addr add 10.0.2.2/24 dev s0 && ip -n "$P-sink" link set s0 up
-in() { ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
+in_ns() { ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
 SOCK=/tmp/$P.sock
 
 echo "+ mcrd --control-socket $SOCK   (in the relay namespace)"
-in relay ./bin/mcrd.js --control-socket "$SOCK" & MCRD_PID=$!
+# Not through in_ns(): `ip netns exec` execs mcrd, so $! is mcrd itself.
+ip netns exec "$P-relay" ./bin/mcrd.js --control-socket "$SOCK" & MCRD_PID=$!
 for _ in $(seq 50); do ./bin/mcrctl.js --socket "$SOCK" ping >/dev/null 2>&1 && break; sleep 0.1; done
 echo "+ mcrctl add --input-interface eth0 --input-group 239.1.1.1 --input-port 5001 --outputs 239.2.2.2:5002:eth1 --name demo"
 ./bin/mcrctl.js --socket "$SOCK" add --input-interface eth0 --input-group 239.1.1.1 --input-port 5001 --outputs 239.2.2.2:5002:eth1 --name demo
-in sink ./bin/mcrgen.js recv --group 239.2.2.2 --port 5002 --interface s0 --count 100000 --quiet > /tmp/$P-recv.txt &
+in_ns sink ./bin/mcrgen.js recv --group 239.2.2.2 --port 5002 --interface s0 --count 100000 --quiet > /tmp/$P-recv.txt &
 RECV=$!
 sleep 0.3
 echo "+ mcrgen --group 239.1.1.1 --port 5001 --interface 10.0.1.1 --rate 50000 --count 100000   (in the gen namespace)"
-in gen ./bin/mcrgen.js --group 239.1.1.1 --port 5001 --interface 10.0.1.1 --rate 50000 --count 100000
+in_ns gen ./bin/mcrgen.js --group 239.1.1.1 --port 5001 --interface 10.0.1.1 --rate 50000 --count 100000
 wait $RECV || true
 echo "+ mcrgen recv (in the sink namespace) reported:"
 cat /tmp/$P-recv.txt
