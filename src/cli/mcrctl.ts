@@ -3,6 +3,7 @@
 // (docs/control-protocol.md), prints the result as a table or as JSON (--json).
 // Exit codes: 0 ok, 1 failure (one `mcrctl: <reason>` line on stderr), 2 usage error.
 
+import { defaultControlSocket } from '../lib/control-socket';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { LOG_LEVELS, type LogLevel, type OutputSpec, type RuleSpec } from '../config/types';
@@ -21,7 +22,6 @@ import {
   type WorkersResult,
 } from './render';
 
-const DEFAULT_SOCKET = '/run/mcr/mcrd.sock';
 
 /** The user typed something mcrctl cannot accept (exit 2). */
 class UsageError extends Error {}
@@ -36,7 +36,7 @@ function buildProgram(): Command {
     .description('control a running mcrd (multicast relay daemon)')
     .version(packageVersion(), '-V, --version')
     .addOption(
-      new Option('--socket <path>', 'mcrd control socket').env('MCR_CONTROL_SOCKET').default(DEFAULT_SOCKET),
+      new Option('--socket <path>', 'mcrd control socket (default: $MCR_CONTROL_SOCKET, else /run/mcr/mcrd.sock)').default(defaultControlSocket()),
     )
     .option('--json', 'print the raw result as JSON', false)
     .exitOverride()
@@ -142,11 +142,11 @@ function buildProgram(): Command {
     .command('reload')
     .description('re-read the configuration file (same as SIGHUP)')
     .action(async () => {
-      const result = (await call(globals(), 'config.reload')) as { rules: number; added: number; removed: number };
+      const result = (await call(globals(), 'config.reload')) as { rules: number; added: number; changed?: number; removed: number };
       print(
         globals(),
         result,
-        () => `reloaded: ${plural(result.rules, 'rule')} (${result.added} added, ${result.removed} removed)`,
+        () => `reloaded: ${plural(result.rules, 'rule')} (${result.added} added, ${result.changed ?? 0} changed, ${result.removed} removed)`,
       );
     });
 

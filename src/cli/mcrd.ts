@@ -4,7 +4,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CONFIG_DEFAULTS, LIMITS, LOG_FORMATS, LOG_LEVELS, type Config, type LogFormat, type LogLevel } from '../config/types';
 import { ConfigError, loadConfigFile } from '../config/validate';
-import { Daemon, defaultControlSocket } from '../daemon/daemon';
+import { Daemon } from '../daemon/daemon';
+import { defaultControlSocket } from '../lib/control-socket';
 import { Logger } from '../lib/logger';
 import { packageVersion } from '../lib/version';
 
@@ -29,13 +30,22 @@ async function main(): Promise<void> {
     .description('Userspace multicast relay daemon: AF_PACKET in, UDP out, rules changed at runtime with mcrctl.')
     .version(packageVersion())
     .option('-c, --config <file>', 'JSON5 config file (rules, workers, defaults); reloaded on SIGHUP')
-    .option('-s, --control-socket <path>', 'UNIX socket for mcrctl (mode 0660)', defaultControlSocket())
+    .option('-s, --control-socket <path>', 'UNIX socket for mcrctl, mode 0660 (default: $MCR_CONTROL_SOCKET, else /run/mcr/mcrd.sock)', defaultControlSocket())
     .option('-w, --workers <n>', 'forwarding worker threads (overrides the config file)', parseWorkers)
     .addOption(new Option('--log-level <level>', 'error, warn, info, debug or trace (overrides the config file)').choices(LOG_LEVELS))
     .addOption(new Option('--log-format <format>', 'text or json (overrides the config file)').choices(LOG_FORMATS))
     .addOption(new Option('--counters-file <path>', 'shared counter file (default /dev/shm/mcrd-PID.counters)').hideHelp())
-    .showHelpAfterError(false);
-  program.parse();
+    .showHelpAfterError(false)
+    .exitOverride()
+    // Usage errors as one line, like mcrctl: `mcrd: <reason>`, exit 2.
+    .configureOutput({ outputError: (text) => process.stderr.write(`mcrd: ${text.replace(/^error: /, '').trim()}\n`) });
+  try {
+    program.parse();
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version') process.exit(0);
+    process.exit(2);
+  }
   const flags = program.opts<Flags>();
 
   let config: Config;
@@ -76,7 +86,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
     daemon.reload().then(
-      (r) => log.info(`SIGHUP: configuration reloaded (${r.rules} rules, ${r.added} added, ${r.removed} removed)`),
+      (r) => log.info(`SIGHUP: configuration reloaded (${r.rules} rules, ${r.added} added, ${r.changed} changed, ${r.removed} removed)`),
       (err: Error) => log.error(`SIGHUP: reload rejected, running rules unchanged: ${err.message}`),
     );
   });

@@ -30,6 +30,8 @@ function errorReply(id: unknown, code: string, message: string): string {
 export class ControlServer {
   private readonly server: net.Server;
   private readonly clients = new Set<net.Socket>();
+  /** Only a server that bound the path removes it again (never another daemon's socket). */
+  private listening = false;
 
   constructor(
     private readonly socketPath: string,
@@ -46,6 +48,7 @@ export class ControlServer {
       this.server.once('error', reject);
       this.server.listen(this.socketPath, () => {
         this.server.off('error', reject);
+        this.listening = true;
         resolve();
       });
     });
@@ -54,17 +57,22 @@ export class ControlServer {
   }
 
   async close(): Promise<void> {
+    if (!this.listening) return;
+    this.listening = false;
     for (const c of this.clients) c.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await fs.rm(this.socketPath, { force: true });
   }
 
   private async removeStaleSocket(): Promise<void> {
+    let isSocket: boolean;
     try {
-      await fs.stat(this.socketPath);
+      isSocket = (await fs.lstat(this.socketPath)).isSocket();
     } catch {
       return;
     }
+    // A typo must never delete a file: only a socket nobody answers on is removed.
+    if (!isSocket) throw new Error(`${this.socketPath} exists and is not a socket; refusing to replace it`);
     const alive = await new Promise<boolean>((resolve) => {
       const probe = net.connect(this.socketPath);
       probe.once('connect', () => {
@@ -98,13 +106,17 @@ export class ControlServer {
       while ((newline = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
+        clearTimeout(partialTimer);
+        partialTimer = undefined;
         if (Buffer.byteLength(line) > LIMITS.maxLineBytes) return drop('ETOOBIG', `request line longer than ${LIMITS.maxLineBytes} bytes`);
         if (line.trim() !== '') void this.dispatch(socket, line);
       }
       if (Buffer.byteLength(buffered) > LIMITS.maxLineBytes) return drop('ETOOBIG', `request line longer than ${LIMITS.maxLineBytes} bytes`);
-      clearTimeout(partialTimer);
-      if (buffered !== '')
+      // The clock starts when a line starts and is not reset by more bytes of the same line,
+      // so a client dribbling a byte every few seconds cannot hold a connection slot.
+      if (buffered !== '' && partialTimer === undefined) {
         partialTimer = setTimeout(() => drop('ETIMEOUT', `incomplete request line for ${LIMITS.partialLineMs / 1000} s`), LIMITS.partialLineMs);
+      }
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {

@@ -3,7 +3,7 @@
 // never-finished lines get their documented error codes, and while such clients are connected
 // other clients are still answered and forwarding does not lose a packet.
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RawClient } from '../helpers/control';
@@ -187,6 +187,30 @@ describe('control socket', { skip }, () => {
     await sleep(100);
     const again = await client();
     assert.equal((await again.call({ id: 1, method: 'ping' })).ok, true);
+  });
+
+  it('a second mcrd on the same socket refuses with one line and leaves the first reachable', async () => {
+    const mcrdJs = path.join(ROOT, 'dist', 'src', 'cli', 'mcrd.js');
+    const r = await t.exec('relay', 'node', [mcrdJs, '--control-socket', mcrd.socket], { allowFail: true, timeoutMs: 15_000 });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim(), `mcrd: another mcrd is already listening on ${mcrd.socket}`);
+    assert.equal(r.stdout, '', 'no FINAL lines from a daemon that never started');
+    assert.ok(existsSync(mcrd.socket));
+    assert.deepEqual(await mcrd.request('ping').then((p) => (p as { pong: boolean }).pong), true);
+  });
+
+  it('refuses a --control-socket path that is not a socket and leaves the file alone', async () => {
+    const file = `/tmp/${t.prefix}-precious.txt`;
+    writeFileSync(file, 'keep me\n');
+    try {
+      const mcrdJs = path.join(ROOT, 'dist', 'src', 'cli', 'mcrd.js');
+      const r = await t.exec('relay', 'node', [mcrdJs, '--control-socket', file], { allowFail: true, timeoutMs: 15_000 });
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr.trim(), `mcrd: ${file} exists and is not a socket; refusing to replace it`);
+      assert.equal(readFileSync(file, 'utf8'), 'keep me\n');
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 
   it('creates the socket with mode 0660', () => {

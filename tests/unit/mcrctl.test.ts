@@ -496,7 +496,7 @@ describe('mcrctl', () => {
     const show = await runCli(['--socket', socketPath, 'config', 'show']);
     assert.deepEqual(JSON.parse(show.stdout), { workers: 1, rules: [] });
     const reload = await runCli(['--socket', socketPath, 'config', 'reload']);
-    assert.equal(reload.stdout, 'reloaded: 3 rules (1 added, 0 removed)\n');
+    assert.equal(reload.stdout, 'reloaded: 3 rules (1 added, 0 changed, 0 removed)\n');
   });
 
   test('config check works without a daemon', async () => {
