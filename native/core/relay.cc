@@ -103,6 +103,9 @@ void Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>*
 
     // Rings: reuse the interface's ring set unless the interface was re-created or its MTU
     // outgrew the slots.
+    if (!input_index.count(rule.input_interface) && !input_errors.count(rule.input_interface) &&
+        table->inputs.size() >= kMaxInputs)
+      input_errors[rule.input_interface] = "more than " + std::to_string(kMaxInputs) + " input interfaces";
     if (!input_index.count(rule.input_interface) && !input_errors.count(rule.input_interface)) {
       auto it = rings_.find(rule.input_interface);
       if (it != rings_.end() && (it->second.ifindex != in.ifindex || it->second.frame_size != in.frame_size)) {
@@ -224,6 +227,7 @@ void Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>*
   for (auto [ifindex, group] : membership_.all())
     if (!wanted_groups.count({ifindex, group})) membership_.leave(ifindex, group);
   resolved_ = std::move(resolved);
+  status_ = *status;
 }
 
 void Relay::publish(std::unique_ptr<RuleTable> table) {
@@ -265,9 +269,14 @@ int Relay::reconcile(std::vector<RuleStatus>* status, std::string* error) {
     if (error) *error = "the relay is not started";
     return -EINVAL;
   }
-  if (resolve(rules_) == resolved_) return 0;
+  // Rebuild when an interface changed, and also while a rule is refused: what refused it (a
+  // source address not yet assigned, say) may have been fixed since.
+  bool refused = false;
+  for (const RuleStatus& s : status_) refused = refused || !s.error.empty();
+  if (!refused && resolve(rules_) == resolved_) return 0;
+  std::vector<RuleStatus> before = status_;
   build(rules_, status);
-  return 1;
+  return *status == before ? 0 : 1;
 }
 
 void Relay::read_ring_stats(RingSet& set) {

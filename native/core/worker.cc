@@ -94,7 +94,7 @@ void Worker::run() {
   started_.store(true);
 
   const RuleTable* last = nullptr;
-  pollfd fds[kMaxWorkers + 64];
+  pollfd fds[1 + kMaxInputs];
   nfds_t nfds = 0;
   while (!stopping_.load(std::memory_order_relaxed)) {
     // Generation before table: seeing generation g guarantees seeing table g or newer.
@@ -107,7 +107,7 @@ void Worker::run() {
       fds[nfds++] = pollfd{wake_fd_, POLLIN, 0};
       if (table)
         for (const TableInput& in : table->inputs)
-          if (in.rings[index_] && nfds < sizeof(fds) / sizeof(fds[0]))
+          if (in.rings[index_])
             fds[nfds++] = pollfd{in.rings[index_]->fd(), POLLIN | POLLERR, 0};
     }
     uint32_t work = 0;

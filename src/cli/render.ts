@@ -8,7 +8,7 @@ import { formatCount, formatTable } from './table';
 /** What mcrctl reads from the protocol's results (docs/control-protocol.md). */
 export interface Rule extends RuleSpec {
   id: string;
-  status?: { input?: string; outputs?: string[] };
+  status?: { input?: string; outputs?: string[]; error?: string };
 }
 
 export interface PingResult {
@@ -69,6 +69,9 @@ function ruleStatus(rule: Rule): string {
   const waiting: string[] = [];
   const status = rule.status;
   if (status === undefined) return '-';
+  // The core refused the rule (e.g. a source address that is not local): say why.
+  if (status.error !== undefined) return `error: ${status.error}`;
+  if (status.input === 'pending') return 'pending (data plane starting)';
   if (status.input !== undefined && status.input !== 'up') waiting.push(`${rule.input.interface} (input)`);
   (status.outputs ?? []).forEach((state, index) => {
     const iface = rule.outputs[index]?.interface;

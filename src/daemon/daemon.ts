@@ -8,7 +8,7 @@ import { ConfigError, loadConfigFile, ruleId, validateRuleSpec } from '../config
 import { packageVersion } from '../lib/version';
 import { LOG_LEVELS, type Config, type LogFormat, type LogLevel, type RuleSpec } from '../config/types';
 import type { Logger } from '../lib/logger';
-import { loadAddon, type NativeRuleStatus } from '../native/addon';
+import { loadAddon, type NativeRule, type NativeRuleStatus } from '../native/addon';
 import { ControlServer, ProtocolError, type Handler } from './control-server';
 import { DataPlaneProcess } from './dataplane-process';
 import { RuleRegistry, SlotPool, type RuleRecord } from './rule-registry';
@@ -40,6 +40,9 @@ export class Daemon {
   private queue: Promise<unknown> = Promise.resolve();
   private watchTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
+  private started = false;
+  /** The rule set the data plane was last started with (JSON), to catch changes made meanwhile. */
+  private startRules = '';
 
   constructor(private readonly options: DaemonOptions, private readonly log: Logger, config: Config) {
     this.config = this.withOverrides(config);
@@ -56,7 +59,7 @@ export class Daemon {
       countersPath: this.countersPath,
       logLevel: this.log.level,
       logFormat: this.config.logFormat,
-      rules: this.registry.toNative(),
+      rules: this.rulesSentAtStart(),
     }));
     this.dataPlane.on('ready', (statuses: NativeRuleStatus[]) => {
       this.registry.applyStatuses(statuses);
@@ -64,19 +67,27 @@ export class Daemon {
       if (this.config.realtimePriority > 0 && this.dataPlane.workers.some((w) => !w.realtime))
         this.log.warn(`realtimePriority ${this.config.realtimePriority}: the kernel refused SCHED_FIFO for the workers (needs CAP_SYS_NICE); they run with normal scheduling`);
       if (this.dataPlane.restarts > 0) this.log.info(`data plane restarted; ${this.registry.size} rules restored`, { pid: this.dataPlane.pid });
-      this.logRuleProblems();
+      // Rules changed while it was starting (accepted into the registry) go in now.
+      if (JSON.stringify(this.registry.toNative()) !== this.startRules)
+        void this.serial(async () => this.registry.applyStatuses(await this.dataPlane.setRules(this.registry.toNative())))
+          .then(() => this.logRuleProblems())
+          .catch((err: Error) => this.log.error(`cannot apply the rules changed during start-up: ${err.message}`));
+      else this.logRuleProblems();
     });
     this.dataPlane.on('status', (statuses: NativeRuleStatus[]) => {
       this.registry.applyStatuses(statuses);
       this.log.info('interface change picked up', { rulesUp: statuses.filter((s) => s.input === 'up').length });
+      this.logRuleProblems();
     });
     this.server = new ControlServer(options.controlSocket, this.handlers(), log.child('control'));
   }
 
   async start(): Promise<void> {
+    this.checkMachine(this.config);
     for (const spec of this.config.rules) this.insertNew(spec);
     await this.server.listen();
     await this.dataPlane.start();
+    this.started = true;
     this.log.info(`mcrd ${packageVersion()} running`, {
       rules: this.registry.size,
       workers: this.config.workers,
@@ -91,8 +102,8 @@ export class Daemon {
     this.stopping ??= (async () => {
       clearInterval(this.watchTimer);
       await this.dataPlane.stop();
-      const stats = this.readStats();
-      for (const line of finalLines(stats)) process.stdout.write(line + '\n');
+      // A daemon that never forwarded has no FINAL figures to report.
+      if (this.started) for (const line of finalLines(this.readStats())) process.stdout.write(line + '\n');
       await this.server.close();
       this.stats.close();
       await fs.rm(this.countersPath, { force: true });
@@ -101,21 +112,38 @@ export class Daemon {
   }
 
   /** SIGHUP and `config reload`: an invalid file changes nothing. */
-  reload(): Promise<{ rules: number; added: number; removed: number }> {
+  reload(): Promise<{ rules: number; added: number; changed: number; removed: number }> {
     return this.serial(async () => {
       if (!this.options.configPath) throw new ProtocolError('EINVAL', 'mcrd was started without --config: nothing to reload');
       const next = this.withOverrides(loadConfigFile(this.options.configPath));
+      this.checkMachine(next);
       const oldRecords = this.registry.list();
       const oldById = new Map(oldRecords.map((r) => [r.id, r]));
-      const kept: RuleRecord[] = [];
+      const nextRecords: RuleRecord[] = [];
       const created: RuleRecord[] = [];
+      const changed: RuleRecord[] = [];
+      const newOutputSlots: number[] = [];
+      const freedOutputSlots: number[] = [];
       for (const spec of next.rules) {
         const old = oldById.get(ruleId(spec));
-        if (old && JSON.stringify(old.spec) === JSON.stringify(spec)) kept.push(old);
-        else created.push(this.allocate(spec));
+        if (old && JSON.stringify(old.spec) === JSON.stringify(spec)) {
+          nextRecords.push(old);
+        } else if (old) {
+          // Same input, edited name or outputs: the rule keeps its counters.
+          const { record, added, freed } = this.registry.reshape(old, spec);
+          this.stats.markBase(record, added);
+          newOutputSlots.push(...added);
+          freedOutputSlots.push(...freed);
+          changed.push(record);
+          nextRecords.push(record);
+        } else {
+          const record = this.allocate(spec);
+          created.push(record);
+          nextRecords.push(record);
+        }
       }
-      const nextRecords = [...kept, ...created];
-      const removed = oldRecords.filter((r) => !nextRecords.includes(r));
+      const nextIds = new Set(nextRecords.map((r) => r.id));
+      const removed = oldRecords.filter((r) => !nextIds.has(r.id));
       const restartNeeded = next.workers !== this.config.workers || JSON.stringify(next.cpus) !== JSON.stringify(this.config.cpus) || next.ringMiB !== this.config.ringMiB || next.realtimePriority !== this.config.realtimePriority;
       if (!restartNeeded && this.dataPlane.state === 'running') {
         const statuses = await this.dataPlane.setRules(this.registry.toNative(nextRecords));
@@ -125,6 +153,7 @@ export class Daemon {
           const restored = await this.dataPlane.setRules(this.registry.toNative(oldRecords));
           this.registry.applyStatuses(restored, oldRecords);
           for (const r of created) this.registry.release(r);
+          this.registry.releaseOutputSlots(newOutputSlots);
           throw new ProtocolError('EDATAPLANE', `reload refused, running rules unchanged: ${failed.join('; ')}`);
         }
         this.registry.applyStatuses(statuses, nextRecords);
@@ -133,6 +162,7 @@ export class Daemon {
         this.registry.delete(r.id);
         this.registry.release(r);
       }
+      this.registry.releaseOutputSlots(freedOutputSlots);
       for (const r of oldRecords) this.registry.delete(r.id);
       for (const r of nextRecords) this.registry.insert(r);
       this.log.setLevel(next.logLevel);
@@ -143,9 +173,24 @@ export class Daemon {
         await this.dataPlane.stop();
         await this.dataPlane.start();
       }
-      this.log.info('configuration reloaded', { rules: nextRecords.length, added: created.length, removed: removed.length });
-      return { rules: nextRecords.length, added: created.length, removed: removed.length };
+      this.log.info('configuration reloaded', { rules: nextRecords.length, added: created.length, changed: changed.length, removed: removed.length });
+      return { rules: nextRecords.length, added: created.length, changed: changed.length, removed: removed.length };
     });
+  }
+
+  private rulesSentAtStart(): NativeRule[] {
+    const rules = this.registry.toNative();
+    this.startRules = JSON.stringify(rules);
+    return rules;
+  }
+
+  /** What the config file cannot know: whether the CPUs it names exist on this machine. */
+  private checkMachine(config: Config): void {
+    const cpuCount = os.availableParallelism();
+    const problems = (config.cpus ?? [])
+      .map((cpu, i) => (cpu >= cpuCount ? `cpus[${i}]: CPU ${cpu} does not exist on this machine (CPUs 0 to ${cpuCount - 1})` : ''))
+      .filter(Boolean);
+    if (problems.length > 0) throw new ConfigError(problems, this.options.configPath);
   }
 
   private withOverrides(config: Config): Config {
@@ -176,7 +221,8 @@ export class Daemon {
   }
 
   private readStats(): Stats {
-    return this.stats.read(this.registry.list(), this.config.workers, (Date.now() - this.startedAt) / 1000);
+    // Every worker that has run is listed, so the rows add up to the totals after `workers` shrank.
+    return this.stats.read(this.registry.list(), Number.MAX_SAFE_INTEGER, (Date.now() - this.startedAt) / 1000);
   }
 
   private logRuleProblems(): void {
@@ -304,7 +350,7 @@ export class Daemon {
           },
           workers: stats.workers.map((w) => ({
             worker: w.worker,
-            cpu: this.dataPlane.workers[w.worker]?.cpu ?? -1,
+            cpu: (this.dataPlane.workers[w.worker]?.cpu ?? -1) >= 0 ? this.dataPlane.workers[w.worker]?.cpu : null,
             realtime: this.dataPlane.workers[w.worker]?.realtime ?? false,
             rxFrames: w.rxFrames,
             txPackets: w.txPackets,
@@ -331,4 +377,3 @@ export class Daemon {
 }
 
 export { ConfigError };
-export const defaultControlSocket = (): string => process.env.MCR_CONTROL_SOCKET ?? (os.userInfo().uid === 0 ? '/run/mcr/mcrd.sock' : `${os.tmpdir()}/mcrd.sock`);

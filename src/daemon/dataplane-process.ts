@@ -49,6 +49,8 @@ export class DataPlaneProcess extends EventEmitter {
   private readonly pending = new Map<number, Pending>();
   private nextRequest = 1;
   private stopping = false;
+  /** Until the first data plane is ready a failure is mcrd's start-up error, not a crash. */
+  private everReady = false;
 
   constructor(private readonly log: Logger, private readonly initMessage: () => InitMessage) {
     super();
@@ -122,6 +124,7 @@ export class DataPlaneProcess extends EventEmitter {
       child.on('message', (msg: FromDataPlane) => {
         switch (msg.type) {
           case 'ready':
+            this.everReady = true;
             this.state = 'running';
             this.startedAt = new Date();
             this.workers = msg.workers;
@@ -163,7 +166,7 @@ export class DataPlaneProcess extends EventEmitter {
         if (!settled) {
           settled = true;
           reject(new DataPlaneError(`data plane exited during start (${signal ?? `code ${code}`})`));
-          if (this.state === 'starting') return;  // first start failed: the daemon reports it
+          if (!this.everReady) return;  // the first start failed: the daemon reports it
         }
         if (this.stopping) {
           this.state = 'stopped';

@@ -67,6 +67,32 @@ export class RuleRegistry {
     return { id: ruleId(spec), spec, slot: this.ruleSlots.take(), outputSlots: spec.outputs.map(() => this.outputSlots.take()), status: null };
   }
 
+  /**
+   * The same rule (same id) with an edited spec: it keeps its rule slot and the slots of the
+   * outputs that did not change, so its counters continue. Returns the record and the output
+   * slots that are new (release them on rollback) and freed (release them on commit).
+   */
+  reshape(old: RuleRecord, spec: RuleSpec): { record: RuleRecord; added: number[]; freed: number[] } {
+    const key = (o: { group: string; port: number; interface: string }): string => `${o.group}:${o.port}:${o.interface}`;
+    const oldSlots = new Map(old.spec.outputs.map((o, i) => [key(o), old.outputSlots[i] as number]));
+    const added: number[] = [];
+    const outputSlots = spec.outputs.map((o) => {
+      const reused = oldSlots.get(key(o));
+      if (reused !== undefined) {
+        oldSlots.delete(key(o));
+        return reused;
+      }
+      const slot = this.outputSlots.take();
+      added.push(slot);
+      return slot;
+    });
+    return { record: { id: old.id, spec, slot: old.slot, outputSlots, status: null }, added, freed: [...oldSlots.values()] };
+  }
+
+  releaseOutputSlots(slots: number[]): void {
+    for (const s of slots) this.outputSlots.give(s);
+  }
+
   release(record: RuleRecord): void {
     this.ruleSlots.give(record.slot);
     for (const s of record.outputSlots) this.outputSlots.give(s);

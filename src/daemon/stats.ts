@@ -98,11 +98,15 @@ export class StatsReader {
     this.workersSeen = Math.max(this.workersSeen, count);
   }
 
-  /** Records the current values of a new rule's (possibly recycled) slots as its zero. */
-  markBase(record: RuleRecord): void {
-    const snap = this.counters.snapshot(this.maxWorkers, Uint32Array.of(record.slot), Uint32Array.from(record.outputSlots));
-    this.bases.set(`r${record.slot}`, [...snap.rules]);
-    record.outputSlots.forEach((slot, i) => this.bases.set(`o${slot}`, [...snap.outputs.subarray(i * 3, i * 3 + 3)]));
+  /**
+   * Records the current values of a new rule's (possibly recycled) slots as its zero; with
+   * `onlyOutputs`, only those output slots (a reshaped rule keeps its other counters).
+   */
+  markBase(record: RuleRecord, onlyOutputs?: number[]): void {
+    const outputs = onlyOutputs ?? record.outputSlots;
+    const snap = this.counters.snapshot(this.maxWorkers, Uint32Array.of(record.slot), Uint32Array.from(outputs));
+    if (!onlyOutputs) this.bases.set(`r${record.slot}`, [...snap.rules]);
+    outputs.forEach((slot, i) => this.bases.set(`o${slot}`, [...snap.outputs.subarray(i * 3, i * 3 + 3)]));
   }
 
   read(records: RuleRecord[], activeWorkers: number, uptimeSeconds: number): Stats {

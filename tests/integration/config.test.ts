@@ -73,7 +73,7 @@ describe('config file', { skip }, () => {
     await sleep(500);
     writeFileSync(file, configText(ruleA, ruleLate, ruleB()));
     mcrd.child.kill('SIGHUP');
-    await logged('SIGHUP: configuration reloaded (3 rules, 1 added, 0 removed)');
+    await logged('SIGHUP: configuration reloaded (3 rules, 1 added, 0 changed, 0 removed)');
     assert.deepEqual((await rules(mcrd)).map((r) => [r.name, r.status.input]), [['a', 'up'], ['late', 'waiting-for-interface'], ['b', 'up']]);
     await stream(B, 2_000, 2_000); // while A still flows
     assert.equal(aDone, false, 'the reload and stream B happened while A was flowing');
@@ -109,7 +109,7 @@ describe('config file', { skip }, () => {
     // Fixed again: a reload that changes nothing.
     writeFileSync(file, configText(ruleA, ruleLate, ruleB()));
     const ok = await mcrd.ctl(['config', 'reload']);
-    assert.equal(ok.stdout, 'reloaded: 3 rules (0 added, 0 removed)\n');
+    assert.equal(ok.stdout, 'reloaded: 3 rules (0 added, 0 changed, 0 removed)\n');
     assert.equal((await mcrd.ctl(['list', '--json'])).stdout, before);
     await stream(B, 2_000);
   });
@@ -141,6 +141,32 @@ describe('config file', { skip }, () => {
     assert.ok(r.stderr.includes(`${badFile}: rules[1].input.grp: unknown key (expected one of interface, group, port)`), r.stderr);
     assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
     assert.equal(existsSync(socket), false);
+  });
+
+  it('mcrd refuses cpus that this machine does not have, naming the key', async () => {
+    writeFileSync(badFile, `{ workers: 2, cpus: [0, 4096], rules: [] }`);
+    const socket = `/tmp/${t.prefix}-cpu.sock`;
+    const r = await t.exec('relay', 'node', [MCRD, '--control-socket', socket, '--config', badFile], { allowFail: true, timeoutMs: 15_000 });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr.trim(), /^mcrd: .*: cpus\[1\]: CPU 4096 does not exist on this machine \(CPUs 0 to \d+\)$/);
+    assert.equal(existsSync(socket), false);
+  });
+
+  it('a reload that edits a rule keeps its counters and those of its unchanged outputs', async () => {
+    const before = (await mcrd.request<{ rules: { id: string; name?: string; matchedPackets: number; outputs: { txPackets: number }[] }[] }>('stats')).rules;
+    const a = before.find((r) => r.name === 'a');
+    assert.ok(a && a.matchedPackets > 0, 'rule a has forwarded before');
+    // Same input (same id), one more output: a "changed" rule, not removed and re-added.
+    const edited = ruleA.replace("outputs: [", "outputs: [{ group: '239.2.2.9', port: 6009, interface: 'r1' }, ");
+    writeFileSync(file, configText(edited, ruleLate));
+    const r = await mcrd.ctl(['config', 'reload']);
+    assert.equal(r.stdout, 'reloaded: 2 rules (0 added, 1 changed, 1 removed)\n');
+    const after = (await mcrd.request<{ rules: { id: string; name?: string; matchedPackets: number; outputs: { group: string; txPackets: number }[] }[] }>('stats')).rules;
+    const a2 = after.find((x) => x.name === 'a');
+    assert.equal(a2?.id, a.id);
+    assert.equal(a2?.matchedPackets, a.matchedPackets);
+    assert.equal(a2?.outputs.find((o) => o.group === '239.2.2.9')?.txPackets, 0);
+    assert.equal(a2?.outputs.find((o) => o.group !== '239.2.2.9')?.txPackets, a.outputs[0]?.txPackets);
   });
 
   it('starts a rule waiting for its input interface once the interface is created', async () => {

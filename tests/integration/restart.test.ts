@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { pollUntil, rules, stats, workers, type Stats, type Workers } from '../helpers/control';
+import { pollUntil, rules, stats, statsAfterRx, workers, type Stats, type Workers } from '../helpers/control';
 import { oneHop, parseFinal, receive, send, sh, skipReason, sleep, startDaemon, type DaemonHandle, type Topology } from '../helpers/netns';
 
 const skip = skipReason();
@@ -162,6 +162,31 @@ describe('data-plane restart', { skip }, () => {
     assertNoneBackwards(mid, later);
     assert.equal(later.totals.rxFrames, mid.totals.rxFrames + 5_000);
     assert.equal(later.totals.txPackets, mid.totals.txPackets + 5_000);
+  });
+
+  it('applies rules added and removed while the data plane restarts, once it is ready', async () => {
+    const C = { group: '239.1.1.3', port: 5007, out: '239.2.2.5', outPort: 5008 };
+    const pid = await mcrd.dataplanePid();
+    process.kill(pid, 'SIGKILL');
+    await pollUntil(() => workers(mcrd), (w) => w.dataplane.state !== 'running', 'the supervisor to notice the crash', 5_000, 5);
+    // Accepted into the registry while nothing runs; they must reach the new data plane.
+    await mcrd.request('add', { name: 'c', input: { interface: 'r0', group: C.group, port: C.port }, outputs: [{ group: C.out, port: C.outPort, interface: 'r1' }] });
+    await mcrd.request('remove', { name: 'b' });
+    await restarted(pid);
+    const list = await pollUntil(() => rules(mcrd), (rs) => rs.every((r) => r.status.input === 'up'), 'every rule up', 5_000);
+    assert.deepEqual(list.map((r) => r.name), ['a', 'c']);
+    assert.match((await t.ip('relay', ['maddr', 'show', 'dev', 'r0'])).stdout, /239\.1\.1\.3/);
+
+    const sink = receive(t, 'sink', { group: C.out, port: C.outPort, iface: 's0', count: 2_000 });
+    await sink.ready;
+    await send(t, 'gen', { group: C.group, port: C.port, source: '10.0.1.1', rate: 10_000, count: 2_000 });
+    assert.equal((await sink.result).unique, 2_000);
+    // b is gone from the data plane too: its packets match nothing.
+    const before = await stats(mcrd);
+    await send(t, 'gen', { group: B.group, port: B.port, source: '10.0.1.1', rate: 10_000, count: 1_000 });
+    const after = await statsAfterRx(mcrd, before.totals.rxFrames + 1_000);
+    assert.equal(after.totals.noMatch - before.totals.noMatch, 1_000);
+    assert.equal(after.totals.txPackets, before.totals.txPackets);
   });
 
   it('SIGTERM: mcrd exits 0 with FINAL lines and leaves no process, socket or counter file', async () => {

@@ -110,6 +110,7 @@ class Relay {
   Membership membership_;
   std::vector<RuleConfig> rules_;
   std::map<std::string, Resolved> resolved_;  // interfaces as the current table saw them
+  std::vector<RuleStatus> status_;             // what the current table made of each rule
   bool started_ = false;
 };
 

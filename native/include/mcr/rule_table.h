@@ -16,6 +16,9 @@ namespace mcr {
 
 class IngressRing;
 
+// Input interfaces one table (and so one worker's poll set) can hold.
+constexpr size_t kMaxInputs = 256;
+
 struct OutputEntry {
   sockaddr_in dest;
   uint32_t egress_index;  // which egress socket of the table sends it
