@@ -7,10 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces)"; exit 1; }
 
-P=mcrdemo
+P=mcrdemo$$   # unique, so two demos never touch each other
+OUT=$(mktemp -d)
 cleanup() {
   [ -n "${MCRD_PID:-}" ] && kill "$MCRD_PID" 2>/dev/null && wait "$MCRD_PID" 2>/dev/null || true
   for n in gen relay sink; do ip netns del "$P-$n" 2>/dev/null || true; done
+  rm -rf "$OUT"
 }
 trap cleanup EXIT
 for n in gen relay sink; do ip netns add "$P-$n"; ip -n "$P-$n" link set lo up; done
@@ -21,7 +23,7 @@ ip -n "$P-relay" addr add 10.0.1.2/24 dev eth0 && ip -n "$P-relay" link set eth0
 ip -n "$P-relay" addr add 10.0.2.1/24 dev eth1 && ip -n "$P-relay" link set eth1 up
 ip -n "$P-sink" addr add 10.0.2.2/24 dev s0 && ip -n "$P-sink" link set s0 up
 in_ns() { ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
-SOCK=/tmp/$P.sock
+SOCK=$OUT/mcrd.sock
 
 echo "+ mcrd --control-socket $SOCK   (in the relay namespace)"
 # Not through in_ns(): `ip netns exec` execs mcrd, so $! is mcrd itself.
@@ -29,13 +31,13 @@ ip netns exec "$P-relay" ./bin/mcrd.js --control-socket "$SOCK" & MCRD_PID=$!
 for _ in $(seq 50); do ./bin/mcrctl.js --socket "$SOCK" ping >/dev/null 2>&1 && break; sleep 0.1; done
 echo "+ mcrctl add --input-interface eth0 --input-group 239.1.1.1 --input-port 5001 --outputs 239.2.2.2:5002:eth1 --name demo"
 ./bin/mcrctl.js --socket "$SOCK" add --input-interface eth0 --input-group 239.1.1.1 --input-port 5001 --outputs 239.2.2.2:5002:eth1 --name demo
-in_ns sink ./bin/mcrgen.js recv --group 239.2.2.2 --port 5002 --interface s0 --count 100000 --quiet > /tmp/$P-recv.txt &
+in_ns sink ./bin/mcrgen.js recv --group 239.2.2.2 --port 5002 --interface s0 --count 100000 --quiet > "$OUT/recv.txt" &
 RECV=$!
 sleep 0.3
 echo "+ mcrgen --group 239.1.1.1 --port 5001 --interface 10.0.1.1 --rate 50000 --count 100000   (in the gen namespace)"
 in_ns gen ./bin/mcrgen.js --group 239.1.1.1 --port 5001 --interface 10.0.1.1 --rate 50000 --count 100000
 wait $RECV || true
 echo "+ mcrgen recv (in the sink namespace) reported:"
-cat /tmp/$P-recv.txt
+cat "$OUT/recv.txt"
 echo "+ mcrctl stats"
 ./bin/mcrctl.js --socket "$SOCK" stats

@@ -34,6 +34,13 @@ for (const file of files) {
     problems.push(`${rel}: includes <napi.h>; only native/binding/ may (the core stays a plain C++ library)`);
 }
 
+// Shell scripts must at least parse (demo.sh once shipped with a reserved word as a name).
+const { spawnSync } = require('node:child_process');
+for (const file of files.filter((f) => f.endsWith('.sh')).concat(path.join(root, '.ci', 'run'))) {
+  const r = spawnSync('bash', ['-n', file], { encoding: 'utf8' });
+  if (r.status !== 0) problems.push(`${path.relative(root, file)}: bash -n: ${r.stderr.trim()}`);
+}
+
 if (problems.length > 0) {
   for (const p of problems) console.error(`lint: ${p}`);
   process.exit(1);
