@@ -9,21 +9,8 @@ import { MCRD } from '../paths';
 import { cleanup, sleep, type Proc } from '../proc';
 import { inputGroup, outputGroup, type Relay, type RelayCounters, type RelayInstance, type RelayPlan } from './relay';
 
-export interface FinalLine {
-  recv: number;
-  matched: number;
-  egr_sent: number;
-  filtered: number;
-  no_match: number;
-  buf_exhaust: number;
-}
-
-/** Parses "[STATS:Ingress FINAL] total: recv=N ..." (the seed report's format). */
-export function parseFinal(output: string, which = 'total'): FinalLine | undefined {
-  const line = output.split('\n').find((l) => l.includes(`[STATS:Ingress FINAL] ${which}:`));
-  if (!line) return undefined;
-  return Object.fromEntries([...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1], Number(m[2])])) as unknown as FinalLine;
-}
+import { parseFinal } from '../../src/daemon/stats';
+export { parseFinal, type FinalLine } from '../../src/daemon/stats';
 
 interface StatsTotals {
   rxFrames: number;

@@ -188,3 +188,20 @@ export function finalLines(stats: Stats): string[] {
   lines.push(`[STATS:Egress FINAL] total: ${egress(stats.totals)}`);
   return lines;
 }
+
+/** The fields of one `[STATS:Ingress FINAL]` line. */
+export interface FinalLine {
+  recv: number;
+  matched: number;
+  egr_sent: number;
+  filtered: number;
+  no_match: number;
+  buf_exhaust: number;
+}
+
+/** Parses "[STATS:Ingress FINAL] total: recv=N ..." (or `which` = "worker 0") out of mcrd's output. */
+export function parseFinal(output: string, which = 'total'): FinalLine | undefined {
+  const line = output.split('\n').find((l) => l.includes(`[STATS:Ingress FINAL] ${which}:`));
+  if (!line) return undefined;
+  return Object.fromEntries([...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1], Number(m[2])])) as unknown as FinalLine;
+}

@@ -4,27 +4,9 @@
 import * as net from 'node:net';
 import { sleep, type DaemonHandle } from './netns';
 
-export interface Counters {
-  rxFrames: number;
-  rxBytes: number;
-  matched: number;
-  noMatch: number;
-  filtered: number;
-  filteredByReason: Record<'truncated' | 'badIpHeader' | 'badIpChecksum' | 'fragment' | 'notUdp' | 'badUdpLength' | 'notIpv4' | 'oversize', number>;
-  txPackets: number;
-  txBytes: number;
-  txErrors: number;
-  txErrorsByErrno: Record<string, number>;
-  ringDrops: number;
-  bufExhaust: number;
-}
-
-export interface Stats {
-  uptimeSeconds: number;
-  totals: Counters;
-  workers: ({ worker: number } & Counters)[];
-  rules: { id: string; name?: string; matchedPackets: number; matchedBytes: number; outputs: { group: string; port: number; interface: string; txPackets: number; txBytes: number; txErrors: number }[] }[];
-}
+// The result types are the daemon's own (src/daemon/stats.ts), so tests and daemon cannot drift.
+import type { Stats } from '../../src/daemon/stats';
+export type { Counters, Stats } from '../../src/daemon/stats';
 
 export interface Rule {
   id: string;
@@ -36,7 +18,7 @@ export interface Rule {
 
 export interface Workers {
   dataplane: { pid: number | null; state: string; restarts: number; startedAt: string | null };
-  workers: { worker: number; cpu: number; rxFrames: number; txPackets: number; ringDrops: number }[];
+  workers: { worker: number; cpu: number | null; realtime: boolean; rxFrames: number; txPackets: number; ringDrops: number }[];
 }
 
 export const stats = (d: DaemonHandle): Promise<Stats> => d.request<Stats>('stats');

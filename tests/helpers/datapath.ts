@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Topology, type DaemonHandle, type RecvResult } from './netns';
+import { Topology, type RecvResult } from './netns';
 
 /**
  * IPv6 off in a namespace, set before any link exists so new veths inherit it. Otherwise every
@@ -50,42 +50,12 @@ export class TempDir {
   }
 }
 
-export interface Counters {
-  rxFrames: number;
-  rxBytes: number;
-  matched: number;
-  noMatch: number;
-  filtered: number;
-  filteredByReason: Record<string, number>;
-  txPackets: number;
-  txBytes: number;
-  txErrors: number;
-  txErrorsByErrno: Record<string, number>;
-  ringDrops: number;
-  bufExhaust: number;
-}
+// The result types are the daemon's own (src/daemon/stats.ts), so tests and daemon cannot drift.
+import type { Stats } from '../../src/daemon/stats';
+export type { Counters, Stats } from '../../src/daemon/stats';
+export type { Workers } from './control';
 
-export interface Stats {
-  uptimeSeconds: number;
-  totals: Counters;
-  workers: ({ worker: number } & Counters)[];
-  rules: {
-    id: string;
-    name?: string;
-    matchedPackets: number;
-    matchedBytes: number;
-    outputs: { group: string; port: number; interface: string; txPackets: number; txBytes: number; txErrors: number }[];
-  }[];
-}
-
-export interface Workers {
-  dataplane: { pid: number; state: string; restarts: number; startedAt: string };
-  workers: { worker: number; cpu: number; rxFrames: number; txPackets: number; ringDrops: number }[];
-}
-
-export function stats(d: DaemonHandle): Promise<Stats> {
-  return d.request<Stats>('stats');
-}
+export { stats } from './control';
 
 /** The rule with this name from a stats result (fails the test if it is missing). */
 export function ruleStats(s: Stats, name: string): Stats['rules'][number] {

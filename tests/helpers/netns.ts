@@ -182,22 +182,7 @@ export function receive(t: Topology, ns: string, o: { group: string; port: numbe
   return { ready, result };
 }
 
-export interface FinalLine {
-  recv: number;
-  matched: number;
-  egr_sent: number;
-  filtered: number;
-  no_match: number;
-  buf_exhaust: number;
-}
-
-/** Parses "[STATS:Ingress FINAL] total: recv=N ..." (the seed report's format). */
-export function parseFinal(output: string, which = 'total'): FinalLine | undefined {
-  const line = output.split('\n').find((l) => l.includes(`[STATS:Ingress FINAL] ${which}:`));
-  if (!line) return undefined;
-  const fields = Object.fromEntries([...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1], Number(m[2])]));
-  return fields as unknown as FinalLine;
-}
+export { parseFinal, type FinalLine } from '../../src/daemon/stats';
 
 export class DaemonHandle {
   stdout = '';
