@@ -1,14 +1,12 @@
-# Four targets from one build: the forwarding core as a plain static library (no <napi.h>),
-# its test binary, the node-addon-api binding, and the native traffic tool mcrgen.
+# One build: the forwarding core as a plain static library (no <napi.h>), its test binary, the
+# node-addon-api binding, the native traffic tool mcrgen, and the bench tools (replay gate, ring probe).
 {
   "target_defaults": {
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
     "cflags_cc": ["-std=c++20", "-O2", "-g", "-fno-omit-frame-pointer", "-Wall", "-Wextra",
                   "-Wno-missing-field-initializers", "-fstack-protector-strong"],
-    "include_dirs": ["native/include"],
-    "defines": ["MCR_TRACE=<(mcr_trace)"]
+    "include_dirs": ["native/include"]
   },
-  "variables": { "mcr_trace%": "1" },
   "targets": [
     {
       "target_name": "mcr_core",
