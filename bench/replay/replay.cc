@@ -5,7 +5,15 @@
 // and that the measured loop allocates nothing, prints one JSON line, and exits 1 otherwise.
 #include <arpa/inet.h>
 #include <malloc.h>
+// The callgrind client requests are no-ops outside valgrind; without valgrind's headers the
+// harness still builds (and the gate, which needs valgrind to run, skips).
+#if __has_include(<valgrind/callgrind.h>)
 #include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#define CALLGRIND_TOGGLE_COLLECT
+#endif
 
 #include <cerrno>
 #include <cstdio>

@@ -33,7 +33,10 @@ CounterRegion::~CounterRegion() { close(); }
 
 int CounterRegion::open(const std::string& path, bool create, std::string* error) {
   close();
-  int fd = ::open(path.c_str(), create ? (O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC) : (O_RDWR | O_CLOEXEC),
+  // A new file, never an existing one or a link planted in a shared directory like /dev/shm.
+  if (create) ::unlink(path.c_str());
+  int fd = ::open(path.c_str(),
+                  create ? (O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC) : (O_RDWR | O_NOFOLLOW | O_CLOEXEC),
                   0600);
   if (fd < 0) return fail(error, "open(" + path + ")", errno);
   // ftruncate on a fresh file gives zero pages that the kernel allocates only when touched.

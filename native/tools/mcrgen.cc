@@ -264,6 +264,8 @@ SendOptions parse_send_options(int argc, char** argv) {
       case kGroup: opts.group = parse_ipv4("--group", arg); opts.have_group = true; break;
       case kPort: opts.port = static_cast<uint16_t>(parse_uint("--port", arg, 1, 65535)); have_port = true; break;
       case kInterface:
+        if (in_addr a; inet_pton(AF_INET, arg, &a) != 1)
+          usage_error("--interface: expected the source IPv4 address (e.g. 10.0.1.1; the stream leaves through the interface that owns it), got \"%s\"", arg);
         opts.source = parse_ipv4("--interface", arg);
         opts.have_source = true;
         break;

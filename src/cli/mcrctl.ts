@@ -296,10 +296,14 @@ function parseInterval(value: string | true): number {
   return seconds;
 }
 
+// A reload may restart the data plane (new rings, up to the daemon's own 15 s start limit), so it
+// gets longer than the 5 s that every other request has.
+const SLOW_METHODS: Record<string, number> = { 'config.reload': 30_000 };
+
 async function call(globals: GlobalOptions, method: string, params?: unknown): Promise<unknown> {
   const client = new ControlClient(globals.socket);
   try {
-    return await client.request(method, params);
+    return await client.request(method, params, SLOW_METHODS[method]);
   } finally {
     client.close();
   }
