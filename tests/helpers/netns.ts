@@ -3,6 +3,7 @@
 // mcrd/mcrctl/mcrgen run inside them, and the kernel's own interface counters to audit against.
 // Every topology gets a unique prefix, and destroy() removes all of it (namespaces take their
 // veths and processes' sockets with them).
+import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -183,6 +184,50 @@ export function receive(t: Topology, ns: string, o: { group: string; port: numbe
 }
 
 export { parseFinal, type FinalLine } from '../../src/daemon/stats';
+
+export interface StreamSpec {
+  group: string;
+  port: number;
+  /** Where the relay sends it: the sink's group and port. */
+  out: string;
+  outPort: number;
+  count: number;
+  rate?: number;
+  source?: string;
+}
+
+export interface RunningStream {
+  /** True once the generator has sent everything. */
+  isDone: () => boolean;
+  /** Waits for the end and asserts every packet arrived exactly once, intact. */
+  finish: () => Promise<void>;
+}
+
+/** Starts a stream gen -> relay -> sink (s0) in the background, the receiver joined first. */
+export async function startStream(t: Topology, s: StreamSpec): Promise<RunningStream> {
+  const sink = receive(t, 'sink', { group: s.out, port: s.outPort, iface: 's0', count: s.count });
+  await sink.ready;
+  const sending = send(t, 'gen', { group: s.group, port: s.port, source: s.source ?? '10.0.1.1', rate: s.rate ?? 10_000, count: s.count });
+  let done = false;
+  void sending.then(() => (done = true), () => undefined);
+  return {
+    isDone: () => done,
+    finish: async () => {
+      const sent = await sending;
+      const got = await sink.result;
+      assert.equal(sent.sent, s.count);
+      assert.equal(got.unique, s.count, `${s.group}: every packet arrived`);
+      assert.equal(got.lost, 0);
+      assert.equal(got.duplicates, 0);
+      assert.equal(got.corrupted, 0);
+    },
+  };
+}
+
+/** Sends a stream and asserts the sink got every packet, once, intact. */
+export async function streamExactly(t: Topology, s: StreamSpec): Promise<void> {
+  await (await startStream(t, s)).finish();
+}
 
 export class DaemonHandle {
   stdout = '';

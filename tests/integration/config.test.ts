@@ -7,7 +7,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pollUntil, rules, stats } from '../helpers/control';
-import { oneHop, receive, ROOT, send, skipReason, sleep, startDaemon, type DaemonHandle, type Topology } from '../helpers/netns';
+import { oneHop, ROOT, skipReason, sleep, startDaemon, startStream, streamExactly, type DaemonHandle, type Topology } from '../helpers/netns';
 
 const skip = skipReason();
 const MCRD = path.join(ROOT, 'dist', 'src', 'cli', 'mcrd.js');
@@ -41,16 +41,8 @@ describe('config file', { skip }, () => {
     for (const f of [file, badFile]) if (f) rmSync(f, { force: true });
   });
 
-  async function stream(r: { group: string; port: number; out: string; outPort: number }, count: number, rate = 10_000, source = '10.0.1.1'): Promise<void> {
-    const sink = receive(t, 'sink', { group: r.out, port: r.outPort, iface: 's0', count });
-    await sink.ready;
-    const sent = await send(t, 'gen', { group: r.group, port: r.port, source, rate, count });
-    const got = await sink.result;
-    assert.equal(sent.sent, count);
-    assert.equal(got.unique, count, `${r.group}: every packet arrived`);
-    assert.equal(got.lost, 0);
-    assert.equal(got.duplicates, 0);
-    assert.equal(got.corrupted, 0);
+  function stream(r: { group: string; port: number; out: string; outPort: number }, count: number, rate = 10_000, source = '10.0.1.1'): Promise<void> {
+    return streamExactly(t, { ...r, count, rate, source });
   }
 
   const logged = (text: string): Promise<string> => pollUntil(async () => mcrd.stderr, (s) => s.includes(text), `mcrd to log "${text}"`, 5_000);
@@ -64,25 +56,15 @@ describe('config file', { skip }, () => {
   });
 
   it('SIGHUP applies an added rule; the existing rule loses nothing during the reload', async () => {
-    const countA = 20_000; // 4 s at 5,000 pps
-    const sinkA = receive(t, 'sink', { group: A.out, port: A.outPort, iface: 's0', count: countA });
-    await sinkA.ready;
-    const sendingA = send(t, 'gen', { group: A.group, port: A.port, source: '10.0.1.1', rate: 5_000, count: countA });
-    let aDone = false;
-    void sendingA.then(() => (aDone = true));
+    const streamA = await startStream(t, { ...A, count: 20_000, rate: 5_000 }); // 4 s
     await sleep(500);
     writeFileSync(file, configText(ruleA, ruleLate, ruleB()));
     mcrd.child.kill('SIGHUP');
     await logged('SIGHUP: configuration reloaded (3 rules, 1 added, 0 changed, 0 removed)');
     assert.deepEqual((await rules(mcrd)).map((r) => [r.name, r.status.input]), [['a', 'up'], ['late', 'waiting-for-interface'], ['b', 'up']]);
     await stream(B, 2_000, 2_000); // while A still flows
-    assert.equal(aDone, false, 'the reload and stream B happened while A was flowing');
-    const sentA = await sendingA;
-    const gotA = await sinkA.result;
-    assert.equal(sentA.sent, countA);
-    assert.equal(gotA.unique, countA);
-    assert.equal(gotA.lost, 0);
-    assert.equal(gotA.duplicates, 0);
+    assert.equal(streamA.isDone(), false, 'the reload and stream B happened while A was flowing');
+    await streamA.finish();
   });
 
   it('SIGHUP with an invalid file: refused naming the key path, rules unchanged, traffic flows', async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { pollUntil, rules, stats, statsAfterRx, workers, type Stats, type Workers } from '../helpers/control';
-import { oneHop, parseFinal, receive, send, sh, skipReason, sleep, startDaemon, type DaemonHandle, type Topology } from '../helpers/netns';
+import { oneHop, parseFinal, receive, send, sh, skipReason, sleep, startDaemon, streamExactly, type DaemonHandle, type Topology } from '../helpers/netns';
 
 const skip = skipReason();
 
@@ -51,16 +51,8 @@ describe('data-plane restart', { skip }, () => {
   });
 
   /** Sends `count` packets on rule A and asserts the sink got every one, once, intact. */
-  async function streamA(count: number, rate = 10_000): Promise<void> {
-    const sink = receive(t, 'sink', { group: A.out, port: A.outPort, iface: 's0', count });
-    await sink.ready;
-    const sent = await send(t, 'gen', { group: A.group, port: A.port, source: '10.0.1.1', rate, count });
-    const got = await sink.result;
-    assert.equal(sent.sent, count);
-    assert.equal(got.unique, count);
-    assert.equal(got.lost, 0);
-    assert.equal(got.duplicates, 0);
-    assert.equal(got.corrupted, 0);
+  function streamA(count: number, rate = 10_000): Promise<void> {
+    return streamExactly(t, { ...A, count, rate });
   }
 
   /** Waits until the data plane runs again under a pid other than `oldPid`. */

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { rules, stats } from '../helpers/control';
-import { oneHop, receive, send, skipReason, sleep, startDaemon, type DaemonHandle, type Topology } from '../helpers/netns';
+import { oneHop, receive, send, skipReason, sleep, startDaemon, startStream, type DaemonHandle, type Topology } from '../helpers/netns';
 
 const skip = skipReason();
 
@@ -45,11 +45,7 @@ describe('rule changes during traffic', { skip }, () => {
   it('52 adds and removes while stream A flows: A loses nothing, a rule added mid-stream forwards all', async (ctx) => {
     const countA = 30_000; // 6 s at 5,000 pps, longer than all the changes below
     const before = await stats(mcrd);
-    const sinkA = receive(t, 'sink', { group: A.out, port: A.outPort, iface: 's0', count: countA });
-    await sinkA.ready;
-    const sendingA = send(t, 'gen', { group: A.group, port: A.port, source: '10.0.1.1', rate: 5_000, count: countA });
-    let aDone = false;
-    void sendingA.then(() => (aDone = true));
+    const streamA = await startStream(t, { ...A, count: countA, rate: 5_000 });
     await sleep(300);
 
     // Churn: add rule 0, add 1, remove 0, add 2, remove 1, ... (25 adds, 25 removes); every
@@ -96,20 +92,14 @@ describe('rule changes during traffic', { skip }, () => {
       await sleep(40);
     }
     await change('remove', 24);
-    assert.equal(aDone, false, 'every change happened while stream A was flowing');
+    assert.equal(streamA.isDone(), false, 'every change happened while stream A was flowing');
     await streamX;
     await mcrd.ctl(['remove', '--name', 'x']);
     ops++;
     ctx.diagnostic(`${ops} rule changes during stream A`);
     assert.equal(ops, 52);
 
-    const sentA = await sendingA;
-    const gotA = await sinkA.result;
-    assert.equal(sentA.sent, countA);
-    assert.equal(gotA.unique, countA);
-    assert.equal(gotA.lost, 0);
-    assert.equal(gotA.duplicates, 0);
-    assert.equal(gotA.corrupted, 0);
+    await streamA.finish();
 
     await sleep(100);
     const after = await stats(mcrd);
