@@ -4,13 +4,17 @@
 import type { HostMeta } from './setup';
 import type { RelayCounters } from './relays/relay';
 
-export interface Trial {
+/** What a trial or a search measured: which relay, payload size, streams, fan-out, workers. */
+export interface RelayCase {
   relay: string;
   label: string;
   size: number;
   streams: number;
   fanout: number;
   workers?: number;
+}
+
+export interface Trial extends RelayCase {
   /** requested rate (0 = unlimited) */
   requestedPps: number;
   count: number;
@@ -41,13 +45,7 @@ export interface Trial {
   wallS: number;
 }
 
-export interface SearchSummary {
-  relay: string;
-  label: string;
-  size: number;
-  streams: number;
-  fanout: number;
-  workers?: number;
+export interface SearchSummary extends RelayCase {
   /** offered pps of the best lossless trial (measured, not requested) */
   maxLosslessPps: number;
   /** output pps at that point (maxLosslessPps x fan-out) */
