@@ -20,7 +20,8 @@
         "native/core/egress.cc",
         "native/core/membership.cc",
         "native/core/worker.cc",
-        "native/core/relay.cc"
+        "native/core/relay.cc",
+        "native/core/affinity.cc"
       ]
     },
     {

@@ -13,6 +13,10 @@ Napi::Function CountersWrap::Define(Napi::Env env) {
   Napi::Array names = Napi::Array::New(env, kWorkerCounterCount);
   for (uint32_t i = 0; i < kWorkerCounterCount; ++i) names.Set(i, worker_counter_name(i));
   cls.Set("workerCounterNames", names);
+  Napi::Array spans = Napi::Array::New(env, kSpanCount);
+  for (uint32_t i = 0; i < kSpanCount; ++i) spans.Set(i, span_name(i));
+  cls.Set("spanNames", spans);
+  cls.Set("spanBuckets", kSpanBuckets);
   cls.Set("maxWorkers", uint32_t(kMaxWorkers));
   cls.Set("maxRuleSlots", uint32_t(kMaxRuleSlots));
   cls.Set("maxOutputSlots", uint32_t(kMaxOutputSlots));
@@ -30,6 +34,7 @@ CountersWrap::CountersWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Co
 
 // snapshot(workers, ruleSlots: Uint32Array, outputSlots: Uint32Array) ->
 //   { workers: Float64Array[] (worker counters, then ringDrops, ringPackets),
+//     spans: Float64Array[] (per worker: kSpanBuckets per span, in spanNames order),
 //     rules: Float64Array (2 per slot), outputs: Float64Array (3 per slot), dataplaneStarts }
 Napi::Value CountersWrap::JS_snapshot(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -54,6 +59,15 @@ Napi::Value CountersWrap::JS_snapshot(const Napi::CallbackInfo& info) {
     per_worker.Set(w, values);
   }
   out.Set("workers", per_worker);
+  Napi::Array per_worker_spans = Napi::Array::New(env, workers);
+  for (uint32_t w = 0; w < workers; ++w) {
+    Napi::Float64Array values = Napi::Float64Array::New(env, size_t(kSpanCount) * kSpanBuckets);
+    const WorkerBlock& block = region_.worker(w);
+    for (uint32_t s = 0; s < kSpanCount; ++s)
+      for (uint32_t b = 0; b < kSpanBuckets; ++b) values[size_t(s) * kSpanBuckets + b] = load(block.spans[s][b]);
+    per_worker_spans.Set(w, values);
+  }
+  out.Set("spans", per_worker_spans);
 
   Napi::Float64Array rules = Napi::Float64Array::New(env, rule_slots.ElementLength() * kRuleCounterCount);
   for (size_t i = 0; i < rule_slots.ElementLength(); ++i) {

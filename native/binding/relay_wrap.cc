@@ -56,6 +56,12 @@ RelayWrap::RelayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayWra
   options_.counters_path = require_string(env, opts, "countersPath", "options");
   if (!opts.Get("realtimePriority").IsUndefined())
     options_.realtime_priority = int(require_uint(env, opts, "realtimePriority", "options", 99));
+  if (!opts.Get("busyPoll").IsUndefined()) {
+    if (!opts.Get("busyPoll").IsBoolean()) type_error(env, "a boolean", "options.busyPoll");
+    options_.busy_poll = opts.Get("busyPoll").As<Napi::Boolean>();
+  }
+  if (!opts.Get("spanSampleEvery").IsUndefined())
+    options_.span_sample_every = require_uint(env, opts, "spanSampleEvery", "options", 1u << 20);
   Napi::Value cpus = opts.Get("cpus");
   if (cpus.IsArray()) {
     Napi::Array list = cpus.As<Napi::Array>();
@@ -145,6 +151,7 @@ Napi::Value RelayWrap::JS_workers(const Napi::CallbackInfo& info) {
     w.Set("cpu", relay_->worker_cpu(i));
     w.Set("tid", relay_->worker_tid(i));
     w.Set("realtime", relay_->worker_realtime(i));
+    w.Set("pinned", relay_->worker_pinned(i));
     out.Set(i, w);
   }
   return out;

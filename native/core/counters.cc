@@ -19,6 +19,12 @@ const char* const kWorkerCounterNames[] = {
 #undef MCR_X
 };
 
+const char* const kSpanNames[] = {
+#define MCR_X(name) #name,
+    MCR_SPANS(MCR_X)
+#undef MCR_X
+};
+
 int fail(std::string* error, const std::string& what, int err) {
   if (error) *error = what + ": " + std::strerror(err);
   return -err;
@@ -28,6 +34,8 @@ int fail(std::string* error, const std::string& what, int err) {
 const char* worker_counter_name(uint32_t index) {
   return index < kWorkerCounterCount ? kWorkerCounterNames[index] : nullptr;
 }
+
+const char* span_name(uint32_t index) { return index < kSpanCount ? kSpanNames[index] : nullptr; }
 
 CounterRegion::~CounterRegion() { close(); }
 

@@ -50,8 +50,12 @@ int Relay::start(const RelayOptions& options, std::string* error) {
   if (int rc = counters_.open(options.counters_path, false, error); rc != 0) return rc;
   bump(counters_.control().dataplane_starts);
   for (unsigned i = 0; i < options.workers; ++i) {
-    int cpu = options.cpus.empty() ? -1 : options.cpus[i];
-    workers_.push_back(std::make_unique<Worker>(i, cpu, options.realtime_priority, &counters_.worker(i), &table_, &generation_));
+    WorkerSettings settings;
+    settings.cpu = options.cpus.empty() ? -1 : options.cpus[i];
+    settings.realtime_priority = options.realtime_priority;
+    settings.span_sample_every = options.span_sample_every;
+    settings.busy_poll = options.busy_poll;
+    workers_.push_back(std::make_unique<Worker>(i, settings, &counters_.worker(i), &table_, &generation_));
     if (int rc = workers_.back()->start(error); rc != 0) {
       stop();
       return rc;
@@ -317,6 +321,9 @@ int Relay::worker_tid(unsigned index) const {
 }
 bool Relay::worker_realtime(unsigned index) const {
   return index < workers_.size() && workers_[index]->realtime();
+}
+bool Relay::worker_pinned(unsigned index) const {
+  return index < workers_.size() && workers_[index]->pinned();
 }
 
 }  // namespace mcr

@@ -13,16 +13,27 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "mcr/forward.h"
 #include "mcr/ingress_ring.h"
 
 namespace mcr {
 
-Worker::Worker(unsigned index, int cpu, int realtime_priority, WorkerBlock* counters,
+namespace {
+// CLOCK_REALTIME because that is the clock of the kernel's frame timestamps (tp_sec/tp_nsec).
+// A vDSO call (~30 ns here), made twice per sampled batch, never per packet.
+uint64_t realtime_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
+}  // namespace
+
+Worker::Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters,
                std::atomic<RuleTable*>* table, std::atomic<uint64_t>* generation)
-    : index_(index), cpu_(cpu), realtime_priority_(realtime_priority), counters_(counters), table_(table), generation_(generation),
-      batcher_(std::make_unique<SendBatcher>()) {}
+    : index_(index), settings_(settings), span_countdown_(settings.span_sample_every), counters_(counters), table_(table),
+      generation_(generation), batcher_(std::make_unique<SendBatcher>()) {}
 
 Worker::~Worker() {
   stop();
@@ -61,6 +72,21 @@ uint32_t Worker::drain_ring(const RuleTable& table, uint32_t input_index) {
   SendBatcher& batcher = *batcher_;
   tpacket2_hdr* held[kBatch];
   uint32_t n = 0;
+#if MCR_ENABLE_SPANS
+  // Sampled spans: how long the batch's oldest frame sat in the ring, and how long the worker
+  // then spent on the batch (parse, match, sendmmsg, and on veth the receiver's softirq).
+  uint64_t span_start = 0;
+  if (settings_.span_sample_every != 0) {
+    tpacket2_hdr* oldest = ring->head_frame();
+    if (oldest == nullptr) return 0;
+    if (--span_countdown_ == 0) {
+      span_countdown_ = settings_.span_sample_every;
+      span_start = realtime_ns();
+      const uint64_t written = uint64_t(oldest->tp_sec) * 1000000000u + oldest->tp_nsec;
+      record_span(span_ring_wait, span_start > written ? span_start - written : 0);
+    }
+  }
+#endif
   while (n < kBatch) {
     tpacket2_hdr* hdr = ring->head_frame();
     if (hdr == nullptr) break;
@@ -72,20 +98,23 @@ uint32_t Worker::drain_ring(const RuleTable& table, uint32_t input_index) {
   if (n == 0) return 0;
   flush_batch(table, batcher, c);
   for (uint32_t i = 0; i < n; ++i) IngressRing::release(held[i]);
+#if MCR_ENABLE_SPANS
+  if (span_start != 0) record_span(span_batch, realtime_ns() - span_start);
+#endif
   return n;
 }
 
 void Worker::run() {
   tid_.store(int(syscall(SYS_gettid)));
-  if (cpu_ >= 0) {
+  if (settings_.cpu >= 0) {
     cpu_set_t set;
     CPU_ZERO(&set);
-    CPU_SET(cpu_, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    CPU_SET(settings_.cpu, &set);
+    pinned_.store(pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0);
   }
-  if (realtime_priority_ > 0) {
+  if (settings_.realtime_priority > 0) {
     sched_param param{};
-    param.sched_priority = realtime_priority_;
+    param.sched_priority = settings_.realtime_priority;
     realtime_.store(pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0);
   }
   char name[16];
@@ -94,6 +123,7 @@ void Worker::run() {
   started_.store(true);
 
   const RuleTable* last = nullptr;
+  uint64_t last_idle_ns = 0;  // busyPoll: when the previous idle pass ended, 0 after work
   pollfd fds[1 + kMaxInputs];
   nfds_t nfds = 0;
   while (!stopping_.load(std::memory_order_relaxed)) {
@@ -115,7 +145,19 @@ void Worker::run() {
       for (uint32_t i = 0; i < table->inputs.size(); ++i) work += drain_ring(*table, i);
     // Done with everything older than `generation`: the control thread may free it.
     observed_.store(generation, std::memory_order_release);
-    if (work == 0) {
+    if (work == 0 && settings_.busy_poll) {
+      // Never sleep: no wake-up latency, at the price of the whole CPU (dedicated cores only).
+      __builtin_ia32_pause();
+#if MCR_ENABLE_SPANS
+      // Timing every idle pass costs nothing that matters (the CPU is spinning anyway) and shows
+      // when something else (an interrupt, another task, the hypervisor) took the CPU away.
+      if (settings_.span_sample_every != 0) {
+        const uint64_t now = realtime_ns();
+        if (last_idle_ns != 0) record_span(span_idle_spin, now - last_idle_ns);
+        last_idle_ns = now;
+      }
+#endif
+    } else if (work == 0) {
       // Only when every ring is empty: sleep until a frame, a wake-up or the timeout.
       int ready = poll(fds, nfds, kIdlePollMs);
       bump(counters_->counters[wakeups]);
@@ -124,6 +166,9 @@ void Worker::run() {
         (void)!read(wake_fd_, &drained, sizeof(drained));
       }
     }
+#if MCR_ENABLE_SPANS
+    if (work != 0) last_idle_ns = 0;  // a pass that forwarded is a batch span, not an idle one
+#endif
   }
   observed_.store(~uint64_t(0), std::memory_order_release);
 }

@@ -187,6 +187,17 @@ void rule_table_tests() {
 }
 
 void counter_tests() {
+  run("spans: log2 microsecond buckets, bucket 0 under 2 us, the last one open", [](bool& ok) {
+    CHECK(mcr::span_bucket(0) == 0);
+    CHECK(mcr::span_bucket(1999) == 0);
+    CHECK(mcr::span_bucket(2000) == 1);
+    CHECK(mcr::span_bucket(3999) == 1);
+    CHECK(mcr::span_bucket(4000) == 2);
+    CHECK(mcr::span_bucket(64000) == 6);
+    CHECK(mcr::span_bucket(uint64_t(1) << 40) == mcr::kSpanBuckets - 1);
+    CHECK(std::string(mcr::span_name(mcr::span_ring_wait)) == "ring_wait");
+    CHECK(mcr::span_name(mcr::kSpanCount) == nullptr);
+  });
   run("counters: a re-attached file keeps its values", [](bool& ok) {
     char path[] = "/tmp/mcr-core-test-XXXXXX";
     int fd = mkstemp(path);

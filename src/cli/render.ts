@@ -3,6 +3,7 @@
 // Reads results defensively: a field a newer or older mcrd leaves out shows as 0 or '-', never a crash.
 
 import type { RuleSpec } from '../config/types';
+import { spanDelta, spanHistogram, type SpanHistogram } from '../lib/histogram';
 import { formatCount, formatTable } from './table';
 
 /** What mcrctl reads from the protocol's results (docs/control-protocol.md). */
@@ -138,7 +139,31 @@ export function renderStats(current: StatsResult, previous?: StatsResult): strin
     ruleRows.length === 0
       ? 'no rules'
       : formatTable(['RULE', 'NAME', 'OUTPUT', unit, rates ? 'TX_ERR/S' : 'TX_ERR'], ruleRows);
-  return [title, '', workerTable, '', ruleTable].join('\n');
+  const spans = renderSpans(current.totals.spans, rates ? previous?.totals.spans : undefined);
+  return [title, '', workerTable, '', ruleTable, ...(spans ? ['', spans] : [])].join('\n');
+}
+
+/** What the sampled spans mean, for the table's heading. */
+const SPAN_MEANING: Record<string, string> = {
+  ringWait: 'frame waited in the receive ring',
+  batch: 'worker handled a batch (parse, match, send)',
+  idleSpin: 'busyPoll: one pass over empty rings',
+};
+
+/**
+ * The sampled spans of all workers (over the rate window when `before` is given); percentiles
+ * are bucket upper bounds, so "<= 64" means between 32 and 64 µs.
+ */
+function renderSpans(current: unknown, before: unknown): string | undefined {
+  if (typeof current !== 'object' || current === null) return undefined;
+  const rows = Object.entries(current as Record<string, SpanHistogram>).map(([name, h]) => {
+    const prior = (before as Record<string, SpanHistogram> | undefined)?.[name];
+    const window = Array.isArray(h?.buckets) ? (prior ? spanDelta(h, prior) : spanHistogram(h.buckets)) : spanHistogram([]);
+    const us = (v: number | null): string => (v === null ? '-' : `<=${formatCount(v)}`);
+    return [name, SPAN_MEANING[name] ?? '', formatCount(window.samples), us(window.p50Us), us(window.p99Us), us(window.maxUs)];
+  });
+  if (rows.length === 0) return undefined;
+  return formatTable(['SPAN', 'MEANING', 'SAMPLES', 'P50_US', 'P99_US', 'MAX_US'], rows);
 }
 
 export function renderWorkers(result: WorkersResult): string {

@@ -33,6 +33,16 @@ export interface Config {
    * worker runs as soon as a frame arrives instead of waiting for the CPU's other tasks.
    */
   realtimePriority: number;
+  /**
+   * Time one receive batch in this many (0 = never): the sampled spans `ring_wait` and `batch`
+   * in `mcrctl stats`. Costs two clock reads per sampled batch, nothing per packet.
+   */
+  spanSampleEvery: number;
+  /**
+   * Workers spin on empty rings instead of sleeping in poll(): no wake-up latency, but each
+   * worker uses a whole CPU all the time. For CPUs given to mcr alone (`cpus`, isolcpus).
+   */
+  busyPoll: boolean;
   /** Default TTL for outputs that do not set one. */
   ttl: number;
   logLevel: LogLevel;
@@ -49,6 +59,8 @@ export interface Config {
 export const CONFIG_DEFAULTS = {
   workers: 1,
   realtimePriority: 0,
+  spanSampleEvery: 16,
+  busyPoll: false,
   ttl: 16,
   logLevel: 'info',
   logFormat: 'text',
@@ -58,5 +70,6 @@ export const CONFIG_DEFAULTS = {
 export const LIMITS = {
   maxWorkers: 32,
   maxRingMiB: 1024,
+  maxSpanSampleEvery: 1_048_576,
   maxOutputsPerRule: 256,
 } as const;

@@ -32,7 +32,7 @@ export class ConfigError extends Error {
   }
 }
 
-const CONFIG_KEYS = ['workers', 'cpus', 'realtimePriority', 'ttl', 'logLevel', 'logFormat', 'ringMiB', 'rules'];
+const CONFIG_KEYS = ['workers', 'cpus', 'realtimePriority', 'spanSampleEvery', 'busyPoll', 'ttl', 'logLevel', 'logFormat', 'ringMiB', 'rules'];
 const RULE_KEYS = ['name', 'input', 'outputs'];
 const INPUT_KEYS = ['interface', 'group', 'port'];
 const OUTPUT_KEYS = ['group', 'port', 'interface', 'ttl', 'source'];
@@ -135,6 +135,12 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
   const realtimePriority = optional(value, 'realtimePriority', CONFIG_DEFAULTS.realtimePriority, (v, p) =>
     checkInteger(v, p, 0, 99, problems),
   );
+  const spanSampleEvery = optional(value, 'spanSampleEvery', CONFIG_DEFAULTS.spanSampleEvery, (v, p) =>
+    checkInteger(v, p, 0, LIMITS.maxSpanSampleEvery, problems),
+  );
+  const busyPoll = optional(value, 'busyPoll', CONFIG_DEFAULTS.busyPoll, (v, p) => checkBoolean(v, p, problems));
+  if (busyPoll === true && realtimePriority !== undefined && realtimePriority > 0)
+    problems.push('busyPoll: cannot be combined with realtimePriority: a spinning SCHED_FIFO worker starves its CPU\'s kernel threads');
   // A bad top-level ttl is already reported; fall back so outputs are not reported again for it.
   const rules = Object.hasOwn(value, 'rules')
     ? checkRules(value.rules, ttl ?? CONFIG_DEFAULTS.ttl, problems)
@@ -147,11 +153,13 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
     logFormat === undefined ||
     ringMiB === undefined ||
     realtimePriority === undefined ||
+    spanSampleEvery === undefined ||
+    busyPoll === undefined ||
     rules === undefined
   ) {
     return undefined;
   }
-  const config: Config = { workers, realtimePriority, ttl, logLevel, logFormat, ringMiB, rules };
+  const config: Config = { workers, realtimePriority, spanSampleEvery, busyPoll, ttl, logLevel, logFormat, ringMiB, rules };
   if (cpus !== undefined) config.cpus = cpus;
   return config;
 }
@@ -346,6 +354,12 @@ function checkInteger(value: unknown, path: string, min: number, max: number | u
   }
   const range = max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
   problems.push(`${path}: expected an integer ${range}, got ${describe(value)}`);
+  return undefined;
+}
+
+function checkBoolean(value: unknown, path: string, problems: Problems): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  problems.push(`${path}: expected true or false, got ${describe(value)}`);
   return undefined;
 }
 

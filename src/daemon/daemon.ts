@@ -29,6 +29,9 @@ export interface DaemonOptions {
 const WATCH_INTERVAL_MS = 1_000;
 const WARN_EVERY_MS = 10_000;
 
+/** Config keys the data plane is built with: changing one restarts it. */
+const DATAPLANE_KEYS = ['workers', 'cpus', 'ringMiB', 'realtimePriority', 'spanSampleEvery', 'busyPoll'] as const;
+
 export class Daemon {
   private config: Config;
   private readonly registry: RuleRegistry;
@@ -56,6 +59,8 @@ export class Daemon {
       ...(this.config.cpus ? { cpus: this.config.cpus } : {}),
       ringBytes: this.config.ringMiB << 20,
       realtimePriority: this.config.realtimePriority,
+      spanSampleEvery: this.config.spanSampleEvery,
+      busyPoll: this.config.busyPoll,
       countersPath: this.countersPath,
       logLevel: this.log.level,
       logFormat: this.config.logFormat,
@@ -66,6 +71,8 @@ export class Daemon {
       this.stats.noteWorkers(this.config.workers);
       if (this.config.realtimePriority > 0 && this.dataPlane.workers.some((w) => !w.realtime))
         this.log.warn(`realtimePriority ${this.config.realtimePriority}: the kernel refused SCHED_FIFO for the workers (needs CAP_SYS_NICE); they run with normal scheduling`);
+      for (const w of this.dataPlane.workers.filter((w) => this.config.cpus && !w.pinned))
+        this.log.warn(`cpus[${w.worker}]: the kernel refused to pin worker ${w.worker} to CPU ${this.config.cpus?.[w.worker]} (outside this process's cpuset?); it runs unpinned`);
       if (this.dataPlane.restarts > 0) this.log.info(`data plane restarted; ${this.registry.size} rules restored`, { pid: this.dataPlane.pid });
       // Rules changed while it was starting (accepted into the registry) go in now.
       if (JSON.stringify(this.registry.toNative()) !== this.startRules)
@@ -84,6 +91,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     this.checkMachine(this.config);
+    this.keepOffWorkerCpus();
     for (const spec of this.config.rules) this.insertNew(spec);
     await this.server.listen();
     await this.dataPlane.start();
@@ -144,7 +152,8 @@ export class Daemon {
       }
       const nextIds = new Set(nextRecords.map((r) => r.id));
       const removed = oldRecords.filter((r) => !nextIds.has(r.id));
-      const restartNeeded = next.workers !== this.config.workers || JSON.stringify(next.cpus) !== JSON.stringify(this.config.cpus) || next.ringMiB !== this.config.ringMiB || next.realtimePriority !== this.config.realtimePriority;
+      const restartFor = DATAPLANE_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.config[k]));
+      const restartNeeded = restartFor.length > 0;
       if (!restartNeeded && this.dataPlane.state === 'running') {
         const statuses = await this.dataPlane.setRules(this.registry.toNative(nextRecords));
         const failed = statuses.map((s, i) => (s.error ? `${nextRecords[i]?.spec.name ?? nextRecords[i]?.id}: ${s.error}` : '')).filter(Boolean);
@@ -169,8 +178,9 @@ export class Daemon {
       this.dataPlane.setLogLevel(this.log.level);
       this.config = next;
       if (restartNeeded) {
-        this.log.info('workers, cpus, ringMiB or realtimePriority changed: restarting the data plane');
+        this.log.info(`${restartFor.join(', ')} changed: restarting the data plane`);
         await this.dataPlane.stop();
+        this.keepOffWorkerCpus();
         await this.dataPlane.start();
       }
       this.log.info('configuration reloaded', { rules: nextRecords.length, added: created.length, changed: changed.length, removed: removed.length });
@@ -185,8 +195,19 @@ export class Daemon {
   }
 
   /** What the config file cannot know: whether the CPUs it names exist on this machine. */
+  /** The supervisor's threads (and so the data plane's, forked from it) stay off the worker CPUs. */
+  private keepOffWorkerCpus(): void {
+    try {
+      loadAddon().confineThreads(this.config.cpus ?? [], []);
+    } catch (err) {
+      this.log.warn(`cannot keep mcrd's control threads off the worker CPUs: ${(err as Error).message}`);
+    }
+  }
+
   private checkMachine(config: Config): void {
-    const cpuCount = os.availableParallelism();
+    // Every CPU the machine has online, not just this process's affinity: an mcrd started
+    // under `taskset` may still pin its workers elsewhere (the worker reports if it cannot).
+    const cpuCount = os.cpus().length;
     const problems = (config.cpus ?? [])
       .map((cpu, i) => (cpu >= cpuCount ? `cpus[${i}]: CPU ${cpu} does not exist on this machine (CPUs 0 to ${cpuCount - 1})` : ''))
       .filter(Boolean);
@@ -350,7 +371,9 @@ export class Daemon {
           },
           workers: stats.workers.map((w) => ({
             worker: w.worker,
-            cpu: (this.dataPlane.workers[w.worker]?.cpu ?? -1) >= 0 ? this.dataPlane.workers[w.worker]?.cpu : null,
+            // The CPU it actually runs on: null when not pinned or when the kernel refused.
+            cpu: this.dataPlane.workers[w.worker]?.pinned ? this.dataPlane.workers[w.worker]?.cpu : null,
+            tid: this.dataPlane.workers[w.worker]?.tid ?? null,
             realtime: this.dataPlane.workers[w.worker]?.realtime ?? false,
             rxFrames: w.rxFrames,
             txPackets: w.txPackets,

@@ -22,6 +22,8 @@ export interface WorkerInfo {
   cpu: number;
   tid: number;
   realtime: boolean;
+  /** Whether the worker runs on `cpu` (false when `cpus` is not set or the kernel refused). */
+  pinned: boolean;
 }
 
 export class DataPlaneError extends Error {

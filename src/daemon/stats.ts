@@ -2,7 +2,10 @@
 // Turns the shared counter file into the protocol's Stats and the FINAL lines. Reads happen at
 // scrape time only (mcrctl stats, the 1 s watchdog, shutdown); the data plane never pushes.
 import type { Addon, NativeCounters } from '../native/addon';
+import { spanHistogram as histogram, type SpanHistogram } from '../lib/histogram';
 import type { RuleRecord } from './rule-registry';
+
+export type { SpanHistogram } from '../lib/histogram';
 
 export interface Counters {
   rxFrames: number;
@@ -17,7 +20,15 @@ export interface Counters {
   txErrorsByErrno: Record<string, number>;
   ringDrops: number;
   bufExhaust: number;
+  /** Receive batches the workers processed (rxFrames / batches = frames per batch). */
+  batches: number;
+  /** Times a worker slept in poll() and woke (0 with busyPoll). */
+  wakeups: number;
+  /** Sampled spans (log2 µs histograms, src/lib/histogram.ts), keyed by span name in camelCase. */
+  spans: Record<string, SpanHistogram>;
 }
+
+const camel = (name: string): string => name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
 
 export interface OutputStats {
   group: string;
@@ -63,26 +74,33 @@ const TX_ERRORS: Record<string, string> = {
   tx_err_other: 'other',
 };
 
-function emptyCounters(): Counters {
+function emptyCounters(spanNames: string[], bucketCount: number): Counters {
   return {
+    spans: Object.fromEntries(spanNames.map((n) => [camel(n), histogram(new Array<number>(bucketCount).fill(0))])),
     rxFrames: 0, rxBytes: 0, matched: 0, noMatch: 0, filtered: 0,
     filteredByReason: Object.fromEntries(Object.values(FILTER_REASONS).map((k) => [k, 0])),
     txPackets: 0, txBytes: 0, txErrors: 0,
     txErrorsByErrno: Object.fromEntries(Object.values(TX_ERRORS).map((k) => [k, 0])),
-    ringDrops: 0, bufExhaust: 0,
+    ringDrops: 0, bufExhaust: 0, batches: 0, wakeups: 0,
   };
 }
 
 function addInto(total: Counters, c: Counters): void {
-  for (const key of ['rxFrames', 'rxBytes', 'matched', 'noMatch', 'filtered', 'txPackets', 'txBytes', 'txErrors', 'ringDrops', 'bufExhaust'] as const)
+  for (const key of ['rxFrames', 'rxBytes', 'matched', 'noMatch', 'filtered', 'txPackets', 'txBytes', 'txErrors', 'ringDrops', 'bufExhaust', 'batches', 'wakeups'] as const)
     total[key] += c[key];
   for (const [k, v] of Object.entries(c.filteredByReason)) total.filteredByReason[k] = (total.filteredByReason[k] ?? 0) + v;
   for (const [k, v] of Object.entries(c.txErrorsByErrno)) total.txErrorsByErrno[k] = (total.txErrorsByErrno[k] ?? 0) + v;
+  for (const [k, h] of Object.entries(c.spans)) {
+    const into = total.spans[k];
+    total.spans[k] = histogram(h.buckets.map((v, b) => v + (into?.buckets[b] ?? 0)));
+  }
 }
 
 export class StatsReader {
   private readonly counters: NativeCounters;
   private readonly names: string[];
+  private readonly spanNames: string[];
+  private readonly spanBuckets: number;
   private readonly maxWorkers: number;
   private readonly bases = new Map<string, number[]>();
   /** Highest worker count any data plane used: their counters stay part of the totals. */
@@ -91,6 +109,8 @@ export class StatsReader {
   constructor(addon: Addon, path: string) {
     this.counters = new addon.Counters(path, true);
     this.names = addon.Counters.workerCounterNames;
+    this.spanNames = addon.Counters.spanNames;
+    this.spanBuckets = addon.Counters.spanBuckets;
     this.maxWorkers = addon.Counters.maxWorkers;
   }
 
@@ -115,10 +135,10 @@ export class StatsReader {
     // Rule and output slots are summed over every possible worker, so a slot's total does not
     // depend on how many workers have run; per-worker rows stop at the highest count used.
     const snap = this.counters.snapshot(this.maxWorkers, ruleSlots, outputSlots);
-    const totals = emptyCounters();
+    const totals = this.empty();
     const workers: ({ worker: number } & Counters)[] = [];
     snap.workers.slice(0, this.workersSeen).forEach((values, worker) => {
-      const c = this.decode(values);
+      const c = this.decode(values, snap.spans[worker]);
       addInto(totals, c);
       if (worker < activeWorkers) workers.push({ worker, ...c });
     });
@@ -151,8 +171,16 @@ export class StatsReader {
     this.counters.close();
   }
 
-  private decode(values: Float64Array): Counters {
-    const c = emptyCounters();
+  private empty(): Counters {
+    return emptyCounters(this.spanNames, this.spanBuckets);
+  }
+
+  private decode(values: Float64Array, spans: Float64Array | undefined): Counters {
+    const c = this.empty();
+    this.spanNames.forEach((name, i) => {
+      const at = i * this.spanBuckets;
+      c.spans[camel(name)] = histogram(Array.from(spans?.subarray(at, at + this.spanBuckets) ?? new Float64Array(this.spanBuckets)));
+    });
     const get = (name: string): number => values[this.names.indexOf(name)] ?? 0;
     c.rxFrames = get('rx_frames');
     c.rxBytes = get('rx_bytes');
@@ -163,6 +191,8 @@ export class StatsReader {
       c.filtered += get(native);
     }
     c.txPackets = get('tx_packets');
+    c.batches = get('batches');
+    c.wakeups = get('wakeups');
     c.txBytes = get('tx_bytes');
     for (const [native, key] of Object.entries(TX_ERRORS)) {
       c.txErrorsByErrno[key] = get(native);

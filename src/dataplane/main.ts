@@ -31,8 +31,12 @@ class DataPlane {
       ringBytes: msg.ringBytes,
       countersPath: msg.countersPath,
       realtimePriority: msg.realtimePriority,
+      spanSampleEvery: msg.spanSampleEvery,
+      busyPoll: msg.busyPoll,
     });
     this.relay.start();
+    // The workers have pinned themselves; everything else in this process keeps off their CPUs.
+    if (msg.cpus) loadAddon().confineThreads(msg.cpus, this.relay.workers().map((w) => w.tid));
     const statuses = this.relay.setRules(msg.rules);
     const relay = this.relay;
     this.timers.push(setInterval(() => relay.pollKernelStats(), KERNEL_STATS_INTERVAL_MS));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Messages between the supervisor and the data-plane process (Node IPC channel, JSON).
 import type { LogFormat, LogLevel } from '../config/types';
+import type { WorkerInfo } from '../daemon/dataplane-process';
 import type { NativeRule, NativeRuleStatus } from '../native/addon';
 
 export interface InitMessage {
@@ -10,6 +11,8 @@ export interface InitMessage {
   ringBytes: number;
   countersPath: string;
   realtimePriority: number;
+  spanSampleEvery: number;
+  busyPoll: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
   rules: NativeRule[];
@@ -22,7 +25,7 @@ export type ToDataPlane =
   | { type: 'shutdown' };
 
 export type FromDataPlane =
-  | { type: 'ready'; statuses: NativeRuleStatus[]; workers: { worker: number; cpu: number; tid: number; realtime: boolean }[] }
+  | { type: 'ready'; statuses: NativeRuleStatus[]; workers: WorkerInfo[] }
   | { type: 'rulesApplied'; requestId: number; statuses: NativeRuleStatus[] }
   | { type: 'rulesFailed'; requestId: number; code: string; message: string }
   | { type: 'status'; statuses: NativeRuleStatus[] }

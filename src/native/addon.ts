@@ -35,6 +35,10 @@ export interface RelayOptions {
   countersPath: string;
   /** SCHED_FIFO priority for the workers, 0 = normal scheduling. */
   realtimePriority: number;
+  /** Time one receive batch in this many (0 = none); see `Counters.spanNames`. */
+  spanSampleEvery: number;
+  /** Workers spin on empty rings instead of sleeping (dedicated CPUs only). */
+  busyPoll: boolean;
 }
 
 export interface NativeRelay {
@@ -44,13 +48,18 @@ export interface NativeRelay {
   reconcile(): NativeRuleStatus[] | null;
   pollKernelStats(): void;
   stop(): void;
-  /** realtime: whether the worker got its SCHED_FIFO priority (false when not asked for or refused). */
-  workers(): { worker: number; cpu: number; tid: number; realtime: boolean }[];
+  /**
+   * realtime: whether the worker got its SCHED_FIFO priority (false when not asked for or refused);
+   * pinned: whether it runs on `cpu` (false when not asked for or refused).
+   */
+  workers(): { worker: number; cpu: number; tid: number; realtime: boolean; pinned: boolean }[];
 }
 
 export interface CounterSnapshot {
   /** Per worker: the core's worker counters in `workerCounterNames` order, then ringDrops, ringPackets. */
   workers: Float64Array[];
+  /** Per worker: `spanBuckets` log2 microsecond buckets per span, in `spanNames` order. */
+  spans: Float64Array[];
   /** Two values (packets, bytes) per requested rule slot. */
   rules: Float64Array;
   /** Three values (packets, bytes, errors) per requested output slot. */
@@ -65,9 +74,16 @@ export interface NativeCounters {
 
 export interface Addon {
   Relay: new (options: RelayOptions) => NativeRelay;
+  /**
+   * Moves every thread of this process but `keepTids` off `workerCpus` (back to the process's
+   * first affinity when empty); returns how many moved, 0 when no CPU would be left.
+   */
+  confineThreads(workerCpus: number[], keepTids: number[]): number;
   Counters: {
     new (path: string, create: boolean): NativeCounters;
     readonly workerCounterNames: string[];
+    readonly spanNames: string[];
+    readonly spanBuckets: number;
     readonly maxWorkers: number;
     readonly maxRuleSlots: number;
     readonly maxOutputSlots: number;

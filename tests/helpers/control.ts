@@ -18,7 +18,7 @@ export interface Rule {
 
 export interface Workers {
   dataplane: { pid: number | null; state: string; restarts: number; startedAt: string | null };
-  workers: { worker: number; cpu: number | null; realtime: boolean; rxFrames: number; txPackets: number; ringDrops: number }[];
+  workers: { worker: number; cpu: number | null; tid: number | null; realtime: boolean; rxFrames: number; txPackets: number; ringDrops: number }[];
 }
 
 export const stats = (d: DaemonHandle): Promise<Stats> => d.request<Stats>('stats');

@@ -50,6 +50,8 @@ describe('valid configs', () => {
     assert.deepEqual(parseConfigText('{}'), {
       workers: 1,
       realtimePriority: 0,
+      spanSampleEvery: 16,
+      busyPoll: false,
       ttl: 16,
       logLevel: 'info',
       logFormat: 'text',
@@ -61,7 +63,7 @@ describe('valid configs', () => {
   test('full config keeps values and fills output ttl from the top-level ttl', () => {
     const text = `// comments and trailing commas are JSON5
       {
-        workers: 2, cpus: [2, 3], realtimePriority: 50, ttl: 8, logLevel: 'debug', logFormat: 'json', ringMiB: 64,
+        workers: 2, cpus: [2, 3], realtimePriority: 50, spanSampleEvery: 1, ttl: 8, logLevel: 'debug', logFormat: 'json', ringMiB: 64,
         rules: [
           { name: 'feed', input: { interface: 'eth0', group: '239.1.1.1', port: 5001 },
             outputs: [ { group: '239.2.2.2', port: 5002, interface: 'eth1' },
@@ -72,6 +74,8 @@ describe('valid configs', () => {
       workers: 2,
       cpus: [2, 3],
       realtimePriority: 50,
+      spanSampleEvery: 1,
+      busyPoll: false,
       ttl: 8,
       logLevel: 'debug',
       logFormat: 'json',
@@ -108,7 +112,10 @@ describe('one problem per rule, exact message', () => {
   const cases: Array<[string, unknown, string]> = [
     ['top level not an object', [1], 'top level: expected an object, got an array'],
     ['realtimePriority above 99', { realtimePriority: 100 }, 'realtimePriority: expected an integer from 0 to 99, got 100'],
-    ['unknown top-level key', { worker: 2 }, 'worker: unknown key (expected one of workers, cpus, realtimePriority, ttl, logLevel, logFormat, ringMiB, rules)'],
+    ['unknown top-level key', { worker: 2 }, 'worker: unknown key (expected one of workers, cpus, realtimePriority, spanSampleEvery, busyPoll, ttl, logLevel, logFormat, ringMiB, rules)'],
+    ['spanSampleEvery negative', { spanSampleEvery: -1 }, 'spanSampleEvery: expected an integer from 0 to 1048576, got -1'],
+    ['busyPoll not a boolean', { busyPoll: 'yes' }, 'busyPoll: expected true or false, got "yes"'],
+    ['busyPoll with realtimePriority', { busyPoll: true, realtimePriority: 10 }, "busyPoll: cannot be combined with realtimePriority: a spinning SCHED_FIFO worker starves its CPU's kernel threads"],
     ['workers 0', { workers: 0 }, 'workers: expected an integer from 1 to 32, got 0'],
     ['workers 33', { workers: 33 }, 'workers: expected an integer from 1 to 32, got 33'],
     ['workers not an integer', { workers: 1.5 }, 'workers: expected an integer from 1 to 32, got 1.5'],

@@ -55,6 +55,32 @@ const char* worker_counter_name(uint32_t index);
 constexpr size_t kWorkerCounterSlots = 64;  // room to append counters without a new layout
 static_assert(kWorkerCounterCount <= kWorkerCounterSlots);
 
+// Sampled spans (one sample per sampled receive batch), kept as log2 histograms in microseconds:
+// bucket 0 counts [0, 2) us, bucket b counts [2^b, 2^(b+1)) us, the last bucket everything above.
+// They answer "where does a packet's time in the relay go" without a clock read per packet.
+#define MCR_SPANS(X)                                                                                 \
+  X(ring_wait) /* kernel wrote the batch's oldest frame into the ring -> the worker picked it up */ \
+  X(batch)     /* the worker picked the batch up -> its last sendmmsg returned */                 \
+  X(idle_spin) /* busyPoll only: one pass over empty rings; a long one means the CPU was taken */
+
+enum Span : uint32_t {
+#define MCR_X(name) span_##name,
+  MCR_SPANS(MCR_X)
+#undef MCR_X
+      kSpanCount
+};
+
+const char* span_name(uint32_t index);
+
+constexpr uint32_t kSpanBuckets = 20;  // the last bucket starts at 2^19 us (~0.5 s)
+
+inline uint32_t span_bucket(uint64_t nanoseconds) {
+  const uint64_t us = nanoseconds / 1000;
+  if (us < 2) return 0;
+  const uint32_t b = 63 - uint32_t(__builtin_clzll(us));
+  return b < kSpanBuckets - 1 ? b : kSpanBuckets - 1;
+}
+
 enum RuleCounter : uint32_t { rule_packets, rule_bytes, kRuleCounterCount };
 enum OutputCounter : uint32_t { out_packets, out_bytes, out_errors, kOutputCounterCount };
 
@@ -65,6 +91,7 @@ inline void bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
 
 struct alignas(128) WorkerBlock {
   std::atomic<uint64_t> counters[kWorkerCounterSlots];
+  std::atomic<uint64_t> spans[kSpanCount][kSpanBuckets];
   std::atomic<uint64_t> rules[kMaxRuleSlots][kRuleCounterCount];
   std::atomic<uint64_t> outputs[kMaxOutputSlots][kOutputCounterCount];
 };
@@ -90,7 +117,7 @@ struct Region {
 };
 
 constexpr uint64_t kRegionMagic = 0x31534e544e43524dULL;  // "MRCNTNS1"
-constexpr uint32_t kRegionLayoutVersion = 1;
+constexpr uint32_t kRegionLayoutVersion = 2;
 
 // A mapping of the counter file. create=true makes (or truncates and zeroes) the file;
 // create=false attaches to an existing one and checks its layout.

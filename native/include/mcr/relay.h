@@ -50,6 +50,8 @@ struct RelayOptions {
   size_t ring_bytes = 32u << 20;   // per worker per input interface
   int sndbuf_bytes = 4 << 20;
   int realtime_priority = 0;       // SCHED_FIFO priority for the workers, 0 = normal scheduling
+  uint32_t span_sample_every = 16; // time one receive batch in this many (0 = none), see Span
+  bool busy_poll = false;          // workers spin instead of sleeping when their rings are empty
   std::string counters_path;       // the supervisor's counter file
 };
 
@@ -76,6 +78,7 @@ class Relay {
   int worker_cpu(unsigned index) const;
   int worker_tid(unsigned index) const;
   bool worker_realtime(unsigned index) const;
+  bool worker_pinned(unsigned index) const;
   const CounterRegion& counters() const { return counters_; }
 
  private:

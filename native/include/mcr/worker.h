@@ -15,12 +15,24 @@
 
 namespace mcr {
 
+// MCR_ENABLE_SPANS=0 at build time removes the sampled span code from the worker entirely.
+#ifndef MCR_ENABLE_SPANS
+#define MCR_ENABLE_SPANS 1
+#endif
+
+struct WorkerSettings {
+  int cpu = -1;                    // pin to this CPU, -1 = leave to the scheduler
+  int realtime_priority = 0;       // SCHED_FIFO priority, 0 = normal scheduling
+  uint32_t span_sample_every = 0;  // time one receive batch in this many (0 = none), see Span
+  bool busy_poll = false;          // spin on empty rings instead of sleeping in poll()
+};
+
 class Worker {
  public:
   static constexpr uint32_t kBatch = 64;        // frames per ring per batch
   static constexpr int kIdlePollMs = 100;       // bounds how long a table swap waits on us
 
-  Worker(unsigned index, int cpu, int realtime_priority, WorkerBlock* counters,
+  Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters,
          std::atomic<RuleTable*>* table, std::atomic<uint64_t>* generation);
   ~Worker();
 
@@ -31,18 +43,22 @@ class Worker {
   uint64_t observed_generation() const { return observed_.load(std::memory_order_acquire); }
   bool running() const { return thread_.joinable(); }
   unsigned index() const { return index_; }
-  int cpu() const { return cpu_; }
+  int cpu() const { return settings_.cpu; }
   int tid() const { return tid_.load(); }
   // Whether the thread runs with the SCHED_FIFO priority it was asked to (false if refused).
   bool realtime() const { return realtime_.load(); }
+  // Whether the thread runs on the CPU it was asked to (false if the kernel refused, e.g. a cpuset).
+  bool pinned() const { return pinned_.load(); }
 
  private:
   void run();
   uint32_t drain_ring(const RuleTable& table, uint32_t input_index);
 
+  void record_span(Span span, uint64_t nanoseconds) { bump(counters_->spans[span][span_bucket(nanoseconds)]); }
+
   unsigned index_;
-  int cpu_;
-  int realtime_priority_;
+  WorkerSettings settings_;
+  uint32_t span_countdown_;
   WorkerBlock* counters_;
   std::atomic<RuleTable*>* table_;
   std::atomic<uint64_t>* generation_;
@@ -50,6 +66,7 @@ class Worker {
   std::atomic<bool> stopping_{false};
   std::atomic<int> tid_{0};
   std::atomic<bool> realtime_{false};
+  std::atomic<bool> pinned_{false};
   std::atomic<bool> started_{false};
   int wake_fd_ = -1;
   std::thread thread_;
