@@ -16,7 +16,7 @@ export interface Chart {
   scenario: string;
 }
 
-const RELAY_ORDER = ['mcr-1w', 'mcr-2w', 'kernel', 'c-relay', 'node', 'socat', 'direct'];
+const RELAY_ORDER = ['mcr-1w', 'mcr-2w', 'mcr-1w-poll', 'kernel', 'c-relay', 'node', 'socat', 'direct'];
 const order = (ids: string[]): string[] => [...new Set(ids)].sort((a, b) => RELAY_ORDER.indexOf(a) - RELAY_ORDER.indexOf(b));
 
 function labelOf(id: string, searches: Array<{ relay: string; label: string }>): string {

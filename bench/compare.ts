@@ -5,7 +5,7 @@
 // `npm run bench:compare -- --write-baseline RESULTS` makes bench/baseline.json from a result set.
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { allFigures, ratioFigures, type Figure } from './figures';
+import { allFigures, outsideBand, ratioFigures, type Figure } from './figures';
 import { BASELINE } from './paths';
 import type { Results } from './types';
 
@@ -38,6 +38,15 @@ function pct(a: number, b: number): number {
   return a === 0 ? (b === 0 ? 0 : Infinity) : (b - a) / Math.abs(a);
 }
 
+/** ±30% for the usual bands; a factor (x10) for the wide ones, where a percentage misleads. */
+function fmtBand(band: number): string {
+  return band >= 1 ? `x${round1(1 + band)}` : `±${Math.round(band * 100)}%`;
+}
+
+function round1(v: number): number {
+  return Math.round(v * 10) / 10;
+}
+
 export function compare(aArg: string, bArg: string): string {
   const a = load(aArg);
   const b = load(bArg);
@@ -51,14 +60,14 @@ export function compare(aArg: string, bArg: string): string {
     // a baseline's band is the reference; otherwise the wider of the two
     const band = a.isBaseline ? fa.band : b.isBaseline ? fb.band : Math.max(fa.band, fb.band);
     const change = pct(fa.value, fb.value);
-    const out = Math.abs(change) > band;
+    const out = outsideBand(change, band);
     // for latency and control timings, lower is better
-    const better = fa.kind === 'latency' || fa.kind === 'control' ? change < 0 : change > 0;
+    const better = fa.kind === 'latency' || fa.kind === 'latency-tail' || fa.kind === 'control' ? change < 0 : change > 0;
     // a lower bound (generator-limited mcr, or a peer with no lossless rate) moves only as a bound
     const bound = fa.lowerBound || fb.lowerBound ? ', involves a lower bound' : '';
     const flag = out ? `MOVED (${better ? 'better' : 'worse'}${bound})` : '';
-    if (out) moved.push(`${n}: ${fmtV(fa)} -> ${fmtV(fb)} (${fmtPct(change)}, band ±${Math.round(band * 100)}%)${better ? ', better' : ', worse'}${bound}`);
-    rows.push([n, fmtV(fa), fmtV(fb), fmtPct(change), `±${Math.round(band * 100)}%`, flag]);
+    if (out) moved.push(`${n}: ${fmtV(fa)} -> ${fmtV(fb)} (${fmtPct(change)}, band ${fmtBand(band)})${better ? ', better' : ', worse'}${bound}`);
+    rows.push([n, fmtV(fa), fmtV(fb), fmtPct(change), fmtBand(band), flag]);
   }
   const lines: string[] = [];
   lines.push(`A: ${a.label}`, `B: ${b.label}`);

@@ -8,7 +8,7 @@ import { SEED, type HopResult } from './scenarios/pipeline';
 import type { Ratio } from './scenarios/throughput';
 import type { LatencyPoint, Results, SearchSummary, Trial } from './types';
 
-const ORDER = ['mcr-1w', 'mcr-2w', 'kernel', 'c-relay', 'node', 'socat', 'direct'];
+const ORDER = ['mcr-1w', 'mcr-2w', 'mcr-1w-poll', 'kernel', 'c-relay', 'node', 'socat', 'direct'];
 const byOrder = (a: { relay: string }, b: { relay: string }): number => ORDER.indexOf(a.relay) - ORDER.indexOf(b.relay);
 
 /** A Markdown table; numeric columns (all but the first) right-aligned unless `left`. */
@@ -232,7 +232,7 @@ export function renderReport(r: Results, chartList: Chart[]): string {
     const mr = (r.scenarios.latency.summary.maxRates as Record<string, { pps: number; source: string }> | undefined) ?? {};
     out.push(
       table(
-        ['relay', 'load', 'rate pps', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'app p50 / p99 / p99.9 µs', 'lost'],
+        ['relay', 'load', 'rate pps', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'app p50 / p99 / p99.9 µs', 'lost', 'mcr spans p50 / p99 µs: ring wait, batch'],
         points.map((p) => [
           p.label,
           `${p.loadPct}%`,
@@ -244,8 +244,11 @@ export function renderReport(r: Results, chartList: Chart[]): string {
           p.max ?? '-',
           p.app ? `${p.app.p50 ?? '-'} / ${p.app.p99 ?? '-'} / ${p.app.p999 ?? '-'}` : '-',
           fmt(p.lost),
+          p.spans ? ['ringWait', 'batch'].map((s) => `≤${p.spans?.[s]?.p50Us ?? '-'} / ≤${p.spans?.[s]?.p99Us ?? '-'}`).join(', ') : '',
         ]),
       ),
+      '',
+      "The last column is mcr's own sampled spans over the same point (`mcrctl stats`; one receive batch in 16, log2 buckets, so ≤64 means 32-64 µs): *ring wait* is how long a batch's oldest frame sat in the receive ring before the worker took it (wake-up and scheduling delay), *batch* how long the worker then spent on it (parse, match, `sendmmsg`, and on veth the sink's receive softirq).",
       '',
     );
     const added = (r.scenarios.latency.summary.mcrAddedUs as Record<string, Record<string, number | null>> | undefined) ?? {};

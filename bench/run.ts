@@ -42,7 +42,7 @@ const USAGE = `usage: npm run bench [-- OPTIONS]     (as root)
 
   --scenario NAME   run one scenario (repeatable, or a comma list); default: the standard suite
   --quick           short trials and counts (a smoke run, not for publishing)
-  --relays IDS      only these relays (comma list of ${['mcr-1w', 'mcr-2w', 'kernel', 'c-relay', 'node', 'socat'].join(', ')})
+  --relays IDS      only these relays (comma list of ${['mcr-1w', 'mcr-2w', 'mcr-1w-poll', 'kernel', 'c-relay', 'node', 'socat'].join(', ')})
   --sizes LIST      throughput payload sizes (default 64,512,1400,8000)
   --trial-seconds S length of one search trial (default 2, quick 0.5)
   --out DIR         results directory (default bench/results/<timestamp>)
@@ -128,7 +128,7 @@ function parseArgs(argv: string[]): Args {
     }
   }
   for (const s of a.scenarios) if (!SCENARIOS.some((x) => x.name === s || x.aliases.includes(s))) fail(`unknown scenario "${s}" (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
-  const known = ['mcr-1w', 'mcr-2w', 'kernel', 'c-relay', 'node', 'socat'];
+  const known = ['mcr-1w', 'mcr-2w', 'mcr-1w-poll', 'kernel', 'c-relay', 'node', 'socat'];
   for (const r of a.relays ?? []) if (!known.includes(r)) fail(`unknown relay "${r}" (known: ${known.join(', ')})`);
   return a;
 }
@@ -184,7 +184,7 @@ async function main(): Promise<number> {
   const pin = args.pin && os.cpus().length >= 2 ? { gen: 0, relay: [1, 0] } : undefined;
   pinning.gen = pin?.gen;
   pinning.relay = pin?.relay;
-  const relays: Relay[] = [mcrRelay(1), mcrRelay(2), kernelRelay, cRelay, nodeRelay, socatRelay];
+  const relays: Relay[] = [mcrRelay(1), mcrRelay(2), mcrRelay(1, true), kernelRelay, cRelay, nodeRelay, socatRelay];
   const ctx: BenchContext = {
     quick: args.quick,
     trialSeconds: args.trialSeconds ?? (args.quick ? 0.5 : 2),
@@ -229,7 +229,7 @@ async function main(): Promise<number> {
       peersInstalled: peers.installed,
       peersSkipped: { ...peers.skipped, ...ccErrors },
       generatorMaxPps: ctx.genMax,
-      pinning: pin ? `generator on CPU ${pin.gen}; relays on CPU ${pin.relay[0]} (mcr with 2 workers, the pipeline hops and the latency probe unpinned)` : 'none',
+      pinning: pin ? `generator on CPU ${pin.gen}; relays on CPU ${pin.relay[0]} (mcr with 2 workers and the pipeline hops unpinned; the latency probe on the generator's CPU)` : 'none',
     },
     scenarios: ctx.results,
   };

@@ -43,8 +43,9 @@ function onGenCpu(cmd: string, args: string[]): [string, string[]] {
   return pinning.gen === undefined ? [cmd, args] : ['taskset', ['-c', String(pinning.gen), cmd, ...args]];
 }
 
-/** The latency probe is left to the scheduler: next to the generator it would throttle it, next
- *  to the relay it would delay it. */
+/** mcrgen recv is left to the scheduler. (The latency probe shares the generator's CPU instead:
+ *  the relay's CPU stays the relay's, as on a router, and the probe's kernel receive timestamps
+ *  do not count its own scheduling.) */
 function unpinned(cmd: string, args: string[]): [string, string[]] {
   return [cmd, args];
 }
@@ -254,7 +255,7 @@ export interface RecvReport {
 export function startReceiver(topo: Topology, ns: string, o: { group: string; port: number; iface: string; count: number; timeoutS: number }): { ready: Promise<void>; result: Promise<RecvReport>; proc: Proc } {
   const probe = existsSync(LAT_RECV);
   const proc = probe
-    ? topo.spawn(ns, 'lat-recv', ...unpinned(LAT_RECV, ['--group', o.group, '--port', String(o.port), '--interface', o.iface, '--count', String(o.count), '--timeout', String(o.timeoutS)]))
+    ? topo.spawn(ns, 'lat-recv', ...onGenCpu(LAT_RECV, ['--group', o.group, '--port', String(o.port), '--interface', o.iface, '--count', String(o.count), '--timeout', String(o.timeoutS)]))
     : topo.spawn(ns, 'mcrgen recv', ...unpinned(MCRGEN, ['recv', '--group', o.group, '--port', String(o.port), '--interface', o.iface, '--count', String(o.count), '--timeout', String(o.timeoutS), '--json']));
   const ready = (async () => {
     const deadline = Date.now() + 10_000;

@@ -78,6 +78,8 @@ export interface LatencyPoint {
   max: number | null;
   /** the same measured when the receiving process got each packet (includes its queueing) */
   app: { p50: number | null; p99: number | null; p999: number | null };
+  /** mcr only: its own sampled spans over this point (bucket upper bounds, µs) */
+  spans?: Record<string, { samples: number; p50Us: number | null; p99Us: number | null; maxUs: number | null; buckets: number[] }>;
   tool: string;
 }
 

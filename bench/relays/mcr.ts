@@ -5,6 +5,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ControlClient } from '../../src/control/client';
+import type { SpanHistogram } from '../../src/lib/histogram';
 import { MCRD } from '../paths';
 import { cleanup, sleep, type Proc } from '../proc';
 import { inputGroup, outputGroup, type Relay, type RelayCounters, type RelayInstance, type RelayPlan } from './relay';
@@ -42,6 +43,11 @@ export class McrInstance implements RelayInstance {
     return { rx: t.rxFrames, tx: t.txPackets, bufExhaust: t.bufExhaust, ringDrops: t.ringDrops, txErrors: t.txErrors };
   }
 
+  async spans(): Promise<Record<string, SpanHistogram>> {
+    const s = (await this.client.request('stats')) as { totals: { spans: Record<string, SpanHistogram> } };
+    return s.totals.spans;
+  }
+
   async stop(): Promise<{ final?: RelayCounters; text?: string }> {
     this.client.close();
     await this.proc.stop('SIGTERM', 10_000);
@@ -65,7 +71,7 @@ export function mcrConfig(plan: RelayPlan): unknown {
         })),
   }));
   const cpus = plan.cpus?.length ? Array.from({ length: plan.workers }, (_, i) => plan.cpus?.[i % (plan.cpus?.length ?? 1)] ?? 0) : undefined;
-  return { workers: plan.workers, ...(cpus && new Set(cpus).size === cpus.length ? { cpus } : {}), logLevel: 'warn', rules };
+  return { workers: plan.workers, ...(plan.busyPoll ? { busyPoll: true } : {}), ...(cpus && new Set(cpus).size === cpus.length ? { cpus } : {}), logLevel: 'warn', rules };
 }
 
 /** Starts mcrd and waits until the data plane runs and every rule is up. */
@@ -102,15 +108,16 @@ export async function startMcrd(plan: RelayPlan, label: string): Promise<McrInst
   }
 }
 
-export function mcrRelay(workers: number): Relay {
+/** mcr with `workers` workers; `busyPoll` is the dedicated-core configuration (config busyPoll). */
+export function mcrRelay(workers: number, busyPoll = false): Relay {
   return {
-    id: `mcr-${workers}w`,
-    label: `mcr (${workers} worker${workers > 1 ? 's' : ''})`,
+    id: `mcr-${workers}w${busyPoll ? '-poll' : ''}`,
+    label: `mcr (${workers} worker${workers > 1 ? 's' : ''}${busyPoll ? ', busyPoll' : ''})`,
     unavailable: () => undefined,
     unsupported: () => undefined,
     // One stream hashes to one worker; pinning a second worker next to the generator would make
     // the result depend on the luck of the hash, so 2 workers run unpinned.
-    start: (plan) => startMcrd({ ...plan, workers, cpus: workers > 1 ? undefined : plan.cpus?.slice(0, 1) }, `mcrd ${plan.ns}`),
+    start: (plan) => startMcrd({ ...plan, workers, busyPoll, cpus: workers > 1 ? undefined : plan.cpus?.slice(0, 1) }, `mcrd ${plan.ns}`),
     deliveredGroup: (plan, stream, out) =>
       plan.sameGroupOut ? { group: inputGroup(stream), port: plan.port } : { group: outputGroup(plan.streams > 1 ? stream : out), port: plan.outPort },
   };

@@ -2,6 +2,7 @@
 // What every relay under test (mcr and its peers) looks like to the scenarios: where it runs
 // (a RelayPlan), how to start and stop it, and which counters of its own it can report.
 import type { Topology } from '../topology';
+import type { SpanHistogram } from '../../src/lib/histogram';
 
 export interface RelayPlan {
   topo: Topology;
@@ -26,6 +27,8 @@ export interface RelayPlan {
   sameGroupOut?: boolean;
   /** CPUs to pin the relay to (one per mcr worker; process relays use the first); none = unpinned */
   cpus?: number[];
+  /** mcr only: workers spin instead of sleeping (config busyPoll) */
+  busyPoll?: boolean;
 }
 
 /** `cmd args` prefixed with taskset when the plan pins the relay. */
@@ -49,6 +52,8 @@ export interface RelayInstance {
   stop(): Promise<{ final?: RelayCounters; text?: string }>;
   /** The relay's process id (for CPU pinning notes), if it is a process. */
   pid?: number;
+  /** mcr only: its sampled span histograms (mcrctl stats), keyed by span name. */
+  spans?(): Promise<Record<string, SpanHistogram>>;
 }
 
 export interface Relay {

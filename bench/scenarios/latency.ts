@@ -4,6 +4,7 @@
 // send timestamps mcrgen writes into every payload (--stamp-group 4; sender and receiver share
 // CLOCK_MONOTONIC on this machine). A "direct" row (receiver in the relay namespace, no relay)
 // measures the generator + kernel + receiver floor, so relay-added = relay - direct.
+import { spanDelta, type SpanHistogram } from '../../src/lib/histogram';
 import { Progress } from '../progress';
 import { inputGroup } from '../relays/relay';
 import { generate, ONE_HOP_PATH, quiesce, runTrial, startReceiver, type RecvReport } from '../traffic';
@@ -12,7 +13,7 @@ import type { LatencyPoint, ScenarioResult, SearchSummary, Trial } from '../type
 import { fmtPps, genMaxFor, onePlan, pickRelays, searchConfig, searchRelay, startWarm, type BenchContext } from './common';
 
 export const LOADS = [10, 50, 90];
-const RELAYS = ['mcr-1w', 'kernel', 'c-relay', 'node', 'socat'];
+const RELAYS = ['mcr-1w', 'mcr-1w-poll', 'kernel', 'c-relay', 'node', 'socat'];
 const STAMP_GROUP = 4;
 
 /** Small paced bursts (4 packets), but at most 25k generator wake-ups a second. */
@@ -41,6 +42,16 @@ function point(relay: string, label: string, loadPct: number, ratePps: number, o
   };
 }
 
+/** mcr's own span histograms over one point, reduced to what the report shows. */
+function spanWindow(after: Record<string, SpanHistogram>, before?: Record<string, SpanHistogram>): NonNullable<LatencyPoint['spans']> {
+  return Object.fromEntries(
+    Object.entries(after).map(([name, h]) => {
+      const d = spanDelta(h, before?.[name]);
+      return [name, { samples: d.samples, p50Us: d.p50Us, p99Us: d.p99Us, maxUs: d.maxUs, buckets: d.buckets }];
+    }),
+  );
+}
+
 export async function latency(ctx: BenchContext): Promise<ScenarioResult> {
   const t0 = Date.now();
   const trials: Trial[] = [];
@@ -58,9 +69,14 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult> {
     const gmax = await genMaxFor(ctx, path, 1400, progress);
     for (const relay of run) {
       // this relay's maximum lossless rate at 1400 B
-      const known = fromThroughput.find((s) => s.relay === relay.id && s.size === 1400 && !s.skipped && s.maxLosslessPps > 0);
+      // The busy-polling variant runs at mcr's default rates, so their rows compare point for point.
+      const rateOf = relay.id === 'mcr-1w-poll' ? 'mcr-1w' : relay.id;
+      const known = fromThroughput.find((s) => s.relay === rateOf && s.size === 1400 && !s.skipped && s.maxLosslessPps > 0);
+      const sibling = maxRates[rateOf];
       if (known) {
-        maxRates[relay.id] = { pps: known.maxLosslessPps, source: 'throughput scenario of this run' };
+        maxRates[relay.id] = { pps: known.maxLosslessPps, source: `throughput scenario of this run${rateOf !== relay.id ? ` (${rateOf})` : ''}` };
+      } else if (sibling && rateOf !== relay.id) {
+        maxRates[relay.id] = { pps: sibling.pps, source: `${rateOf}'s rate, ${sibling.source}` };
       } else {
         const cfg = searchConfig(ctx, gmax, { trialSeconds: Math.min(ctx.trialSeconds, 0.5), resolution: 0.1, maxTrials: 6 });
         const s = await searchRelay(ctx, relay, plan, path, 1400, cfg, progress, trials, 'max');
@@ -86,10 +102,13 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult> {
           const dest = relay.deliveredGroup(plan, 0, 0);
           const recv = startReceiver(topo, 'sink', { group: dest.group, port: dest.port, iface: 's0', count, timeoutS: 2 });
           await recv.ready;
+          const spansBefore = await inst.spans?.();
           const t = await runTrial({ path, relay, inst, plan, size: 1400 }, rate, count, { stampGroup: STAMP_GROUP, batch: latencyBatch(rate) });
           const r = await recv.result;
+          const spansAfter = await inst.spans?.();
           trials.push(t);
           const pt = point(relay.id, relay.label, load, rate, t.offeredPps, t.sent, r);
+          if (spansAfter) pt.spans = spanWindow(spansAfter, spansBefore);
           points.push(pt);
           progress.item(`${relay.id} at ${load}% (${fmtPps(t.offeredPps)} pps): p50 ${pt.p50} us, p99 ${pt.p99} us, p99.9 ${pt.p999} us${r.lost ? `, lost ${r.lost}` : ''}`);
           await quiesce(path);
@@ -119,7 +138,9 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult> {
   }
   for (const [id, why] of Object.entries(skipped)) notes.push(`${id} skipped: ${why}`);
   notes.push(`Loads are percentages of each relay's own maximum lossless rate at 1400 B; ${seconds} s per point (at least 5000 packets); mcrgen send --stamp-group ${STAMP_GROUP} --batch max(4, rate/25000) (small paced bursts, at most 25,000 wake-ups a second, so the generator's default 1 ms batches do not queue up in front of the relay) writes the send time (CLOCK_MONOTONIC, just before each sendmmsg of 4 packets) into the payload.`);
-  notes.push('Latency is measured by build/bench/lat-recv in the sink namespace from the kernel receive timestamp (SO_TIMESTAMPNS, taken when the frame enters the sink\'s network stack), so it covers generator socket -> veth -> relay -> veth and excludes the probe\'s own wake-up and socket queue; the "app" columns are the same packets timed when the probe read them (what mcrgen recv reports). The probe competes for the 2 CPUs with the generator and the relay.');
+  notes.push(
+    'Latency is measured by build/bench/lat-recv in the sink namespace from the kernel receive timestamp (SO_TIMESTAMPNS, taken when the frame enters the sink\'s network stack), so it covers generator socket -> veth -> relay -> veth and excludes the probe\'s own wake-up and socket queue; the "app" columns are the same packets timed when the probe read them (what mcrgen recv reports). The probe runs on the generator\'s CPU, so the relay\'s CPU is the relay\'s alone (as on a router); mcr\'s Node control threads keep off it too (they avoid the CPUs named in `cpus`).',
+  );
   const added: Record<string, Record<string, number | null>> = {};
   for (const p of points.filter((x) => x.relay === 'mcr-1w')) {
     const d = points.find((x) => x.relay === 'direct' && x.loadPct === p.loadPct);
