@@ -232,7 +232,7 @@ export function renderReport(r: Results, chartList: Chart[]): string {
     const mr = (r.scenarios.latency.summary.maxRates as Record<string, { pps: number; source: string }> | undefined) ?? {};
     out.push(
       table(
-        ['relay', 'load', 'rate pps', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'app p50 / p99 / p99.9 µs', 'lost', 'mcr spans p50 / p99 µs: ring wait, batch'],
+        ['relay', 'load', 'rate pps', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'app p50 / p99 / p99.9 µs', 'lost', 'mcr spans p50 / p99 / max µs: ring wait; batch'],
         points.map((p) => [
           p.label,
           `${p.loadPct}%`,
@@ -244,11 +244,12 @@ export function renderReport(r: Results, chartList: Chart[]): string {
           p.max ?? '-',
           p.app ? `${p.app.p50 ?? '-'} / ${p.app.p99 ?? '-'} / ${p.app.p999 ?? '-'}` : '-',
           fmt(p.lost),
-          p.spans ? ['ringWait', 'batch'].map((s) => `≤${p.spans?.[s]?.p50Us ?? '-'} / ≤${p.spans?.[s]?.p99Us ?? '-'}`).join(', ') : '',
+          p.spans ? ['ringWait', 'batch'].map((s) => `≤${p.spans?.[s]?.p50Us ?? '-'} / ≤${p.spans?.[s]?.p99Us ?? '-'} / ≤${p.spans?.[s]?.maxUs ?? '-'}`).join('; ') : '',
         ]),
       ),
       '',
-      "The last column is mcr's own sampled spans over the same point (`mcrctl stats`; one receive batch in 16, log2 buckets, so ≤64 means 32-64 µs): *ring wait* is how long a batch's oldest frame sat in the receive ring before the worker took it (wake-up and scheduling delay), *batch* how long the worker then spent on it (parse, match, `sendmmsg`, and on veth the sink's receive softirq).",
+      "The last column is mcr's own sampled spans over the same point (`mcrctl stats`; one receive batch in 16, log2 buckets, so ≤64 means 32-64 µs): *ring wait* is how long a batch's oldest frame sat in the receive ring before the worker took it (wake-up and scheduling delay), *batch* how long the worker then spent on it (parse, match, `sendmmsg`, and on veth the sink's receive softirq). Spans count batches, not packets: a stall that delays hundreds of packets is one sample, so a per-packet p99 in the millisecond range shows up in the spans' max, not their p99.",
+      'Offered rates can fall short of a load\'s target (in `results.json`): the generator shares CPU 0 with the relay\'s receive path (AF_PACKET or socket enqueue runs in its softirq on veth) and the probe; every figure is at the measured rate shown.',
       '',
     );
     const added = (r.scenarios.latency.summary.mcrAddedUs as Record<string, Record<string, number | null>> | undefined) ?? {};
