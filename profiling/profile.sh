@@ -13,17 +13,20 @@ cd "$(dirname "$0")/.."
 
 RATE=200000 SECONDS_REC=4 SIZE=1400 BUSY=false OUT=""
 usage() { sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+value() { [ $# -ge 2 ] || { echo "profile: $1 needs a value" >&2; exit 2; }; }
+number() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "profile: $1: expected a whole number > 0, got \"$2\"" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --rate) RATE=$2; shift 2 ;;
-    --seconds) SECONDS_REC=$2; shift 2 ;;
-    --size) SIZE=$2; shift 2 ;;
+    --rate) value "$@"; number "$1" "$2"; RATE=$2; shift 2 ;;
+    --seconds) value "$@"; number "$1" "$2"; SECONDS_REC=$2; shift 2 ;;
+    --size) value "$@"; number "$1" "$2"; SIZE=$2; shift 2 ;;
     --busy-poll) BUSY=true; shift ;;
-    --out) OUT=$2; shift 2 ;;
+    --out) value "$@"; OUT=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "profile: unknown option $1" >&2; usage 2 >&2 ;;
   esac
 done
+[ "$SIZE" -ge 32 ] && [ "$SIZE" -le 8972 ] || { echo "profile: --size: expected 32 to 8972 bytes, got $SIZE" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "profile: needs root (network namespaces, perf -a)" >&2; exit 1; }
 command -v perf >/dev/null || { echo "profile: perf is not installed (apt-get install linux-perf)" >&2; exit 1; }
 for f in build/Release/mcrgen dist/src/cli/mcrd.js dist/profiling/flamegraph.js; do
@@ -77,24 +80,30 @@ ip netns exec "$P-gen" taskset -c 0 build/Release/mcrgen --group 239.1.1.1 --por
   --rate "$RATE" --count "$COUNT" --size "$SIZE" > "$OUT/mcrgen.txt" 2>&1 &
 GEN_PID=$!
 sleep 1.5
-b0=$(busy)
+# perf itself takes a moment to start and stop: CPU time is read around the whole command and
+# shown against the wall time it took, not against --seconds.
+b0=$(busy); t0=$(date +%s%N)
 perf record -e cpu-clock -F 999 -a -g -o "$OUT/perf.data" -- sleep "$SECONDS_REC" > "$OUT/perf-record.log" 2>&1
-b1=$(busy)
-./bin/mcrctl.js --socket "$SOCK" stats > "$OUT/stats.txt"
+b1=$(busy); t1=$(date +%s%N)
+WINDOW_CS=$(( (t1 - t0) / 10000000 ))
 wait "$GEN_PID"; GEN_PID=""
 sleep 0.3
+# After the stream: the counters are final, so worker and rule figures agree.
+./bin/mcrctl.js --socket "$SOCK" stats > "$OUT/stats.txt"
 rx=$(( $(counter relay r0 rx_packets) - rx0 )); delivered=$(( $(counter sink s0 rx_packets) - sink0 ))
 
 perf script -i "$OUT/perf.data" -F comm,tid,cpu,ip,sym,dso > "$OUT/perf-script.txt" 2>/dev/null
 node dist/profiling/flamegraph.js "$OUT/perf-script.txt" "$OUT" --title "mcr, $SIZE B at $RATE pps, busyPoll $BUSY ($(uname -r), $NCPU CPUs)" > /dev/null
 rm -f "$OUT/perf-script.txt"
 
+# The first N lines of a perf report (head closing the pipe early is not an error).
+top() { local n=$1; shift; perf report -i "$OUT/perf.data" --no-children -g none -q "$@" 2>/dev/null > "$OUT/.top"; head -n "$n" "$OUT/.top"; rm -f "$OUT/.top"; }
 {
   echo "mcr profile $(date -u +%FT%TZ), kernel $(uname -r), $NCPU CPUs, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "stream: $SIZE B at $RATE pps (generator on CPU 0, worker on CPU $WORKER_CPU, busyPoll $BUSY)"
   echo "relay input received $rx, sink received $delivered, lost $((rx - delivered))"
   echo
-  echo "CPU busy during the recording (centiseconds of $((SECONDS_REC * 100)) per CPU):"
+  echo "CPU busy during the recording (centiseconds per CPU, of $WINDOW_CS elapsed):"
   for kv in $b1; do k=${kv%%=*}; v=${kv#*=}; for kv0 in $b0; do [ "${kv0%%=*}" = "$k" ] && echo "  $k: $((v - ${kv0#*=}))"; done; done
   echo
   cat "$OUT/stats.txt"
@@ -103,11 +112,11 @@ rm -f "$OUT/perf-script.txt"
   cat "$OUT/hot-path.txt"
   echo
   echo "== samples per thread =="
-  perf report -i "$OUT/perf.data" --no-children --sort comm -g none -q 2>/dev/null | head -12
+  top 12 --sort comm
   for cpu in $(seq 0 $((NCPU - 1))); do
     echo
     echo "== top symbols on CPU $cpu (idle is pvm_safe_halt/default_idle) =="
-    perf report -i "$OUT/perf.data" --no-children --cpu "$cpu" --sort sym -g none -q 2>/dev/null | head -25
+    top 25 --cpu "$cpu" --sort sym
   done
 } > "$OUT/report.txt"
 sed -n '1,4p' "$OUT/report.txt"

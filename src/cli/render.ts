@@ -163,7 +163,7 @@ function renderSpans(current: unknown, before: unknown): string | undefined {
     return [name, SPAN_MEANING[name] ?? '', formatCount(window.samples), us(window.p50Us), us(window.p99Us), us(window.maxUs)];
   });
   if (rows.length === 0) return undefined;
-  return formatTable(['SPAN', 'MEANING', 'SAMPLES', 'P50_US', 'P99_US', 'MAX_US'], rows);
+  return formatTable(['SPAN', 'MEANING', before ? 'SAMPLES_IN_INTERVAL' : 'SAMPLES', 'P50_US', 'P99_US', 'MAX_US'], rows);
 }
 
 export function renderWorkers(result: WorkersResult): string {

@@ -194,17 +194,29 @@ export class Daemon {
     return rules;
   }
 
-  /** What the config file cannot know: whether the CPUs it names exist on this machine. */
   /** The supervisor's threads (and so the data plane's, forked from it) stay off the worker CPUs. */
   private keepOffWorkerCpus(): void {
     try {
-      loadAddon().confineThreads(this.config.cpus ?? [], []);
+      const moved = loadAddon().confineThreads(this.config.cpus ?? [], []);
+      if (this.config.cpus && moved === 0)
+        this.log.warn(`cpus ${JSON.stringify(this.config.cpus)}: every CPU mcrd may use is a worker CPU, so its control threads share them`);
     } catch (err) {
       this.log.warn(`cannot keep mcrd's control threads off the worker CPUs: ${(err as Error).message}`);
     }
   }
 
+  /**
+   * What the config file cannot know: whether the CPUs it names exist on this machine, and
+   * whether they still fit a --workers given on the command line.
+   */
   private checkMachine(config: Config): void {
+    if (config.cpus && config.cpus.length !== config.workers) {
+      const listed = `${config.cpus.length} CPU${config.cpus.length === 1 ? '' : 's'}`;
+      throw new ConfigError(
+        [`cpus: lists ${listed} but mcrd --workers asks for ${config.workers} workers (one CPU per worker): change cpus or drop --workers`],
+        this.options.configPath,
+      );
+    }
     // Every CPU the machine has online, not just this process's affinity: an mcrd started
     // under `taskset` may still pin its workers elsewhere (the worker reports if it cannot).
     const cpuCount = os.cpus().length;
@@ -218,10 +230,9 @@ export class Daemon {
     const merged = { ...config };
     if (this.options.logLevel) merged.logLevel = this.options.logLevel;
     if (this.options.logFormat) merged.logFormat = this.options.logFormat;
-    if (this.options.workers !== undefined) {
-      merged.workers = this.options.workers;
-      if (merged.cpus && merged.cpus.length !== merged.workers) delete merged.cpus;
-    }
+    // A cpus list that no longer fits is refused by checkMachine, not dropped: unpinned workers
+    // would be a silent change (and with busyPoll, spinning on shared CPUs).
+    if (this.options.workers !== undefined) merged.workers = this.options.workers;
     return merged;
   }
 

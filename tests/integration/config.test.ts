@@ -134,6 +134,15 @@ describe('config file', { skip }, () => {
     assert.equal(existsSync(socket), false);
   });
 
+  it('mcrd refuses a --workers that no longer fits the file\'s cpus, instead of dropping the pinning', async () => {
+    writeFileSync(badFile, `{ cpus: [0], busyPoll: true, rules: [] }`);
+    const socket = `/tmp/${t.prefix}-wcpu.sock`;
+    const r = await t.exec('relay', 'node', [MCRD, '--control-socket', socket, '--config', badFile, '--workers', '2'], { allowFail: true, timeoutMs: 15_000 });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr.trim(), /^mcrd: .*: cpus: lists 1 CPU but mcrd --workers asks for 2 workers \(one CPU per worker\): change cpus or drop --workers$/);
+    assert.equal(existsSync(socket), false);
+  });
+
   it('a reload that edits a rule keeps its counters and those of its unchanged outputs', async () => {
     const before = (await mcrd.request<{ rules: { id: string; name?: string; matchedPackets: number; outputs: { txPackets: number }[] }[] }>('stats')).rules;
     const a = before.find((r) => r.name === 'a');

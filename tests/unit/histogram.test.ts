@@ -46,5 +46,6 @@ describe('mcrctl stats span table', () => {
   test('watch mode: only the samples of the window', () => {
     const text = renderStats(at(11, { 4: 99, 11: 1, 6: 10 }), at(10, { 4: 99, 11: 1 }));
     assert.match(text, /ringWait +frame waited in the receive ring +10 +<=128 +<=128 +<=128/);
+    assert.match(text, /SPAN +MEANING +SAMPLES_IN_INTERVAL +P50_US/);
   });
 });
