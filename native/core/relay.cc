@@ -127,7 +127,7 @@ void Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>*
         RingGeometry g = ring_geometry_for(interface_mtu(rule.input_interface), options_.ring_bytes);
         for (unsigned w = 0; w < options_.workers && err.empty(); ++w) {
           set.rings[w] = std::make_unique<IngressRing>();
-          if (set.rings[w]->open(in.ifindex, rule.input_interface, g, &fanout_id, &err) != 0) break;
+          if (set.rings[w]->open(in.ifindex, rule.input_interface, g, options_.workers > 1 ? &fanout_id : nullptr, &err) != 0) break;
         }
         if (!err.empty()) {
           input_errors[rule.input_interface] = err;

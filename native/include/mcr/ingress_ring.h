@@ -30,8 +30,9 @@ class IngressRing {
   IngressRing(const IngressRing&) = delete;
   IngressRing& operator=(const IngressRing&) = delete;
 
-  // fanout_id: 0 asks the kernel for a unique id (PACKET_FANOUT_FLAG_UNIQUEID) and stores it
-  // in *fanout_id for the other workers' rings. Returns 0 or -errno, with *error naming the call.
+  // fanout_id: nullptr for no fanout group (one worker); *fanout_id 0 asks the kernel for a
+  // unique id (PACKET_FANOUT_FLAG_UNIQUEID) and stores it there for the other workers' rings.
+  // Returns 0 or -errno, with *error naming the call.
   int open(int ifindex, const std::string& ifname, const RingGeometry& geometry,
            uint16_t* fanout_id, std::string* error);
   void close();
