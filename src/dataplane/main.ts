@@ -25,15 +25,8 @@ class DataPlane {
   init(msg: InitMessage): void {
     this.log = Logger.create(msg.logLevel, msg.logFormat, 'dataplane');
     const { Relay } = loadAddon();
-    this.relay = new Relay({
-      workers: msg.workers,
-      cpus: msg.cpus,
-      ringBytes: msg.ringBytes,
-      countersPath: msg.countersPath,
-      realtimePriority: msg.realtimePriority,
-      spanSampleEvery: msg.spanSampleEvery,
-      busyPoll: msg.busyPoll,
-    });
+    const { type: _type, logLevel: _level, logFormat: _format, rules: _rules, ...options } = msg;
+    this.relay = new Relay(options);
     this.relay.start();
     // The workers have pinned themselves; everything else in this process keeps off their CPUs.
     if (msg.cpus) loadAddon().confineThreads(msg.cpus, this.relay.workers().map((w) => w.tid));

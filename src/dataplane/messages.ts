@@ -2,17 +2,11 @@
 // Messages between the supervisor and the data-plane process (Node IPC channel, JSON).
 import type { LogFormat, LogLevel } from '../config/types';
 import type { WorkerInfo } from '../daemon/dataplane-process';
-import type { NativeRule, NativeRuleStatus } from '../native/addon';
+import type { NativeRule, NativeRuleStatus, RelayOptions } from '../native/addon';
 
-export interface InitMessage {
+/** The core's own options (one definition, in addon.ts) plus what the data-plane process needs. */
+export interface InitMessage extends RelayOptions {
   type: 'init';
-  workers: number;
-  cpus?: number[];
-  ringBytes: number;
-  countersPath: string;
-  realtimePriority: number;
-  spanSampleEvery: number;
-  busyPoll: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
   rules: NativeRule[];
