@@ -41,6 +41,10 @@ step('native core', path.join(root, 'build', 'Release', 'mcr_core_tests'), [], (
     totals.failed += Number(m[2]);
   } else totals.failed += 1;
 });
+// The span code's compile-time gate must keep working: the worker compiles without it, warning-free.
+if (step('worker without spans (MCR_ENABLE_SPANS=0)', 'g++', ['-std=c++20', '-fsyntax-only', '-Wall', '-Wextra', '-Werror', '-DMCR_ENABLE_SPANS=0', '-Inative/include', 'native/core/worker.cc']))
+  totals.passed += 1;
+else totals.failed += 1;
 
 const testFiles = (dir) =>
   fs.existsSync(path.join(root, dir)) ? fs.readdirSync(path.join(root, dir)).filter((f) => f.endsWith('.test.js')).map((f) => path.join(dir, f)) : [];

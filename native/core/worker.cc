@@ -21,12 +21,23 @@
 namespace mcr {
 
 namespace {
+#if MCR_ENABLE_SPANS
 // CLOCK_REALTIME because that is the clock of the kernel's frame timestamps (tp_sec/tp_nsec).
 // A vDSO call (~30 ns here), made twice per sampled batch, never per packet.
 uint64_t realtime_ns() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
+#endif
+
+// Tells the CPU this is a spin loop (saves power, frees the sibling hyperthread).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
 }
 }  // namespace
 
@@ -123,7 +134,7 @@ void Worker::run() {
   started_.store(true);
 
   const RuleTable* last = nullptr;
-  uint64_t last_idle_ns = 0;  // busyPoll: when the previous idle pass ended, 0 after work
+  [[maybe_unused]] uint64_t last_idle_ns = 0;  // busyPoll: when the previous idle pass ended, 0 after work
   pollfd fds[1 + kMaxInputs];
   nfds_t nfds = 0;
   while (!stopping_.load(std::memory_order_relaxed)) {
@@ -147,7 +158,7 @@ void Worker::run() {
     observed_.store(generation, std::memory_order_release);
     if (work == 0 && settings_.busy_poll) {
       // Never sleep: no wake-up latency, at the price of the whole CPU (dedicated cores only).
-      __builtin_ia32_pause();
+      cpu_relax();
 #if MCR_ENABLE_SPANS
       // Timing every idle pass costs nothing that matters (the CPU is spinning anyway) and shows
       // when something else (an interrupt, another task, the hypervisor) took the CPU away.
