@@ -11,23 +11,11 @@
 
 namespace {
 
-std::vector<int> int_array(Napi::Env env, const Napi::Value& value, const char* name) {
-  if (!value.IsArray()) mcr::binding::type_error(env, "an array of integers", name);
-  Napi::Array array = value.As<Napi::Array>();
-  std::vector<int> out;
-  for (uint32_t i = 0; i < array.Length(); ++i) {
-    Napi::Value v = array.Get(i);
-    if (!v.IsNumber()) mcr::binding::type_error(env, "an array of integers", name);
-    out.push_back(v.As<Napi::Number>().Int32Value());
-  }
-  return out;
-}
-
 // confineThreads(workerCpus: number[], keepTids: number[]) -> threads moved
 Napi::Value ConfineThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::vector<int> cpus = int_array(env, info[0], "workerCpus");
-  std::vector<int> keep = int_array(env, info[1], "keepTids");
+  std::vector<int> cpus = mcr::binding::require_int_array(env, info[0], "a CPU number", "workerCpus");
+  std::vector<int> keep = mcr::binding::require_int_array(env, info[1], "a thread id", "keepTids");
   std::string error;
   int rc = mcr::confine_threads(cpus, keep, &error);
   if (rc < 0) throw mcr::binding::errno_error(env, rc, error);

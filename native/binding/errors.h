@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace mcr::binding {
 
@@ -33,6 +34,20 @@ inline uint32_t require_uint(Napi::Env env, Napi::Object obj, const char* key, c
   if (!(d >= 0 && d <= max) || d != double(uint32_t(d)))
     type_error(env, "an integer from 0 to " + std::to_string(max), where + "." + key);
   return uint32_t(d);
+}
+
+// An array of numbers as ints; `element` names what each must be ("a CPU number").
+inline std::vector<int> require_int_array(Napi::Env env, const Napi::Value& value, const std::string& element,
+                                          const std::string& name) {
+  if (!value.IsArray()) type_error(env, "an array", name);
+  Napi::Array array = value.As<Napi::Array>();
+  std::vector<int> out;
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value v = array.Get(i);
+    if (!v.IsNumber()) type_error(env, element, name + "[" + std::to_string(i) + "]");
+    out.push_back(v.As<Napi::Number>().Int32Value());
+  }
+  return out;
 }
 
 }  // namespace mcr::binding

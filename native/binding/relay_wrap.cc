@@ -62,15 +62,7 @@ RelayWrap::RelayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayWra
   }
   if (!opts.Get("spanSampleEvery").IsUndefined())
     options_.span_sample_every = require_uint(env, opts, "spanSampleEvery", "options", 1u << 20);
-  Napi::Value cpus = opts.Get("cpus");
-  if (cpus.IsArray()) {
-    Napi::Array list = cpus.As<Napi::Array>();
-    for (uint32_t i = 0; i < list.Length(); ++i) {
-      Napi::Value c = list.Get(i);
-      if (!c.IsNumber()) type_error(env, "a CPU number", "options.cpus[" + std::to_string(i) + "]");
-      options_.cpus.push_back(c.As<Napi::Number>().Int32Value());
-    }
-  }
+  if (opts.Get("cpus").IsArray()) options_.cpus = require_int_array(env, opts.Get("cpus"), "a CPU number", "options.cpus");
   relay_ = std::make_unique<Relay>();
 }
 
