@@ -6,6 +6,7 @@ import { CONFIG_DEFAULTS, LIMITS, LOG_FORMATS, LOG_LEVELS, type Config, type Log
 import { ConfigError, loadConfigFile } from '../config/validate';
 import { Daemon } from '../daemon/daemon';
 import { defaultControlSocket } from '../lib/control-socket';
+import { resolveGroup, type GroupEntry } from '../lib/groups';
 import { Logger } from '../lib/logger';
 import { packageVersion } from '../lib/version';
 
@@ -16,9 +17,18 @@ function parseWorkers(value: string): number {
   return n;
 }
 
+function parseGroup(value: string): GroupEntry {
+  try {
+    return resolveGroup(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
 interface Flags {
   config?: string;
   controlSocket: string;
+  controlSocketGroup?: GroupEntry;
   countersFile?: string;
   workers?: number;
   logLevel?: LogLevel;
@@ -31,6 +41,7 @@ async function main(): Promise<void> {
     .version(packageVersion())
     .option('-c, --config <file>', 'JSON5 config file (rules, workers, defaults); reloaded on SIGHUP')
     .option('-s, --control-socket <path>', 'UNIX socket for mcrctl, mode 0660 (default: $MCR_CONTROL_SOCKET, else /run/mcr/mcrd.sock)', defaultControlSocket())
+    .option('--control-socket-group <group>', "group (name or gid) given the control socket, mode 0660: its members may use mcrctl (default: mcrd's own group)", parseGroup)
     .option('-w, --workers <n>', 'forwarding worker threads (overrides the config file)', parseWorkers)
     .addOption(new Option('--log-level <level>', 'error, warn, info, debug or trace (overrides the config file)').choices(LOG_LEVELS))
     .addOption(new Option('--log-format <format>', 'text or json (overrides the config file)').choices(LOG_FORMATS))
@@ -63,6 +74,7 @@ async function main(): Promise<void> {
     {
       ...(flags.config ? { configPath: flags.config } : {}),
       controlSocket: flags.controlSocket,
+      ...(flags.controlSocketGroup ? { controlSocketGroup: flags.controlSocketGroup } : {}),
       ...(flags.countersFile ? { countersPath: flags.countersFile } : {}),
       ...(flags.workers ? { workers: flags.workers } : {}),
       ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),

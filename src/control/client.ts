@@ -2,7 +2,10 @@
 // Client side of the mcrd control protocol (docs/control-protocol.md): one UNIX socket
 // connection, newline-delimited JSON, requests matched to responses by id so they can be pipelined.
 
+import { statSync, type Stats } from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
+import { groupName } from '../lib/groups';
 
 /** A failure reported by mcrd (code is the protocol's, e.g. EINVAL) or by the connection itself. */
 export class ControlError extends Error {
@@ -73,10 +76,14 @@ export class ControlClient {
         socket.destroy();
         reject(new ControlError('ECONNECT', `cannot connect to ${this.socketPath}: timed out after ${timeoutMs / 1000} s`));
       }, timeoutMs);
-      socket.once('error', (err) => {
+      socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         this.connecting = undefined;
-        reject(new ControlError('ECONNECT', `cannot connect to ${this.socketPath}: ${describeConnectError(err)}`, { cause: err }));
+        const message =
+          err.code === 'EACCES' || err.code === 'EPERM'
+            ? permissionDenied(this.socketPath)
+            : `cannot connect to ${this.socketPath}: ${describeConnectError(err)}`;
+        reject(new ControlError('ECONNECT', message, { cause: err }));
       });
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -162,12 +169,24 @@ function describeConnectError(err: NodeJS.ErrnoException): string {
       return 'no such file (is mcrd running?)';
     case 'ECONNREFUSED':
       return 'connection refused (is mcrd running?)';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
     case 'ENOTSOCK':
       return 'not a socket';
     default:
       return err.message;
   }
+}
+
+/** What a user refused by the socket's permissions needs: usually membership of its group. */
+function permissionDenied(socketPath: string): string {
+  const prefix = `permission denied on ${socketPath}`;
+  let st: Stats;
+  try {
+    st = statSync(socketPath);
+  } catch {
+    return `${prefix}: its directory ${path.dirname(socketPath)} is closed to uid ${process.getuid?.() ?? '?'}`;
+  }
+  const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+  // mcrd makes it 0660; a mode without group write is someone else's doing.
+  if ((st.mode & 0o020) === 0) return `${prefix}: it is mode ${mode}, only its owner (uid ${st.uid}) may connect`;
+  return `${prefix}: ask for membership of group ${groupName(st.gid)} (a new membership needs a new login)`;
 }

@@ -5,6 +5,7 @@
 import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import type { GroupEntry } from '../lib/groups';
 import type { Logger } from '../lib/logger';
 
 export const LIMITS = {
@@ -37,6 +38,8 @@ export class ControlServer {
     private readonly socketPath: string,
     private readonly handlers: Record<string, Handler>,
     private readonly log: Logger,
+    /** Group given the socket (--control-socket-group); else it keeps mcrd's own group. */
+    private readonly group?: GroupEntry,
   ) {
     this.server = net.createServer((socket) => this.accept(socket));
   }
@@ -52,8 +55,24 @@ export class ControlServer {
         resolve();
       });
     });
+    // Group first, then the mode: the socket is never group-writable for the wrong group.
+    if (this.group) await this.chownToGroup(this.group);
     // Group-writable so an operators' group can be given access without root.
     await fs.chmod(this.socketPath, 0o660);
+  }
+
+  private async chownToGroup(group: GroupEntry): Promise<void> {
+    try {
+      await fs.chown(this.socketPath, -1, group.gid);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      // chown(2) lets a process without CAP_CHOWN choose only among its own groups.
+      const why =
+        e.code === 'EPERM'
+          ? `mcrd (uid ${process.getuid?.() ?? '?'}) is not a member of it; run mcrd in that group (systemd: SupplementaryGroups=${group.name}) or as root`
+          : e.message;
+      throw new Error(`cannot give the control socket ${this.socketPath} to group ${group.name} (gid ${group.gid}): ${why}`);
+    }
   }
 
   async close(): Promise<void> {

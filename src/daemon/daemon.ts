@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import { ConfigError, loadConfigFile, ruleId, validateRuleSpec } from '../config/validate';
 import { packageVersion } from '../lib/version';
 import { LOG_LEVELS, type Config, type LogFormat, type LogLevel, type RuleSpec } from '../config/types';
+import type { GroupEntry } from '../lib/groups';
 import type { Logger } from '../lib/logger';
 import { loadAddon, type NativeRule, type NativeRuleStatus } from '../native/addon';
 import { ControlServer, ProtocolError, type Handler } from './control-server';
@@ -19,6 +20,8 @@ export const PROTOCOL_VERSION = 1;
 export interface DaemonOptions {
   configPath?: string;
   controlSocket: string;
+  /** --control-socket-group: the socket's group (mode 0660); default mcrd's own group. */
+  controlSocketGroup?: GroupEntry;
   countersPath?: string;
   /** Command-line overrides of the config file. */
   workers?: number;
@@ -86,7 +89,7 @@ export class Daemon {
       this.log.info('interface change picked up', { rulesUp: statuses.filter((s) => s.input === 'up').length });
       this.logRuleProblems();
     });
-    this.server = new ControlServer(options.controlSocket, this.handlers(), log.child('control'));
+    this.server = new ControlServer(options.controlSocket, this.handlers(), log.child('control'), options.controlSocketGroup);
   }
 
   async start(): Promise<void> {
