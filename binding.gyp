@@ -43,6 +43,12 @@
       "sources": ["native/tests/core_tests.cc"]
     },
     {
+      "target_name": "fanout_advance",
+      "type": "executable",
+      "libraries": ["-lpthread"],
+      "sources": ["native/tests/fanout_advance.cc"]
+    },
+    {
       "target_name": "mcrgen",
       "type": "executable",
       "libraries": ["-lpthread"],

@@ -44,7 +44,8 @@ Napi::Function RelayWrap::Define(Napi::Env env) {
                       InstanceMethod("reconcile", &RelayWrap::JS_reconcile),
                       InstanceMethod("pollKernelStats", &RelayWrap::JS_pollKernelStats),
                       InstanceMethod("stop", &RelayWrap::JS_stop),
-                      InstanceMethod("workers", &RelayWrap::JS_workers)});
+                      InstanceMethod("workers", &RelayWrap::JS_workers),
+                      InstanceMethod("inputs", &RelayWrap::JS_inputs)});
 }
 
 RelayWrap::RelayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayWrap>(info) {
@@ -145,6 +146,21 @@ Napi::Value RelayWrap::JS_workers(const Napi::CallbackInfo& info) {
     w.Set("realtime", relay_->worker_realtime(i));
     w.Set("pinned", relay_->worker_pinned(i));
     out.Set(i, w);
+  }
+  return out;
+}
+
+Napi::Value RelayWrap::JS_inputs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::vector<InputInfo> inputs = relay_->inputs();
+  Napi::Array out = Napi::Array::New(env, inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("interface", inputs[i].interface);
+    o.Set("ifindex", inputs[i].ifindex);
+    o.Set("rings", inputs[i].rings);
+    o.Set("fanoutGroup", inputs[i].fanout_group < 0 ? env.Null() : Napi::Number::New(env, inputs[i].fanout_group));
+    out.Set(uint32_t(i), o);
   }
   return out;
 }

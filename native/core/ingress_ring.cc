@@ -49,7 +49,7 @@ RingGeometry ring_geometry_for(uint32_t mtu, size_t ring_bytes) {
 IngressRing::~IngressRing() { close(); }
 
 int IngressRing::open(int ifindex, const std::string& ifname, const RingGeometry& geometry,
-                      uint16_t* fanout_id, std::string* error) {
+                      FanoutGroup* fanout, std::string* error) {
   close();
   const std::string where = " on " + ifname;
   // Protocol 0: no frames are queued until bind(), after the ring and filter are in place.
@@ -106,23 +106,34 @@ int IngressRing::open(int ifindex, const std::string& ifname, const RingGeometry
 
   // Hash fanout keeps each flow on one worker, so a stream is never reordered. A single worker
   // needs no fanout, and skipping it saves a flow-dissector hash per frame on the receiving CPU.
-  if (fanout_id == nullptr) return 0;
-  int fanout;
-  if (*fanout_id == 0) {
-    fanout = (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
-    if (setsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &fanout, sizeof(fanout)) != 0)
-      return fail(error, "setsockopt(PACKET_FANOUT)" + where, errno);
-    socklen_t len = sizeof(fanout);
-    if (getsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &fanout, &len) != 0)
-      return fail(error, "getsockopt(PACKET_FANOUT)" + where, errno);
-    *fanout_id = uint16_t(fanout & 0xffff);
-  } else {
-    fanout = int(*fanout_id) | (PACKET_FANOUT_HASH << 16);
-    if (setsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &fanout, sizeof(fanout)) != 0)
-      return fail(error, "setsockopt(PACKET_FANOUT)" + where, errno);
+  if (fanout == nullptr) return 0;
+  int arg = fanout->assigned ? (int(fanout->id) | (PACKET_FANOUT_HASH << 16))
+                             : ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16);
+  if (setsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0)
+    return fail(error, "setsockopt(PACKET_FANOUT)" + where, errno);
+  if (!fanout->assigned) {
+    const int id = fanout_group();
+    if (id < 0) return fail(error, "PACKET_FANOUT" + where + ": the kernel reports no group after creating one", EPROTO);
+    fanout->id = uint16_t(id);
+    fanout->assigned = true;
   }
   // Frames queued between bind() and now were counted as received; that is fine.
   return 0;
+}
+
+int IngressRing::fanout_group() const {
+  if (fd_ < 0) return -1;
+  int value = 0;
+  socklen_t len = sizeof(value);
+  if (getsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &value, &len) != 0) return -1;
+  // The answer is id | type << 16 | flags << 24, and 0 when in no group: group 0 of type HASH
+  // without flags also reads 0. Asking for a unique group with a nonzero id tells the two apart
+  // without side effects: the kernel checks "already in a group" (EALREADY) before rejecting the
+  // id (EINVAL).
+  if (value != 0) return value & 0xffff;
+  int probe = 1 | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16);
+  if (setsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &probe, sizeof(probe)) == 0) return -1;
+  return errno == EALREADY ? 0 : -1;
 }
 
 void IngressRing::close() {

@@ -122,12 +122,16 @@ void Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>*
         RingSet set;
         set.ifindex = in.ifindex;
         set.frame_size = in.frame_size;
-        uint16_t fanout_id = 0;
+        FanoutGroup fanout;
         std::string err;
         RingGeometry g = ring_geometry_for(interface_mtu(rule.input_interface), options_.ring_bytes);
         for (unsigned w = 0; w < options_.workers && err.empty(); ++w) {
           set.rings[w] = std::make_unique<IngressRing>();
-          if (set.rings[w]->open(in.ifindex, rule.input_interface, g, options_.workers > 1 ? &fanout_id : nullptr, &err) != 0) break;
+          if (set.rings[w]->open(in.ifindex, rule.input_interface, g, options_.workers > 1 ? &fanout : nullptr, &err) != 0) break;
+        }
+        if (err.empty() && options_.workers > 1) {
+          set.fanout_group = fanout.id;
+          err = check_fanout(set, rule.input_interface);
         }
         if (!err.empty()) {
           input_errors[rule.input_interface] = err;
@@ -232,6 +236,29 @@ void Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>*
     if (!wanted_groups.count({ifindex, group})) membership_.leave(ifindex, group);
   resolved_ = std::move(resolved);
   status_ = *status;
+}
+
+// Every ring of a set must be in the one fanout group, or a frame reaches more than one worker
+// and is forwarded more than once. A relay that duplicates is worse than one that refuses.
+std::string Relay::check_fanout(const RingSet& set, const std::string& ifname) const {
+  for (unsigned w = 0; w < options_.workers; ++w) {
+    const int group = set.rings[w]->fanout_group();
+    if (group != set.fanout_group)
+      return "the ring of worker " + std::to_string(w) + " on " + ifname + " is in fanout group " +
+             (group < 0 ? std::string("none") : std::to_string(group)) + ", not " +
+             std::to_string(set.fanout_group) + " like the first: refusing the input, which would forward frames more than once";
+  }
+  return {};
+}
+
+std::vector<InputInfo> Relay::inputs() const {
+  std::vector<InputInfo> out;
+  for (const auto& [name, set] : rings_) {
+    unsigned rings = 0;
+    for (const auto& r : set.rings) rings += r ? 1 : 0;
+    out.push_back(InputInfo{name, set.ifindex, rings, set.fanout_group});
+  }
+  return out;
 }
 
 void Relay::publish(std::unique_ptr<RuleTable> table) {

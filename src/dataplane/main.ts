@@ -3,7 +3,7 @@
 // the worker threads and sockets; the supervisor owns the rules and reads the counters from
 // the shared counter file, so this process can die and be restarted without losing either.
 import { Logger } from '../lib/logger';
-import { loadAddon, type NativeRelay } from '../native/addon';
+import { loadAddon, type NativeRelay, type NativeRuleStatus } from '../native/addon';
 import type { FromDataPlane, InitMessage, ToDataPlane } from './messages';
 
 const KERNEL_STATS_INTERVAL_MS = 250;
@@ -21,6 +21,8 @@ class DataPlane {
   private relay: NativeRelay | undefined;
   private timers: NodeJS.Timeout[] = [];
   private log: Logger = Logger.create('info', 'text', 'dataplane');
+  /** Input interface -> what was last logged about its rings, so each ring set is logged once. */
+  private loggedInputs = new Map<string, string>();
 
   init(msg: InitMessage): void {
     this.log = Logger.create(msg.logLevel, msg.logFormat, 'dataplane');
@@ -30,14 +32,14 @@ class DataPlane {
     this.relay.start();
     // The workers have pinned themselves; everything else in this process keeps off their CPUs.
     if (msg.cpus) loadAddon().confineThreads(msg.cpus, this.relay.workers().map((w) => w.tid));
-    const statuses = this.relay.setRules(msg.rules);
+    const statuses = this.applied(this.relay.setRules(msg.rules));
     const relay = this.relay;
     this.timers.push(setInterval(() => relay.pollKernelStats(), KERNEL_STATS_INTERVAL_MS));
     this.timers.push(
       setInterval(() => {
         try {
           const changed = relay.reconcile();
-          if (changed) send({ type: 'status', statuses: changed });
+          if (changed) send({ type: 'status', statuses: this.applied(changed) });
         } catch (err) {
           this.log.error(`interface re-check failed: ${(err as Error).message}`);
         }
@@ -45,6 +47,24 @@ class DataPlane {
     );
     send({ type: 'ready', statuses, workers: this.relay.workers() });
     this.log.debug('data plane ready', { workers: msg.workers, rules: msg.rules.length });
+  }
+
+  /**
+   * Logs each newly opened ring set once, with the fanout group the kernel gave it: which id a
+   * multi-worker input got is otherwise invisible, and id 0 once duplicated every frame.
+   */
+  private applied(statuses: NativeRuleStatus[]): NativeRuleStatus[] {
+    const open = new Set<string>();
+    for (const input of this.relay?.inputs() ?? []) {
+      open.add(input.interface);
+      const text = `${input.rings} ring${input.rings === 1 ? '' : 's'}, ${input.fanoutGroup === null ? 'no fanout group (one worker)' : `fanout group ${input.fanoutGroup}`}`;
+      const key = `${input.ifindex} ${text}`;
+      if (this.loggedInputs.get(input.interface) === key) continue;
+      this.loggedInputs.set(input.interface, key);
+      this.log.info(`input ${input.interface}: ${text}`);
+    }
+    for (const name of this.loggedInputs.keys()) if (!open.has(name)) this.loggedInputs.delete(name);
+    return statuses;
   }
 
   handle(msg: ToDataPlane): void {
@@ -60,7 +80,7 @@ class DataPlane {
       case 'setRules':
         try {
           if (!this.relay) throw new Error('data plane not initialised');
-          send({ type: 'rulesApplied', requestId: msg.requestId, statuses: this.relay.setRules(msg.rules) });
+          send({ type: 'rulesApplied', requestId: msg.requestId, statuses: this.applied(this.relay.setRules(msg.rules)) });
         } catch (err) {
           send({ type: 'rulesFailed', requestId: msg.requestId, code: errorCode(err), message: (err as Error).message });
         }

@@ -53,6 +53,15 @@ export interface NativeRelay {
    * pinned: whether it runs on `cpu` (false when not asked for or refused).
    */
   workers(): { worker: number; cpu: number; tid: number; realtime: boolean; pinned: boolean }[];
+  /** The input interfaces with open rings; fanoutGroup is null with one worker (no group). */
+  inputs(): NativeInput[];
+}
+
+export interface NativeInput {
+  interface: string;
+  ifindex: number;
+  rings: number;
+  fanoutGroup: number | null;
 }
 
 export interface CounterSnapshot {

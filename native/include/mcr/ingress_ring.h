@@ -23,6 +23,16 @@ struct RingGeometry {
 // Slots large enough for a frame of `mtu` plus headers, totalling about `ring_bytes`.
 RingGeometry ring_geometry_for(uint32_t mtu, size_t ring_bytes);
 
+// The fanout group one input's rings share, so each frame goes to exactly one worker. The first
+// ring asks the kernel for a unique id and the others join it. "Assigned" is its own flag, not
+// id 0: the kernel hands out 0 too (the first unique group after boot, and again every time its
+// 16-bit counter wraps), and taking 0 for "none yet" put every ring in a group of its own, so
+// every worker forwarded every frame.
+struct FanoutGroup {
+  bool assigned = false;
+  uint16_t id = 0;
+};
+
 class IngressRing {
  public:
   IngressRing() = default;
@@ -30,12 +40,15 @@ class IngressRing {
   IngressRing(const IngressRing&) = delete;
   IngressRing& operator=(const IngressRing&) = delete;
 
-  // fanout_id: nullptr for no fanout group (one worker); *fanout_id 0 asks the kernel for a
-  // unique id (PACKET_FANOUT_FLAG_UNIQUEID) and stores it there for the other workers' rings.
-  // Returns 0 or -errno, with *error naming the call.
+  // fanout: nullptr for no fanout group (one worker). Otherwise, when not yet assigned, asks the
+  // kernel for a unique id (PACKET_FANOUT_FLAG_UNIQUEID) and stores it there for the other
+  // workers' rings; when assigned, joins that group. Returns 0 or -errno, with *error naming the call.
   int open(int ifindex, const std::string& ifname, const RingGeometry& geometry,
-           uint16_t* fanout_id, std::string* error);
+           FanoutGroup* fanout, std::string* error);
   void close();
+
+  // The fanout group the kernel has this socket in, or -1 for none (or a failed query).
+  int fanout_group() const;
 
   int fd() const { return fd_; }
   const RingGeometry& geometry() const { return geometry_; }

@@ -55,6 +55,15 @@ struct RelayOptions {
   std::string counters_path;       // the supervisor's counter file
 };
 
+// One input interface as the data plane has it open (mcrctl and the logs report the fanout group,
+// so a test can show which id the kernel handed out).
+struct InputInfo {
+  std::string interface;
+  int ifindex;
+  unsigned rings;
+  int fanout_group;  // -1: none (one worker)
+};
+
 class Worker;
 
 class Relay {
@@ -80,11 +89,13 @@ class Relay {
   bool worker_realtime(unsigned index) const;
   bool worker_pinned(unsigned index) const;
   const CounterRegion& counters() const { return counters_; }
+  std::vector<InputInfo> inputs() const;
 
  private:
   struct RingSet {
     int ifindex;
     uint32_t frame_size;
+    int fanout_group = -1;
     std::unique_ptr<IngressRing> rings[kMaxWorkers];
   };
   struct EgressSocket {
@@ -99,6 +110,7 @@ class Relay {
   std::map<std::string, Resolved> resolve(const std::vector<RuleConfig>& rules) const;
   void build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status);
   void publish(std::unique_ptr<RuleTable> table);
+  std::string check_fanout(const RingSet& set, const std::string& ifname) const;
   void read_ring_stats(RingSet& set);
 
   RelayOptions options_;
