@@ -7,6 +7,7 @@
 #include "counters_wrap.h"
 #include "errors.h"
 #include "mcr/affinity.h"
+#include "mcr/counters.h"
 #include "relay_wrap.h"
 
 namespace {
@@ -22,10 +23,24 @@ Napi::Value ConfineThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, rc);
 }
 
+// removeStaleCounterFiles(dir) -> paths removed (counter files no live process holds)
+Napi::Value RemoveStaleCounterFiles(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) mcr::binding::type_error(env, "a directory path", "dir");
+  std::vector<std::string> removed;
+  std::string error;
+  if (int rc = mcr::remove_stale_counter_files(info[0].As<Napi::String>().Utf8Value(), &removed, &error); rc < 0)
+    throw mcr::binding::errno_error(env, rc, error);
+  Napi::Array out = Napi::Array::New(env, removed.size());
+  for (size_t i = 0; i < removed.size(); ++i) out.Set(uint32_t(i), removed[i]);
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Relay", mcr::binding::RelayWrap::Define(env));
   exports.Set("Counters", mcr::binding::CountersWrap::Define(env));
   exports.Set("confineThreads", Napi::Function::New(env, ConfineThreads, "confineThreads"));
+  exports.Set("removeStaleCounterFiles", Napi::Function::New(env, RemoveStaleCounterFiles, "removeStaleCounterFiles"));
   return exports;
 }
 }  // namespace

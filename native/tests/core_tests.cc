@@ -225,6 +225,39 @@ void counter_tests() {
     CHECK(error.find("smaller") != std::string::npos);
     unlink(path);
   });
+  run("counter files: a live one is kept and refused to a second creator, a dead one is removed", [](bool& ok) {
+    char dir[] = "/dev/shm/mcr-core-test-XXXXXX";
+    CHECK(mkdtemp(dir) != nullptr);
+    const std::string live = std::string(dir) + "/mcrd-1.counters";
+    const std::string dead = std::string(dir) + "/mcrd-2.counters";
+    const std::string other = std::string(dir) + "/not-mcrd.counters";
+    std::string error;
+    std::vector<std::string> removed;
+    mcr::CounterRegion owner, attached, second;
+    CHECK(owner.open(live, true, &error) == 0);
+    CHECK(attached.open(live, false, &error) == 0);
+    CHECK(second.open(live, true, &error) == -EEXIST);
+    CHECK(error.find("belongs to a running process") != std::string::npos);
+    // A crashed daemon's file: made and then closed without being unlinked.
+    mcr::CounterRegion crashed;
+    CHECK(crashed.open(dead, true, &error) == 0);
+    crashed.close();
+    int fd = ::open(other.c_str(), O_CREAT | O_WRONLY, 0600);
+    close(fd);
+    CHECK(mcr::remove_stale_counter_files(dir, &removed, &error) == 0);
+    CHECK(removed == std::vector<std::string>{dead});
+    CHECK(access(live.c_str(), F_OK) == 0 && access(dead.c_str(), F_OK) != 0 && access(other.c_str(), F_OK) == 0);
+    // Still live while only the attached side (the data plane) holds it.
+    owner.close();
+    removed.clear();
+    CHECK(mcr::remove_stale_counter_files(dir, &removed, &error) == 0);
+    CHECK(removed.empty());
+    attached.close();
+    CHECK(mcr::remove_stale_counter_files(dir, &removed, &error) == 0);
+    CHECK(removed == std::vector<std::string>{live});
+    unlink(other.c_str());
+    CHECK(rmdir(dir) == 0);
+  });
   run("counters: names cover every counter", [](bool& ok) {
     for (uint32_t i = 0; i < mcr::kWorkerCounterCount; ++i) CHECK(mcr::worker_counter_name(i) != nullptr);
     CHECK(std::string(mcr::worker_counter_name(mcr::tx_packets)) == "tx_packets");

@@ -70,19 +70,26 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = Logger.create(flags.logLevel ?? config.logLevel, flags.logFormat ?? config.logFormat, 'mcrd');
-  const daemon = new Daemon(
-    {
-      ...(flags.config ? { configPath: flags.config } : {}),
-      controlSocket: flags.controlSocket,
-      ...(flags.controlSocketGroup ? { controlSocketGroup: flags.controlSocketGroup } : {}),
-      ...(flags.countersFile ? { countersPath: flags.countersFile } : {}),
-      ...(flags.workers ? { workers: flags.workers } : {}),
-      ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),
-      ...(flags.logFormat ? { logFormat: flags.logFormat } : {}),
-    },
-    log,
-    config,
-  );
+  let daemon: Daemon;
+  try {
+    daemon = new Daemon(
+      {
+        ...(flags.config ? { configPath: flags.config } : {}),
+        controlSocket: flags.controlSocket,
+        ...(flags.controlSocketGroup ? { controlSocketGroup: flags.controlSocketGroup } : {}),
+        ...(flags.countersFile ? { countersPath: flags.countersFile } : {}),
+        ...(flags.workers ? { workers: flags.workers } : {}),
+        ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),
+        ...(flags.logFormat ? { logFormat: flags.logFormat } : {}),
+      },
+      log,
+      config,
+    );
+  } catch (err) {
+    // The counter file cannot be made (its name is a running daemon's, /dev/shm is full, ...).
+    process.stderr.write(`mcrd: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
 
   const stop = (signal: string): void => {
     log.info(`${signal}: stopping`);

@@ -3,6 +3,7 @@
 // and the data-plane process. Rule changes are serialised; each one is applied to the data
 // plane as a whole new table and rolled back if the core refuses it.
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { ConfigError, loadConfigFile, ruleId, validateRuleSpec } from '../config/validate';
 import { packageVersion } from '../lib/version';
@@ -54,6 +55,7 @@ export class Daemon {
     this.config = this.withOverrides(config);
     const addon = loadAddon();
     this.countersPath = options.countersPath ?? `/dev/shm/mcrd-${process.pid}.counters`;
+    this.removeStaleCounterFiles(addon);
     this.stats = new StatsReader(addon, this.countersPath);
     this.registry = new RuleRegistry(new SlotPool(addon.Counters.maxRuleSlots, 'rule'), new SlotPool(addon.Counters.maxOutputSlots, 'output'));
     this.dataPlane = new DataPlaneProcess(log.child('supervisor'), () => ({
@@ -90,6 +92,19 @@ export class Daemon {
       this.logRuleProblems();
     });
     this.server = new ControlServer(options.controlSocket, this.handlers(), log.child('control'), options.controlSocketGroup);
+  }
+
+  /**
+   * A daemon killed with SIGKILL leaves its counter file (14 MB of tmpfs) behind; each start
+   * removes those of dead daemons. A live daemon's file is locked and always kept.
+   */
+  private removeStaleCounterFiles(addon: ReturnType<typeof loadAddon>): void {
+    const dir = path.dirname(this.countersPath);
+    try {
+      for (const stale of addon.removeStaleCounterFiles(dir)) this.log.info(`removed ${stale}, left by a daemon that is no longer running`);
+    } catch (err) {
+      this.log.warn(`cannot look for stale counter files in ${dir}: ${(err as Error).message}`);
+    }
   }
 
   async start(): Promise<void> {

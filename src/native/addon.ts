@@ -88,6 +88,11 @@ export interface Addon {
    * first affinity when empty); returns how many moved, 0 when no CPU would be left.
    */
   confineThreads(workerCpus: number[], keepTids: number[]): number;
+  /**
+   * Removes the counter files (mcrd-*.counters) in `dir` that no live process holds locked, i.e.
+   * what crashed daemons left behind; returns their paths.
+   */
+  removeStaleCounterFiles(dir: string): string[];
   Counters: {
     new (path: string, create: boolean): NativeCounters;
     readonly workerCounterNames: string[];

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mcr {
 
@@ -119,8 +120,12 @@ struct Region {
 constexpr uint64_t kRegionMagic = 0x31534e544e43524dULL;  // "MRCNTNS1"
 constexpr uint32_t kRegionLayoutVersion = 2;
 
-// A mapping of the counter file. create=true makes (or truncates and zeroes) the file;
-// create=false attaches to an existing one and checks its layout.
+// A mapping of the counter file. create=true makes a new, zeroed file (refusing a name a live
+// daemon holds; a dead one's file of the same name is replaced); create=false attaches to an
+// existing one and checks its layout. Either way the region holds a shared flock on the file
+// for as long as it is open, which is how remove_stale_counter_files tells a live daemon's
+// file from one a crashed daemon left behind (a PID check fails when PID namespaces share
+// /dev/shm).
 class CounterRegion {
  public:
   CounterRegion() = default;
@@ -132,11 +137,26 @@ class CounterRegion {
   int open(const std::string& path, bool create, std::string* error);
   void close();
   Region* region() const { return region_; }
+  const std::string& path() const { return path_; }
   WorkerBlock& worker(size_t index) const { return region_->workers[index]; }
   ControlBlock& control() const { return region_->header.control; }
 
  private:
+  int create_file(const std::string& path, std::string* temp_name, std::string* error);
+
   Region* region_ = nullptr;
+  int lock_fd_ = -1;  // holds the shared flock
+  std::string path_;
 };
+
+// The prefix and suffix of counter files that remove_stale_counter_files considers.
+constexpr const char* kCounterFilePrefix = "mcrd-";
+constexpr const char* kCounterFileSuffix = ".counters";
+
+// Removes every counter file in `dir` (named mcrd-*.counters, a regular file owned by this
+// user) that no process holds a lock on: what crashed daemons left. Never a live daemon's.
+// Appends the removed paths to *removed; returns 0 or -errno (the directory unreadable).
+int remove_stale_counter_files(const std::string& dir, std::vector<std::string>* removed,
+                               std::string* error);
 
 }  // namespace mcr
