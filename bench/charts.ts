@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 // The charts of a results set, written as SVG next to results.json: delivered vs offered rate per
 // relay (one chart per payload size), maximum lossless rates, latency percentiles, fan-out,
-// many streams, the 3-hop pipeline against the seed's figures, and control-plane timings.
+// many streams, the 3-hop pipeline against the seed's figures, control-plane timings, and the
+// soak's memory over time.
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { HopResult } from './scenarios/pipeline';
 import { SEED } from './scenarios/pipeline';
 import type { Timing } from './scenarios/control';
-import { barChart, colorOf, panels, siShort, usShort, type LegendEntry, type Series } from './svg';
+import type { SoakSummary } from './scenarios/soak';
+import { barChart, colorOf, lineChart, panels, siShort, usShort, type LegendEntry, type Series } from './svg';
 import type { LatencyPoint, Results, SearchSummary } from './types';
 
 export interface Chart {
@@ -235,6 +237,50 @@ function controlChart(r: Results, out: Chart[], dir: string): void {
   out.push({ file, title: 'Control plane latency', scenario: 'control' });
 }
 
+/** RSS of mcrd and of its data plane over the soak, MiB against seconds, with the fitted lines. */
+function soakChart(r: Results, out: Chart[], dir: string): void {
+  const s = r.scenarios.soak?.summary as unknown as SoakSummary | undefined;
+  if (!s?.memory?.mcrd?.length) return;
+  const procs = [
+    { key: 'mcrd', name: 'mcrd', color: '#1f5fbf', light: '#8fb3e8' },
+    { key: 'dataplane', name: 'data plane', color: '#e67e00', light: '#f4bf7a' },
+  ] as const;
+  const series: Series[] = [];
+  for (const p of procs) {
+    const samples = s.memory[p.key];
+    const g = s.memory.growth[p.key];
+    series.push({ id: p.key, name: `${p.name} VmRSS`, color: p.color, noMarkers: true, points: samples.map((x) => ({ x: x.t, y: x.rssKiB / 1024 })) });
+    series.push({ id: `${p.key}-anon`, name: `${p.name} RssAnon`, color: p.light, noMarkers: true, points: samples.map((x) => ({ x: x.t, y: x.anonKiB / 1024 })) });
+    series.push({
+      id: `${p.key}-fit`,
+      name: `RssAnon fit: ${g.slopeKiBPerS >= 0 ? '+' : ''}${g.slopeKiBPerS.toFixed(2)} KiB/s${g.growing ? ' GROWING' : ''}`,
+      color: p.color,
+      dashed: true,
+      noMarkers: true,
+      points: [
+        { x: g.fitFrom.t, y: g.fitFrom.mib },
+        { x: g.fitTo.t, y: g.fitTo.mib },
+      ],
+    });
+  }
+  const file = 'soak-rss.svg';
+  writeFileSync(
+    path.join(dir, file),
+    lineChart({
+      title: 'Soak: resident memory of mcrd and its data plane',
+      subtitle: `${s.durationS} s at ${siShort(s.offeredPps)} pps in, 1:2 fan-out, ${s.control.opsPerS} control ops/s; /proc/PID/status every ${s.memory.intervalS} s`,
+      x: { label: 'time since the stream started (s)', min: 0 },
+      y: { label: 'MiB', min: 0 },
+      series,
+      legendNotes: [
+        `dashed: least-squares line through RssAnon after the ${s.memory.rule.warmupS} s warm-up; a process fails when it rises more than max(${s.memory.rule.minMiB} MiB, ${s.memory.rule.fraction * 100}% of its RssAnon) over the window.`,
+        'VmRSS also counts shared and file pages (the 14 MB counter file, the addon).',
+      ],
+    }),
+  );
+  out.push({ file, title: 'Soak: RSS over time', scenario: 'soak' });
+}
+
 function fmtMs(v: number): string {
   return v >= 10 ? `${Math.round(v)}` : v.toFixed(2);
 }
@@ -259,6 +305,7 @@ export function writeCharts(r: Results, dir: string): Chart[] {
   );
   guard(() => latencyChart(r, out, dir));
   guard(() => controlChart(r, out, dir));
+  guard(() => soakChart(r, out, dir));
   return out;
 }
 

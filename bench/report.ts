@@ -4,6 +4,7 @@
 import type { Chart } from './charts';
 import { goals, fmt, ratioFigures } from './figures';
 import type { Timing } from './scenarios/control';
+import type { SoakSummary } from './scenarios/soak';
 import { SEED, type HopResult } from './scenarios/pipeline';
 import type { Ratio } from './scenarios/throughput';
 import type { LatencyPoint, Results, SearchSummary, Trial } from './types';
@@ -291,6 +292,14 @@ export function renderReport(r: Results, chartList: Chart[]): string {
     out.push(charts(chartList, 'control'), '', notes(r, 'control'), '');
   }
 
+  // soak (not in the standard suite)
+  const sk = r.scenarios.soak?.summary as unknown as SoakSummary | undefined;
+  if (r.scenarios.soak) {
+    out.push('## Soak', '');
+    if (sk?.outputs) out.push(...soakSection(sk), '');
+    out.push(charts(chartList, 'soak'), '', notes(r, 'soak'), '');
+  }
+
   const figs = ratioFigures(r);
   if (Object.keys(figs).length) {
     out.push('## Regression figures', '');
@@ -299,6 +308,70 @@ export function renderReport(r: Results, chartList: Chart[]): string {
   }
   out.push('## Files', '', '- `results.json`: every trial with every counter, per-scenario summaries, host facts.', ...chartList.map((c) => `- \`${c.file}\`: ${c.title}`), '');
   return out.join('\n').replace(/\n{3,}/g, '\n\n');
+}
+
+function soakSection(s: SoakSummary): string[] {
+  const out: string[] = [];
+  out.push(
+    `**${s.failures.length ? 'FAILED' : 'passed'}**: ${s.durationS} s, ${fmt(s.size)}-byte payload, fan-out 1:${s.fanout}, requested ${fmt(s.ratePps)} pps (${s.rateSource}).`,
+    '',
+  );
+  if (s.failures.length) out.push(...s.failures.map((f) => `- **${f}**`), '');
+  out.push(
+    table(
+      ['', 'packets'],
+      [
+        ['sent (mcrgen)', fmt(s.sent)],
+        ['offered (r0 rx)', `${fmt(s.offered)} (${fmt(s.offeredPps)} pps over ${s.genElapsedS.toFixed(1)} s)`],
+        ...s.outputs.map((o) => [
+          `delivered to ${o.group}:${o.port}`,
+          `${fmt(o.unique)} distinct, ${fmt(o.duplicates)} duplicates, ${fmt(o.corrupted)} corrupted (mcrgen recv); mcr sent ${fmt(o.mcrTx)}: ${o.exact ? '**exact**' : '**not exact**'}`,
+        ]),
+        ['sink interface (s0 rx)', `${fmt(s.sinkPackets)} (${s.fanout} x ${fmt(s.sent)} = ${fmt(s.fanout * s.sent)})`],
+        ['mcr counters', `rx ${fmt(s.mcr.rx)}, tx ${fmt(s.mcr.tx)}, ring drops ${fmt(s.mcr.ringDrops)}, buf_exhaust ${fmt(s.mcr.bufExhaust)}, tx errors ${fmt(s.mcr.txErrors)}`],
+        ['FINAL line (over the stream)', s.mcr.finalRecv === undefined ? 'none' : `recv ${fmt(s.mcr.finalRecv)}, egr_sent ${fmt(s.mcr.finalEgrSent ?? 0)}`],
+      ],
+      true,
+    ),
+    '',
+  );
+  const c = s.control;
+  out.push(
+    `Control plane: ${fmt(c.ops)} operations (${c.opsPerS}/s, target ${c.targetOpsPerS}/s), ${fmt(c.errors)} errors${c.errorSamples.length ? ` (${c.errorSamples.join('; ')})` : ''}, ${fmt(c.slotsSkipped)} schedule slots dropped.`,
+    '',
+    table(
+      ['operation', 'n', 'p50 ms', 'p99 ms', 'max ms', 'errors'],
+      (['add', 'remove', 'stats'] as const).map((op) => [op, fmt(c.latencyMs[op].n), c.latencyMs[op].p50, c.latencyMs[op].p99, c.latencyMs[op].max, fmt(c.errorsByOp[op])]),
+    ),
+    '',
+  );
+  const m = s.memory;
+  out.push(
+    `Memory (/proc/PID/status every ${m.intervalS} s; mcrd pid ${m.pids.mcrd}, data plane pid ${m.pids.dataplane}, data-plane restarts ${m.dataplaneRestarts}; the verdict is on RssAnon, VmRSS is shown):`,
+    '',
+    table(
+      ['process', 'VmRSS start / end MiB', 'VmHWM MiB', 'VmRSS slope', 'RssAnon start / end MiB', 'RssAnon slope after warm-up', 'growth over window', 'allowed', 'verdict'],
+      (['mcrd', 'dataplane'] as const).map((k) => {
+        const g = m.growth[k];
+        const v = m.rssGrowth[k];
+        return [
+          k === 'mcrd' ? 'mcrd' : 'data plane',
+          `${v.startMiB} / ${v.endMiB}`,
+          v.peakMiB,
+          `${v.slopeKiBPerS} KiB/s`,
+          `${g.startMiB} / ${g.endMiB}`,
+          `${g.slopeKiBPerS} KiB/s`,
+          `${g.growthMiB} MiB over ${g.windowS} s`,
+          `${g.thresholdMiB} MiB`,
+          g.growing ? '**growing**' : 'flat',
+        ];
+      }),
+    ),
+    '',
+    s.mcr.ringDrops > 0 ? `mcr's ring overflowed in ${s.dropSeconds} of ${s.timeline.length - 1} seconds${s.worstDropSecond ? ` (worst: ${fmt(s.worstDropSecond.ringDrops)} frames in the second before t = ${s.worstDropSecond.t} s)` : ''}.` : 'No ring drops.',
+    '',
+  );
+  return out;
 }
 
 function pad(rows: string[][]): string {
@@ -387,6 +460,27 @@ export function terminalSummary(r: Results): string {
     out.push('', 'goals');
     for (const x of g) out.push(`  [${x.met === 'inconclusive' ? 'inconclusive' : x.met ? 'met' : 'NOT MET'}] ${x.goal}: ${x.measured}`);
   }
+  const sk = r.scenarios.soak?.summary as unknown as SoakSummary | undefined;
+  if (sk?.outputs) {
+    out.push('', `soak: ${sk.durationS} s at ${k(sk.offeredPps)} pps in, 1:${sk.fanout}; ${sk.control.ops} control ops (${sk.control.opsPerS}/s, ${sk.control.errors} errors)`);
+    out.push(
+      pad([
+        ['output', 'sent', 'distinct', 'duplicates', 'mcr tx', ''],
+        ...sk.outputs.map((o) => [`${o.group}:${o.port}`, fmt(sk.sent), fmt(o.unique), fmt(o.duplicates), fmt(o.mcrTx), o.exact ? 'exact' : 'NOT EXACT']),
+      ]),
+    );
+    out.push(
+      pad([
+        ['process', 'VmRSS start', 'end', 'RssAnon start', 'end', 'slope KiB/s', 'growth MiB', 'allowed', ''],
+        ...(['mcrd', 'dataplane'] as const).map((p) => {
+          const g = sk.memory.growth[p];
+          const v = sk.memory.rssGrowth[p];
+          return [p, `${v.startMiB}`, `${v.endMiB}`, `${g.startMiB}`, `${g.endMiB}`, `${g.slopeKiBPerS}`, `${g.growthMiB}`, `${g.thresholdMiB}`, g.growing ? 'GROWING' : 'flat'];
+        }),
+      ]),
+    );
+  }
   for (const [name, sc] of Object.entries(r.scenarios)) if (sc.summary.error) out.push('', `scenario ${name} FAILED: ${String(sc.summary.error)}`);
+  for (const [name, sc] of Object.entries(r.scenarios)) if (sc.failures?.length) out.push('', `scenario ${name} FAILED:`, ...sc.failures.map((f) => `  - ${f}`));
   return out.join('\n') + '\n';
 }

@@ -21,6 +21,7 @@ import { control } from './scenarios/control';
 import { fanout } from './scenarios/fanout';
 import { latency } from './scenarios/latency';
 import { pipeline } from './scenarios/pipeline';
+import { soak, SOAK_DEFAULT_S } from './scenarios/soak';
 import { streams } from './scenarios/streams';
 import { throughput } from './scenarios/throughput';
 import { buildTools, hostMeta, installPeers, refuseReason, removeStaleNamespaces, takeLock } from './setup';
@@ -29,13 +30,15 @@ import type { Results, ScenarioResult } from './types';
 type ScenarioFn = (ctx: BenchContext) => Promise<ScenarioResult>;
 
 /** The standard suite, in the order it runs (latency and control reuse throughput's figures). */
-export const SCENARIOS: Array<{ name: string; aliases: string[]; fn: ScenarioFn; what: string }> = [
+export const SCENARIOS: Array<{ name: string; aliases: string[]; fn: ScenarioFn; what: string; standard?: false }> = [
   { name: 'throughput', aliases: ['1'], fn: throughput, what: 'max lossless rate, 1 hop, 64/512/1400/8000 B, mcr 1 and 2 workers vs peers' },
   { name: 'pipeline', aliases: ['2', 'three-hop', '3hop'], fn: pipeline, what: "the seed's 3-hop test gen -> mcr1 -> mcr2 -> mcr3 (1400 B, 1M pps target)" },
   { name: 'fanout', aliases: ['3', 'fan-out'], fn: fanout, what: 'max lossless input rate for 1:1, 1:10, 1:50' },
   { name: 'streams', aliases: ['4', 'many-streams'], fn: streams, what: 'max lossless aggregate rate for 1, 10, 100 input groups' },
   { name: 'latency', aliases: ['5'], fn: latency, what: 'relay-added latency p50/p99/p99.9 at 10/50/90% of max' },
   { name: 'control', aliases: ['6', 'control-plane'], fn: control, what: 'rule add/remove and stats latency while forwarding at 90% of max' },
+  // not in the standard suite: it takes --duration (10 minutes by default)
+  { name: 'soak', aliases: [], fn: soak, what: `1:2 stream at half of max for --duration S (default ${SOAK_DEFAULT_S}) with 50 control ops/s: exact delivery, RSS over time (not in the standard suite)`, standard: false },
 ];
 
 const USAGE = `usage: npm run bench [-- OPTIONS]     (as root)
@@ -45,6 +48,8 @@ const USAGE = `usage: npm run bench [-- OPTIONS]     (as root)
   --relays IDS      only these relays (comma list of ${['mcr-1w', 'mcr-2w', 'mcr-1w-poll', 'kernel', 'c-relay', 'node', 'socat'].join(', ')})
   --sizes LIST      throughput payload sizes (default 64,512,1400,8000)
   --trial-seconds S length of one search trial (default 2, quick 0.5)
+  --duration S      soak: length of the stream in seconds (default ${SOAK_DEFAULT_S})
+  --rate PPS        soak: input rate (default: half of a short 1:2 search's maximum)
   --out DIR         results directory (default bench/results/<timestamp>)
   --no-install      do not apt-get install missing peers (they are skipped)
   --no-pin          do not pin the generator to CPU 0 and the relays to CPU 1
@@ -66,6 +71,8 @@ interface Args {
   install: boolean;
   pin: boolean;
   render?: string;
+  durationS?: number;
+  ratePps?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -100,6 +107,16 @@ function parseArgs(argv: string[]): Args {
         if (!(a.trialSeconds > 0)) fail('--trial-seconds: a positive number');
         i++;
         break;
+      case '--duration':
+        a.durationS = Number(value(i));
+        if (!(a.durationS >= 10)) fail('--duration: seconds, at least 10');
+        i++;
+        break;
+      case '--rate':
+        a.ratePps = Number(value(i));
+        if (!Number.isInteger(a.ratePps) || a.ratePps < 100) fail('--rate: packets per second, an integer of at least 100');
+        i++;
+        break;
       case '--out':
         a.out = value(i);
         i++;
@@ -128,6 +145,7 @@ function parseArgs(argv: string[]): Args {
     }
   }
   for (const s of a.scenarios) if (!SCENARIOS.some((x) => x.name === s || x.aliases.includes(s))) fail(`unknown scenario "${s}" (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
+  if ((a.durationS !== undefined || a.ratePps !== undefined) && !a.scenarios.includes('soak')) fail('--duration and --rate belong to --scenario soak');
   const known = ['mcr-1w', 'mcr-2w', 'mcr-1w-poll', 'kernel', 'c-relay', 'node', 'socat'];
   for (const r of a.relays ?? []) if (!known.includes(r)) fail(`unknown relay "${r}" (known: ${known.join(', ')})`);
   return a;
@@ -198,8 +216,10 @@ async function main(): Promise<number> {
     genMax: {},
     results: {},
     log,
+    soakDurationS: args.durationS,
+    soakRatePps: args.ratePps,
   };
-  const selected = args.scenarios.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => args.scenarios.some((n) => n === s.name || s.aliases.includes(n)));
+  const selected = args.scenarios.length === 0 ? SCENARIOS.filter((s) => s.standard !== false) : SCENARIOS.filter((s) => args.scenarios.some((n) => n === s.name || s.aliases.includes(n)));
   const meta0 = hostMeta();
   log(`${selected.length} scenario(s): ${selected.map((s) => s.name).join(', ')}${args.quick ? ' (quick)' : ''}; kernel ${meta0.kernel}, ${meta0.nproc} CPUs, host tuning ${meta0.tuneHostApplied ? 'applied' : 'not applied'}`);
 
@@ -239,7 +259,9 @@ async function main(): Promise<number> {
   process.stdout.write(terminalSummary(results));
   process.stdout.write(`\nresults: ${path.relative(process.cwd(), outDir) || outDir}/ (results.json, report.md, ${charts.length} charts) in ${Math.round(results.meta.durationS)} s\n`);
   await cleanup.runAll();
-  return Object.keys(errors).length > 0 ? 1 : 0;
+  const failed = Object.entries(results.scenarios).filter(([, sc]) => (sc.failures?.length ?? 0) > 0);
+  for (const [name, sc] of failed) process.stderr.write(`bench: scenario ${name} FAILED:\n${(sc.failures ?? []).map((f) => `  - ${f}`).join('\n')}\n`);
+  return Object.keys(errors).length > 0 || failed.length > 0 ? 1 : 0;
 }
 
 main().then(

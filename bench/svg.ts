@@ -118,6 +118,8 @@ export interface Series {
   dashed?: boolean;
   /** draw points only, no connecting line */
   noLine?: boolean;
+  /** draw the line only, no marker per point (long time series) */
+  noMarkers?: boolean;
 }
 
 export interface Frame {
@@ -172,6 +174,7 @@ export interface LegendEntry {
   name: string;
   color: string;
   dashed?: boolean;
+  /** box: a filled square; line: a plain line without the marker dot */
   kind?: 'line' | 'box';
 }
 
@@ -180,6 +183,7 @@ function legend(entries: LegendEntry[], x: number, y: number): string {
   entries.forEach((e, i) => {
     const yy = y + i * 24;
     if (e.kind === 'box') out.push(`<rect x="${x}" y="${yy - 9}" width="22" height="14" fill="${e.color}"/>`);
+    else if (e.kind === 'line' && !e.dashed) out.push(`<line x1="${x}" y1="${yy - 2}" x2="${x + 22}" y2="${yy - 2}" stroke="${e.color}" stroke-width="3"/>`);
     else {
       out.push(`<line x1="${x}" y1="${yy - 2}" x2="${x + 22}" y2="${yy - 2}" stroke="${e.color}" stroke-width="3"${e.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
       if (!e.dashed) out.push(`<circle cx="${x + 11}" cy="${yy - 2}" r="4" fill="${e.color}"/>`);
@@ -196,7 +200,7 @@ function seriesSvg(s: Series, xs: Scale, ys: Scale): string {
     const d = pts.map((p, i) => `${i ? 'L' : 'M'}${xs.map(p.x).toFixed(1)},${ys.map(p.y).toFixed(1)}`).join(' ');
     out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="7 5"' : ''} stroke-linejoin="round"/>`);
   }
-  for (const p of pts) {
+  for (const p of s.noMarkers ? [] : pts) {
     const cx = xs.map(p.x).toFixed(1);
     const cy = ys.map(p.y).toFixed(1);
     out.push(`<circle cx="${cx}" cy="${cy}" r="4.5" fill="${p.filled === false ? '#ffffff' : s.color}" stroke="${s.color}" stroke-width="2"><title>${esc(`${s.name}: ${p.label ?? `${siShort(p.x)}, ${siShort(p.y)}`}`)}</title></circle>`);
@@ -226,7 +230,7 @@ export function lineChart(c: LineChart): string {
 }
 
 function legendBlock(c: LineChart, x: number, y: number): string {
-  const entries: LegendEntry[] = c.series.map((s) => ({ name: s.name, color: s.color, dashed: s.dashed }));
+  const entries: LegendEntry[] = c.series.map((s) => ({ name: s.name, color: s.color, dashed: s.dashed, kind: s.noMarkers && !s.dashed ? 'line' : undefined }));
   if (c.diagonal) entries.push({ name: c.diagonal, color: '#999999', dashed: true });
   return [legend(entries, x, y), notesSvg(c.legendNotes ?? [], x, y + entries.length * 24 + 14)].join('\n');
 }

@@ -88,6 +88,8 @@ export interface ScenarioResult {
   summary: Record<string, unknown>;
   notes: string[];
   durationS: number;
+  /** checks that failed (the run then exits non-zero); scenarios that only measure leave it out */
+  failures?: string[];
 }
 
 export interface ResultsMeta extends HostMeta {

@@ -66,7 +66,7 @@ export function mcrConfig(plan: RelayPlan): unknown {
       ? [{ group: inputGroup(k), port: plan.port, interface: plan.outIf }]
       : Array.from({ length: plan.fanout }, (_, o) => ({
           group: outputGroup(plan.streams > 1 ? k : o),
-          port: plan.outPort,
+          port: plan.portPerOutput ? plan.outPort + o : plan.outPort,
           interface: plan.outIf,
         })),
   }));
@@ -119,6 +119,8 @@ export function mcrRelay(workers: number, busyPoll = false): Relay {
     // the result depend on the luck of the hash, so 2 workers run unpinned.
     start: (plan) => startMcrd({ ...plan, workers, busyPoll, cpus: workers > 1 ? undefined : plan.cpus?.slice(0, 1) }, `mcrd ${plan.ns}`),
     deliveredGroup: (plan, stream, out) =>
-      plan.sameGroupOut ? { group: inputGroup(stream), port: plan.port } : { group: outputGroup(plan.streams > 1 ? stream : out), port: plan.outPort },
+      plan.sameGroupOut
+        ? { group: inputGroup(stream), port: plan.port }
+        : { group: outputGroup(plan.streams > 1 ? stream : out), port: plan.portPerOutput ? plan.outPort + out : plan.outPort },
   };
 }

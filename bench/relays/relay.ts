@@ -29,6 +29,8 @@ export interface RelayPlan {
   cpus?: number[];
   /** mcr only: workers spin instead of sleeping (config busyPoll) */
   busyPoll?: boolean;
+  /** output o goes to port outPort + o (so one receiver per output gets only its own datagrams) */
+  portPerOutput?: boolean;
 }
 
 /** `cmd args` prefixed with taskset when the plan pins the relay. */

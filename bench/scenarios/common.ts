@@ -28,6 +28,9 @@ export interface BenchContext {
   genMax: Record<string, number>;
   results: Record<string, ScenarioResult>;
   log: (line: string) => void;
+  /** soak only: --duration and --rate */
+  soakDurationS?: number;
+  soakRatePps?: number;
 }
 
 export function relayById(ctx: BenchContext, id: string): Relay {
