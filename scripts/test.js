@@ -45,6 +45,16 @@ step('native core', path.join(root, 'build', 'Release', 'mcr_core_tests'), [], (
 if (step('worker without spans (MCR_ENABLE_SPANS=0)', 'g++', ['-std=c++20', '-fsyntax-only', '-Wall', '-Wextra', '-Werror', '-DMCR_ENABLE_SPANS=0', '-Inative/include', 'native/core/worker.cc']))
   totals.passed += 1;
 else totals.failed += 1;
+// Fuzz targets (native/fuzz, docs/fuzzing.md): a fixed number of executions each from a fixed
+// seed. A crash, a sanitizer report, a seed set that misses a class, or a missing clang/libFuzzer
+// fails the step (scripts/fuzz.js says what to install).
+step('fuzz (libFuzzer, ASan + UBSan)', process.execPath, ['scripts/fuzz.js', '--runs', '200000'], (out) => {
+  const m = out.match(/^fuzz: (\d+) passed, (\d+) failed$/m);
+  if (m) {
+    totals.passed += Number(m[1]);
+    totals.failed += Number(m[2]);
+  } else totals.failed += 1;
+});
 
 const testFiles = (dir) =>
   fs.existsSync(path.join(root, dir)) ? fs.readdirSync(path.join(root, dir)).filter((f) => f.endsWith('.test.js')).map((f) => path.join(dir, f)) : [];
