@@ -103,7 +103,12 @@ Napi::Value RelayWrap::JS_setRules(const Napi::CallbackInfo& info) {
       out.interface = require_string(env, o, "interface", owhere);
       out.group = require_ipv4(env, o, "group", owhere);
       out.port = uint16_t(require_uint(env, o, "port", owhere, 65535));
-      out.ttl = uint8_t(require_uint(env, o, "ttl", owhere, 255));
+      if (o.Get("ttl").IsString() && o.Get("ttl").As<Napi::String>().Utf8Value() == "decrement") {
+        out.decrement_ttl = true;
+        out.ttl = 1;
+      } else {
+        out.ttl = uint8_t(require_uint(env, o, "ttl", owhere, 255));
+      }
       out.source = require_ipv4(env, o, "source", owhere, true);
       out.counter_slot = require_uint(env, o, "slot", owhere, kMaxOutputSlots - 1);
       rule.outputs.push_back(out);

@@ -102,6 +102,17 @@ void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters) {
     h.msg_control = nullptr;
     h.msg_controllen = 0;
     h.msg_flags = 0;
+    if (any_ttl_ != 0 && p.ttl != 0) {
+      // The kernel takes IP_TTL from a control message over the socket's (multicast) TTL.
+      h.msg_control = ttl_controls_[pos].bytes;
+      h.msg_controllen = sizeof(ttl_controls_[pos].bytes);
+      cmsghdr* cm = CMSG_FIRSTHDR(&h);
+      cm->cmsg_level = IPPROTO_IP;
+      cm->cmsg_type = IP_TTL;
+      cm->cmsg_len = CMSG_LEN(sizeof(int));
+      const int ttl = p.ttl;
+      std::memcpy(CMSG_DATA(cm), &ttl, sizeof(ttl));
+    }
   }
   // After the scatter pass per_egress_[e] is the end of socket e's run.
   uint32_t begin = 0;
@@ -135,6 +146,7 @@ void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters) {
     begin = end;
   }
   count_ = 0;
+  any_ttl_ = 0;
 }
 
 }  // namespace mcr

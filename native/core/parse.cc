@@ -70,6 +70,7 @@ WorkerCounter parse_udp_frame(const uint8_t* frame, size_t captured_len, size_t 
   out->src_addr = load_u32(ip + 12);
   out->dst_addr = load_u32(ip + 16);
   out->dst_port = load_be16(udp + 2);
+  out->ttl = ip[8];
   out->payload_len = uint16_t(udp_len - kUdpHeader);
   out->payload = udp + kUdpHeader;
   return matched;

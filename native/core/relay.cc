@@ -169,7 +169,9 @@ void Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>*
       const OutputConfig& out = rule.outputs[o];
       const Resolved& oi = resolved[out.interface];
       if (oi.ifindex <= 0) continue;  // waiting for the interface
-      EgressKey key{oi.ifindex, out.ttl, out.source};
+      // A decrementing output sets its TTL per datagram, so it shares the TTL-1 socket: the
+      // socket's own TTL is then only what a datagram without a control message would get.
+      EgressKey key{oi.ifindex, out.decrement_ttl ? uint8_t(1) : out.ttl, out.source};
       int fd = -1;
       for (const EgressSocket& s : egress_)
         if (s.key == key) fd = s.fd;
@@ -197,6 +199,8 @@ void Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>*
       oe.dest.sin_port = htons(out.port);
       oe.egress_index = egress_index;
       oe.counter_slot = out.counter_slot % kMaxOutputSlots;
+      oe.decrement_ttl = out.decrement_ttl;
+      entry.decrements_ttl = entry.decrements_ttl || out.decrement_ttl;
       table->outputs.push_back(oe);
       st.outputs_up[o] = true;
     }

@@ -59,6 +59,7 @@ struct FrameSpec {
   uint16_t port = 5001;
   size_t payload = 100;
   size_t cut = 0;  // bytes removed from the end after building
+  uint8_t ttl = 64;
 };
 
 std::vector<uint8_t> build_frame(const FrameSpec& s) {
@@ -74,7 +75,7 @@ std::vector<uint8_t> build_frame(const FrameSpec& s) {
   ip[3] = uint8_t(total);
   ip[6] = uint8_t(s.frag >> 8);
   ip[7] = uint8_t(s.frag);
-  ip[8] = 64;
+  ip[8] = s.ttl;
   ip[9] = s.protocol;
   inet_pton(AF_INET, s.src, ip + 12);
   inet_pton(AF_INET, s.dst, ip + 16);
@@ -373,6 +374,7 @@ struct CapturedCall {
   std::vector<std::pair<uint16_t, std::pair<const void*, size_t>>> messages;  // port, payload
 };
 std::vector<CapturedCall> captured;
+std::vector<int> captured_ttls;  // per captured message: its IP_TTL control message, 0 without one
 int capture_errno = 0;  // non-zero: fail every call with this errno
 
 int capture_send(int fd, mmsghdr* msgs, unsigned n, int flags) {
@@ -384,6 +386,10 @@ int capture_send(int fd, mmsghdr* msgs, unsigned n, int flags) {
   for (unsigned i = 0; i < n; ++i) {
     const auto* dest = static_cast<const sockaddr_in*>(msgs[i].msg_hdr.msg_name);
     call.messages.push_back({ntohs(dest->sin_port), {msgs[i].msg_hdr.msg_iov[0].iov_base, msgs[i].msg_hdr.msg_iov[0].iov_len}});
+    int ttl = 0;
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&msgs[i].msg_hdr); cm != nullptr; cm = CMSG_NXTHDR(&msgs[i].msg_hdr, cm))
+      if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TTL) std::memcpy(&ttl, CMSG_DATA(cm), sizeof(ttl));
+    captured_ttls.push_back(ttl);
   }
   captured.push_back(call);
   return int(n);
@@ -414,6 +420,29 @@ mcr::RuleTable forwarding_table() {
 }
 
 void forward_tests() {
+  run("process_frame: a decrementing output sends TTL-1 and drops TTL 1 as ttl_expired", [](bool& ok) {
+    mcr::RuleTable t = forwarding_table();
+    t.outputs[1].decrement_ttl = true;  // rule 0: port 6000 fixed, port 6001 decrements
+    t.rules[0].decrements_ttl = true;
+    auto batcher = std::make_unique<mcr::SendBatcher>(capture_send);
+    auto c = std::make_unique<mcr::WorkerBlock>();
+    captured.clear();
+    captured_ttls.clear();
+    capture_errno = 0;
+    for (uint8_t ttl : {uint8_t(9), uint8_t(2), uint8_t(1), uint8_t(0)}) {
+      FrameSpec spec;
+      spec.ttl = ttl;
+      std::vector<uint8_t> f = build_frame(spec);
+      mcr::process_frame(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), *batcher, *c);
+      mcr::flush_batch(t, *batcher, *c);
+    }
+    // Per frame: the fixed output (no control message), then the decrementing one while TTL > 1.
+    CHECK((captured_ttls == std::vector<int>{0, 8, 0, 1, 0, 0}));
+    CHECK(c->counters[mcr::ttl_expired].load() == 2);
+    CHECK(c->counters[mcr::tx_packets].load() == 6);
+    CHECK(c->outputs[11][mcr::out_packets].load() == 2);
+  });
+
   run("process_frame: counts every frame, queues each output, one send per egress socket", [](bool& ok) {
     mcr::RuleTable t = forwarding_table();
     auto batcher = std::make_unique<mcr::SendBatcher>(capture_send);

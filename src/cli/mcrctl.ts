@@ -6,7 +6,7 @@
 import { defaultControlSocket } from '../lib/control-socket';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, Option } from 'commander';
-import { LOG_LEVELS, type LogLevel, type OutputSpec, type RuleSpec } from '../config/types';
+import { LOG_LEVELS, type LogLevel, type OutputSpec, type RuleSpec, type Ttl } from '../config/types';
 import { ConfigError, loadConfigFile, parseOutputShorthand, validateRuleSpec } from '../config/validate';
 import { ControlClient } from '../control/client';
 import { packageVersion } from '../lib/version';
@@ -53,7 +53,7 @@ function buildProgram(): Command {
     .requiredOption('--input-port <port>', 'UDP destination port of the input stream')
     .requiredOption('--outputs <list>', 'GROUP:PORT:INTERFACE[,GROUP:PORT:INTERFACE...] (repeatable)', collect)
     .option('--name <name>', 'a name for the rule')
-    .option('--ttl <ttl>', 'TTL for the outputs given here (default: the daemon\'s configured ttl)')
+    .option('--ttl <ttl>', 'TTL for the outputs given here: 1-255, or "decrement" (the received TTL minus one) (default: the daemon\'s configured ttl)')
     .option('--source <address>', 'source address for the outputs given here')
     .action(async (opts: AddOptions) => {
       const spec = ruleSpecFromOptions(opts);
@@ -204,7 +204,7 @@ function ruleSpecFromOptions(opts: AddOptions): RuleSpec {
     throw err;
   }
   for (const output of outputs) {
-    if (opts.ttl !== undefined) output.ttl = integerOrText(opts.ttl) as number;
+    if (opts.ttl !== undefined) output.ttl = integerOrText(opts.ttl) as Ttl;
     if (opts.source !== undefined) output.source = opts.source;
   }
   const spec: RuleSpec = {

@@ -90,6 +90,7 @@ const WORKER_COLUMNS: Array<[string, string]> = [
   ['TX_ERR', 'txErrors'],
   ['RING_DROPS', 'ringDrops'],
   ['BUF_EXHAUST', 'bufExhaust'],
+  ['TTL_EXPIRED', 'ttlExpired'],
 ];
 
 /**

@@ -8,12 +8,20 @@ export type LogFormat = 'text' | 'json';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug', 'trace'];
 export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
 
+/**
+ * The IP TTL an output gives relayed packets: a fixed value, or "decrement" (the received TTL
+ * minus one, as a router does; a packet that arrives with TTL 1 is dropped and counted as
+ * ttl_expired). Decrement is what stops two relays wired into a loop from forwarding a stream
+ * forever. It is not the default: Linux senders use TTL 1 for multicast unless told otherwise.
+ */
+export type Ttl = number | 'decrement';
+
 export interface OutputSpec {
   group: string;
   port: number;
   interface: string;
   /** IP TTL of the relayed packets; filled from Config.ttl when the file leaves it out. */
-  ttl?: number;
+  ttl?: Ttl;
   /** Source address for the relayed packets; the kernel picks the interface's address when absent. */
   source?: string;
 }
@@ -44,7 +52,7 @@ export interface Config {
    */
   busyPoll: boolean;
   /** Default TTL for outputs that do not set one. */
-  ttl: number;
+  ttl: Ttl;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** Size of the AF_PACKET receive ring, per worker per input interface. */

@@ -17,6 +17,7 @@ import {
   type LogLevel,
   type OutputSpec,
   type RuleSpec,
+  type Ttl,
 } from './types';
 
 export class ConfigError extends Error {
@@ -67,7 +68,7 @@ export function loadConfigFile(path: string): Config {
 }
 
 /** Validates one rule on its own (the daemon's `add`, the CLI before sending it); fills output ttl. */
-export function validateRuleSpec(value: unknown, path = 'rule', defaultTtl: number = CONFIG_DEFAULTS.ttl): RuleSpec {
+export function validateRuleSpec(value: unknown, path = 'rule', defaultTtl: Ttl = CONFIG_DEFAULTS.ttl): RuleSpec {
   const problems: Problems = [];
   const rule = checkRule(value, path, defaultTtl, problems);
   if (problems.length > 0 || rule === undefined) throw new ConfigError(problems);
@@ -122,7 +123,7 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
     checkInteger(v, p, 1, LIMITS.maxWorkers, problems),
   );
   const cpus = Object.hasOwn(value, 'cpus') ? checkCpus(value.cpus, workers, problems) : undefined;
-  const ttl = optional(value, 'ttl', CONFIG_DEFAULTS.ttl, (v, p) => checkInteger(v, p, 1, 255, problems));
+  const ttl = optional<Ttl>(value, 'ttl', CONFIG_DEFAULTS.ttl, (v, p) => checkTtl(v, p, problems));
   const logLevel = optional<LogLevel>(value, 'logLevel', CONFIG_DEFAULTS.logLevel, (v, p) =>
     checkEnum(v, p, LOG_LEVELS, problems),
   );
@@ -184,7 +185,7 @@ function checkCpus(value: unknown, workers: number | undefined, problems: Proble
   return problems.length === before ? (value as number[]) : undefined;
 }
 
-function checkRules(value: unknown, defaultTtl: number, problems: Problems): RuleSpec[] | undefined {
+function checkRules(value: unknown, defaultTtl: Ttl, problems: Problems): RuleSpec[] | undefined {
   if (!Array.isArray(value)) {
     problems.push(`rules: expected an array of rules, got ${describe(value)}`);
     return undefined;
@@ -223,7 +224,7 @@ function checkRules(value: unknown, defaultTtl: number, problems: Problems): Rul
   return complete ? rules : undefined;
 }
 
-function checkRule(value: unknown, path: string, defaultTtl: number, problems: Problems): RuleSpec | undefined {
+function checkRule(value: unknown, path: string, defaultTtl: Ttl, problems: Problems): RuleSpec | undefined {
   if (!isPlainObject(value)) {
     problems.push(`${path}: expected an object, got ${describe(value)}`);
     return undefined;
@@ -273,7 +274,7 @@ function checkOutputs(
   value: unknown,
   path: string,
   inputInterface: string | undefined,
-  defaultTtl: number,
+  defaultTtl: Ttl,
   problems: Problems,
 ): OutputSpec[] | undefined {
   if (!Array.isArray(value) || value.length === 0) {
@@ -313,7 +314,7 @@ function checkOutput(
   value: unknown,
   path: string,
   inputInterface: string | undefined,
-  defaultTtl: number,
+  defaultTtl: Ttl,
   problems: Problems,
 ): OutputSpec | undefined {
   if (!isPlainObject(value)) {
@@ -334,7 +335,7 @@ function checkOutput(
       `${path}.interface: ${JSON.stringify(iface)} is also this rule's input interface (the relay would feed its own output back)`,
     );
   }
-  const ttl = optional(value, 'ttl', defaultTtl, (v, p) => checkInteger(v, p, 1, 255, problems), path);
+  const ttl = optional<Ttl>(value, 'ttl', defaultTtl, (v, p) => checkTtl(v, p, problems), path);
   let source: string | undefined;
   if (Object.hasOwn(value, 'source')) source = checkSourceAddress(value.source, `${path}.source`, problems);
 
@@ -354,6 +355,13 @@ function checkInteger(value: unknown, path: string, min: number, max: number | u
   }
   const range = max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
   problems.push(`${path}: expected an integer ${range}, got ${describe(value)}`);
+  return undefined;
+}
+
+/** A fixed TTL, or "decrement": the received TTL minus one, as a router does (the loop guard). */
+function checkTtl(value: unknown, path: string, problems: Problems): Ttl | undefined {
+  if (value === 'decrement' || (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 255)) return value;
+  problems.push(`${path}: expected an integer from 1 to 255 or "decrement", got ${describe(value)}`);
   return undefined;
 }
 

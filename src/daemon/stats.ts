@@ -20,6 +20,8 @@ export interface Counters {
   txErrorsByErrno: Record<string, number>;
   ringDrops: number;
   bufExhaust: number;
+  /** Copies not sent by a `ttl: "decrement"` output because they arrived with TTL 1 (or 0). */
+  ttlExpired: number;
   /** Receive batches the workers processed (rxFrames / batches = frames per batch). */
   batches: number;
   /** Times a worker slept in poll() and woke (0 with busyPoll). */
@@ -81,12 +83,12 @@ function emptyCounters(spanNames: string[], bucketCount: number): Counters {
     filteredByReason: Object.fromEntries(Object.values(FILTER_REASONS).map((k) => [k, 0])),
     txPackets: 0, txBytes: 0, txErrors: 0,
     txErrorsByErrno: Object.fromEntries(Object.values(TX_ERRORS).map((k) => [k, 0])),
-    ringDrops: 0, bufExhaust: 0, batches: 0, wakeups: 0,
+    ringDrops: 0, bufExhaust: 0, ttlExpired: 0, batches: 0, wakeups: 0,
   };
 }
 
 function addInto(total: Counters, c: Counters): void {
-  for (const key of ['rxFrames', 'rxBytes', 'matched', 'noMatch', 'filtered', 'txPackets', 'txBytes', 'txErrors', 'ringDrops', 'bufExhaust', 'batches', 'wakeups'] as const)
+  for (const key of ['rxFrames', 'rxBytes', 'matched', 'noMatch', 'filtered', 'txPackets', 'txBytes', 'txErrors', 'ringDrops', 'bufExhaust', 'ttlExpired', 'batches', 'wakeups'] as const)
     total[key] += c[key];
   for (const [k, v] of Object.entries(c.filteredByReason)) total.filteredByReason[k] = (total.filteredByReason[k] ?? 0) + v;
   for (const [k, v] of Object.entries(c.txErrorsByErrno)) total.txErrorsByErrno[k] = (total.txErrorsByErrno[k] ?? 0) + v;
@@ -193,6 +195,7 @@ export class StatsReader {
     c.txPackets = get('tx_packets');
     c.batches = get('batches');
     c.wakeups = get('wakeups');
+    c.ttlExpired = get('ttl_expired');
     c.txBytes = get('tx_bytes');
     for (const [native, key] of Object.entries(TX_ERRORS)) {
       c.txErrorsByErrno[key] = get(native);

@@ -6,7 +6,8 @@ export interface NativeOutput {
   interface: string;
   group: string;
   port: number;
-  ttl: number;
+  /** A fixed TTL, or "decrement": the received TTL minus one (TTL 1 dropped as ttl_expired). */
+  ttl: number | 'decrement';
   source?: string;
   slot: number;
 }

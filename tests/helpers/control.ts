@@ -12,7 +12,7 @@ export interface Rule {
   id: string;
   name?: string;
   input: { interface: string; group: string; port: number };
-  outputs: { group: string; port: number; interface: string; ttl?: number; source?: string }[];
+  outputs: { group: string; port: number; interface: string; ttl?: number | 'decrement'; source?: string }[];
   status: { input: string; outputs: string[]; error?: string };
 }
 

@@ -125,9 +125,10 @@ export interface SendResult {
   send_errors: number;
 }
 
-export async function send(t: Topology, ns: string, o: { group: string; port: number; source: string; rate: number; count: number; size?: number; stream?: number }): Promise<SendResult> {
+export async function send(t: Topology, ns: string, o: { group: string; port: number; source: string; rate: number; count: number; size?: number; stream?: number; ttl?: number }): Promise<SendResult> {
   const args = ['send', '--group', o.group, '--port', String(o.port), '--interface', o.source, '--rate', String(o.rate), '--count', String(o.count), '--json', '--quiet'];
   if (o.size) args.push('--size', String(o.size));
+  if (o.ttl !== undefined) args.push('--ttl', String(o.ttl));
   if (o.stream !== undefined) args.push('--stream', String(o.stream));
   const r = await t.exec(ns, MCRGEN, args, { timeoutMs: 120_000 });
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as SendResult;

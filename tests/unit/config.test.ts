@@ -100,6 +100,7 @@ describe('valid configs', () => {
     ['port 1 and 65535', rule({ input: { interface: 'eth0', group: '239.1.1.1', port: 1 }, outputs: [output({ port: 65535 })] })],
     ['256 outputs', rule({ outputs: Array.from({ length: 256 }, (_, i) => output({ port: 1000 + i })) })],
     ['same output group on two interfaces', rule({ outputs: [output(), output({ interface: 'eth2' })] })],
+    ['ttl "decrement" on an output', rule({ outputs: [output({ ttl: 'decrement' })] })],
   ];
   for (const [name, r] of accepted) {
     test(name, () => {
@@ -125,8 +126,9 @@ describe('one problem per rule, exact message', () => {
     ['cpus duplicate', { workers: 2, cpus: [3, 3] }, 'cpus[1]: CPU 3 is already used by cpus[0]'],
     ['cpus length differs from workers', { workers: 2, cpus: [1] }, 'cpus: expected 2 entries (one per worker), got 1'],
     ['cpus with default workers', { cpus: [1, 2] }, 'cpus: expected 1 entry (one per worker), got 2'],
-    ['ttl 0', { ttl: 0 }, 'ttl: expected an integer from 1 to 255, got 0'],
-    ['ttl 256', { ttl: 256 }, 'ttl: expected an integer from 1 to 255, got 256'],
+    ['ttl 0', { ttl: 0 }, 'ttl: expected an integer from 1 to 255 or "decrement", got 0'],
+    ['ttl 256', { ttl: 256 }, 'ttl: expected an integer from 1 to 255 or "decrement", got 256'],
+    ['ttl "dec"', { rules: [rule({ outputs: [output({ ttl: 'dec' })] })] }, 'rules[0].outputs[0].ttl: expected an integer from 1 to 255 or "decrement", got "dec"'],
     ['ringMiB 0', { ringMiB: 0 }, 'ringMiB: expected an integer from 1 to 1024, got 0'],
     ['ringMiB 2048', { ringMiB: 2048 }, 'ringMiB: expected an integer from 1 to 1024, got 2048'],
     ['logLevel', { logLevel: 'verbose' }, 'logLevel: expected one of error, warn, info, debug, trace, got "verbose"'],
@@ -184,8 +186,8 @@ describe('one problem per rule, exact message', () => {
     ['output group 0.0.0.0', { rules: [rule({ outputs: [output({ group: '0.0.0.0' })] })] }, 'rules[0].outputs[0].group: expected a unicast or multicast IPv4 address, got "0.0.0.0"'],
     ['output port', { rules: [rule({ outputs: [output({ port: 70000 })] })] }, 'rules[0].outputs[0].port: expected an integer from 1 to 65535, got 70000'],
     ['output interface missing', { rules: [rule({ outputs: [{ group: '239.2.2.2', port: 5002 }] })] }, 'rules[0].outputs[0].interface: missing (expected an interface name)'],
-    ['output ttl 0', { rules: [rule({ outputs: [output({ ttl: 0 })] })] }, 'rules[0].outputs[0].ttl: expected an integer from 1 to 255, got 0'],
-    ['output ttl 300', { rules: [rule({ outputs: [output({ ttl: 300 })] })] }, 'rules[0].outputs[0].ttl: expected an integer from 1 to 255, got 300'],
+    ['output ttl 0', { rules: [rule({ outputs: [output({ ttl: 0 })] })] }, 'rules[0].outputs[0].ttl: expected an integer from 1 to 255 or "decrement", got 0'],
+    ['output ttl 300', { rules: [rule({ outputs: [output({ ttl: 300 })] })] }, 'rules[0].outputs[0].ttl: expected an integer from 1 to 255 or "decrement", got 300'],
     ['output source multicast', { rules: [rule({ outputs: [output({ source: '239.9.9.9' })] })] }, 'rules[0].outputs[0].source: expected a unicast IPv4 address, got "239.9.9.9"'],
     ['output source not an address', { rules: [rule({ outputs: [output({ source: 'eth1' })] })] }, 'rules[0].outputs[0].source: expected an IPv4 address, got "eth1"'],
     [
@@ -244,7 +246,7 @@ describe('errors', () => {
       'rules[0].input.group: expected an IPv4 address, got "239.1"',
       'rules[0].input.port: expected an integer from 1 to 65535, got 0',
       `rules[1].outputs[0].interface: "eth0" is also this rule's input interface (the relay would feed its own output back)`,
-      'rules[1].outputs[0].ttl: expected an integer from 1 to 255, got 0',
+      'rules[1].outputs[0].ttl: expected an integer from 1 to 255 or "decrement", got 0',
     ]);
   });
 
@@ -256,7 +258,7 @@ describe('errors', () => {
       assert.ok(err instanceof ConfigError);
       assert.equal(
         err.message,
-        'mcr.json5: workers: expected an integer from 1 to 32, got 0; ttl: expected an integer from 1 to 255, got 0',
+        'mcr.json5: workers: expected an integer from 1 to 32, got 0; ttl: expected an integer from 1 to 255 or "decrement", got 0',
       );
     }
   });

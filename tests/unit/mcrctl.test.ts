@@ -415,9 +415,9 @@ describe('mcrctl', () => {
       [
         'mcrd up 1m41s; totals since mcrd started',
         '',
-        'WORKER  RX         MATCHED    NO_MATCH  FILTERED  TX         TX_ERR  RING_DROPS  BUF_EXHAUST',
-        '0       1,234,567  1,200,000  34,567    0         2,400,000  3       0           0',
-        'total   1,234,567  1,200,000  34,567    0         2,400,000  3       0           0',
+        'WORKER  RX         MATCHED    NO_MATCH  FILTERED  TX         TX_ERR  RING_DROPS  BUF_EXHAUST  TTL_EXPIRED',
+        '0       1,234,567  1,200,000  34,567    0         2,400,000  3       0           0            0',
+        'total   1,234,567  1,200,000  34,567    0         2,400,000  3       0           0            0',
         '',
         'RULE          NAME        OUTPUT               PACKETS    TX_ERR',
         '112369aab3d3  video-feed  (input, matched)     1,200,000',
@@ -513,14 +513,14 @@ describe('mcrctl', () => {
     assert.equal(failed.stdout, '');
     assert.equal(
       failed.stderr,
-      `${bad}: workers: expected an integer from 1 to 32, got 0\n${bad}: ttl: expected an integer from 1 to 255, got 0\n`,
+      `${bad}: workers: expected an integer from 1 to 32, got 0\n${bad}: ttl: expected an integer from 1 to 255 or "decrement", got 0\n`,
     );
     const json = await runCli(['--json', 'config', 'check', bad]);
     assert.equal(json.code, 1);
     assert.deepEqual(JSON.parse(json.stdout), {
       file: bad,
       ok: false,
-      problems: ['workers: expected an integer from 1 to 32, got 0', 'ttl: expected an integer from 1 to 255, got 0'],
+      problems: ['workers: expected an integer from 1 to 32, got 0', 'ttl: expected an integer from 1 to 255 or "decrement", got 0'],
     });
   });
 

@@ -42,7 +42,8 @@ constexpr size_t kMaxOutputSlots = 16384;
   X(pending_overflow)         /* sends dropped because a batch exceeded the scratch space */ \
   X(batches)                  /* receive batches processed */                                \
   X(wakeups)                  /* times the worker slept in poll() and woke */                \
-  X(table_swaps)              /* rule tables this worker picked up */
+  X(table_swaps)              /* rule tables this worker picked up */                        \
+  X(ttl_expired)              /* copies not sent: TTL-decrementing output, received TTL <= 1 */
 
 enum WorkerCounter : uint32_t {
 #define MCR_X(name) name,

@@ -40,10 +40,12 @@ class SendBatcher {
   explicit SendBatcher(SendFn send = ::sendmmsg) : send_(send) {}
 
   // Queue one datagram; returns false when the batch is full (the caller flushes and retries).
+  // ttl 0: the socket's own TTL; otherwise this datagram's TTL (an IP_TTL control message).
   bool add(uint32_t egress_index, uint32_t output_slot, const sockaddr_in* dest,
-           const uint8_t* payload, uint16_t len) {
+           const uint8_t* payload, uint16_t len, uint8_t ttl = 0) {
     if (count_ == kMaxPending || egress_index >= kMaxEgress) return false;
-    pending_[count_++] = Pending{egress_index, output_slot, dest, payload, len};
+    pending_[count_++] = Pending{egress_index, output_slot, dest, payload, len, ttl};
+    any_ttl_ |= ttl;
     return true;
   }
   uint32_t size() const { return count_; }
@@ -59,16 +61,23 @@ class SendBatcher {
     const sockaddr_in* dest;
     const uint8_t* payload;
     uint16_t len;
+    uint8_t ttl;
+  };
+  // One IP_TTL control message per pending datagram, used only by those with their own TTL.
+  struct alignas(cmsghdr) TtlControl {
+    uint8_t bytes[CMSG_SPACE(sizeof(int))];
   };
   void count_error(int err, uint32_t first, uint32_t n, WorkerBlock& counters);
 
   SendFn send_;
   uint32_t count_ = 0;
+  uint8_t any_ttl_ = 0;  // non-zero: some pending datagram has its own TTL
   Pending pending_[kMaxPending];
   uint32_t order_[kMaxPending];          // pending indexes sorted by egress socket
   uint32_t per_egress_[kMaxEgress + 1];  // counting-sort buckets
   mmsghdr msgs_[kMaxPending];
   iovec iovs_[kMaxPending];
+  TtlControl ttl_controls_[kMaxPending];
 };
 
 }  // namespace mcr

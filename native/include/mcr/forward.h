@@ -42,12 +42,35 @@ namespace mcr {
   const uint8_t* const payload = dgram.payload;
   const uint16_t payload_len = dgram.payload_len;
   const uint32_t end = rule->first_output + rule->output_count;
+  if (!rule->decrements_ttl) [[likely]] {
+    for (uint32_t o = rule->first_output; o < end; ++o) {
+      const OutputEntry& out = table.outputs[o];
+      if (!batcher.add(out.egress_index, out.counter_slot, &out.dest, payload, payload_len)) {
+        // Scratch full (huge fan-out): send what we have; the caller still holds the frames.
+        batcher.flush(table, c);
+        if (!batcher.add(out.egress_index, out.counter_slot, &out.dest, payload, payload_len))
+          bump(c.counters[pending_overflow]);
+      }
+    }
+    return;
+  }
+  // A rule with a TTL-decrementing output (its own loop, so the common case pays nothing). The
+  // output sends with the received TTL minus one, as a router does, which is what ends a
+  // forwarding loop: a copy that would leave with TTL 0 is not sent. ttl 0: the socket's own.
+  const uint8_t received_ttl = dgram.ttl;
   for (uint32_t o = rule->first_output; o < end; ++o) {
     const OutputEntry& out = table.outputs[o];
-    if (!batcher.add(out.egress_index, out.counter_slot, &out.dest, payload, payload_len)) {
-      // Scratch full (huge fan-out): send what we have; the caller still holds the frames.
+    uint8_t ttl = 0;
+    if (out.decrement_ttl) {
+      if (received_ttl <= 1) {
+        bump(c.counters[ttl_expired]);
+        continue;
+      }
+      ttl = uint8_t(received_ttl - 1);
+    }
+    if (!batcher.add(out.egress_index, out.counter_slot, &out.dest, payload, payload_len, ttl)) {
       batcher.flush(table, c);
-      if (!batcher.add(out.egress_index, out.counter_slot, &out.dest, payload, payload_len))
+      if (!batcher.add(out.egress_index, out.counter_slot, &out.dest, payload, payload_len, ttl))
         bump(c.counters[pending_overflow]);
     }
   }

@@ -14,6 +14,7 @@ struct UdpDatagram {
   uint32_t src_addr;  // network byte order
   uint32_t dst_addr;  // network byte order
   uint16_t dst_port;  // host byte order
+  uint8_t ttl;        // as received
   uint16_t payload_len;
   const uint8_t* payload;
 };

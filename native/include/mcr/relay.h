@@ -24,7 +24,8 @@ struct OutputConfig {
   std::string interface;
   uint32_t group;   // network byte order
   uint16_t port;
-  uint8_t ttl;
+  uint8_t ttl;             // fixed TTL; unused when decrement_ttl
+  bool decrement_ttl = false;  // the received TTL minus one, per packet
   uint32_t source;  // network byte order, 0 = unset
   uint32_t counter_slot;
 };

@@ -23,6 +23,7 @@ struct OutputEntry {
   sockaddr_in dest;
   uint32_t egress_index;  // which egress socket of the table sends it
   uint32_t counter_slot;  // index into WorkerBlock::outputs
+  bool decrement_ttl;     // send with the received TTL minus one instead of the socket's TTL
 };
 
 struct RuleEntry {
@@ -32,6 +33,7 @@ struct RuleEntry {
   uint32_t counter_slot; // index into WorkerBlock::rules
   uint32_t first_output;
   uint32_t output_count;
+  bool decrements_ttl;   // some output has OutputEntry::decrement_ttl (the slower loop)
 };
 
 struct TableInput {
