@@ -115,10 +115,19 @@ Napi::Value RelayWrap::JS_setRules(const Napi::CallbackInfo& info) {
     }
     rules.push_back(std::move(rule));
   }
+  bool all_or_nothing = false;
+  if (info.Length() >= 2 && !info[1].IsUndefined()) {
+    if (!info[1].IsBoolean()) type_error(env, "a boolean", "allOrNothing");
+    all_or_nothing = info[1].As<Napi::Boolean>();
+  }
   std::vector<RuleStatus> status;
   std::string error;
-  if (int rc = relay_->set_rules(rules, &status, &error); rc != 0) throw errno_error(env, rc, error);
-  return status_array(env, status);
+  const int rc = relay_->set_rules(rules, &status, &error, all_or_nothing);
+  if (rc < 0) throw errno_error(env, rc, error);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("applied", rc == kRulesApplied);
+  out.Set("statuses", status_array(env, status));
+  return out;
 }
 
 Napi::Value RelayWrap::JS_reconcile(const Napi::CallbackInfo& info) {

@@ -68,12 +68,12 @@ int Relay::start(const RelayOptions& options, std::string* error) {
 std::map<std::string, Relay::Resolved> Relay::resolve(const std::vector<RuleConfig>& rules) const {
   std::map<std::string, Resolved> out;
   auto add = [&](const std::string& name, bool input) {
-    if (out.count(name) && !(input && out[name].frame_size == 0)) return;
-    int ifindex = int(if_nametoindex(name.c_str()));
-    uint32_t frame = 0;
-    if (input && ifindex > 0)
-      frame = ring_geometry_for(interface_mtu(name), options_.ring_bytes).frame_size;
-    out[name] = Resolved{ifindex, frame};
+    auto it = out.find(name);
+    if (it != out.end() && !(input && it->second.ifindex > 0 && it->second.geometry.frame_size == 0)) return;
+    Resolved r{int(if_nametoindex(name.c_str())), RingGeometry{}};
+    // The MTU is read here, once per interface and build: it sizes the ring slots.
+    if (input && r.ifindex > 0) r.geometry = ring_geometry_for(interface_mtu(name), options_.ring_bytes);
+    out[name] = r;
   };
   for (const RuleConfig& r : rules) {
     add(r.input_interface, true);
@@ -82,144 +82,168 @@ std::map<std::string, Relay::Resolved> Relay::resolve(const std::vector<RuleConf
   return out;
 }
 
-void Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status) {
-  auto resolved = resolve(rules);
-  auto table = std::make_unique<RuleTable>();
-  status->assign(rules.size(), RuleStatus{});
-  std::map<std::string, std::string> input_errors;   // interface -> why its rings failed
-  std::map<std::string, uint32_t> input_index;       // interface -> TableInput index
-  std::set<std::pair<int, uint32_t>> wanted_groups;
-  std::set<int> used_egress;
+// The input's ring set for the table being built: the one already open, unless the interface was
+// re-created or its MTU outgrew the slots, else a new one opened into `staged`. Returns nullptr
+// with *error set when the rings cannot be opened.
+const Relay::RingSet* Relay::ring_set_for(const std::string& ifname, const Resolved& in, Staging& staged,
+                                          std::string* error) {
+  if (auto it = staged.rings.find(ifname); it != staged.rings.end()) return &it->second;
+  if (auto it = rings_.find(ifname); it != rings_.end() && it->second.ifindex == in.ifindex &&
+                                      it->second.frame_size == in.geometry.frame_size)
+    return &it->second;
+  RingSet set;
+  set.ifindex = in.ifindex;
+  set.frame_size = in.geometry.frame_size;
+  FanoutGroup fanout;
+  for (unsigned w = 0; w < options_.workers && error->empty(); ++w) {
+    set.rings[w] = std::make_unique<IngressRing>();
+    set.rings[w]->open(in.ifindex, ifname, in.geometry, options_.workers > 1 ? &fanout : nullptr, error);
+  }
+  if (error->empty() && options_.workers > 1) {
+    set.fanout_group = fanout.id;
+    *error = check_fanout(set, ifname);
+  }
+  if (!error->empty()) return nullptr;  // `set` closes what it opened
+  return &staged.rings.emplace(ifname, std::move(set)).first->second;
+}
 
-  for (size_t r = 0; r < rules.size(); ++r) {
-    const RuleConfig& rule = rules[r];
-    RuleStatus& st = (*status)[r];
-    st.outputs_up.assign(rule.outputs.size(), false);
-    const Resolved& in = resolved[rule.input_interface];
-    if (in.ifindex <= 0) {
-      // Waiting for the input interface. Outputs are still reported by whether their own
-      // interface exists, so the status names only what is actually missing.
-      for (size_t o = 0; o < rule.outputs.size(); ++o)
-        st.outputs_up[o] = resolved[rule.outputs[o].interface].ifindex > 0;
-      continue;
-    }
-    st.input_up = true;
+// The egress socket for `key`: one already open (by an earlier build or this one), else a new
+// one opened into `staged`. Returns the fd or -1 with *error set.
+int Relay::egress_socket_for(const EgressKey& key, const std::string& ifname, Staging& staged, std::string* error) {
+  for (const EgressSocket& s : egress_)
+    if (s.key == key) return s.fd;
+  for (const EgressSocket& s : staged.egress)
+    if (s.key == key) return s.fd;
+  const int fd = open_egress_socket(key, ifname, options_.sndbuf_bytes, error);
+  if (fd >= 0) staged.egress.push_back(EgressSocket{key, fd});
+  return fd < 0 ? -1 : fd;
+}
 
-    // Rings: reuse the interface's ring set unless the interface was re-created or its MTU
-    // outgrew the slots.
-    if (!input_index.count(rule.input_interface) && !input_errors.count(rule.input_interface) &&
-        table->inputs.size() >= kMaxInputs)
-      input_errors[rule.input_interface] = "more than " + std::to_string(kMaxInputs) + " input interfaces";
-    if (!input_index.count(rule.input_interface) && !input_errors.count(rule.input_interface)) {
-      auto it = rings_.find(rule.input_interface);
-      if (it != rings_.end() && (it->second.ifindex != in.ifindex || it->second.frame_size != in.frame_size)) {
-        read_ring_stats(it->second);  // replaced below; the old set is freed after the swap
-        retired_rings_.push_back(std::move(it->second));
-        rings_.erase(it);
-        it = rings_.end();
-      }
-      if (it == rings_.end()) {
-        RingSet set;
-        set.ifindex = in.ifindex;
-        set.frame_size = in.frame_size;
-        FanoutGroup fanout;
-        std::string err;
-        RingGeometry g = ring_geometry_for(interface_mtu(rule.input_interface), options_.ring_bytes);
-        for (unsigned w = 0; w < options_.workers && err.empty(); ++w) {
-          set.rings[w] = std::make_unique<IngressRing>();
-          if (set.rings[w]->open(in.ifindex, rule.input_interface, g, options_.workers > 1 ? &fanout : nullptr, &err) != 0) break;
-        }
-        if (err.empty() && options_.workers > 1) {
-          set.fanout_group = fanout.id;
-          err = check_fanout(set, rule.input_interface);
-        }
-        if (!err.empty()) {
-          input_errors[rule.input_interface] = err;
-        } else {
-          it = rings_.emplace(rule.input_interface, std::move(set)).first;
-        }
-      }
-      if (it != rings_.end()) {
-        TableInput ti{};
-        ti.ifindex = in.ifindex;
-        for (unsigned w = 0; w < options_.workers; ++w) ti.rings[w] = it->second.rings[w].get();
-        input_index[rule.input_interface] = uint32_t(table->inputs.size());
-        table->inputs.push_back(ti);
-      }
-    }
-    if (auto e = input_errors.find(rule.input_interface); e != input_errors.end()) {
+bool Relay::refused_before(const RuleConfig& rule) const {
+  for (size_t i = 0; i < rules_.size() && i < status_.size(); ++i)
+    if (!status_[i].error.empty() && rules_[i] == rule) return true;
+  return false;
+}
+
+// Adds one rule to the table being built. Sets st.error when it cannot be installed; a rule
+// waiting for its input interface is not an error (it is picked up when the interface appears).
+void Relay::stage_rule(const RuleConfig& rule, const std::map<std::string, Resolved>& resolved, Staging& staged,
+                       RuleTable& table, std::map<std::string, uint32_t>& input_index, RuleStatus& st) {
+  st.outputs_up.assign(rule.outputs.size(), false);
+  const Resolved& in = resolved.at(rule.input_interface);
+  if (in.ifindex <= 0) {
+    // Outputs are still reported by whether their own interface exists, so the status names
+    // only what is actually missing.
+    for (size_t o = 0; o < rule.outputs.size(); ++o) st.outputs_up[o] = resolved.at(rule.outputs[o].interface).ifindex > 0;
+    return;
+  }
+  st.input_up = true;
+
+  if (!input_index.count(rule.input_interface)) {
+    if (auto e = staged.input_errors.find(rule.input_interface); e != staged.input_errors.end()) {
       st.error = e->second;
-      continue;
+      return;
     }
-
-    // Membership before the rule goes live, so IGMP-snooping switches start sending.
     std::string err;
+    const RingSet* set = table.inputs.size() >= kMaxInputs ? nullptr : ring_set_for(rule.input_interface, in, staged, &err);
+    if (set == nullptr) {
+      st.error = err.empty() ? "more than " + std::to_string(kMaxInputs) + " input interfaces" : err;
+      staged.input_errors[rule.input_interface] = st.error;
+      return;
+    }
+    TableInput ti{};
+    ti.ifindex = in.ifindex;
+    for (unsigned w = 0; w < options_.workers; ++w) ti.rings[w] = set->rings[w].get();
+    input_index[rule.input_interface] = uint32_t(table.inputs.size());
+    table.inputs.push_back(ti);
+  }
+
+  // Membership before the rule goes live, so IGMP-snooping switches start sending.
+  std::string err;
+  if (!membership_.joined(in.ifindex, rule.group)) {
     if (membership_.join(in.ifindex, rule.group, &err) != 0) {
       st.error = err + " on " + rule.input_interface;
-      continue;
+      return;
     }
+    staged.joined.push_back({in.ifindex, rule.group});
+  }
 
-    RuleEntry entry{};
-    entry.input_index = input_index[rule.input_interface];
-    entry.group = rule.group;
-    entry.port = rule.port;
-    entry.counter_slot = rule.counter_slot % kMaxRuleSlots;
-    entry.first_output = uint32_t(table->outputs.size());
-    for (size_t o = 0; o < rule.outputs.size() && st.error.empty(); ++o) {
-      const OutputConfig& out = rule.outputs[o];
-      const Resolved& oi = resolved[out.interface];
-      if (oi.ifindex <= 0) continue;  // waiting for the interface
-      // A decrementing output sets its TTL per datagram, so it shares the TTL-1 socket: the
-      // socket's own TTL is then only what a datagram without a control message would get.
-      EgressKey key{oi.ifindex, out.decrement_ttl ? uint8_t(1) : out.ttl, out.source};
-      int fd = -1;
-      for (const EgressSocket& s : egress_)
-        if (s.key == key) fd = s.fd;
-      if (fd < 0) {
-        fd = open_egress_socket(key, out.interface, options_.sndbuf_bytes, &err);
-        if (fd < 0) {
-          st.error = err;
-          break;
-        }
-        egress_.push_back(EgressSocket{key, fd});
-      }
-      uint32_t egress_index = 0;
-      while (egress_index < table->egress_fds.size() && table->egress_fds[egress_index] != fd) ++egress_index;
-      if (egress_index == table->egress_fds.size()) {
-        if (egress_index >= SendBatcher::kMaxEgress) {
-          st.error = "more than " + std::to_string(SendBatcher::kMaxEgress) +
-                     " distinct (interface, ttl, source) outputs";
-          break;
-        }
-        table->egress_fds.push_back(fd);
-      }
-      OutputEntry oe{};
-      oe.dest.sin_family = AF_INET;
-      oe.dest.sin_addr.s_addr = out.group;
-      oe.dest.sin_port = htons(out.port);
-      oe.egress_index = egress_index;
-      oe.counter_slot = out.counter_slot % kMaxOutputSlots;
-      oe.decrement_ttl = out.decrement_ttl;
-      entry.decrements_ttl = entry.decrements_ttl || out.decrement_ttl;
-      table->outputs.push_back(oe);
-      st.outputs_up[o] = true;
+  RuleEntry entry{};
+  entry.input_index = input_index[rule.input_interface];
+  entry.group = rule.group;
+  entry.port = rule.port;
+  entry.counter_slot = rule.counter_slot % kMaxRuleSlots;
+  entry.first_output = uint32_t(table.outputs.size());
+  for (size_t o = 0; o < rule.outputs.size(); ++o) {
+    const OutputConfig& out = rule.outputs[o];
+    const Resolved& oi = resolved.at(out.interface);
+    if (oi.ifindex <= 0) continue;  // waiting for the interface
+    // A decrementing output sets its TTL per datagram, so it shares the TTL-1 socket: the
+    // socket's own TTL is then only what a datagram without a control message would get.
+    const EgressKey key{oi.ifindex, out.decrement_ttl ? uint8_t(1) : out.ttl, out.source};
+    const int fd = egress_socket_for(key, out.interface, staged, &err);
+    if (fd < 0) {
+      st.error = err;
+      break;
     }
-    if (!st.error.empty()) {
-      table->outputs.resize(entry.first_output);
-      std::fill(st.outputs_up.begin(), st.outputs_up.end(), false);
-      continue;
+    uint32_t egress_index = 0;
+    while (egress_index < table.egress_fds.size() && table.egress_fds[egress_index] != fd) ++egress_index;
+    if (egress_index == table.egress_fds.size()) {
+      if (egress_index >= SendBatcher::kMaxEgress) {
+        st.error = "more than " + std::to_string(SendBatcher::kMaxEgress) + " distinct (interface, ttl, source) outputs";
+        break;
+      }
+      table.egress_fds.push_back(fd);
     }
-    entry.output_count = uint32_t(table->outputs.size()) - entry.first_output;
-    table->rules.push_back(entry);
-    wanted_groups.insert({in.ifindex, rule.group});
+    OutputEntry oe{};
+    oe.dest.sin_family = AF_INET;
+    oe.dest.sin_addr.s_addr = out.group;
+    oe.dest.sin_port = htons(out.port);
+    oe.egress_index = egress_index;
+    oe.counter_slot = out.counter_slot % kMaxOutputSlots;
+    oe.decrement_ttl = out.decrement_ttl;
+    entry.decrements_ttl = entry.decrements_ttl || out.decrement_ttl;
+    table.outputs.push_back(oe);
+    st.outputs_up[o] = true;
+  }
+  if (!st.error.empty()) {
+    table.outputs.resize(entry.first_output);
+    std::fill(st.outputs_up.begin(), st.outputs_up.end(), false);
+    return;
+  }
+  entry.output_count = uint32_t(table.outputs.size()) - entry.first_output;
+  table.rules.push_back(entry);
+}
+
+int Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status, bool all_or_nothing) {
+  auto resolved = resolve(rules);
+  auto table = std::make_unique<RuleTable>();
+  Staging staged;
+  std::map<std::string, uint32_t> input_index;  // interface -> TableInput index
+  status->assign(rules.size(), RuleStatus{});
+  bool refused = false;
+  for (size_t r = 0; r < rules.size(); ++r) {
+    stage_rule(rules[r], resolved, staged, *table, input_index, (*status)[r]);
+    // A rule that was refused before and is unchanged does not block others' changes.
+    refused = refused || (!(*status)[r].error.empty() && !refused_before(rules[r]));
+  }
+  if (all_or_nothing && refused) {
+    // Nothing is published: close exactly what this call opened; the running table goes on.
+    for (EgressSocket& s : staged.egress) close(s.fd);
+    for (auto [ifindex, group] : staged.joined) membership_.leave(ifindex, group);
+    return kRulesRefused;  // staged.rings close as they go out of scope
   }
   table->build_index();
-  for (int fd : table->egress_fds) used_egress.insert(fd);
-
   publish(std::move(table));
 
-  // Everything the new table does not use is now unreachable by the workers.
-  retired_rings_.clear();
+  // The workers now read the new table only: retire what it replaced and what it no longer uses.
+  for (auto& [name, set] : staged.rings) {
+    if (auto old = rings_.find(name); old != rings_.end()) {
+      read_ring_stats(old->second);
+      rings_.erase(old);
+    }
+    rings_.emplace(name, std::move(set));
+  }
   for (auto it = rings_.begin(); it != rings_.end();) {
     if (!input_index.count(it->first)) {
       read_ring_stats(it->second);
@@ -228,6 +252,8 @@ void Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>*
       ++it;
     }
   }
+  egress_.insert(egress_.end(), staged.egress.begin(), staged.egress.end());
+  std::set<int> used_egress(current_->egress_fds.begin(), current_->egress_fds.end());
   for (auto it = egress_.begin(); it != egress_.end();) {
     if (!used_egress.count(it->fd)) {
       close(it->fd);
@@ -236,10 +262,13 @@ void Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>*
       ++it;
     }
   }
+  std::set<std::pair<int, uint32_t>> wanted_groups;
+  for (const RuleEntry& e : current_->rules) wanted_groups.insert({current_->inputs[e.input_index].ifindex, e.group});
   for (auto [ifindex, group] : membership_.all())
     if (!wanted_groups.count({ifindex, group})) membership_.leave(ifindex, group);
   resolved_ = std::move(resolved);
   status_ = *status;
+  return kRulesApplied;
 }
 
 // Every ring of a set must be in the one fanout group, or a frame reaches more than one worker
@@ -278,7 +307,7 @@ void Relay::publish(std::unique_ptr<RuleTable> table) {
 }
 
 int Relay::set_rules(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status,
-                     std::string* error) {
+                     std::string* error, bool all_or_nothing) {
   if (!started_) {
     if (error) *error = "the relay is not started";
     return -EINVAL;
@@ -294,9 +323,9 @@ int Relay::set_rules(const std::vector<RuleConfig>& rules, std::vector<RuleStatu
         return -EINVAL;
       }
   }
-  rules_ = rules;
-  build(rules_, status);
-  return 0;
+  const int rc = build(rules, status, all_or_nothing);
+  if (rc == kRulesApplied) rules_ = rules;
+  return rc;
 }
 
 int Relay::reconcile(std::vector<RuleStatus>* status, std::string* error) {
@@ -305,12 +334,13 @@ int Relay::reconcile(std::vector<RuleStatus>* status, std::string* error) {
     return -EINVAL;
   }
   // Rebuild when an interface changed, and also while a rule is refused: what refused it (a
-  // source address not yet assigned, say) may have been fixed since.
+  // source address not yet assigned, say) may have been fixed since. Whatever installs now is
+  // published; what still fails stays refused.
   bool refused = false;
   for (const RuleStatus& s : status_) refused = refused || !s.error.empty();
   if (!refused && resolve(rules_) == resolved_) return 0;
   std::vector<RuleStatus> before = status_;
-  build(rules_, status);
+  build(rules_, status, false);
   return *status == before ? 0 : 1;
 }
 
@@ -337,7 +367,6 @@ void Relay::stop() {
   table_.store(nullptr);
   current_.reset();
   rings_.clear();
-  retired_rings_.clear();
   for (auto& s : egress_) close(s.fd);
   egress_.clear();
   for (auto [ifindex, group] : membership_.all()) membership_.leave(ifindex, group);

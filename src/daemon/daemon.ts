@@ -10,7 +10,7 @@ import { packageVersion } from '../lib/version';
 import { LOG_LEVELS, type Config, type LogFormat, type LogLevel, type RuleSpec } from '../config/types';
 import type { GroupEntry } from '../lib/groups';
 import type { Logger } from '../lib/logger';
-import { loadAddon, type NativeRule, type NativeRuleStatus } from '../native/addon';
+import { loadAddon, type NativeRule, type NativeRuleStatus, type RuleSetResult } from '../native/addon';
 import { ControlServer, ProtocolError, type Handler } from './control-server';
 import { DataPlaneProcess } from './dataplane-process';
 import { RuleRegistry, SlotPool, type RuleRecord } from './rule-registry';
@@ -81,7 +81,8 @@ export class Daemon {
       if (this.dataPlane.restarts > 0) this.log.info(`data plane restarted; ${this.registry.size} rules restored`, { pid: this.dataPlane.pid });
       // Rules changed while it was starting (accepted into the registry) go in now.
       if (JSON.stringify(this.registry.toNative()) !== this.startRules)
-        void this.serial(async () => this.registry.applyStatuses(await this.dataPlane.setRules(this.registry.toNative())))
+        // Catching up, not a change a client waits on: whatever installs forwards, refusals are reported.
+        void this.serial(async () => this.registry.applyStatuses((await this.dataPlane.setRules(this.registry.toNative(), false)).statuses))
           .then(() => this.logRuleProblems())
           .catch((err: Error) => this.log.error(`cannot apply the rules changed during start-up: ${err.message}`));
       else this.logRuleProblems();
@@ -173,17 +174,16 @@ export class Daemon {
       const restartFor = DATAPLANE_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.config[k]));
       const restartNeeded = restartFor.length > 0;
       if (!restartNeeded && this.dataPlane.state === 'running') {
-        const statuses = await this.dataPlane.setRules(this.registry.toNative(nextRecords));
-        const failed = statuses.map((s, i) => (s.error ? `${nextRecords[i]?.spec.name ?? nextRecords[i]?.id}: ${s.error}` : '')).filter(Boolean);
-        if (failed.length > 0) {
-          // Put the previous table back; the reload is refused as a whole.
-          const restored = await this.dataPlane.setRules(this.registry.toNative(oldRecords));
-          this.registry.applyStatuses(restored, oldRecords);
+        // All or nothing in the data plane: a refused reload changes nothing there, so there is
+        // nothing to undo; only the slots allocated for it go back.
+        const result = await this.dataPlane.setRules(this.registry.toNative(nextRecords));
+        if (!result.applied) {
+          const failed = result.statuses.map((s, i) => (s.error ? `${nextRecords[i]?.spec.name ?? nextRecords[i]?.id}: ${s.error}` : '')).filter(Boolean);
           for (const r of created) this.registry.release(r);
           this.registry.releaseOutputSlots(newOutputSlots);
           throw new ProtocolError('EDATAPLANE', `reload refused, running rules unchanged: ${failed.join('; ')}`);
         }
-        this.registry.applyStatuses(statuses, nextRecords);
+        this.registry.applyStatuses(result.statuses, nextRecords);
       }
       for (const r of removed) {
         this.registry.delete(r.id);
@@ -347,21 +347,20 @@ export class Daemon {
       const record = this.allocate(spec);
       const next = [...this.registry.list(), record];
       if (this.dataPlane.state === 'running') {
-        let statuses: NativeRuleStatus[];
+        let result: RuleSetResult;
         try {
-          statuses = await this.dataPlane.setRules(this.registry.toNative(next));
+          result = await this.dataPlane.setRules(this.registry.toNative(next));
         } catch (err) {
           this.registry.release(record);
           throw err;
         }
-        const mine = statuses[statuses.length - 1];
-        if (mine?.error) {
-          const restored = await this.dataPlane.setRules(this.registry.toNative());
-          this.registry.applyStatuses(restored);
+        if (!result.applied) {
+          // Refused as a whole in the data plane: the running rules never stopped forwarding.
           this.registry.release(record);
-          throw new ProtocolError('EDATAPLANE', `rule rejected: ${mine.error}`);
+          const mine = result.statuses[result.statuses.length - 1];
+          throw new ProtocolError('EDATAPLANE', `rule rejected: ${mine?.error ?? result.statuses.find((s) => s.error)?.error ?? 'refused'}`);
         }
-        this.registry.applyStatuses(statuses, next);
+        this.registry.applyStatuses(result.statuses, next);
       }
       this.registry.insert(record);
       this.log.info('rule added', { id: record.id, name: spec.name, input: `${spec.input.interface} ${spec.input.group}:${spec.input.port}`, outputs: spec.outputs.length });
@@ -373,7 +372,12 @@ export class Daemon {
     return this.serial(async () => {
       const record = this.find(params);
       const next = this.registry.list().filter((r) => r !== record);
-      if (this.dataPlane.state === 'running') this.registry.applyStatuses(await this.dataPlane.setRules(this.registry.toNative(next)), next);
+      if (this.dataPlane.state === 'running') {
+        // Removing closes things; it cannot fail to install anything, but say so if it did.
+        const result = await this.dataPlane.setRules(this.registry.toNative(next));
+        if (!result.applied) throw new ProtocolError('EDATAPLANE', `remove refused: ${result.statuses.find((s) => s.error)?.error ?? 'refused'}`);
+        this.registry.applyStatuses(result.statuses, next);
+      }
       this.registry.delete(record.id);
       this.registry.release(record);
       this.log.info('rule removed', { id: record.id, name: record.spec.name });

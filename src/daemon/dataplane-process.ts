@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { LogLevel } from '../config/types';
 import type { InitMessage, FromDataPlane, ToDataPlane } from '../dataplane/messages';
 import type { Logger } from '../lib/logger';
-import type { NativeRule, NativeRuleStatus } from '../native/addon';
+import type { NativeRule, NativeRuleStatus, RuleSetResult } from '../native/addon';
 
 export type DataPlaneState = 'starting' | 'running' | 'restarting' | 'stopped';
 
@@ -33,7 +33,7 @@ export class DataPlaneError extends Error {
 }
 
 interface Pending {
-  resolve: (statuses: NativeRuleStatus[]) => void;
+  resolve: (result: RuleSetResult) => void;
   reject: (err: Error) => void;
 }
 
@@ -64,13 +64,18 @@ export class DataPlaneProcess extends EventEmitter {
     return this.spawn();
   }
 
-  setRules(rules: NativeRule[]): Promise<NativeRuleStatus[]> {
+  /**
+   * Replaces the data plane's rule set in one round trip. allOrNothing (a rule change): if any
+   * rule cannot be installed, nothing changes and `applied` is false, with the reasons in the
+   * statuses. Without it (catching up after a start), whatever installs is published.
+   */
+  setRules(rules: NativeRule[], allOrNothing = true): Promise<RuleSetResult> {
     const child = this.child;
     if (this.state !== 'running' || !child) return Promise.reject(new DataPlaneError(`data plane is ${this.state}`));
     const requestId = this.nextRequest++;
     return new Promise((resolve, reject) => {
       this.pending.set(requestId, { resolve, reject });
-      this.send({ type: 'setRules', requestId, rules });
+      this.send({ type: 'setRules', requestId, rules, allOrNothing });
     });
   }
 
@@ -149,7 +154,7 @@ export class DataPlaneProcess extends EventEmitter {
           case 'rulesFailed': {
             const p = this.pending.get(msg.requestId);
             this.pending.delete(msg.requestId);
-            if (msg.type === 'rulesApplied') p?.resolve(msg.statuses);
+            if (msg.type === 'rulesApplied') p?.resolve({ applied: msg.applied, statuses: msg.statuses });
             else p?.reject(new DataPlaneError(msg.message, msg.code));
             return;
           }

@@ -32,7 +32,8 @@ class DataPlane {
     this.relay.start();
     // The workers have pinned themselves; everything else in this process keeps off their CPUs.
     if (msg.cpus) loadAddon().confineThreads(msg.cpus, this.relay.workers().map((w) => w.tid));
-    const statuses = this.applied(this.relay.setRules(msg.rules));
+    // The first table: whatever installs forwards; refused rules are reported and retried.
+    const statuses = this.applied(this.relay.setRules(msg.rules).statuses);
     const relay = this.relay;
     this.timers.push(setInterval(() => relay.pollKernelStats(), KERNEL_STATS_INTERVAL_MS));
     this.timers.push(
@@ -80,7 +81,8 @@ class DataPlane {
       case 'setRules':
         try {
           if (!this.relay) throw new Error('data plane not initialised');
-          send({ type: 'rulesApplied', requestId: msg.requestId, statuses: this.applied(this.relay.setRules(msg.rules)) });
+          const result = this.relay.setRules(msg.rules, msg.allOrNothing);
+          send({ type: 'rulesApplied', requestId: msg.requestId, applied: result.applied, statuses: this.applied(result.statuses) });
         } catch (err) {
           send({ type: 'rulesFailed', requestId: msg.requestId, code: errorCode(err), message: (err as Error).message });
         }

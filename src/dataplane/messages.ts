@@ -14,13 +14,13 @@ export interface InitMessage extends RelayOptions {
 
 export type ToDataPlane =
   | InitMessage
-  | { type: 'setRules'; requestId: number; rules: NativeRule[] }
+  | { type: 'setRules'; requestId: number; rules: NativeRule[]; allOrNothing: boolean }
   | { type: 'setLogLevel'; level: LogLevel }
   | { type: 'shutdown' };
 
 export type FromDataPlane =
   | { type: 'ready'; statuses: NativeRuleStatus[]; workers: WorkerInfo[] }
-  | { type: 'rulesApplied'; requestId: number; statuses: NativeRuleStatus[] }
+  | { type: 'rulesApplied'; requestId: number; applied: boolean; statuses: NativeRuleStatus[] }
   | { type: 'rulesFailed'; requestId: number; code: string; message: string }
   | { type: 'status'; statuses: NativeRuleStatus[] }
   | { type: 'fatal'; code: string; message: string };

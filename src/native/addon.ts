@@ -29,6 +29,12 @@ export interface NativeRuleStatus {
   error?: string;
 }
 
+export interface RuleSetResult {
+  applied: boolean;
+  /** One per rule, in the order given. */
+  statuses: NativeRuleStatus[];
+}
+
 export interface RelayOptions {
   workers: number;
   cpus?: number[];
@@ -44,7 +50,12 @@ export interface RelayOptions {
 
 export interface NativeRelay {
   start(): void;
-  setRules(rules: NativeRule[]): NativeRuleStatus[];
+  /**
+   * Replaces the rule set. With allOrNothing, a rule that cannot be installed (and was not already
+   * refused unchanged) refuses the whole change: applied is false, nothing changed, and the
+   * statuses say why. Without it, whatever installs is published (a data plane's first table).
+   */
+  setRules(rules: NativeRule[], allOrNothing?: boolean): RuleSetResult;
   /** null when no interface changed since the last table build. */
   reconcile(): NativeRuleStatus[] | null;
   pollKernelStats(): void;

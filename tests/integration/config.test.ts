@@ -96,6 +96,25 @@ describe('config file', { skip }, () => {
     await stream(B, 2_000);
   });
 
+  it('a reload with a rule the data plane cannot install changes nothing, and another rule\'s stream loses no packet across it', async () => {
+    const before = (await mcrd.ctl(['list', '--json'])).stdout;
+    // 'late' removed, 'c' added with a source address nobody has: its egress socket cannot bind.
+    const ruleC = `{ name: 'c', input: { interface: 'r0', group: '239.1.3.1', port: 5003 }, outputs: [{ group: '239.2.3.1', port: 6003, interface: 'r1', source: '10.0.2.77' }] },`;
+    writeFileSync(file, configText(ruleA, ruleB(), ruleC));
+    const streamA = await startStream(t, { ...A, count: 15_000, rate: 5_000 }); // 3 s
+    await sleep(500);
+    const r = await mcrd.ctl(['config', 'reload'], true);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^mcrctl: reload refused, running rules unchanged: c: bind\(source 10\.0\.2\.77\) for output interface r1: Cannot assign requested address\n$/);
+    assert.equal((await mcrd.ctl(['list', '--json'])).stdout, before, 'the rule set is unchanged, "late" included');
+    const joined = (await t.ip('relay', ['maddr', 'show', 'dev', 'r0'])).stdout;
+    assert.ok(!joined.includes('239.1.3.1'), `the refused rule's group was left again: ${joined}`);
+    assert.equal(streamA.isDone(), false, 'the refused reload happened while A was flowing');
+    await streamA.finish();
+    await stream(B, 2_000);
+    writeFileSync(file, configText(ruleA, ruleLate, ruleB()));
+  });
+
   it('mcrctl config check: ok for a good file, every problem of a bad one with exit 1', async () => {
     const good = await mcrd.ctl(['config', 'check', file]);
     assert.equal(good.stdout, `${file}: ok (3 rules)\n`);

@@ -18,6 +18,7 @@ struct RingGeometry {
   uint32_t block_size;   // multiple of the page size and of frame_size
   uint32_t block_count;
   uint32_t frame_count() const { return block_size / frame_size * block_count; }
+  bool operator==(const RingGeometry&) const = default;
 };
 
 // Slots large enough for a frame of `mtu` plus headers, totalling about `ring_bytes`.

@@ -28,6 +28,7 @@ struct OutputConfig {
   bool decrement_ttl = false;  // the received TTL minus one, per packet
   uint32_t source;  // network byte order, 0 = unset
   uint32_t counter_slot;
+  bool operator==(const OutputConfig&) const = default;
 };
 
 struct RuleConfig {
@@ -36,7 +37,12 @@ struct RuleConfig {
   uint16_t port;
   uint32_t counter_slot;
   std::vector<OutputConfig> outputs;
+  bool operator==(const RuleConfig&) const = default;
 };
+
+// Relay::set_rules results besides -errno.
+constexpr int kRulesApplied = 0;
+constexpr int kRulesRefused = 1;  // all-or-nothing change refused: nothing changed, see the statuses
 
 struct RuleStatus {
   bool input_up = false;
@@ -74,9 +80,15 @@ class Relay {
 
   // Returns 0 or -errno with *error set.
   int start(const RelayOptions& options, std::string* error);
-  // Replaces the whole rule set. On error nothing changes (the running rules keep forwarding).
+  // Replaces the whole rule set and returns kRulesApplied, with a status per rule. A rule whose
+  // input interface is missing waits (it is installed when the interface appears); one whose
+  // rings, group join or egress socket fail is refused. With all_or_nothing, any newly refused
+  // rule refuses the whole change (kRulesRefused): nothing is published, only what this call
+  // opened is closed, and the running table keeps forwarding; a rule that was refused before and
+  // is unchanged does not count. Without it (a data plane's first table) whatever installs is
+  // published. -errno with *error for a malformed call.
   int set_rules(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status,
-                std::string* error);
+                std::string* error, bool all_or_nothing = false);
   // Re-resolves interfaces (appeared, disappeared, re-created, MTU changed) and rebuilds the
   // table if anything differs. Returns 1 if it rebuilt, 0 if not, -errno on error.
   int reconcile(std::vector<RuleStatus>* status, std::string* error);
@@ -105,11 +117,23 @@ class Relay {
   };
   struct Resolved {
     int ifindex;
-    uint32_t frame_size;
+    RingGeometry geometry;  // inputs only: slots sized from the MTU
     bool operator==(const Resolved&) const = default;
   };
+  // What one build opened, so a refused change closes exactly that.
+  struct Staging {
+    std::map<std::string, RingSet> rings;              // new ring sets, by interface
+    std::map<std::string, std::string> input_errors;   // interface -> why its rings failed
+    std::vector<EgressSocket> egress;                  // new egress sockets
+    std::vector<std::pair<int, uint32_t>> joined;      // new (ifindex, group) memberships
+  };
   std::map<std::string, Resolved> resolve(const std::vector<RuleConfig>& rules) const;
-  void build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status);
+  const RingSet* ring_set_for(const std::string& ifname, const Resolved& in, Staging& staged, std::string* error);
+  int egress_socket_for(const EgressKey& key, const std::string& ifname, Staging& staged, std::string* error);
+  void stage_rule(const RuleConfig& rule, const std::map<std::string, Resolved>& resolved, Staging& staged,
+                  RuleTable& table, std::map<std::string, uint32_t>& input_index, RuleStatus& st);
+  bool refused_before(const RuleConfig& rule) const;
+  int build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status, bool all_or_nothing);
   void publish(std::unique_ptr<RuleTable> table);
   std::string check_fanout(const RingSet& set, const std::string& ifname) const;
   void read_ring_stats(RingSet& set);
@@ -121,7 +145,6 @@ class Relay {
   std::atomic<uint64_t> generation_{0};
   std::unique_ptr<RuleTable> current_;
   std::map<std::string, RingSet> rings_;  // by interface name
-  std::vector<RingSet> retired_rings_;     // replaced during a build, freed after the swap
   std::vector<EgressSocket> egress_;
   Membership membership_;
   std::vector<RuleConfig> rules_;
