@@ -10,6 +10,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "mcr/fail.h"
+
 namespace mcr {
 
 int confine_threads(const std::vector<int>& worker_cpus, const std::vector<int>& keep_tids, std::string* error) {
@@ -22,8 +24,7 @@ int confine_threads(const std::vector<int>& worker_cpus, const std::vector<int>&
     if (sched_getaffinity(0, sizeof(base), &base) != 0) base_error = errno;
   });
   if (base_error != 0) {
-    if (error) *error = std::string("sched_getaffinity: ") + std::strerror(base_error);
-    return -base_error;
+    return fail(error, "sched_getaffinity", base_error);
   }
   cpu_set_t allowed = base;
   for (int cpu : worker_cpus)
@@ -32,9 +33,7 @@ int confine_threads(const std::vector<int>& worker_cpus, const std::vector<int>&
 
   DIR* dir = opendir("/proc/self/task");
   if (dir == nullptr) {
-    int err = errno;
-    if (error) *error = std::string("opendir /proc/self/task: ") + std::strerror(err);
-    return -err;
+    return fail(error, "opendir /proc/self/task", errno);
   }
   int moved = 0;
   int failure = 0;
@@ -45,7 +44,7 @@ int confine_threads(const std::vector<int>& worker_cpus, const std::vector<int>&
       ++moved;
     } else if (errno != ESRCH) {  // ESRCH: the thread ended meanwhile
       failure = errno;
-      if (error) *error = "sched_setaffinity(thread " + std::to_string(tid) + "): " + std::strerror(failure);
+      fail(error, "sched_setaffinity(thread " + std::to_string(tid) + ")", failure);
     }
   }
   closedir(dir);

@@ -2,6 +2,8 @@
 // The counter file: created and zeroed by the supervisor, attached by each data-plane process.
 #include "mcr/counters.h"
 
+#include "mcr/fail.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -27,10 +29,6 @@ const char* const kSpanNames[] = {
 #undef MCR_X
 };
 
-int fail(std::string* error, const std::string& what, int err) {
-  if (error) *error = what + ": " + std::strerror(err);
-  return -err;
-}
 }  // namespace
 
 const char* worker_counter_name(uint32_t index) {

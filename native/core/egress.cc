@@ -13,6 +13,7 @@
 
 #include <cstring>
 
+#include "mcr/fail.h"
 #include "mcr/rule_table.h"
 
 namespace mcr {
@@ -20,11 +21,11 @@ namespace mcr {
 namespace {
 constexpr uint32_t kMaxMessagesPerCall = 1024;  // UIO_MAXIOV, the kernel's sendmmsg limit
 
-int fail(int fd, std::string* error, const std::string& what) {
-  int err = errno;
-  if (error) *error = what + ": " + std::strerror(err);
+// errno's reason for `what`, with the half-configured socket closed.
+int close_and_fail(int fd, std::string* error, const std::string& what) {
+  const int err = errno;
   if (fd >= 0) ::close(fd);
-  return -err;
+  return fail(error, what, err);
 }
 }  // namespace
 
@@ -32,21 +33,21 @@ int open_egress_socket(const EgressKey& key, const std::string& ifname, int sndb
                        std::string* error) {
   const std::string where = " for output interface " + ifname;
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail(fd, error, "socket(AF_INET)" + where);
+  if (fd < 0) return close_and_fail(fd, error, "socket(AF_INET)" + where);
   if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(), socklen_t(ifname.size())) != 0)
-    return fail(fd, error, "setsockopt(SO_BINDTODEVICE)" + where);
+    return close_and_fail(fd, error, "setsockopt(SO_BINDTODEVICE)" + where);
   ip_mreqn mif{};
   mif.imr_ifindex = key.ifindex;
   if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mif, sizeof(mif)) != 0)
-    return fail(fd, error, "setsockopt(IP_MULTICAST_IF)" + where);
+    return close_and_fail(fd, error, "setsockopt(IP_MULTICAST_IF)" + where);
   int ttl = key.ttl;
   if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) != 0)
-    return fail(fd, error, "setsockopt(IP_MULTICAST_TTL)" + where);
+    return close_and_fail(fd, error, "setsockopt(IP_MULTICAST_TTL)" + where);
   if (setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) != 0)
-    return fail(fd, error, "setsockopt(IP_TTL)" + where);
+    return close_and_fail(fd, error, "setsockopt(IP_TTL)" + where);
   int off = 0;
   if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &off, sizeof(off)) != 0)
-    return fail(fd, error, "setsockopt(IP_MULTICAST_LOOP)" + where);
+    return close_and_fail(fd, error, "setsockopt(IP_MULTICAST_LOOP)" + where);
   // SO_SNDBUFFORCE ignores net.core.wmem_max (we run as root); fall back when not permitted.
   if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf_bytes, sizeof(sndbuf_bytes)) != 0)
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf_bytes, sizeof(sndbuf_bytes));
@@ -60,7 +61,7 @@ int open_egress_socket(const EgressKey& key, const std::string& ifname, int sndb
     if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof(src)) != 0) {
       char text[INET_ADDRSTRLEN];
       inet_ntop(AF_INET, &key.source, text, sizeof(text));
-      return fail(fd, error, std::string("bind(source ") + text + ")" + where);
+      return close_and_fail(fd, error, std::string("bind(source ") + text + ")" + where);
     }
   }
   return fd;

@@ -4,6 +4,8 @@
 // added latency a relay cannot afford; V2 hands over each frame as soon as it is written.
 #include "mcr/ingress_ring.h"
 
+#include "mcr/fail.h"
+
 #include <arpa/inet.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
@@ -22,10 +24,6 @@
 namespace mcr {
 
 namespace {
-int fail(std::string* error, const std::string& what, int err) {
-  if (error) *error = what + ": " + std::strerror(err);
-  return -err;
-}
 
 uint32_t next_pow2(uint32_t v) {
   uint32_t p = 1;

@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "mcr/fail.h"
+
 namespace mcr {
 
 Membership::~Membership() {
@@ -40,8 +42,7 @@ int Membership::join(int ifindex, uint32_t group, std::string* error) {
   if (holder == holders_.size()) {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-      if (error) *error = std::string("socket(AF_INET) for group membership: ") + std::strerror(errno);
-      return -errno;
+      return fail(error, "socket(AF_INET) for group membership", errno);
     }
     holders_.push_back(Holder{fd, 0});
   }
@@ -49,12 +50,10 @@ int Membership::join(int ifindex, uint32_t group, std::string* error) {
   mreq.imr_multiaddr.s_addr = group;
   mreq.imr_ifindex = ifindex;
   if (setsockopt(holders_[holder].fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) != 0) {
-    int err = errno;
+    const int err = errno;
     char text[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &group, text, sizeof(text));
-    if (error)
-      *error = std::string("setsockopt(IP_ADD_MEMBERSHIP ") + text + "): " + std::strerror(err);
-    return -err;
+    return fail(error, std::string("setsockopt(IP_ADD_MEMBERSHIP ") + text + ")", err);
   }
   holders_[holder].count++;
   where_[{ifindex, group}] = holder;

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "mcr/fail.h"
 #include "mcr/forward.h"
 #include "mcr/ingress_ring.h"
 
@@ -53,10 +54,7 @@ Worker::~Worker() {
 
 int Worker::start(std::string* error) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake_fd_ < 0) {
-    if (error) *error = std::string("eventfd: ") + std::strerror(errno);
-    return -errno;
-  }
+  if (wake_fd_ < 0) return fail(error, "eventfd", errno);
   stopping_.store(false);
   thread_ = std::thread([this] { run(); });
   // Wait until the thread has applied its CPU and priority, so callers can report them.
