@@ -21,10 +21,15 @@ import {
   type VersionResult,
   type WorkersResult,
 } from './render';
+import { McrError } from '../lib/errors';
 
 
 /** The user typed something mcrctl cannot accept (exit 2). */
-class UsageError extends Error {}
+class UsageError extends McrError {
+  constructor(message: string) {
+    super('EUSAGE', message);
+  }
+}
 
 interface GlobalOptions {
   socket: string;

@@ -19,15 +19,14 @@ import {
   type RuleSpec,
   type Ttl,
 } from './types';
+import { McrError } from '../lib/errors';
 
-export class ConfigError extends Error {
-  readonly code = 'EINVAL';
+export class ConfigError extends McrError {
   readonly problems: string[];
   readonly source: string | undefined;
 
   constructor(problems: string[], source?: string) {
-    super((source === undefined ? '' : `${source}: `) + problems.join('; '));
-    this.name = 'ConfigError';
+    super('EINVAL', (source === undefined ? '' : `${source}: `) + problems.join('; '));
     this.problems = problems;
     this.source = source;
   }

@@ -6,17 +6,10 @@ import { statSync, type Stats } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { groupName } from '../lib/groups';
+import { McrError } from '../lib/errors';
 
 /** A failure reported by mcrd (code is the protocol's, e.g. EINVAL) or by the connection itself. */
-export class ControlError extends Error {
-  readonly code: string;
-
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ControlError';
-    this.code = code;
-  }
-}
+export class ControlError extends McrError {}
 
 interface Pending {
   method: string;

@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import type { GroupEntry } from '../lib/groups';
 import type { Logger } from '../lib/logger';
+import { McrError } from '../lib/errors';
 
 export const LIMITS = {
   maxLineBytes: 1 << 20,
@@ -18,11 +19,8 @@ export const LIMITS = {
 
 export type Handler = (params: Record<string, unknown>) => unknown;
 
-export class ProtocolError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-  }
-}
+/** A request refused with a protocol error code (docs/control-protocol.md). */
+export class ProtocolError extends McrError {}
 
 function errorReply(id: unknown, code: string, message: string): string {
   return JSON.stringify({ id: id ?? null, ok: false, error: { code, message } }) + '\n';

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import type { LogLevel } from '../config/types';
 import type { InitMessage, FromDataPlane, ToDataPlane } from '../dataplane/messages';
 import type { Logger } from '../lib/logger';
-import type { NativeRule, NativeRuleStatus, RuleSetResult } from '../native/addon';
+import type { NativeRule, NativeRuleStatus, NativeWorker, RuleSetResult } from '../native/addon';
+import { McrError } from '../lib/errors';
 
 export type DataPlaneState = 'starting' | 'running' | 'restarting' | 'stopped';
 
@@ -17,18 +18,9 @@ const STABLE_AFTER_MS = 30_000;
 const READY_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
 
-export interface WorkerInfo {
-  worker: number;
-  cpu: number;
-  tid: number;
-  realtime: boolean;
-  /** Whether the worker runs on `cpu` (false when `cpus` is not set or the kernel refused). */
-  pinned: boolean;
-}
-
-export class DataPlaneError extends Error {
-  constructor(message: string, readonly code = 'EDATAPLANE') {
-    super(message);
+export class DataPlaneError extends McrError {
+  constructor(message: string, code = 'EDATAPLANE') {
+    super(code, message);
   }
 }
 
@@ -43,7 +35,7 @@ export class DataPlaneProcess extends EventEmitter {
   restarts = 0;
   pid: number | undefined;
   startedAt: Date | undefined;
-  workers: WorkerInfo[] = [];
+  workers: NativeWorker[] = [];
 
   private child: ChildProcess | undefined;
   private consecutiveCrashes = 0;

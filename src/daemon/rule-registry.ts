@@ -4,6 +4,7 @@
 import { ruleId } from '../config/validate';
 import type { RuleSpec } from '../config/types';
 import type { NativeRule, NativeRuleStatus } from '../native/addon';
+import { McrError } from '../lib/errors';
 
 export interface RuleRecord {
   id: string;
@@ -26,7 +27,7 @@ export class SlotPool {
   take(): number {
     if (this.next < this.size) return this.next++;
     const slot = this.free.shift();
-    if (slot === undefined) throw Object.assign(new Error(`no free ${this.what} counter slot (at most ${this.size})`), { code: 'EINVAL' });
+    if (slot === undefined) throw new McrError('EINVAL', `no free ${this.what} counter slot (at most ${this.size})`);
     return slot;
   }
 
@@ -63,7 +64,7 @@ export class RuleRegistry {
   /** Creates a record with fresh counter slots; does not insert it. */
   allocate(spec: RuleSpec): RuleRecord {
     if (this.outputSlots.available() < spec.outputs.length || this.ruleSlots.available() < 1)
-      throw Object.assign(new Error('counter slots exhausted: remove rules first'), { code: 'EINVAL' });
+      throw new McrError('EINVAL', 'counter slots exhausted: remove rules first');
     return { id: ruleId(spec), spec, slot: this.ruleSlots.take(), outputSlots: spec.outputs.map(() => this.outputSlots.take()), status: null };
   }
 

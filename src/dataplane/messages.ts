@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Messages between the supervisor and the data-plane process (Node IPC channel, JSON).
 import type { LogFormat, LogLevel } from '../config/types';
-import type { WorkerInfo } from '../daemon/dataplane-process';
-import type { NativeRule, NativeRuleStatus, RelayOptions } from '../native/addon';
+import type { NativeRule, NativeRuleStatus, NativeWorker, RelayOptions } from '../native/addon';
 
 /** The core's own options (one definition, in addon.ts) plus what the data-plane process needs. */
 export interface InitMessage extends RelayOptions {
@@ -19,7 +18,7 @@ export type ToDataPlane =
   | { type: 'shutdown' };
 
 export type FromDataPlane =
-  | { type: 'ready'; statuses: NativeRuleStatus[]; workers: WorkerInfo[] }
+  | { type: 'ready'; statuses: NativeRuleStatus[]; workers: NativeWorker[] }
   | { type: 'rulesApplied'; requestId: number; applied: boolean; statuses: NativeRuleStatus[] }
   | { type: 'rulesFailed'; requestId: number; code: string; message: string }
   | { type: 'status'; statuses: NativeRuleStatus[] }

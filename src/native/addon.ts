@@ -60,13 +60,20 @@ export interface NativeRelay {
   reconcile(): NativeRuleStatus[] | null;
   pollKernelStats(): void;
   stop(): void;
-  /**
-   * realtime: whether the worker got its SCHED_FIFO priority (false when not asked for or refused);
-   * pinned: whether it runs on `cpu` (false when not asked for or refused).
-   */
-  workers(): { worker: number; cpu: number; tid: number; realtime: boolean; pinned: boolean }[];
+  workers(): NativeWorker[];
   /** The input interfaces with open rings; fanoutGroup is null with one worker (no group). */
   inputs(): NativeInput[];
+}
+
+/** One worker thread as the core reports it. */
+export interface NativeWorker {
+  worker: number;
+  cpu: number;
+  tid: number;
+  /** Whether the worker got its SCHED_FIFO priority (false when not asked for or refused). */
+  realtime: boolean;
+  /** Whether the worker runs on `cpu` (false when `cpus` is not set or the kernel refused). */
+  pinned: boolean;
 }
 
 export interface NativeInput {
