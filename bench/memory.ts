@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Memory of a process over time, for the soak scenario: /proc/PID/status samples, a least-squares
 // line through them after a warm-up, and the growth verdict (does memory keep growing?). Pure
-// except readStatus, so tests/unit/soak-memory.test.ts checks the rule itself.
+// except readStatus, so tests/unit/soak.test.ts checks the rule itself.
 import { readFileSync } from 'node:fs';
 
 /** One reading of /proc/PID/status, in KiB, at `t` seconds into the soak. */
