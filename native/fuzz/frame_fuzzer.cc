@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // libFuzzer target over the workers' per-frame step (mcr::process_frame, then SendBatcher::flush)
 // into a null sink. Besides ASan/UBSan's checks it asserts what the counters promise: every
-// frame lands in exactly one verdict counter, and a matched frame's outputs are each either sent
-// or counted as a send error, with the queued payload lying inside the frame's captured bytes.
+// frame lands in exactly one verdict counter, and a matched frame's outputs are each either sent,
+// counted as a send error, or (TTL-decrementing outputs, received TTL <= 1) counted as
+// ttl_expired; every queued payload lies inside the frame's captured bytes, and a decrementing
+// output's datagram carries an IP_TTL control message with the received TTL minus one.
 //
 // Input layout: byte 0 is a control byte, the rest is the captured frame (snaplen = size - 1,
 // in its own exact-size allocation so ASan sees any read past it).
@@ -11,6 +13,7 @@
 //             2 fails with EAGAIN (drop the rest), 3 EINTR then EPERM (retry, then drop one)
 //   bits 3-7  bytes the frame had on the wire beyond the captured ones (wire_len > snaplen)
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -36,16 +39,20 @@ namespace {
     }                                                                                \
   } while (0)
 
-// Rules on input 0. The last one has more outputs than the batcher's scratch space, so a frame
-// that matches it takes process_frame's early-flush path.
+// Rules on input 0. The "huge" ones have more outputs than the batcher's scratch space, so a
+// frame that matches them takes process_frame's early-flush path; the "dec" ones have outputs
+// with ttl "decrement" (every other one), so they take its TTL-decrementing loop.
 constexpr uint32_t kGroupPair = 0xef010101u, kGroupOne = 0xef010102u, kGroupHuge = 0xef010103u;
-constexpr uint16_t kPortPair = 5001, kPortOne = 5002, kPortHuge = 5003;
+constexpr uint32_t kGroupDec = 0xef010104u, kGroupHugeDec = 0xef010105u;
+constexpr uint16_t kPortPair = 5001, kPortOne = 5002, kPortHuge = 5003, kPortDec = 5004, kPortHugeDec = 5005;
 constexpr uint32_t kHugeFanOut = mcr::SendBatcher::kMaxPending + 3;
 constexpr int kEgressFds[] = {100, 101, 102};  // never used as fds: the sink stands in for sendmmsg
 
-// The frame under test, for the sink's bounds check.
+// The frame under test and its table, for the sink's checks.
 const uint8_t* g_frame_begin = nullptr;
 const uint8_t* g_frame_end = nullptr;
+const mcr::RuleTable* g_table = nullptr;
+int g_expected_ttl = 0;  // received TTL - 1, what a decrementing output must send with
 unsigned g_sink_mode = 0;
 uint32_t g_sink_calls = 0;
 volatile uint8_t g_sink_sum = 0;  // keeps the sink's reads
@@ -60,6 +67,24 @@ void check_message(const mmsghdr& m) {
   const size_t len = h.msg_iov[0].iov_len;
   FUZZ_CHECK(p >= g_frame_begin && len <= size_t(g_frame_end - p));
   if (len > 0) g_sink_sum = uint8_t(g_sink_sum + p[0] + p[len - 1]);
+  // The destination is one of the table's outputs; a decrementing one carries its TTL.
+  const auto* dest = static_cast<const sockaddr_in*>(h.msg_name);
+  const auto* first = reinterpret_cast<const char*>(&g_table->outputs.front().dest);
+  const size_t offset = size_t(reinterpret_cast<const char*>(dest) - first);
+  const size_t index = offset / sizeof(mcr::OutputEntry);
+  FUZZ_CHECK(reinterpret_cast<const char*>(dest) >= first && index < g_table->outputs.size() &&
+             &g_table->outputs[index].dest == dest);
+  const mcr::OutputEntry* out = &g_table->outputs[index];
+  if (!out->decrement_ttl) {
+    FUZZ_CHECK(h.msg_control == nullptr && h.msg_controllen == 0);
+    return;
+  }
+  FUZZ_CHECK(h.msg_control != nullptr);
+  const cmsghdr* cm = CMSG_FIRSTHDR(&h);
+  FUZZ_CHECK(cm != nullptr && cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TTL && cm->cmsg_len == CMSG_LEN(sizeof(int)));
+  int ttl;
+  std::memcpy(&ttl, CMSG_DATA(cm), sizeof(ttl));
+  FUZZ_CHECK(ttl == g_expected_ttl && ttl >= 1);
 }
 
 int null_send(int fd, mmsghdr* msgs, unsigned n, int flags) {
@@ -95,7 +120,7 @@ Fixture& fixture() {
     t.inputs.push_back(mcr::TableInput{1, {}});
     t.inputs.push_back(mcr::TableInput{2, {}});
     t.egress_fds.assign(std::begin(kEgressFds), std::end(kEgressFds));
-    auto add_rule = [&](uint32_t input, uint32_t group, uint16_t port, uint32_t outputs) {
+    auto add_rule = [&](uint32_t input, uint32_t group, uint16_t port, uint32_t outputs, bool decrement = false) {
       mcr::RuleEntry r{};
       r.input_index = input;
       r.group = htonl(group);
@@ -103,6 +128,7 @@ Fixture& fixture() {
       r.counter_slot = uint32_t(t.rules.size());
       r.first_output = uint32_t(t.outputs.size());
       r.output_count = outputs;
+      r.decrements_ttl = decrement;
       for (uint32_t o = 0; o < outputs; ++o) {
         mcr::OutputEntry out{};
         out.dest.sin_family = AF_INET;
@@ -110,6 +136,7 @@ Fixture& fixture() {
         out.dest.sin_port = htons(uint16_t(6000 + o % 1000));
         out.egress_index = (r.counter_slot + o) % uint32_t(t.egress_fds.size());
         out.counter_slot = uint32_t(t.outputs.size());
+        out.decrement_ttl = decrement && o % 2 == 0;
         t.outputs.push_back(out);
       }
       t.rules.push_back(r);
@@ -117,6 +144,8 @@ Fixture& fixture() {
     add_rule(0, kGroupPair, kPortPair, 2);
     add_rule(0, kGroupOne, kPortOne, 1);
     add_rule(0, kGroupHuge, kPortHuge, kHugeFanOut);
+    add_rule(0, kGroupDec, kPortDec, 3, true);
+    add_rule(0, kGroupHugeDec, kPortHugeDec, kHugeFanOut, true);
     add_rule(1, kGroupPair, kPortPair, 1);  // same group and port, other input
     for (uint32_t i = 0; i < 60; ++i) add_rule(i % 2, 0xef050000u + i, uint16_t(7000 + i), 1);  // idle
     t.build_index();
@@ -158,6 +187,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint32_t wire_len = uint32_t(snaplen) + (control >> 3);
   g_frame_begin = frame.get();
   g_frame_end = frame.get() + snaplen;
+  g_table = &fx.table;
+  mcr::UdpDatagram d{};
+  const mcr::WorkerCounter parsed = mcr::parse_udp_frame(frame.get(), snaplen, wire_len, &d);
+  g_expected_ttl = parsed == mcr::matched ? int(d.ttl) - 1 : -1;
 
   uint64_t verdicts_before[sizeof(kVerdicts) / sizeof(kVerdicts[0])];
   for (size_t i = 0; i < sizeof(kVerdicts) / sizeof(kVerdicts[0]); ++i) verdicts_before[i] = counter(c, kVerdicts[i]);
@@ -165,6 +198,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (mcr::WorkerCounter w : kSendOutcomes) sends_before += counter(c, w);
   const uint64_t rx_before = counter(c, mcr::rx_frames);
   const uint64_t overflow_before = counter(c, mcr::pending_overflow);
+  const uint64_t expired_before = counter(c, mcr::ttl_expired);
 
   mcr::process_frame(fx.table, input, frame.get(), uint32_t(snaplen), wire_len, *fx.batcher, c);
   mcr::flush_batch(fx.table, *fx.batcher, c);
@@ -182,20 +216,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(verdicts_moved == 1);
 
   // The parser's own answer must agree, and a datagram must lie inside the captured bytes.
-  mcr::UdpDatagram d{};
-  const mcr::WorkerCounter parsed = mcr::parse_udp_frame(frame.get(), snaplen, wire_len, &d);
   FUZZ_CHECK(parsed == verdict || (parsed == mcr::matched && verdict == mcr::no_match));
-  uint64_t expected_sends = 0;
+  uint64_t expected_sends = 0, expected_expired = 0;
   if (parsed == mcr::matched) {
     FUZZ_CHECK(d.payload >= frame.get() && size_t(d.payload_len) <= size_t(g_frame_end - d.payload));
     const mcr::RuleEntry* rule = fx.table.lookup(input, d.dst_addr, d.dst_port);
     FUZZ_CHECK((rule != nullptr) == (verdict == mcr::matched));
-    if (rule) expected_sends = rule->output_count;
+    if (rule) {
+      for (uint32_t o = rule->first_output; o < rule->first_output + rule->output_count; ++o) {
+        if (fx.table.outputs[o].decrement_ttl && d.ttl <= 1) ++expected_expired;
+        else ++expected_sends;
+      }
+    }
   }
-  // Every output is either sent or counted as a send error; none is lost to the scratch space.
+  // Every output is sent, counted as a send error, or expired; none is lost to the scratch space.
   uint64_t sends_after = 0;
   for (mcr::WorkerCounter w : kSendOutcomes) sends_after += counter(c, w);
   FUZZ_CHECK(sends_after - sends_before == expected_sends);
+  FUZZ_CHECK(counter(c, mcr::ttl_expired) - expired_before == expected_expired);
   FUZZ_CHECK(counter(c, mcr::pending_overflow) == overflow_before);
   // For the corpus check in scripts/fuzz.js: which class each seed exercises.
   static const bool print_verdicts = std::getenv("MCR_FUZZ_PRINT_VERDICT") != nullptr;

@@ -28,6 +28,8 @@ const seed = (frame, c = {}) => Buffer.concat([control(c), frame]);
 const PAIR = { dst: '239.1.1.1', dstPort: 5001 };
 const ONE = { dst: '239.1.1.2', dstPort: 5002 };
 const HUGE = { dst: '239.1.1.3', dstPort: 5003 };
+const DEC = { dst: '239.1.1.4', dstPort: 5004 };
+const HUGE_DEC = { dst: '239.1.1.5', dstPort: 5005 };
 const SRC = '10.0.1.1';
 const body = mcrPayload(7, 1, 64);
 // A frame with the IP header fields overridden and the UDP length field given.
@@ -47,6 +49,13 @@ const frameSeeds = [
   ['matched-ip-options-ihl6', seed(udpFrame({ ...PAIR, ip: { options: Buffer.from([1, 1, 1, 1]) } }))],
   ['matched-ip-options-ihl15', seed(udpFrame({ ...PAIR, ip: { options: Buffer.alloc(40, 1) } }))],
   ['matched-empty-udp-payload', seed(custom({}, 8, Buffer.alloc(0)))],
+  // Rules with ttl "decrement" outputs: sent with TTL - 1, or ttl_expired at TTL 1 and 0.
+  ['matched-decrement-ttl64', seed(udpFrame({ ...DEC, ip: { ttl: 64 } }))],
+  ['matched-decrement-ttl2', seed(udpFrame({ ...DEC, ip: { ttl: 2 } }))],
+  ['matched-decrement-ttl1-expired', seed(udpFrame({ ...DEC, ip: { ttl: 1 } }))],
+  ['matched-decrement-ttl0-expired', seed(udpFrame({ ...DEC, ip: { ttl: 0 } }))],
+  ['matched-huge-decrement-ttl16', seed(udpFrame({ ...HUGE_DEC, size: 32 }))],
+  ['matched-huge-decrement-ttl1-sink-partial', seed(udpFrame({ ...HUGE_DEC, size: 32, ip: { ttl: 1 } }), { sink: 1 })],
   ['no_match-group', seed(udpFrame({ dst: '239.9.9.9', dstPort: 5001 }))],
   ['no_match-port', seed(udpFrame({ dst: '239.1.1.1', dstPort: 5009 }))],
   ['no_match-one-on-input1', seed(udpFrame(ONE), { input: 1 })],
