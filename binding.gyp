@@ -40,7 +40,15 @@
       "type": "executable",
       "dependencies": ["mcr_core"],
       "libraries": ["-lpthread"],
-      "sources": ["native/tests/core_tests.cc"]
+      "sources": [
+        "native/tests/core_tests_main.cc",
+        "native/tests/parse_tests.cc",
+        "native/tests/rule_table_tests.cc",
+        "native/tests/counter_tests.cc",
+        "native/tests/batcher_tests.cc",
+        "native/tests/forward_tests.cc",
+        "native/tests/ring_tests.cc"
+      ]
     },
     {
       "target_name": "fanout_advance",

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+// The workers' per-frame step (process_frame, flush_batch) with a send function that captures
+// instead of sending: every frame counted, outputs queued per egress socket, TTL decrement and
+// ttl_expired, send errors counted by errno and per output.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "frame_builder.h"
+#include "harness.h"
+#include "mcr/counters.h"
+#include "mcr/egress.h"
+#include "mcr/forward.h"
+#include "mcr/rule_table.h"
+
+namespace mcr_test {
+namespace {
+
+// What a capturing SendFn saw: one entry per call, messages copied out while they are valid.
+struct CapturedCall {
+  int fd;
+  int flags;
+  std::vector<std::pair<uint16_t, std::pair<const void*, size_t>>> messages;  // port, payload
+};
+std::vector<CapturedCall> captured;
+std::vector<int> captured_ttls;  // per captured message: its IP_TTL control message, 0 without one
+int capture_errno = 0;  // non-zero: fail every call with this errno
+
+int capture_send(int fd, mmsghdr* msgs, unsigned n, int flags) {
+  if (capture_errno != 0) {
+    errno = capture_errno;
+    return -1;
+  }
+  CapturedCall call{fd, flags, {}};
+  for (unsigned i = 0; i < n; ++i) {
+    const auto* dest = static_cast<const sockaddr_in*>(msgs[i].msg_hdr.msg_name);
+    call.messages.push_back({ntohs(dest->sin_port), {msgs[i].msg_hdr.msg_iov[0].iov_base, msgs[i].msg_hdr.msg_iov[0].iov_len}});
+    int ttl = 0;
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&msgs[i].msg_hdr); cm != nullptr; cm = CMSG_NXTHDR(&msgs[i].msg_hdr, cm))
+      if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TTL) std::memcpy(&ttl, CMSG_DATA(cm), sizeof(ttl));
+    captured_ttls.push_back(ttl);
+  }
+  captured.push_back(call);
+  return int(n);
+}
+
+// Rule 0: 239.1.1.1:5001 to ports 6000 (egress 0) and 6001 (egress 1); rule 1: 239.1.1.2:5002
+// to port 6002 (egress 1). Egress fds are fake: the capturing send never uses them.
+mcr::RuleTable forwarding_table() {
+  mcr::RuleTable t;
+  t.inputs.push_back(mcr::TableInput{1, {}});
+  t.egress_fds = {7, 9};
+  auto output = [&](uint16_t port, uint32_t egress) {
+    mcr::OutputEntry o{};
+    o.dest.sin_family = AF_INET;
+    o.dest.sin_addr.s_addr = htonl(0xef020202u);
+    o.dest.sin_port = htons(port);
+    o.egress_index = egress;
+    o.counter_slot = uint32_t(t.outputs.size()) + 10;
+    t.outputs.push_back(o);
+  };
+  output(6000, 0);
+  output(6001, 1);
+  output(6002, 1);
+  t.rules.push_back(mcr::RuleEntry{0, htonl(0xef010101u), 5001, 3, 0, 2});
+  t.rules.push_back(mcr::RuleEntry{0, htonl(0xef010102u), 5002, 4, 2, 1});
+  t.build_index();
+  return t;
+}
+
+}  // namespace
+
+void forward_tests() {
+  run("process_frame: a decrementing output sends TTL-1 and drops TTL 1 as ttl_expired", [](bool& ok) {
+    mcr::RuleTable t = forwarding_table();
+    t.outputs[1].decrement_ttl = true;  // rule 0: port 6000 fixed, port 6001 decrements
+    t.rules[0].decrements_ttl = true;
+    auto batcher = std::make_unique<mcr::SendBatcher>(capture_send);
+    auto c = std::make_unique<mcr::WorkerBlock>();
+    captured.clear();
+    captured_ttls.clear();
+    capture_errno = 0;
+    for (uint8_t ttl : {uint8_t(9), uint8_t(2), uint8_t(1), uint8_t(0)}) {
+      FrameSpec spec;
+      spec.ttl = ttl;
+      std::vector<uint8_t> f = build_frame(spec);
+      mcr::process_frame(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), *batcher, *c);
+      mcr::flush_batch(t, *batcher, *c);
+    }
+    // Per frame: the fixed output (no control message), then the decrementing one while TTL > 1.
+    CHECK((captured_ttls == std::vector<int>{0, 8, 0, 1, 0, 0}));
+    CHECK(c->counters[mcr::ttl_expired].load() == 2);
+    CHECK(c->counters[mcr::tx_packets].load() == 6);
+    CHECK(c->outputs[11][mcr::out_packets].load() == 2);
+  });
+
+  run("process_frame: counts every frame, queues each output, one send per egress socket", [](bool& ok) {
+    mcr::RuleTable t = forwarding_table();
+    auto batcher = std::make_unique<mcr::SendBatcher>(capture_send);
+    auto c = std::make_unique<mcr::WorkerBlock>();
+    captured.clear();
+    capture_errno = 0;
+    auto with = [](auto edit) {
+      FrameSpec s;
+      edit(s);
+      return build_frame(s);
+    };
+    const std::vector<std::vector<uint8_t>> frames = {
+        with([](FrameSpec& s) { s.payload = 100; }),                                     // rule 0
+        with([](FrameSpec& s) { s.dst = "239.1.1.2"; s.port = 5002; s.payload = 50; }),  // rule 1
+        with([](FrameSpec& s) { s.dst = "239.9.9.9"; }),                                 // no rule
+        with([](FrameSpec& s) { s.break_checksum = true; }),
+        with([](FrameSpec& s) { s.frag = 0x2000; }),
+    };
+    uint64_t wire_bytes = 0;
+    for (const auto& f : frames) {
+      mcr::process_frame(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), *batcher, *c);
+      wire_bytes += f.size();
+    }
+    CHECK(batcher->size() == 3);
+    CHECK(captured.empty());  // nothing leaves before the batch ends
+    CHECK(c->counters[mcr::rx_frames].load() == 5);
+    CHECK(c->counters[mcr::rx_bytes].load() == wire_bytes);
+    CHECK(c->counters[mcr::matched].load() == 2);
+    CHECK(c->counters[mcr::no_match].load() == 1);
+    CHECK(c->counters[mcr::filtered_bad_ip_checksum].load() == 1);
+    CHECK(c->counters[mcr::filtered_fragment].load() == 1);
+    CHECK(c->rules[3][mcr::rule_packets].load() == 1 && c->rules[3][mcr::rule_bytes].load() == 100);
+    CHECK(c->rules[4][mcr::rule_packets].load() == 1 && c->rules[4][mcr::rule_bytes].load() == 50);
+
+    mcr::flush_batch(t, *batcher, *c);
+    CHECK(batcher->size() == 0);
+    CHECK(c->counters[mcr::batches].load() == 1);
+    CHECK(captured.size() == 2);
+    if (captured.size() == 2) {
+      const uint8_t* payload0 = frames[0].data() + 14 + 20 + 8;
+      const uint8_t* payload1 = frames[1].data() + 14 + 20 + 8;
+      CHECK(captured[0].fd == 7 && captured[0].flags == MSG_DONTWAIT);
+      CHECK(captured[0].messages.size() == 1);
+      CHECK(captured[0].messages[0] == std::make_pair(uint16_t(6000), std::make_pair(static_cast<const void*>(payload0), size_t(100))));
+      CHECK(captured[1].fd == 9 && captured[1].messages.size() == 2);
+      if (captured[1].messages.size() == 2) {  // queue order kept within a socket
+        CHECK(captured[1].messages[0] == std::make_pair(uint16_t(6001), std::make_pair(static_cast<const void*>(payload0), size_t(100))));
+        CHECK(captured[1].messages[1] == std::make_pair(uint16_t(6002), std::make_pair(static_cast<const void*>(payload1), size_t(50))));
+      }
+    }
+    CHECK(c->counters[mcr::tx_packets].load() == 3);
+    CHECK(c->counters[mcr::tx_bytes].load() == 250);
+    CHECK(c->outputs[10][mcr::out_packets].load() == 1 && c->outputs[10][mcr::out_bytes].load() == 100);
+    CHECK(c->outputs[11][mcr::out_packets].load() == 1 && c->outputs[11][mcr::out_bytes].load() == 100);
+    CHECK(c->outputs[12][mcr::out_packets].load() == 1 && c->outputs[12][mcr::out_bytes].load() == 50);
+    mcr::flush_batch(t, *batcher, *c);  // an empty batch sends nothing
+    CHECK(captured.size() == 2);
+  });
+  run("process_frame: a failing send function is counted by errno and per output", [](bool& ok) {
+    mcr::RuleTable t = forwarding_table();
+    auto batcher = std::make_unique<mcr::SendBatcher>(capture_send);
+    auto c = std::make_unique<mcr::WorkerBlock>();
+    captured.clear();
+    capture_errno = EAGAIN;
+    std::vector<uint8_t> f = build_frame(FrameSpec{});
+    mcr::process_frame(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), *batcher, *c);
+    mcr::flush_batch(t, *batcher, *c);
+    capture_errno = 0;
+    CHECK(c->counters[mcr::tx_err_eagain].load() == 2);
+    CHECK(c->counters[mcr::tx_packets].load() == 0);
+    CHECK(c->outputs[10][mcr::out_errors].load() == 1 && c->outputs[11][mcr::out_errors].load() == 1);
+    CHECK(batcher->size() == 0);
+  });
+}
+
+}  // namespace mcr_test
