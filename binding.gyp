@@ -40,6 +40,16 @@
       "type": "executable",
       "dependencies": ["mcr_core"],
       "libraries": ["-lpthread"],
+      "actions": [
+        {
+          "action_name": "gen_frame_fixtures",
+          "inputs": ["native/tests/gen-frame-fixtures.js", "tests/fixtures/frames.json"],
+          "outputs": ["<(INTERMEDIATE_DIR)/frame_fixtures.h"],
+          "action": ["node", "native/tests/gen-frame-fixtures.js", "tests/fixtures/frames.json", "<(INTERMEDIATE_DIR)/frame_fixtures.h"],
+          "message": "Generating frame_fixtures.h from tests/fixtures/frames.json"
+        }
+      ],
+      "include_dirs": ["native/tests", "<(INTERMEDIATE_DIR)"],
       "sources": [
         "native/tests/core_tests_main.cc",
         "native/tests/parse_tests.cc",

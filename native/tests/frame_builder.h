@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Builds Ethernet + IPv4 (+ NOP options) + UDP frames for the core tests; each field can be
-// broken on purpose.
+// broken on purpose. tests/fixtures/frames.json names these fields in camelCase with these
+// defaults, and fixtureFrame() in tests/helpers/frames.ts builds the same bytes for TypeScript.
 #pragma once
 
 #include <arpa/inet.h>

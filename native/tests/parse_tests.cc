@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
-// The frame parser: every malformed case gets its one verdict, a good frame's datagram fields
-// are right, and no truncation is ever read past its end.
+// The frame parser: every fixture of the shared table (tests/fixtures/frames.json, generated into
+// frame_fixtures.h at build time) gets its verdict, a good frame's datagram fields are right, and
+// no truncation is ever read past its end.
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "frame_builder.h"
+#include "frame_fixtures.h"  // generated from tests/fixtures/frames.json
 #include "harness.h"
 #include "mcr/counters.h"
 #include "mcr/parse.h"
@@ -15,40 +18,16 @@
 namespace mcr_test {
 
 void parse_tests() {
-  struct Case {
-    const char* name;
-    FrameSpec spec;
-    mcr::WorkerCounter verdict;
-  };
-  auto spec = [](auto edit) {
-    FrameSpec s;
-    edit(s);
-    return s;
-  };
-  const Case cases[] = {
-      {"well-formed UDP", FrameSpec{}, mcr::matched},
-      {"IP options (IHL 7) are skipped", spec([](FrameSpec& s) { s.ihl = 7; }), mcr::matched},
-      {"IHL 15 (40 option bytes)", spec([](FrameSpec& s) { s.ihl = 15; }), mcr::matched},
-      {"zero-length UDP payload", spec([](FrameSpec& s) { s.payload = 0; }), mcr::matched},
-      {"Ethernet padding after total length", spec([](FrameSpec& s) { s.total_len_delta = -10; s.udp_len_delta = -10; }), mcr::matched},
-      {"jumbo 8972-byte payload", spec([](FrameSpec& s) { s.payload = 8972; }), mcr::matched},
-      {"not IPv4 (ARP)", spec([](FrameSpec& s) { s.ethertype = 0x0806; }), mcr::filtered_not_ipv4},
-      {"IP version 6 in an IPv4 frame", spec([](FrameSpec& s) { s.version = 6; }), mcr::filtered_bad_ip_header},
-      {"IHL 4", spec([](FrameSpec& s) { s.ihl = 4; }), mcr::filtered_bad_ip_header},
-      {"total length below IHL", spec([](FrameSpec& s) { s.total_len_delta = -(8 + 100 + 1); }), mcr::filtered_bad_ip_header},
-      {"total length beyond the frame", spec([](FrameSpec& s) { s.total_len_delta = 50; }), mcr::filtered_truncated},
-      {"frame cut inside the IP header", spec([](FrameSpec& s) { s.cut = 8 + 100 + 5; }), mcr::filtered_truncated},
-      {"frame cut inside the options", spec([](FrameSpec& s) { s.ihl = 15; s.payload = 0; s.cut = 8 + 30; }), mcr::filtered_truncated},
-      {"frame of 10 bytes", spec([](FrameSpec& s) { s.cut = 14 + 20 + 8 + 100 - 10; }), mcr::filtered_truncated},
-      {"IP payload shorter than a UDP header", spec([](FrameSpec& s) { s.payload = 0; s.total_len_delta = -4; }), mcr::filtered_truncated},
-      {"bad header checksum", spec([](FrameSpec& s) { s.break_checksum = true; }), mcr::filtered_bad_ip_checksum},
-      {"first fragment (MF)", spec([](FrameSpec& s) { s.frag = 0x2000; }), mcr::filtered_fragment},
-      {"later fragment (offset)", spec([](FrameSpec& s) { s.frag = 0x00b9; }), mcr::filtered_fragment},
-      {"TCP", spec([](FrameSpec& s) { s.protocol = 6; }), mcr::filtered_not_udp},
-      {"UDP length 7", spec([](FrameSpec& s) { s.udp_len_delta = -(8 + 100) + 7; }), mcr::filtered_bad_udp_length},
-      {"UDP length beyond IP payload", spec([](FrameSpec& s) { s.udp_len_delta = 1; }), mcr::filtered_bad_udp_length},
-  };
-  for (const Case& c : cases) {
+  // C++ fills unnamed fields from FrameSpec's defaults, TypeScript from the table's: one set.
+  run("parse: the fixture table's defaults are FrameSpec's", [](bool& ok) {
+    const FrameSpec s{}, &j = kFrameFixtureDefaults;
+    CHECK(s.ethertype == j.ethertype && s.version == j.version && s.ihl == j.ihl && s.protocol == j.protocol);
+    CHECK(s.frag == j.frag && s.total_len_delta == j.total_len_delta && s.udp_len_delta == j.udp_len_delta);
+    CHECK(s.break_checksum == j.break_checksum && std::strcmp(s.src, j.src) == 0 && std::strcmp(s.dst, j.dst) == 0);
+    CHECK(s.port == j.port && s.payload == j.payload && s.cut == j.cut && s.ttl == j.ttl);
+  });
+  // The verdict each fixture is counted under, which the TypeScript tests of the table expect too.
+  for (const FrameFixture& c : kFrameFixtures) {
     run((std::string("parse: ") + c.name).c_str(), [&](bool& ok) {
       std::vector<uint8_t> f = build_frame(c.spec);
       mcr::UdpDatagram d{};

@@ -97,6 +97,8 @@ export interface Ipv4Options {
   /** Total length field; default header + payload. */
   totalLength?: number;
   moreFragments?: boolean;
+  /** The DF flag; default clear. */
+  dontFragment?: boolean;
   /** Fragment offset in 8-byte units. */
   fragmentOffset?: number;
   /** true: a wrong header checksum. */
@@ -121,7 +123,7 @@ export function ipv4(o: Ipv4Options, payload: Buffer): Buffer {
   h[1] = 0;
   h.writeUInt16BE(o.totalLength ?? headerLen + payload.length, 2);
   h.writeUInt16BE(o.id ?? 1, 4);
-  h.writeUInt16BE((o.moreFragments ? 0x2000 : 0) | ((o.fragmentOffset ?? 0) & 0x1fff), 6);
+  h.writeUInt16BE((o.dontFragment ? 0x4000 : 0) | (o.moreFragments ? 0x2000 : 0) | ((o.fragmentOffset ?? 0) & 0x1fff), 6);
   h[8] = o.ttl ?? 16;
   h[9] = o.protocol ?? 17;
   ipBytes(o.src).copy(h, 12);
@@ -157,6 +159,62 @@ export function udpFrame(o: { dst: string; dstPort: number; src?: string; mac?: 
   const payload = mcrPayload(o.stream ?? 0, o.seq ?? 0, o.size ?? 64);
   const ip = ipv4({ src: o.src ?? '10.0.1.1', dst: o.dst, ...o.ip }, udp({ dstPort: o.dstPort }, payload));
   return ethernet({ dst: o.mac ?? multicastMac(o.dst) }, ip);
+}
+
+/**
+ * The frame fields of the shared fixture table (tests/fixtures/frames.json), all given: the
+ * core tests' FrameSpec (native/tests/frame_builder.h) in camelCase.
+ */
+export interface FixtureSpec {
+  ethertype: number;
+  version: number;
+  ihl: number;
+  protocol: number;
+  /** The IPv4 flags and fragment offset field: 0x4000 DF, 0x2000 MF, offset in the low 13 bits. */
+  frag: number;
+  totalLenDelta: number;
+  udpLenDelta: number;
+  breakChecksum: boolean;
+  src: string;
+  dst: string;
+  port: number;
+  /** UDP payload bytes: a ramp 0, 1, 2, ... as the C++ builder writes. */
+  payload: number;
+  /** Bytes removed from the end after building. */
+  cut: number;
+  ttl: number;
+}
+
+/**
+ * A fixture's frame, byte for byte what native/tests/frame_builder.h builds except the MAC
+ * addresses (the group's multicast MAC here, zeros there) and the bits a broken checksum flips.
+ * IHL above 5 is filled with NOP options; no Ethernet padding, which would lengthen cut frames.
+ */
+export function fixtureFrame(s: FixtureSpec): Buffer {
+  if ((s.frag & ~0x7fff) !== 0) throw new Error(`fixture frag 0x${s.frag.toString(16)}: the reserved flag bit cannot be built`);
+  const ipHeader = Math.max(20, s.ihl * 4);
+  const body = Buffer.from(Array.from({ length: s.payload }, (_, i) => i & 0xff));
+  const datagram = udp({ srcPort: 5000, dstPort: s.port, length: 8 + s.payload + s.udpLenDelta }, body);
+  const packet = ipv4(
+    {
+      src: s.src,
+      dst: s.dst,
+      version: s.version,
+      ihl: s.ihl,
+      protocol: s.protocol,
+      ttl: s.ttl,
+      id: 0,
+      options: Buffer.alloc(ipHeader - 20, 1),
+      totalLength: ipHeader + 8 + s.payload + s.totalLenDelta,
+      dontFragment: (s.frag & 0x4000) !== 0,
+      moreFragments: (s.frag & 0x2000) !== 0,
+      fragmentOffset: s.frag & 0x1fff,
+      badChecksum: s.breakChecksum,
+    },
+    datagram,
+  );
+  const frame = ethernet({ dst: multicastMac(s.dst), etherType: s.ethertype, pad: false }, packet);
+  return frame.subarray(0, frame.length - s.cut);
 }
 
 /** An ARP request "who has TARGET, tell SENDER", broadcast. */
