@@ -13,14 +13,6 @@ import { inputGroup, outputGroup, type Relay, type RelayCounters, type RelayInst
 import { parseFinal } from '../../src/daemon/stats';
 export { parseFinal, type FinalLine } from '../../src/daemon/stats';
 
-interface StatsTotals {
-  rxFrames: number;
-  txPackets: number;
-  txErrors: number;
-  ringDrops: number;
-  bufExhaust: number;
-}
-
 /** mcrd removes its counter file on a clean stop; after a SIGKILL the bench removes it. */
 function removeCounterFile(pid: number | undefined): void {
   if (pid) rmSync(`/dev/shm/mcrd-${pid}.counters`, { force: true });
@@ -38,13 +30,13 @@ export class McrInstance implements RelayInstance {
   }
 
   async counters(): Promise<RelayCounters> {
-    const s = (await this.client.request('stats')) as { totals: StatsTotals };
+    const s = await this.client.request('stats');
     const t = s.totals;
     return { rx: t.rxFrames, tx: t.txPackets, bufExhaust: t.bufExhaust, ringDrops: t.ringDrops, txErrors: t.txErrors };
   }
 
   async spans(): Promise<Record<string, SpanHistogram>> {
-    const s = (await this.client.request('stats')) as { totals: { spans: Record<string, SpanHistogram> } };
+    const s = await this.client.request('stats');
     return s.totals.spans;
   }
 
@@ -90,9 +82,9 @@ export async function startMcrd(plan: RelayPlan, label: string): Promise<McrInst
   for (;;) {
     if (!proc.running) throw new Error(`mcrd exited: ${proc.stderr.trim()}`);
     try {
-      const pong = (await inst.client.request('ping', undefined, 1000)) as { dataplane: string };
+      const pong = await inst.client.request('ping', undefined, 1000);
       if (pong.dataplane === 'running') {
-        const list = (await inst.client.request('list')) as { rules: Array<{ status: { input: string; outputs: string[] } }> };
+        const list = await inst.client.request('list');
         if (list.rules.length === plan.streams && list.rules.every((r) => r.status.input === 'up' && r.status.outputs.every((o) => o === 'up'))) {
           return inst;
         }

@@ -4,6 +4,7 @@
 // `mcrctl` process) and through the protocol (one request's round trip on an open connection),
 // and check that the forwarded stream lost nothing meanwhile. The protocol timings are repeated
 // with no traffic, for comparison.
+import type { RuleSpec } from '../../src/config/types';
 import { ControlClient } from '../../src/control/client';
 import { MCRCTL } from '../paths';
 import { Progress } from '../progress';
@@ -36,7 +37,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
-function ruleSpec(k: number): { name: string; input: unknown; outputs: unknown[] } {
+function ruleSpec(k: number): RuleSpec & { name: string } {
   return {
     name: `cp${k}`,
     input: { interface: 'r0', group: ipPlus('239.1.2.1', k), port: 5001 },
@@ -73,8 +74,8 @@ async function cliOps(socket: string, n: number, onStep: (f: number) => void): P
   const stats: number[] = [];
   for (let k = 0; k < n; k++) {
     const r = ruleSpec(1000 + k);
-    const input = r.input as { group: string };
-    const out = (r.outputs[0] as { group: string }).group;
+    const input = r.input;
+    const out = r.outputs[0]?.group;
     add.push(await timed(() => ctl(['add', '--input-interface', 'r0', '--input-group', input.group, '--input-port', '5001', '--outputs', `${out}:5002:r1`, '--name', r.name])));
     remove.push(await timed(() => ctl(['remove', '--name', r.name])));
     onStep(k / (2 * n));

@@ -6,7 +6,9 @@
 // counters and FINAL lines), samples the RSS of mcrd and of its data-plane process every second,
 // and fails when either keeps growing after the warm-up (bench/memory.ts).
 import { readFileSync } from 'node:fs';
+import type { RuleSpec } from '../../src/config/types';
 import { ControlClient, ControlError } from '../../src/control/client';
+import type { Stats } from '../../src/control/protocol';
 import { MCRGEN } from '../paths';
 import { Progress } from '../progress';
 import { sleep, type Proc } from '../proc';
@@ -26,15 +28,6 @@ const FANOUT = 2;
 const CONTROL_OPS_PER_S = 50;
 const OPS = ['add', 'remove', 'stats'] as const;
 type Op = (typeof OPS)[number];
-
-interface StatsReply {
-  totals: { rxFrames: number; txPackets: number; ringDrops: number; bufExhaust: number; txErrors: number };
-  rules: Array<{ name?: string; matchedPackets: number; outputs: Array<{ group: string; port: number; txPackets: number; txErrors: number }> }>;
-}
-
-interface WorkersReply {
-  dataplane: { pid: number | null; state: string; restarts: number };
-}
 
 interface RecvJson {
   received: number;
@@ -113,7 +106,7 @@ export interface SoakSummary {
   failures: string[];
 }
 
-function addSpec(k: number): unknown {
+function addSpec(k: number): RuleSpec {
   const slot = k % 16;
   return {
     name: `soak${slot}`,
@@ -127,7 +120,7 @@ function addSpec(k: number): unknown {
  * slow operation delays the next ones, which then catch up; more than a second behind, the missed
  * slots are dropped and counted). Runs until stop() resolves.
  */
-function controlLoop(socket: string, opsPerS: number, onStats: (s: StatsReply) => void): { stop: () => Promise<ControlSummary> } {
+function controlLoop(socket: string, opsPerS: number, onStats: (s: Stats) => void): { stop: () => Promise<ControlSummary> } {
   const client = new ControlClient(socket);
   const lat: Record<Op, number[]> = { add: [], remove: [], stats: [] };
   const errorsByOp: Record<Op, number> = { add: 0, remove: 0, stats: 0 };
@@ -153,7 +146,7 @@ function controlLoop(socket: string, opsPerS: number, onStats: (s: StatsReply) =
       try {
         if (op === 'add') await client.request('add', addSpec(cycle));
         else if (op === 'remove') await client.request('remove', { name: `soak${cycle % 16}` });
-        else onStats((await client.request('stats')) as StatsReply);
+        else onStats(await client.request('stats'));
         lat[op].push(performance.now() - start);
       } catch (err) {
         errorsByOp[op]++;
@@ -274,14 +267,14 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult> {
     const receivers: Proc[] = [];
     let stopped = false;
     try {
-      const workers = (await inst.client.request('workers')) as WorkersReply;
+      const workers = await inst.client.request('workers');
       const mcrdPid = inst.pid;
       const dpPid = workers.dataplane.pid;
       if (!mcrdPid || !dpPid) throw new Error(`no pid for mcrd (${mcrdPid}) or its data plane (${dpPid})`);
       const dpParent = /^PPid:\s+(\d+)/m.exec(readStatusFile(`/proc/${dpPid}/status`) ?? '')?.[1];
       if (Number(dpParent) !== mcrdPid) throw new Error(`data-plane pid ${dpPid} is not a child of mcrd ${mcrdPid} (parent ${dpParent})`);
       for (const o of outputs) receivers.push(await startReceiver(topo, o.group, o.port));
-      const base = (await inst.client.request('stats')) as StatsReply;
+      const base = await inst.client.request('stats');
       const c0 = { input: topo.counter('relay', 'r0'), sink: topo.counter('sink', 's0') };
       const rcvbuf0 = udpRcvbufErrors(receivers[0].pid);
 
@@ -324,8 +317,8 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult> {
       const ctl = await control.stop();
       await quiesce(path, 300, 10_000);
       await sleep(400); // mcr folds kernel ring drops into its counters every 250 ms
-      const end = (await inst.client.request('stats')) as StatsReply;
-      const workers1 = (await inst.client.request('workers')) as WorkersReply;
+      const end = await inst.client.request('stats');
+      const workers1 = await inst.client.request('workers');
       const c1 = { input: topo.counter('relay', 'r0'), sink: topo.counter('sink', 's0') };
       const rcvbuf1 = udpRcvbufErrors(receivers[0].pid);
       const recv: RecvJson[] = [];
@@ -335,7 +328,7 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult> {
 
       const offered = c1.input.rxPackets - c0.input.rxPackets;
       const sinkPackets = c1.sink.rxPackets - c0.sink.rxPackets;
-      const rule = (s: StatsReply): StatsReply['rules'][number] | undefined => s.rules.find((r) => r.name === 's0');
+      const rule = (s: Stats): Stats['rules'][number] | undefined => s.rules.find((r) => r.name === 's0');
       const mcr = {
         rx: end.totals.rxFrames - base.totals.rxFrames,
         tx: end.totals.txPackets - base.totals.txPackets,

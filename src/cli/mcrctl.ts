@@ -3,24 +3,14 @@
 // (docs/control-protocol.md), prints the result as a table or as JSON (--json).
 // Exit codes: 0 ok, 1 failure (one `mcrctl: <reason>` line on stderr), 2 usage error.
 
-import { defaultControlSocket } from '../lib/control-socket';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { LOG_LEVELS, type LogLevel, type OutputSpec, type RuleSpec, type Ttl } from '../config/types';
 import { ConfigError, loadConfigFile, parseOutputShorthand, validateRuleSpec } from '../config/validate';
-import { ControlClient } from '../control/client';
+import { ControlClient, type RequestArgs } from '../control/client';
+import { defaultControlSocket, type Method, type Methods, type RuleSelector, type Stats, type VersionResult } from '../control/protocol';
 import { packageVersion } from '../lib/version';
-import {
-  renderPing,
-  renderRules,
-  renderStats,
-  renderWorkers,
-  type PingResult,
-  type Rule,
-  type StatsResult,
-  type VersionResult,
-  type WorkersResult,
-} from './render';
+import { renderPing, renderRules, renderStats, renderWorkers } from './render';
 import { McrError } from '../lib/errors';
 
 
@@ -62,7 +52,7 @@ function buildProgram(): Command {
     .option('--source <address>', 'source address for the outputs given here')
     .action(async (opts: AddOptions) => {
       const spec = ruleSpecFromOptions(opts);
-      const result = (await call(globals(), 'add', spec)) as { rule: Rule };
+      const result = await call(globals(), 'add', spec);
       print(globals(), result, () => result.rule.id);
     });
 
@@ -72,11 +62,12 @@ function buildProgram(): Command {
     .option('--rule-id <id>', 'the rule id (see `mcrctl list`)')
     .option('--name <name>', 'the rule name')
     .action(async (opts: { ruleId?: string; name?: string }) => {
-      if ((opts.ruleId === undefined) === (opts.name === undefined)) {
+      const params: RuleSelector | undefined =
+        opts.ruleId === undefined ? (opts.name === undefined ? undefined : { name: opts.name }) : opts.name === undefined ? { id: opts.ruleId } : undefined;
+      if (params === undefined) {
         throw new UsageError('remove: give exactly one of --rule-id or --name');
       }
-      const params = opts.ruleId !== undefined ? { id: opts.ruleId } : { name: opts.name };
-      const result = (await call(globals(), 'remove', params)) as { removed: Rule };
+      const result = await call(globals(), 'remove', params);
       const { id, name } = result.removed;
       print(globals(), result, () => `removed ${id}${name === undefined ? '' : ` (${name})`}`);
     });
@@ -85,7 +76,7 @@ function buildProgram(): Command {
     .command('list')
     .description('list rules and their interface status')
     .action(async () => {
-      const result = (await call(globals(), 'list')) as { rules: Rule[] };
+      const result = await call(globals(), 'list');
       print(globals(), result, () => renderRules(result.rules));
     });
 
@@ -95,7 +86,7 @@ function buildProgram(): Command {
     .option('--watch [seconds]', 'refresh every SECONDS (default 1) and show packets per second')
     .action(async (opts: { watch?: string | true }) => {
       if (opts.watch === undefined) {
-        const result = (await call(globals(), 'stats')) as StatsResult;
+        const result = await call(globals(), 'stats');
         print(globals(), result, () => renderStats(result));
         return;
       }
@@ -106,7 +97,7 @@ function buildProgram(): Command {
     .command('workers')
     .description('show the data-plane process and its workers')
     .action(async () => {
-      const result = (await call(globals(), 'workers')) as WorkersResult;
+      const result = await call(globals(), 'workers');
       print(globals(), result, () => renderWorkers(result));
     });
 
@@ -115,7 +106,7 @@ function buildProgram(): Command {
     .command('get')
     .description('print the current log level')
     .action(async () => {
-      const result = (await call(globals(), 'logLevel.get')) as { level: string };
+      const result = await call(globals(), 'logLevel.get');
       print(globals(), result, () => result.level);
     });
   logLevel
@@ -123,10 +114,10 @@ function buildProgram(): Command {
     .description(`set the log level (${LOG_LEVELS.join(', ')})`)
     .argument('<level>')
     .action(async (level: string) => {
-      if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+      if (!isLogLevel(level)) {
         throw new UsageError(`log-level set: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
       }
-      const result = (await call(globals(), 'logLevel.set', { level: level as LogLevel })) as { level: string };
+      const result = await call(globals(), 'logLevel.set', { level });
       print(globals(), result, () => `log level set to ${result.level}`);
     });
 
@@ -135,7 +126,7 @@ function buildProgram(): Command {
     .command('show')
     .description('print the running configuration as JSON')
     .action(async () => {
-      const result = (await call(globals(), 'config.show')) as { path: string | null; config: unknown };
+      const result = await call(globals(), 'config.show');
       print(globals(), result, () => JSON.stringify(result.config, null, 2));
     });
   config
@@ -147,7 +138,7 @@ function buildProgram(): Command {
     .command('reload')
     .description('re-read the configuration file (same as SIGHUP)')
     .action(async () => {
-      const result = (await call(globals(), 'config.reload')) as { rules: number; added: number; changed?: number; removed: number };
+      const result = await call(globals(), 'config.reload');
       print(
         globals(),
         result,
@@ -159,7 +150,7 @@ function buildProgram(): Command {
     .command('ping')
     .description('check that mcrd answers')
     .action(async () => {
-      const result = (await call(globals(), 'ping')) as PingResult;
+      const result = await call(globals(), 'ping');
       print(globals(), result, () => renderPing(result));
     });
 
@@ -170,7 +161,7 @@ function buildProgram(): Command {
       let daemon: VersionResult | null = null;
       let unreachable = '';
       try {
-        daemon = (await call(globals(), 'version')) as VersionResult;
+        daemon = await call(globals(), 'version');
       } catch (err) {
         unreachable = errorMessage(err);
       }
@@ -261,12 +252,12 @@ async function watchStats(globals: GlobalOptions, intervalSeconds: number): Prom
   process.once('SIGINT', onInterrupt);
   process.once('SIGTERM', onInterrupt);
   const redraw = process.stdout.isTTY === true;
-  let previous: StatsResult | undefined;
+  let previous: Stats | undefined;
   try {
     while (!stop.signal.aborted) {
-      let stats: StatsResult;
+      let stats: Stats;
       try {
-        stats = (await client.request('stats')) as StatsResult;
+        stats = await client.request('stats');
       } catch (err) {
         if (stop.signal.aborted) break;
         throw err;
@@ -303,12 +294,12 @@ function parseInterval(value: string | true): number {
 
 // A reload may restart the data plane (new rings, up to the daemon's own 15 s start limit), so it
 // gets longer than the 5 s that every other request has.
-const SLOW_METHODS: Record<string, number> = { 'config.reload': 30_000 };
+const SLOW_METHODS: Partial<Record<Method, number>> = { 'config.reload': 30_000 };
 
-async function call(globals: GlobalOptions, method: string, params?: unknown): Promise<unknown> {
-  const client = new ControlClient(globals.socket);
+async function call<M extends Method>(globals: GlobalOptions, method: M, ...args: RequestArgs<Methods[M]['params']>): Promise<Methods[M]['result']> {
+  const client = new ControlClient(globals.socket, SLOW_METHODS[method]);
   try {
-    return await client.request(method, params, SLOW_METHODS[method]);
+    return await client.request(method, ...args);
   } finally {
     client.close();
   }
@@ -321,6 +312,10 @@ function print(globals: GlobalOptions, result: unknown, human: () => string): vo
 
 function writeLine(text: string): void {
   process.stdout.write(`${text}\n`);
+}
+
+function isLogLevel(text: string): text is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(text);
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

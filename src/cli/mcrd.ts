@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { CONFIG_DEFAULTS, LIMITS, LOG_FORMATS, LOG_LEVELS, type Config, type LogFormat, type LogLevel } from '../config/types';
 import { ConfigError, loadConfigFile } from '../config/validate';
 import { Daemon } from '../daemon/daemon';
-import { defaultControlSocket } from '../lib/control-socket';
+import { defaultControlSocket } from '../control/protocol';
 import { resolveGroup, type GroupEntry } from '../lib/groups';
 import { Logger } from '../lib/logger';
 import { packageVersion } from '../lib/version';

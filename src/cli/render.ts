@@ -2,51 +2,24 @@
 // Turns control-protocol results into mcrctl's human-readable text (tables, one-line summaries).
 // Reads results defensively: a field a newer or older mcrd leaves out shows as 0 or '-', never a crash.
 
-import type { RuleSpec } from '../config/types';
+import type { Counters, PingResult, RuleView, Stats, WorkersResult } from '../control/protocol';
 import { spanDelta, spanHistogram, type SpanHistogram } from '../lib/histogram';
 import { formatCount, formatTable } from './table';
 
-/** What mcrctl reads from the protocol's results (docs/control-protocol.md). */
-export interface Rule extends RuleSpec {
-  id: string;
-  status?: { input?: string; outputs?: string[]; error?: string };
-}
+/** Stats as rendered: a counter that an older or newer mcrd leaves out shows as 0. */
+export type StatsView = Omit<Stats, 'totals' | 'workers'> & {
+  totals: Partial<Counters>;
+  workers: ({ worker: number } & Partial<Counters>)[];
+};
 
-export interface PingResult {
-  pong: boolean;
-  dataplane: string;
-  uptimeSeconds: number;
-}
-
-export interface VersionResult {
-  version: string;
-  protocol: number;
-}
-
-type Counters = Record<string, unknown>;
-
-export interface StatsResult {
-  uptimeSeconds: number;
-  totals: Counters;
-  workers: Array<Counters & { worker: number }>;
-  rules: Array<{
-    id: string;
-    name?: string;
-    matchedPackets: number;
-    outputs: Array<{ group: string; port: number; interface: string; txPackets: number; txErrors: number }>;
-  }>;
-}
-
-export interface WorkersResult {
-  dataplane: { pid: number | null; state: string; restarts: number; startedAt?: string | number | null };
-  workers: Array<{ worker: number; cpu: number | null; rxFrames: number; txPackets: number; ringDrops: number }>;
-}
+/** The counters that are plain numbers (the worker table's columns). */
+type CounterNumber = { [K in keyof Counters]: Counters[K] extends number ? K : never }[keyof Counters];
 
 export function renderPing(result: PingResult): string {
   return `pong (dataplane ${result.dataplane}, up ${formatDuration(result.uptimeSeconds)})`;
 }
 
-export function renderRules(rules: Rule[]): string {
+export function renderRules(rules: RuleView[]): string {
   if (rules.length === 0) return 'no rules';
   const rows: string[][] = [];
   for (const rule of rules) {
@@ -66,7 +39,7 @@ export function renderRules(rules: Rule[]): string {
 }
 
 /** One word when all is well; otherwise which interfaces the rule is waiting for. */
-function ruleStatus(rule: Rule): string {
+function ruleStatus(rule: RuleView): string {
   const waiting: string[] = [];
   const status = rule.status;
   if (status === undefined) return '-';
@@ -81,7 +54,7 @@ function ruleStatus(rule: Rule): string {
   return waiting.length === 0 ? 'up' : `waiting for ${waiting.join(', ')}`;
 }
 
-const WORKER_COLUMNS: Array<[string, string]> = [
+const WORKER_COLUMNS: Array<[string, CounterNumber]> = [
   ['RX', 'rxFrames'],
   ['MATCHED', 'matched'],
   ['NO_MATCH', 'noMatch'],
@@ -97,7 +70,7 @@ const WORKER_COLUMNS: Array<[string, string]> = [
  * Counter totals, or with `previous` the per-second rates between the two samples.
  * Rates use mcrd's own uptime as the clock, so a slow reply does not skew them.
  */
-export function renderStats(current: StatsResult, previous?: StatsResult): string {
+export function renderStats(current: StatsView, previous?: StatsView): string {
   const elapsed = previous === undefined ? 0 : current.uptimeSeconds - previous.uptimeSeconds;
   // mcrd restarted (uptime went back) or no time passed: there is no valid delta, show totals.
   const rates = previous !== undefined && elapsed > 0;
@@ -110,11 +83,10 @@ export function renderStats(current: StatsResult, previous?: StatsResult): strin
 
   const previousWorker = new Map((previous?.workers ?? []).map((w) => [w.worker, w]));
   const workerRows = current.workers.map((worker) => {
-    const before: Counters = previousWorker.get(worker.worker) ?? {};
-    return [String(worker.worker), ...WORKER_COLUMNS.map(([, key]) => value(worker[key], before[key]))];
+    const before = previousWorker.get(worker.worker);
+    return [String(worker.worker), ...WORKER_COLUMNS.map(([, key]) => value(worker[key], before?.[key]))];
   });
-  const totalsBefore: Counters = previous?.totals ?? {};
-  workerRows.push(['total', ...WORKER_COLUMNS.map(([, key]) => value(current.totals[key], totalsBefore[key]))]);
+  workerRows.push(['total', ...WORKER_COLUMNS.map(([, key]) => value(current.totals[key], previous?.totals[key]))]);
   const workerTable = formatTable(['WORKER', ...WORKER_COLUMNS.map(([title]) => title)], workerRows);
 
   const previousRule = new Map((previous?.rules ?? []).map((r) => [r.id, r]));
@@ -155,10 +127,10 @@ const SPAN_MEANING: Record<string, string> = {
  * The sampled spans of all workers (over the rate window when `before` is given); percentiles
  * are bucket upper bounds, so "<= 64" means between 32 and 64 µs.
  */
-function renderSpans(current: unknown, before: unknown): string | undefined {
+function renderSpans(current: Record<string, SpanHistogram> | undefined, before: Record<string, SpanHistogram> | undefined): string | undefined {
   if (typeof current !== 'object' || current === null) return undefined;
-  const rows = Object.entries(current as Record<string, SpanHistogram>).map(([name, h]) => {
-    const prior = (before as Record<string, SpanHistogram> | undefined)?.[name];
+  const rows = Object.entries(current).map(([name, h]) => {
+    const prior = before?.[name];
     const window = Array.isArray(h?.buckets) ? (prior ? spanDelta(h, prior) : spanHistogram(h.buckets)) : spanHistogram([]);
     const us = (v: number | null): string => (v === null ? '-' : `<=${formatCount(v)}`);
     return [name, SPAN_MEANING[name] ?? '', formatCount(window.samples), us(window.p50Us), us(window.p99Us), us(window.maxUs)];

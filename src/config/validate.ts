@@ -3,7 +3,6 @@
 // Every problem is reported as `<key path>: <reason>` and all of them are collected, so one
 // edit-and-check round fixes a whole file instead of one mistake at a time.
 
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as JSON5 from 'json5';
 import { isIPv4, isMulticast, isUnspecifiedOrBroadcast } from '../lib/ipv4';
@@ -72,15 +71,6 @@ export function validateRuleSpec(value: unknown, path = 'rule', defaultTtl: Ttl 
   const rule = checkRule(value, path, defaultTtl, problems);
   if (problems.length > 0 || rule === undefined) throw new ConfigError(problems);
   return rule;
-}
-
-/**
- * Derived from the input only, so a rule keeps its id across reloads, restarts and output
- * edits, and two rules can never share an input.
- */
-export function ruleId(spec: RuleSpec): string {
-  const { interface: iface, group, port } = spec.input;
-  return createHash('sha256').update(`${iface}|${group}|${port}`).digest('hex').slice(0, 12);
 }
 
 /** Parses the CLI's `GROUP:PORT:INTERFACE[,GROUP:PORT:INTERFACE...]` output list. */

@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { groupName } from '../lib/groups';
 import { McrError } from '../lib/errors';
+import type { MethodMap, Methods } from './protocol';
 
 /** A failure reported by mcrd (code is the protocol's, e.g. EINVAL) or by the connection itself. */
 export class ControlError extends McrError {}
@@ -25,30 +26,39 @@ interface Response {
   error?: { code?: unknown; message?: unknown };
 }
 
-export class ControlClient {
+/** A method's params may be left out when it takes none (`undefined`). */
+export type RequestArgs<P> = undefined extends P ? [params?: P, timeoutMs?: number] : [params: P, timeoutMs?: number];
+
+/** Typed by a method map: Methods (mcrd's protocol), or a test's own. */
+export class ControlClient<Map extends MethodMap<Map> = Methods> {
   private socket: net.Socket | undefined;
   private connecting: Promise<net.Socket> | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private received = '';
 
-  constructor(readonly socketPath: string) {}
+  /** timeoutMs: how long each request may wait for its reply, unless the request says otherwise. */
+  constructor(readonly socketPath: string, private readonly timeoutMs = 5000) {}
 
   /** Connects if not connected; request() calls this, so calling it first is optional. */
-  async connect(timeoutMs = 5000): Promise<void> {
+  async connect(timeoutMs = this.timeoutMs): Promise<void> {
     await this.ensureConnected(timeoutMs);
   }
 
-  async request(method: string, params?: unknown, timeoutMs = 5000): Promise<unknown> {
+  /**
+   * Sends one request and resolves with its result, typed by the method map: mcrd is trusted to
+   * answer as docs/control-protocol.md says, so the result is not checked here.
+   */
+  async request<M extends keyof Map & string>(method: M, ...[params, timeoutMs = this.timeoutMs]: RequestArgs<Map[M]['params']>): Promise<Map[M]['result']> {
     const socket = await this.ensureConnected(timeoutMs);
     const id = this.nextId++;
     const message = params === undefined ? { id, method } : { id, method, params };
-    return new Promise((resolve, reject) => {
+    return new Promise<Map[M]['result']>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new ControlError('ETIMEOUT', `no reply from mcrd to "${method}" within ${timeoutMs / 1000} s`));
       }, timeoutMs);
-      this.pending.set(id, { method, resolve, reject, timer });
+      this.pending.set(id, { method, resolve: (result) => resolve(result as Map[M]['result']), reject, timer });
       socket.write(`${JSON.stringify(message)}\n`);
     });
   }

@@ -1,22 +1,24 @@
 // SPDX-License-Identifier: MIT
 // mcrd's supervisor: owns the config, the rule registry, the counter file, the control socket
-// and the data-plane process. Rule changes are serialised; each one is applied to the data
-// plane as a whole new table and rolled back if the core refuses it.
+// and the data-plane process, and wires them to the parts that act on them: RuleChanges (the
+// add, remove and reload transactions), the protocol handlers and the counter watch.
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { ConfigError, loadConfigFile, ruleId, validateRuleSpec } from '../config/validate';
+import { ConfigError, loadConfigFile } from '../config/validate';
 import { packageVersion } from '../lib/version';
-import { LOG_LEVELS, type Config, type LogFormat, type LogLevel, type RuleSpec } from '../config/types';
+import type { Config, LogFormat, LogLevel } from '../config/types';
+import { ProtocolError, type ReloadResult, type Stats } from '../control/protocol';
+import { ControlServer } from '../control/server';
 import type { GroupEntry } from '../lib/groups';
 import type { Logger } from '../lib/logger';
-import { loadAddon, type NativeRule, type NativeRuleStatus, type RuleSetResult } from '../native/addon';
-import { ControlServer, ProtocolError, type Handler } from './control-server';
+import { loadAddon, type NativeRule, type NativeRuleStatus } from '../native/addon';
 import { DataPlaneProcess } from './dataplane-process';
-import { RuleRegistry, SlotPool, type RuleRecord } from './rule-registry';
-import { finalLines, StatsReader, type Counters, type Stats } from './stats';
-
-export const PROTOCOL_VERSION = 1;
+import { handlers, paramChecks } from './handlers';
+import { RuleChanges, type ConfigHost, type DataPlaneKey } from './rule-changes';
+import { RuleRegistry, SlotPool } from './rule-registry';
+import { finalLines, StatsReader } from './stats';
+import { CounterWatch } from './watch';
 
 export interface DaemonOptions {
   configPath?: string;
@@ -30,29 +32,23 @@ export interface DaemonOptions {
   logFormat?: LogFormat;
 }
 
-const WATCH_INTERVAL_MS = 1_000;
-const WARN_EVERY_MS = 10_000;
-
-/** Config keys the data plane is built with: changing one restarts it. */
-const DATAPLANE_KEYS = ['workers', 'cpus', 'ringMiB', 'realtimePriority', 'spanSampleEvery', 'busyPoll'] as const;
-
-export class Daemon {
-  private config: Config;
+export class Daemon implements ConfigHost {
+  private current: Config;
   private readonly registry: RuleRegistry;
   private readonly stats: StatsReader;
   private readonly dataPlane: DataPlaneProcess;
+  private readonly changes: RuleChanges;
+  private readonly watch: CounterWatch;
   private readonly server: ControlServer;
   private readonly countersPath: string;
   private readonly startedAt = Date.now();
-  private queue: Promise<unknown> = Promise.resolve();
-  private watchTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private started = false;
   /** The rule set the data plane was last started with (JSON), to catch changes made meanwhile. */
   private startRules = '';
 
   constructor(private readonly options: DaemonOptions, private readonly log: Logger, config: Config) {
-    this.config = this.withOverrides(config);
+    this.current = this.withOverrides(config);
     const addon = loadAddon();
     this.countersPath = options.countersPath ?? `/dev/shm/mcrd-${process.pid}.counters`;
     this.removeStaleCounterFiles(addon);
@@ -81,8 +77,8 @@ export class Daemon {
       if (this.dataPlane.restarts > 0) this.log.info(`data plane restarted; ${this.registry.size} rules restored`, { pid: this.dataPlane.pid });
       // Rules changed while it was starting (accepted into the registry) go in now.
       if (JSON.stringify(this.registry.toNative()) !== this.startRules)
-        // Catching up, not a change a client waits on: whatever installs forwards, refusals are reported.
-        void this.serial(async () => this.registry.applyStatuses((await this.dataPlane.setRules(this.registry.toNative(), false)).statuses))
+        void this.changes
+          .catchUp()
           .then(() => this.logRuleProblems())
           .catch((err: Error) => this.log.error(`cannot apply the rules changed during start-up: ${err.message}`));
       else this.logRuleProblems();
@@ -92,7 +88,30 @@ export class Daemon {
       this.log.info('interface change picked up', { rulesUp: statuses.filter((s) => s.input === 'up').length });
       this.logRuleProblems();
     });
-    this.server = new ControlServer(options.controlSocket, this.handlers(), log.child('control'), options.controlSocketGroup);
+    this.changes = new RuleChanges({ registry: this.registry, dataPlane: this.dataPlane, counters: this.stats, host: this, log: this.log });
+    this.watch = new CounterWatch(() => this.readStats().totals, this.log);
+    const methods = {
+      checks: paramChecks(this),
+      handlers: handlers({
+        registry: this.registry,
+        changes: this.changes,
+        dataPlane: this.dataPlane,
+        host: this,
+        log: this.log,
+        startedAt: this.startedAt,
+        readStats: () => this.readStats(),
+      }),
+    };
+    this.server = new ControlServer(options.controlSocket, methods, log.child('control'), options.controlSocketGroup);
+  }
+
+  /** ConfigHost: the config in force (the file's, with the command line's overrides). */
+  get config(): Config {
+    return this.current;
+  }
+
+  get configPath(): string | undefined {
+    return this.options.configPath;
   }
 
   /**
@@ -111,7 +130,7 @@ export class Daemon {
   async start(): Promise<void> {
     this.checkMachine(this.config);
     this.keepOffWorkerCpus();
-    for (const spec of this.config.rules) this.insertNew(spec);
+    this.changes.seed(this.config.rules);
     await this.server.listen();
     await this.dataPlane.start();
     this.started = true;
@@ -121,13 +140,13 @@ export class Daemon {
       socket: this.options.controlSocket,
       dataplane: this.dataPlane.pid,
     });
-    this.startWatch();
+    this.watch.start();
   }
 
   /** Graceful stop: FINAL lines to stdout, socket and counter file removed. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      clearInterval(this.watchTimer);
+      this.watch.stop();
       await this.dataPlane.stop();
       // A daemon that never forwarded has no FINAL figures to report.
       if (this.started) for (const line of finalLines(this.readStats())) process.stdout.write(line + '\n');
@@ -139,71 +158,29 @@ export class Daemon {
   }
 
   /** SIGHUP and `config reload`: an invalid file changes nothing. */
-  reload(): Promise<{ rules: number; added: number; changed: number; removed: number }> {
-    return this.serial(async () => {
-      if (!this.options.configPath) throw new ProtocolError('EINVAL', 'mcrd was started without --config: nothing to reload');
-      const next = this.withOverrides(loadConfigFile(this.options.configPath));
-      this.checkMachine(next);
-      const oldRecords = this.registry.list();
-      const oldById = new Map(oldRecords.map((r) => [r.id, r]));
-      const nextRecords: RuleRecord[] = [];
-      const created: RuleRecord[] = [];
-      const changed: RuleRecord[] = [];
-      const newOutputSlots: number[] = [];
-      const freedOutputSlots: number[] = [];
-      for (const spec of next.rules) {
-        const old = oldById.get(ruleId(spec));
-        if (old && JSON.stringify(old.spec) === JSON.stringify(spec)) {
-          nextRecords.push(old);
-        } else if (old) {
-          // Same input, edited name or outputs: the rule keeps its counters.
-          const { record, added, freed } = this.registry.reshape(old, spec);
-          this.stats.markBase(record, added);
-          newOutputSlots.push(...added);
-          freedOutputSlots.push(...freed);
-          changed.push(record);
-          nextRecords.push(record);
-        } else {
-          const record = this.allocate(spec);
-          created.push(record);
-          nextRecords.push(record);
-        }
-      }
-      const nextIds = new Set(nextRecords.map((r) => r.id));
-      const removed = oldRecords.filter((r) => !nextIds.has(r.id));
-      const restartFor = DATAPLANE_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.config[k]));
-      const restartNeeded = restartFor.length > 0;
-      if (!restartNeeded && this.dataPlane.state === 'running') {
-        // All or nothing in the data plane: a refused reload changes nothing there, so there is
-        // nothing to undo; only the slots allocated for it go back.
-        const result = await this.dataPlane.setRules(this.registry.toNative(nextRecords));
-        if (!result.applied) {
-          const failed = result.statuses.map((s, i) => (s.error ? `${nextRecords[i]?.spec.name ?? nextRecords[i]?.id}: ${s.error}` : '')).filter(Boolean);
-          for (const r of created) this.registry.release(r);
-          this.registry.releaseOutputSlots(newOutputSlots);
-          throw new ProtocolError('EDATAPLANE', `reload refused, running rules unchanged: ${failed.join('; ')}`);
-        }
-        this.registry.applyStatuses(result.statuses, nextRecords);
-      }
-      for (const r of removed) {
-        this.registry.delete(r.id);
-        this.registry.release(r);
-      }
-      this.registry.releaseOutputSlots(freedOutputSlots);
-      for (const r of oldRecords) this.registry.delete(r.id);
-      for (const r of nextRecords) this.registry.insert(r);
-      this.log.setLevel(next.logLevel);
-      this.dataPlane.setLogLevel(this.log.level);
-      this.config = next;
-      if (restartNeeded) {
-        this.log.info(`${restartFor.join(', ')} changed: restarting the data plane`);
-        await this.dataPlane.stop();
-        this.keepOffWorkerCpus();
-        await this.dataPlane.start();
-      }
-      this.log.info('configuration reloaded', { rules: nextRecords.length, added: created.length, changed: changed.length, removed: removed.length });
-      return { rules: nextRecords.length, added: created.length, changed: changed.length, removed: removed.length };
-    });
+  reload(): Promise<ReloadResult> {
+    return this.changes.reload();
+  }
+
+  /** ConfigHost: the file, with the command line's overrides, checked against this machine. */
+  loadConfig(): Config {
+    if (!this.options.configPath) throw new ProtocolError('EINVAL', 'mcrd was started without --config: nothing to reload');
+    const next = this.withOverrides(loadConfigFile(this.options.configPath));
+    this.checkMachine(next);
+    return next;
+  }
+
+  /** ConfigHost: a reloaded config (its rules already in the registry) takes effect. */
+  async commitConfig(next: Config, restartFor: DataPlaneKey[]): Promise<void> {
+    this.log.setLevel(next.logLevel);
+    this.dataPlane.setLogLevel(this.log.level);
+    this.current = next;
+    if (restartFor.length > 0) {
+      this.log.info(`${restartFor.join(', ')} changed: restarting the data plane`);
+      await this.dataPlane.stop();
+      this.keepOffWorkerCpus();
+      await this.dataPlane.start();
+    }
   }
 
   private rulesSentAtStart(): NativeRule[] {
@@ -254,22 +231,6 @@ export class Daemon {
     return merged;
   }
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private allocate(spec: RuleSpec): RuleRecord {
-    const record = this.registry.allocate(spec);
-    this.stats.markBase(record);
-    return record;
-  }
-
-  private insertNew(spec: RuleSpec): void {
-    this.registry.insert(this.allocate(spec));
-  }
-
   private readStats(): Stats {
     // Every worker that has run is listed, so the rows add up to the totals after `workers` shrank.
     return this.stats.read(this.registry.list(), Number.MAX_SAFE_INTEGER, (Date.now() - this.startedAt) / 1000);
@@ -285,151 +246,4 @@ export class Daemon {
       });
     }
   }
-
-  /** The slow path that turns counter deltas into rate-limited log lines. */
-  private startWatch(): void {
-    let previous: Counters | undefined;
-    let pending: Record<string, number> = {};
-    let lastWarn = 0;
-    this.watchTimer = setInterval(() => {
-      const now = this.readStats().totals;
-      if (previous) {
-        const delta = (pick: (c: Counters) => number): number => pick(now) - pick(previous as Counters);
-        const events: Record<string, number> = {
-          'receive ring full (kernel dropped)': delta((c) => c.ringDrops),
-          'send buffer full (dropped)': delta((c) => c.txErrorsByErrno.EAGAIN ?? 0) + delta((c) => c.txErrorsByErrno.ENOBUFS ?? 0),
-          'send errors (other)': delta((c) => c.txErrors) - delta((c) => (c.txErrorsByErrno.EAGAIN ?? 0) + (c.txErrorsByErrno.ENOBUFS ?? 0)),
-          'malformed or unsupported frames dropped': delta((c) => c.filtered),
-        };
-        for (const [what, n] of Object.entries(events)) if (n > 0) pending[what] = (pending[what] ?? 0) + n;
-        if (Object.keys(pending).length > 0 && Date.now() - lastWarn >= WARN_EVERY_MS) {
-          const seconds = lastWarn === 0 ? WATCH_INTERVAL_MS / 1000 : Math.round((Date.now() - lastWarn) / 1000);
-          for (const [what, n] of Object.entries(pending)) this.log.warn(`${what}: ${n} packets in the last ${seconds} s`);
-          pending = {};
-          lastWarn = Date.now();
-        }
-      }
-      previous = now;
-    }, WATCH_INTERVAL_MS);
-    this.watchTimer.unref();
-  }
-
-  private describe(r: RuleRecord): object {
-    return {
-      id: r.id,
-      ...(r.spec.name ? { name: r.spec.name } : {}),
-      input: r.spec.input,
-      outputs: r.spec.outputs,
-      status: r.status
-        ? { input: r.status.input, outputs: r.status.outputs, ...(r.status.error ? { error: r.status.error } : {}) }
-        : { input: 'pending', outputs: r.spec.outputs.map(() => 'pending') },
-    };
-  }
-
-  private find(params: Record<string, unknown>): RuleRecord {
-    const { id, name } = params;
-    if ((id === undefined) === (name === undefined)) throw new ProtocolError('EINVAL', 'give exactly one of "id" or "name"');
-    if (id !== undefined && typeof id !== 'string') throw new ProtocolError('EINVAL', 'id: expected a string');
-    if (name !== undefined && typeof name !== 'string') throw new ProtocolError('EINVAL', 'name: expected a string');
-    const record = id !== undefined ? this.registry.byId(id) : this.registry.byName(name as string);
-    if (!record) throw new ProtocolError('ENOENT', id !== undefined ? `no rule with id "${id}"` : `no rule named "${name}"`);
-    return record;
-  }
-
-  private add(params: Record<string, unknown>): Promise<object> {
-    return this.serial(async () => {
-      const spec = validateRuleSpec(params, 'rule', this.config.ttl);
-      const id = ruleId(spec);
-      const clash = this.registry.byId(id);
-      if (clash)
-        throw new ProtocolError('EEXIST', `a rule for ${spec.input.interface} ${spec.input.group}:${spec.input.port} exists already (id ${id}${clash.spec.name ? `, name ${clash.spec.name}` : ''})`);
-      if (spec.name && this.registry.byName(spec.name)) throw new ProtocolError('EEXIST', `a rule named "${spec.name}" exists already`);
-      const record = this.allocate(spec);
-      const next = [...this.registry.list(), record];
-      if (this.dataPlane.state === 'running') {
-        let result: RuleSetResult;
-        try {
-          result = await this.dataPlane.setRules(this.registry.toNative(next));
-        } catch (err) {
-          this.registry.release(record);
-          throw err;
-        }
-        if (!result.applied) {
-          // Refused as a whole in the data plane: the running rules never stopped forwarding.
-          this.registry.release(record);
-          const mine = result.statuses[result.statuses.length - 1];
-          throw new ProtocolError('EDATAPLANE', `rule rejected: ${mine?.error ?? result.statuses.find((s) => s.error)?.error ?? 'refused'}`);
-        }
-        this.registry.applyStatuses(result.statuses, next);
-      }
-      this.registry.insert(record);
-      this.log.info('rule added', { id: record.id, name: spec.name, input: `${spec.input.interface} ${spec.input.group}:${spec.input.port}`, outputs: spec.outputs.length });
-      return { rule: this.describe(record) };
-    });
-  }
-
-  private remove(params: Record<string, unknown>): Promise<object> {
-    return this.serial(async () => {
-      const record = this.find(params);
-      const next = this.registry.list().filter((r) => r !== record);
-      if (this.dataPlane.state === 'running') {
-        // Removing closes things; it cannot fail to install anything, but say so if it did.
-        const result = await this.dataPlane.setRules(this.registry.toNative(next));
-        if (!result.applied) throw new ProtocolError('EDATAPLANE', `remove refused: ${result.statuses.find((s) => s.error)?.error ?? 'refused'}`);
-        this.registry.applyStatuses(result.statuses, next);
-      }
-      this.registry.delete(record.id);
-      this.registry.release(record);
-      this.log.info('rule removed', { id: record.id, name: record.spec.name });
-      return { removed: this.describe(record) };
-    });
-  }
-
-  private handlers(): Record<string, Handler> {
-    return {
-      ping: () => ({ pong: true, dataplane: this.dataPlane.state, uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000) }),
-      version: () => ({ version: packageVersion(), protocol: PROTOCOL_VERSION }),
-      list: () => ({ rules: this.registry.list().map((r) => this.describe(r)) }),
-      add: (p) => this.add(p),
-      remove: (p) => this.remove(p),
-      stats: () => this.readStats(),
-      workers: () => {
-        const stats = this.readStats();
-        return {
-          dataplane: {
-            pid: this.dataPlane.pid ?? null,
-            state: this.dataPlane.state,
-            restarts: this.dataPlane.restarts,
-            startedAt: this.dataPlane.startedAt?.toISOString() ?? null,
-          },
-          workers: stats.workers.map((w) => ({
-            worker: w.worker,
-            // The CPU it actually runs on: null when not pinned or when the kernel refused.
-            cpu: this.dataPlane.workers[w.worker]?.pinned ? this.dataPlane.workers[w.worker]?.cpu : null,
-            tid: this.dataPlane.workers[w.worker]?.tid ?? null,
-            realtime: this.dataPlane.workers[w.worker]?.realtime ?? false,
-            rxFrames: w.rxFrames,
-            txPackets: w.txPackets,
-            ringDrops: w.ringDrops,
-          })),
-        };
-      },
-      'logLevel.get': () => ({ level: this.log.level }),
-      'logLevel.set': (p) => {
-        const level = p.level;
-        if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level))
-          throw new ProtocolError('EINVAL', `level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
-        this.log.setLevel(level as LogLevel);
-        this.dataPlane.setLogLevel(level as LogLevel);
-        return { level };
-      },
-      'config.show': () => ({
-        path: this.options.configPath ?? null,
-        config: { ...this.config, logLevel: this.log.level, rules: this.registry.list().map((r) => r.spec) },
-      }),
-      'config.reload': () => this.reload(),
-    };
-  }
 }
-
-export { ConfigError };

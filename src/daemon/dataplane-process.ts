@@ -6,12 +6,11 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import type { LogLevel } from '../config/types';
+import type { DataPlaneState } from '../control/protocol';
 import type { InitMessage, FromDataPlane, ToDataPlane } from '../dataplane/messages';
 import type { Logger } from '../lib/logger';
 import type { NativeRule, NativeRuleStatus, NativeWorker, RuleSetResult } from '../native/addon';
 import { McrError } from '../lib/errors';
-
-export type DataPlaneState = 'starting' | 'running' | 'restarting' | 'stopped';
 
 const BACKOFF_MS = [100, 200, 400, 800, 1600, 3200, 6400, 10_000];
 const STABLE_AFTER_MS = 30_000;
@@ -29,8 +28,19 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+/** The data plane as the supervisor's parts use it (DataPlaneProcess; a fake in unit tests). */
+export interface DataPlane {
+  readonly state: DataPlaneState;
+  readonly pid: number | undefined;
+  readonly restarts: number;
+  readonly startedAt: Date | undefined;
+  readonly workers: NativeWorker[];
+  setRules(rules: NativeRule[], allOrNothing?: boolean): Promise<RuleSetResult>;
+  setLogLevel(level: LogLevel): void;
+}
+
 /** Events: 'ready' (statuses), 'status' (statuses), 'exit' (code, signal). */
-export class DataPlaneProcess extends EventEmitter {
+export class DataPlaneProcess extends EventEmitter implements DataPlane {
   state: DataPlaneState = 'stopped';
   restarts = 0;
   pid: number | undefined;
@@ -56,11 +66,6 @@ export class DataPlaneProcess extends EventEmitter {
     return this.spawn();
   }
 
-  /**
-   * Replaces the data plane's rule set in one round trip. allOrNothing (a rule change): if any
-   * rule cannot be installed, nothing changes and `applied` is false, with the reasons in the
-   * statuses. Without it (catching up after a start), whatever installs is published.
-   */
   setRules(rules: NativeRule[], allOrNothing = true): Promise<RuleSetResult> {
     const child = this.child;
     if (this.state !== 'running' || !child) return Promise.reject(new DataPlaneError(`data plane is ${this.state}`));

@@ -1,10 +1,19 @@
 // SPDX-License-Identifier: MIT
 // The supervisor's authoritative rule set: ids, counter slots, and the last status the data
 // plane reported. The data plane holds only a copy, so it can be restarted at any time.
-import { ruleId } from '../config/validate';
+import { createHash } from 'node:crypto';
 import type { RuleSpec } from '../config/types';
 import type { NativeRule, NativeRuleStatus } from '../native/addon';
 import { McrError } from '../lib/errors';
+
+/**
+ * A rule's identity, derived from the input only, so a rule keeps its id across reloads,
+ * restarts and output edits, and two rules can never share an input.
+ */
+export function ruleId(spec: RuleSpec): string {
+  const { interface: iface, group, port } = spec.input;
+  return createHash('sha256').update(`${iface}|${group}|${port}`).digest('hex').slice(0, 12);
+}
 
 export interface RuleRecord {
   id: string;

@@ -2,59 +2,11 @@
 // Turns the shared counter file into the protocol's Stats and the FINAL lines. Reads happen at
 // scrape time only (mcrctl stats, the 1 s watchdog, shutdown); the data plane never pushes.
 import type { Addon, NativeCounters } from '../native/addon';
-import { spanHistogram as histogram, type SpanHistogram } from '../lib/histogram';
+import { spanHistogram as histogram } from '../lib/histogram';
+import type { Counters, OutputStats, RuleStats, Stats } from '../control/protocol';
 import type { RuleRecord } from './rule-registry';
 
-export type { SpanHistogram } from '../lib/histogram';
-
-export interface Counters {
-  rxFrames: number;
-  rxBytes: number;
-  matched: number;
-  noMatch: number;
-  filtered: number;
-  filteredByReason: Record<string, number>;
-  txPackets: number;
-  txBytes: number;
-  txErrors: number;
-  txErrorsByErrno: Record<string, number>;
-  ringDrops: number;
-  bufExhaust: number;
-  /** Copies not sent by a `ttl: "decrement"` output because they arrived with TTL 1 (or 0). */
-  ttlExpired: number;
-  /** Receive batches the workers processed (rxFrames / batches = frames per batch). */
-  batches: number;
-  /** Times a worker slept in poll() and woke (0 with busyPoll). */
-  wakeups: number;
-  /** Sampled spans (log2 µs histograms, src/lib/histogram.ts), keyed by span name in camelCase. */
-  spans: Record<string, SpanHistogram>;
-}
-
 const camel = (name: string): string => name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
-
-export interface OutputStats {
-  group: string;
-  port: number;
-  interface: string;
-  txPackets: number;
-  txBytes: number;
-  txErrors: number;
-}
-
-export interface RuleStats {
-  id: string;
-  name?: string;
-  matchedPackets: number;
-  matchedBytes: number;
-  outputs: OutputStats[];
-}
-
-export interface Stats {
-  uptimeSeconds: number;
-  totals: Counters;
-  workers: ({ worker: number } & Counters)[];
-  rules: RuleStats[];
-}
 
 const FILTER_REASONS: Record<string, string> = {
   filtered_truncated: 'truncated',
@@ -98,7 +50,13 @@ function addInto(total: Counters, c: Counters): void {
   }
 }
 
-export class StatsReader {
+/** Where the supervisor's parts read counters from (StatsReader; a fake in unit tests). */
+export interface CounterSource {
+  markBase(record: RuleRecord, onlyOutputs?: number[]): void;
+  read(records: RuleRecord[], activeWorkers: number, uptimeSeconds: number): Stats;
+}
+
+export class StatsReader implements CounterSource {
   private readonly counters: NativeCounters;
   private readonly names: string[];
   private readonly spanNames: string[];
@@ -120,10 +78,6 @@ export class StatsReader {
     this.workersSeen = Math.max(this.workersSeen, count);
   }
 
-  /**
-   * Records the current values of a new rule's (possibly recycled) slots as its zero; with
-   * `onlyOutputs`, only those output slots (a reshaped rule keeps its other counters).
-   */
   markBase(record: RuleRecord, onlyOutputs?: number[]): void {
     const outputs = onlyOutputs ?? record.outputSlots;
     const snap = this.counters.snapshot(this.maxWorkers, Uint32Array.of(record.slot), Uint32Array.from(outputs));

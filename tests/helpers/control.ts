@@ -4,26 +4,13 @@
 import * as net from 'node:net';
 import { sleep, type DaemonHandle } from './netns';
 
-// The result types are the daemon's own (src/daemon/stats.ts), so tests and daemon cannot drift.
-import type { Stats } from '../../src/daemon/stats';
-export type { Counters, Stats } from '../../src/daemon/stats';
+// The result types are the protocol's own (src/control/protocol.ts), so tests and daemon cannot drift.
+import type { RuleView, Stats, WorkersResult } from '../../src/control/protocol';
+export type { Counters, Stats, RuleView as Rule, WorkersResult as Workers } from '../../src/control/protocol';
 
-export interface Rule {
-  id: string;
-  name?: string;
-  input: { interface: string; group: string; port: number };
-  outputs: { group: string; port: number; interface: string; ttl?: number | 'decrement'; source?: string }[];
-  status: { input: string; outputs: string[]; error?: string };
-}
-
-export interface Workers {
-  dataplane: { pid: number | null; state: string; restarts: number; startedAt: string | null };
-  workers: { worker: number; cpu: number | null; tid: number | null; realtime: boolean; rxFrames: number; txPackets: number; ringDrops: number }[];
-}
-
-export const stats = (d: DaemonHandle): Promise<Stats> => d.request<Stats>('stats');
-export const workers = (d: DaemonHandle): Promise<Workers> => d.request<Workers>('workers');
-export const rules = async (d: DaemonHandle): Promise<Rule[]> => (await d.request<{ rules: Rule[] }>('list')).rules;
+export const stats = (d: DaemonHandle): Promise<Stats> => d.request('stats');
+export const workers = (d: DaemonHandle): Promise<WorkersResult> => d.request('workers');
+export const rules = async (d: DaemonHandle): Promise<RuleView[]> => (await d.request('list')).rules;
 
 /** Calls fn until pred holds (returns that value) or the deadline passes (throws with the last value). */
 export async function pollUntil<T>(fn: () => Promise<T>, pred: (v: T) => boolean, what: string, timeoutMs = 5_000, everyMs = 50): Promise<T> {

@@ -50,9 +50,9 @@ export class TempDir {
   }
 }
 
-// The result types are the daemon's own (src/daemon/stats.ts), so tests and daemon cannot drift.
-import type { Stats } from '../../src/daemon/stats';
-export type { Counters, Stats } from '../../src/daemon/stats';
+// The result types are the protocol's own (src/control/protocol.ts), so tests and daemon cannot drift.
+import type { Stats } from '../../src/control/protocol';
+export type { Counters, Stats } from '../../src/control/protocol';
 export type { Workers } from './control';
 
 export { stats } from './control';

@@ -8,7 +8,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { ControlClient } from '../../src/control/client';
+import { ControlClient, type RequestArgs } from '../../src/control/client';
+import type { Method, Methods } from '../../src/control/protocol';
 
 const run = promisify(execFile);
 
@@ -247,17 +248,18 @@ export class DaemonHandle {
     return sh('node', [MCRCTL, '--socket', this.socket, ...args], { allowFail });
   }
 
-  async request<T = Record<string, unknown>>(method: string, params?: unknown): Promise<T> {
+  async request<M extends Method>(method: M, ...args: RequestArgs<Methods[M]['params']>): Promise<Methods[M]['result']> {
     const client = new ControlClient(this.socket);
     try {
-      return (await client.request(method, params)) as T;
+      return await client.request(method, ...args);
     } finally {
       client.close();
     }
   }
 
   async dataplanePid(): Promise<number> {
-    const w = await this.request<{ dataplane: { pid: number } }>('workers');
+    const w = await this.request('workers');
+    if (w.dataplane.pid === null) throw new Error(`mcrd has no data plane (${w.dataplane.state})`);
     return w.dataplane.pid;
   }
 
@@ -278,7 +280,7 @@ export async function startDaemon(t: Topology, ns: string, o: { configFile?: str
   for (;;) {
     if (d.child.exitCode !== null) throw new Error(`mcrd exited ${d.child.exitCode}: ${d.stderr}`);
     try {
-      const pong = await d.request<{ dataplane: string }>('ping');
+      const pong = await d.request('ping');
       if (pong.dataplane === 'running') return d;
     } catch {
       // not listening yet

@@ -163,7 +163,7 @@ describe('config file', { skip }, () => {
   });
 
   it('a reload that edits a rule keeps its counters and those of its unchanged outputs', async () => {
-    const before = (await mcrd.request<{ rules: { id: string; name?: string; matchedPackets: number; outputs: { txPackets: number }[] }[] }>('stats')).rules;
+    const before = (await mcrd.request('stats')).rules;
     const a = before.find((r) => r.name === 'a');
     assert.ok(a && a.matchedPackets > 0, 'rule a has forwarded before');
     // Same input (same id), one more output: a "changed" rule, not removed and re-added.
@@ -171,7 +171,7 @@ describe('config file', { skip }, () => {
     writeFileSync(file, configText(edited, ruleLate));
     const r = await mcrd.ctl(['config', 'reload']);
     assert.equal(r.stdout, 'reloaded: 2 rules (0 added, 1 changed, 1 removed)\n');
-    const after = (await mcrd.request<{ rules: { id: string; name?: string; matchedPackets: number; outputs: { group: string; txPackets: number }[] }[] }>('stats')).rules;
+    const after = (await mcrd.request('stats')).rules;
     const a2 = after.find((x) => x.name === 'a');
     assert.equal(a2?.id, a.id);
     assert.equal(a2?.matchedPackets, a.matchedPackets);

@@ -38,7 +38,7 @@ describe('many groups', { skip }, () => {
     const maddr = await t.ip('relay', ['maddr', 'show', 'dev', 'r0']);
     const joined = [...maddr.stdout.matchAll(/inet\s+(239\.10\.0\.\d+)/g)].map((m) => m[1]).sort();
     assert.deepEqual(joined, RULES.map((r) => r.input.group).sort());
-    const list = await mcrd.request<{ rules: { status: { input: string; outputs: string[] } }[] }>('list');
+    const list = await mcrd.request('list');
     assert.equal(list.rules.length, GROUPS);
     for (const r of list.rules) assert.deepEqual(r.status, { input: 'up', outputs: ['up'] });
   });

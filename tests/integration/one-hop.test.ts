@@ -34,7 +34,7 @@ describe('one hop', { skip }, () => {
     assert.equal(got.duplicates, 0);
     assert.equal(got.corrupted, 0);
 
-    const stats = await mcrd.request<{ totals: { rxFrames: number; matched: number; txPackets: number; bufExhaust: number }; rules: { name: string; matchedPackets: number; outputs: { txPackets: number }[] }[] }>('stats');
+    const stats = await mcrd.request('stats');
     const offered = (await t.counter('relay', 'r0', 'rx_packets')) - rxBefore;
     assert.equal(stats.totals.matched, 20_000);
     assert.equal(stats.totals.txPackets, 20_000);

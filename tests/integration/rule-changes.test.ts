@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import type { RuleSpec } from '../../src/config/types';
 import { rules, stats } from '../helpers/control';
 import { oneHop, receive, send, skipReason, sleep, startDaemon, startStream, type DaemonHandle, type Topology } from '../helpers/netns';
 
@@ -14,7 +15,7 @@ const A = { group: '239.1.1.1', port: 5001, out: '239.2.2.1', outPort: 6001 };
 
 const ruleIdOf = (iface: string, group: string, port: number): string => createHash('sha256').update(`${iface}|${group}|${port}`).digest('hex').slice(0, 12);
 
-function spec(name: string, group: string, port: number, outGroup: string, outPort: number, outIf = 'r1'): Record<string, unknown> {
+function spec(name: string, group: string, port: number, outGroup: string, outPort: number, outIf = 'r1'): RuleSpec {
   return { name, input: { interface: 'r0', group, port }, outputs: [{ group: outGroup, port: outPort, interface: outIf }] };
 }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { describe, it } from 'node:test';
-import { quietOneHop, stats, TempDir, type Stats, type Workers } from '../helpers/datapath';
+import { quietOneHop, stats, TempDir, type Stats } from '../helpers/datapath';
 import { skipReason, startDaemon, streamExactly, type DaemonHandle, type Topology } from '../helpers/netns';
 
 const skip = skipReason();
@@ -90,7 +90,7 @@ describe('sampled spans', { skip }, () => {
   const cpuSkip = os.cpus().length < 2 ? `needs 2 CPUs, this machine has ${os.cpus().length}` : false;
   it('with cpus [1], the worker runs on CPU 1 and every other thread of mcrd and its data plane keeps off it', { skip: cpuSkip }, async () => {
     await runWith('spc', { cpus: [1] }, async (_s, mcrd) => {
-      const w = await mcrd.request<Workers>('workers');
+      const w = await mcrd.request('workers');
       const worker = w.workers[0];
       assert.equal(worker?.cpu, 1, 'worker pinned to CPU 1');
       const dataplane = w.dataplane.pid ?? 0;

@@ -100,7 +100,7 @@ describe('mcrd unprivileged (setpriv, CAP_NET_RAW + CAP_NET_ADMIN only)', { skip
     for (;;) {
       if (d.child.exitCode !== null) throw new Error(`mcrd exited ${d.child.exitCode}: ${d.stderr}`);
       try {
-        if ((await d.request<{ dataplane: string }>('ping')).dataplane === 'running') return d;
+        if ((await d.request('ping')).dataplane === 'running') return d;
       } catch {
         // not listening yet
       }

@@ -12,9 +12,9 @@ import {
   loadConfigFile,
   parseConfigText,
   parseOutputShorthand,
-  ruleId,
   validateRuleSpec,
 } from '../../src/config/validate';
+import { ruleId } from '../../src/daemon/rule-registry';
 import { isIPv4, isMulticast } from '../../src/lib/ipv4';
 
 type Json = Record<string, unknown>;

@@ -3,7 +3,7 @@
 // upper bounds of log2 microsecond buckets, and watch mode shows the window, not the totals.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { renderStats, type StatsResult } from '../../src/cli/render';
+import { renderStats, type StatsView } from '../../src/cli/render';
 import { spanDelta, spanHistogram } from '../../src/lib/histogram';
 
 const BUCKETS = 20;
@@ -32,7 +32,7 @@ describe('span histogram', () => {
 });
 
 describe('mcrctl stats span table', () => {
-  const at = (uptimeSeconds: number, ringWait: Record<number, number>): StatsResult => ({
+  const at = (uptimeSeconds: number, ringWait: Record<number, number>): StatsView => ({
     uptimeSeconds,
     totals: { rxFrames: 0, spans: { ringWait: spanHistogram(buckets(ringWait)), batch: spanHistogram(buckets({})) } },
     workers: [],

@@ -11,7 +11,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_CONTROL_SOCKET } from '../../src/lib/control-socket';
+import { DEFAULT_CONTROL_SOCKET } from '../../src/control/protocol';
 import { ROOT } from '../helpers/netns';
 
 const SYSTEMD_DIR = path.join(ROOT, 'packaging', 'systemd');

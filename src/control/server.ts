@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import type { GroupEntry } from '../lib/groups';
 import type { Logger } from '../lib/logger';
-import { McrError } from '../lib/errors';
+import type { Handlers, MethodMap, Methods, ParamChecks } from './protocol';
 
 export const LIMITS = {
   maxLineBytes: 1 << 20,
@@ -17,16 +17,17 @@ export const LIMITS = {
   maxUnreadBytes: 16 << 20,
 };
 
-export type Handler = (params: Record<string, unknown>) => unknown;
-
-/** A request refused with a protocol error code (docs/control-protocol.md). */
-export class ProtocolError extends McrError {}
+/** The methods a server answers: each one's params check and its handler. */
+export interface ServerMethods<Map extends MethodMap<Map> = Methods> {
+  checks: ParamChecks<Map>;
+  handlers: Handlers<Map>;
+}
 
 function errorReply(id: unknown, code: string, message: string): string {
   return JSON.stringify({ id: id ?? null, ok: false, error: { code, message } }) + '\n';
 }
 
-export class ControlServer {
+export class ControlServer<Map extends MethodMap<Map> = Methods> {
   private readonly server: net.Server;
   private readonly clients = new Set<net.Socket>();
   /** Only a server that bound the path removes it again (never another daemon's socket). */
@@ -34,7 +35,7 @@ export class ControlServer {
 
   constructor(
     private readonly socketPath: string,
-    private readonly handlers: Record<string, Handler>,
+    private readonly methods: ServerMethods<Map>,
     private readonly log: Logger,
     /** Group given the socket (--control-socket-group); else it keeps mcrd's own group. */
     private readonly group?: GroupEntry,
@@ -153,12 +154,11 @@ export class ControlServer {
       return this.reply(socket, errorReply(null, 'EPARSE', 'a request must be a JSON object'));
     const { id, method, params } = request as { id?: unknown; method?: unknown; params?: unknown };
     if (typeof method !== 'string') return this.reply(socket, errorReply(id, 'EPARSE', 'request has no "method" string'));
-    const handler = Object.prototype.hasOwnProperty.call(this.handlers, method) ? this.handlers[method] : undefined;
-    if (!handler) return this.reply(socket, errorReply(id, 'EMETHOD', `unknown method "${method}"`));
+    if (!this.answers(method)) return this.reply(socket, errorReply(id, 'EMETHOD', `unknown method "${method}"`));
     if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params)))
       return this.reply(socket, errorReply(id, 'EINVAL', 'params must be an object'));
     try {
-      const result = await handler((params ?? {}) as Record<string, unknown>);
+      const result = await this.call(method, params as Record<string, unknown> | undefined);
       this.reply(socket, JSON.stringify({ id: id ?? null, ok: true, result }) + '\n');
     } catch (err) {
       const e = err as { code?: unknown; message?: string };
@@ -166,6 +166,15 @@ export class ControlServer {
       if (code === 'EINTERNAL') this.log.error(`control request ${method} failed: ${e.message ?? String(err)}`);
       this.reply(socket, errorReply(id, code, e.message ?? String(err)));
     }
+  }
+
+  private answers(method: string): method is Extract<keyof Map, string> {
+    return Object.hasOwn(this.methods.handlers, method) && Object.hasOwn(this.methods.checks, method);
+  }
+
+  /** The params are checked (a ProtocolError names what is wrong) before the handler sees them. */
+  private call<M extends keyof Map>(method: M, raw: Record<string, unknown> | undefined): Promise<Map[M]['result']> | Map[M]['result'] {
+    return this.methods.handlers[method](this.methods.checks[method](raw));
   }
 
   private reply(socket: net.Socket, text: string): void {

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+// The control protocol's contract (docs/control-protocol.md): every method with its params and
+// result, the types of those results, the error every refusal carries, and the socket both ends
+// use by default. The client (client.ts), the server (server.ts), mcrd's handlers
+// (src/daemon/handlers.ts), mcrctl, the tests and the bench all take their types from here.
+import type { Config, LogLevel, OutputSpec, RuleSpec } from '../config/types';
+import { McrError } from '../lib/errors';
+import type { SpanHistogram } from '../lib/histogram';
+
+export type { SpanHistogram } from '../lib/histogram';
+
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * The socket mcrd and mcrctl use when none is given: $MCR_CONTROL_SOCKET when set and not
+ * empty, else /run/mcr/mcrd.sock (the systemd RuntimeDirectory convention).
+ */
+export const DEFAULT_CONTROL_SOCKET = '/run/mcr/mcrd.sock';
+
+export function defaultControlSocket(): string {
+  const fromEnv = process.env.MCR_CONTROL_SOCKET;
+  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_CONTROL_SOCKET;
+}
+
+/** A request refused with a protocol error code (EINVAL, ENOENT, EEXIST, EDATAPLANE, ...). */
+export class ProtocolError extends McrError {}
+
+// ---- results ---------------------------------------------------------------------------------
+
+export type DataPlaneState = 'starting' | 'running' | 'restarting' | 'stopped';
+
+/** An interface's state for a rule; `pending` while the data plane is starting. */
+export type InterfaceStatus = 'up' | 'waiting-for-interface' | 'pending';
+
+/** A rule as mcrd reports it: its spec (output ttl resolved), its id and its status. */
+export interface RuleView {
+  /** 12 hex digits derived from the input, so a rule keeps its id across reloads and restarts. */
+  id: string;
+  name?: string;
+  input: RuleSpec['input'];
+  outputs: OutputSpec[];
+  status: {
+    input: InterfaceStatus;
+    outputs: InterfaceStatus[];
+    /** The core refused the rule: it is not forwarding (and is retried every second). */
+    error?: string;
+  };
+}
+
+export interface Counters {
+  rxFrames: number;
+  rxBytes: number;
+  matched: number;
+  noMatch: number;
+  filtered: number;
+  filteredByReason: Record<string, number>;
+  txPackets: number;
+  txBytes: number;
+  txErrors: number;
+  txErrorsByErrno: Record<string, number>;
+  ringDrops: number;
+  bufExhaust: number;
+  /** Copies not sent by a `ttl: "decrement"` output because they arrived with TTL 1 (or 0). */
+  ttlExpired: number;
+  /** Receive batches the workers processed (rxFrames / batches = frames per batch). */
+  batches: number;
+  /** Times a worker slept in poll() and woke (0 with busyPoll). */
+  wakeups: number;
+  /** Sampled spans (log2 µs histograms, src/lib/histogram.ts), keyed by span name in camelCase. */
+  spans: Record<string, SpanHistogram>;
+}
+
+export interface OutputStats {
+  group: string;
+  port: number;
+  interface: string;
+  txPackets: number;
+  txBytes: number;
+  txErrors: number;
+}
+
+export interface RuleStats {
+  id: string;
+  name?: string;
+  matchedPackets: number;
+  matchedBytes: number;
+  outputs: OutputStats[];
+}
+
+export interface Stats {
+  uptimeSeconds: number;
+  totals: Counters;
+  workers: ({ worker: number } & Counters)[];
+  rules: RuleStats[];
+}
+
+export interface PingResult {
+  pong: true;
+  dataplane: DataPlaneState;
+  uptimeSeconds: number;
+}
+
+export interface VersionResult {
+  version: string;
+  protocol: number;
+}
+
+export interface WorkersResult {
+  dataplane: { pid: number | null; state: DataPlaneState; restarts: number; startedAt: string | null };
+  workers: {
+    worker: number;
+    /** The CPU it runs on: null when not pinned or when the kernel refused. */
+    cpu: number | null;
+    /** The worker thread's id (for `perf -t`). */
+    tid: number | null;
+    realtime: boolean;
+    rxFrames: number;
+    txPackets: number;
+    ringDrops: number;
+  }[];
+}
+
+export interface ReloadResult {
+  rules: number;
+  added: number;
+  changed: number;
+  removed: number;
+}
+
+// ---- methods ---------------------------------------------------------------------------------
+
+/** The params of a method that takes none: it may be omitted (anything sent is ignored). */
+export type NoParams = undefined;
+
+/** Which rule: by id or by name, exactly one of them. */
+export type RuleSelector = { id: string } | { name: string };
+
+/** Every method of the protocol: the params it takes and the result it answers with. */
+export interface Methods {
+  ping: { params: NoParams; result: PingResult };
+  version: { params: NoParams; result: VersionResult };
+  list: { params: NoParams; result: { rules: RuleView[] } };
+  add: { params: RuleSpec; result: { rule: RuleView } };
+  remove: { params: RuleSelector; result: { removed: RuleView } };
+  stats: { params: NoParams; result: Stats };
+  workers: { params: NoParams; result: WorkersResult };
+  'logLevel.get': { params: NoParams; result: { level: LogLevel } };
+  'logLevel.set': { params: { level: LogLevel }; result: { level: LogLevel } };
+  'config.show': { params: NoParams; result: { path: string | null; config: Config } };
+  'config.reload': { params: NoParams; result: ReloadResult };
+}
+
+export type Method = keyof Methods;
+
+/** The method names at run time, in the order of docs/control-protocol.md. */
+export const METHODS = [
+  'ping',
+  'version',
+  'list',
+  'add',
+  'remove',
+  'stats',
+  'workers',
+  'logLevel.get',
+  'logLevel.set',
+  'config.show',
+  'config.reload',
+] as const satisfies readonly Method[];
+
+// A method added to Methods but not to METHODS fails to compile here.
+type Missing = Exclude<Method, (typeof METHODS)[number]>;
+const everyMethodListed: [Missing] extends [never] ? true : Missing = true;
+void everyMethodListed;
+
+export function isMethod(name: string): name is Method {
+  return (METHODS as readonly string[]).includes(name);
+}
+
+// ---- the shapes both ends are built from -----------------------------------------------------
+
+/** Any method map (Methods, or a test's own), as the generic client and server take it. */
+export type MethodMap<Map> = { [M in keyof Map]: { params: unknown; result: unknown } };
+
+/** What the server calls for one method, with params already checked. */
+export type Handler<P, R> = (params: P) => R | Promise<R>;
+
+export type Handlers<Map extends MethodMap<Map> = Methods> = {
+  [M in keyof Map]: Handler<Map[M]['params'], Map[M]['result']>;
+};
+
+/**
+ * Turns the params as they arrived (an object, or undefined when left out) into the method's
+ * params, or throws a ProtocolError (EINVAL) naming what was wrong. Nothing reaches a handler
+ * unchecked.
+ */
+export type ParamCheck<P> = (raw: Record<string, unknown> | undefined) => P;
+
+export type ParamChecks<Map extends MethodMap<Map> = Methods> = {
+  [M in keyof Map]: ParamCheck<Map[M]['params']>;
+};
+
+/** The check of every method that takes no params. */
+export const noParams: ParamCheck<NoParams> = () => undefined;
