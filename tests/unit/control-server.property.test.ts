@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Property-based tests (fast-check) of the control server's line handling, against a real
-// ControlServer on a temporary UNIX socket with trivial handlers. A client sends an arbitrary
+// ControlServer on a temporary UNIX socket with trivial methods. A client sends an arbitrary
 // byte stream (requests good and bad, garbage, invalid UTF-8, blank lines, runs of newlines,
 // lines near the 1 MiB limit) cut into arbitrary chunks. Then either every non-blank line got
 // exactly the reply the protocol defines and the connection still answers, or a line was over
@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as fc from 'fast-check';
-import { ControlServer, LIMITS, ProtocolError, type Handler } from '../../src/daemon/control-server';
+import { ProtocolError, type ParamCheck } from '../../src/control/protocol';
+import { ControlServer, LIMITS, type ServerMethods } from '../../src/control/server';
 import { Logger } from '../../src/lib/logger';
 
 const MAX = LIMITS.maxLineBytes;
@@ -22,15 +23,38 @@ const MAX = LIMITS.maxLineBytes;
 const CASE_DEADLINE_MS = 10_000;
 const SEED = 0x6d6372;
 
-const HANDLERS: Record<string, Handler> = {
-  ping: () => 'pong',
-  fail: () => {
-    throw new ProtocolError('EBUSY', 'busy on purpose');
+type Raw = Record<string, unknown> | undefined;
+interface TestMethods {
+  ping: { params: Raw; result: string };
+  fail: { params: Raw; result: never };
+  boom: { params: Raw; result: never };
+  later: { params: Raw; result: string };
+  /** Its params check wants an integer `n`. */
+  strict: { params: { n: number }; result: number };
+}
+const anyParams: ParamCheck<Raw> = (raw) => raw;
+const METHODS: ServerMethods<TestMethods> = {
+  checks: {
+    ping: anyParams,
+    fail: anyParams,
+    boom: anyParams,
+    later: anyParams,
+    strict: (raw) => {
+      if (raw === undefined || !Number.isInteger(raw.n)) throw new ProtocolError('EINVAL', 'n: expected an integer');
+      return { n: raw.n as number };
+    },
   },
-  boom: () => {
-    throw new Error('an unexpected bug');
+  handlers: {
+    ping: () => 'pong',
+    fail: () => {
+      throw new ProtocolError('EBUSY', 'busy on purpose');
+    },
+    boom: () => {
+      throw new Error('an unexpected bug');
+    },
+    later: async () => 'later',
+    strict: ({ n }) => n,
   },
-  later: async () => 'later',
 };
 
 // ---- the protocol's answer to one line (docs/control-protocol.md) -----------------------------
@@ -47,8 +71,9 @@ function expectedReply(line: string): string {
   const { id, method, params } = request as { id?: unknown; method?: unknown; params?: unknown };
   const idText = JSON.stringify(id ?? null);
   if (typeof method !== 'string') return `${idText} EPARSE`;
-  if (!Object.hasOwn(HANDLERS, method)) return `${idText} EMETHOD`;
+  if (!Object.hasOwn(METHODS.handlers, method)) return `${idText} EMETHOD`;
   if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) return `${idText} EINVAL`;
+  if (method === 'strict' && !Number.isInteger((params as { n?: unknown } | undefined)?.n)) return `${idText} EINVAL`;
   if (method === 'fail') return `${idText} EBUSY`;
   if (method === 'boom') return `${idText} EINTERNAL`;
   return `${idText} ok`;
@@ -135,8 +160,8 @@ const request = fc
   .record(
     {
       id: fc.oneof(fc.integer(), fc.string({ maxLength: 8 }), fc.constant(null), fc.jsonValue({ maxDepth: 1 })),
-      method: fc.oneof(fc.constantFrom('ping', 'fail', 'boom', 'later', 'nope', 'constructor', '__proto__', 'toString'), fc.jsonValue({ maxDepth: 1 })),
-      params: fc.oneof(jsonObject, fc.jsonValue({ maxDepth: 1 })),
+      method: fc.oneof(fc.constantFrom('ping', 'fail', 'boom', 'later', 'strict', 'nope', 'constructor', '__proto__', 'toString'), fc.jsonValue({ maxDepth: 1 })),
+      params: fc.oneof(jsonObject, fc.jsonValue({ maxDepth: 1 }), fc.record({ n: fc.oneof(fc.integer(), fc.double(), fc.string()) })),
     },
     { requiredKeys: [], noNullPrototype: true },
   )
@@ -187,13 +212,13 @@ function stream(pieces: fc.Arbitrary<Buffer[]>): fc.Arbitrary<{ bytes: Buffer; c
 describe('control server line handling properties (fast-check)', () => {
   let dir: string;
   let socketPath: string;
-  let server: ControlServer;
+  let server: ControlServer<TestMethods>;
   const logged: string[] = [];
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'mcr-control-prop-'));
     socketPath = path.join(dir, 'control.sock');
-    server = new ControlServer(socketPath, HANDLERS, Logger.create('error', 'text', 'control', (line) => logged.push(line)));
+    server = new ControlServer(socketPath, METHODS, Logger.create('error', 'text', 'control', (line) => logged.push(line)));
     await server.listen();
   });
   after(async () => {
