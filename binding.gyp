@@ -1,5 +1,6 @@
 # One build: the forwarding core as a plain static library (no <napi.h>), its test binary, the
-# node-addon-api binding, the native traffic tool mcrgen, and the bench tools (replay gate, ring probe).
+# node-addon-api binding, the native traffic tool mcrgen, the hot-path gate's replay harness
+# (a test, native/tests/hot-path) and the ring probe.
 {
   "target_defaults": {
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
@@ -82,7 +83,7 @@
       "target_name": "mcr_replay",
       "type": "executable",
       "dependencies": ["mcr_core"],
-      "sources": ["bench/replay/replay.cc"]
+      "sources": ["native/tests/hot-path/replay.cc"]
     }
   ]
 }

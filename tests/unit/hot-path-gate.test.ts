@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The hot-path regression gate (bench/replay/gate.js) as part of `npm test`: the workers'
+// The hot-path regression gate (native/tests/hot-path/gate.js) as part of `npm test`: the workers'
 // per-frame code, replayed under callgrind, must stay within 3% of the committed instructions
 // per packet and allocate nothing. Skips only when valgrind is not installed.
 
@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { test } from 'node:test';
 
-const GATE = path.resolve(__dirname, '../../../bench/replay/gate.js');
+const GATE = path.resolve(__dirname, '../../../native/tests/hot-path/gate.js');
 
 function skipReason(): string | undefined {
   const probe = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The per-frame forwarding step, shared by the workers (Worker::drain_ring) and the replay
-// harness (bench/replay) so the harness measures the code the workers run, not a copy. Inline
-// so the worker's loop compiles as it did before this was factored out of it.
+// harness (native/tests/hot-path) so the harness measures the code the workers run, not a
+// copy. Inline so the worker's loop compiles as it did before this was factored out of it.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +17,8 @@ namespace mcr {
 // into `frame`, which must stay valid until the next flush. snaplen: bytes captured; wire_len:
 // the frame's length on the wire. Flushes early only if the batcher's scratch space fills up.
 // always_inline: at -O2 GCC otherwise keeps it out of line, which costs the worker ~5% more
-// instructions per packet (measured with bench/replay) for the call and lost register state.
+// instructions per packet (measured with native/tests/hot-path) for the call and lost register
+// state.
 [[gnu::always_inline]] inline void process_frame(const RuleTable& table, uint32_t input_index, const uint8_t* frame,
                           uint32_t snaplen, uint32_t wire_len, SendBatcher& batcher,
                           WorkerBlock& c) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // mcr_replay: feeds a fixed, in-memory frame set through the workers' own per-frame code
-// (process_frame, flush_batch from mcr/forward.h) into a null sink, so bench/replay/gate.js can
+// (process_frame, flush_batch from mcr/forward.h) into a null sink, so native/tests/hot-path/gate.js can
 // count instructions per packet under callgrind. It checks every counter the frame set implies
 // and that the measured loop allocates nothing, prints one JSON line, and exits 1 otherwise.
 #include <arpa/inet.h>

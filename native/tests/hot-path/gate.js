@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: MIT
 // Hot-path regression gate: runs build/Release/mcr_replay under callgrind, divides the
 // instructions of its measured loop by the packets it forwarded and fails when that is more
-// than the tolerance over bench/baseline-instructions.json. `--update` records a new baseline.
+// than the tolerance over baseline-instructions.json next to it. `--update` records a new baseline.
 // Plain Node, no dependencies; docs/hot-path-gate.md explains what is measured.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -10,9 +10,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const root = path.resolve(__dirname, '..', '..');
+const root = path.resolve(__dirname, '..', '..', '..');
 const harness = path.join(root, 'build', 'Release', 'mcr_replay');
-const baselinePath = path.join(root, 'bench', 'baseline-instructions.json');
+const baselinePath = path.join(__dirname, 'baseline-instructions.json');
 const defaultTolerance = 0.03;
 
 function fail(message) {
@@ -23,7 +23,7 @@ function fail(message) {
 const args = process.argv.slice(2);
 const update = args.includes('--update');
 if (args.some((a) => a !== '--update')) {
-  console.error('usage: node bench/replay/gate.js [--update]');
+  console.error('usage: node native/tests/hot-path/gate.js [--update]');
   process.exit(2);
 }
 
@@ -100,11 +100,11 @@ if (update) {
   process.exit(0);
 }
 
-if (!baseline) fail(`no ${path.relative(root, baselinePath)}: record one with \`node bench/replay/gate.js --update\``);
+if (!baseline) fail(`no ${path.relative(root, baselinePath)}: record one with \`node native/tests/hot-path/gate.js --update\``);
 if (baseline.frameSet !== summary.frameSet)
   fail(
     `the frame set changed ("${summary.frameSet}"; the baseline was measured on "${baseline.frameSet}"): ` +
-      'record a new baseline with `node bench/replay/gate.js --update`',
+      'record a new baseline with `node native/tests/hot-path/gate.js --update`',
   );
 const tolerance = baseline.tolerance ?? defaultTolerance;
 const change = perPacket / baseline.instructionsPerPacket - 1;
@@ -122,5 +122,5 @@ console.log(`  ${detail}`);
 if (change < -tolerance)
   console.log(
     `note: more than ${(tolerance * 100).toFixed(0)}% under the committed figure; if that is the new normal, ` +
-      'record it so later regressions are measured from here: node bench/replay/gate.js --update',
+      'record it so later regressions are measured from here: node native/tests/hot-path/gate.js --update',
   );
