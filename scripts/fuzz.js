@@ -8,7 +8,9 @@
 //   node scripts/fuzz.js --runs N   (what npm test runs)
 //       each target for exactly N executions from a fixed seed over the committed seeds, into
 //       an empty scratch corpus, so a run is reproducible; also checks that the seeds cover every
-//       class the parser and the payload checker name.
+//       class the parser and the payload checker name. Binaries, corpus and logs go to a fresh
+//       build/fuzz/run-XXXXXX/ (concurrent runs do not share files), removed when all pass and
+//       kept, with the reproducer, when one fails.
 // Exits 1 on a crash, a sanitizer report or a failed check, naming the target and the
 // reproducer file; exits 1 too when clang or its libFuzzer runtime is missing.
 'use strict';
@@ -79,8 +81,8 @@ function findClang() {
   return undefined;
 }
 
-function build(cxx, name) {
-  const binary = path.join(outDir, `${name}_fuzzer`);
+function build(cxx, name, workDir) {
+  const binary = path.join(workDir, `${name}_fuzzer`);
   const args = ['-std=c++20', '-g', '-O1', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=undefined',
     '-Inative/include', ...TARGETS[name].sources, '-o', binary];
   const r = spawnSync(cxx, args, { cwd: root, encoding: 'utf8' });
@@ -114,17 +116,17 @@ function checkSeedCoverage(name, binary) {
   return true;
 }
 
-function run(name, binary, opts) {
+function run(name, binary, opts, workDir) {
   const seedDir = path.join(root, 'native', 'fuzz', 'corpus', name);
   // libFuzzer adds new inputs to the first corpus directory only.
-  const scratch = opts.runs !== undefined ? fs.mkdtempSync(path.join(outDir, `scratch-${name}-`)) : path.join(outDir, 'corpus', name);
+  const scratch = path.join(workDir, 'corpus', name);
   fs.mkdirSync(scratch, { recursive: true });
-  const artifacts = path.join(outDir, 'artifacts');
+  const artifacts = path.join(workDir, 'artifacts');
   fs.mkdirSync(artifacts, { recursive: true });
   const before = fs.readdirSync(scratch).length;
   const budget = opts.runs !== undefined ? [`-runs=${opts.runs}`, '-seed=1', '-reload=0'] : [`-max_total_time=${opts.seconds}`];
   const args = [...budget, '-timeout=10', '-print_final_stats=1', `-artifact_prefix=${artifacts}/${name}-`, scratch, seedDir];
-  const log = path.join(outDir, `${name}.log`);
+  const log = path.join(workDir, `${name}.log`);
   const logFd = fs.openSync(log, 'w');
   const started = Date.now();
   return new Promise((resolve) => {
@@ -140,8 +142,7 @@ function run(name, binary, opts) {
       const after = fs.existsSync(scratch) ? fs.readdirSync(scratch).length : 0;
       const cov = last ? `cov ${inited ? `${inited[1]} -> ` : ''}${last[1]}, ft ${inited ? `${inited[2]} -> ` : ''}${last[2]}, corpus ${inited ? `${inited[3]} -> ` : ''}${last[3]}` : 'no coverage line';
       const summary = `fuzz ${name}: ${execs} executions in ${seconds.toFixed(1)} s (${Math.round(execs / Math.max(seconds, 0.001))}/s), ${cov}, new inputs ${after - before}` +
-        (opts.runs !== undefined ? ' (scratch corpus, removed)' : ` in ${path.relative(root, scratch)}`);
-      if (opts.runs !== undefined) fs.rmSync(scratch, { recursive: true, force: true });
+        (opts.runs !== undefined ? ' (scratch corpus)' : ` in ${path.relative(root, scratch)}`);
       if (code === 0) {
         console.log(`${summary}: ok`);
         resolve(true);
@@ -171,13 +172,18 @@ async function main() {
   console.log(`fuzz: ${clang.version}; targets ${opts.targets.join(', ')}; ` +
     (opts.runs !== undefined ? `${opts.runs} executions each (-seed=1)` : `${opts.seconds} s each`));
   fs.mkdirSync(outDir, { recursive: true });
+  const workDir = opts.runs !== undefined ? fs.mkdtempSync(path.join(outDir, 'run-')) : outDir;
   let passed = 0;
   let failed = 0;
   for (const name of opts.targets) {
-    const binary = build(clang.cxx, name);
-    const ok = binary !== undefined && (opts.runs === undefined || checkSeedCoverage(name, binary)) && (await run(name, binary, opts));
+    const binary = build(clang.cxx, name, workDir);
+    const ok = binary !== undefined && (opts.runs === undefined || checkSeedCoverage(name, binary)) && (await run(name, binary, opts, workDir));
     if (ok) passed++;
     else failed++;
+  }
+  if (opts.runs !== undefined) {
+    if (failed === 0) fs.rmSync(workDir, { recursive: true, force: true });
+    else console.log(`fuzz: binaries, logs and reproducers kept in ${path.relative(root, workDir)}/`);
   }
   console.log(`fuzz: ${passed} passed, ${failed} failed`);
   process.exit(failed > 0 ? 1 : 0);

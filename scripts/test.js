@@ -48,7 +48,7 @@ else totals.failed += 1;
 // Fuzz targets (native/fuzz, docs/fuzzing.md): a fixed number of executions each from a fixed
 // seed. A crash, a sanitizer report, a seed set that misses a class, or a missing clang/libFuzzer
 // fails the step (scripts/fuzz.js says what to install).
-step('fuzz (libFuzzer, ASan + UBSan)', process.execPath, ['scripts/fuzz.js', '--runs', '200000'], (out) => {
+step('fuzz (libFuzzer, ASan + UBSan)', process.execPath, ['scripts/fuzz.js', '--runs', '100000'], (out) => {
   const m = out.match(/^fuzz: (\d+) passed, (\d+) failed$/m);
   if (m) {
     totals.passed += Number(m[1]);
