@@ -1,6 +1,6 @@
 # One build: the forwarding core as a plain static library (no <napi.h>), its test binary, the
-# node-addon-api binding, the native traffic tool mcrgen, the hot-path gate's replay harness
-# (a test, native/tests/hot-path) and the ring probe.
+# node-addon-api binding, the native traffic tool mcrgen and the hot-path gate's replay harness
+# (a test, native/tests/hot-path). The bench's own tools are built by bench/setup.ts at bench time.
 {
   "target_defaults": {
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
@@ -72,12 +72,6 @@
       "type": "executable",
       "libraries": ["-lpthread"],
       "sources": ["native/tools/mcrgen.cc"]
-    },
-    {
-      "target_name": "ring_probe",
-      "type": "executable",
-      "dependencies": ["mcr_core"],
-      "sources": ["bench/tools/ring_probe.cc"]
     },
     {
       "target_name": "mcr_replay",

@@ -17,6 +17,7 @@ export const PEERS_DIR = path.join(ROOT, 'bench', 'peers');
 export const BENCH_BUILD = path.join(ROOT, 'build', 'bench');
 export const C_RELAY = path.join(BENCH_BUILD, 'c-relay');
 export const LAT_RECV = path.join(BENCH_BUILD, 'lat-recv');
+export const RING_PROBE = path.join(BENCH_BUILD, 'ring_probe');
 export const NODE_RELAY = path.join(PEERS_DIR, 'node-relay.js');
 export const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
 export const BASELINE = path.join(ROOT, 'bench', 'baseline.json');

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Host preparation for a bench run: root check, a lock against two runs at once, removal of
-// namespaces a crashed run left, installation of missing peers (apt-get: smcroute, socat), the C
-// relay build, and the facts about the host that go into results.json's meta.
+// namespaces a crashed run left, installation of missing peers (apt-get: smcroute, socat), the
+// build of the bench's own tools (the only place they are built), and the facts about the host
+// that go into results.json's meta.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BENCH_BUILD, C_RELAY, LAT_RECV, MCRD, MCRGEN, PEERS_DIR, ROOT, TUNE_STATE } from './paths';
+import { BENCH_BUILD, C_RELAY, LAT_RECV, MCRD, MCRGEN, PEERS_DIR, RING_PROBE, ROOT, TUNE_STATE } from './paths';
 import { cleanup, sh } from './proc';
 import { deleteNamespace, staleNamespaces } from './topology';
 
@@ -95,21 +96,40 @@ export async function installPeers(log: (s: string) => void): Promise<PeerSetup>
   return out;
 }
 
-/** Builds the C relay and the latency probe into build/bench/ (cc -O2); returns error texts by tool. */
-export async function buildTools(): Promise<Record<string, string>> {
+/**
+ * The bench's own tools, built into build/bench/ (-O2) by buildTools, the one place they are built
+ * (npm install builds only the relay, mcrgen and the tests).
+ */
+const TOOLS: Record<string, { language: 'C' | 'C++'; args: string[] }> = {
+  'c-relay': { language: 'C', args: ['-O2', '-Wall', '-o', C_RELAY, path.join(PEERS_DIR, 'c-relay.c')] },
+  'lat-recv': { language: 'C', args: ['-O2', '-Wall', '-o', LAT_RECV, path.join(ROOT, 'bench', 'tools', 'lat-recv.c')] },
+  // The TPACKET_V2/V3 experiment behind the ring choice (docs/performance.md), with the core's
+  // parser compiled in. No scenario runs it: `node dist/bench/setup.js ring_probe` builds it.
+  ring_probe: {
+    language: 'C++',
+    args: ['-std=c++20', '-O2', '-Wall', `-I${path.join(ROOT, 'native', 'include')}`, '-o', RING_PROBE,
+      path.join(ROOT, 'bench', 'tools', 'ring_probe.cc'), path.join(ROOT, 'native', 'core', 'parse.cc')],
+  },
+};
+
+/** Builds the named tools (by default the two a bench run uses); returns error texts by tool. */
+export async function buildTools(names: string[] = ['c-relay', 'lat-recv']): Promise<Record<string, string>> {
   mkdirSync(BENCH_BUILD, { recursive: true });
-  const cc = which('cc') ?? which('gcc');
+  const compilers = { C: which('cc') ?? which('gcc'), 'C++': which('c++') ?? which('g++') };
   const errors: Record<string, string> = {};
-  for (const [name, src, out] of [
-    ['c-relay', path.join(PEERS_DIR, 'c-relay.c'), C_RELAY],
-    ['lat-recv', path.join(ROOT, 'bench', 'tools', 'lat-recv.c'), LAT_RECV],
-  ]) {
-    if (!cc) {
-      errors[name] = 'no C compiler (cc) found';
+  for (const name of names) {
+    const tool = TOOLS[name];
+    if (!tool) {
+      errors[name] = `unknown tool (known: ${Object.keys(TOOLS).join(', ')})`;
       continue;
     }
-    const r = await sh(cc, ['-O2', '-Wall', '-o', out, src], { allowFail: true });
-    if (r.code !== 0) errors[name] = `cc failed: ${r.stderr.trim()}`;
+    const compiler = compilers[tool.language];
+    if (!compiler) {
+      errors[name] = `no ${tool.language} compiler (${tool.language === 'C' ? 'cc' : 'c++'}) found`;
+      continue;
+    }
+    const r = await sh(compiler, tool.args, { allowFail: true });
+    if (r.code !== 0) errors[name] = `${path.basename(compiler)} failed: ${r.stderr.trim()}`;
   }
   return errors;
 }
@@ -158,4 +178,18 @@ export function hostMeta(): HostMeta {
       ['net.core.rmem_max', 'net.core.wmem_max', 'net.core.rmem_default', 'net.core.wmem_default', 'net.core.netdev_max_backlog'].map((k) => [k, readSysctl(k)]),
     ),
   };
+}
+
+// `node dist/bench/setup.js TOOL...` builds tools no bench run needs (ring_probe).
+if (require.main === module) {
+  const names = process.argv.slice(2);
+  if (names.length === 0) {
+    console.error(`usage: node dist/bench/setup.js TOOL... (${Object.keys(TOOLS).join(', ')})`);
+    process.exitCode = 2;
+  } else
+    void buildTools(names).then((errors) => {
+      for (const [name, why] of Object.entries(errors)) console.error(`${name}: ${why}`);
+      for (const name of names.filter((n) => !(n in errors))) console.log(`built ${path.relative(ROOT, path.join(BENCH_BUILD, name))}`);
+      process.exitCode = Object.keys(errors).length > 0 ? 1 : 0;
+    });
 }
