@@ -14,8 +14,12 @@ export class CounterWatch {
   private pending: Record<string, number> = {};
   private lastWarn = 0;
 
-  /** `totals` reads the counters now (StatsReader through the daemon). */
-  constructor(private readonly totals: () => Counters, private readonly log: Logger) {}
+  /** `totals` reads the counters now (StatsReader through the daemon); `now` is the clock. */
+  constructor(
+    private readonly totals: () => Counters,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => this.tick(), WATCH_INTERVAL_MS);
@@ -26,7 +30,8 @@ export class CounterWatch {
     clearInterval(this.timer);
   }
 
-  private tick(): void {
+  /** One comparison with the previous reading; start() runs it every second. */
+  tick(): void {
     const now = this.totals();
     const previous = this.previous;
     if (previous) {
@@ -38,11 +43,11 @@ export class CounterWatch {
         'malformed or unsupported frames dropped': delta((c) => c.filtered),
       };
       for (const [what, n] of Object.entries(events)) if (n > 0) this.pending[what] = (this.pending[what] ?? 0) + n;
-      if (Object.keys(this.pending).length > 0 && Date.now() - this.lastWarn >= WARN_EVERY_MS) {
-        const seconds = this.lastWarn === 0 ? WATCH_INTERVAL_MS / 1000 : Math.round((Date.now() - this.lastWarn) / 1000);
+      if (Object.keys(this.pending).length > 0 && this.now() - this.lastWarn >= WARN_EVERY_MS) {
+        const seconds = this.lastWarn === 0 ? WATCH_INTERVAL_MS / 1000 : Math.round((this.now() - this.lastWarn) / 1000);
         for (const [what, n] of Object.entries(this.pending)) this.log.warn(`${what}: ${n} packets in the last ${seconds} s`);
         this.pending = {};
-        this.lastWarn = Date.now();
+        this.lastWarn = this.now();
       }
     }
     this.previous = now;
