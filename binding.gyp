@@ -71,7 +71,13 @@
       "target_name": "mcrgen",
       "type": "executable",
       "libraries": ["-lpthread"],
-      "sources": ["native/tools/mcrgen.cc"]
+      "sources": [
+        "native/tools/mcrgen/main.cc",
+        "native/tools/mcrgen/common.cc",
+        "native/tools/mcrgen/send.cc",
+        "native/tools/mcrgen/recv.cc",
+        "native/tools/mcrgen/inject.cc"
+      ]
     },
     {
       "target_name": "mcr_replay",

@@ -107,8 +107,8 @@ const TOOLS: Record<string, { language: 'C' | 'C++'; args: string[] }> = {
   // parser compiled in. No scenario runs it: `node dist/bench/setup.js ring_probe` builds it.
   ring_probe: {
     language: 'C++',
-    args: ['-std=c++20', '-O2', '-Wall', `-I${path.join(ROOT, 'native', 'include')}`, '-o', RING_PROBE,
-      path.join(ROOT, 'bench', 'tools', 'ring_probe.cc'), path.join(ROOT, 'native', 'core', 'parse.cc')],
+    args: ['-std=c++20', '-O2', '-Wall', `-I${path.join(ROOT, 'native', 'include')}`, `-I${path.join(ROOT, 'native', 'tools', 'mcrgen')}`,
+      '-o', RING_PROBE, path.join(ROOT, 'bench', 'tools', 'ring_probe.cc'), path.join(ROOT, 'native', 'core', 'parse.cc')],
   },
 };
 

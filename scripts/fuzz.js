@@ -31,8 +31,9 @@ const TARGETS = {
   },
   payload: {
     sources: ['native/fuzz/payload_fuzzer.cc'],
+    includes: ['-Inative/tools/mcrgen'],
     classes: () => {
-      const text = fs.readFileSync(path.join(root, 'native/include/mcr/payload.h'), 'utf8');
+      const text = fs.readFileSync(path.join(root, 'native/tools/mcrgen/payload.h'), 'utf8');
       const body = (text.match(/enum class Verdict \{([^}]*)\}/) ?? [])[1] ?? '';
       return body.split(',').map((s) => s.trim()).filter(Boolean);
     },
@@ -84,7 +85,7 @@ function findClang() {
 function build(cxx, name, workDir) {
   const binary = path.join(workDir, `${name}_fuzzer`);
   const args = ['-std=c++20', '-g', '-O1', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=undefined',
-    '-Inative/include', ...TARGETS[name].sources, '-o', binary];
+    '-Inative/include', ...(TARGETS[name].includes ?? []), ...TARGETS[name].sources, '-o', binary];
   const r = spawnSync(cxx, args, { cwd: root, encoding: 'utf8' });
   if (r.status !== 0) {
     process.stdout.write(r.stderr);

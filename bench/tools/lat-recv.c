@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Latency probe for the benchmark: receives mcrgen payloads (native/include/mcr/payload.h) and
+// Latency probe for the benchmark: receives mcrgen payloads (native/tools/mcrgen/payload.h) and
 // reports one-way latency percentiles twice: "wire", from the kernel's receive timestamp
 // (SO_TIMESTAMPNS, taken when the frame enters the sink's stack, so the probe's own scheduling
 // and socket queue are excluded), and "app", from the time recvmmsg returned (which adds the

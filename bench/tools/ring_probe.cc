@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "mcr/parse.h"
-#include "mcr/payload.h"
+#include "payload.h"  // native/tools/mcrgen/, on the include path
 
 namespace {
 uint64_t now_ns() {

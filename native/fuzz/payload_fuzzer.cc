@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // libFuzzer target over mcrgen's payload checker (mcr::payload::verify, the receiving side of
-// native/include/mcr/payload.h). The input is one received UDP payload. Besides ASan/UBSan's
+// native/tools/mcrgen/payload.h). The input is one received UDP payload. Besides ASan/UBSan's
 // checks it asserts the format's promise: a payload is accepted exactly when it is the one
 // fill() writes for its header's stream, seq and send time, byte for byte.
 #include <cstdint>
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <memory>
 
-#include "mcr/payload.h"
+#include "payload.h"  // native/tools/mcrgen/, on the include path
 
 namespace {
 

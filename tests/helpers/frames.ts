@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Ethernet/IPv4/UDP frame builder for `mcrgen inject`: well-formed frames by default, and every
 // field a malformed frame needs overridable (version, IHL, total length, checksum, fragment bits,
-// protocol, UDP length). Payloads follow native/include/mcr/payload.h so `mcrgen recv` counts
+// protocol, UDP length). Payloads follow native/tools/mcrgen/payload.h so `mcrgen recv` counts
 // relayed copies like any mcrgen stream.
 import { writeFileSync, rmSync } from 'node:fs';
 import { MCRGEN, type Topology } from './netns';
