@@ -239,8 +239,12 @@ export class Daemon implements ConfigHost {
   private logRuleProblems(): void {
     for (const r of this.registry.list()) {
       const label = r.spec.name ?? r.id;
-      if (r.status?.error) this.log.error(`rule ${label} is not forwarding: ${r.status.error}`);
-      else if (r.status?.input !== 'up') this.log.warn(`rule ${label}: input interface ${r.spec.input.interface} does not exist yet; waiting for it`);
+      // A refused rule's outputs are all reported down: the error is the one thing to say.
+      if (r.status?.error) {
+        this.log.error(`rule ${label} is not forwarding: ${r.status.error}`);
+        continue;
+      }
+      if (r.status?.input !== 'up') this.log.warn(`rule ${label}: input interface ${r.spec.input.interface} does not exist yet; waiting for it`);
       r.status?.outputs.forEach((s, i) => {
         if (s !== 'up') this.log.warn(`rule ${label}: output interface ${r.spec.outputs[i]?.interface} does not exist yet; waiting for it`);
       });
