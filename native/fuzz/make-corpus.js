@@ -3,8 +3,9 @@
 // Writes the committed seed corpora of the fuzz targets (native/fuzz/corpus/{frame,payload}/)
 // with the frame builder the integration tests use (tests/helpers/frames.ts, compiled to dist/
 // by `npm run build:ts`): one file per malformed class the parser counts, frames that match each
-// rule of frame_fuzzer.cc's table, and mcrgen payloads valid and corrupted. Run it again after
-// changing either; the files are small and deterministic.
+// rule of frame_fuzzer.cc's table, the shared frame fixtures (tests/fixtures/frames.json), and
+// mcrgen payloads valid and corrupted. Run it again after changing any of them; the files are
+// small and deterministic.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -12,6 +13,7 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..', '..');
 const frames = require(path.join(root, 'dist', 'tests', 'helpers', 'frames.js'));
 const { ethernet, ipv4, udp, udpFrame, mcrPayload, arpRequest } = frames;
+const { readFrameFixtures } = require(path.join(root, 'dist', 'tests', 'helpers', 'frame-fixtures.js'));
 
 function writeAll(dir, entries) {
   fs.rmSync(dir, { recursive: true, force: true });
@@ -83,6 +85,12 @@ const frameSeeds = [
   ['filtered_not_ipv4-ipv6-ethertype', seed(ethernet({ etherType: 0x86dd }, ipv4({ src: SRC, dst: PAIR.dst }, udp({ dstPort: 5001 }, body))))],
   ['filtered_oversize-1', seed(whole, { extraWire: 1 })],
   ['filtered_oversize-31', seed(whole, { extraWire: 31 })],
+  // The shared frame fixture table (tests/fixtures/frames.json), each under its verdict; its
+  // matched fixtures go to PAIR. Not the jumbo one: a 9 KB seed would raise libFuzzer's input
+  // size limit for every run.
+  ...readFrameFixtures()
+    .fixtures.filter((f) => f.frame.length <= 1518)
+    .map((f) => [`${f.verdict}-fixture-${f.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}`, seed(f.frame)]),
 ];
 
 // ---- payload target: one received UDP payload --------------------------------------------
