@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: MIT
 // Mechanical checks that keep the layering honest: only native/binding may include <napi.h>
-// (the forwarding core is a plain C++ library), and every source file carries an SPDX header.
+// (the forwarding core is a plain C++ library), every source file carries an SPDX header, shell
+// scripts parse, and C/C++ is formatted by clang-format.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -39,6 +40,15 @@ const { spawnSync } = require('node:child_process');
 for (const file of files.filter((f) => f.endsWith('.sh')).concat(path.join(root, '.ci', 'run'))) {
   const r = spawnSync('bash', ['-n', file], { encoding: 'utf8' });
   if (r.status !== 0) problems.push(`${path.relative(root, file)}: bash -n: ${r.stderr.trim()}`);
+}
+
+// C and C++ follow .clang-format (clang-format 14 from Debian; `npm run format` applies it).
+const cFiles = files.filter((f) => /\.(cc|h|c)$/.test(f));
+const format = spawnSync('clang-format', ['--dry-run', '-Werror', ...cFiles], { encoding: 'utf8', maxBuffer: 64 << 20 });
+if (format.error) problems.push(`clang-format not found (${format.error.message}): apt-get install clang-format`);
+else if (format.status !== 0) {
+  const offenders = [...new Set([...format.stderr.matchAll(/^(.+?):\d+:\d+: error:/gm)].map((m) => path.relative(root, m[1])))];
+  problems.push(`clang-format: ${offenders.length} file(s) differ from .clang-format (run npm run format): ${offenders.join(', ')}`);
 }
 
 if (problems.length > 0) {

@@ -20,9 +20,12 @@
 #define SEND_CHUNK 1024 /* UIO_MAXIOV: most messages one sendmmsg takes */
 
 static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig; stop = 1; }
+static void on_signal(int sig) {
+  (void)sig;
+  stop = 1;
+}
 
-static void die(const char *what) {
+static void die(const char* what) {
   fprintf(stderr, "c-relay: %s: %s\n", what, strerror(errno));
   exit(1);
 }
@@ -36,7 +39,7 @@ static void usage(void) {
   exit(2);
 }
 
-static struct in_addr addr_arg(const char *s) {
+static struct in_addr addr_arg(const char* s) {
   struct in_addr a;
   if (inet_pton(AF_INET, s, &a) != 1) usage();
   return a;
@@ -47,25 +50,36 @@ static struct in_addr addr_plus(struct in_addr base, unsigned k) {
   return a;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   struct in_addr in_addr = {0}, group = {0}, out_addr = {0}, out_group = {0};
   unsigned streams = 1, fanout = 1, port = 5001, out_port = 5002, ttl = 16;
   int rcvbuf = 8 << 20;
   for (int i = 1; i < argc; i++) {
-    const char *o = argv[i];
+    const char* o = argv[i];
     if (i + 1 >= argc) usage();
-    const char *v = argv[++i];
-    if (!strcmp(o, "--in-addr")) in_addr = addr_arg(v);
-    else if (!strcmp(o, "--group")) group = addr_arg(v);
-    else if (!strcmp(o, "--streams")) streams = (unsigned)atoi(v);
-    else if (!strcmp(o, "--port")) port = (unsigned)atoi(v);
-    else if (!strcmp(o, "--out-addr")) out_addr = addr_arg(v);
-    else if (!strcmp(o, "--out-group")) out_group = addr_arg(v);
-    else if (!strcmp(o, "--fanout")) fanout = (unsigned)atoi(v);
-    else if (!strcmp(o, "--out-port")) out_port = (unsigned)atoi(v);
-    else if (!strcmp(o, "--ttl")) ttl = (unsigned)atoi(v);
-    else if (!strcmp(o, "--rcvbuf")) rcvbuf = atoi(v);
-    else usage();
+    const char* v = argv[++i];
+    if (!strcmp(o, "--in-addr"))
+      in_addr = addr_arg(v);
+    else if (!strcmp(o, "--group"))
+      group = addr_arg(v);
+    else if (!strcmp(o, "--streams"))
+      streams = (unsigned)atoi(v);
+    else if (!strcmp(o, "--port"))
+      port = (unsigned)atoi(v);
+    else if (!strcmp(o, "--out-addr"))
+      out_addr = addr_arg(v);
+    else if (!strcmp(o, "--out-group"))
+      out_group = addr_arg(v);
+    else if (!strcmp(o, "--fanout"))
+      fanout = (unsigned)atoi(v);
+    else if (!strcmp(o, "--out-port"))
+      out_port = (unsigned)atoi(v);
+    else if (!strcmp(o, "--ttl"))
+      ttl = (unsigned)atoi(v);
+    else if (!strcmp(o, "--rcvbuf"))
+      rcvbuf = atoi(v);
+    else
+      usage();
   }
   if (!group.s_addr || !out_group.s_addr || fanout < 1 || fanout > MAX_OUTPUTS || streams < 1) usage();
 
@@ -75,7 +89,7 @@ int main(int argc, char **argv) {
   setsockopt(in, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   setsockopt(in, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf); /* capped by net.core.rmem_max */
   struct sockaddr_in bind_addr = {.sin_family = AF_INET, .sin_port = htons(port)};
-  if (bind(in, (struct sockaddr *)&bind_addr, sizeof bind_addr) != 0) die("bind");
+  if (bind(in, (struct sockaddr*)&bind_addr, sizeof bind_addr) != 0) die("bind");
   for (unsigned k = 0; k < streams; k++) {
     struct ip_mreqn m = {.imr_multiaddr = addr_plus(group, k), .imr_address = in_addr};
     if (setsockopt(in, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0) die("IP_ADD_MEMBERSHIP");
@@ -84,7 +98,7 @@ int main(int argc, char **argv) {
   int out = socket(AF_INET, SOCK_DGRAM, 0);
   if (out < 0) die("socket");
   struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr = out_addr};
-  if (bind(out, (struct sockaddr *)&src, sizeof src) != 0) die("bind output");
+  if (bind(out, (struct sockaddr*)&src, sizeof src) != 0) die("bind output");
   struct ip_mreqn mif = {.imr_address = out_addr};
   if (setsockopt(out, IPPROTO_IP, IP_MULTICAST_IF, &mif, sizeof mif) != 0) die("IP_MULTICAST_IF");
   int t = (int)ttl, zero = 0;
@@ -93,7 +107,8 @@ int main(int argc, char **argv) {
 
   struct sockaddr_in dests[MAX_OUTPUTS];
   for (unsigned k = 0; k < fanout; k++) {
-    dests[k] = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(out_port), .sin_addr = addr_plus(out_group, k)};
+    dests[k] =
+        (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(out_port), .sin_addr = addr_plus(out_group, k)};
   }
 
   static char bufs[MAX_BATCH][MAX_PAYLOAD];
@@ -124,8 +139,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
       tx_iov[i] = (struct iovec){bufs[i], rx[i].msg_len};
       for (unsigned k = 0; k < fanout; k++) {
-        tx[m++] = (struct mmsghdr){.msg_hdr = {.msg_name = &dests[k], .msg_namelen = sizeof dests[k],
-                                               .msg_iov = &tx_iov[i], .msg_iovlen = 1}};
+        tx[m++] = (struct mmsghdr){
+            .msg_hdr = {.msg_name = &dests[k], .msg_namelen = sizeof dests[k], .msg_iov = &tx_iov[i], .msg_iovlen = 1}};
       }
     }
     for (unsigned done = 0; done < m;) {

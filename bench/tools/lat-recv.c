@@ -30,18 +30,18 @@ static uint64_t clock_ns(clockid_t c) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t le(const unsigned char *p, int n) {
+static uint64_t le(const unsigned char* p, int n) {
   uint64_t v = 0;
   for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
   return v;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+static int cmp_i64(const void* a, const void* b) {
+  int64_t x = *(const int64_t*)a, y = *(const int64_t*)b;
   return x < y ? -1 : x > y;
 }
 
-static void percentiles(const char *name, int64_t *v, size_t n, int last) {
+static void percentiles(const char* name, int64_t* v, size_t n, int last) {
   if (n == 0) {
     printf("\"%s\":{\"p50\":null,\"p90\":null,\"p99\":null,\"p999\":null,\"max\":null}%s", name, last ? "" : ",");
     return;
@@ -49,7 +49,7 @@ static void percentiles(const char *name, int64_t *v, size_t n, int last) {
   qsort(v, n, sizeof *v, cmp_i64);
   double q[4] = {0.5, 0.9, 0.99, 0.999};
   printf("\"%s\":{", name);
-  const char *k[4] = {"p50", "p90", "p99", "p999"};
+  const char* k[4] = {"p50", "p90", "p99", "p999"};
   for (int i = 0; i < 4; i++) {
     size_t idx = (size_t)(q[i] * (double)n);
     if (idx >= n) idx = n - 1;
@@ -58,17 +58,22 @@ static void percentiles(const char *name, int64_t *v, size_t n, int last) {
   printf("\"max\":%.1f}%s", (double)v[n - 1] / 1000.0, last ? "" : ",");
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   const char *group = NULL, *ifname = NULL;
   unsigned port = 0;
   unsigned long long count = 0;
   double timeout = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--group")) group = argv[i + 1];
-    else if (!strcmp(argv[i], "--port")) port = (unsigned)atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--interface")) ifname = argv[i + 1];
-    else if (!strcmp(argv[i], "--count")) count = strtoull(argv[i + 1], NULL, 10);
-    else if (!strcmp(argv[i], "--timeout")) timeout = atof(argv[i + 1]);
+    if (!strcmp(argv[i], "--group"))
+      group = argv[i + 1];
+    else if (!strcmp(argv[i], "--port"))
+      port = (unsigned)atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--interface"))
+      ifname = argv[i + 1];
+    else if (!strcmp(argv[i], "--count"))
+      count = strtoull(argv[i + 1], NULL, 10);
+    else if (!strcmp(argv[i], "--timeout"))
+      timeout = atof(argv[i + 1]);
   }
   if (!group || !ifname || !port || !count) {
     fprintf(stderr, "usage: lat-recv --group G --port P --interface IFNAME --count N [--timeout S]\n");
@@ -78,14 +83,16 @@ int main(int argc, char **argv) {
   if (fd < 0) return perror("socket"), 1;
   int one = 1, buf = 32 << 20;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) != 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
   setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
   inet_pton(AF_INET, group, &a.sin_addr);
-  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) return perror("bind"), 1;
+  if (bind(fd, (struct sockaddr*)&a, sizeof a) != 0) return perror("bind"), 1;
   struct ip_mreqn m = {.imr_ifindex = (int)if_nametoindex(ifname)};
   inet_pton(AF_INET, group, &m.imr_multiaddr);
-  if (IN_MULTICAST(ntohl(m.imr_multiaddr.s_addr)) && setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0) return perror("IP_ADD_MEMBERSHIP"), 1;
+  if (IN_MULTICAST(ntohl(m.imr_multiaddr.s_addr)) && setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0)
+    return perror("IP_ADD_MEMBERSHIP"), 1;
 
   // offset between the two clocks, from the tightest of a few sandwiches
   int64_t offset = 0;
@@ -99,7 +106,7 @@ int main(int argc, char **argv) {
   }
 
   int64_t *wire = calloc(count, sizeof *wire), *app = calloc(count, sizeof *app);
-  unsigned char *seen = calloc((count + 7) / 8, 1);
+  unsigned char* seen = calloc((count + 7) / 8, 1);
   static unsigned char bufs[BATCH][BUFSZ];
   static char ctrl[BATCH][256];
   struct iovec iov[BATCH];
@@ -117,14 +124,15 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < BATCH; i++) {
       iov[i] = (struct iovec){bufs[i], BUFSZ};
-      msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1, .msg_control = ctrl[i], .msg_controllen = sizeof ctrl[i]}};
+      msgs[i] = (struct mmsghdr){
+          .msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1, .msg_control = ctrl[i], .msg_controllen = sizeof ctrl[i]}};
     }
     int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0) continue;
     uint64_t now = clock_ns(CLOCK_MONOTONIC);
     for (int i = 0; i < n; i++) {
       received++;
-      const unsigned char *p = bufs[i];
+      const unsigned char* p = bufs[i];
       if (msgs[i].msg_len < 32 || le(p, 4) != MAGIC) {
         foreign++;
         continue;
@@ -142,7 +150,7 @@ int main(int argc, char **argv) {
       unique++;
       app[na++] = (int64_t)(now - send_ns);
       int stamped = 0;
-      for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+      for (struct cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
           struct timespec ts;
           memcpy(&ts, CMSG_DATA(c), sizeof ts);
@@ -161,7 +169,8 @@ int main(int argc, char **argv) {
       nanosleep(&pause, NULL);
     }
   }
-  printf("{\"received\":%llu,\"unique\":%llu,\"lost\":%llu,\"duplicates\":%llu,\"foreign\":%llu,\"no_stamp\":%llu,", received, unique, count - unique, duplicates, foreign, no_stamp);
+  printf("{\"received\":%llu,\"unique\":%llu,\"lost\":%llu,\"duplicates\":%llu,\"foreign\":%llu,\"no_stamp\":%llu,",
+         received, unique, count - unique, duplicates, foreign, no_stamp);
   percentiles("wire_us", wire, nw, 0);
   percentiles("app_us", app, na, 1);
   printf("}\n");

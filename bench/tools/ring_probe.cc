@@ -60,9 +60,10 @@ int main(int argc, char** argv) {
   uint64_t count = 100000;
   double timeout_s = 3;
   unsigned block_tov_ms = 0;  // 0: the kernel's default (derived from link speed)
-  static option opts[] = {{"device", required_argument, nullptr, 'd'}, {"version", required_argument, nullptr, 'v'},
-                          {"count", required_argument, nullptr, 'c'},  {"timeout", required_argument, nullptr, 't'},
-                          {"block-tov-ms", required_argument, nullptr, 'b'}, {nullptr, 0, nullptr, 0}};
+  static option opts[] = {
+      {"device", required_argument, nullptr, 'd'},       {"version", required_argument, nullptr, 'v'},
+      {"count", required_argument, nullptr, 'c'},        {"timeout", required_argument, nullptr, 't'},
+      {"block-tov-ms", required_argument, nullptr, 'b'}, {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     switch (c) {
       case 'd': device = optarg; break;
@@ -71,12 +72,14 @@ int main(int argc, char** argv) {
       case 't': timeout_s = std::atof(optarg); break;
       case 'b': block_tov_ms = unsigned(std::atoi(optarg)); break;
       default:
-        std::fprintf(stderr, "usage: ring_probe --device IF [--version 2|3] [--count N] [--timeout S] [--block-tov-ms MS]\n");
+        std::fprintf(stderr,
+                     "usage: ring_probe --device IF [--version 2|3] [--count N] [--timeout S] [--block-tov-ms MS]\n");
         return 2;
     }
   }
   if (!device || (version != 2 && version != 3)) {
-    std::fprintf(stderr, "usage: ring_probe --device IF [--version 2|3] [--count N] [--timeout S] [--block-tov-ms MS]\n");
+    std::fprintf(stderr,
+                 "usage: ring_probe --device IF [--version 2|3] [--count N] [--timeout S] [--block-tov-ms MS]\n");
     return 2;
   }
   int fd = socket(AF_PACKET, SOCK_RAW, 0);
@@ -100,10 +103,9 @@ int main(int argc, char** argv) {
   }
   auto* map = static_cast<uint8_t*>(mmap(nullptr, map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
   if (map == MAP_FAILED) die("mmap");
-  sock_filter code[] = {
-      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12), BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 3),
-      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 23), BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, 0xffffffff),  BPF_STMT(BPF_RET | BPF_K, 0)};
+  sock_filter code[] = {BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12), BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 3),
+                        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 23), BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 1),
+                        BPF_STMT(BPF_RET | BPF_K, 0xffffffff),  BPF_STMT(BPF_RET | BPF_K, 0)};
   sock_fprog prog{6, code};
   if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0) die("SO_ATTACH_FILTER");
   sockaddr_ll addr{};
@@ -160,8 +162,10 @@ int main(int argc, char** argv) {
     return r.latency_us[std::min(r.latency_us.size() - 1, size_t(p * double(r.latency_us.size())))];
   };
   const double secs = r.frames > 1 ? double(r.last_ns - r.first_ns) / 1e9 : 0;
-  std::printf("{\"version\":%d,\"frames\":%llu,\"kernel_drops\":%u,\"pps\":%.0f,\"latency_us\":{\"p50\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%.0f}}\n",
-              version, (unsigned long long)r.frames, st.tp_drops, secs > 0 ? double(r.frames - 1) / secs : 0.0, pct(0.5), pct(0.99),
-              pct(0.999), r.latency_us.empty() ? -1.0 : double(r.latency_us.back()));
+  std::printf(
+      "{\"version\":%d,\"frames\":%llu,\"kernel_drops\":%u,\"pps\":%.0f,\"latency_us\":{\"p50\":%.0f,\"p99\":%.0f,"
+      "\"p999\":%.0f,\"max\":%.0f}}\n",
+      version, (unsigned long long)r.frames, st.tp_drops, secs > 0 ? double(r.frames - 1) / secs : 0.0, pct(0.5),
+      pct(0.99), pct(0.999), r.latency_us.empty() ? -1.0 : double(r.latency_us.back()));
   return 0;
 }

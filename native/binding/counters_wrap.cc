@@ -7,9 +7,9 @@
 namespace mcr::binding {
 
 Napi::Function CountersWrap::Define(Napi::Env env) {
-  Napi::Function cls = DefineClass(env, "Counters",
-                                   {InstanceMethod("snapshot", &CountersWrap::JS_snapshot),
-                                    InstanceMethod("close", &CountersWrap::JS_close)});
+  Napi::Function cls = DefineClass(
+      env, "Counters",
+      {InstanceMethod("snapshot", &CountersWrap::JS_snapshot), InstanceMethod("close", &CountersWrap::JS_close)});
   Napi::Array names = Napi::Array::New(env, kWorkerCounterCount);
   for (uint32_t i = 0; i < kWorkerCounterCount; ++i) names.Set(i, worker_counter_name(i));
   cls.Set("workerCounterNames", names);

@@ -26,8 +26,7 @@ inline std::string require_string(Napi::Env env, Napi::Object obj, const char* k
   return v.As<Napi::String>().Utf8Value();
 }
 
-inline uint32_t require_uint(Napi::Env env, Napi::Object obj, const char* key, const std::string& where,
-                             uint32_t max) {
+inline uint32_t require_uint(Napi::Env env, Napi::Object obj, const char* key, const std::string& where, uint32_t max) {
   Napi::Value v = obj.Get(key);
   if (!v.IsNumber()) type_error(env, "a number", where + "." + key);
   double d = v.As<Napi::Number>().DoubleValue();

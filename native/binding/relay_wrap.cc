@@ -38,14 +38,12 @@ Napi::Array status_array(Napi::Env env, const std::vector<RuleStatus>& status) {
 }  // namespace
 
 Napi::Function RelayWrap::Define(Napi::Env env) {
-  return DefineClass(env, "Relay",
-                     {InstanceMethod("start", &RelayWrap::JS_start),
-                      InstanceMethod("setRules", &RelayWrap::JS_setRules),
-                      InstanceMethod("reconcile", &RelayWrap::JS_reconcile),
-                      InstanceMethod("pollKernelStats", &RelayWrap::JS_pollKernelStats),
-                      InstanceMethod("stop", &RelayWrap::JS_stop),
-                      InstanceMethod("workers", &RelayWrap::JS_workers),
-                      InstanceMethod("inputs", &RelayWrap::JS_inputs)});
+  return DefineClass(
+      env, "Relay",
+      {InstanceMethod("start", &RelayWrap::JS_start), InstanceMethod("setRules", &RelayWrap::JS_setRules),
+       InstanceMethod("reconcile", &RelayWrap::JS_reconcile),
+       InstanceMethod("pollKernelStats", &RelayWrap::JS_pollKernelStats), InstanceMethod("stop", &RelayWrap::JS_stop),
+       InstanceMethod("workers", &RelayWrap::JS_workers), InstanceMethod("inputs", &RelayWrap::JS_inputs)});
 }
 
 RelayWrap::RelayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayWrap>(info) {
@@ -63,7 +61,8 @@ RelayWrap::RelayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayWra
   }
   if (!opts.Get("spanSampleEvery").IsUndefined())
     options_.span_sample_every = require_uint(env, opts, "spanSampleEvery", "options", 1u << 20);
-  if (opts.Get("cpus").IsArray()) options_.cpus = require_int_array(env, opts.Get("cpus"), "a CPU number", "options.cpus");
+  if (opts.Get("cpus").IsArray())
+    options_.cpus = require_int_array(env, opts.Get("cpus"), "a CPU number", "options.cpus");
   relay_ = std::make_unique<Relay>();
 }
 

@@ -125,9 +125,8 @@ int CounterRegion::open(const std::string& path, bool create, std::string* error
     const std::string self = "/proc/self/fd/" + std::to_string(fd);
     int err = 0;
     for (int attempt = 0;; ++attempt) {
-      const int rc = temp_name.empty()
-                         ? linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW)
-                         : link(temp_name.c_str(), path.c_str());
+      const int rc = temp_name.empty() ? linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW)
+                                       : link(temp_name.c_str(), path.c_str());
       err = rc == 0 ? 0 : errno;
       if (err == EEXIST && attempt == 0 && remove_if_stale(path)) continue;
       break;
@@ -137,8 +136,8 @@ int CounterRegion::open(const std::string& path, bool create, std::string* error
       close();
       return fail(error, "counter file " + path + (err == EEXIST ? " belongs to a running process" : ""), err);
     }
-  } else if (__atomic_load_n(&h.magic, __ATOMIC_ACQUIRE) != kRegionMagic ||
-             h.layout_version != kRegionLayoutVersion || h.worker_block_size != sizeof(WorkerBlock)) {
+  } else if (__atomic_load_n(&h.magic, __ATOMIC_ACQUIRE) != kRegionMagic || h.layout_version != kRegionLayoutVersion ||
+             h.worker_block_size != sizeof(WorkerBlock)) {
     close();
     return fail(error, "counter file " + path + " has another layout", EINVAL);
   }

@@ -29,8 +29,7 @@ int close_and_fail(int fd, std::string* error, const std::string& what) {
 }
 }  // namespace
 
-int open_egress_socket(const EgressKey& key, const std::string& ifname, int sndbuf_bytes,
-                       std::string* error) {
+int open_egress_socket(const EgressKey& key, const std::string& ifname, int sndbuf_bytes, std::string* error) {
   const std::string where = " for output interface " + ifname;
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return close_and_fail(fd, error, "socket(AF_INET)" + where);
@@ -72,14 +71,16 @@ void SendBatcher::count_error(int err, uint32_t first, uint32_t n, WorkerBlock& 
   switch (err) {
     case EAGAIN: which = tx_err_eagain; break;
     case ENOBUFS: which = tx_err_enobufs; break;
-    case ENETUNREACH: case EHOSTUNREACH: case ENETDOWN: which = tx_err_unreachable; break;
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ENETDOWN: which = tx_err_unreachable; break;
     case EMSGSIZE: which = tx_err_emsgsize; break;
-    case EPERM: case EACCES: which = tx_err_eperm; break;
+    case EPERM:
+    case EACCES: which = tx_err_eperm; break;
     default: which = tx_err_other; break;
   }
   bump(counters.counters[which], n);
-  for (uint32_t i = first; i < first + n; ++i)
-    bump(counters.outputs[pending_[order_[i]].output_slot][out_errors]);
+  for (uint32_t i = first; i < first + n; ++i) bump(counters.outputs[pending_[order_[i]].output_slot][out_errors]);
 }
 
 void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters) {

@@ -46,8 +46,8 @@ RingGeometry ring_geometry_for(uint32_t mtu, size_t ring_bytes) {
 
 IngressRing::~IngressRing() { close(); }
 
-int IngressRing::open(int ifindex, const std::string& ifname, const RingGeometry& geometry,
-                      FanoutGroup* fanout, std::string* error) {
+int IngressRing::open(int ifindex, const std::string& ifname, const RingGeometry& geometry, FanoutGroup* fanout,
+                      std::string* error) {
   close();
   const std::string where = " on " + ifname;
   // Protocol 0: no frames are queued until bind(), after the ring and filter are in place.
@@ -79,9 +79,9 @@ int IngressRing::open(int ifindex, const std::string& ifname, const RingGeometry
 
   // Classic BPF: accept IPv4 UDP, drop everything else in the kernel.
   sock_filter code[] = {
-      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),                 // EtherType
+      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),  // EtherType
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 3),
-      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 23),                 // IPv4 protocol
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 23),  // IPv4 protocol
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 1),
       BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
       BPF_STMT(BPF_RET | BPF_K, 0),
@@ -111,7 +111,8 @@ int IngressRing::open(int ifindex, const std::string& ifname, const RingGeometry
     return fail(error, "setsockopt(PACKET_FANOUT)" + where, errno);
   if (!fanout->assigned) {
     const int id = fanout_group();
-    if (id < 0) return fail(error, "PACKET_FANOUT" + where + ": the kernel reports no group after creating one", EPROTO);
+    if (id < 0)
+      return fail(error, "PACKET_FANOUT" + where + ": the kernel reports no group after creating one", EPROTO);
     fanout->id = uint16_t(id);
     fanout->assigned = true;
   }

@@ -40,8 +40,7 @@ uint16_t ipv4_header_checksum(const uint8_t* header, size_t len) {
   return uint16_t(~ntohs(uint16_t(sum)));
 }
 
-WorkerCounter parse_udp_frame(const uint8_t* frame, size_t captured_len, size_t wire_len,
-                              UdpDatagram* out) {
+WorkerCounter parse_udp_frame(const uint8_t* frame, size_t captured_len, size_t wire_len, UdpDatagram* out) {
   if (wire_len > captured_len) return filtered_oversize;
   if (captured_len < kEthHeader + kIpv4MinHeader) return filtered_truncated;
   if (load_be16(frame + 12) != 0x0800) return filtered_not_ipv4;

@@ -88,8 +88,8 @@ std::map<std::string, Relay::Resolved> Relay::resolve(const std::vector<RuleConf
 const Relay::RingSet* Relay::ring_set_for(const std::string& ifname, const Resolved& in, Staging& staged,
                                           std::string* error) {
   if (auto it = staged.rings.find(ifname); it != staged.rings.end()) return &it->second;
-  if (auto it = rings_.find(ifname); it != rings_.end() && it->second.ifindex == in.ifindex &&
-                                      it->second.frame_size == in.geometry.frame_size)
+  if (auto it = rings_.find(ifname);
+      it != rings_.end() && it->second.ifindex == in.ifindex && it->second.frame_size == in.geometry.frame_size)
     return &it->second;
   RingSet set;
   set.ifindex = in.ifindex;
@@ -134,7 +134,8 @@ void Relay::stage_rule(const RuleConfig& rule, const std::map<std::string, Resol
   if (in.ifindex <= 0) {
     // Outputs are still reported by whether their own interface exists, so the status names
     // only what is actually missing.
-    for (size_t o = 0; o < rule.outputs.size(); ++o) st.outputs_up[o] = resolved.at(rule.outputs[o].interface).ifindex > 0;
+    for (size_t o = 0; o < rule.outputs.size(); ++o)
+      st.outputs_up[o] = resolved.at(rule.outputs[o].interface).ifindex > 0;
     return;
   }
   st.input_up = true;
@@ -145,7 +146,8 @@ void Relay::stage_rule(const RuleConfig& rule, const std::map<std::string, Resol
       return;
     }
     std::string err;
-    const RingSet* set = table.inputs.size() >= kMaxInputs ? nullptr : ring_set_for(rule.input_interface, in, staged, &err);
+    const RingSet* set =
+        table.inputs.size() >= kMaxInputs ? nullptr : ring_set_for(rule.input_interface, in, staged, &err);
     if (set == nullptr) {
       st.error = err.empty() ? "more than " + std::to_string(kMaxInputs) + " input interfaces" : err;
       staged.input_errors[rule.input_interface] = st.error;
@@ -190,7 +192,8 @@ void Relay::stage_rule(const RuleConfig& rule, const std::map<std::string, Resol
     while (egress_index < table.egress_fds.size() && table.egress_fds[egress_index] != fd) ++egress_index;
     if (egress_index == table.egress_fds.size()) {
       if (egress_index >= SendBatcher::kMaxEgress) {
-        st.error = "more than " + std::to_string(SendBatcher::kMaxEgress) + " distinct (interface, ttl, source) outputs";
+        st.error =
+            "more than " + std::to_string(SendBatcher::kMaxEgress) + " distinct (interface, ttl, source) outputs";
         break;
       }
       table.egress_fds.push_back(fd);
@@ -278,8 +281,8 @@ std::string Relay::check_fanout(const RingSet& set, const std::string& ifname) c
     const int group = set.rings[w]->fanout_group();
     if (group != set.fanout_group)
       return "the ring of worker " + std::to_string(w) + " on " + ifname + " is in fanout group " +
-             (group < 0 ? std::string("none") : std::to_string(group)) + ", not " +
-             std::to_string(set.fanout_group) + " like the first: refusing the input, which would forward frames more than once";
+             (group < 0 ? std::string("none") : std::to_string(group)) + ", not " + std::to_string(set.fanout_group) +
+             " like the first: refusing the input, which would forward frames more than once";
   }
   return {};
 }
@@ -306,8 +309,8 @@ void Relay::publish(std::unique_ptr<RuleTable> table) {
   current_ = std::move(table);
 }
 
-int Relay::set_rules(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status,
-                     std::string* error, bool all_or_nothing) {
+int Relay::set_rules(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status, std::string* error,
+                     bool all_or_nothing) {
   if (!started_) {
     if (error) *error = "the relay is not started";
     return -EINVAL;
@@ -373,17 +376,9 @@ void Relay::stop() {
   started_ = false;
 }
 
-int Relay::worker_cpu(unsigned index) const {
-  return index < workers_.size() ? workers_[index]->cpu() : -1;
-}
-int Relay::worker_tid(unsigned index) const {
-  return index < workers_.size() ? workers_[index]->tid() : 0;
-}
-bool Relay::worker_realtime(unsigned index) const {
-  return index < workers_.size() && workers_[index]->realtime();
-}
-bool Relay::worker_pinned(unsigned index) const {
-  return index < workers_.size() && workers_[index]->pinned();
-}
+int Relay::worker_cpu(unsigned index) const { return index < workers_.size() ? workers_[index]->cpu() : -1; }
+int Relay::worker_tid(unsigned index) const { return index < workers_.size() ? workers_[index]->tid() : 0; }
+bool Relay::worker_realtime(unsigned index) const { return index < workers_.size() && workers_[index]->realtime(); }
+bool Relay::worker_pinned(unsigned index) const { return index < workers_.size() && workers_[index]->pinned(); }
 
 }  // namespace mcr

@@ -42,10 +42,15 @@ inline void cpu_relax() {
 }
 }  // namespace
 
-Worker::Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters,
-               std::atomic<RuleTable*>* table, std::atomic<uint64_t>* generation)
-    : index_(index), settings_(settings), span_countdown_(settings.span_sample_every), counters_(counters), table_(table),
-      generation_(generation), batcher_(std::make_unique<SendBatcher>()) {}
+Worker::Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters, std::atomic<RuleTable*>* table,
+               std::atomic<uint64_t>* generation)
+    : index_(index),
+      settings_(settings),
+      span_countdown_(settings.span_sample_every),
+      counters_(counters),
+      table_(table),
+      generation_(generation),
+      batcher_(std::make_unique<SendBatcher>()) {}
 
 Worker::~Worker() {
   stop();
@@ -101,8 +106,8 @@ uint32_t Worker::drain_ring(const RuleTable& table, uint32_t input_index) {
     if (hdr == nullptr) break;
     held[n++] = hdr;
     ring->advance();
-    process_frame(table, input_index, reinterpret_cast<const uint8_t*>(hdr) + hdr->tp_mac,
-                  hdr->tp_snaplen, hdr->tp_len, batcher, c);
+    process_frame(table, input_index, reinterpret_cast<const uint8_t*>(hdr) + hdr->tp_mac, hdr->tp_snaplen, hdr->tp_len,
+                  batcher, c);
   }
   if (n == 0) return 0;
   flush_batch(table, batcher, c);
@@ -146,8 +151,7 @@ void Worker::run() {
       fds[nfds++] = pollfd{wake_fd_, POLLIN, 0};
       if (table)
         for (const TableInput& in : table->inputs)
-          if (in.rings[index_])
-            fds[nfds++] = pollfd{in.rings[index_]->fd(), POLLIN | POLLERR, 0};
+          if (in.rings[index_]) fds[nfds++] = pollfd{in.rings[index_]->fd(), POLLIN | POLLERR, 0};
     }
     uint32_t work = 0;
     if (table)

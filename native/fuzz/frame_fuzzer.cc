@@ -31,12 +31,12 @@
 
 namespace {
 
-#define FUZZ_CHECK(cond)                                                             \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
+#define FUZZ_CHECK(cond)                                                                            \
+  do {                                                                                              \
+    if (!(cond)) {                                                                                  \
       std::fprintf(stderr, "frame_fuzzer: check failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                  \
-    }                                                                                \
+      std::abort();                                                                                 \
+    }                                                                                               \
   } while (0)
 
 // Rules on input 0. The "huge" ones have more outputs than the batcher's scratch space, so a
@@ -81,7 +81,8 @@ void check_message(const mmsghdr& m) {
   }
   FUZZ_CHECK(h.msg_control != nullptr);
   const cmsghdr* cm = CMSG_FIRSTHDR(&h);
-  FUZZ_CHECK(cm != nullptr && cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TTL && cm->cmsg_len == CMSG_LEN(sizeof(int)));
+  FUZZ_CHECK(cm != nullptr && cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TTL &&
+             cm->cmsg_len == CMSG_LEN(sizeof(int)));
   int ttl;
   std::memcpy(&ttl, CMSG_DATA(cm), sizeof(ttl));
   FUZZ_CHECK(ttl == g_expected_ttl && ttl >= 1);
@@ -97,10 +98,12 @@ int null_send(int fd, mmsghdr* msgs, unsigned n, int flags) {
   switch (g_sink_mode) {
     case 0: break;
     case 1: consumed = n > 1 ? n / 2 : 1, result = int(consumed); break;
-    case 2: errno = EAGAIN, result = -1; break;                   // the batcher drops them all
+    case 2: errno = EAGAIN, result = -1; break;  // the batcher drops them all
     default:
-      if (call % 2 == 0) errno = EINTR, consumed = 0, result = -1;  // retried
-      else errno = EPERM, consumed = 1, result = -1;                // the batcher drops one
+      if (call % 2 == 0)
+        errno = EINTR, consumed = 0, result = -1;  // retried
+      else
+        errno = EPERM, consumed = 1, result = -1;  // the batcher drops one
   }
   for (unsigned i = 0; i < consumed; ++i) check_message(msgs[i]);
   return result;
@@ -160,13 +163,19 @@ uint64_t counter(const mcr::WorkerBlock& c, mcr::WorkerCounter which) {
   return c.counters[which].load(std::memory_order_relaxed);
 }
 
-constexpr mcr::WorkerCounter kVerdicts[] = {
-    mcr::matched,          mcr::no_match,           mcr::filtered_truncated, mcr::filtered_bad_ip_header,
-    mcr::filtered_bad_ip_checksum, mcr::filtered_fragment, mcr::filtered_not_udp, mcr::filtered_bad_udp_length,
-    mcr::filtered_not_ipv4, mcr::filtered_oversize};
-constexpr mcr::WorkerCounter kSendOutcomes[] = {
-    mcr::tx_packets,        mcr::tx_err_eagain,  mcr::tx_err_enobufs, mcr::tx_err_unreachable,
-    mcr::tx_err_emsgsize,   mcr::tx_err_eperm,   mcr::tx_err_other};
+constexpr mcr::WorkerCounter kVerdicts[] = {mcr::matched,
+                                            mcr::no_match,
+                                            mcr::filtered_truncated,
+                                            mcr::filtered_bad_ip_header,
+                                            mcr::filtered_bad_ip_checksum,
+                                            mcr::filtered_fragment,
+                                            mcr::filtered_not_udp,
+                                            mcr::filtered_bad_udp_length,
+                                            mcr::filtered_not_ipv4,
+                                            mcr::filtered_oversize};
+constexpr mcr::WorkerCounter kSendOutcomes[] = {mcr::tx_packets,         mcr::tx_err_eagain,   mcr::tx_err_enobufs,
+                                                mcr::tx_err_unreachable, mcr::tx_err_emsgsize, mcr::tx_err_eperm,
+                                                mcr::tx_err_other};
 
 }  // namespace
 
@@ -224,8 +233,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK((rule != nullptr) == (verdict == mcr::matched));
     if (rule) {
       for (uint32_t o = rule->first_output; o < rule->first_output + rule->output_count; ++o) {
-        if (fx.table.outputs[o].decrement_ttl && d.ttl <= 1) ++expected_expired;
-        else ++expected_sends;
+        if (fx.table.outputs[o].decrement_ttl && d.ttl <= 1)
+          ++expected_expired;
+        else
+          ++expected_sends;
       }
     }
   }

@@ -13,12 +13,12 @@
 
 namespace {
 
-#define FUZZ_CHECK(cond)                                                                            \
-  do {                                                                                              \
-    if (!(cond)) {                                                                                  \
+#define FUZZ_CHECK(cond)                                                                              \
+  do {                                                                                                \
+    if (!(cond)) {                                                                                    \
       std::fprintf(stderr, "payload_fuzzer: check failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                                 \
-    }                                                                                               \
+      std::abort();                                                                                   \
+    }                                                                                                 \
   } while (0)
 
 namespace p = mcr::payload;

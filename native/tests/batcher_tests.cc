@@ -69,8 +69,7 @@ void batcher_tests() {
     auto counters = std::make_unique<mcr::WorkerBlock>();
     const uint8_t payload[] = "relay-me";
     for (int p = 0; p < 10; ++p)
-      for (int o = 0; o < 3; ++o)
-        CHECK(batcher->add(o == 1 ? 1 : 0, uint32_t(100 + o), &dests[o], payload, 8));
+      for (int o = 0; o < 3; ++o) CHECK(batcher->add(o == 1 ? 1 : 0, uint32_t(100 + o), &dests[o], payload, 8));
     batcher->flush(t, *counters);
     for (int o = 0; o < 3; ++o) {
       std::vector<std::string> got;

@@ -31,7 +31,7 @@ struct CapturedCall {
 };
 std::vector<CapturedCall> captured;
 std::vector<int> captured_ttls;  // per captured message: its IP_TTL control message, 0 without one
-int capture_errno = 0;  // non-zero: fail every call with this errno
+int capture_errno = 0;           // non-zero: fail every call with this errno
 
 int capture_send(int fd, mmsghdr* msgs, unsigned n, int flags) {
   if (capture_errno != 0) {
@@ -41,7 +41,8 @@ int capture_send(int fd, mmsghdr* msgs, unsigned n, int flags) {
   CapturedCall call{fd, flags, {}};
   for (unsigned i = 0; i < n; ++i) {
     const auto* dest = static_cast<const sockaddr_in*>(msgs[i].msg_hdr.msg_name);
-    call.messages.push_back({ntohs(dest->sin_port), {msgs[i].msg_hdr.msg_iov[0].iov_base, msgs[i].msg_hdr.msg_iov[0].iov_len}});
+    call.messages.push_back(
+        {ntohs(dest->sin_port), {msgs[i].msg_hdr.msg_iov[0].iov_base, msgs[i].msg_hdr.msg_iov[0].iov_len}});
     int ttl = 0;
     for (cmsghdr* cm = CMSG_FIRSTHDR(&msgs[i].msg_hdr); cm != nullptr; cm = CMSG_NXTHDR(&msgs[i].msg_hdr, cm))
       if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TTL) std::memcpy(&ttl, CMSG_DATA(cm), sizeof(ttl));
@@ -113,9 +114,13 @@ void forward_tests() {
       return build_frame(s);
     };
     const std::vector<std::vector<uint8_t>> frames = {
-        with([](FrameSpec& s) { s.payload = 100; }),                                     // rule 0
-        with([](FrameSpec& s) { s.dst = "239.1.1.2"; s.port = 5002; s.payload = 50; }),  // rule 1
-        with([](FrameSpec& s) { s.dst = "239.9.9.9"; }),                                 // no rule
+        with([](FrameSpec& s) { s.payload = 100; }),  // rule 0
+        with([](FrameSpec& s) {
+          s.dst = "239.1.1.2";
+          s.port = 5002;
+          s.payload = 50;
+        }),                                               // rule 1
+        with([](FrameSpec& s) { s.dst = "239.9.9.9"; }),  // no rule
         with([](FrameSpec& s) { s.break_checksum = true; }),
         with([](FrameSpec& s) { s.frag = 0x2000; }),
     };
@@ -144,11 +149,14 @@ void forward_tests() {
       const uint8_t* payload1 = frames[1].data() + 14 + 20 + 8;
       CHECK(captured[0].fd == 7 && captured[0].flags == MSG_DONTWAIT);
       CHECK(captured[0].messages.size() == 1);
-      CHECK(captured[0].messages[0] == std::make_pair(uint16_t(6000), std::make_pair(static_cast<const void*>(payload0), size_t(100))));
+      CHECK(captured[0].messages[0] ==
+            std::make_pair(uint16_t(6000), std::make_pair(static_cast<const void*>(payload0), size_t(100))));
       CHECK(captured[1].fd == 9 && captured[1].messages.size() == 2);
       if (captured[1].messages.size() == 2) {  // queue order kept within a socket
-        CHECK(captured[1].messages[0] == std::make_pair(uint16_t(6001), std::make_pair(static_cast<const void*>(payload0), size_t(100))));
-        CHECK(captured[1].messages[1] == std::make_pair(uint16_t(6002), std::make_pair(static_cast<const void*>(payload1), size_t(50))));
+        CHECK(captured[1].messages[0] ==
+              std::make_pair(uint16_t(6001), std::make_pair(static_cast<const void*>(payload0), size_t(100))));
+        CHECK(captured[1].messages[1] ==
+              std::make_pair(uint16_t(6002), std::make_pair(static_cast<const void*>(payload1), size_t(50))));
       }
     }
     CHECK(c->counters[mcr::tx_packets].load() == 3);

@@ -7,12 +7,12 @@
 #include <cstdio>
 #include <functional>
 
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       std::printf("  check failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      ok = false;                                                               \
-    }                                                                           \
+      ok = false;                                                              \
+    }                                                                          \
   } while (0)
 
 namespace mcr_test {

@@ -27,7 +27,7 @@ void ring_tests() {
   close(probe);
   const int lo = int(if_nametoindex("lo"));
   const mcr::RingGeometry g = mcr::ring_geometry_for(1500, 1 << 20);
-  auto open_set = [&](bool& ok, mcr::FanoutGroup& fanout, std::unique_ptr<mcr::IngressRing> (&rings)[3]) {
+  auto open_set = [&](bool& ok, mcr::FanoutGroup& fanout, std::unique_ptr<mcr::IngressRing>(&rings)[3]) {
     for (auto& r : rings) {
       r = std::make_unique<mcr::IngressRing>();
       std::string err;

@@ -25,9 +25,9 @@ void rule_table_tests() {
       const mcr::RuleEntry* r = t.lookup(i % 3, htonl(0xef010000u + i), uint16_t(5000 + i));
       CHECK(r != nullptr && r->counter_slot == i);
     }
-    CHECK(t.lookup(0, htonl(0xef010000u), 5001) == nullptr);         // wrong port
-    CHECK(t.lookup(1, htonl(0xef010000u), 5000) == nullptr);         // wrong input
-    CHECK(t.lookup(0, htonl(0xef020000u), 5000) == nullptr);         // wrong group
+    CHECK(t.lookup(0, htonl(0xef010000u), 5001) == nullptr);  // wrong port
+    CHECK(t.lookup(1, htonl(0xef010000u), 5000) == nullptr);  // wrong input
+    CHECK(t.lookup(0, htonl(0xef020000u), 5000) == nullptr);  // wrong group
   });
   run("rule table: empty table matches nothing", [](bool& ok) {
     mcr::RuleTable t;

@@ -18,31 +18,31 @@ constexpr size_t kMaxRuleSlots = 4096;
 constexpr size_t kMaxOutputSlots = 16384;
 
 // Per-worker counters. The order is part of the shared-memory layout: append only.
-#define MCR_WORKER_COUNTERS(X)                                                              \
-  X(rx_frames)                /* frames taken from the receive ring */                       \
-  X(rx_bytes)                 /* their wire length */                                        \
-  X(matched)                  /* frames that matched a rule */                               \
-  X(no_match)                 /* well-formed IPv4 UDP that matched no rule */                \
-  X(filtered_truncated)       /* frame shorter than its headers claim */                     \
-  X(filtered_bad_ip_header)   /* version != 4, IHL < 5, total length too small */            \
-  X(filtered_bad_ip_checksum) /* IPv4 header checksum wrong */                               \
-  X(filtered_fragment)        /* IPv4 fragment (MF set or offset != 0) */                    \
+#define MCR_WORKER_COUNTERS(X)                                                                \
+  X(rx_frames)                /* frames taken from the receive ring */                        \
+  X(rx_bytes)                 /* their wire length */                                         \
+  X(matched)                  /* frames that matched a rule */                                \
+  X(no_match)                 /* well-formed IPv4 UDP that matched no rule */                 \
+  X(filtered_truncated)       /* frame shorter than its headers claim */                      \
+  X(filtered_bad_ip_header)   /* version != 4, IHL < 5, total length too small */             \
+  X(filtered_bad_ip_checksum) /* IPv4 header checksum wrong */                                \
+  X(filtered_fragment)        /* IPv4 fragment (MF set or offset != 0) */                     \
   X(filtered_not_udp)         /* IPv4 but not UDP (the kernel filter normally stops these) */ \
-  X(filtered_bad_udp_length)  /* UDP length < 8 or beyond the IP payload */                  \
-  X(filtered_not_ipv4)        /* not IPv4 (the kernel filter normally stops these) */        \
-  X(filtered_oversize)        /* frame longer than a ring slot (MTU grew after start) */     \
-  X(tx_packets)               /* datagrams the kernel accepted */                            \
-  X(tx_bytes)                 /* their UDP payload bytes */                                  \
-  X(tx_err_eagain)            /* socket send buffer full: dropped */                         \
-  X(tx_err_enobufs)           /* no buffer space / qdisc full: dropped */                    \
-  X(tx_err_unreachable)       /* ENETUNREACH, EHOSTUNREACH, ENETDOWN */                      \
-  X(tx_err_emsgsize)          /* larger than the output path MTU */                          \
-  X(tx_err_eperm)             /* EPERM, EACCES (firewall) */                                 \
-  X(tx_err_other)             /* any other errno */                                          \
-  X(pending_overflow)         /* sends dropped because a batch exceeded the scratch space */ \
-  X(batches)                  /* receive batches processed */                                \
-  X(wakeups)                  /* times the worker slept in poll() and woke */                \
-  X(table_swaps)              /* rule tables this worker picked up */                        \
+  X(filtered_bad_udp_length)  /* UDP length < 8 or beyond the IP payload */                   \
+  X(filtered_not_ipv4)        /* not IPv4 (the kernel filter normally stops these) */         \
+  X(filtered_oversize)        /* frame longer than a ring slot (MTU grew after start) */      \
+  X(tx_packets)               /* datagrams the kernel accepted */                             \
+  X(tx_bytes)                 /* their UDP payload bytes */                                   \
+  X(tx_err_eagain)            /* socket send buffer full: dropped */                          \
+  X(tx_err_enobufs)           /* no buffer space / qdisc full: dropped */                     \
+  X(tx_err_unreachable)       /* ENETUNREACH, EHOSTUNREACH, ENETDOWN */                       \
+  X(tx_err_emsgsize)          /* larger than the output path MTU */                           \
+  X(tx_err_eperm)             /* EPERM, EACCES (firewall) */                                  \
+  X(tx_err_other)             /* any other errno */                                           \
+  X(pending_overflow)         /* sends dropped because a batch exceeded the scratch space */  \
+  X(batches)                  /* receive batches processed */                                 \
+  X(wakeups)                  /* times the worker slept in poll() and woke */                 \
+  X(table_swaps)              /* rule tables this worker picked up */                         \
   X(ttl_expired)              /* copies not sent: TTL-decrementing output, received TTL <= 1 */
 
 enum WorkerCounter : uint32_t {
@@ -60,9 +60,9 @@ static_assert(kWorkerCounterCount <= kWorkerCounterSlots);
 // Sampled spans (one sample per sampled receive batch), kept as log2 histograms in microseconds:
 // bucket 0 counts [0, 2) us, bucket b counts [2^b, 2^(b+1)) us, the last bucket everything above.
 // They answer "where does a packet's time in the relay go" without a clock read per packet.
-#define MCR_SPANS(X)                                                                                 \
+#define MCR_SPANS(X)                                                                                \
   X(ring_wait) /* kernel wrote the batch's oldest frame into the ring -> the worker picked it up */ \
-  X(batch)     /* the worker picked the batch up -> its last sendmmsg returned */                 \
+  X(batch)     /* the worker picked the batch up -> its last sendmmsg returned */                   \
   X(idle_spin) /* busyPoll only: one pass over empty rings; a long one means the CPU was taken */
 
 enum Span : uint32_t {
@@ -157,7 +157,6 @@ constexpr const char* kCounterFileSuffix = ".counters";
 // Removes every counter file in `dir` (named mcrd-*.counters, a regular file owned by this
 // user) that no process holds a lock on: what crashed daemons left. Never a live daemon's.
 // Appends the removed paths to *removed; returns 0 or -errno (the directory unreadable).
-int remove_stale_counter_files(const std::string& dir, std::vector<std::string>* removed,
-                               std::string* error);
+int remove_stale_counter_files(const std::string& dir, std::vector<std::string>* removed, std::string* error);
 
 }  // namespace mcr

@@ -23,8 +23,7 @@ struct EgressKey {
 
 // A non-blocking UDP socket bound to the interface: multicast TTL and interface set, multicast
 // loopback off (we never hear our own output), large send buffer. Returns the fd or -errno.
-int open_egress_socket(const EgressKey& key, const std::string& ifname, int sndbuf_bytes,
-                       std::string* error);
+int open_egress_socket(const EgressKey& key, const std::string& ifname, int sndbuf_bytes, std::string* error);
 
 class RuleTable;
 
@@ -41,8 +40,8 @@ class SendBatcher {
 
   // Queue one datagram; returns false when the batch is full (the caller flushes and retries).
   // ttl 0: the socket's own TTL; otherwise this datagram's TTL (an IP_TTL control message).
-  bool add(uint32_t egress_index, uint32_t output_slot, const sockaddr_in* dest,
-           const uint8_t* payload, uint16_t len, uint8_t ttl = 0) {
+  bool add(uint32_t egress_index, uint32_t output_slot, const sockaddr_in* dest, const uint8_t* payload, uint16_t len,
+           uint8_t ttl = 0) {
     if (count_ == kMaxPending || egress_index >= kMaxEgress) return false;
     pending_[count_++] = Pending{egress_index, output_slot, dest, payload, len, ttl};
     any_ttl_ |= ttl;

@@ -20,8 +20,8 @@ namespace mcr {
 // instructions per packet (measured with native/tests/hot-path) for the call and lost register
 // state.
 [[gnu::always_inline]] inline void process_frame(const RuleTable& table, uint32_t input_index, const uint8_t* frame,
-                          uint32_t snaplen, uint32_t wire_len, SendBatcher& batcher,
-                          WorkerBlock& c) {
+                                                 uint32_t snaplen, uint32_t wire_len, SendBatcher& batcher,
+                                                 WorkerBlock& c) {
   bump(c.counters[rx_frames]);
   bump(c.counters[rx_bytes], wire_len);
   UdpDatagram dgram;

@@ -14,8 +14,8 @@
 namespace mcr {
 
 struct RingGeometry {
-  uint32_t frame_size;   // bytes per slot (header + frame), a power of two
-  uint32_t block_size;   // multiple of the page size and of frame_size
+  uint32_t frame_size;  // bytes per slot (header + frame), a power of two
+  uint32_t block_size;  // multiple of the page size and of frame_size
   uint32_t block_count;
   uint32_t frame_count() const { return block_size / frame_size * block_count; }
   bool operator==(const RingGeometry&) const = default;
@@ -44,8 +44,8 @@ class IngressRing {
   // fanout: nullptr for no fanout group (one worker). Otherwise, when not yet assigned, asks the
   // kernel for a unique id (PACKET_FANOUT_FLAG_UNIQUEID) and stores it there for the other
   // workers' rings; when assigned, joins that group. Returns 0 or -errno, with *error naming the call.
-  int open(int ifindex, const std::string& ifname, const RingGeometry& geometry,
-           FanoutGroup* fanout, std::string* error);
+  int open(int ifindex, const std::string& ifname, const RingGeometry& geometry, FanoutGroup* fanout,
+           std::string* error);
   void close();
 
   // The fanout group the kernel has this socket in, or -1 for none (or a failed query).
@@ -61,9 +61,7 @@ class IngressRing {
     return (status & TP_STATUS_USER) ? hdr : nullptr;
   }
   void advance() { head_ = head_ + 1 == frame_count_ ? 0 : head_ + 1; }
-  static void release(tpacket2_hdr* hdr) {
-    __atomic_store_n(&hdr->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-  }
+  static void release(tpacket2_hdr* hdr) { __atomic_store_n(&hdr->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE); }
 
   // Control side: PACKET_STATISTICS since the last call (the kernel resets on read).
   void read_kernel_stats(uint64_t* packets, uint64_t* drops);

@@ -23,8 +23,7 @@ struct UdpDatagram {
 // wire_len: the frame's length on the wire (larger than captured_len when the ring slot was
 // too small). Returns `matched` for a well-formed IPv4 UDP datagram (the caller decides
 // matched/no_match), otherwise the filtered_* counter that names the reason.
-WorkerCounter parse_udp_frame(const uint8_t* frame, size_t captured_len, size_t wire_len,
-                              UdpDatagram* out);
+WorkerCounter parse_udp_frame(const uint8_t* frame, size_t captured_len, size_t wire_len, UdpDatagram* out);
 
 // RFC 1071 checksum over an IPv4 header, for tests and frame builders.
 uint16_t ipv4_header_checksum(const uint8_t* header, size_t len);

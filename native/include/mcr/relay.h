@@ -22,11 +22,11 @@ namespace mcr {
 
 struct OutputConfig {
   std::string interface;
-  uint32_t group;   // network byte order
+  uint32_t group;  // network byte order
   uint16_t port;
-  uint8_t ttl;             // fixed TTL; unused when decrement_ttl
+  uint8_t ttl;                 // fixed TTL; unused when decrement_ttl
   bool decrement_ttl = false;  // the received TTL minus one, per packet
-  uint32_t source;  // network byte order, 0 = unset
+  uint32_t source;             // network byte order, 0 = unset
   uint32_t counter_slot;
   bool operator==(const OutputConfig&) const = default;
 };
@@ -53,13 +53,13 @@ struct RuleStatus {
 
 struct RelayOptions {
   unsigned workers = 1;
-  std::vector<int> cpus;           // empty, or one CPU per worker
-  size_t ring_bytes = 32u << 20;   // per worker per input interface
+  std::vector<int> cpus;          // empty, or one CPU per worker
+  size_t ring_bytes = 32u << 20;  // per worker per input interface
   int sndbuf_bytes = 4 << 20;
-  int realtime_priority = 0;       // SCHED_FIFO priority for the workers, 0 = normal scheduling
-  uint32_t span_sample_every = 16; // time one receive batch in this many (0 = none), see Span
-  bool busy_poll = false;          // workers spin instead of sleeping when their rings are empty
-  std::string counters_path;       // the supervisor's counter file
+  int realtime_priority = 0;        // SCHED_FIFO priority for the workers, 0 = normal scheduling
+  uint32_t span_sample_every = 16;  // time one receive batch in this many (0 = none), see Span
+  bool busy_poll = false;           // workers spin instead of sleeping when their rings are empty
+  std::string counters_path;        // the supervisor's counter file
 };
 
 // One input interface as the data plane has it open (mcrctl and the logs report the fanout group,
@@ -87,8 +87,8 @@ class Relay {
   // opened is closed, and the running table keeps forwarding; a rule that was refused before and
   // is unchanged does not count. Without it (a data plane's first table) whatever installs is
   // published. -errno with *error for a malformed call.
-  int set_rules(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status,
-                std::string* error, bool all_or_nothing = false);
+  int set_rules(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* status, std::string* error,
+                bool all_or_nothing = false);
   // Re-resolves interfaces (appeared, disappeared, re-created, MTU changed) and rebuilds the
   // table if anything differs. Returns 1 if it rebuilt, 0 if not, -errno on error.
   int reconcile(std::vector<RuleStatus>* status, std::string* error);
@@ -122,10 +122,10 @@ class Relay {
   };
   // What one build opened, so a refused change closes exactly that.
   struct Staging {
-    std::map<std::string, RingSet> rings;              // new ring sets, by interface
-    std::map<std::string, std::string> input_errors;   // interface -> why its rings failed
-    std::vector<EgressSocket> egress;                  // new egress sockets
-    std::vector<std::pair<int, uint32_t>> joined;      // new (ifindex, group) memberships
+    std::map<std::string, RingSet> rings;             // new ring sets, by interface
+    std::map<std::string, std::string> input_errors;  // interface -> why its rings failed
+    std::vector<EgressSocket> egress;                 // new egress sockets
+    std::vector<std::pair<int, uint32_t>> joined;     // new (ifindex, group) memberships
   };
   std::map<std::string, Resolved> resolve(const std::vector<RuleConfig>& rules) const;
   const RingSet* ring_set_for(const std::string& ifname, const Resolved& in, Staging& staged, std::string* error);
@@ -149,7 +149,7 @@ class Relay {
   Membership membership_;
   std::vector<RuleConfig> rules_;
   std::map<std::string, Resolved> resolved_;  // interfaces as the current table saw them
-  std::vector<RuleStatus> status_;             // what the current table made of each rule
+  std::vector<RuleStatus> status_;            // what the current table made of each rule
   bool started_ = false;
 };
 

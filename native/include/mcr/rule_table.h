@@ -27,13 +27,13 @@ struct OutputEntry {
 };
 
 struct RuleEntry {
-  uint32_t input_index;  // which TableInput the rule listens on
-  uint32_t group;        // network byte order
-  uint16_t port;         // host byte order
-  uint32_t counter_slot; // index into WorkerBlock::rules
+  uint32_t input_index;   // which TableInput the rule listens on
+  uint32_t group;         // network byte order
+  uint16_t port;          // host byte order
+  uint32_t counter_slot;  // index into WorkerBlock::rules
   uint32_t first_output;
   uint32_t output_count;
-  bool decrements_ttl;   // some output has OutputEntry::decrement_ttl (the slower loop)
+  bool decrements_ttl;  // some output has OutputEntry::decrement_ttl (the slower loop)
 };
 
 struct TableInput {

@@ -29,16 +29,16 @@ struct WorkerSettings {
 
 class Worker {
  public:
-  static constexpr uint32_t kBatch = 64;        // frames per ring per batch
-  static constexpr int kIdlePollMs = 100;       // bounds how long a table swap waits on us
+  static constexpr uint32_t kBatch = 64;   // frames per ring per batch
+  static constexpr int kIdlePollMs = 100;  // bounds how long a table swap waits on us
 
-  Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters,
-         std::atomic<RuleTable*>* table, std::atomic<uint64_t>* generation);
+  Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters, std::atomic<RuleTable*>* table,
+         std::atomic<uint64_t>* generation);
   ~Worker();
 
   int start(std::string* error);
-  void stop();    // asks the thread to finish its batch and exit, then joins it
-  void wake();    // makes a sleeping worker look at the table now (control path)
+  void stop();  // asks the thread to finish its batch and exit, then joins it
+  void wake();  // makes a sleeping worker look at the table now (control path)
   // The generation this worker has most recently finished a batch under.
   uint64_t observed_generation() const { return observed_.load(std::memory_order_acquire); }
   bool running() const { return thread_.joinable(); }

@@ -50,13 +50,34 @@ void* __libc_valloc(size_t size);
 void* __libc_pvalloc(size_t size);
 void __libc_free(void* ptr);
 
-void* malloc(size_t size) noexcept { ++g_malloc_calls; return __libc_malloc(size); }
-void* calloc(size_t count, size_t size) noexcept { ++g_malloc_calls; return __libc_calloc(count, size); }
-void* realloc(void* ptr, size_t size) noexcept { ++g_malloc_calls; return __libc_realloc(ptr, size); }
-void* memalign(size_t alignment, size_t size) noexcept { ++g_malloc_calls; return __libc_memalign(alignment, size); }
-void* aligned_alloc(size_t alignment, size_t size) noexcept { ++g_malloc_calls; return __libc_memalign(alignment, size); }
-void* valloc(size_t size) noexcept { ++g_malloc_calls; return __libc_valloc(size); }
-void* pvalloc(size_t size) noexcept { ++g_malloc_calls; return __libc_pvalloc(size); }
+void* malloc(size_t size) noexcept {
+  ++g_malloc_calls;
+  return __libc_malloc(size);
+}
+void* calloc(size_t count, size_t size) noexcept {
+  ++g_malloc_calls;
+  return __libc_calloc(count, size);
+}
+void* realloc(void* ptr, size_t size) noexcept {
+  ++g_malloc_calls;
+  return __libc_realloc(ptr, size);
+}
+void* memalign(size_t alignment, size_t size) noexcept {
+  ++g_malloc_calls;
+  return __libc_memalign(alignment, size);
+}
+void* aligned_alloc(size_t alignment, size_t size) noexcept {
+  ++g_malloc_calls;
+  return __libc_memalign(alignment, size);
+}
+void* valloc(size_t size) noexcept {
+  ++g_malloc_calls;
+  return __libc_valloc(size);
+}
+void* pvalloc(size_t size) noexcept {
+  ++g_malloc_calls;
+  return __libc_pvalloc(size);
+}
 int posix_memalign(void** out, size_t alignment, size_t size) noexcept {
   ++g_malloc_calls;
   void* p = __libc_memalign(alignment, size);
@@ -82,12 +103,24 @@ void* counted_new_aligned(size_t size, std::align_val_t alignment) {
 
 void* operator new(size_t size) { return counted_new(size); }
 void* operator new[](size_t size) { return counted_new(size); }
-void* operator new(size_t size, const std::nothrow_t&) noexcept { ++g_new_calls; return __libc_malloc(size ? size : 1); }
-void* operator new[](size_t size, const std::nothrow_t&) noexcept { ++g_new_calls; return __libc_malloc(size ? size : 1); }
+void* operator new(size_t size, const std::nothrow_t&) noexcept {
+  ++g_new_calls;
+  return __libc_malloc(size ? size : 1);
+}
+void* operator new[](size_t size, const std::nothrow_t&) noexcept {
+  ++g_new_calls;
+  return __libc_malloc(size ? size : 1);
+}
 void* operator new(size_t size, std::align_val_t a) { return counted_new_aligned(size, a); }
 void* operator new[](size_t size, std::align_val_t a) { return counted_new_aligned(size, a); }
-void* operator new(size_t size, std::align_val_t a, const std::nothrow_t&) noexcept { ++g_new_calls; return __libc_memalign(size_t(a), size ? size : 1); }
-void* operator new[](size_t size, std::align_val_t a, const std::nothrow_t&) noexcept { ++g_new_calls; return __libc_memalign(size_t(a), size ? size : 1); }
+void* operator new(size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
+  ++g_new_calls;
+  return __libc_memalign(size_t(a), size ? size : 1);
+}
+void* operator new[](size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
+  ++g_new_calls;
+  return __libc_memalign(size_t(a), size ? size : 1);
+}
 void operator delete(void* p) noexcept { __libc_free(p); }
 void operator delete[](void* p) noexcept { __libc_free(p); }
 void operator delete(void* p, size_t) noexcept { __libc_free(p); }
@@ -128,10 +161,10 @@ constexpr uint32_t kFrameSlot = 8192 + 64;
 
 enum Kind : uint8_t { to_one, to_fan, miss_group, miss_port, malformed };
 // The order of kinds within one payload size, interleaved so equal frames are not adjacent.
-constexpr Kind kKindOrder[] = {to_one, to_fan,    to_one, miss_group, to_one, to_one, to_fan,     miss_port,
+constexpr Kind kKindOrder[] = {to_one, to_fan,    to_one, miss_group, to_one,     to_one, to_fan,    miss_port,
                                to_one, malformed, to_one, to_fan,     miss_group, to_one, miss_port, to_one};
-constexpr uint32_t kFramesPerBatch = sizeof(kPayloadSizes) / sizeof(kPayloadSizes[0]) *
-                                     (sizeof(kKindOrder) / sizeof(kKindOrder[0]));
+constexpr uint32_t kFramesPerBatch =
+    sizeof(kPayloadSizes) / sizeof(kPayloadSizes[0]) * (sizeof(kKindOrder) / sizeof(kKindOrder[0]));
 static_assert(kFramesPerBatch == mcr::Worker::kBatch, "one pass over the set is one worker batch");
 
 // Rule 0: 239.1.1.1:5001, one output. Rule 1: 239.1.1.2:5002, kFanOut outputs. Others: idle.
@@ -242,7 +275,8 @@ void build_fixture(Fixture& fx) {
     r.first_output = uint32_t(t.outputs.size());
     r.output_count = outputs;
     for (uint32_t o = 0; o < outputs; ++o) {
-      uint32_t slot = add_output(0xef020000u + r.counter_slot * 16 + o, uint16_t(6000 + o), (r.counter_slot + o) % kEgressSockets);
+      uint32_t slot =
+          add_output(0xef020000u + r.counter_slot * 16 + o, uint16_t(6000 + o), (r.counter_slot + o) % kEgressSockets);
       if (r.counter_slot == 1) fx.fan_output_slots.push_back(slot);
     }
     t.rules.push_back(r);
@@ -337,8 +371,10 @@ bool allocation_counter_works() {
 int main(int argc, char** argv) {
   uint64_t warmup = 20, iterations = 1000;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) warmup = parse_count(argv[++i], "--warmup");
-    else if (std::strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) iterations = parse_count(argv[++i], "--iterations");
+    if (std::strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
+      warmup = parse_count(argv[++i], "--warmup");
+    else if (std::strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
+      iterations = parse_count(argv[++i], "--iterations");
     else {
       std::fprintf(stderr, "usage: mcr_replay [--warmup N] [--iterations N]\n");
       return 2;
@@ -398,8 +434,8 @@ int main(int argc, char** argv) {
   }
   if (!batching_ok) {
     std::fprintf(stderr, "mcr_replay: expected %llu send calls carrying %llu messages, got %llu carrying %llu\n",
-                 (unsigned long long)want_calls, (unsigned long long)want_messages,
-                 (unsigned long long)sink_calls, (unsigned long long)sink_messages);
+                 (unsigned long long)want_calls, (unsigned long long)want_messages, (unsigned long long)sink_calls,
+                 (unsigned long long)sink_messages);
     status = 1;
   }
   if (new_in_loop != 0 || malloc_in_loop != 0) {

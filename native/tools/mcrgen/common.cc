@@ -94,8 +94,8 @@ uint64_t parse_uint(const char* flag, const char* text, uint64_t min, uint64_t m
   errno = 0;
   unsigned long long value = digits_only ? strtoull(text, nullptr, 10) : 0;
   if (!digits_only || errno == ERANGE || value < min || value > max) {
-    usage_error("%s: expected an integer from %llu to %llu, got \"%s\"", flag,
-                static_cast<unsigned long long>(min), static_cast<unsigned long long>(max), text);
+    usage_error("%s: expected an integer from %llu to %llu, got \"%s\"", flag, static_cast<unsigned long long>(min),
+                static_cast<unsigned long long>(max), text);
   }
   return value;
 }
@@ -104,8 +104,7 @@ double parse_seconds(const char* flag, const char* text) {
   char* end = nullptr;
   errno = 0;
   double value = strtod(text, &end);
-  if (end == text || *end != '\0' || errno == ERANGE || !std::isfinite(value) || value < 0 ||
-      value > 1e9) {
+  if (end == text || *end != '\0' || errno == ERANGE || !std::isfinite(value) || value < 0 || value > 1e9) {
     usage_error("%s: expected a number of seconds, got \"%s\"", flag, text);
   }
   return value;

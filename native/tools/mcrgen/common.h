@@ -40,8 +40,7 @@ double parse_seconds(const char* flag, const char* text);
 // Runs getopt_long over argv and hands each recognised option to on_option. Unknown flags,
 // missing values and stray arguments become usage errors naming the offending word.
 template <typename OnOption>
-void parse_flags(const char* command, int argc, char** argv, const option* options,
-                 OnOption on_option) {
+void parse_flags(const char* command, int argc, char** argv, const option* options, OnOption on_option) {
   optind = 1;
   opterr = 0;
   for (;;) {

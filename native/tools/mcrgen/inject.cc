@@ -27,8 +27,8 @@ const char kInjectUsage[] =
 
 namespace {
 
-constexpr size_t kMaxFrame = 9018;       // 9000-byte MTU plus Ethernet header and one VLAN tag
-constexpr size_t kMinFrame = ETH_HLEN;   // AF_PACKET SOCK_RAW rejects anything shorter
+constexpr size_t kMaxFrame = 9018;      // 9000-byte MTU plus Ethernet header and one VLAN tag
+constexpr size_t kMinFrame = ETH_HLEN;  // AF_PACKET SOCK_RAW rejects anything shorter
 
 struct InjectOptions {
   const char* device = nullptr;
@@ -110,8 +110,8 @@ std::vector<std::vector<uint8_t>> read_frames(const InjectOptions& opts) {
     }
     if (high >= 0) usage_error("inject: %s line %zu: odd number of hex digits", source, line_no);
     if (frame.size() < kMinFrame || frame.size() > kMaxFrame) {
-      usage_error("inject: %s line %zu: frame is %zu bytes, expected %zu..%zu", source, line_no,
-                  frame.size(), kMinFrame, kMaxFrame);
+      usage_error("inject: %s line %zu: frame is %zu bytes, expected %zu..%zu", source, line_no, frame.size(),
+                  kMinFrame, kMaxFrame);
     }
     frames.push_back(std::move(frame));
   }
@@ -147,8 +147,7 @@ int run_inject(int argc, char** argv) {
     addr.sll_halen = ETH_ALEN;
     memcpy(addr.sll_addr, frame.data(), ETH_ALEN);
     for (uint64_t r = 0; r < opts.repeat && !g_stop;) {
-      ssize_t sent = sendto(fd, frame.data(), frame.size(), 0,
-                            reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+      ssize_t sent = sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
       if (sent >= 0) {
         ++injected;
         ++r;

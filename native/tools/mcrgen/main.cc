@@ -30,8 +30,7 @@ int main(int argc, char** argv) {
     if (strcmp(command, "send") == 0) return run_send(argc - 1, argv + 1);
     if (strcmp(command, "recv") == 0) return run_recv(argc - 1, argv + 1);
     if (strcmp(command, "inject") == 0) return run_inject(argc - 1, argv + 1);
-    if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 ||
-        strcmp(command, "help") == 0) {
+    if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 || strcmp(command, "help") == 0) {
       fputs(kMainUsage, stdout);
       fputs(kSendUsage, stdout);
       fputs("\n", stdout);

@@ -76,9 +76,7 @@ inline uint32_t header_hash(const uint8_t* buf) {
   return fnv1a(h, buf + kOffChecksum + 4, kHeaderSize - kOffChecksum - 4);
 }
 
-inline uint8_t fill_byte(uint64_t seq, size_t index) {
-  return static_cast<uint8_t>(seq * 31 + index);
-}
+inline uint8_t fill_byte(uint64_t seq, size_t index) { return static_cast<uint8_t>(seq * 31 + index); }
 
 }  // namespace detail
 

@@ -46,7 +46,7 @@ namespace {
 namespace payload = mcr::payload;
 
 constexpr size_t kRecvBatch = 64;
-constexpr size_t kRecvBufSize = 65536;   // any UDP datagram fits, so oversize input is seen whole
+constexpr size_t kRecvBufSize = 65536;  // any UDP datagram fits, so oversize input is seen whole
 constexpr int kRcvBuf = 32 << 20;
 
 struct RecvOptions {
@@ -64,8 +64,7 @@ struct RecvOptions {
 };
 
 RecvOptions parse_recv_options(int argc, char** argv) {
-  enum { kGroup = 256, kPort, kInterface, kCount, kTimeout, kDuration, kStream, kJson, kQuiet,
-         kHelp };
+  enum { kGroup = 256, kPort, kInterface, kCount, kTimeout, kDuration, kStream, kJson, kQuiet, kHelp };
   static const option options[] = {
       {"group", required_argument, nullptr, kGroup},
       {"port", required_argument, nullptr, kPort},
@@ -83,8 +82,14 @@ RecvOptions parse_recv_options(int argc, char** argv) {
   bool have_port = false;
   parse_flags("recv", argc, argv, options, [&](int c, const char* arg) {
     switch (c) {
-      case kGroup: opts.group = parse_ipv4("--group", arg); opts.have_group = true; break;
-      case kPort: opts.port = static_cast<uint16_t>(parse_uint("--port", arg, 1, 65535)); have_port = true; break;
+      case kGroup:
+        opts.group = parse_ipv4("--group", arg);
+        opts.have_group = true;
+        break;
+      case kPort:
+        opts.port = static_cast<uint16_t>(parse_uint("--port", arg, 1, 65535));
+        have_port = true;
+        break;
       case kInterface:
         if (*arg == '\0' || strlen(arg) >= IFNAMSIZ) {
           usage_error("--interface: expected an interface name or IPv4 address, got \"%s\"", arg);
@@ -255,8 +260,7 @@ class Receiver {
     const uint8_t* data = static_cast<const uint8_t*>(msg.msg_hdr.msg_iov->iov_base);
     size_t len = msg.msg_len;
     in_addr dst;
-    if (group_multicast_ &&
-        (!destination_of(msg.msg_hdr, &dst) || dst.s_addr != opts_.group.s_addr)) {
+    if (group_multicast_ && (!destination_of(msg.msg_hdr, &dst) || dst.s_addr != opts_.group.s_addr)) {
       ++stats_.foreign;
       return false;
     }
@@ -334,8 +338,7 @@ int open_recv_socket(const RecvOptions& opts, std::string* joined_on) {
     }
   }
   if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0) {
-    die_errno("setsockopt(IP_ADD_MEMBERSHIP) %s on %s", ipv4_text(opts.group).c_str(),
-              joined_on->c_str());
+    die_errno("setsockopt(IP_ADD_MEMBERSHIP) %s on %s", ipv4_text(opts.group).c_str(), joined_on->c_str());
   }
   return fd;
 }
@@ -347,9 +350,7 @@ std::string json_number_or_null(bool present, double value, const char* format) 
   return text;
 }
 
-std::string u64_or_null(bool present, uint64_t value) {
-  return present ? std::to_string(value) : "null";
-}
+std::string u64_or_null(bool present, uint64_t value) { return present ? std::to_string(value) : "null"; }
 
 void print_recv_report(const RecvOptions& opts, RecvStats& s, double elapsed) {
   uint64_t expected = opts.count != 0 ? opts.count : (s.have_seq ? s.max_seq + 1 : 0);
@@ -359,9 +360,7 @@ void print_recv_report(const RecvOptions& opts, RecvStats& s, double elapsed) {
   const LatencyHistogram& lat = s.latency;
   bool have_lat = lat.total() != 0;
   using payload::Verdict;
-  auto reason = [&](Verdict v) {
-    return static_cast<unsigned long long>(s.corrupted_by_reason[static_cast<int>(v)]);
-  };
+  auto reason = [&](Verdict v) { return static_cast<unsigned long long>(s.corrupted_by_reason[static_cast<int>(v)]); };
   std::string p50 = json_number_or_null(have_lat, have_lat ? lat.quantile_us(0.50) : 0, "%.3f");
   std::string p90 = json_number_or_null(have_lat, have_lat ? lat.quantile_us(0.90) : 0, "%.3f");
   std::string p99 = json_number_or_null(have_lat, have_lat ? lat.quantile_us(0.99) : 0, "%.3f");
@@ -373,17 +372,17 @@ void print_recv_report(const RecvOptions& opts, RecvStats& s, double elapsed) {
   auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
 
   if (opts.json) {
-    printf("{\"received\":%llu,\"unique\":%llu,\"lost\":%llu,\"duplicates\":%llu,"
-           "\"reordered\":%llu,\"corrupted\":%llu,\"corrupted_by_reason\":{\"too_short\":%llu,"
-           "\"bad_magic\":%llu,\"bad_checksum\":%llu,\"bad_fill\":%llu},\"foreign\":%llu,"
-           "\"bytes\":%llu,\"first_seq\":%s,\"last_seq\":%s,\"max_seq\":%s,\"rate_pps\":%.1f,"
-           "\"latency_us\":{\"p50\":%s,\"p90\":%s,\"p99\":%s,\"p999\":%s,\"max\":%s},"
-           "\"elapsed_s\":%.6f}\n",
-           u(s.received), u(s.unique), u(lost), u(s.duplicates), u(s.reordered), u(s.corrupted),
-           reason(Verdict::too_short), reason(Verdict::bad_magic), reason(Verdict::bad_checksum),
-           reason(Verdict::bad_fill), u(s.foreign), u(s.bytes), first_seq.c_str(),
-           last_seq.c_str(), max_seq.c_str(), rate, p50.c_str(), p90.c_str(), p99.c_str(),
-           p999.c_str(), max.c_str(), elapsed);
+    printf(
+        "{\"received\":%llu,\"unique\":%llu,\"lost\":%llu,\"duplicates\":%llu,"
+        "\"reordered\":%llu,\"corrupted\":%llu,\"corrupted_by_reason\":{\"too_short\":%llu,"
+        "\"bad_magic\":%llu,\"bad_checksum\":%llu,\"bad_fill\":%llu},\"foreign\":%llu,"
+        "\"bytes\":%llu,\"first_seq\":%s,\"last_seq\":%s,\"max_seq\":%s,\"rate_pps\":%.1f,"
+        "\"latency_us\":{\"p50\":%s,\"p90\":%s,\"p99\":%s,\"p999\":%s,\"max\":%s},"
+        "\"elapsed_s\":%.6f}\n",
+        u(s.received), u(s.unique), u(lost), u(s.duplicates), u(s.reordered), u(s.corrupted),
+        reason(Verdict::too_short), reason(Verdict::bad_magic), reason(Verdict::bad_checksum),
+        reason(Verdict::bad_fill), u(s.foreign), u(s.bytes), first_seq.c_str(), last_seq.c_str(), max_seq.c_str(), rate,
+        p50.c_str(), p90.c_str(), p99.c_str(), p999.c_str(), max.c_str(), elapsed);
     return;
   }
   auto dash = [](const std::string& v) { return v == "null" ? std::string("-") : v; };
@@ -392,16 +391,16 @@ void print_recv_report(const RecvOptions& opts, RecvStats& s, double elapsed) {
   printf("lost          %llu\n", u(lost));
   printf("duplicates    %llu\n", u(s.duplicates));
   printf("reordered     %llu\n", u(s.reordered));
-  printf("corrupted     %llu (too_short %llu, bad_magic %llu, bad_checksum %llu, bad_fill %llu)\n",
-         u(s.corrupted), reason(Verdict::too_short), reason(Verdict::bad_magic),
-         reason(Verdict::bad_checksum), reason(Verdict::bad_fill));
+  printf("corrupted     %llu (too_short %llu, bad_magic %llu, bad_checksum %llu, bad_fill %llu)\n", u(s.corrupted),
+         reason(Verdict::too_short), reason(Verdict::bad_magic), reason(Verdict::bad_checksum),
+         reason(Verdict::bad_fill));
   printf("foreign       %llu\n", u(s.foreign));
   printf("bytes         %llu\n", u(s.bytes));
-  printf("seq           first %s, last %s, max %s\n", dash(first_seq).c_str(),
-         dash(last_seq).c_str(), dash(max_seq).c_str());
+  printf("seq           first %s, last %s, max %s\n", dash(first_seq).c_str(), dash(last_seq).c_str(),
+         dash(max_seq).c_str());
   printf("rate          %.1f pps\n", rate);
-  printf("latency (us)  p50 %s, p90 %s, p99 %s, p99.9 %s, max %s\n", dash(p50).c_str(),
-         dash(p90).c_str(), dash(p99).c_str(), dash(p999).c_str(), dash(max).c_str());
+  printf("latency (us)  p50 %s, p90 %s, p99 %s, p99.9 %s, max %s\n", dash(p50).c_str(), dash(p90).c_str(),
+         dash(p99).c_str(), dash(p999).c_str(), dash(max).c_str());
   printf("elapsed       %.3f s\n", elapsed);
 }
 
@@ -424,11 +423,10 @@ int run_recv(int argc, char** argv) {
 
   if (!opts.quiet) {
     if (is_multicast(opts.group)) {
-      fprintf(stderr, "mcrgen: receiving on 0.0.0.0:%u, joined %s on %s\n", opts.port,
-              ipv4_text(opts.group).c_str(), joined_on.c_str());
+      fprintf(stderr, "mcrgen: receiving on 0.0.0.0:%u, joined %s on %s\n", opts.port, ipv4_text(opts.group).c_str(),
+              joined_on.c_str());
     } else {
-      fprintf(stderr, "mcrgen: receiving on 0.0.0.0:%u (unicast %s)\n", opts.port,
-              ipv4_text(opts.group).c_str());
+      fprintf(stderr, "mcrgen: receiving on 0.0.0.0:%u (unicast %s)\n", opts.port, ipv4_text(opts.group).c_str());
     }
   }
 

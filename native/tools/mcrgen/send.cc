@@ -46,8 +46,8 @@ namespace {
 
 namespace payload = mcr::payload;
 
-constexpr size_t kMaxPayload = 8972;     // 9000-byte MTU minus IPv4 and UDP headers
-constexpr size_t kMaxSendBatch = 1024;   // UIO_MAXIOV, the kernel's sendmmsg limit
+constexpr size_t kMaxPayload = 8972;    // 9000-byte MTU minus IPv4 and UDP headers
+constexpr size_t kMaxSendBatch = 1024;  // UIO_MAXIOV, the kernel's sendmmsg limit
 constexpr int kSndBuf = 8 << 20;
 
 struct SendOptions {
@@ -61,15 +61,28 @@ struct SendOptions {
   uint64_t count = 0;
   int ttl = 16;
   uint32_t stream = 0;
-  size_t batch = 0;  // 0: derived from rate
+  size_t batch = 0;        // 0: derived from rate
   size_t stamp_group = 0;  // packets per timestamp and sendmmsg call; 0: the whole batch
   bool json = false;
   bool quiet = false;
 };
 
 SendOptions parse_send_options(int argc, char** argv) {
-  enum { kGroup = 256, kPort, kInterface, kRate, kSize, kCount, kTtl, kStream, kBatch, kStampGroup, kJson,
-         kQuiet, kHelp };
+  enum {
+    kGroup = 256,
+    kPort,
+    kInterface,
+    kRate,
+    kSize,
+    kCount,
+    kTtl,
+    kStream,
+    kBatch,
+    kStampGroup,
+    kJson,
+    kQuiet,
+    kHelp
+  };
   static const option options[] = {
       {"group", required_argument, nullptr, kGroup},
       {"port", required_argument, nullptr, kPort},
@@ -90,11 +103,20 @@ SendOptions parse_send_options(int argc, char** argv) {
   bool have_port = false;
   parse_flags("send", argc, argv, options, [&](int c, const char* arg) {
     switch (c) {
-      case kGroup: opts.group = parse_ipv4("--group", arg); opts.have_group = true; break;
-      case kPort: opts.port = static_cast<uint16_t>(parse_uint("--port", arg, 1, 65535)); have_port = true; break;
+      case kGroup:
+        opts.group = parse_ipv4("--group", arg);
+        opts.have_group = true;
+        break;
+      case kPort:
+        opts.port = static_cast<uint16_t>(parse_uint("--port", arg, 1, 65535));
+        have_port = true;
+        break;
       case kInterface:
         if (in_addr a; inet_pton(AF_INET, arg, &a) != 1)
-          usage_error("--interface: expected the source IPv4 address (e.g. 10.0.1.1; the stream leaves through the interface that owns it), got \"%s\"", arg);
+          usage_error(
+              "--interface: expected the source IPv4 address (e.g. 10.0.1.1; the stream leaves through the interface "
+              "that owns it), got \"%s\"",
+              arg);
         opts.source = parse_ipv4("--interface", arg);
         opts.have_source = true;
         break;
@@ -116,7 +138,6 @@ SendOptions parse_send_options(int argc, char** argv) {
   if (!opts.have_source) usage_error("send: --interface (the source IPv4 address) is required");
   return opts;
 }
-
 
 struct SendStats {
   uint64_t sent = 0;
@@ -241,10 +262,9 @@ int run_send(int argc, char** argv) {
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 
   if (!opts.quiet) {
-    fprintf(stderr, "mcrgen: sending %zu-byte payloads to %s:%u from %s at %s%s, stream %u\n",
-            opts.size, ipv4_text(opts.group).c_str(), opts.port, ipv4_text(opts.source).c_str(),
-            opts.rate == 0 ? "max" : std::to_string(opts.rate).c_str(),
-            opts.rate == 0 ? " rate" : " pps", opts.stream);
+    fprintf(stderr, "mcrgen: sending %zu-byte payloads to %s:%u from %s at %s%s, stream %u\n", opts.size,
+            ipv4_text(opts.group).c_str(), opts.port, ipv4_text(opts.source).c_str(),
+            opts.rate == 0 ? "max" : std::to_string(opts.rate).c_str(), opts.rate == 0 ? " rate" : " pps", opts.stream);
   }
 
   Sender sender(fd, opts, batch);
@@ -271,19 +291,18 @@ int run_send(int argc, char** argv) {
   double pps = elapsed > 0 ? static_cast<double>(stats.sent) / elapsed : 0;
   double gbps = pps * static_cast<double>(opts.size) * 8 / 1e9;
   if (opts.json) {
-    printf("{\"sent\":%llu,\"elapsed_s\":%.6f,\"pps\":%.1f,\"gbps\":%.6f,\"send_errors\":%llu,"
-           "\"target_pps\":%llu,\"size\":%zu}\n",
-           static_cast<unsigned long long>(stats.sent), elapsed, pps, gbps,
-           static_cast<unsigned long long>(stats.send_errors),
-           static_cast<unsigned long long>(opts.rate), opts.size);
+    printf(
+        "{\"sent\":%llu,\"elapsed_s\":%.6f,\"pps\":%.1f,\"gbps\":%.6f,\"send_errors\":%llu,"
+        "\"target_pps\":%llu,\"size\":%zu}\n",
+        static_cast<unsigned long long>(stats.sent), elapsed, pps, gbps,
+        static_cast<unsigned long long>(stats.send_errors), static_cast<unsigned long long>(opts.rate), opts.size);
   } else {
     printf("Total packets sent: %llu\n", static_cast<unsigned long long>(stats.sent));
     printf("Elapsed time: %.2fs\n", elapsed);
     if (opts.rate == 0) {
       printf("Actual packet rate: %.0f pps (target: unlimited)\n", pps);
     } else {
-      printf("Actual packet rate: %.0f pps (target: %llu pps)\n", pps,
-             static_cast<unsigned long long>(opts.rate));
+      printf("Actual packet rate: %.0f pps (target: %llu pps)\n", pps, static_cast<unsigned long long>(opts.rate));
     }
     printf("Actual throughput: %.2f Gbps\n", gbps);
     if (stats.send_errors != 0) {
