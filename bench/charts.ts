@@ -5,12 +5,9 @@
 // soak's memory over time.
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { HopResult } from './scenarios/pipeline';
 import { SEED } from './scenarios/pipeline';
-import type { Timing } from './scenarios/control';
-import type { SoakSummary } from './scenarios/soak';
 import { barChart, colorOf, lineChart, panels, siShort, usShort, type LegendEntry, type Series } from './svg';
-import type { LatencyPoint, Results, SearchSummary } from './types';
+import type { Results, SearchSummary } from './types';
 
 export interface Chart {
   file: string;
@@ -30,7 +27,7 @@ const pps = (v: number): string => `${siShort(v)}`;
 function throughputCharts(r: Results, out: Chart[], dir: string): void {
   const sc = r.scenarios.throughput;
   if (!sc || sc.trials.length === 0) return;
-  const searches = (sc.summary.searches as SearchSummary[]) ?? [];
+  const searches = sc.summary?.searches ?? [];
   const sizes = [...new Set(sc.trials.map((t) => t.size))].sort((a, b) => a - b);
   for (const size of sizes) {
     const trials = sc.trials.filter((t) => t.size === size);
@@ -102,7 +99,7 @@ function throughputCharts(r: Results, out: Chart[], dir: string): void {
 
 function latencyChart(r: Results, out: Chart[], dir: string): void {
   const sc = r.scenarios.latency;
-  const points = (sc?.summary.points as LatencyPoint[] | undefined) ?? [];
+  const points = sc?.summary?.points ?? [];
   if (points.length === 0) return;
   const ids = order(points.map((p) => p.relay));
   const loads = [...new Set(points.map((p) => p.loadPct))].sort((a, b) => a - b);
@@ -150,7 +147,7 @@ function groupedSearchChart(
   groupName: (n: number) => string,
 ): void {
   const sc = r.scenarios[scenario];
-  const searches = (sc?.summary.searches as SearchSummary[] | undefined) ?? [];
+  const searches = sc?.summary?.searches ?? [];
   if (searches.length === 0) return;
   const groups = [...new Set(searches.map(key))].sort((a, b) => a - b);
   const ids = order(searches.map((s) => s.relay));
@@ -182,7 +179,7 @@ function groupedSearchChart(
 }
 
 function pipelineChart(r: Results, out: Chart[], dir: string): void {
-  const run = r.scenarios.pipeline?.summary.seedRun as { hops?: HopResult[]; generatorPps?: number; count?: number } | undefined;
+  const run = r.scenarios.pipeline?.summary?.seedRun;
   const hops = run?.hops;
   if (!hops || hops.length === 0) return;
   const groups = ['seed: historical', 'seed: regressed', ...hops.map((h) => `this run: ${h.hop}`)];
@@ -208,7 +205,7 @@ function pipelineChart(r: Results, out: Chart[], dir: string): void {
 }
 
 function controlChart(r: Results, out: Chart[], dir: string): void {
-  const s = r.scenarios.control?.summary as { idle?: { protocol: Record<string, Timing> }; load?: { protocol: Record<string, Timing>; cli: Record<string, Timing> } } | undefined;
+  const s = r.scenarios.control?.summary;
   if (!s?.load) return;
   const ops = ['add', 'remove', 'stats'];
   const series = [
@@ -239,7 +236,7 @@ function controlChart(r: Results, out: Chart[], dir: string): void {
 
 /** RSS of mcrd and of its data plane over the soak, MiB against seconds, with the fitted lines. */
 function soakChart(r: Results, out: Chart[], dir: string): void {
-  const s = r.scenarios.soak?.summary as unknown as SoakSummary | undefined;
+  const s = r.scenarios.soak?.summary;
   if (!s?.memory?.mcrd?.length) return;
   const procs = [
     { key: 'mcrd', name: 'mcrd', color: '#1f5fbf', light: '#8fb3e8' },

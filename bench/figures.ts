@@ -2,10 +2,7 @@
 // The named figures of a results set that regression detection compares (ratios to peers measured
 // in the same run, and absolute figures), each with the noise band it is judged against, plus the
 // goals the report states as met or not met.
-import type { HopResult } from './scenarios/pipeline';
-import type { Timing } from './scenarios/control';
-import type { Ratio } from './scenarios/throughput';
-import type { LatencyPoint, Results, SearchSummary, Trial } from './types';
+import type { Results, SearchSummary } from './types';
 
 export type FigureKind = 'ratio' | 'ratio-slow-peer' | 'pps' | 'latency' | 'latency-tail' | 'control';
 
@@ -49,14 +46,14 @@ export function outsideBand(change: number, band: number): boolean {
 
 const SLOW = ['node', 'socat'];
 
-function searches(r: Results, scenario: string): SearchSummary[] {
-  return ((r.scenarios[scenario]?.summary.searches as SearchSummary[] | undefined) ?? []).filter((s) => !s.skipped);
+function searches(r: Results, scenario: 'throughput' | 'fanout' | 'streams'): SearchSummary[] {
+  return (r.scenarios[scenario]?.summary?.searches ?? []).filter((s) => !s.skipped);
 }
 
 /** Ratio figures only: what baseline.json keeps (they survive a change of machine better). */
 export function ratioFigures(r: Results): Record<string, Figure> {
   const out: Record<string, Figure> = {};
-  const ratios = (r.scenarios.throughput?.summary.ratios as Record<string, Record<string, Ratio>> | undefined) ?? {};
+  const ratios = r.scenarios.throughput?.summary?.ratios ?? {};
   for (const [size, byPair] of Object.entries(ratios)) {
     for (const [pair, ratio] of Object.entries(byPair)) {
       if (ratio.value === null) continue;
@@ -92,16 +89,16 @@ export function allFigures(r: Results): Record<string, Figure> {
   }
   for (const s of searches(r, 'fanout')) abs(`fanout.1:${s.fanout}.${s.relay}.maxLossless`, s.maxLosslessPps, 'pps', 'pps');
   for (const s of searches(r, 'streams')) abs(`streams.${s.streams}.${s.relay}.maxLossless`, s.maxLosslessPps, 'pps', 'pps');
-  const pl = r.scenarios.pipeline?.summary as { seedRun?: { hops?: HopResult[]; generatorPps?: number }; search?: SearchSummary } | undefined;
+  const pl = r.scenarios.pipeline?.summary;
   for (const h of pl?.seedRun?.hops ?? []) {
     abs(`pipeline.${h.hop}.ingress`, h.ingressPps, 'pps', 'pps');
     abs(`pipeline.${h.hop}.egress`, h.egressPps, 'pps', 'pps');
   }
   if (pl?.search && !pl.search.skipped) abs('pipeline.3hop.maxLossless', pl.search.maxLosslessPps, 'pps', 'pps');
-  for (const p of (r.scenarios.latency?.summary.points as LatencyPoint[] | undefined) ?? []) {
+  for (const p of r.scenarios.latency?.summary?.points ?? []) {
     for (const k of ['p50', 'p99', 'p999'] as const) abs(`latency.${p.relay}.${p.loadPct}%.${k}`, p[k], k === 'p50' ? 'latency' : 'latency-tail', 'us');
   }
-  const cp = r.scenarios.control?.summary as { load?: { protocol: Record<string, Timing>; cli: Record<string, Timing> } } | undefined;
+  const cp = r.scenarios.control?.summary;
   for (const [via, t] of Object.entries(cp?.load ?? {})) {
     for (const [op, tm] of Object.entries(t)) {
       abs(`control.${via}.${op}.p50`, tm.p50, 'control', 'ms');
@@ -147,7 +144,7 @@ export function goals(r: Results): Goal[] {
     const met = ratio >= factor ? true : mcr.generatorLimited ? 'inconclusive' : false;
     out.push({ goal, measured: `mcr ${fmt(mcr.maxLosslessPps)} pps vs ${peer} ${fmt(p.maxLosslessPps)} pps: ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'inf'}x${gl}${pgl}`, met });
   }
-  const pl = r.scenarios.pipeline?.summary as { seedRun?: { sent: number; delivered: number; generatorPps: number; endToEndLoss: number }; search?: SearchSummary } | undefined;
+  const pl = r.scenarios.pipeline?.summary;
   if (pl?.seedRun?.sent) {
     const s = pl.seedRun;
     out.push({
@@ -156,15 +153,15 @@ export function goals(r: Results): Goal[] {
       met: s.endToEndLoss === 0,
     });
   } else out.push({ goal: '3-hop pipeline: zero loss end to end at the highest rate the generator sustains', measured: 'not measured in this run', met: null });
-  const g = ((r.scenarios.fanout?.summary.goal10k as Trial[] | undefined) ?? []).find((t) => t.relay === 'mcr-1w');
+  const g = (r.scenarios.fanout?.summary?.goal10k ?? []).find((t) => t.relay === 'mcr-1w');
   out.push(
     g
       ? { goal: 'fan-out 1:50 with zero loss at 10k pps input', measured: `${fmt(g.sent)} packets in, ${fmt(g.deliveredRaw)} of ${fmt(g.offered * 50)} expected out: loss ${g.loss}`, met: g.lossless }
       : { goal: 'fan-out 1:50 with zero loss at 10k pps input', measured: 'not measured in this run', met: null },
   );
-  const lat = ((r.scenarios.latency?.summary.points as LatencyPoint[] | undefined) ?? []).find((p) => p.relay === 'mcr-1w' && p.loadPct === 50);
-  const polled = ((r.scenarios.latency?.summary.points as LatencyPoint[] | undefined) ?? []).find((p) => p.relay === 'mcr-1w-poll' && p.loadPct === 50);
-  const direct = ((r.scenarios.latency?.summary.points as LatencyPoint[] | undefined) ?? []).find((p) => p.relay === 'direct' && p.loadPct === 50);
+  const lat = (r.scenarios.latency?.summary?.points ?? []).find((p) => p.relay === 'mcr-1w' && p.loadPct === 50);
+  const polled = (r.scenarios.latency?.summary?.points ?? []).find((p) => p.relay === 'mcr-1w-poll' && p.loadPct === 50);
+  const direct = (r.scenarios.latency?.summary?.points ?? []).find((p) => p.relay === 'direct' && p.loadPct === 50);
   out.push(
     lat && lat.p99 !== null
       ? {

@@ -3,14 +3,11 @@
 // goals), and the plain-text summary table printed on the terminal at the end of a run.
 import type { Chart } from './charts';
 import { goals, fmt, ratioFigures } from './figures';
-import type { Timing } from './scenarios/control';
+import { byRelay, relayOrder } from './relays/registry';
 import type { SoakSummary } from './scenarios/soak';
-import { SEED, type HopResult } from './scenarios/pipeline';
-import type { Ratio } from './scenarios/throughput';
-import type { LatencyPoint, Results, SearchSummary, Trial } from './types';
+import { SEED } from './scenarios/pipeline';
+import type { ControlPhase, Results, ScenarioId, SearchSummary } from './types';
 
-const ORDER = ['mcr-1w', 'mcr-2w', 'mcr-1w-poll', 'kernel', 'c-relay', 'node', 'socat', 'direct'];
-const byOrder = (a: { relay: string }, b: { relay: string }): number => ORDER.indexOf(a.relay) - ORDER.indexOf(b.relay);
 
 /** A Markdown table; numeric columns (all but the first) right-aligned unless `left`. */
 function table(head: string[], rows: Array<Array<string | number>>, left = false): string {
@@ -25,8 +22,8 @@ function k(v: number): string {
   return `${Math.round(v)}`;
 }
 
-function ss(r: Results, scenario: string): SearchSummary[] {
-  return ((r.scenarios[scenario]?.summary.searches as SearchSummary[] | undefined) ?? []).slice().sort(byOrder);
+function ss(r: Results, scenario: 'throughput' | 'fanout' | 'streams'): SearchSummary[] {
+  return (r.scenarios[scenario]?.summary?.searches ?? []).slice().sort(byRelay);
 }
 
 function agreeText(s: SearchSummary): string {
@@ -40,7 +37,7 @@ function charts(list: Chart[], scenario: string): string {
     .join('\n\n');
 }
 
-function notes(r: Results, scenario: string): string {
+function notes(r: Results, scenario: ScenarioId): string {
   const n = r.scenarios[scenario]?.notes ?? [];
   return n.length ? n.map((x) => `- ${x}`).join('\n') : '';
 }
@@ -130,13 +127,13 @@ export function renderReport(r: Results, chartList: Chart[]): string {
   const tp = ss(r, 'throughput');
   if (r.scenarios.throughput) {
     out.push('## 1. Throughput (1 hop)', '');
-    const gm = (r.scenarios.throughput.summary.generatorMaxPps as Record<string, number> | undefined) ?? {};
+    const gm = r.scenarios.throughput.summary?.generatorMaxPps ?? {};
     const sizes = [...new Set(tp.map((s) => s.size))].sort((a, b) => a - b);
     for (const size of sizes) {
       out.push(`### ${size}-byte payload${size > 1472 ? ' (MTU 9000)' : ''}: generator alone ${fmt(gm[String(size)] ?? 0)} pps`, '');
       out.push(table(['relay', 'max lossless pps', 'generator-limited', 'trials', 'own counters agree', 'relay totals'], searchRows(tp.filter((s) => s.size === size))), '');
     }
-    const ratios = (r.scenarios.throughput.summary.ratios as Record<string, Record<string, Ratio>> | undefined) ?? {};
+    const ratios = r.scenarios.throughput.summary?.ratios ?? {};
     const pairs = [...new Set(Object.values(ratios).flatMap((x) => Object.keys(x)))];
     if (pairs.length) {
       out.push('### mcr ÷ peer (max lossless rate, same run)', '');
@@ -159,9 +156,7 @@ export function renderReport(r: Results, chartList: Chart[]): string {
   }
 
   // 2 pipeline
-  const pl = r.scenarios.pipeline?.summary as
-    | { seedRun?: { count: number; sent: number; generatorPps: number; elapsedS: number; delivered: number; endToEndLoss: number; endToEndLossPct: number; hops: HopResult[] }; search?: SearchSummary }
-    | undefined;
+  const pl = r.scenarios.pipeline?.summary;
   if (pl?.seedRun?.hops) {
     const s = pl.seedRun;
     out.push('## 2. The seed\'s 3-hop pipeline', '');
@@ -210,10 +205,10 @@ export function renderReport(r: Results, chartList: Chart[]): string {
       ),
       '',
     );
-    const ratios = (r.scenarios[scenario]?.summary.ratiosVsCRelay as Record<string, number | null> | undefined) ?? {};
+    const ratios = r.scenarios[scenario]?.summary?.ratiosVsCRelay ?? {};
     if (Object.keys(ratios).length) out.push(`mcr ÷ C relay: ${Object.entries(ratios).map(([g, v]) => `${scenario === 'fanout' ? g : `${g} streams`}: ${v === null ? 'inf' : `${v.toFixed(2)}x`}`).join(', ')}`, '');
     if (scenario === 'fanout') {
-      const goal = (r.scenarios.fanout?.summary.goal10k as Trial[] | undefined) ?? [];
+      const goal = r.scenarios.fanout?.summary?.goal10k ?? [];
       if (goal.length)
         out.push(
           table(
@@ -227,10 +222,10 @@ export function renderReport(r: Results, chartList: Chart[]): string {
   }
 
   // 5 latency
-  const points = ((r.scenarios.latency?.summary.points as LatencyPoint[] | undefined) ?? []).slice().sort((a, b) => byOrder(a, b) || a.loadPct - b.loadPct);
+  const points = (r.scenarios.latency?.summary?.points ?? []).slice().sort((a, b) => byRelay(a, b) || a.loadPct - b.loadPct);
   if (r.scenarios.latency) {
     out.push('## 5. Latency', '');
-    const mr = (r.scenarios.latency.summary.maxRates as Record<string, { pps: number; source: string }> | undefined) ?? {};
+    const mr = r.scenarios.latency.summary?.maxRates ?? {};
     out.push(
       table(
         ['relay', 'load', 'rate pps', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'app p50 / p99 / p99.9 µs', 'lost', 'mcr spans p50 / p99 / max µs: ring wait; batch'],
@@ -253,7 +248,7 @@ export function renderReport(r: Results, chartList: Chart[]): string {
       'Offered rates can fall short of a load\'s target (in `results.json`): the generator shares CPU 0 with the relay\'s receive path (AF_PACKET or socket enqueue runs in its softirq on veth) and the probe; every figure is at the measured rate shown.',
       '',
     );
-    const added = (r.scenarios.latency.summary.mcrAddedUs as Record<string, Record<string, number | null>> | undefined) ?? {};
+    const added = r.scenarios.latency.summary?.mcrAddedUs ?? {};
     if (Object.keys(added).length)
       out.push(`mcr-added latency (mcr minus the no-relay path at the same rate): ${Object.entries(added).map(([l, v]) => `${l}%: p50 ${v.p50} µs, p99 ${v.p99} µs, p99.9 ${v.p999} µs`).join('; ')}.`, '');
     if (Object.keys(mr).length) out.push(`Maximum rates used: ${Object.entries(mr).map(([id, v]) => `${id} ${fmt(v.pps)} pps (${v.source})`).join('; ')}.`, '');
@@ -261,9 +256,7 @@ export function renderReport(r: Results, chartList: Chart[]): string {
   }
 
   // 6 control
-  const cp = r.scenarios.control?.summary as
-    | { n?: number; idle?: { protocol: Record<string, Timing> }; load?: { protocol: Record<string, Timing>; cli: Record<string, Timing> }; forwarding?: Record<string, unknown> }
-    | undefined;
+  const cp = r.scenarios.control?.summary;
   if (r.scenarios.control) {
     out.push('## 6. Control plane under load', '');
     if (cp?.load) {
@@ -279,21 +272,19 @@ export function renderReport(r: Results, chartList: Chart[]): string {
         }
       }
       out.push(table(['via', 'operation', 'n', 'p50 ms', 'p99 ms', 'max ms'], rows), '');
-      const f = (cp.forwarding ?? {}) as Record<string, unknown>;
-      const phase = (x: unknown): string => {
-        const ph = x as { offered: number; mcrDropped: number } | undefined;
-        return ph ? `${fmt(ph.offered)} offered, ${fmt(ph.mcrDropped)} dropped by mcr` : 'n/a';
-      };
-      out.push(
-        `Forwarding meanwhile at ${fmt(Number(f.offeredPps ?? 0))} pps (90% of ${fmt(Number(f.maxLosslessPps ?? 0))} pps, ${f.maxSource}): sent ${fmt(Number(f.sent ?? 0))}, delivered ${fmt(Number(f.delivered ?? 0))}, **loss ${fmt(Number(f.loss ?? 0))}** (${Number(f.lossPct ?? 0).toFixed(4)}%); mcr rx ${fmt(Number(f.mcrRx ?? 0))}, tx ${fmt(Number(f.mcrTx ?? 0))}, ring drops ${fmt(Number(f.ringDrops ?? 0))}; counters agree with the kernel: ${f.countersAgree ? 'yes' : '**no**'}. By phase: protocol operations ${phase(f.protocolPhase)}; mcrctl processes ${phase(f.cliPhase)}.`,
-        '',
-      );
+      const f = cp.forwarding;
+      const phase = (ph: ControlPhase | undefined): string => (ph ? `${fmt(ph.offered)} offered, ${fmt(ph.mcrDropped)} dropped by mcr` : 'n/a');
+      if (f)
+        out.push(
+          `Forwarding meanwhile at ${fmt(f.offeredPps)} pps (90% of ${fmt(f.maxLosslessPps)} pps, ${f.maxSource}): sent ${fmt(f.sent)}, delivered ${fmt(f.delivered)}, **loss ${fmt(f.loss)}** (${f.lossPct.toFixed(4)}%); mcr rx ${fmt(f.mcrRx)}, tx ${fmt(f.mcrTx)}, ring drops ${fmt(f.ringDrops)}; counters agree with the kernel: ${f.countersAgree ? 'yes' : '**no**'}. By phase: protocol operations ${phase(f.protocolPhase)}; mcrctl processes ${phase(f.cliPhase)}.`,
+          '',
+        );
     }
     out.push(charts(chartList, 'control'), '', notes(r, 'control'), '');
   }
 
   // soak (not in the standard suite)
-  const sk = r.scenarios.soak?.summary as unknown as SoakSummary | undefined;
+  const sk = r.scenarios.soak?.summary;
   if (r.scenarios.soak) {
     out.push('## Soak', '');
     if (sk?.outputs) out.push(...soakSection(sk), '');
@@ -385,7 +376,7 @@ export function terminalSummary(r: Results): string {
   const tp = ss(r, 'throughput');
   if (tp.length) {
     const sizes = [...new Set(tp.map((s) => s.size))].sort((a, b) => a - b);
-    const ids = ORDER.filter((id) => tp.some((s) => s.relay === id));
+    const ids = relayOrder(tp.map((s) => s.relay));
     out.push('', 'max lossless rate, 1 hop (pps; * = generator-limited)');
     const rows = [['payload', ...ids, ...ids.filter((i) => !i.startsWith('mcr')).map((i) => `mcr/${i}`)]];
     for (const size of sizes) {
@@ -407,7 +398,7 @@ export function terminalSummary(r: Results): string {
     }
     out.push(pad(rows));
   }
-  const pl = r.scenarios.pipeline?.summary as { seedRun?: { generatorPps: number; sent: number; endToEndLoss: number; hops: HopResult[] }; search?: SearchSummary } | undefined;
+  const pl = r.scenarios.pipeline?.summary;
   if (pl?.seedRun?.hops) {
     out.push('', `3-hop pipeline (seed: 490k in / 307k out historical, 123k / 83k regressed; other hardware)`);
     out.push(
@@ -425,7 +416,7 @@ export function terminalSummary(r: Results): string {
     const list = ss(r, scenario);
     if (!list.length) continue;
     const groups = [...new Set(list.map(key))];
-    const ids = ORDER.filter((id) => list.some((s) => s.relay === id));
+    const ids = relayOrder(list.map((s) => s.relay));
     out.push('', title);
     out.push(
       pad([
@@ -440,12 +431,12 @@ export function terminalSummary(r: Results): string {
       ]),
     );
   }
-  const points = ((r.scenarios.latency?.summary.points as LatencyPoint[] | undefined) ?? []).slice().sort((a, b) => byOrder(a, b) || a.loadPct - b.loadPct);
+  const points = (r.scenarios.latency?.summary?.points ?? []).slice().sort((a, b) => byRelay(a, b) || a.loadPct - b.loadPct);
   if (points.length) {
     out.push('', 'latency (µs, one way, 1400 B)');
     out.push(pad([['relay', 'load', 'pps', 'p50', 'p99', 'p99.9', 'lost'], ...points.map((p) => [p.relay, `${p.loadPct}%`, k(p.offeredPps), String(p.p50 ?? '-'), String(p.p99 ?? '-'), String(p.p999 ?? '-'), fmt(p.lost)])]));
   }
-  const cp = r.scenarios.control?.summary as { load?: { protocol: Record<string, Timing>; cli: Record<string, Timing> }; forwarding?: { loss: number; offeredPps: number } } | undefined;
+  const cp = r.scenarios.control?.summary;
   if (cp?.load) {
     out.push('', `control plane while forwarding ${k(cp.forwarding?.offeredPps ?? 0)} pps (loss meanwhile: ${fmt(cp.forwarding?.loss ?? 0)}), ms p50/p99`);
     out.push(
@@ -460,7 +451,7 @@ export function terminalSummary(r: Results): string {
     out.push('', 'goals');
     for (const x of g) out.push(`  [${x.met === 'inconclusive' ? 'inconclusive' : x.met ? 'met' : 'NOT MET'}] ${x.goal}: ${x.measured}`);
   }
-  const sk = r.scenarios.soak?.summary as unknown as SoakSummary | undefined;
+  const sk = r.scenarios.soak?.summary;
   if (sk?.outputs) {
     out.push('', `soak: ${sk.durationS} s at ${k(sk.offeredPps)} pps in, 1:${sk.fanout}; ${sk.control.ops} control ops (${sk.control.opsPerS}/s, ${sk.control.errors} errors)`);
     out.push(
@@ -480,7 +471,7 @@ export function terminalSummary(r: Results): string {
       ]),
     );
   }
-  for (const [name, sc] of Object.entries(r.scenarios)) if (sc.summary.error) out.push('', `scenario ${name} FAILED: ${String(sc.summary.error)}`);
+  for (const [name, sc] of Object.entries(r.scenarios)) if (sc.error) out.push('', `scenario ${name} FAILED: ${sc.error}`);
   for (const [name, sc] of Object.entries(r.scenarios)) if (sc.failures?.length) out.push('', `scenario ${name} FAILED:`, ...sc.failures.map((f) => `  - ${f}`));
   return out.join('\n') + '\n';
 }

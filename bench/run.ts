@@ -25,12 +25,18 @@ import { soak, SOAK_DEFAULT_S } from './scenarios/soak';
 import { streams } from './scenarios/streams';
 import { throughput } from './scenarios/throughput';
 import { buildTools, hostMeta, installPeers, refuseReason, removeStaleNamespaces, takeLock } from './setup';
-import type { Results, ScenarioResult } from './types';
+import type { Results, ScenarioId, ScenarioResult } from './types';
 
-type ScenarioFn = (ctx: BenchContext) => Promise<ScenarioResult>;
+interface Scenario<K extends ScenarioId> {
+  name: K;
+  aliases: string[];
+  fn: (ctx: BenchContext) => Promise<ScenarioResult<K>>;
+  what: string;
+  standard?: false;
+}
 
 /** The standard suite, in the order it runs (latency and control reuse throughput's figures). */
-export const SCENARIOS: Array<{ name: string; aliases: string[]; fn: ScenarioFn; what: string; standard?: false }> = [
+export const SCENARIOS: Array<{ [K in ScenarioId]: Scenario<K> }[ScenarioId]> = [
   { name: 'throughput', aliases: ['1'], fn: throughput, what: 'max lossless rate, 1 hop, 64/512/1400/8000 B, mcr 1 and 2 workers vs peers' },
   { name: 'pipeline', aliases: ['2', 'three-hop', '3hop'], fn: pipeline, what: "the seed's 3-hop test gen -> mcr1 -> mcr2 -> mcr3 (1400 B, 1M pps target)" },
   { name: 'fanout', aliases: ['3', 'fan-out'], fn: fanout, what: 'max lossless input rate for 1:1, 1:10, 1:50' },
@@ -168,6 +174,11 @@ function render(results: Results, dir: string): Chart[] {
   return charts;
 }
 
+async function runScenario<K extends ScenarioId>(s: Scenario<K>, ctx: BenchContext): Promise<void> {
+  // (TypeScript cannot index the mapped ScenarioResults with a generic key on the left of =)
+  Object.assign(ctx.results, { [s.name]: await s.fn(ctx) });
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   if (args.render) {
@@ -227,14 +238,14 @@ async function main(): Promise<number> {
   const errors: Record<string, string> = {};
   for (const s of selected) {
     try {
-      ctx.results[s.name] = await s.fn(ctx);
+      await runScenario(s, ctx);
     } catch (err) {
       // after Ctrl-C the signal handler cleans up and exits: write nothing half-done
       if (interrupted()) await new Promise(() => undefined);
       const msg = (err as Error).stack ?? String(err);
       errors[s.name] = msg;
       log(`scenario ${s.name} failed: ${msg}`);
-      ctx.results[s.name] = { trials: [], summary: { error: (err as Error).message }, notes: [`failed: ${(err as Error).message}`], durationS: 0 };
+      ctx.results[s.name] = { trials: [], error: (err as Error).message, notes: [`failed: ${(err as Error).message}`], durationS: 0 };
     }
   }
 

@@ -3,6 +3,10 @@
 // over trials, and per-scenario summaries; shared by the scenarios, the report and compare.
 import type { HostMeta } from './setup';
 import type { RelayCounters } from './relays/relay';
+import type { Timing } from './scenarios/control';
+import type { HopResult, SEED } from './scenarios/pipeline';
+import type { SoakSummary } from './scenarios/soak';
+import type { Ratio } from './scenarios/throughput';
 
 /** What a trial or a search measured: which relay, payload size, streams, fan-out, workers. */
 export interface RelayCase {
@@ -83,14 +87,124 @@ export interface LatencyPoint {
   tool: string;
 }
 
-export interface ScenarioResult {
+/** Relays a scenario did not run, with the reason (key: relay id, or "id 1:N" in fan-out). */
+type Skipped = Record<string, string>;
+
+export interface ThroughputSummary {
+  searches: SearchSummary[];
+  /** payload size -> "mcr-1w/peer" -> ratio of max lossless rates */
+  ratios: Record<string, Record<string, Ratio>>;
+  generatorMaxPps: Record<string, number | undefined>;
+  skipped: Skipped;
+}
+
+export interface PipelineSeedRun {
+  count: number;
+  targetPps: number;
+  sent: number;
+  generatorPps: number;
+  elapsedS: number;
+  delivered: number;
+  endToEndLoss: number;
+  endToEndLossPct: number;
+  hops: HopResult[];
+  /** each hop's FINAL line, cumulative over its mcrd's life */
+  finalLines?: Array<{ text: string; parsed: unknown }>;
+}
+
+export interface PipelineSummary {
+  seed: typeof SEED;
+  /** undefined when the pipeline failed before the seed run finished */
+  seedRun?: PipelineSeedRun;
+  search?: SearchSummary;
+}
+
+export interface FanoutSummary {
+  searches: SearchSummary[];
+  /** "1:N" -> mcr-1w / c-relay (null: the C relay had no lossless rate) */
+  ratiosVsCRelay: Record<string, number | null>;
+  /** the 1:50 at 10k pps trials */
+  goal10k: Trial[];
+  skipped: Skipped;
+}
+
+export interface StreamsSummary {
+  searches: SearchSummary[];
+  /** stream count -> mcr-1w / c-relay */
+  ratiosVsCRelay: Record<string, number | null>;
+  skipped: Skipped;
+}
+
+export interface LatencySummary {
+  points: LatencyPoint[];
+  maxRates: Record<string, { pps: number; source: string }>;
+  /** load % -> percentile -> mcr minus the no-relay path, µs */
+  mcrAddedUs: Record<string, Record<string, number | null>>;
+  skipped: Skipped;
+  stampGroup: number;
+}
+
+/** Packets into r0 and packets mcr dropped during one phase of the control scenario. */
+export interface ControlPhase {
+  offered: number;
+  mcrDropped: number;
+}
+
+export interface ControlForwarding {
+  ratePps: number;
+  offered: number;
+  maxLosslessPps: number;
+  maxSource: string;
+  sent: number;
+  delivered: number;
+  loss: number;
+  lossPct: number;
+  durationS: number;
+  offeredPps: number;
+  mcrRx: number;
+  mcrTx: number;
+  ringDrops: number;
+  bufExhaust: number;
+  countersAgree: boolean;
+  protocolPhase: ControlPhase;
+  cliPhase: ControlPhase;
+}
+
+/** Operation (add, remove, stats) -> its timings in ms. */
+export type Timings = Record<string, Timing>;
+
+export interface ControlSummary {
+  n?: number;
+  idle?: { protocol: Timings };
+  load?: { protocol: Timings; cli: Timings };
+  forwarding?: ControlForwarding;
+}
+
+/** What each scenario's `summary` holds in results.json, by scenario id. */
+export interface Summaries {
+  throughput: ThroughputSummary;
+  pipeline: PipelineSummary;
+  fanout: FanoutSummary;
+  streams: StreamsSummary;
+  latency: LatencySummary;
+  control: ControlSummary;
+  soak: SoakSummary;
+}
+
+export type ScenarioId = keyof Summaries;
+
+export interface ScenarioResult<K extends ScenarioId = ScenarioId> {
   trials: Trial[];
-  summary: Record<string, unknown>;
+  /** missing when the scenario failed (then `error` says why) */
+  summary?: Summaries[K];
+  error?: string;
   notes: string[];
   durationS: number;
   /** checks that failed (the run then exits non-zero); scenarios that only measure leave it out */
   failures?: string[];
 }
+
+export type ScenarioResults = { [K in ScenarioId]?: ScenarioResult<K> };
 
 export interface ResultsMeta extends HostMeta {
   quick: boolean;
@@ -105,5 +219,5 @@ export interface ResultsMeta extends HostMeta {
 
 export interface Results {
   meta: ResultsMeta;
-  scenarios: Record<string, ScenarioResult>;
+  scenarios: ScenarioResults;
 }

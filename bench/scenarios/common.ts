@@ -8,7 +8,7 @@ import type { Relay, RelayInstance, RelayPlan } from '../relays/relay';
 import { searchLossless, type SearchConfig } from '../search';
 import { generatorMax, pinning, quiesce, runTrial, type TrafficPath, type TrialContext } from '../traffic';
 import type { Topology } from '../topology';
-import type { ScenarioResult, SearchSummary, Trial } from '../types';
+import type { ScenarioResults, SearchSummary, Trial } from '../types';
 
 export interface BenchContext {
   quick: boolean;
@@ -26,7 +26,7 @@ export interface BenchContext {
   pin?: { gen: number; relay: number[] };
   /** generator maximum by payload size, measured in this run */
   genMax: Record<string, number>;
-  results: Record<string, ScenarioResult>;
+  results: ScenarioResults;
   log: (line: string) => void;
   /** soak only: --duration and --rate */
   soakDurationS?: number;

@@ -13,7 +13,7 @@ import { mcrRelay, type McrInstance } from '../relays/mcr';
 import { ipPlus } from '../relays/relay';
 import { ONE_HOP_PATH, quiesce, startGenerator } from '../traffic';
 import { oneHop } from '../topology';
-import type { ScenarioResult, SearchSummary, Trial } from '../types';
+import type { ControlSummary, ScenarioResult, Trial } from '../types';
 import { fmtPps, genMaxFor, onePlan, searchConfig, searchRelay, startWarm, type BenchContext } from './common';
 
 export interface Timing {
@@ -87,7 +87,7 @@ async function cliOps(socket: string, n: number, onStep: (f: number) => void): P
   return { add: timing(add), remove: timing(remove), stats: timing(stats) };
 }
 
-export async function control(ctx: BenchContext): Promise<ScenarioResult> {
+export async function control(ctx: BenchContext): Promise<ScenarioResult<'control'>> {
   const t0 = Date.now();
   const n = ctx.quick ? 10 : 50;
   const trials: Trial[] = [];
@@ -97,9 +97,9 @@ export async function control(ctx: BenchContext): Promise<ScenarioResult> {
   const plan = onePlan(topo, ctx.dir);
   const relay = mcrRelay(1);
   const progress = new Progress('control', 4);
-  let summary: Record<string, unknown> = {};
+  let summary: ControlSummary = {};
   try {
-    const known = ((ctx.results.throughput?.summary.searches as SearchSummary[] | undefined) ?? []).find(
+    const known = (ctx.results.throughput?.summary?.searches ?? []).find(
       (s) => s.relay === 'mcr-1w' && s.size === 1400 && !s.skipped && s.maxLosslessPps > 0,
     );
     let max = known?.maxLosslessPps ?? 0;

@@ -12,7 +12,7 @@ import { fmtPps, genMaxFor, onePlan, pickRelays, searchConfig, searchRelay, star
 export const FANOUTS = [1, 10, 50];
 const RELAYS = ['mcr-1w', 'c-relay'];
 
-export async function fanout(ctx: BenchContext): Promise<ScenarioResult> {
+export async function fanout(ctx: BenchContext): Promise<ScenarioResult<'fanout'>> {
   const t0 = Date.now();
   const trials: Trial[] = [];
   const searches: SearchSummary[] = [];

@@ -9,7 +9,7 @@ import { Progress } from '../progress';
 import { inputGroup } from '../relays/relay';
 import { generate, ONE_HOP_PATH, quiesce, runTrial, startReceiver, type RecvReport } from '../traffic';
 import { oneHop } from '../topology';
-import type { LatencyPoint, ScenarioResult, SearchSummary, Trial } from '../types';
+import type { LatencyPoint, ScenarioResult, Trial } from '../types';
 import { fmtPps, genMaxFor, onePlan, pickRelays, searchConfig, searchRelay, startWarm, type BenchContext } from './common';
 
 export const LOADS = [10, 50, 90];
@@ -52,7 +52,7 @@ function spanWindow(after: Record<string, SpanHistogram>, before?: Record<string
   );
 }
 
-export async function latency(ctx: BenchContext): Promise<ScenarioResult> {
+export async function latency(ctx: BenchContext): Promise<ScenarioResult<'latency'>> {
   const t0 = Date.now();
   const trials: Trial[] = [];
   const points: LatencyPoint[] = [];
@@ -63,7 +63,7 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult> {
   const { run, skipped } = pickRelays(ctx, RELAYS, plan);
   const progress = new Progress('latency', run.length * (LOADS.length + 0.5) + LOADS.length);
   const seconds = ctx.quick ? 1 : 3;
-  const fromThroughput = (ctx.results.throughput?.summary.searches as SearchSummary[] | undefined) ?? [];
+  const fromThroughput = ctx.results.throughput?.summary?.searches ?? [];
   const maxRates: Record<string, { pps: number; source: string }> = {};
   try {
     const gmax = await genMaxFor(ctx, path, 1400, progress);

@@ -10,7 +10,7 @@ import type { Relay, RelayCounters, RelayInstance, RelayPlan } from '../relays/r
 import { searchLossless } from '../search';
 import { Topology } from '../topology';
 import { generate, quiesce, runTrial, type TrafficPath, type TrialContext } from '../traffic';
-import type { ScenarioResult, SearchSummary, Trial } from '../types';
+import type { PipelineSeedRun, ScenarioResult, SearchSummary, Trial } from '../types';
 import { fmtPps, genMaxFor, searchConfig, type BenchContext } from './common';
 
 export const SEED = {
@@ -88,7 +88,7 @@ function pipelineInstance(hops: McrInstance[]): RelayInstance {
   };
 }
 
-export async function pipeline(ctx: BenchContext): Promise<ScenarioResult> {
+export async function pipeline(ctx: BenchContext): Promise<ScenarioResult<'pipeline'>> {
   const t0 = Date.now();
   const count = ctx.quick ? 1_000_000 : 10_000_000;
   const target = 1_000_000;
@@ -98,7 +98,7 @@ export async function pipeline(ctx: BenchContext): Promise<ScenarioResult> {
   const topo = await threeHop();
   const path: TrafficPath = { topo, genNs: 'gen', genIf: 'g0', source: '10.0.1.1', inNs: 'h1', inIf: 'a0', sinkNs: 'sink', sinkIf: 's0' };
   const hops: McrInstance[] = [];
-  let seedRun: Record<string, unknown> = {};
+  let seedRun: PipelineSeedRun | undefined;
   let search: SearchSummary | undefined;
   try {
     const gmax = await genMaxFor(ctx, path, 1400, progress);
@@ -194,10 +194,11 @@ export async function pipeline(ctx: BenchContext): Promise<ScenarioResult> {
       finals.push(s.text ?? '');
     }
     await topo.destroy();
-    const hr = seedRun.hops as HopResult[] | undefined;
-    hr?.forEach((h, i) => (h.final = finals[i]));
-    // FINAL lines are cumulative over the mcrd's life (warm-up and search included)
-    seedRun.finalLines = finals.map((f) => ({ text: f, parsed: parseFinal(f) }));
+    if (seedRun) {
+      seedRun.hops.forEach((h, i) => (h.final = finals[i]));
+      // FINAL lines are cumulative over the mcrd's life (warm-up and search included)
+      seedRun.finalLines = finals.map((f) => ({ text: f, parsed: parseFinal(f) }));
+    }
   }
   progress.finish(search ? `3-hop max lossless ${fmtPps(search.maxLosslessPps)} pps` : 'done');
   notes.push('The three mcrd hops are not pinned (the scheduler spreads them over both CPUs, as in the seed\'s test); the generator is pinned like everywhere else unless --no-pin.');

@@ -223,7 +223,7 @@ function readStatusFile(file: string): string | undefined {
 
 const mib = (kib: number): string => `${(kib / 1024).toFixed(1)} MiB`;
 
-export async function soak(ctx: BenchContext): Promise<ScenarioResult> {
+export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
   const t0 = Date.now();
   const durationS = ctx.soakDurationS ?? SOAK_DEFAULT_S;
   const trials: Trial[] = [];
@@ -434,7 +434,7 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult> {
     'Memory: VmRSS and RssAnon of mcrd and of its data-plane process (its forked child, pid from `workers`) from /proc/PID/status every second. Growth rule, on RssAnon (private anonymous memory: the JS heap, native allocations): a least-squares line through the samples after the warm-up (20% of the run, at most 60 s); the process fails when that line rises by more than max(2 MiB, 5% of its RssAnon at the end of the warm-up) over the fitted window. VmRSS also counts the shared counter file (/dev/shm, 14 MB), whose pages become resident one by one as rule churn walks the recycled counter slots: bounded, so it is shown but not judged.',
   );
   progress.finish(summary.failures.length ? `FAILED: ${summary.failures.length} check(s)` : 'exact delivery, memory flat');
-  return { trials, summary: summary as unknown as Record<string, unknown>, notes, durationS: (Date.now() - t0) / 1000, failures: summary.failures };
+  return { trials, summary, notes, durationS: (Date.now() - t0) / 1000, failures: summary.failures };
 }
 
 function outputs0(port: number): string {

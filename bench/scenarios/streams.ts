@@ -11,7 +11,7 @@ import { fmtPps, genMaxFor, onePlan, pickRelays, searchConfig, searchRelay, type
 export const STREAM_COUNTS = [1, 10, 100];
 const RELAYS = ['mcr-1w', 'c-relay', 'kernel'];
 
-export async function streams(ctx: BenchContext): Promise<ScenarioResult> {
+export async function streams(ctx: BenchContext): Promise<ScenarioResult<'streams'>> {
   const t0 = Date.now();
   const trials: Trial[] = [];
   const searches: SearchSummary[] = [];

@@ -24,7 +24,7 @@ export function ratio(mcr: SearchSummary | undefined, peer: SearchSummary | unde
   return { value: mcr.maxLosslessPps / peer.maxLosslessPps, lowerBound: mcr.generatorLimited && !peer.generatorLimited };
 }
 
-export async function throughput(ctx: BenchContext): Promise<ScenarioResult> {
+export async function throughput(ctx: BenchContext): Promise<ScenarioResult<'throughput'>> {
   const t0 = Date.now();
   const sizes = ctx.sizes ?? THROUGHPUT_SIZES;
   const trials: Trial[] = [];

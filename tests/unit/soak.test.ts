@@ -117,7 +117,7 @@ describe('soak report and chart', () => {
   };
   const results = {
     meta: { date: 'd', gitCommit: 'c'.repeat(40), gitDirty: false, kernel: 'k', cpuModel: 'cpu', nproc: 2, memoryGiB: 4, node: 'v20', tuneHostApplied: false, sysctls: {}, quick: false, durationS: 700, trialSeconds: 2, scenariosRun: ['soak'], peersInstalled: [], peersSkipped: {}, generatorMaxPps: {}, pinning: 'none' },
-    scenarios: { soak: { trials: [], summary: summary as unknown as Record<string, unknown>, notes: [], durationS: 700, failures: summary.failures } },
+    scenarios: { soak: { trials: [], summary, notes: [], durationS: 700, failures: summary.failures } },
   } as Results;
 
   test('the report says FAILED with every reason, the numbers per output and per process', () => {
