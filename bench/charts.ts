@@ -250,7 +250,7 @@ function soakChart(r: Results, out: Chart[], dir: string): void {
     series.push({ id: `${p.key}-anon`, name: `${p.name} RssAnon`, color: p.light, noMarkers: true, points: samples.map((x) => ({ x: x.t, y: x.anonKiB / 1024 })) });
     series.push({
       id: `${p.key}-fit`,
-      name: `RssAnon fit: ${g.slopeKiBPerS >= 0 ? '+' : ''}${g.slopeKiBPerS.toFixed(2)} KiB/s${g.growing ? ' GROWING' : ''}`,
+      name: `fit: ${g.slopeKiBPerS >= 0 ? '+' : ''}${g.slopeKiBPerS.toFixed(2)} KiB/s${g.growing ? ', GROWING' : ''}`,
       color: p.color,
       dashed: true,
       noMarkers: true,

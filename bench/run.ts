@@ -21,7 +21,7 @@ import { control } from './scenarios/control';
 import { fanout } from './scenarios/fanout';
 import { latency } from './scenarios/latency';
 import { pipeline } from './scenarios/pipeline';
-import { soak, SOAK_DEFAULT_S } from './scenarios/soak';
+import { soak, SOAK_CONTROL_OPS_PER_S, SOAK_DEFAULT_S } from './scenarios/soak';
 import { streams } from './scenarios/streams';
 import { throughput } from './scenarios/throughput';
 import { buildTools, hostMeta, installPeers, refuseReason, removeStaleNamespaces, takeLock } from './setup';
@@ -56,6 +56,7 @@ const USAGE = `usage: npm run bench [-- OPTIONS]     (as root)
   --trial-seconds S length of one search trial (default 2, quick 0.5)
   --duration S      soak: length of the stream in seconds (default ${SOAK_DEFAULT_S})
   --rate PPS        soak: input rate (default: half of a short 1:2 search's maximum)
+  --control-rate N  soak: control operations per second (default ${SOAK_CONTROL_OPS_PER_S}; 0 = none)
   --out DIR         results directory (default bench/results/<timestamp>)
   --no-install      do not apt-get install missing peers (they are skipped)
   --no-pin          do not pin the generator to CPU 0 and the relays to CPU 1
@@ -79,6 +80,7 @@ interface Args {
   render?: string;
   durationS?: number;
   ratePps?: number;
+  controlRate?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -123,6 +125,11 @@ function parseArgs(argv: string[]): Args {
         if (!Number.isInteger(a.ratePps) || a.ratePps < 100) fail('--rate: packets per second, an integer of at least 100');
         i++;
         break;
+      case '--control-rate':
+        a.controlRate = Number(value(i));
+        if (!Number.isInteger(a.controlRate) || a.controlRate < 0 || a.controlRate > 1000) fail('--control-rate: operations per second, an integer from 0 to 1000');
+        i++;
+        break;
       case '--out':
         a.out = value(i);
         i++;
@@ -151,7 +158,7 @@ function parseArgs(argv: string[]): Args {
     }
   }
   for (const s of a.scenarios) if (!SCENARIOS.some((x) => x.name === s || x.aliases.includes(s))) fail(`unknown scenario "${s}" (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
-  if ((a.durationS !== undefined || a.ratePps !== undefined) && !a.scenarios.includes('soak')) fail('--duration and --rate belong to --scenario soak');
+  if ((a.durationS !== undefined || a.ratePps !== undefined || a.controlRate !== undefined) && !a.scenarios.includes('soak')) fail('--duration, --rate and --control-rate belong to --scenario soak');
   const known = ['mcr-1w', 'mcr-2w', 'mcr-1w-poll', 'kernel', 'c-relay', 'node', 'socat'];
   for (const r of a.relays ?? []) if (!known.includes(r)) fail(`unknown relay "${r}" (known: ${known.join(', ')})`);
   return a;
@@ -229,6 +236,7 @@ async function main(): Promise<number> {
     log,
     soakDurationS: args.durationS,
     soakRatePps: args.ratePps,
+    soakControlRate: args.controlRate,
   };
   const selected = args.scenarios.length === 0 ? SCENARIOS.filter((s) => s.standard !== false) : SCENARIOS.filter((s) => args.scenarios.some((n) => n === s.name || s.aliases.includes(n)));
   const meta0 = hostMeta();

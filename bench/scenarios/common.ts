@@ -31,6 +31,8 @@ export interface BenchContext {
   /** soak only: --duration and --rate */
   soakDurationS?: number;
   soakRatePps?: number;
+  /** soak only: control operations per second (--control-rate; 0 = none) */
+  soakControlRate?: number;
 }
 
 export function relayById(ctx: BenchContext, id: string): Relay {

@@ -15,7 +15,7 @@ import { sleep, type Proc } from '../proc';
 import { mcrRelay, type McrInstance } from '../relays/mcr';
 import { ipPlus, outputGroup } from '../relays/relay';
 import { DEFAULT_GROWTH_RULE, growthCheck, readStatus, warmupFor, type GrowthVerdict, type MemSample } from '../memory';
-import { ONE_HOP_PATH, quiesce, startGenerator } from '../traffic';
+import { ONE_HOP_PATH, pinning, quiesce, startGenerator } from '../traffic';
 import { oneHop, type Topology } from '../topology';
 import type { ScenarioResult, Trial } from '../types';
 import { fmtPps, genMaxFor, onePlan, searchConfig, searchRelay, startWarm, type BenchContext } from './common';
@@ -25,7 +25,7 @@ export const SOAK_DEFAULT_S = 600;
 const SIZE = 1400;
 const FANOUT = 2;
 /** control operations per second, all kinds together (add, remove, stats in turn) */
-const CONTROL_OPS_PER_S = 50;
+export const SOAK_CONTROL_OPS_PER_S = 50;
 const OPS = ['add', 'remove', 'stats'] as const;
 type Op = (typeof OPS)[number];
 
@@ -127,12 +127,13 @@ function controlLoop(socket: string, opsPerS: number, onStats: (s: Stats) => voi
   const errorSamples: string[] = [];
   let stopping = false;
   let slotsSkipped = 0;
-  const periodMs = 1000 / opsPerS;
+  const periodMs = opsPerS > 0 ? 1000 / opsPerS : 1000;
   const t0 = performance.now();
   const run = (async () => {
     let slot = 0;
     let cycle = 0;
-    while (!stopping) {
+    // --control-rate 0: no control work at all (to tell its effect from the rest of the machine's)
+    while (!stopping && opsPerS > 0) {
       const due = t0 + slot * periodMs;
       const now = performance.now();
       if (now - due > 1000) {
@@ -181,7 +182,12 @@ function controlLoop(socket: string, opsPerS: number, onStats: (s: Stats) => voi
 
 /** One `mcrgen recv` per output, in the sink namespace; resolves once it has joined. */
 async function startReceiver(topo: Topology, group: string, port: number): Promise<Proc> {
-  const proc = topo.spawn('sink', `mcrgen recv ${group}:${port}`, MCRGEN, ['recv', '--group', group, '--port', String(port), '--interface', 's0', '--timeout', '0', '--json']);
+  // On the generator's CPU, like the latency probe: the relay's CPU stays the relay's.
+  const args = ['recv', '--group', group, '--port', String(port), '--interface', 's0', '--timeout', '0', '--json'];
+  const proc =
+    pinning.gen === undefined
+      ? topo.spawn('sink', `mcrgen recv ${group}:${port}`, MCRGEN, args)
+      : topo.spawn('sink', `mcrgen recv ${group}:${port}`, 'taskset', ['-c', String(pinning.gen), MCRGEN, ...args]);
   const deadline = Date.now() + 10_000;
   while (!proc.stderr.includes('receiving')) {
     if (!proc.running) throw new Error(`${proc.label} exited: ${proc.stderr.trim()}`);
@@ -226,6 +232,7 @@ const mib = (kib: number): string => `${(kib / 1024).toFixed(1)} MiB`;
 export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
   const t0 = Date.now();
   const durationS = ctx.soakDurationS ?? SOAK_DEFAULT_S;
+  const controlRate = ctx.soakControlRate ?? SOAK_CONTROL_OPS_PER_S;
   const trials: Trial[] = [];
   const notes: string[] = [];
   const topo = await oneHop('sk');
@@ -298,7 +305,12 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
       };
       sample();
       const sampler = setInterval(sample, 1000);
-      const control = controlLoop(inst.socket, CONTROL_OPS_PER_S, (st) => (lastStats = st));
+      const control = controlLoop(inst.socket, controlRate, (st) => (lastStats = st));
+      // without control work, the sampler's ring drops come from a stats read of its own
+      const dropPoller =
+        controlRate > 0
+          ? undefined
+          : setInterval(() => void inst.client.request('stats').then((st) => (lastStats = st), () => undefined), 1000);
       const gen = startGenerator(path, { streams: 1, rate, count, size: SIZE, port: plan.port });
       const ticker = setInterval(() => {
         const s = (performance.now() - tStream) / 1000;
@@ -313,6 +325,7 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
         clearInterval(ticker);
         sample();
         clearInterval(sampler);
+        if (dropPoller) clearInterval(dropPoller);
       }
       const ctl = await control.stop();
       await quiesce(path, 300, 10_000);
@@ -429,7 +442,7 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
   }
   if (!summary) throw new Error('soak: no summary');
   notes.push(
-    `One 1400-byte stream (239.1.1.1:5001) fanned out by one rule to ${outputs0(plan.outPort)}, one \`mcrgen recv\` per output in the sink namespace (distinct ports, so each receiver reads only its own output). The control client (one open connection, the protocol of docs/control-protocol.md) runs add, remove, stats in turn, ${CONTROL_OPS_PER_S} operations a second in all on a fixed schedule; the added rule (16 names in rotation, 239.1.2.x -> 239.2.3.x) is removed by the next operation.`,
+    `One 1400-byte stream (239.1.1.1:5001) fanned out by one rule to ${outputs0(plan.outPort)}, one \`mcrgen recv\` per output in the sink namespace, on the generator's CPU (distinct ports, so each receiver reads only its own output). The control client (one open connection, the protocol of docs/control-protocol.md) runs add, remove, stats in turn, ${controlRate} operations a second in all on a fixed schedule${controlRate === SOAK_CONTROL_OPS_PER_S ? '' : ' (--control-rate)'}; the added rule (16 names in rotation, 239.1.2.x -> 239.2.3.x) is removed by the next operation.`,
     'Exact means: mcrgen sent every packet, r0 received all of them, each receiver counted every sequence number once (no loss, no duplicate, no corruption), s0 received exactly 2x, and mcr\'s counters, per-output counters and FINAL lines say the same.',
     'Memory: VmRSS and RssAnon of mcrd and of its data-plane process (its forked child, pid from `workers`) from /proc/PID/status every second. Growth rule, on RssAnon (private anonymous memory: the JS heap, native allocations): a least-squares line through the samples after the warm-up (20% of the run, at most 60 s); the process fails when that line rises by more than max(2 MiB, 5% of its RssAnon at the end of the warm-up) over the fitted window. VmRSS also counts the shared counter file (/dev/shm, 14 MB), whose pages become resident one by one as rule churn walks the recycled counter slots: bounded, so it is shown but not judged.',
   );
