@@ -1,18 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Where the benchmark finds the project's binaries and scripts (compiled into dist/bench/).
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { ROOT } from '../lab/paths';
 
-/** The repository root (this file runs as dist/bench/paths.js). */
-export const ROOT = (() => {
-  let dir = __dirname;
-  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
-})();
-
-export const MCRGEN = path.join(ROOT, 'build', 'Release', 'mcrgen');
-export const MCRD = path.join(ROOT, 'dist', 'src', 'cli', 'mcrd.js');
-export const MCRCTL = path.join(ROOT, 'dist', 'src', 'cli', 'mcrctl.js');
+export { MCRCTL, MCRD, MCRGEN, ROOT } from '../lab/paths';
 export const PEERS_DIR = path.join(ROOT, 'bench', 'peers');
 export const BENCH_BUILD = path.join(ROOT, 'build', 'bench');
 export const C_RELAY = path.join(BENCH_BUILD, 'c-relay');

@@ -5,6 +5,7 @@
 import type { Relay, RelayCounters, RelayInstance, RelayPlan } from './relays/relay';
 import { inputGroup } from './relays/relay';
 import { existsSync } from 'node:fs';
+import { lastJsonLine, recvArgs, sendArgs, sendResults } from '../lab/mcrgen';
 import { LAT_RECV, MCRGEN } from './paths';
 import { sleep, type Proc } from './proc';
 import type { IfCounters, Topology } from './topology';
@@ -70,26 +71,19 @@ export interface GenSpec {
 }
 
 function genArgs(p: TrafficPath, s: GenSpec, k: number, rate: number, count: number): string[] {
-  const args = ['send', '--group', inputGroup(k), '--port', String(s.port), '--interface', p.source, '--rate', String(rate), '--count', String(count), '--size', String(s.size), '--stream', String(k), '--json', '--quiet'];
   // Many slow generators: wake each ~250 times a second instead of 1000 (2 cores).
-  if (s.batch) args.push('--batch', String(s.batch));
-  else if (s.streams > 1 && rate > 0) args.push('--batch', String(Math.min(64, Math.max(1, Math.ceil(rate / 250)))));
-  if (s.stampGroup) args.push('--stamp-group', String(s.stampGroup));
-  return args;
+  const batch = s.batch ? s.batch : (s.streams > 1 && rate > 0 ? Math.min(64, Math.max(1, Math.ceil(rate / 250))) : undefined);
+  return sendArgs({ group: inputGroup(k), port: s.port, source: p.source, rate, count, size: s.size, stream: k, batch, stampGroup: s.stampGroup });
 }
 
-function parseGenLines(out: string): GenResult {
-  let sent = 0;
-  let elapsedS = 0;
-  let sendErrors = 0;
-  for (const line of out.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const j = JSON.parse(line) as { sent: number; elapsed_s: number; send_errors: number };
-    sent += j.sent;
-    elapsedS = Math.max(elapsedS, j.elapsed_s);
-    sendErrors += j.send_errors;
-  }
-  return { sent, elapsedS, sendErrors };
+/** The senders' results added up (one JSON line per mcrgen process). */
+function sumGenResults(out: string): GenResult {
+  const lines = sendResults(out);
+  return {
+    sent: lines.reduce((n, j) => n + j.sent, 0),
+    elapsedS: lines.reduce((m, j) => Math.max(m, j.elapsed_s), 0),
+    sendErrors: lines.reduce((n, j) => n + j.send_errors, 0),
+  };
 }
 
 /** Starts the generator(s); with several streams one shell forks them all at once. */
@@ -106,7 +100,7 @@ export function startGenerator(p: TrafficPath, s: GenSpec): { proc: Proc; result
   }
   const result = proc.exited.then((code) => {
     if (code !== 0) throw new Error(`mcrgen send exited ${code}: ${proc.stderr.trim()}`);
-    return parseGenLines(proc.stdout);
+    return sumGenResults(proc.stdout);
   });
   result.catch(() => undefined);
   return { proc, result };
@@ -256,7 +250,7 @@ export function startReceiver(topo: Topology, ns: string, o: { group: string; po
   const probe = existsSync(LAT_RECV);
   const proc = probe
     ? topo.spawn(ns, 'lat-recv', ...onGenCpu(LAT_RECV, ['--group', o.group, '--port', String(o.port), '--interface', o.iface, '--count', String(o.count), '--timeout', String(o.timeoutS)]))
-    : topo.spawn(ns, 'mcrgen recv', ...unpinned(MCRGEN, ['recv', '--group', o.group, '--port', String(o.port), '--interface', o.iface, '--count', String(o.count), '--timeout', String(o.timeoutS), '--json']));
+    : topo.spawn(ns, 'mcrgen recv', ...unpinned(MCRGEN, recvArgs(o)));
   const ready = (async () => {
     const deadline = Date.now() + 10_000;
     while (!proc.stderr.includes('receiving')) {
@@ -266,7 +260,7 @@ export function startReceiver(topo: Topology, ns: string, o: { group: string; po
     }
   })();
   const result = proc.exited.then((): RecvReport => {
-    const j = JSON.parse(proc.stdout.trim().split('\n').pop() ?? '') as { unique: number; lost: number; wire_us?: Percentiles; app_us?: Percentiles; latency_us?: Percentiles };
+    const j = lastJsonLine<{ unique: number; lost: number; wire_us?: Percentiles; app_us?: Percentiles; latency_us?: Percentiles }>(proc.stdout);
     return probe
       ? { unique: j.unique, lost: j.lost, wire: j.wire_us ?? null, app: j.app_us as Percentiles, tool: 'lat-recv' }
       : { unique: j.unique, lost: j.lost, wire: null, app: j.latency_us as Percentiles, tool: 'mcrgen recv' };

@@ -20,7 +20,7 @@ function walk(dir, out) {
   return out;
 }
 
-const files = ['native', 'src', 'tests', 'scripts', 'bench', 'profiling', 'bin']
+const files = ['native', 'src', 'lab', 'tests', 'scripts', 'bench', 'profiling', 'bin']
   .map((d) => path.join(root, d))
   .filter((d) => fs.existsSync(d))
   .flatMap((d) => walk(d, []));

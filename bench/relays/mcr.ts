@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
-// mcr itself under test: mcrd (dist/src/cli/mcrd.js) in the relay namespace with a JSON5 config
+// mcr itself under test: mcrd (started by lab/mcrd.ts) in the relay namespace with a JSON5 config
 // written to the plan's directory, one rule per input stream, counters read over the control
 // socket, and the `[STATS:Ingress FINAL]` lines collected on SIGTERM.
 import { rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ControlClient } from '../../src/control/client';
 import type { SpanHistogram } from '../../src/lib/histogram';
-import { MCRD } from '../paths';
-import { cleanup, sleep, type Proc } from '../proc';
+import { startMcrd as startDaemon } from '../../lab/mcrd';
+import { cleanup, type Proc } from '../proc';
 import { inputGroup, outputGroup, type Relay, type RelayCounters, type RelayInstance, type RelayPlan } from './relay';
 
 import { parseFinal } from '../../src/daemon/stats';
@@ -66,38 +66,28 @@ export function mcrConfig(plan: RelayPlan): unknown {
   return { workers: plan.workers, ...(plan.busyPoll ? { busyPoll: true } : {}), ...(cpus && new Set(cpus).size === cpus.length ? { cpus } : {}), logLevel: 'warn', rules };
 }
 
-/** Starts mcrd and waits until the data plane runs and every rule is up. */
+/** Starts mcrd (lab/mcrd.ts) and waits until the data plane runs and every rule is up. */
 export async function startMcrd(plan: RelayPlan, label: string): Promise<McrInstance> {
-  const config = path.join(plan.dir, `mcr-${plan.ns}.json5`);
-  writeFileSync(config, JSON.stringify(mcrConfig(plan), null, 2) + '\n');
+  const configFile = path.join(plan.dir, `mcr-${plan.ns}.json5`);
+  writeFileSync(configFile, JSON.stringify(mcrConfig(plan), null, 2) + '\n');
   const socket = path.join(plan.dir, `mcrd-${plan.ns}.sock`);
-  const proc = plan.topo.spawn(plan.ns, label, 'node', [MCRD, '--config', config, '--control-socket', socket, '--workers', String(plan.workers)]);
-  const inst = new McrInstance(proc, socket);
-  const hook = cleanup.add(`mcrd ${proc.pid} counter file`, () => removeCounterFile(proc.pid));
-  void proc.exited.then(() => setTimeout(() => {
-    removeCounterFile(proc.pid);
-    cleanup.remove(hook);
-  }, 200));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (!proc.running) throw new Error(`mcrd exited: ${proc.stderr.trim()}`);
-    try {
-      const pong = await inst.client.request('ping', undefined, 1000);
-      if (pong.dataplane === 'running') {
-        const list = await inst.client.request('list');
-        if (list.rules.length === plan.streams && list.rules.every((r) => r.status.input === 'up' && r.status.outputs.every((o) => o === 'up'))) {
-          return inst;
-        }
-      }
-    } catch {
-      inst.client.close();
-    }
-    if (Date.now() > deadline) {
-      await inst.stop();
-      throw new Error(`mcrd did not become ready within 20 s: ${proc.stderr.trim()}`);
-    }
-    await sleep(100);
-  }
+  const daemon = await startDaemon(plan.topo, plan.ns, {
+    socket,
+    configFile,
+    args: ['--workers', String(plan.workers)],
+    label,
+    rules: plan.streams,
+    timeoutMs: 20_000,
+    pollMs: 100,
+    onStart: ({ proc }) => {
+      const hook = cleanup.add(`mcrd ${proc.pid} counter file`, () => removeCounterFile(proc.pid));
+      void proc.exited.then(() => setTimeout(() => {
+        removeCounterFile(proc.pid);
+        cleanup.remove(hook);
+      }, 200));
+    },
+  });
+  return new McrInstance(daemon.proc, socket);
 }
 
 /** mcr with `workers` workers; `busyPoll` is the dedicated-core configuration (config busyPoll). */

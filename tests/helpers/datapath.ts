@@ -1,37 +1,19 @@
 // SPDX-License-Identifier: MIT
 // Shared pieces of the datapath integration tests (three-hop, fan-out, unicast, rpf, many-groups,
-// jumbo, workers): quiet topologies whose kernel counters can be compared exactly, config files in
+// jumbo, workers): quiet topologies (IPv6 off: lab/netns.ts NO_IPV6) whose kernel counters can be compared exactly, config files in
 // a temp dir, typed `stats`/`workers` results and the exact-delivery assertion.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { buildOneHop, NO_IPV6 } from '../../lab/netns';
 import { Topology, type RecvResult } from './netns';
 
-/**
- * IPv6 off in a namespace, set before any link exists so new veths inherit it. Otherwise every
- * veth sends router solicitations, MLD reports and DAD probes for ~10 s after it comes up, and
- * those frames show up in the kernel's rx/tx counters next to the stream. With IPv6 off and no
- * IPv4 unicast between the hosts (so no ARP), a link carries only the stream and the IGMP reports
- * of whoever joins a group, which travel towards the sender.
- */
-export const NO_IPV6: Record<string, string> = {
-  'net.ipv6.conf.all.disable_ipv6': '1',
-  'net.ipv6.conf.default.disable_ipv6': '1',
-};
+export { NO_IPV6 } from '../../lab/netns';
 
 /** oneHop() with IPv6 off everywhere: gen g0 10.0.1.1 <-> r0 10.0.1.2 relay r1 10.0.2.1 <-> s0 10.0.2.2 sink. */
-export async function quietOneHop(label: string, opts: { mtu?: number } = {}): Promise<Topology> {
-  const t = new Topology(label);
-  try {
-    for (const ns of ['gen', 'relay', 'sink']) await t.addNamespace(ns, NO_IPV6);
-    await t.link('gen', 'g0', '10.0.1.1/24', 'relay', 'r0', '10.0.1.2/24', opts.mtu);
-    await t.link('relay', 'r1', '10.0.2.1/24', 'sink', 's0', '10.0.2.2/24', opts.mtu);
-  } catch (err) {
-    await t.destroy();
-    throw err;
-  }
-  return t;
+export function quietOneHop(label: string, opts: { mtu?: number } = {}): Promise<Topology> {
+  return buildOneHop(new Topology(label, { sysctls: NO_IPV6 }), opts);
 }
 
 /** A private temp directory for config files; remove() in after(). */

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { NO_IPV6, TempDir, linkCounters, assertDelivered } from '../helpers/datapath';
-import { Topology, parseFinal, receive, send, skipReason, startDaemon, type DaemonHandle } from '../helpers/netns';
+import { Topology, buildChain, parseFinal, receive, send, skipReason, startDaemon, type DaemonHandle } from '../helpers/netns';
 
 const skip = skipReason();
 const COUNT = 50_000;
@@ -28,12 +28,8 @@ describe('three hops', { skip }, () => {
 
   before(async () => {
     dir = new TempDir();
-    t = new Topology('hop3');
-    for (const ns of ['gen', 'mcr1', 'mcr2', 'mcr3', 'sink']) await t.addNamespace(ns, NO_IPV6);
-    await t.link('gen', 'g0', '10.0.1.1/24', 'mcr1', 'i0', '10.0.1.2/24');
-    await t.link('mcr1', 'o0', '10.0.2.1/24', 'mcr2', 'i0', '10.0.2.2/24');
-    await t.link('mcr2', 'o0', '10.0.3.1/24', 'mcr3', 'i0', '10.0.3.2/24');
-    await t.link('mcr3', 'o0', '10.0.4.1/24', 'sink', 's0', '10.0.4.2/24');
+    // gen g0 10.0.1.1 <-> i0 mcr1 o0 10.0.2.1 <-> i0 mcr2 o0 <-> i0 mcr3 o0 10.0.4.1 <-> s0 10.0.4.2 sink
+    t = await buildChain(new Topology('hop3', { sysctls: NO_IPV6 }), ['gen', 'mcr1', 'mcr2', 'mcr3', 'sink'], ['g0', 'o0', 'o0', 'o0'], ['i0', 'i0', 'i0', 's0']);
     for (const hop of HOPS) {
       const i0 = await linkCounters(t, hop.ns, 'i0');
       const o0 = await linkCounters(t, hop.ns, 'o0');

@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { quietOneHop, ruleStats, stats } from '../helpers/datapath';
-import { DaemonHandle, parseFinal, ROOT, sh, skipReason, sleep, streamExactly, type CommandResult, type Topology } from '../helpers/netns';
+import { parseFinal, ROOT, sh, skipReason, startMcrd, streamExactly, type CommandResult, type DaemonHandle, type Topology } from '../helpers/netns';
 
 const skip = skipReason();
 
@@ -94,19 +94,7 @@ describe('mcrd unprivileged (setpriv, CAP_NET_RAW + CAP_NET_ADMIN only)', { skip
 
   /** Starts mcrd from the copy in the relay namespace, behind `prefix` (e.g. setpriv), and waits until it forwards. */
   async function startFromCopy(ns: string, socket: string, prefix: string[], args: string[] = []): Promise<DaemonHandle> {
-    const [cmd, ...rest] = [...prefix, process.execPath, path.join(copy, 'bin', 'mcrd.js'), '--control-socket', socket, ...args] as [string, ...string[]];
-    const d = new DaemonHandle(ns, socket, t.spawn(ns, cmd, rest));
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (d.child.exitCode !== null) throw new Error(`mcrd exited ${d.child.exitCode}: ${d.stderr}`);
-      try {
-        if ((await d.request('ping')).dataplane === 'running') return d;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`mcrd did not become ready: ${d.stderr}`);
-      await sleep(50);
-    }
+    return startMcrd(t, ns, { socket, command: [...prefix, process.execPath, path.join(copy, 'bin', 'mcrd.js')], args });
   }
 
   before(async () => {
