@@ -37,25 +37,17 @@ mkdir -p "$OUT"
 NCPU=$(nproc)
 WORKER_CPU=$((NCPU - 1))
 
+# shellcheck source=scripts/netns-onehop.sh
+. scripts/netns-onehop.sh
 P=mcrprof$$
 cleanup() {
   [ -n "${GEN_PID:-}" ] && kill "$GEN_PID" 2>/dev/null || true
   [ -n "${MCRD_PID:-}" ] && kill "$MCRD_PID" 2>/dev/null && wait "$MCRD_PID" 2>/dev/null || true
-  for n in gen relay sink; do ip netns del "$P-$n" 2>/dev/null || true; done
+  onehop_destroy
 }
 trap cleanup EXIT
-for n in gen relay sink; do
-  ip netns add "$P-$n"
-  ip -n "$P-$n" link set lo up
-  # No IPv6: nothing but the stream moves the interface counters.
-  ip netns exec "$P-$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
-ip link add g0 netns "$P-gen" type veth peer name r0 netns "$P-relay"
-ip link add r1 netns "$P-relay" type veth peer name s0 netns "$P-sink"
-ip -n "$P-gen" addr add 10.0.1.1/24 dev g0 && ip -n "$P-gen" link set g0 up
-ip -n "$P-relay" addr add 10.0.1.2/24 dev r0 && ip -n "$P-relay" link set r0 up
-ip -n "$P-relay" addr add 10.0.2.1/24 dev r1 && ip -n "$P-relay" link set r1 up
-ip -n "$P-sink" addr add 10.0.2.2/24 dev s0 && ip -n "$P-sink" link set s0 up
+# No IPv6: nothing but the stream moves the interface counters.
+onehop_create "$P" --no-ipv6
 
 CPUS=""
 [ "$NCPU" -ge 2 ] && CPUS="cpus: [$WORKER_CPU],"
@@ -70,7 +62,7 @@ MCRD_PID=$!
 for _ in $(seq 100); do ./bin/mcrctl.js --socket "$SOCK" ping >/dev/null 2>&1 && break; sleep 0.1; done
 ./bin/mcrctl.js --socket "$SOCK" ping >/dev/null || { echo "profile: mcrd did not start:" >&2; cat "$OUT/mcrd.log" >&2; exit 1; }
 
-counter() { ip netns exec "$P-$1" cat "/sys/class/net/$2/statistics/$3"; }
+counter() { in_ns "$1" cat "/sys/class/net/$2/statistics/$3"; }
 busy() { awk '/^cpu[0-9]+ /{printf "%s=%s ", $1, $2+$3+$4+$7+$8+$9}' /proc/stat; }
 TOTAL_S=$((SECONDS_REC + 3))
 COUNT=$((RATE * TOTAL_S))

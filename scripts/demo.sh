@@ -7,22 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces)"; exit 1; }
 
+# shellcheck source=scripts/netns-onehop.sh
+. scripts/netns-onehop.sh
 P=mcrdemo$$   # unique, so two demos never touch each other
 OUT=$(mktemp -d)
 cleanup() {
   [ -n "${MCRD_PID:-}" ] && kill "$MCRD_PID" 2>/dev/null && wait "$MCRD_PID" 2>/dev/null || true
-  for n in gen relay sink; do ip netns del "$P-$n" 2>/dev/null || true; done
+  onehop_destroy
   rm -rf "$OUT"
 }
 trap cleanup EXIT
-for n in gen relay sink; do ip netns add "$P-$n"; ip -n "$P-$n" link set lo up; done
-ip link add g0 netns "$P-gen" type veth peer name eth0 netns "$P-relay"
-ip link add eth1 netns "$P-relay" type veth peer name s0 netns "$P-sink"
-ip -n "$P-gen" addr add 10.0.1.1/24 dev g0 && ip -n "$P-gen" link set g0 up
-ip -n "$P-relay" addr add 10.0.1.2/24 dev eth0 && ip -n "$P-relay" link set eth0 up
-ip -n "$P-relay" addr add 10.0.2.1/24 dev eth1 && ip -n "$P-relay" link set eth1 up
-ip -n "$P-sink" addr add 10.0.2.2/24 dev s0 && ip -n "$P-sink" link set s0 up
-in_ns() { ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
+# The README's interface names on the relay: eth0 in, eth1 out.
+onehop_create "$P" --relay-ifs eth0 eth1
 SOCK=$OUT/mcrd.sock
 
 echo "+ mcrd --control-socket $SOCK   (in the relay namespace)"
