@@ -2,11 +2,14 @@
 // The charts of a results set, written as SVG next to results.json: delivered vs offered rate per
 // relay (one chart per payload size), maximum lossless rates, latency percentiles, fan-out,
 // many streams, the 3-hop pipeline against the seed's figures, control-plane timings, and the
-// soak's memory over time.
-import { writeFileSync } from 'node:fs';
+// soak's memory over time. Each chart is a Vega-Lite spec (one small function per kind below)
+// rendered to SVG by vega, headless.
+import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import type { TopLevelSpec } from 'vega-lite' with { 'resolution-mode': 'import' };
+import { relayInfo, relayOrder } from './relays/registry';
 import { SEED } from './scenarios/pipeline';
-import { barChart, colorOf, lineChart, panels, siShort, usShort, type LegendEntry, type Series } from './svg';
+import { formatCompact as compact } from '../src/cli/table';
 import type { Results, SearchSummary } from './types';
 
 export interface Chart {
@@ -15,294 +18,416 @@ export interface Chart {
   scenario: string;
 }
 
-const RELAY_ORDER = ['mcr-1w', 'mcr-2w', 'mcr-1w-poll', 'kernel', 'c-relay', 'node', 'socat', 'direct'];
-const order = (ids: string[]): string[] => [...new Set(ids)].sort((a, b) => RELAY_ORDER.indexOf(a) - RELAY_ORDER.indexOf(b));
+type Spec = TopLevelSpec;
+type Row = Record<string, string | number | boolean | null>;
 
-function labelOf(id: string, searches: Array<{ relay: string; label: string }>): string {
-  return searches.find((s) => s.relay === id)?.label ?? id;
+/** A legend entry: the series name, its colour and whether its line is dashed. */
+interface SeriesStyle {
+  name: string;
+  color: string;
+  dashed?: boolean;
 }
 
-const pps = (v: number): string => `${siShort(v)}`;
+const GRID = '#e8e8e8';
+const CONFIG = {
+  font: 'DejaVu Sans, Helvetica, Arial, sans-serif',
+  background: 'white',
+  padding: 16,
+  title: { fontSize: 18, subtitleFontSize: 12, subtitleColor: '#555', subtitlePadding: 6, anchor: 'middle', offset: 14 },
+  axis: { labelFontSize: 11, titleFontSize: 13, titleFontWeight: 'normal', gridColor: GRID, labelColor: '#333', titleColor: '#222' },
+  header: { titleFontSize: 14, labelFontSize: 14, labelFontWeight: 'bold' },
+  legend: { labelFontSize: 12, titleFontSize: 12, labelLimit: 0, symbolStrokeWidth: 2.5, symbolSize: 120 },
+  view: { stroke: '#888' },
+} as const;
 
-function throughputCharts(r: Results, out: Chart[], dir: string): void {
+/** Axis labels as 10k / 1.5M (d3's SI format without trailing zeros). */
+const SI_LABELS = "format(datum.value, '~s')";
+/** Microseconds as "50 µs" or "3 ms". */
+const US_LABELS = "datum.value >= 1000 ? format(datum.value / 1000, '~s') + ' ms' : format(datum.value, '~s') + ' µs'";
+
+/** The shared colour (and dash) scale of a set of series: one legend, registry colours. */
+function seriesScales(series: SeriesStyle[], legendTitle: string | null = null) {
+  return {
+    color: { field: 'name', type: 'nominal', scale: { domain: series.map((s) => s.name), range: series.map((s) => s.color) }, legend: { title: legendTitle, orient: 'right' } },
+    strokeDash: { field: 'name', type: 'nominal', scale: { domain: series.map((s) => s.name), range: series.map((s) => (s.dashed ? [6, 4] : [1, 0])) }, legend: null },
+  } as const;
+}
+
+/** A log scale over whole decades around `values`, with tick values 1-2-5 (1-3 past 2 decades) apart. */
+function logScale(values: number[]): { scale: { type: 'log'; domain: [number, number] }; ticks: number[] } {
+  const pos = values.filter((v) => v > 0);
+  const lo = 10 ** Math.floor(Math.log10(Math.min(...pos)));
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(...pos)) - 1e-9);
+  const steps = Math.log10(hi / lo) > 2 ? [1, 3] : [1, 2, 5];
+  const ticks: number[] = [];
+  for (let d = lo; d <= hi; d *= 10) for (const m of steps) if (d * m <= hi * 1.0001) ticks.push(d * m);
+  return { scale: { type: 'log', domain: [lo, hi] }, ticks };
+}
+
+function title(text: string, subtitle: string[]) {
+  return { text, subtitle };
+}
+
+/** Kind 1: rate against rate, one line per relay; filled markers where the trial was lossless. */
+function deliveredVsOfferedSpec(o: { title: string; subtitle: string[]; rows: Row[]; series: SeriesStyle[]; maxX: number }): Spec {
+  const diagonal: SeriesStyle = { name: 'delivered = offered', color: '#999999', dashed: true };
+  const all = [...o.series, diagonal];
+  const scales = seriesScales(all);
+  const panel = (log: boolean) => {
+    const ls = logScale([...o.rows.flatMap((r) => [Number(r.x), Number(r.y)]), o.maxX]);
+    const [lo, hi] = log ? ls.scale.domain : [0, o.maxX];
+    const axis = (what: string) => ({ title: `${what} rate (packets/s${log ? ', log scale' : ''})`, labelExpr: SI_LABELS, grid: true, ...(log ? { values: ls.ticks } : {}) });
+    const scale = log ? { ...ls.scale, clamp: true } : { domain: [0, hi], nice: true };
+    const x = { field: 'x', type: 'quantitative', scale, axis: axis('offered') };
+    const y = { field: 'y', type: 'quantitative', scale, axis: axis('delivered') };
+    const rows = log ? o.rows.filter((r) => Number(r.x) > 0 && Number(r.y) > 0) : o.rows;
+    return {
+      title: log ? 'all relays (log-log)' : 'the same, linear axes',
+      width: 400,
+      height: 360,
+      layer: [
+        { data: { values: [{ name: diagonal.name, x: lo || 1, y: lo || 1 }, { name: diagonal.name, x: hi, y: hi }] }, mark: { type: 'line', strokeWidth: 1.5, clip: true }, encoding: { x, y, ...scales } },
+        { data: { values: rows }, mark: { type: 'line', strokeWidth: 2, clip: true }, encoding: { x, y, order: { field: 'x' }, ...scales } },
+        {
+          data: { values: rows },
+          mark: { type: 'point', size: 70, strokeWidth: 2, opacity: 1, clip: true },
+          encoding: {
+            x,
+            y,
+            stroke: { ...scales.color, legend: null },
+            fill: { condition: { test: 'datum.lossless', ...scales.color, legend: null }, value: 'white' },
+            tooltip: { field: 'tip' },
+          },
+        },
+      ],
+    };
+  };
+  return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: title(o.title, o.subtitle), config: CONFIG, bounds: 'flush', spacing: 110, hconcat: [panel(true), panel(false)] } as Spec;
+}
+
+/** Kind 2: grouped bars (one bar per series in each group), the value written on each bar. */
+function groupedBarSpec(o: { title: string; subtitle: string[]; groups: string[]; groupLabel: string; yLabel: string; log?: boolean; series: SeriesStyle[]; rows: Row[] }): Spec {
+  const scales = seriesScales(o.series);
+  const present = o.rows.filter((r) => r.value !== null);
+  const x = { field: 'group', type: 'nominal', sort: o.groups, axis: { title: o.groupLabel, labelAngle: 0, labelFontSize: 12 } };
+  const xOffset = { field: 'name', type: 'nominal', sort: o.series.map((s) => s.name), scale: { paddingInner: 0.06 } };
+  const ls = o.log ? logScale(present.map((r) => Number(r.value))) : undefined;
+  const y = {
+    field: 'value',
+    type: 'quantitative',
+    // headroom for the labels written above the bars
+    scale: ls ? ls.scale : { zero: true, nice: true, domainMax: Math.max(...present.map((r) => Number(r.value))) * 1.2 },
+    axis: { title: o.yLabel, ...(ls ? { values: ls.ticks, labelExpr: "datum.value < 1 ? format(datum.value, '~g') : format(datum.value, '~s')" } : { labelExpr: SI_LABELS, tickCount: 8 }) },
+  };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: title(o.title, o.subtitle),
+    config: CONFIG,
+    width: Math.max(640, o.groups.length * o.series.length * 42),
+    height: 400,
+    layer: [
+      // on a log scale a bar starts at the bottom of the axis, not at 0
+      { data: { values: present }, mark: { type: 'bar' }, encoding: { x, xOffset, y, ...(ls ? { y2: { datum: ls.scale.domain[0] } } : {}), color: scales.color, tooltip: { field: 'label' } } },
+      {
+        data: { values: o.rows.map((r) => (r.value === null ? { ...r, value: o.log ? null : 0, label: 'n/a' } : r)).filter((r) => r.value !== null || !o.log) },
+        mark: { type: 'text', angle: 270, align: 'left', baseline: 'middle', dx: 4, fontSize: 11, color: '#333' },
+        encoding: { x, xOffset, y, text: { field: 'label' } },
+      },
+    ],
+  } as Spec;
+}
+
+/** Kind 3: a line per series over a category axis, one panel per percentile, log y in µs. */
+function percentilePanelsSpec(o: { title: string; subtitle: string[]; loads: string[]; series: SeriesStyle[]; panels: Array<{ title: string; rows: Row[]; goal?: { y: number; label: string } }> }): Spec {
+  const scales = seriesScales(o.series);
+  const panel = (p: (typeof o.panels)[number]) => {
+    const x = { field: 'load', type: 'ordinal', sort: o.loads, axis: { title: "load (% of the relay's max lossless rate)", labelAngle: 0 }, scale: { padding: 0.5 } };
+    const ls = logScale(p.rows.map((r) => Number(r.us)));
+    const y = { field: 'us', type: 'quantitative', scale: ls.scale, axis: { title: 'one-way latency (log scale)', labelExpr: US_LABELS, values: ls.ticks } };
+    const layers: object[] = [
+      { mark: { type: 'line', strokeWidth: 2, point: { size: 60, filled: true } }, encoding: { x, y, ...scales, tooltip: { field: 'tip' } } },
+    ];
+    if (p.goal)
+      layers.push(
+        { data: { values: [{ us: p.goal.y }] }, mark: { type: 'rule', color: '#c0392b', strokeDash: [4, 3] }, encoding: { y: { field: 'us', type: 'quantitative' } } },
+        { data: { values: [{ us: p.goal.y, text: p.goal.label }] }, mark: { type: 'text', color: '#c0392b', align: 'right', baseline: 'bottom', x: 'width', dx: -4, dy: -3, fontSize: 11 }, encoding: { y: { field: 'us', type: 'quantitative' }, text: { field: 'text' } } },
+      );
+    return { title: p.title, width: 240, height: 360, data: { values: p.rows }, layer: layers };
+  };
+  return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: title(o.title, o.subtitle), config: CONFIG, bounds: 'flush', spacing: 100, hconcat: o.panels.map(panel) } as Spec;
+}
+
+/** Kind 4: lines over time (no markers); dashed series for fitted lines. */
+function timeLinesSpec(o: { title: string; subtitle: string[]; xLabel: string; yLabel: string; series: SeriesStyle[]; rows: Row[] }): Spec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: title(o.title, o.subtitle),
+    config: CONFIG,
+    width: 620,
+    height: 400,
+    data: { values: o.rows },
+    mark: { type: 'line', strokeWidth: 2 },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', scale: { zero: true, nice: false }, axis: { title: o.xLabel } },
+      y: { field: 'y', type: 'quantitative', scale: { zero: true, nice: true }, axis: { title: o.yLabel } },
+      ...seriesScales(o.series),
+    },
+  } as Spec;
+}
+
+/** The SVG of a Vega-Lite spec (vega and vega-lite are ES modules: loaded with import()). */
+async function toSvg(spec: Spec): Promise<string> {
+  const [vl, vega] = await Promise.all([import('vega-lite'), import('vega')]);
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+const styleOf = (id: string, name = relayInfo(id).label): SeriesStyle => ({ name, color: relayInfo(id).color, dashed: id === 'direct' });
+
+// --- data -> spec, per scenario --------------------------------------------------------------
+
+interface Planned {
+  chart: Chart;
+  spec: Spec;
+}
+
+function throughputCharts(r: Results): Planned[] {
   const sc = r.scenarios.throughput;
-  if (!sc || sc.trials.length === 0) return;
+  if (!sc || sc.trials.length === 0) return [];
+  const out: Planned[] = [];
   const searches = sc.summary?.searches ?? [];
   const sizes = [...new Set(sc.trials.map((t) => t.size))].sort((a, b) => a - b);
   for (const size of sizes) {
     const trials = sc.trials.filter((t) => t.size === size);
-    const series: Series[] = order(trials.map((t) => t.relay)).map((id) => ({
-      id,
-      name: labelOf(id, searches),
-      color: colorOf(id),
-      points: trials
-        .filter((t) => t.relay === id)
-        .map((t) => ({ x: t.offeredPps, y: t.deliveredPps, filled: t.lossless, label: `offered ${siShort(t.offeredPps)} pps, delivered ${siShort(t.deliveredPps)} pps, loss ${t.lossPct.toFixed(2)}%` })),
-    }));
+    const ids = relayOrder(trials.map((t) => t.relay));
     const gmax = r.meta.generatorMaxPps[String(size)];
+    const rows = trials.map((t) => ({
+      name: relayInfo(t.relay).label,
+      x: t.offeredPps,
+      y: t.deliveredPps,
+      lossless: t.lossless,
+      tip: `offered ${compact(t.offeredPps)} pps, delivered ${compact(t.deliveredPps)} pps, loss ${t.lossPct.toFixed(2)}%`,
+    }));
     const file = `throughput-${size}B.svg`;
-    const maxX = Math.max(gmax ?? 0, ...trials.map((t) => t.offeredPps)) * 1.05;
-    writeFileSync(
-      path.join(dir, file),
-      panels(
-        `Delivered vs offered rate, ${size}-byte payload (1 hop)`,
-        `every search trial of every relay; ${r.meta.quick ? 'quick run, ' : ''}${r.meta.trialSeconds} s trials${gmax ? `; the generator alone reaches ${siShort(gmax)} pps` : ''}`,
-        [
-          {
-            panelTitle: 'all relays (log-log)',
-            title: '',
-            x: { label: 'offered rate (packets/s, log scale)', log: true },
-            y: { label: 'delivered rate (packets/s, log scale)', log: true },
-            series,
-            diagonal: 'delivered = offered',
-          },
-          {
-            panelTitle: 'the same, linear axes',
-            title: '',
-            x: { label: 'offered rate (packets/s)', min: 0, max: maxX },
-            y: { label: 'delivered rate (packets/s)', min: 0, max: maxX },
-            series,
-            diagonal: 'delivered = offered',
-          },
+    out.push({
+      chart: { file, title: `Delivered vs offered, ${size} B`, scenario: 'throughput' },
+      spec: deliveredVsOfferedSpec({
+        title: `Delivered vs offered rate, ${size}-byte payload (1 hop)`,
+        subtitle: [
+          `every search trial of every relay; ${r.meta.quick ? 'quick run, ' : ''}${r.meta.trialSeconds} s trials${gmax ? `; the generator alone reaches ${compact(gmax)} pps` : ''}`,
+          'filled marker: lossless trial; hollow: packets lost. A relay follows the diagonal until it saturates; its highest filled marker is its maximum lossless rate.',
         ],
-        [...series.map((s) => ({ name: s.name, color: s.color })), { name: 'delivered = offered', color: '#999999', dashed: true }],
-        ['filled marker: lossless trial; hollow: packets lost.', 'A relay follows the diagonal until it saturates; its highest filled marker is its maximum lossless rate.'],
-      ),
-    );
-    out.push({ file, title: `Delivered vs offered, ${size} B`, scenario: 'throughput' });
+        rows,
+        series: ids.map((id) => styleOf(id)),
+        maxX: Math.max(gmax ?? 0, ...trials.map((t) => t.offeredPps)) * 1.05,
+      }),
+    });
   }
-  const ids = order(searches.map((s) => s.relay));
-  const file = 'throughput-max.svg';
-  writeFileSync(
-    path.join(dir, file),
-    barChart({
+  const ids = relayOrder(searches.map((s) => s.relay));
+  out.push({
+    chart: { file: 'throughput-max.svg', title: 'Maximum lossless rate by payload size', scenario: 'throughput' },
+    spec: groupedBarSpec({
       title: 'Maximum lossless rate by payload size (1 hop)',
-      subtitle: 'offered rate of the best trial with delivered = offered exactly (kernel interface counters)',
+      subtitle: [
+        'offered rate of the best trial with delivered = offered exactly (kernel interface counters)',
+        '* generator-limited: lossless at the highest rate the generator reached; n/a: not run',
+      ],
       groups: sizes.map((s) => `${s} B`),
       groupLabel: 'UDP payload size',
-      y: { label: 'max lossless rate (packets/s)' },
-      bars: ids.map((id) => {
-        const vals = sizes.map((size) => searches.find((s) => s.relay === id && s.size === size));
-        return {
-          id,
-          name: labelOf(id, searches),
-          color: colorOf(id),
-          values: vals.map((s) => (s && !s.skipped ? s.maxLosslessPps : null)),
-          labels: vals.map((s) => (s && !s.skipped ? `${pps(s.maxLosslessPps)}${s.generatorLimited ? '*' : ''}` : null)),
-        };
-      }),
-      legendNotes: ['* generator-limited: lossless at the highest rate the generator reached', 'n/a: not run'],
+      yLabel: 'max lossless rate (packets/s)',
+      series: ids.map((id) => styleOf(id)),
+      rows: ids.flatMap((id) => sizes.map((size) => searchBar(id, `${size} B`, searches.find((s) => s.relay === id && s.size === size)))),
     }),
-  );
-  out.push({ file, title: 'Maximum lossless rate by payload size', scenario: 'throughput' });
-}
-
-function latencyChart(r: Results, out: Chart[], dir: string): void {
-  const sc = r.scenarios.latency;
-  const points = sc?.summary?.points ?? [];
-  if (points.length === 0) return;
-  const ids = order(points.map((p) => p.relay));
-  const loads = [...new Set(points.map((p) => p.loadPct))].sort((a, b) => a - b);
-  const panel = (key: 'p50' | 'p99' | 'p999', title: string) => ({
-    panelTitle: title,
-    title,
-    x: { label: "load (% of the relay's max lossless rate)" },
-    y: { label: 'one-way latency (log scale)', log: true, format: usShort },
-    categoriesX: loads.map((l) => `${l}%`),
-    series: ids.map((id) => ({
-      id,
-      name: labelOf(id, points),
-      color: colorOf(id),
-      dashed: id === 'direct',
-      points: points
-        .filter((p) => p.relay === id && p[key] !== null)
-        .map((p) => ({ x: loads.indexOf(p.loadPct), y: p[key] as number, label: `${p.loadPct}% (${siShort(p.offeredPps)} pps): ${p[key]} µs` })),
-    })),
-    hlines: key === 'p99' ? [{ y: 100, label: 'goal: p99 < 100 µs at 50%' }] : undefined,
   });
-  const legend: LegendEntry[] = ids.map((id) => ({ name: labelOf(id, points), color: colorOf(id), dashed: id === 'direct' }));
-  const file = 'latency.svg';
-  writeFileSync(
-    path.join(dir, file),
-    panels(
-      'One-way latency through each relay (1400-byte payload)',
-      'generator -> relay -> receiver, send timestamps in the payload, same clock; 10/50/90% of each relay\'s own max lossless rate',
-      [panel('p50', 'median (p50)'), panel('p99', 'p99'), panel('p999', 'p99.9')],
-      legend,
-      ['dashed grey: no relay (the generator + kernel + receiver floor, at mcr\'s rates)'],
-    ),
-  );
-  out.push({ file, title: 'Latency percentiles', scenario: 'latency' });
+  return out;
 }
 
-function groupedSearchChart(
-  r: Results,
-  out: Chart[],
-  dir: string,
-  scenario: 'fanout' | 'streams',
-  title: string,
-  subtitle: string,
-  groupLabel: string,
-  key: (s: SearchSummary) => number,
-  groupName: (n: number) => string,
-): void {
-  const sc = r.scenarios[scenario];
-  const searches = sc?.summary?.searches ?? [];
-  if (searches.length === 0) return;
-  const groups = [...new Set(searches.map(key))].sort((a, b) => a - b);
-  const ids = order(searches.map((s) => s.relay));
-  const file = `${scenario}.svg`;
-  writeFileSync(
-    path.join(dir, file),
-    barChart({
-      title,
-      subtitle,
-      groups: groups.map(groupName),
-      groupLabel,
-      y: { label: scenario === 'fanout' ? 'max lossless input rate (packets/s)' : 'max lossless aggregate rate (packets/s)' },
-      bars: ids.map((id) => {
-        const vals = groups.map((g) => searches.find((s) => s.relay === id && key(s) === g));
-        return {
-          id,
-          name: labelOf(id, searches),
-          color: colorOf(id),
-          values: vals.map((s) => (s && !s.skipped ? s.maxLosslessPps : null)),
-          labels: vals.map((s) =>
-            s && !s.skipped ? (scenario === 'fanout' && s.fanout > 1 ? `${pps(s.maxLosslessPps)}\nout ${pps(s.outputPps)}` : `${pps(s.maxLosslessPps)}${s.generatorLimited ? '*' : ''}`) : null,
-          ),
-        };
+/** One bar of a search result: its max lossless rate, labelled, * when generator-limited. */
+function searchBar(id: string, group: string, s: SearchSummary | undefined, label = (x: SearchSummary) => `${compact(x.maxLosslessPps)}${x.generatorLimited ? '*' : ''}`): Row {
+  const ok = s && !s.skipped;
+  return { name: relayInfo(id).label, group, value: ok ? s.maxLosslessPps : null, label: ok ? label(s) : 'n/a' };
+}
+
+function latencyChart(r: Results): Planned[] {
+  const points = r.scenarios.latency?.summary?.points ?? [];
+  if (points.length === 0) return [];
+  const ids = relayOrder(points.map((p) => p.relay));
+  const loads = [...new Set(points.map((p) => p.loadPct))].sort((a, b) => a - b).map((l) => `${l}%`);
+  const panel = (key: 'p50' | 'p99' | 'p999', panelTitle: string) => ({
+    title: panelTitle,
+    rows: points
+      .filter((p) => p[key] !== null)
+      .map((p) => ({ name: relayInfo(p.relay).label, load: `${p.loadPct}%`, us: p[key], tip: `${p.loadPct}% (${compact(p.offeredPps)} pps): ${p[key]} µs` })),
+    goal: key === 'p99' ? { y: 100, label: 'goal: p99 < 100 µs at 50%' } : undefined,
+  });
+  return [
+    {
+      chart: { file: 'latency.svg', title: 'Latency percentiles', scenario: 'latency' },
+      spec: percentilePanelsSpec({
+        title: 'One-way latency through each relay (1400-byte payload)',
+        subtitle: [
+          "generator -> relay -> receiver, send timestamps in the payload, same clock; 10/50/90% of each relay's own max lossless rate",
+          "dashed grey: no relay (the generator + kernel + receiver floor, at mcr's rates)",
+        ],
+        loads,
+        series: ids.map((id) => styleOf(id)),
+        panels: [panel('p50', 'median (p50)'), panel('p99', 'p99'), panel('p999', 'p99.9')],
       }),
-      legendNotes: scenario === 'fanout' ? ['labels: input rate, and the output rate it means (input x N)', '* generator-limited', 'n/a: not run'] : ['* generator-limited', 'n/a: not run'],
-    }),
-  );
-  out.push({ file, title, scenario });
+    },
+  ];
 }
 
-function pipelineChart(r: Results, out: Chart[], dir: string): void {
+function searchGroupsChart(r: Results, scenario: 'fanout' | 'streams'): Planned[] {
+  const searches = r.scenarios[scenario]?.summary?.searches ?? [];
+  if (searches.length === 0) return [];
+  const fanout = scenario === 'fanout';
+  const key = (s: SearchSummary): number => (fanout ? s.fanout : s.streams);
+  const groupName = (n: number): string => (fanout ? `1:${n}` : `${n} stream${n > 1 ? 's' : ''}`);
+  const groups = [...new Set(searches.map(key))].sort((a, b) => a - b);
+  const ids = relayOrder(searches.map((s) => s.relay));
+  const title = fanout ? 'Fan-out: maximum lossless input rate' : 'Many streams: maximum lossless aggregate rate';
+  const label = (s: SearchSummary): string => (fanout && s.fanout > 1 ? `${compact(s.maxLosslessPps)}, out ${compact(s.outputPps)}` : `${compact(s.maxLosslessPps)}${s.generatorLimited ? '*' : ''}`);
+  return [
+    {
+      chart: { file: `${scenario}.svg`, title, scenario },
+      spec: groupedBarSpec({
+        title,
+        subtitle: fanout
+          ? ['1400 B; one input stream to N output groups on one interface; delivered = sink packets / N', 'labels: input rate, and the output rate it means (input x N); * generator-limited; n/a: not run']
+          : ['1400 B; N input groups at equal rates, one generator process each', '* generator-limited; n/a: not run'],
+        groups: groups.map(groupName),
+        groupLabel: fanout ? 'outputs per input' : 'input streams',
+        yLabel: fanout ? 'max lossless input rate (packets/s)' : 'max lossless aggregate rate (packets/s)',
+        series: ids.map((id) => styleOf(id)),
+        rows: ids.flatMap((id) => groups.map((g) => searchBar(id, groupName(g), searches.find((s) => s.relay === id && key(s) === g), label))),
+      }),
+    },
+  ];
+}
+
+function pipelineChart(r: Results): Planned[] {
   const run = r.scenarios.pipeline?.summary?.seedRun;
-  const hops = run?.hops;
-  if (!hops || hops.length === 0) return;
-  const groups = ['seed: historical', 'seed: regressed', ...hops.map((h) => `this run: ${h.hop}`)];
-  const ingress = [SEED.historical.ingressPps, SEED.regressed.ingressPps, ...hops.map((h) => h.ingressPps)];
-  const egress = [SEED.historical.egressPps, SEED.regressed.egressPps, ...hops.map((h) => h.egressPps)];
-  const file = 'pipeline.svg';
-  writeFileSync(
-    path.join(dir, file),
-    barChart({
-      title: '3-hop pipeline: per-hop ingress and egress rate',
-      subtitle: `gen -> mcr1 -> mcr2 -> mcr3, 1400 B, target 1M pps, ${siShort(run?.count ?? 0)} packets; generator reached ${siShort(run?.generatorPps ?? 0)} pps. Seed figures: other hardware.`,
-      groups,
-      groupLabel: 'hop (seed figures are for MCR-1 of the old relay)',
-      y: { label: 'packets/s (packets / generator elapsed time)' },
-      bars: [
-        { id: 'in', name: 'ingress (recv)', color: '#1f5fbf', values: ingress },
-        { id: 'out', name: 'egress (egr_sent)', color: '#7fb3e6', values: egress },
-      ],
-      legendNotes: ['Seed: 490k/307k historical, 123k/83k regressed, measured on different hardware; compare shapes, not absolute pps.'],
-    }),
-  );
-  out.push({ file, title: '3-hop pipeline vs the seed', scenario: 'pipeline' });
+  if (!run || run.hops.length === 0) return [];
+  const groups = ['seed: historical', 'seed: regressed', ...run.hops.map((h) => `this run: ${h.hop}`)];
+  const ingress = [SEED.historical.ingressPps, SEED.regressed.ingressPps, ...run.hops.map((h) => h.ingressPps)];
+  const egress = [SEED.historical.egressPps, SEED.regressed.egressPps, ...run.hops.map((h) => h.egressPps)];
+  const series = [
+    { name: 'ingress (recv)', color: '#1f5fbf', values: ingress },
+    { name: 'egress (egr_sent)', color: '#7fb3e6', values: egress },
+  ];
+  return [
+    {
+      chart: { file: 'pipeline.svg', title: '3-hop pipeline vs the seed', scenario: 'pipeline' },
+      spec: groupedBarSpec({
+        title: '3-hop pipeline: per-hop ingress and egress rate',
+        subtitle: [
+          `gen -> mcr1 -> mcr2 -> mcr3, 1400 B, target 1M pps, ${compact(run.count)} packets; generator reached ${compact(run.generatorPps)} pps.`,
+          'Seed: 490k/307k historical, 123k/83k regressed, measured on different hardware; compare shapes, not absolute pps.',
+        ],
+        groups,
+        groupLabel: 'hop (seed figures are for MCR-1 of the old relay)',
+        yLabel: 'packets/s (packets / generator elapsed time)',
+        series,
+        rows: series.flatMap((s) => s.values.map((v, i) => ({ name: s.name, group: groups[i], value: v, label: compact(v) }))),
+      }),
+    },
+  ];
 }
 
-function controlChart(r: Results, out: Chart[], dir: string): void {
+function controlChart(r: Results): Planned[] {
   const s = r.scenarios.control?.summary;
-  if (!s?.load) return;
+  if (!s?.load) return [];
   const ops = ['add', 'remove', 'stats'];
   const series = [
-    { id: 'pi', name: 'protocol, idle', color: '#9bbbe0', t: s.idle?.protocol },
-    { id: 'pl', name: 'protocol, under load', color: '#1f5fbf', t: s.load.protocol },
-    { id: 'cl', name: 'mcrctl CLI, under load', color: '#e67e00', t: s.load.cli },
+    { name: 'protocol, idle', color: '#9bbbe0', t: s.idle?.protocol },
+    { name: 'protocol, under load', color: '#1f5fbf', t: s.load.protocol },
+    { name: 'mcrctl CLI, under load', color: '#e67e00', t: s.load.cli },
   ];
-  const file = 'control.svg';
-  writeFileSync(
-    path.join(dir, file),
-    barChart({
-      title: 'Control plane latency while forwarding at 90% of max',
-      subtitle: 'p99 per operation (bar), p50 in the label; protocol = one request on an open connection, CLI = a whole mcrctl process',
-      groups: ops,
-      groupLabel: 'operation',
-      y: { label: 'milliseconds (log scale)', log: true, format: (v) => (v < 1 ? String(v) : siShort(v)) },
-      bars: series.map((x) => ({
-        id: x.id,
-        name: x.name,
-        color: x.color,
-        values: ops.map((o) => x.t?.[o]?.p99 ?? null),
-        labels: ops.map((o) => (x.t?.[o] ? `p50 ${fmtMs(x.t[o].p50)}` : null)),
-      })),
-    }),
-  );
-  out.push({ file, title: 'Control plane latency', scenario: 'control' });
+  const ms = (v: number): string => (v >= 10 ? `${Math.round(v)}` : v.toFixed(2));
+  return [
+    {
+      chart: { file: 'control.svg', title: 'Control plane latency', scenario: 'control' },
+      spec: groupedBarSpec({
+        title: 'Control plane latency while forwarding at 90% of max',
+        subtitle: ['p99 per operation (bar), p50 in the label; protocol = one request on an open connection, CLI = a whole mcrctl process'],
+        groups: ops,
+        groupLabel: 'operation',
+        yLabel: 'milliseconds (log scale)',
+        log: true,
+        series,
+        rows: series.flatMap((x) => ops.map((o) => ({ name: x.name, group: o, value: x.t?.[o]?.p99 ?? null, label: x.t?.[o] ? `p50 ${ms(x.t[o].p50)}` : 'n/a' }))),
+      }),
+    },
+  ];
 }
 
 /** RSS of mcrd and of its data plane over the soak, MiB against seconds, with the fitted lines. */
-function soakChart(r: Results, out: Chart[], dir: string): void {
+function soakChart(r: Results): Planned[] {
   const s = r.scenarios.soak?.summary;
-  if (!s?.memory?.mcrd?.length) return;
+  if (!s?.memory?.mcrd?.length) return [];
   const procs = [
     { key: 'mcrd', name: 'mcrd', color: '#1f5fbf', light: '#8fb3e8' },
     { key: 'dataplane', name: 'data plane', color: '#e67e00', light: '#f4bf7a' },
   ] as const;
-  const series: Series[] = [];
+  const series: SeriesStyle[] = [];
+  const rows: Row[] = [];
   for (const p of procs) {
     const samples = s.memory[p.key];
     const g = s.memory.growth[p.key];
-    series.push({ id: p.key, name: `${p.name} VmRSS`, color: p.color, noMarkers: true, points: samples.map((x) => ({ x: x.t, y: x.rssKiB / 1024 })) });
-    series.push({ id: `${p.key}-anon`, name: `${p.name} RssAnon`, color: p.light, noMarkers: true, points: samples.map((x) => ({ x: x.t, y: x.anonKiB / 1024 })) });
-    series.push({
-      id: `${p.key}-fit`,
-      name: `fit: ${g.slopeKiBPerS >= 0 ? '+' : ''}${g.slopeKiBPerS.toFixed(2)} KiB/s${g.growing ? ', GROWING' : ''}`,
-      color: p.color,
-      dashed: true,
-      noMarkers: true,
-      points: [
-        { x: g.fitFrom.t, y: g.fitFrom.mib },
-        { x: g.fitTo.t, y: g.fitTo.mib },
-      ],
-    });
+    const fit = `${p.name} fit: ${g.slopeKiBPerS >= 0 ? '+' : ''}${g.slopeKiBPerS.toFixed(2)} KiB/s${g.growing ? ', GROWING' : ''}`;
+    series.push({ name: `${p.name} VmRSS`, color: p.color }, { name: `${p.name} RssAnon`, color: p.light }, { name: fit, color: p.color, dashed: true });
+    rows.push(
+      ...samples.map((x) => ({ name: `${p.name} VmRSS`, x: x.t, y: x.rssKiB / 1024 })),
+      ...samples.map((x) => ({ name: `${p.name} RssAnon`, x: x.t, y: x.anonKiB / 1024 })),
+      { name: fit, x: g.fitFrom.t, y: g.fitFrom.mib },
+      { name: fit, x: g.fitTo.t, y: g.fitTo.mib },
+    );
   }
-  const file = 'soak-rss.svg';
-  writeFileSync(
-    path.join(dir, file),
-    lineChart({
-      title: 'Soak: resident memory of mcrd and its data plane',
-      subtitle: `${s.durationS} s at ${siShort(s.offeredPps)} pps in, 1:2 fan-out, ${s.control.opsPerS} control ops/s; /proc/PID/status every ${s.memory.intervalS} s`,
-      x: { label: 'time since the stream started (s)', min: 0 },
-      y: { label: 'MiB', min: 0 },
-      series,
-      legendNotes: [
-        `dashed: least-squares line through RssAnon after the ${s.memory.rule.warmupS} s warm-up; a process fails when it rises more than max(${s.memory.rule.minMiB} MiB, ${s.memory.rule.fraction * 100}% of its RssAnon) over the window.`,
-        'VmRSS also counts shared and file pages (the 14 MB counter file, the addon).',
-      ],
-    }),
-  );
-  out.push({ file, title: 'Soak: RSS over time', scenario: 'soak' });
-}
-
-function fmtMs(v: number): string {
-  return v >= 10 ? `${Math.round(v)}` : v.toFixed(2);
+  return [
+    {
+      chart: { file: 'soak-rss.svg', title: 'Soak: RSS over time', scenario: 'soak' },
+      spec: timeLinesSpec({
+        title: 'Soak: resident memory of mcrd and its data plane',
+        subtitle: [
+          `${s.durationS} s at ${compact(s.offeredPps)} pps in, 1:2 fan-out, ${s.control.opsPerS} control ops/s; /proc/PID/status every ${s.memory.intervalS} s`,
+          `dashed: least-squares line through RssAnon after the ${s.memory.rule.warmupS} s warm-up;`,
+          `a process fails when it rises more than max(${s.memory.rule.minMiB} MiB, ${s.memory.rule.fraction * 100}% of its RssAnon) over the window.`,
+          'VmRSS also counts shared and file pages (the 14 MB counter file, the addon).',
+        ],
+        xLabel: 'time since the stream started (s)',
+        yLabel: 'MiB',
+        series,
+        rows,
+      }),
+    },
+  ];
 }
 
 /** Writes every chart the results allow; returns them in report order. */
-export function writeCharts(r: Results, dir: string): Chart[] {
+export async function writeCharts(r: Results, dir: string): Promise<Chart[]> {
   const out: Chart[] = [];
-  const guard = (fn: () => void): void => {
+  const kinds: Array<() => Planned[]> = [
+    () => throughputCharts(r),
+    () => pipelineChart(r),
+    () => searchGroupsChart(r, 'fanout'),
+    () => searchGroupsChart(r, 'streams'),
+    () => latencyChart(r),
+    () => controlChart(r),
+    () => soakChart(r),
+  ];
+  for (const kind of kinds) {
     try {
-      fn();
+      for (const p of kind()) {
+        await writeFile(path.join(dir, p.chart.file), await toSvg(p.spec));
+        out.push(p.chart);
+      }
     } catch (err) {
       process.stderr.write(`bench: chart failed: ${(err as Error).message}\n`);
     }
-  };
-  guard(() => throughputCharts(r, out, dir));
-  guard(() => pipelineChart(r, out, dir));
-  guard(() =>
-    groupedSearchChart(r, out, dir, 'fanout', 'Fan-out: maximum lossless input rate', '1400 B; one input stream to N output groups on one interface; delivered = sink packets / N', 'outputs per input', (s) => s.fanout, (n) => `1:${n}`),
-  );
-  guard(() =>
-    groupedSearchChart(r, out, dir, 'streams', 'Many streams: maximum lossless aggregate rate', '1400 B; N input groups at equal rates, one generator process each', 'input streams', (s) => s.streams, (n) => `${n} stream${n > 1 ? 's' : ''}`),
-  );
-  guard(() => latencyChart(r, out, dir));
-  guard(() => controlChart(r, out, dir));
-  guard(() => soakChart(r, out, dir));
+  }
   return out;
 }
-

@@ -174,23 +174,23 @@ function stamp(d: Date): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
-/** Writes results.json's report and charts into `dir`; returns the charts. */
-function render(results: Results, dir: string): Chart[] {
-  const charts = writeCharts(results, dir);
-  writeFileSync(path.join(dir, 'report.md'), renderReport(results, charts));
-  return charts;
-}
-
 async function runScenario<K extends ScenarioId>(s: Scenario<K>, ctx: BenchContext): Promise<void> {
   // (TypeScript cannot index the mapped ScenarioResults with a generic key on the left of =)
   Object.assign(ctx.results, { [s.name]: await s.fn(ctx) });
+}
+
+/** Writes results.json's report and charts into `dir`; returns the charts. */
+async function render(results: Results, dir: string): Promise<Chart[]> {
+  const charts = await writeCharts(results, dir);
+  writeFileSync(path.join(dir, 'report.md'), renderReport(results, charts));
+  return charts;
 }
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   if (args.render) {
     const results = JSON.parse(readFileSync(path.join(args.render, 'results.json'), 'utf8')) as Results;
-    const charts = render(results, args.render);
+    const charts = await render(results, args.render);
     process.stdout.write(terminalSummary(results));
     process.stdout.write(`\nre-rendered ${args.render}/report.md and ${charts.length} charts\n`);
     return 0;
@@ -274,7 +274,7 @@ async function main(): Promise<number> {
   };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  const charts = render(results, outDir);
+  const charts = await render(results, outDir);
   process.stdout.write(terminalSummary(results));
   process.stdout.write(`\nresults: ${path.relative(process.cwd(), outDir) || outDir}/ (results.json, report.md, ${charts.length} charts) in ${Math.round(results.meta.durationS)} s\n`);
   await cleanup.runAll();

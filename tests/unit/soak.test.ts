@@ -120,10 +120,10 @@ describe('soak report and chart', () => {
     scenarios: { soak: { trials: [], summary, notes: [], durationS: 700, failures: summary.failures } },
   } as Results;
 
-  test('the report says FAILED with every reason, the numbers per output and per process', () => {
+  test('the report says FAILED with every reason, the numbers per output and per process', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'soak-report-'));
     try {
-      const charts = writeCharts(results, dir);
+      const charts = await writeCharts(results, dir);
       assert.deepEqual(charts.map((c) => c.file), ['soak-rss.svg']);
       const svg = readFileSync(path.join(dir, 'soak-rss.svg'), 'utf8');
       assert.match(svg, /mcrd VmRSS/);
