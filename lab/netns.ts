@@ -181,39 +181,35 @@ export async function deleteNamespace(ns: string): Promise<void> {
   await sh('ip', ['netns', 'del', ns], { allowFail: true, evenIfInterrupted: true });
 }
 
-export const GEN_ADDR = '10.0.1.1';
-export const RELAY_IN_ADDR = '10.0.1.2';
-export const RELAY_OUT_ADDR = '10.0.2.1';
-export const SINK_ADDR = '10.0.2.2';
-
 /**
- * The one-hop topology (the one of shared/reference/peers-measured.md and scripts/netns-onehop.sh):
+ * The one-hop topology (the one of shared/reference/peers-measured.md and scripts/netns-onehop.sh),
+ * a chain of three hosts:
  *   gen: g0 10.0.1.1/24 <-> relay: r0 10.0.1.2/24 | r1 10.0.2.1/24 <-> sink: s0 10.0.2.2/24
- * Namespaces get `t`'s sysctls, the relay `relaySysctls` in their place if given. On a failure
- * half-way the topology is destroyed before the error is passed on.
+ * Namespaces get `t`'s sysctls, the relay `relaySysctls` in their place if given.
  */
-export async function buildOneHop<T extends Topology>(t: T, opts: { mtu?: number; relaySysctls?: Record<string, string> } = {}): Promise<T> {
-  try {
-    await t.addNamespace('gen');
-    await (opts.relaySysctls ? t.addNamespace('relay', opts.relaySysctls) : t.addNamespace('relay'));
-    await t.addNamespace('sink');
-    await t.link('gen', 'g0', `${GEN_ADDR}/24`, 'relay', 'r0', `${RELAY_IN_ADDR}/24`, opts.mtu);
-    await t.link('relay', 'r1', `${RELAY_OUT_ADDR}/24`, 'sink', 's0', `${SINK_ADDR}/24`, opts.mtu);
-  } catch (err) {
-    await t.destroy();
-    throw err;
-  }
-  return t;
+export function buildOneHop<T extends Topology>(t: T, opts: { mtu?: number; relaySysctls?: Record<string, string> } = {}): Promise<T> {
+  return buildChain(t, ['gen', 'relay', 'sink'], ['g0', 'r1'], ['r0', 's0'], { mtu: opts.mtu, sysctls: opts.relaySysctls && { relay: opts.relaySysctls } });
 }
 
 /**
  * Hosts in a chain, link i joining hosts[i]'s `down[i]` 10.0.(i+1).1/24 to hosts[i+1]'s `up[i]`
- * 10.0.(i+1).2/24: with five hosts, the three-hop topology (three relays between gen and sink).
+ * 10.0.(i+1).2/24: with three hosts the one-hop topology, with five the three-hop one. `sysctls`
+ * replaces `t`'s for the hosts it names. On a failure half-way the topology is destroyed before
+ * the error is passed on.
  */
-export async function buildChain<T extends Topology>(t: T, hosts: readonly string[], down: readonly string[], up: readonly string[], opts: { mtu?: number } = {}): Promise<T> {
+export async function buildChain<T extends Topology>(
+  t: T,
+  hosts: readonly string[],
+  down: readonly string[],
+  up: readonly string[],
+  opts: { mtu?: number; sysctls?: Record<string, Record<string, string>> } = {},
+): Promise<T> {
   if (down.length !== hosts.length - 1 || up.length !== hosts.length - 1) throw new Error(`a chain of ${hosts.length} hosts needs ${hosts.length - 1} links`);
   try {
-    for (const ns of hosts) await t.addNamespace(ns);
+    for (const ns of hosts) {
+      const own = opts.sysctls?.[ns];
+      await (own ? t.addNamespace(ns, own) : t.addNamespace(ns));
+    }
     for (let i = 0; i < down.length; i++) await t.link(hosts[i], down[i], `10.0.${i + 1}.1/24`, hosts[i + 1], up[i], `10.0.${i + 1}.2/24`, opts.mtu);
   } catch (err) {
     await t.destroy();
