@@ -5,6 +5,7 @@
 // `npm run bench:compare -- --write-baseline RESULTS` makes bench/baseline.json from a result set.
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { formatTable } from '../src/cli/table';
 import { allFigures, outsideBand, ratioFigures, type Figure } from './figures';
 import { BASELINE } from './paths';
 import type { Results } from './types';
@@ -73,7 +74,7 @@ export function compare(aArg: string, bArg: string): string {
   lines.push(`A: ${a.label}`, `B: ${b.label}`);
   if (a.quick || b.quick) lines.push('note: a quick run is compared; quick trials are short and noisier than the bands assume');
   lines.push('');
-  if (rows.length) lines.push(pad([['figure', 'A', 'B', 'change', 'band', ''], ...rows]));
+  if (rows.length) lines.push(formatTable(['figure', 'A', 'B', 'change', 'band', ''], rows, (column) => column > 0 && column < 5));
   else lines.push('no figure in common');
   const onlyA = names.filter((n) => a.figures[n] && !b.figures[n]);
   const onlyB = names.filter((n) => !a.figures[n] && b.figures[n]);
@@ -94,10 +95,6 @@ function fmtPct(x: number): string {
   return `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 }
 
-function pad(rows: string[][]): string {
-  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd()).join('\n');
-}
 
 /** A baseline from one result set: ratio figures only, each with its noise band. */
 export function makeBaseline(resultsArg: string): Baseline {

@@ -2,6 +2,7 @@
 // The named figures of a results set that regression detection compares (ratios to peers measured
 // in the same run, and absolute figures), each with the noise band it is judged against, plus the
 // goals the report states as met or not met.
+import { formatCount as fmt } from '../src/cli/table';
 import type { Results, SearchSummary } from './types';
 
 export type FigureKind = 'ratio' | 'ratio-slow-peer' | 'pps' | 'latency' | 'latency-tail' | 'control';
@@ -173,8 +174,4 @@ export function goals(r: Results): Goal[] {
       : { goal: 'latency p99 < 100 µs at 50% of max', measured: 'not measured in this run', met: null },
   );
   return out;
-}
-
-export function fmt(v: number): string {
-  return Math.round(v).toLocaleString('en-US');
 }

@@ -2,7 +2,8 @@
 // report.md for a results set (tables, method, charts, the seed comparison, mcr/peer ratios and the
 // goals), and the plain-text summary table printed on the terminal at the end of a run.
 import type { Chart } from './charts';
-import { goals, fmt, ratioFigures } from './figures';
+import { formatCompact, formatCount as fmt, formatTable } from '../src/cli/table';
+import { goals, ratioFigures } from './figures';
 import { byRelay, relayOrder } from './relays/registry';
 import type { SoakSummary } from './scenarios/soak';
 import { SEED } from './scenarios/pipeline';
@@ -14,12 +15,6 @@ function table(head: string[], rows: Array<Array<string | number>>, left = false
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 || left ? '---' : '--:')).join('|')}|`];
   for (const r of rows) lines.push(`| ${r.join(' | ')} |`);
   return lines.join('\n');
-}
-
-function k(v: number): string {
-  if (v >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
-  if (v >= 1e3) return `${(v / 1e3).toFixed(v >= 1e5 ? 0 : 1)}k`;
-  return `${Math.round(v)}`;
 }
 
 function ss(r: Results, scenario: 'throughput' | 'fanout' | 'streams'): SearchSummary[] {
@@ -365,9 +360,9 @@ function soakSection(s: SoakSummary): string[] {
   return out;
 }
 
+/** A terminal table: the first row is the header; the first column left-aligned, the rest right-aligned. */
 function pad(rows: string[][]): string {
-  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ')).join('\n');
+  return formatTable(rows[0] ?? [], rows.slice(1), (column) => column > 0);
 }
 
 /** The table printed at the end of a run. */
@@ -386,7 +381,7 @@ export function terminalSummary(r: Results): string {
         `${size} B`,
         ...ids.map((id) => {
           const s = get(id);
-          return !s ? '' : s.skipped ? 'skip' : `${k(s.maxLosslessPps)}${s.generatorLimited ? '*' : ''}`;
+          return !s ? '' : s.skipped ? 'skip' : `${formatCompact(s.maxLosslessPps)}${s.generatorLimited ? '*' : ''}`;
         }),
         ...ids
           .filter((i) => !i.startsWith('mcr'))
@@ -404,10 +399,10 @@ export function terminalSummary(r: Results): string {
     out.push(
       pad([
         ['hop', 'ingress pps', 'egress pps', 'buf_exhaust', 'loss'],
-        ...pl.seedRun.hops.map((h) => [h.hop, k(h.ingressPps), k(h.egressPps), fmt(h.bufExhaust), `${fmt(h.loss)} (${h.lossPct.toFixed(2)}%)`]),
+        ...pl.seedRun.hops.map((h) => [h.hop, formatCompact(h.ingressPps), formatCompact(h.egressPps), fmt(h.bufExhaust), `${fmt(h.loss)} (${h.lossPct.toFixed(2)}%)`]),
       ]),
     );
-    out.push(`generator ${k(pl.seedRun.generatorPps)} pps, end-to-end loss ${fmt(pl.seedRun.endToEndLoss)}${pl.search ? `; 3-hop max lossless ${k(pl.search.maxLosslessPps)} pps${pl.search.generatorLimited ? '*' : ''}` : ''}`);
+    out.push(`generator ${formatCompact(pl.seedRun.generatorPps)} pps, end-to-end loss ${fmt(pl.seedRun.endToEndLoss)}${pl.search ? `; 3-hop max lossless ${formatCompact(pl.search.maxLosslessPps)} pps${pl.search.generatorLimited ? '*' : ''}` : ''}`);
   }
   for (const [scenario, title, key] of [
     ['fanout', 'fan-out, max lossless input pps', (s: SearchSummary) => `1:${s.fanout}`],
@@ -425,7 +420,7 @@ export function terminalSummary(r: Results): string {
           g,
           ...ids.map((id) => {
             const s = list.find((x) => x.relay === id && key(x) === g);
-            return !s ? '' : s.skipped ? 'skip' : `${k(s.maxLosslessPps)}${s.generatorLimited ? '*' : ''}`;
+            return !s ? '' : s.skipped ? 'skip' : `${formatCompact(s.maxLosslessPps)}${s.generatorLimited ? '*' : ''}`;
           }),
         ]),
       ]),
@@ -434,11 +429,11 @@ export function terminalSummary(r: Results): string {
   const points = (r.scenarios.latency?.summary?.points ?? []).slice().sort((a, b) => byRelay(a, b) || a.loadPct - b.loadPct);
   if (points.length) {
     out.push('', 'latency (µs, one way, 1400 B)');
-    out.push(pad([['relay', 'load', 'pps', 'p50', 'p99', 'p99.9', 'lost'], ...points.map((p) => [p.relay, `${p.loadPct}%`, k(p.offeredPps), String(p.p50 ?? '-'), String(p.p99 ?? '-'), String(p.p999 ?? '-'), fmt(p.lost)])]));
+    out.push(pad([['relay', 'load', 'pps', 'p50', 'p99', 'p99.9', 'lost'], ...points.map((p) => [p.relay, `${p.loadPct}%`, formatCompact(p.offeredPps), String(p.p50 ?? '-'), String(p.p99 ?? '-'), String(p.p999 ?? '-'), fmt(p.lost)])]));
   }
   const cp = r.scenarios.control?.summary;
   if (cp?.load) {
-    out.push('', `control plane while forwarding ${k(cp.forwarding?.offeredPps ?? 0)} pps (loss meanwhile: ${fmt(cp.forwarding?.loss ?? 0)}), ms p50/p99`);
+    out.push('', `control plane while forwarding ${formatCompact(cp.forwarding?.offeredPps ?? 0)} pps (loss meanwhile: ${fmt(cp.forwarding?.loss ?? 0)}), ms p50/p99`);
     out.push(
       pad([
         ['via', 'add', 'remove', 'stats'],
@@ -453,7 +448,7 @@ export function terminalSummary(r: Results): string {
   }
   const sk = r.scenarios.soak?.summary;
   if (sk?.outputs) {
-    out.push('', `soak: ${sk.durationS} s at ${k(sk.offeredPps)} pps in, 1:${sk.fanout}; ${sk.control.ops} control ops (${sk.control.opsPerS}/s, ${sk.control.errors} errors)`);
+    out.push('', `soak: ${sk.durationS} s at ${formatCompact(sk.offeredPps)} pps in, 1:${sk.fanout}; ${sk.control.ops} control ops (${sk.control.opsPerS}/s, ${sk.control.errors} errors)`);
     out.push(
       pad([
         ['output', 'sent', 'distinct', 'duplicates', 'mcr tx', ''],

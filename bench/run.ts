@@ -16,6 +16,7 @@ import type { Relay } from './relays/relay';
 import { RESULTS_DIR } from './paths';
 import { pinning } from './traffic';
 import { renderReport, terminalSummary } from './report';
+import { SELECTABLE_RELAYS } from './relays/registry';
 import type { BenchContext } from './scenarios/common';
 import { control } from './scenarios/control';
 import { fanout } from './scenarios/fanout';
@@ -51,7 +52,7 @@ const USAGE = `usage: npm run bench [-- OPTIONS]     (as root)
 
   --scenario NAME   run one scenario (repeatable, or a comma list); default: the standard suite
   --quick           short trials and counts (a smoke run, not for publishing)
-  --relays IDS      only these relays (comma list of ${['mcr-1w', 'mcr-2w', 'mcr-1w-poll', 'kernel', 'c-relay', 'node', 'socat'].join(', ')})
+  --relays IDS      only these relays (comma list of ${SELECTABLE_RELAYS.join(', ')})
   --sizes LIST      throughput payload sizes (default 64,512,1400,8000)
   --trial-seconds S length of one search trial (default 2, quick 0.5)
   --duration S      soak: length of the stream in seconds (default ${SOAK_DEFAULT_S})
@@ -159,8 +160,7 @@ function parseArgs(argv: string[]): Args {
   }
   for (const s of a.scenarios) if (!SCENARIOS.some((x) => x.name === s || x.aliases.includes(s))) fail(`unknown scenario "${s}" (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
   if ((a.durationS !== undefined || a.ratePps !== undefined || a.controlRate !== undefined) && !a.scenarios.includes('soak')) fail('--duration, --rate and --control-rate belong to --scenario soak');
-  const known = ['mcr-1w', 'mcr-2w', 'mcr-1w-poll', 'kernel', 'c-relay', 'node', 'socat'];
-  for (const r of a.relays ?? []) if (!known.includes(r)) fail(`unknown relay "${r}" (known: ${known.join(', ')})`);
+  for (const r of a.relays ?? []) if (!SELECTABLE_RELAYS.includes(r)) fail(`unknown relay "${r}" (known: ${SELECTABLE_RELAYS.join(', ')})`);
   return a;
 }
 

@@ -6,10 +6,11 @@ import { existsSync } from 'node:fs';
 import { C_RELAY } from '../paths';
 import { ProcessRelayInstance, waitForLine } from './process';
 import { INPUT_BASE, OUTPUT_BASE, outputGroup, pinned, type Relay } from './relay';
+import { relayInfo } from './registry';
 
 export const cRelay: Relay = {
   id: 'c-relay',
-  label: 'C relay (recvmmsg/sendmmsg)',
+  label: relayInfo('c-relay').label,
   unavailable: () => (existsSync(C_RELAY) ? undefined : `${C_RELAY} was not built (cc failed?)`),
   unsupported: () => undefined,
   async start(plan) {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { sleep } from '../proc';
 import { which } from '../setup';
 import { inputGroup, type Relay, type RelayCounters, type RelayInstance, type RelayPlan } from './relay';
+import { relayInfo } from './registry';
 
 async function mrouteCounters(plan: RelayPlan): Promise<RelayCounters> {
   const r = await plan.topo.ip(plan.ns, ['-s', 'mroute', 'show']);
@@ -19,7 +20,7 @@ async function mrouteCounters(plan: RelayPlan): Promise<RelayCounters> {
 
 export const kernelRelay: Relay = {
   id: 'kernel',
-  label: 'kernel routing (smcroute)',
+  label: relayInfo('kernel').label,
   unavailable: () => (which('smcrouted') ? undefined : 'smcroute is not installed (apt-get install smcroute failed?)'),
   unsupported: (plan) => (plan.fanout > 1 ? 'kernel multicast routing keeps the group: it cannot send one stream to several groups' : undefined),
   async start(plan): Promise<RelayInstance> {

@@ -4,10 +4,11 @@
 import { NODE_RELAY } from '../paths';
 import { ProcessRelayInstance, waitForLine } from './process';
 import { INPUT_BASE, OUTPUT_BASE, outputGroup, pinned, type Relay } from './relay';
+import { relayInfo } from './registry';
 
 export const nodeRelay: Relay = {
   id: 'node',
-  label: 'naive Node.js dgram relay',
+  label: relayInfo('node').label,
   unavailable: () => undefined,
   unsupported: (plan) => (plan.fanout > 1 || plan.streams > 1 ? 'run for 1 stream and 1 output only (a per-packet send loop; its 1:1 ceiling already says it all)' : undefined),
   async start(plan) {

@@ -4,11 +4,12 @@
 // One stream, one output (socat has no fan-out; see docs/benchmarks.md).
 import { ProcessRelayInstance, waitForMembership } from './process';
 import { INPUT_BASE, OUTPUT_BASE, pinned, type Relay } from './relay';
+import { relayInfo } from './registry';
 import { which } from '../setup';
 
 export const socatRelay: Relay = {
   id: 'socat',
-  label: 'socat',
+  label: relayInfo('socat').label,
   unavailable: () => (which('socat') ? undefined : 'socat is not installed (apt-get install socat failed?)'),
   unsupported: (plan) => (plan.fanout > 1 || plan.streams > 1 ? 'socat relays one stream to one destination' : undefined),
   async start(plan) {

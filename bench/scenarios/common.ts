@@ -2,6 +2,7 @@
 // What every scenario shares: the run context (quick or not, trial length, relays available,
 // the generator's measured maximum), starting a relay with a warm-up that proves it forwards, and
 // one full lossless search of one relay turned into a SearchSummary.
+import { formatCompact } from '../../src/cli/table';
 import type { Progress } from '../progress';
 import { sleep } from '../proc';
 import type { Relay, RelayInstance, RelayPlan } from '../relays/relay';
@@ -115,12 +116,8 @@ export function searchConfig(ctx: BenchContext, maxRate: number, o: Partial<Sear
   return { maxRate, minRate: 1000, resolution: ctx.resolution, maxTrials: ctx.maxTrials, trialSeconds: ctx.trialSeconds, ...o };
 }
 
-export function fmtPps(pps: number): string {
-  if (pps >= 1e6) return `${(pps / 1e6).toFixed(2)}M`;
-  if (pps >= 1e4) return `${Math.round(pps / 1e3)}k`;
-  if (pps >= 1e3) return `${(pps / 1e3).toFixed(1)}k`;
-  return `${Math.round(pps)}`;
-}
+/** Packets per second, compact (the shared formatter). */
+export const fmtPps = formatCompact;
 
 /** One relay: start, warm up, search, stop. Trials go to `trials`; never throws (skips instead). */
 export async function searchRelay(

@@ -7,6 +7,7 @@ import { Progress } from '../progress';
 import { sleep } from '../proc';
 import { mcrRelay, parseFinal, startMcrd, type McrInstance } from '../relays/mcr';
 import type { Relay, RelayCounters, RelayInstance, RelayPlan } from '../relays/relay';
+import { relayInfo } from '../relays/registry';
 import { searchLossless } from '../search';
 import { Topology } from '../topology';
 import { generate, quiesce, runTrial, type TrafficPath, type TrialContext } from '../traffic';
@@ -104,7 +105,7 @@ export async function pipeline(ctx: BenchContext): Promise<ScenarioResult<'pipel
     const gmax = await genMaxFor(ctx, path, 1400, progress);
     progress.status('starting mcr1, mcr2, mcr3', 0.1);
     for (let i = 0; i < 3; i++) hops.push(await startMcrd(hopPlan(topo, ctx.dir, i), `mcrd hop${i + 1}`));
-    const relay: Relay = { ...mcrRelay(1), id: 'mcr-3hop', label: 'mcr x3 (1 worker each)' };
+    const relay: Relay = { ...mcrRelay(1), id: 'mcr-3hop', label: relayInfo('mcr-3hop').label };
     const tctx: TrialContext = { path, relay, inst: pipelineInstance(hops), plan: hopPlan(topo, ctx.dir, 0), size: 1400 };
     // warm-up: the whole chain forwards
     const warm = await runTrial(tctx, 10_000, 1000);
@@ -173,7 +174,7 @@ export async function pipeline(ctx: BenchContext): Promise<ScenarioResult<'pipel
     trials.push(...outcome.trials);
     search = {
       relay: 'mcr-3hop',
-      label: 'mcr x3 (1 worker each)',
+      label: relayInfo('mcr-3hop').label,
       size: 1400,
       streams: 1,
       fanout: 1,

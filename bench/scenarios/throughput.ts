@@ -3,14 +3,13 @@
 // peer, for 64, 512, 1400 and 8000-byte payloads (jumbo MTU for 8000), each search run in the
 // same topology right after the generator's own maximum was measured.
 import { Progress } from '../progress';
+import { PEERS, THROUGHPUT_RELAYS } from '../relays/registry';
 import { ONE_HOP_PATH } from '../traffic';
 import { oneHop } from '../topology';
 import type { ScenarioResult, SearchSummary, Trial } from '../types';
 import { genMaxFor, onePlan, pickRelays, searchConfig, searchRelay, type BenchContext } from './common';
 
 export const THROUGHPUT_SIZES = [64, 512, 1400, 8000];
-export const THROUGHPUT_RELAYS = ['mcr-1w', 'mcr-2w', 'kernel', 'c-relay', 'node', 'socat'];
-export const PEERS = ['kernel', 'c-relay', 'node', 'socat'];
 
 export interface Ratio {
   value: number | null;
