@@ -51,6 +51,9 @@ function goalText(met: boolean | null | 'inconclusive'): string {
   return met ? '**met**' : '**not met**';
 }
 
+/** From bench/results/<timestamp>/report.md (the default --out) to the method in the docs. */
+const METHOD_LINK = '../../../docs/benchmarks.md#what-is-measured-and-how';
+
 export function renderReport(r: Results, chartList: Chart[]): string {
   const m = r.meta;
   const out: string[] = [];
@@ -85,36 +88,7 @@ export function renderReport(r: Results, chartList: Chart[]): string {
 
   out.push('## Method', '');
   out.push(
-    '```text',
-    'ns gen: g0 10.0.1.1/24  <-veth->  ns relay: r0 10.0.1.2/24 | r1 10.0.2.1/24  <-veth->  ns sink: s0 10.0.2.2/24',
-    '  mcrgen send -> 239.1.1.1:5001        relay under test          (no receiver: kernel counters only)',
-    '```',
-    '',
-    '- **Namespaces are quiet**: IPv6 is disabled in every bench namespace before links exist (no ND/MLD/RS frames) and no',
-    '  unicast flows between hosts (no ARP), so interface counters count exactly the stream. IGMP reports from the relay leave',
-    '  through r0 (tx) and do not disturb the rx counters used below.',
-    '- **Offered** = `rx_packets` delta of r0 (the relay\'s input interface), cross-checked with mcrgen\'s own `sent`.',
-    '  **Delivered** = `rx_packets` delta of s0 (the sink) divided by the fan-out. Counters are read from `/proc/PID/net/dev`',
-    '  of a process inside each namespace, before the generator starts and after the sink counter has been still for 150 ms.',
-    '- **Lossless** means mcrgen sent every packet, r0 received all of them and s0 received exactly offered x fan-out.',
-    '  For mcr its own counters must also agree: `rxFrames` + kernel ring drops = offered and `txPackets` = delivered',
-    '  (`mcrctl stats`); for kernel routing `ip -s mroute` packet counts are recorded. Disagreements are listed per trial.',
-    `- **Search** (RFC 2544 style): the generator's unlimited rate is measured alone first (per payload size, same run); the`,
-    '  first trial offers that rate; the next starts at 95% of what the relay delivered while overloaded; then the bracket',
-    '  [highest lossless, lowest lossy] (in measured offered rates) is narrowed by galloping up from lossless points and',
-    `  bisecting, until it is within ${m.quick ? '5' : '3'}% or after ${m.quick ? 7 : 10} trials. A trial is ${m.trialSeconds} s worth of packets at its rate`,
-    '  (at least 2000). The reported maximum is the measured offered rate of the best lossless trial. "Generator-limited"',
-    '  means the relay lost nothing at the highest rate the generator reached with the relay running (the generator, the',
-    '  relay and the kernel share 2 cores): the relay\'s true maximum is higher.',
-    '- Each relay starts fresh for its search, receives a warm-up (250 packets at 5k pps, 20 per stream, repeated up to 4',
-    '  times until one arrives complete: joins, route installation, JIT), and keeps running across the trials of the search',
-    '  (counter deltas per trial).',
-    `- **CPU pinning**: ${m.pinning ?? 'none'}. Receive-side kernel work for r0 (AF_PACKET copy, UDP socket enqueue, the`,
-    "  kernel's own forwarding) runs in the generator's softirq; a relay's sends and the sink's receive run on the relay's CPU.",
-    '- **Peers**, same topology, payloads and counts: kernel multicast routing via `smcrouted` (a static (S,G) route',
-    '  r0 -> r1, its own config/pid/socket files), socat (`UDP4-RECV` with `ip-add-membership` -> `UDP4-SENDTO`),',
-    '  a naive Node.js `dgram` relay (`bench/peers/node-relay.js`) and the simplest C relay (`bench/peers/c-relay.c`:',
-    '  recvmmsg batch 64 -> sendmmsg, the userspace floor). mcr runs as `mcrd` with a JSON5 config and `--workers 1|2`.',
+    `The topology, how packets are counted, the lossless-rate search and the relays are described in \`docs/benchmarks.md\`, [What is measured, and how](${METHOD_LINK}). This run: ${m.trialSeconds} s trials; the search ends within ${m.quick ? '5' : '3'}% or after ${m.quick ? 7 : 10} trials; CPU pinning: ${m.pinning ?? 'none'}.`,
     '',
   );
 
