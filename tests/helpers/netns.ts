@@ -24,12 +24,12 @@ export function skipReason(): string | undefined {
   return undefined;
 }
 
-let counter = 0;
+let topologies = 0;
 
 /** A lab topology named for this test process (mcrt<pid><label><n>), with no anchor processes: a test may expect an empty namespace. */
 export class Topology extends LabTopology {
   constructor(label: string, options: TopologyOptions = {}) {
-    super(`mcrt${process.pid % 10000}${label.slice(0, 4)}${counter++}`, options);
+    super(`mcrt${process.pid % 10000}${label.slice(0, 4)}${topologies++}`, options);
   }
 
   /** A kernel interface counter (/sys/class/net/IF/statistics/NAME) read inside the namespace. */
