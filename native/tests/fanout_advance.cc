@@ -42,7 +42,10 @@ int main(int argc, char** argv) {
   }
   long created = 0;
   std::vector<int> open_fds;
-  while (created <= 65536) {
+  // One wrap of the counter is enough when nobody else creates groups; others doing so at the
+  // same time can make it skip TARGET, so it may go round a few times.
+  constexpr long kMaxGroups = 4 * 65536;
+  while (created <= kMaxGroups) {
     // A protocol other than 0 makes the socket "running" at once, which PACKET_FANOUT requires.
     int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_LOOPBACK));
     if (fd < 0) {
@@ -73,6 +76,6 @@ int main(int argc, char** argv) {
     }
   }
   close_all(open_fds);
-  std::fprintf(stderr, "fanout_advance: id %ld never came up in 65,536 groups\n", target);
+  std::fprintf(stderr, "fanout_advance: id %ld never came up in %ld groups\n", target, kMaxGroups);
   return 1;
 }
