@@ -26,7 +26,10 @@ while [ $# -gt 0 ]; do
     *) echo "profile: unknown option $1" >&2; usage 2 >&2 ;;
   esac
 done
-[ "$SIZE" -ge 32 ] && [ "$SIZE" -le 8972 ] || { echo "profile: --size: expected 32 to 8972 bytes, got $SIZE" >&2; exit 2; }
+if ! { [ "$SIZE" -ge 32 ] && [ "$SIZE" -le 8972 ]; }; then
+  echo "profile: --size: expected 32 to 8972 bytes, got $SIZE" >&2
+  exit 2
+fi
 [ "$(id -u)" = 0 ] || { echo "profile: needs root (network namespaces, perf -a)" >&2; exit 1; }
 command -v perf >/dev/null || { echo "profile: perf is not installed (apt-get install linux-perf)" >&2; exit 1; }
 for f in build/Release/mcrgen dist/src/cli/mcrd.js dist/profiling/flamegraph.js; do
@@ -41,8 +44,11 @@ WORKER_CPU=$((NCPU - 1))
 . scripts/netns-onehop.sh
 P=mcrprof$$
 cleanup() {
-  [ -n "${GEN_PID:-}" ] && kill "$GEN_PID" 2>/dev/null || true
-  [ -n "${MCRD_PID:-}" ] && kill "$MCRD_PID" 2>/dev/null && wait "$MCRD_PID" 2>/dev/null || true
+  if [ -n "${GEN_PID:-}" ]; then kill "$GEN_PID" 2>/dev/null || true; fi
+  if [ -n "${MCRD_PID:-}" ]; then
+    kill "$MCRD_PID" 2>/dev/null || true
+    wait "$MCRD_PID" 2>/dev/null || true
+  fi
   onehop_destroy
 }
 trap cleanup EXIT

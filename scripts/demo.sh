@@ -12,7 +12,10 @@ cd "$(dirname "$0")/.."
 P=mcrdemo$$   # unique, so two demos never touch each other
 OUT=$(mktemp -d)
 cleanup() {
-  [ -n "${MCRD_PID:-}" ] && kill "$MCRD_PID" 2>/dev/null && wait "$MCRD_PID" 2>/dev/null || true
+  if [ -n "${MCRD_PID:-}" ]; then
+    kill "$MCRD_PID" 2>/dev/null || true
+    wait "$MCRD_PID" 2>/dev/null || true
+  fi
   onehop_destroy
   rm -rf "$OUT"
 }
