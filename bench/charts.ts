@@ -46,10 +46,11 @@ const SI_LABELS = "format(datum.value, '~s')";
 const US_LABELS = "datum.value >= 1000 ? format(datum.value / 1000, '~s') + ' ms' : format(datum.value, '~s') + ' µs'";
 
 /** The shared colour (and dash) scale of a set of series: one legend, registry colours. */
-function seriesScales(series: SeriesStyle[], legendTitle: string | null = null) {
+function seriesScales(series: SeriesStyle[], symbolType: 'stroke' | 'square' = 'stroke') {
+  const legend = { title: null, orient: 'right', symbolType };
   return {
-    color: { field: 'name', type: 'nominal', scale: { domain: series.map((s) => s.name), range: series.map((s) => s.color) }, legend: { title: legendTitle, orient: 'right' } },
-    strokeDash: { field: 'name', type: 'nominal', scale: { domain: series.map((s) => s.name), range: series.map((s) => (s.dashed ? [6, 4] : [1, 0])) }, legend: null },
+    color: { field: 'name', type: 'nominal', scale: { domain: series.map((s) => s.name), range: series.map((s) => s.color) }, legend },
+    strokeDash: { field: 'name', type: 'nominal', scale: { domain: series.map((s) => s.name), range: series.map((s) => (s.dashed ? [6, 4] : [1, 0])) }, legend },
   } as const;
 }
 
@@ -88,17 +89,12 @@ function deliveredVsOfferedSpec(o: { title: string; subtitle: string[]; rows: Ro
       layer: [
         { data: { values: [{ name: diagonal.name, x: lo || 1, y: lo || 1 }, { name: diagonal.name, x: hi, y: hi }] }, mark: { type: 'line', strokeWidth: 1.5, clip: true }, encoding: { x, y, ...scales } },
         { data: { values: rows }, mark: { type: 'line', strokeWidth: 2, clip: true }, encoding: { x, y, order: { field: 'x' }, ...scales } },
-        {
-          data: { values: rows },
-          mark: { type: 'point', size: 70, strokeWidth: 2, opacity: 1, clip: true },
-          encoding: {
-            x,
-            y,
-            stroke: { ...scales.color, legend: null },
-            fill: { condition: { test: 'datum.lossless', ...scales.color, legend: null }, value: 'white' },
-            tooltip: { field: 'tip' },
-          },
-        },
+        // filled markers: lossless trials; hollow (white inside): packets lost
+        ...[true, false].map((lossless) => ({
+          data: { values: rows.filter((r) => r.lossless === lossless) },
+          mark: { type: 'point', size: 70, strokeWidth: 2, opacity: 1, clip: true, filled: lossless, ...(lossless ? {} : { fill: 'white' }) },
+          encoding: { x, y, color: scales.color, tooltip: { field: 'tip' } },
+        })),
       ],
     };
   };
@@ -107,7 +103,7 @@ function deliveredVsOfferedSpec(o: { title: string; subtitle: string[]; rows: Ro
 
 /** Kind 2: grouped bars (one bar per series in each group), the value written on each bar. */
 function groupedBarSpec(o: { title: string; subtitle: string[]; groups: string[]; groupLabel: string; yLabel: string; log?: boolean; series: SeriesStyle[]; rows: Row[] }): Spec {
-  const scales = seriesScales(o.series);
+  const scales = seriesScales(o.series, 'square');
   const present = o.rows.filter((r) => r.value !== null);
   const x = { field: 'group', type: 'nominal', sort: o.groups, axis: { title: o.groupLabel, labelAngle: 0, labelFontSize: 12 } };
   const xOffset = { field: 'name', type: 'nominal', sort: o.series.map((s) => s.name), scale: { paddingInner: 0.06 } };

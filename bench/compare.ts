@@ -5,6 +5,7 @@
 // `npm run bench:compare -- --write-baseline RESULTS` makes bench/baseline.json from a result set.
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { Command, CommanderError } from 'commander';
 import { formatTable } from '../src/cli/table';
 import { allFigures, outsideBand, ratioFigures, type Figure } from './figures';
 import { BASELINE } from './paths';
@@ -108,38 +109,43 @@ export function makeBaseline(resultsArg: string): Baseline {
   };
 }
 
-const USAGE = `usage: npm run bench:compare -- A B
-       npm run bench:compare -- RESULTS            (compare against bench/baseline.json)
-       npm run bench:compare -- --write-baseline RESULTS [--out FILE]
-
-A, B, RESULTS: a results directory (bench/results/<timestamp>), its results.json, or a baseline.json.
-Prints every figure A -> B with its change and flags those outside their noise band. Exit 0 unless
-a file cannot be read.
-`;
-
 function main(argv: string[]): number {
-  if (argv.includes('-h') || argv.includes('--help') || argv.length === 0) {
-    process.stdout.write(USAGE);
-    return argv.length === 0 ? 2 : 0;
-  }
+  let code = 0;
+  const program: Command = new Command('npm run bench:compare --')
+    .usage('A B | RESULTS | --write-baseline RESULTS [--out FILE]')
+    .description(
+      'A, B, RESULTS: a results directory (bench/results/<timestamp>), its results.json, or a baseline.json.\n' +
+        'With A and B: every figure A -> B with its change, flagging those outside their noise band.\n' +
+        'With RESULTS alone: the same against bench/baseline.json. Exit 0 unless a file cannot be read.',
+    )
+    .argument('[a]', 'the earlier results (or the only one, compared with bench/baseline.json)')
+    .argument('[b]', 'the later results')
+    .option('--write-baseline <results>', 'write the ratio figures of RESULTS as the baseline')
+    .option('--out <file>', 'with --write-baseline: where to write it (default bench/baseline.json)')
+    .configureOutput({ outputError: (text, write) => write(`bench:compare: ${text.replace(/^error: /, '')}`) })
+    .showHelpAfterError()
+    .exitOverride()
+    .action((a: string | undefined, b: string | undefined, o: { writeBaseline?: string; out?: string }) => {
+      if (o.writeBaseline) {
+        const out = o.out ?? BASELINE;
+        const base = makeBaseline(o.writeBaseline);
+        if (base.source.quick) process.stderr.write('bench:compare: warning: this baseline comes from a quick run\n');
+        writeFileSync(out, JSON.stringify(base, null, 2) + '\n');
+        process.stdout.write(`wrote ${out}: ${Object.keys(base.figures).length} figures from ${o.writeBaseline}\n`);
+        return;
+      }
+      if (!a) return program.error('give A B, or RESULTS, or --write-baseline RESULTS', { exitCode: 2 });
+      process.stdout.write(b ? compare(a, b) : compare(BASELINE, a));
+    });
   try {
-    if (argv[0] === '--write-baseline') {
-      if (!argv[1]) throw new Error('--write-baseline needs a results directory');
-      const outIdx = argv.indexOf('--out');
-      const out = outIdx > 0 && argv[outIdx + 1] ? argv[outIdx + 1] : BASELINE;
-      const b = makeBaseline(argv[1]);
-      if (b.source.quick) process.stderr.write('bench:compare: warning: this baseline comes from a quick run\n');
-      writeFileSync(out, JSON.stringify(b, null, 2) + '\n');
-      process.stdout.write(`wrote ${out}: ${Object.keys(b.figures).length} figures from ${argv[1]}\n`);
-      return 0;
-    }
-    const [a, b] = argv.length === 1 ? [BASELINE, argv[0]] : argv;
-    process.stdout.write(compare(a, b));
-    return 0;
+    program.parse(argv, { from: 'user' });
   } catch (err) {
+    // commander's own exits (--help 0, usage errors) arrive here as CommanderError
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     process.stderr.write(`bench:compare: ${(err as Error).message}\n`);
-    return 1;
+    code = 1;
   }
+  return code;
 }
 
 if (require.main === module) process.exit(main(process.argv.slice(2)));

@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
 import { writeCharts, type Chart } from './charts';
 import { cleanup, installSignalHandlers, interrupted, registerTempDir } from './proc';
 import { mcrRelay } from './relays/mcr';
@@ -48,26 +49,7 @@ export const SCENARIOS: Array<{ [K in ScenarioId]: Scenario<K> }[ScenarioId]> = 
   { name: 'soak', aliases: [], fn: soak, what: `1:2 stream at half of max for --duration S (default ${SOAK_DEFAULT_S}) with 50 control ops/s: exact delivery, RSS over time (not in the standard suite)`, standard: false },
 ];
 
-const USAGE = `usage: npm run bench [-- OPTIONS]     (as root)
-
-  --scenario NAME   run one scenario (repeatable, or a comma list); default: the standard suite
-  --quick           short trials and counts (a smoke run, not for publishing)
-  --relays IDS      only these relays (comma list of ${SELECTABLE_RELAYS.join(', ')})
-  --sizes LIST      throughput payload sizes (default 64,512,1400,8000)
-  --trial-seconds S length of one search trial (default 2, quick 0.5)
-  --duration S      soak: length of the stream in seconds (default ${SOAK_DEFAULT_S})
-  --rate PPS        soak: input rate (default: half of a short 1:2 search's maximum)
-  --control-rate N  soak: control operations per second (default ${SOAK_CONTROL_OPS_PER_S}; 0 = none)
-  --out DIR         results directory (default bench/results/<timestamp>)
-  --no-install      do not apt-get install missing peers (they are skipped)
-  --no-pin          do not pin the generator to CPU 0 and the relays to CPU 1
-  --render DIR      only re-render report.md and the charts of an existing results directory
-  --list            list the scenarios
-  -h, --help        this text
-
-scenarios:
-${SCENARIOS.map((s) => `  ${s.name.padEnd(11)} ${s.what}`).join('\n')}
-`;
+const SCENARIO_LIST = SCENARIOS.map((s) => `  ${s.name.padEnd(11)} ${s.what}`).join('\n');
 
 interface Args {
   scenarios: string[];
@@ -84,89 +66,49 @@ interface Args {
   controlRate?: number;
 }
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { scenarios: [], quick: false, install: true, pin: true };
-  const value = (i: number): string => {
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) fail(`${argv[i]} needs a value`);
-    return v;
+/** A commander argument parser: `value` as a number that passes `ok`, else `what` as the error. */
+function num(what: string, ok: (n: number) => boolean): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !ok(n)) throw new InvalidArgumentError(what);
+    return n;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const o = argv[i];
-    switch (o) {
-      case '--scenario':
-      case '-s':
-        a.scenarios.push(...value(i).split(','));
-        i++;
-        break;
-      case '--quick':
-        a.quick = true;
-        break;
-      case '--relays':
-        a.relays = value(i).split(',');
-        i++;
-        break;
-      case '--sizes':
-        a.sizes = value(i).split(',').map(Number);
-        if (a.sizes.some((s) => !Number.isInteger(s) || s < 32 || s > 8972)) fail('--sizes: integers from 32 to 8972');
-        i++;
-        break;
-      case '--trial-seconds':
-        a.trialSeconds = Number(value(i));
-        if (!(a.trialSeconds > 0)) fail('--trial-seconds: a positive number');
-        i++;
-        break;
-      case '--duration':
-        a.durationS = Number(value(i));
-        if (!(a.durationS >= 10)) fail('--duration: seconds, at least 10');
-        i++;
-        break;
-      case '--rate':
-        a.ratePps = Number(value(i));
-        if (!Number.isInteger(a.ratePps) || a.ratePps < 100) fail('--rate: packets per second, an integer of at least 100');
-        i++;
-        break;
-      case '--control-rate':
-        a.controlRate = Number(value(i));
-        if (!Number.isInteger(a.controlRate) || a.controlRate < 0 || a.controlRate > 1000) fail('--control-rate: operations per second, an integer from 0 to 1000');
-        i++;
-        break;
-      case '--out':
-        a.out = value(i);
-        i++;
-        break;
-      case '--render':
-        a.render = value(i);
-        i++;
-        break;
-      case '--no-pin':
-        a.pin = false;
-        break;
-      case '--no-install':
-        a.install = false;
-        break;
-      case '--list':
-        process.stdout.write(SCENARIOS.map((s) => `${s.name.padEnd(11)} ${s.what}`).join('\n') + '\n');
-        process.exit(0);
-        break;
-      case '-h':
-      case '--help':
-        process.stdout.write(USAGE);
-        process.exit(0);
-        break;
-      default:
-        fail(`unknown option ${o}`);
-    }
-  }
-  for (const s of a.scenarios) if (!SCENARIOS.some((x) => x.name === s || x.aliases.includes(s))) fail(`unknown scenario "${s}" (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
-  if ((a.durationS !== undefined || a.ratePps !== undefined || a.controlRate !== undefined) && !a.scenarios.includes('soak')) fail('--duration, --rate and --control-rate belong to --scenario soak');
-  for (const r of a.relays ?? []) if (!SELECTABLE_RELAYS.includes(r)) fail(`unknown relay "${r}" (known: ${SELECTABLE_RELAYS.join(', ')})`);
-  return a;
 }
 
-function fail(msg: string): never {
-  process.stderr.write(`bench: ${msg}\n\n${USAGE}`);
-  process.exit(2);
+function parseArgs(argv: string[]): Args {
+  const program = new Command('npm run bench --')
+    .usage('[OPTIONS]     (as root)')
+    .option('-s, --scenario <names>', 'run one scenario (repeatable, or a comma list); default: the standard suite', (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',')])
+    .option('--quick', 'short trials and counts (a smoke run, not for publishing)')
+    .option('--relays <ids>', `only these relays (comma list of ${SELECTABLE_RELAYS.join(', ')})`, (v: string) => v.split(','))
+    .option('--sizes <list>', 'throughput payload sizes (default 64,512,1400,8000)', (v: string) => v.split(',').map(num('integers from 32 to 8972', (n) => Number.isInteger(n) && n >= 32 && n <= 8972)))
+    .option('--trial-seconds <s>', 'length of one search trial (default 2, quick 0.5)', num('a positive number', (n) => n > 0))
+    .option('--duration <s>', `soak: length of the stream in seconds (default ${SOAK_DEFAULT_S})`, num('seconds, at least 10', (n) => n >= 10))
+    .option('--rate <pps>', "soak: input rate (default: half of a short 1:2 search's maximum)", num('packets per second, an integer of at least 100', (n) => Number.isInteger(n) && n >= 100))
+    .option('--control-rate <n>', `soak: control operations per second (default ${SOAK_CONTROL_OPS_PER_S}; 0 = none)`, num('operations per second, an integer from 0 to 1000', (n) => Number.isInteger(n) && n >= 0 && n <= 1000))
+    .option('--out <dir>', 'results directory (default bench/results/<timestamp>)')
+    .option('--no-install', 'do not apt-get install missing peers (they are skipped)')
+    .option('--no-pin', 'do not pin the generator to CPU 0 and the relays to CPU 1')
+    .option('--render <dir>', 'only re-render report.md and the charts of an existing results directory')
+    .option('--list', 'list the scenarios')
+    .helpOption('-h, --help', 'this text')
+    .addHelpText('after', `\nscenarios:\n${SCENARIO_LIST}\n`)
+    .showHelpAfterError()
+    .configureOutput({ outputError: (text, write) => write(`bench: ${text.replace(/^error: /, '')}`) })
+    // usage errors exit 2 (as mcrctl's do); --help exits 0
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  program.parse(argv, { from: 'user' });
+  const o = program.opts<{ scenario?: string[]; quick?: boolean; relays?: string[]; sizes?: number[]; trialSeconds?: number; duration?: number; rate?: number; controlRate?: number; out?: string; install: boolean; pin: boolean; render?: string; list?: boolean }>();
+  if (o.list) {
+    process.stdout.write(SCENARIOS.map((s) => `${s.name.padEnd(11)} ${s.what}`).join('\n') + '\n');
+    process.exit(0);
+  }
+  const fail = (msg: string): never => program.error(msg, { exitCode: 2 });
+  const scenarios = o.scenario ?? [];
+  for (const s of scenarios) if (!SCENARIOS.some((x) => x.name === s || x.aliases.includes(s))) fail(`unknown scenario "${s}" (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
+  if ((o.duration !== undefined || o.rate !== undefined || o.controlRate !== undefined) && !scenarios.includes('soak')) fail('--duration, --rate and --control-rate belong to --scenario soak');
+  for (const r of o.relays ?? []) if (!SELECTABLE_RELAYS.includes(r)) fail(`unknown relay "${r}" (known: ${SELECTABLE_RELAYS.join(', ')})`);
+  return { scenarios, quick: o.quick ?? false, relays: o.relays, sizes: o.sizes, trialSeconds: o.trialSeconds, out: o.out, install: o.install, pin: o.pin, render: o.render, durationS: o.duration, ratePps: o.rate, controlRate: o.controlRate };
 }
 
 function stamp(d: Date): string {
