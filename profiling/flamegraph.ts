@@ -7,6 +7,7 @@
 //
 // Writes OUT_DIR/stacks.folded, OUT_DIR/flamegraph.svg and OUT_DIR/hot-path.txt, and prints the
 // hot-path summary.
+import { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -112,7 +113,10 @@ export function flameSvg(folded: Map<string, number>, title: string): string {
       const label = node.name.replace(/_\[k\]$/, '');
       const pct = ((100 * node.count) / root.count).toFixed(2);
       const fits = Math.floor(w / 7) - 1;
-      const text = fits >= 4 ? `<text x="${(x + 3).toFixed(1)}" y="${y + rowH - 5}">${escape(label.length > fits ? label.slice(0, fits - 2) + '..' : label)}</text>` : '';
+      const text =
+        fits >= 4
+          ? `<text x="${(x + 3).toFixed(1)}" y="${y + rowH - 5}">${escape(label.length > fits ? `${label.slice(0, fits - 2)}..` : label)}</text>`
+          : '';
       rects.push(
         `<g><title>${escape(label)} (${node.count} samples, ${pct}%)</title><rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 1}" fill="${color(node.name, depth)}"/>${text}</g>`,
       );
@@ -136,8 +140,14 @@ export function flameSvg(folded: Map<string, number>, title: string): string {
 
 /** The costs the seed incident was made of, by the frames that show them. */
 const HOT_PATH_COSTS: Array<[string, RegExp]> = [
-  ['heap allocation (malloc/new/free)', /^(malloc|calloc|realloc|free|cfree|_int_malloc|_int_free|operator new|operator delete|__libc_malloc|__libc_free|tcache_)/],
-  ['text formatting (printf family)', /^(__vfprintf_internal|vfprintf|vsnprintf|snprintf|__vsnprintf_internal|std::__cxx11::basic_string.*append|std::ostream)/],
+  [
+    'heap allocation (malloc/new/free)',
+    /^(malloc|calloc|realloc|free|cfree|_int_malloc|_int_free|operator new|operator delete|__libc_malloc|__libc_free|tcache_)/,
+  ],
+  [
+    'text formatting (printf family)',
+    /^(__vfprintf_internal|vfprintf|vsnprintf|snprintf|__vsnprintf_internal|std::__cxx11::basic_string.*append|std::ostream)/,
+  ],
   ['write/pipe syscalls (logging)', /^(pipe_write|ksys_write|__x64_sys_write|vfs_write|__libc_write|write)(_\[k\])?$/],
   ['locks (futex, mutex)', /^(futex_wait|futex_wake|__x64_sys_futex|pthread_mutex_lock|__lll_lock_wait|pthread_mutex_unlock)(_\[k\])?$/],
 ];
@@ -151,25 +161,28 @@ export function hotPathReport(samples: Sample[]): string {
     lines.push(`${what.padEnd(36)} ${String(hits).padStart(7)} samples (${((100 * hits) / workers.length).toFixed(2)}% of the workers')`);
   }
   const user = workers.filter((s) => !(s.frames[s.frames.length - 1] ?? '').endsWith('_[k]')).length;
-  lines.push(`${'in userspace (leaf frame not kernel)'.padEnd(36)} ${String(user).padStart(7)} samples (${((100 * user) / workers.length).toFixed(2)}%)`);
+  lines.push(
+    `${'in userspace (leaf frame not kernel)'.padEnd(36)} ${String(user).padStart(7)} samples (${((100 * user) / workers.length).toFixed(2)}%)`,
+  );
   return lines.join('\n');
 }
 
 function main(argv: string[]): void {
-  const [input, outDir] = argv;
-  if (!input || !outDir) {
-    process.stderr.write('usage: flamegraph.js PERF_SCRIPT_TXT OUT_DIR [--title TEXT]\n');
-    process.exit(2);
-  }
-  const t = argv.indexOf('--title');
-  const title = t >= 0 ? (argv[t + 1] ?? '') : 'mcr profile';
+  const program = new Command('flamegraph.js')
+    .argument('<perf-script-txt>', "the text output of 'perf script'")
+    .argument('<out-dir>', 'where stacks.folded, flamegraph.svg and hot-path.txt go')
+    .option('--title <text>', 'the flame graph title', 'mcr profile')
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  program.parse(argv, { from: 'user' });
+  const [input, outDir] = program.args as [string, string];
+  const title = program.opts<{ title: string }>().title;
   const samples = parsePerfScript(readFileSync(input, 'utf8'));
   const folded = fold(samples);
-  writeFileSync(path.join(outDir, 'stacks.folded'), [...folded].map(([k, v]) => `${k} ${v}`).join('\n') + '\n');
+  writeFileSync(path.join(outDir, 'stacks.folded'), `${[...folded].map(([k, v]) => `${k} ${v}`).join('\n')}\n`);
   writeFileSync(path.join(outDir, 'flamegraph.svg'), flameSvg(folded, title));
   const report = hotPathReport(samples);
-  writeFileSync(path.join(outDir, 'hot-path.txt'), report + '\n');
-  process.stdout.write(report + '\n');
+  writeFileSync(path.join(outDir, 'hot-path.txt'), `${report}\n`);
+  process.stdout.write(`${report}\n`);
 }
 
 if (require.main === module) main(process.argv.slice(2));
