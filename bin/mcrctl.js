@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: MIT
 // Installed `mcrctl` command: runs the compiled CLI (build with `npm run build:ts`).
-'use strict';
+
 require('../dist/src/cli/mcrctl.js');

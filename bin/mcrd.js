@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: MIT
 // Installed `mcrd` command: runs the compiled daemon (build with `npm run build`).
-'use strict';
+
 require('../dist/src/cli/mcrd.js');

@@ -2,7 +2,6 @@
 // SPDX-License-Identifier: MIT
 // Runs the native traffic tool build/Release/mcrgen with this process's arguments, stdio
 // and exit status. Stop signals are passed on so the tool can still print its summary.
-'use strict';
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');

@@ -11,7 +11,11 @@ import { sh, sleep, type CommandResult, type Proc } from './proc';
 export class DaemonHandle {
   readonly exited: Promise<number | null>;
 
-  constructor(readonly ns: string, readonly socket: string, readonly proc: Proc) {
+  constructor(
+    readonly ns: string,
+    readonly socket: string,
+    readonly proc: Proc,
+  ) {
     // 'close' (after stdout/stderr are drained), so the FINAL lines are complete when it resolves.
     this.exited = new Promise((resolve) => proc.child.on('close', (code) => resolve(code)));
   }
@@ -88,7 +92,11 @@ export async function startMcrd(t: Topology, ns: string, o: McrdOptions): Promis
   for (;;) {
     if (d.child.exitCode !== null) throw new Error(`mcrd exited ${d.child.exitCode}: ${d.stderr}`);
     try {
-      if ((await d.request('ping', undefined, 1000)).dataplane === 'running' && (o.rules === undefined || rulesUp((await d.request('list')).rules, o.rules))) return d;
+      if (
+        (await d.request('ping', undefined, 1000)).dataplane === 'running' &&
+        (o.rules === undefined || rulesUp((await d.request('list')).rules, o.rules))
+      )
+        return d;
     } catch {
       // not listening yet
     }

@@ -43,7 +43,21 @@ export interface SendSpec {
 }
 
 export function sendArgs(o: SendSpec): string[] {
-  const args = ['send', '--group', o.group, '--port', String(o.port), '--interface', o.source, '--rate', String(o.rate), '--count', String(o.count), '--json', '--quiet'];
+  const args = [
+    'send',
+    '--group',
+    o.group,
+    '--port',
+    String(o.port),
+    '--interface',
+    o.source,
+    '--rate',
+    String(o.rate),
+    '--count',
+    String(o.count),
+    '--json',
+    '--quiet',
+  ];
   if (o.size) args.push('--size', String(o.size));
   if (o.ttl !== undefined) args.push('--ttl', String(o.ttl));
   if (o.stream !== undefined) args.push('--stream', String(o.stream));
@@ -63,7 +77,18 @@ export interface RecvSpec {
 }
 
 export function recvArgs(o: RecvSpec): string[] {
-  const args = ['recv', '--group', o.group, '--port', String(o.port), '--interface', o.iface, '--json', '--timeout', String(o.timeoutS ?? 3)];
+  const args = [
+    'recv',
+    '--group',
+    o.group,
+    '--port',
+    String(o.port),
+    '--interface',
+    o.iface,
+    '--json',
+    '--timeout',
+    String(o.timeoutS ?? 3),
+  ];
   if (o.count) args.push('--count', String(o.count));
   if (o.stream !== undefined) args.push('--stream', String(o.stream));
   return args;
@@ -76,7 +101,10 @@ export function lastJsonLine<T>(stdout: string): T {
 
 /** Every `mcrgen send --json` result line in the output of one or several senders. */
 export function sendResults(stdout: string): SendResult[] {
-  return stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as SendResult);
+  return stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as SendResult);
 }
 
 /** Runs `mcrgen send` in namespace `ns` to the end. */

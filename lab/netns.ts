@@ -64,7 +64,10 @@ export class Topology {
   private destroying: Promise<void> | undefined;
 
   /** `prefix` names every namespace of this topology; it must be unique on the host. */
-  constructor(readonly prefix: string, private readonly options: TopologyOptions = {}) {}
+  constructor(
+    readonly prefix: string,
+    private readonly options: TopologyOptions = {},
+  ) {}
 
   /** The real namespace name for a short one ("relay" -> "<prefix>-relay"). */
   ns(name: string): string {
@@ -88,7 +91,10 @@ export class Topology {
   /** A veth pair between two namespaces; addresses in CIDR form (e.g. "10.0.1.1/24"). */
   async link(a: string, aIf: string, aAddr: string | null, b: string, bIf: string, bAddr: string | null, mtu?: number): Promise<void> {
     await sh('ip', ['link', 'add', aIf, 'netns', this.ns(a), 'type', 'veth', 'peer', 'name', bIf, 'netns', this.ns(b)]);
-    for (const [n, ifname, addr] of [[a, aIf, aAddr], [b, bIf, bAddr]] as const) {
+    for (const [n, ifname, addr] of [
+      [a, aIf, aAddr],
+      [b, bIf, bAddr],
+    ] as const) {
       if (mtu) await this.ip(n, ['link', 'set', ifname, 'mtu', String(mtu)]);
       if (addr) await this.ip(n, ['addr', 'add', addr, 'dev', ifname]);
       await this.ip(n, ['link', 'set', ifname, 'up']);
@@ -188,7 +194,10 @@ export async function deleteNamespace(ns: string): Promise<void> {
  * Namespaces get `t`'s sysctls, the relay `relaySysctls` in their place if given.
  */
 export function buildOneHop<T extends Topology>(t: T, opts: { mtu?: number; relaySysctls?: Record<string, string> } = {}): Promise<T> {
-  return buildChain(t, ['gen', 'relay', 'sink'], ['g0', 'r1'], ['r0', 's0'], { mtu: opts.mtu, sysctls: opts.relaySysctls && { relay: opts.relaySysctls } });
+  return buildChain(t, ['gen', 'relay', 'sink'], ['g0', 'r1'], ['r0', 's0'], {
+    mtu: opts.mtu,
+    sysctls: opts.relaySysctls && { relay: opts.relaySysctls },
+  });
 }
 
 /**
@@ -204,13 +213,15 @@ export async function buildChain<T extends Topology>(
   up: readonly string[],
   opts: { mtu?: number; sysctls?: Record<string, Record<string, string>> } = {},
 ): Promise<T> {
-  if (down.length !== hosts.length - 1 || up.length !== hosts.length - 1) throw new Error(`a chain of ${hosts.length} hosts needs ${hosts.length - 1} links`);
+  if (down.length !== hosts.length - 1 || up.length !== hosts.length - 1)
+    throw new Error(`a chain of ${hosts.length} hosts needs ${hosts.length - 1} links`);
   try {
     for (const ns of hosts) {
       const own = opts.sysctls?.[ns];
       await (own ? t.addNamespace(ns, own) : t.addNamespace(ns));
     }
-    for (let i = 0; i < down.length; i++) await t.link(hosts[i], down[i], `10.0.${i + 1}.1/24`, hosts[i + 1], up[i], `10.0.${i + 1}.2/24`, opts.mtu);
+    for (let i = 0; i < down.length; i++)
+      await t.link(hosts[i], down[i], `10.0.${i + 1}.1/24`, hosts[i + 1], up[i], `10.0.${i + 1}.2/24`, opts.mtu);
   } catch (err) {
     await t.destroy();
     throw err;

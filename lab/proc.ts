@@ -16,7 +16,11 @@ export interface CommandResult {
 }
 
 /** Runs a command to completion; throws (with stderr) unless allowFail. */
-export async function sh(cmd: string, args: string[], opts: { allowFail?: boolean; timeoutMs?: number; evenIfInterrupted?: boolean } = {}): Promise<CommandResult> {
+export async function sh(
+  cmd: string,
+  args: string[],
+  opts: { allowFail?: boolean; timeoutMs?: number; evenIfInterrupted?: boolean } = {},
+): Promise<CommandResult> {
   // after Ctrl-C only the cleanup may run commands (nothing new gets created)
   if (signalled && !opts.evenIfInterrupted) throw new Error('interrupted');
   try {
@@ -24,7 +28,8 @@ export async function sh(cmd: string, args: string[], opts: { allowFail?: boolea
     return { stdout, stderr, code: 0 };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; code?: number | string; message?: string };
-    if (!opts.allowFail) throw new Error(`${cmd} ${args.join(' ')} failed: ${(e.stderr ?? e.message ?? '').trim()} (${String(e.code ?? '')})`);
+    if (!opts.allowFail)
+      throw new Error(`${cmd} ${args.join(' ')} failed: ${(e.stderr ?? e.message ?? '').trim()} (${String(e.code ?? '')})`);
     return { stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: typeof e.code === 'number' ? e.code : 1 };
   }
 }
@@ -40,7 +45,10 @@ export class Proc {
   readonly exited: Promise<number | null>;
   private exitCode: number | null | undefined;
 
-  constructor(readonly label: string, readonly child: ChildProcess) {
+  constructor(
+    readonly label: string,
+    readonly child: ChildProcess,
+  ) {
     child.stdout?.on('data', (d: Buffer) => (this.stdout += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.exited = new Promise((resolve) => {

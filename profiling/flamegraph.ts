@@ -83,7 +83,7 @@ function tree(folded: Map<string, number>): Node {
   return root;
 }
 
-const escape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Kernel frames orange, mcr's own code green, other userspace yellow, thread roots grey. */
 function color(name: string, depth: number): string {
@@ -115,10 +115,10 @@ export function flameSvg(folded: Map<string, number>, title: string): string {
       const fits = Math.floor(w / 7) - 1;
       const text =
         fits >= 4
-          ? `<text x="${(x + 3).toFixed(1)}" y="${y + rowH - 5}">${escape(label.length > fits ? `${label.slice(0, fits - 2)}..` : label)}</text>`
+          ? `<text x="${(x + 3).toFixed(1)}" y="${y + rowH - 5}">${escapeXml(label.length > fits ? `${label.slice(0, fits - 2)}..` : label)}</text>`
           : '';
       rects.push(
-        `<g><title>${escape(label)} (${node.count} samples, ${pct}%)</title><rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 1}" fill="${color(node.name, depth)}"/>${text}</g>`,
+        `<g><title>${escapeXml(label)} (${node.count} samples, ${pct}%)</title><rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 1}" fill="${color(node.name, depth)}"/>${text}</g>`,
       );
     }
     let cx = x;
@@ -131,7 +131,7 @@ export function flameSvg(folded: Map<string, number>, title: string): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="monospace" font-size="11">`,
     `<rect width="100%" height="100%" fill="#fafafa"/>`,
-    `<text x="4" y="16" font-size="13" font-weight="bold">${escape(title)}</text>`,
+    `<text x="4" y="16" font-size="13" font-weight="bold">${escapeXml(title)}</text>`,
     `<text x="4" y="32" fill="#555">${root.count} samples; width = share of all samples; hover for names. Orange: kernel, green: mcr, yellow: other userspace.</text>`,
     ...rects,
     '</svg>',

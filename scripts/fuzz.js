@@ -13,7 +13,7 @@
 //       kept, with the reproducer, when one fails.
 // Exits 1 on a crash, a sanitizer report or a failed check, naming the target and the
 // reproducer file; exits 1 too when clang or its libFuzzer runtime is missing.
-'use strict';
+
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -35,7 +35,10 @@ const TARGETS = {
     classes: () => {
       const text = fs.readFileSync(path.join(root, 'native/tools/mcrgen/payload.h'), 'utf8');
       const body = (text.match(/enum class Verdict \{([^}]*)\}/) ?? [])[1] ?? '';
-      return body.split(',').map((s) => s.trim()).filter(Boolean);
+      return body
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     },
   },
 };
@@ -45,7 +48,9 @@ function readNames(file, re) {
 }
 
 function usage(message) {
-  console.error(`fuzz: ${message}\nusage: npm run fuzz [-- --seconds N] [--target ${Object.keys(TARGETS).join('|')}]  |  node scripts/fuzz.js --runs N`);
+  console.error(
+    `fuzz: ${message}\nusage: npm run fuzz [-- --seconds N] [--target ${Object.keys(TARGETS).join('|')}]  |  node scripts/fuzz.js --runs N`,
+  );
   process.exit(2);
 }
 
@@ -84,8 +89,18 @@ function findClang() {
 
 function build(cxx, name, workDir) {
   const binary = path.join(workDir, `${name}_fuzzer`);
-  const args = ['-std=c++20', '-g', '-O1', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=undefined',
-    '-Inative/include', ...(TARGETS[name].includes ?? []), ...TARGETS[name].sources, '-o', binary];
+  const args = [
+    '-std=c++20',
+    '-g',
+    '-O1',
+    '-fsanitize=fuzzer,address,undefined',
+    '-fno-sanitize-recover=undefined',
+    '-Inative/include',
+    ...(TARGETS[name].includes ?? []),
+    ...TARGETS[name].sources,
+    '-o',
+    binary,
+  ];
   const r = spawnSync(cxx, args, { cwd: root, encoding: 'utf8' });
   if (r.status !== 0) {
     process.stdout.write(r.stderr);
@@ -110,7 +125,9 @@ function checkSeedCoverage(name, binary) {
     return false;
   }
   if (missing.length > 0) {
-    console.log(`fuzz ${name}: no seed in native/fuzz/corpus/${name}/ reaches ${missing.join(', ')} (add one to native/fuzz/make-corpus.js)`);
+    console.log(
+      `fuzz ${name}: no seed in native/fuzz/corpus/${name}/ reaches ${missing.join(', ')} (add one to native/fuzz/make-corpus.js)`,
+    );
     return false;
   }
   console.log(`fuzz ${name}: ${seeds.length} seeds cover all ${seen.size} classes (${[...seen].sort().join(', ')})`);
@@ -141,8 +158,11 @@ function run(name, binary, opts, workDir) {
       const execs = Number(stat('number_of_executed_units') ?? 0);
       const seconds = (Date.now() - started) / 1000;
       const after = fs.existsSync(scratch) ? fs.readdirSync(scratch).length : 0;
-      const cov = last ? `cov ${inited ? `${inited[1]} -> ` : ''}${last[1]}, ft ${inited ? `${inited[2]} -> ` : ''}${last[2]}, corpus ${inited ? `${inited[3]} -> ` : ''}${last[3]}` : 'no coverage line';
-      const summary = `fuzz ${name}: ${execs} executions in ${seconds.toFixed(1)} s (${Math.round(execs / Math.max(seconds, 0.001))}/s), ${cov}, new inputs ${after - before}` +
+      const cov = last
+        ? `cov ${inited ? `${inited[1]} -> ` : ''}${last[1]}, ft ${inited ? `${inited[2]} -> ` : ''}${last[2]}, corpus ${inited ? `${inited[3]} -> ` : ''}${last[3]}`
+        : 'no coverage line';
+      const summary =
+        `fuzz ${name}: ${execs} executions in ${seconds.toFixed(1)} s (${Math.round(execs / Math.max(seconds, 0.001))}/s), ${cov}, new inputs ${after - before}` +
         (opts.runs !== undefined ? ' (scratch corpus)' : ` in ${path.relative(root, scratch)}`);
       if (code === 0) {
         console.log(`${summary}: ok`);
@@ -151,12 +171,23 @@ function run(name, binary, opts, workDir) {
       }
       // The sanitizer's or the check's report, then where the reproducer is.
       const lines = text.split('\n');
-      const reportStart = lines.findIndex((l) => /ERROR: (AddressSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:|check failed at|==\d+==ERROR/.test(l));
-      process.stdout.write(lines.slice(reportStart >= 0 ? reportStart : -60).slice(0, 80).join('\n') + '\n');
+      const reportStart = lines.findIndex((l) =>
+        /ERROR: (AddressSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:|check failed at|==\d+==ERROR/.test(l),
+      );
+      process.stdout.write(
+        `${lines
+          .slice(reportStart >= 0 ? reportStart : -60)
+          .slice(0, 80)
+          .join('\n')}\n`,
+      );
       const artifact = (text.match(/Test unit written to (\S+)/) ?? [])[1];
       console.log(`${summary}`);
-      console.log(`fuzz ${name}: FAILED (exit ${code ?? signal}); full log ${path.relative(root, log)}` +
-        (artifact ? `; reproducer ${path.relative(root, path.resolve(root, artifact))} (reproduce: ${path.relative(root, binary)} ${path.relative(root, path.resolve(root, artifact))})` : ''));
+      console.log(
+        `fuzz ${name}: FAILED (exit ${code ?? signal}); full log ${path.relative(root, log)}` +
+          (artifact
+            ? `; reproducer ${path.relative(root, path.resolve(root, artifact))} (reproduce: ${path.relative(root, binary)} ${path.relative(root, path.resolve(root, artifact))})`
+            : ''),
+      );
       resolve(false);
     });
   });
@@ -170,15 +201,18 @@ async function main() {
     console.log(`fuzz: 0 passed, ${opts.targets.length} failed`);
     process.exit(1);
   }
-  console.log(`fuzz: ${clang.version}; targets ${opts.targets.join(', ')}; ` +
-    (opts.runs !== undefined ? `${opts.runs} executions each (-seed=1)` : `${opts.seconds} s each`));
+  console.log(
+    `fuzz: ${clang.version}; targets ${opts.targets.join(', ')}; ` +
+      (opts.runs !== undefined ? `${opts.runs} executions each (-seed=1)` : `${opts.seconds} s each`),
+  );
   fs.mkdirSync(outDir, { recursive: true });
   const workDir = opts.runs !== undefined ? fs.mkdtempSync(path.join(outDir, 'run-')) : outDir;
   let passed = 0;
   let failed = 0;
   for (const name of opts.targets) {
     const binary = build(clang.cxx, name, workDir);
-    const ok = binary !== undefined && (opts.runs === undefined || checkSeedCoverage(name, binary)) && (await run(name, binary, opts, workDir));
+    const ok =
+      binary !== undefined && (opts.runs === undefined || checkSeedCoverage(name, binary)) && (await run(name, binary, opts, workDir));
     if (ok) passed++;
     else failed++;
   }

@@ -3,7 +3,7 @@
 // Mechanical checks that keep the layering honest: only native/binding may include <napi.h>
 // (the forwarding core is a plain C++ library), every source file carries an SPDX header, shell
 // scripts parse and pass shellcheck, and C/C++ is formatted by clang-format.
-'use strict';
+
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -46,7 +46,8 @@ for (const file of files.filter((f) => f.endsWith('.sh')).concat(path.join(root,
 const scripts = files.filter((f) => f.endsWith('.sh')).concat(path.join(root, '.ci', 'run'));
 const shellcheck = spawnSync('shellcheck', ['-f', 'gcc', '-x', ...scripts], { encoding: 'utf8', cwd: root });
 if (shellcheck.error) problems.push(`shellcheck not found (${shellcheck.error.message}): apt-get install shellcheck`);
-else if (shellcheck.status !== 0) for (const line of shellcheck.stdout.trim().split('\n')) problems.push(`shellcheck: ${path.relative(root, line)}`);
+else if (shellcheck.status !== 0)
+  for (const line of shellcheck.stdout.trim().split('\n')) problems.push(`shellcheck: ${path.relative(root, line)}`);
 
 // C and C++ follow .clang-format (clang-format 14 from Debian; `npm run format` applies it).
 const cFiles = files.filter((f) => /\.(cc|h|c)$/.test(f));

@@ -3,14 +3,14 @@
 // `npm test`: every gate in one command. Type-check and compile, lint, the native core's own
 // test binary, then the TypeScript unit and integration tests (real namespaces; they skip with
 // a printed reason where the machine cannot run them). Ends with one summary line.
-'use strict';
+
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const totals = { passed: 0, failed: 0, skipped: 0 };
-let failedSteps = [];
+const failedSteps = [];
 
 function step(name, cmd, args, parse) {
   process.stdout.write(`\n=== ${name}: ${cmd} ${args.join(' ')}\n`);
@@ -42,7 +42,18 @@ step('native core', path.join(root, 'build', 'Release', 'mcr_core_tests'), [], (
   } else totals.failed += 1;
 });
 // The span code's compile-time gate must keep working: the worker compiles without it, warning-free.
-if (step('worker without spans (MCR_ENABLE_SPANS=0)', 'g++', ['-std=c++20', '-fsyntax-only', '-Wall', '-Wextra', '-Werror', '-DMCR_ENABLE_SPANS=0', '-Inative/include', 'native/core/worker.cc']))
+if (
+  step('worker without spans (MCR_ENABLE_SPANS=0)', 'g++', [
+    '-std=c++20',
+    '-fsyntax-only',
+    '-Wall',
+    '-Wextra',
+    '-Werror',
+    '-DMCR_ENABLE_SPANS=0',
+    '-Inative/include',
+    'native/core/worker.cc',
+  ])
+)
   totals.passed += 1;
 else totals.failed += 1;
 // Fuzz targets (native/fuzz, docs/fuzzing.md): a fixed number of executions each from a fixed
@@ -57,7 +68,12 @@ step('fuzz (libFuzzer, ASan + UBSan)', process.execPath, ['scripts/fuzz.js', '--
 });
 
 const testFiles = (dir) =>
-  fs.existsSync(path.join(root, dir)) ? fs.readdirSync(path.join(root, dir)).filter((f) => f.endsWith('.test.js')).map((f) => path.join(dir, f)) : [];
+  fs.existsSync(path.join(root, dir))
+    ? fs
+        .readdirSync(path.join(root, dir))
+        .filter((f) => f.endsWith('.test.js'))
+        .map((f) => path.join(dir, f))
+    : [];
 const only = process.argv.slice(2);
 const files = [...testFiles('dist/tests/unit'), ...testFiles('dist/tests/integration')].filter(
   (f) => only.length === 0 || only.some((o) => f.includes(o)),

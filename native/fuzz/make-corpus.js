@@ -6,7 +6,7 @@
 // rule of frame_fuzzer.cc's table, the shared frame fixtures (tests/fixtures/frames.json), and
 // mcrgen payloads valid and corrupted. Run it again after changing any of them; the files are
 // small and deterministic.
-'use strict';
+
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -82,7 +82,10 @@ const frameSeeds = [
   ...[0, 4, 7].map((len) => [`filtered_bad_udp_length-${len}`, seed(custom({}, len))]),
   ...[8 + 64 + 1, 65535].map((len) => [`filtered_bad_udp_length-${len}`, seed(custom({}, len))]),
   ['filtered_not_ipv4-arp', seed(arpRequest('10.0.1.1', '10.0.1.2'))],
-  ['filtered_not_ipv4-ipv6-ethertype', seed(ethernet({ etherType: 0x86dd }, ipv4({ src: SRC, dst: PAIR.dst }, udp({ dstPort: 5001 }, body))))],
+  [
+    'filtered_not_ipv4-ipv6-ethertype',
+    seed(ethernet({ etherType: 0x86dd }, ipv4({ src: SRC, dst: PAIR.dst }, udp({ dstPort: 5001 }, body)))),
+  ],
   ['filtered_oversize-1', seed(whole, { extraWire: 1 })],
   ['filtered_oversize-31', seed(whole, { extraWire: 31 })],
   // The shared frame fixture table (tests/fixtures/frames.json), each under its verdict; its
@@ -90,7 +93,13 @@ const frameSeeds = [
   // size limit for every run.
   ...readFrameFixtures()
     .fixtures.filter((f) => f.frame.length <= 1518)
-    .map((f) => [`${f.verdict}-fixture-${f.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}`, seed(f.frame)]),
+    .map((f) => [
+      `${f.verdict}-fixture-${f.name
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '')}`,
+      seed(f.frame),
+    ]),
 ];
 
 // ---- payload target: one received UDP payload --------------------------------------------

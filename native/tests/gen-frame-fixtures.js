@@ -6,7 +6,7 @@
 // Each fixture becomes a FrameSpec with designated initializers in declaration order (the order
 // of the table's "defaults"), so a field in the wrong order, a value that does not fit its type
 // or an unknown verdict counter fails the compile; anything else wrong here is a clear error.
-'use strict';
+
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -61,8 +61,10 @@ const rows = table.frames.map((f, i) => {
   if (names.has(f.name)) fail(`${where}.name "${f.name}" appears twice`);
   names.add(f.name);
   const fields = f.frame ?? {};
-  for (const k of Object.keys(fields)) if (!(k in defaults)) fail(`${where}.frame.${k} is not a FrameSpec field (known: ${Object.keys(defaults).join(', ')})`);
-  if (typeof f.verdict !== 'string' || !/^(matched|filtered_[a-z0-9_]+)$/.test(f.verdict)) fail(`${where}.verdict must be "matched" or a filtered_* counter name`);
+  for (const k of Object.keys(fields))
+    if (!(k in defaults)) fail(`${where}.frame.${k} is not a FrameSpec field (known: ${Object.keys(defaults).join(', ')})`);
+  if (typeof f.verdict !== 'string' || !/^(matched|filtered_[a-z0-9_]+)$/.test(f.verdict))
+    fail(`${where}.verdict must be "matched" or a filtered_* counter name`);
   for (const k of ['kernelDrops', 'sendable']) if (k in f && typeof f[k] !== 'boolean') fail(`${where}.${k} must be true or false`);
   return `    {${cString(f.name, `${where}.name`)}, ${spec(fields, `${where}.frame`)}, mcr::${f.verdict}},`;
 });

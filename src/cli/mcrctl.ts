@@ -13,7 +13,6 @@ import { packageVersion } from '../lib/version';
 import { renderPing, renderRules, renderStats, renderWorkers } from './render';
 import { McrError } from '../lib/errors';
 
-
 /** The user typed something mcrctl cannot accept (exit 2). */
 class UsageError extends McrError {
   constructor(message: string) {
@@ -31,7 +30,9 @@ function buildProgram(): Command {
     .description('control a running mcrd (multicast relay daemon)')
     .version(packageVersion(), '-V, --version')
     .addOption(
-      new Option('--socket <path>', 'mcrd control socket (default: $MCR_CONTROL_SOCKET, else /run/mcr/mcrd.sock)').default(defaultControlSocket()),
+      new Option('--socket <path>', 'mcrd control socket (default: $MCR_CONTROL_SOCKET, else /run/mcr/mcrd.sock)').default(
+        defaultControlSocket(),
+      ),
     )
     .option('--json', 'print the raw result as JSON', false)
     .exitOverride()
@@ -48,7 +49,10 @@ function buildProgram(): Command {
     .requiredOption('--input-port <port>', 'UDP destination port of the input stream')
     .requiredOption('--outputs <list>', 'GROUP:PORT:INTERFACE[,GROUP:PORT:INTERFACE...] (repeatable)', collect)
     .option('--name <name>', 'a name for the rule')
-    .option('--ttl <ttl>', 'TTL for the outputs given here: 1-255, or "decrement" (the received TTL minus one) (default: the daemon\'s configured ttl)')
+    .option(
+      '--ttl <ttl>',
+      'TTL for the outputs given here: 1-255, or "decrement" (the received TTL minus one) (default: the daemon\'s configured ttl)',
+    )
     .option('--source <address>', 'source address for the outputs given here')
     .action(async (opts: AddOptions) => {
       const spec = ruleSpecFromOptions(opts);
@@ -63,7 +67,13 @@ function buildProgram(): Command {
     .option('--name <name>', 'the rule name')
     .action(async (opts: { ruleId?: string; name?: string }) => {
       const params: RuleSelector | undefined =
-        opts.ruleId === undefined ? (opts.name === undefined ? undefined : { name: opts.name }) : opts.name === undefined ? { id: opts.ruleId } : undefined;
+        opts.ruleId === undefined
+          ? opts.name === undefined
+            ? undefined
+            : { name: opts.name }
+          : opts.name === undefined
+            ? { id: opts.ruleId }
+            : undefined;
       if (params === undefined) {
         throw new UsageError('remove: give exactly one of --rule-id or --name');
       }
@@ -142,7 +152,8 @@ function buildProgram(): Command {
       print(
         globals(),
         result,
-        () => `reloaded: ${plural(result.rules, 'rule')} (${result.added} added, ${result.changed ?? 0} changed, ${result.removed} removed)`,
+        () =>
+          `reloaded: ${plural(result.rules, 'rule')} (${result.added} added, ${result.changed ?? 0} changed, ${result.removed} removed)`,
       );
     });
 
@@ -296,7 +307,11 @@ function parseInterval(value: string | true): number {
 // gets longer than the 5 s that every other request has.
 const SLOW_METHODS: Partial<Record<Method, number>> = { 'config.reload': 30_000 };
 
-async function call<M extends Method>(globals: GlobalOptions, method: M, ...args: RequestArgs<Methods[M]['params']>): Promise<Methods[M]['result']> {
+async function call<M extends Method>(
+  globals: GlobalOptions,
+  method: M,
+  ...args: RequestArgs<Methods[M]['params']>
+): Promise<Methods[M]['result']> {
   const client = new ControlClient(globals.socket, SLOW_METHODS[method]);
   try {
     return await client.request(method, ...args);

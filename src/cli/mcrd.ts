@@ -40,8 +40,16 @@ async function main(): Promise<void> {
     .description('Userspace multicast relay daemon: AF_PACKET in, UDP out, rules changed at runtime with mcrctl.')
     .version(packageVersion())
     .option('-c, --config <file>', 'JSON5 config file (rules, workers, defaults); reloaded on SIGHUP')
-    .option('-s, --control-socket <path>', 'UNIX socket for mcrctl, mode 0660 (default: $MCR_CONTROL_SOCKET, else /run/mcr/mcrd.sock)', defaultControlSocket())
-    .option('--control-socket-group <group>', "group (name or gid) given the control socket, mode 0660: its members may use mcrctl (default: mcrd's own group)", parseGroup)
+    .option(
+      '-s, --control-socket <path>',
+      'UNIX socket for mcrctl, mode 0660 (default: $MCR_CONTROL_SOCKET, else /run/mcr/mcrd.sock)',
+      defaultControlSocket(),
+    )
+    .option(
+      '--control-socket-group <group>',
+      "group (name or gid) given the control socket, mode 0660: its members may use mcrctl (default: mcrd's own group)",
+      parseGroup,
+    )
     .option('-w, --workers <n>', 'forwarding worker threads (overrides the config file)', parseWorkers)
     .addOption(new Option('--log-level <level>', 'error, warn, info, debug or trace (overrides the config file)').choices(LOG_LEVELS))
     .addOption(new Option('--log-format <format>', 'text or json (overrides the config file)').choices(LOG_FORMATS))

@@ -109,9 +109,7 @@ export function renderStats(current: StatsView, previous?: StatsView): string {
   }
   const unit = rates ? 'PPS' : 'PACKETS';
   const ruleTable =
-    ruleRows.length === 0
-      ? 'no rules'
-      : formatTable(['RULE', 'NAME', 'OUTPUT', unit, rates ? 'TX_ERR/S' : 'TX_ERR'], ruleRows);
+    ruleRows.length === 0 ? 'no rules' : formatTable(['RULE', 'NAME', 'OUTPUT', unit, rates ? 'TX_ERR/S' : 'TX_ERR'], ruleRows);
   const spans = renderSpans(current.totals.spans, rates ? previous?.totals.spans : undefined);
   return [title, '', workerTable, '', ruleTable, ...(spans ? ['', spans] : [])].join('\n');
 }
@@ -127,7 +125,10 @@ const SPAN_MEANING: Record<string, string> = {
  * The sampled spans of all workers (over the rate window when `before` is given); percentiles
  * are bucket upper bounds, so "<= 64" means between 32 and 64 µs.
  */
-function renderSpans(current: Record<string, SpanHistogram> | undefined, before: Record<string, SpanHistogram> | undefined): string | undefined {
+function renderSpans(
+  current: Record<string, SpanHistogram> | undefined,
+  before: Record<string, SpanHistogram> | undefined,
+): string | undefined {
   if (typeof current !== 'object' || current === null) return undefined;
   const rows = Object.entries(current).map(([name, h]) => {
     const prior = before?.[name];

@@ -3,9 +3,7 @@
 // apart (left-aligned, or right-aligned for the columns `rightAligned` names), and number formats.
 
 export function formatTable(header: string[], rows: string[][], rightAligned: (column: number) => boolean = () => false): string {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const render = (cells: string[]): string =>
     widths
       .map((width, column) => (rightAligned(column) ? (cells[column] ?? '').padStart(width) : (cells[column] ?? '').padEnd(width)))

@@ -31,7 +31,18 @@ export class ConfigError extends McrError {
   }
 }
 
-const CONFIG_KEYS = ['workers', 'cpus', 'realtimePriority', 'spanSampleEvery', 'busyPoll', 'ttl', 'logLevel', 'logFormat', 'ringMiB', 'rules'];
+const CONFIG_KEYS = [
+  'workers',
+  'cpus',
+  'realtimePriority',
+  'spanSampleEvery',
+  'busyPoll',
+  'ttl',
+  'logLevel',
+  'logFormat',
+  'ringMiB',
+  'rules',
+];
 const RULE_KEYS = ['name', 'input', 'outputs'];
 const INPUT_KEYS = ['interface', 'group', 'port'];
 const OUTPUT_KEYS = ['group', 'port', 'interface', 'ttl', 'source'];
@@ -108,20 +119,12 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
   }
   checkKeys(value, '', CONFIG_KEYS, problems);
 
-  const workers = optional(value, 'workers', CONFIG_DEFAULTS.workers, (v, p) =>
-    checkInteger(v, p, 1, LIMITS.maxWorkers, problems),
-  );
+  const workers = optional(value, 'workers', CONFIG_DEFAULTS.workers, (v, p) => checkInteger(v, p, 1, LIMITS.maxWorkers, problems));
   const cpus = Object.hasOwn(value, 'cpus') ? checkCpus(value.cpus, workers, problems) : undefined;
   const ttl = optional<Ttl>(value, 'ttl', CONFIG_DEFAULTS.ttl, (v, p) => checkTtl(v, p, problems));
-  const logLevel = optional<LogLevel>(value, 'logLevel', CONFIG_DEFAULTS.logLevel, (v, p) =>
-    checkEnum(v, p, LOG_LEVELS, problems),
-  );
-  const logFormat = optional<LogFormat>(value, 'logFormat', CONFIG_DEFAULTS.logFormat, (v, p) =>
-    checkEnum(v, p, LOG_FORMATS, problems),
-  );
-  const ringMiB = optional(value, 'ringMiB', CONFIG_DEFAULTS.ringMiB, (v, p) =>
-    checkInteger(v, p, 1, LIMITS.maxRingMiB, problems),
-  );
+  const logLevel = optional<LogLevel>(value, 'logLevel', CONFIG_DEFAULTS.logLevel, (v, p) => checkEnum(v, p, LOG_LEVELS, problems));
+  const logFormat = optional<LogFormat>(value, 'logFormat', CONFIG_DEFAULTS.logFormat, (v, p) => checkEnum(v, p, LOG_FORMATS, problems));
+  const ringMiB = optional(value, 'ringMiB', CONFIG_DEFAULTS.ringMiB, (v, p) => checkInteger(v, p, 1, LIMITS.maxRingMiB, problems));
   const realtimePriority = optional(value, 'realtimePriority', CONFIG_DEFAULTS.realtimePriority, (v, p) =>
     checkInteger(v, p, 0, 99, problems),
   );
@@ -130,11 +133,9 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
   );
   const busyPoll = optional(value, 'busyPoll', CONFIG_DEFAULTS.busyPoll, (v, p) => checkBoolean(v, p, problems));
   if (busyPoll === true && realtimePriority !== undefined && realtimePriority > 0)
-    problems.push('busyPoll: cannot be combined with realtimePriority: a spinning SCHED_FIFO worker starves its CPU\'s kernel threads');
+    problems.push("busyPoll: cannot be combined with realtimePriority: a spinning SCHED_FIFO worker starves its CPU's kernel threads");
   // A bad top-level ttl is already reported; fall back so outputs are not reported again for it.
-  const rules = Object.hasOwn(value, 'rules')
-    ? checkRules(value.rules, ttl ?? CONFIG_DEFAULTS.ttl, problems)
-    : [];
+  const rules = Object.hasOwn(value, 'rules') ? checkRules(value.rules, ttl ?? CONFIG_DEFAULTS.ttl, problems) : [];
 
   if (
     workers === undefined ||
@@ -202,9 +203,7 @@ function checkRules(value: unknown, defaultTtl: Ttl, problems: Problems): RuleSp
     const inputKey = `${iface}|${group}|${port}`;
     const first = inputOwner.get(inputKey);
     if (first !== undefined) {
-      problems.push(
-        `${path}.input: same interface, group and port as rules[${first}] (${iface} ${group}:${port})`,
-      );
+      problems.push(`${path}.input: same interface, group and port as rules[${first}] (${iface} ${group}:${port})`);
     } else {
       inputOwner.set(inputKey, index);
     }
@@ -227,9 +226,7 @@ function checkRule(value: unknown, path: string, defaultTtl: Ttl, problems: Prob
     else problems.push(`${path}.name: expected 1-64 characters from A-Z a-z 0-9 _ . -, got ${describe(value.name)}`);
   }
 
-  const input = required(value, path, 'input', 'an object with interface, group and port', problems, (v, p) =>
-    checkInput(v, p, problems),
-  );
+  const input = required(value, path, 'input', 'an object with interface, group and port', problems, (v, p) => checkInput(v, p, problems));
   // Compare outputs with the input interface even when another input field is bad.
   const inputInterface = isPlainObject(value.input) ? value.input.interface : undefined;
   const outputs = required(value, path, 'outputs', 'a non-empty array of outputs', problems, (v, p) =>
@@ -248,13 +245,9 @@ function checkInput(value: unknown, path: string, problems: Problems): RuleSpec[
     return undefined;
   }
   checkKeys(value, path, INPUT_KEYS, problems);
-  const iface = required(value, path, 'interface', 'an interface name', problems, (v, p) =>
-    checkInterfaceName(v, p, problems),
-  );
+  const iface = required(value, path, 'interface', 'an interface name', problems, (v, p) => checkInterfaceName(v, p, problems));
   const group = required(value, path, 'group', 'an IPv4 address', problems, (v, p) => checkAddress(v, p, problems));
-  const port = required(value, path, 'port', 'an integer from 1 to 65535', problems, (v, p) =>
-    checkPort(v, p, problems),
-  );
+  const port = required(value, path, 'port', 'an integer from 1 to 65535', problems, (v, p) => checkPort(v, p, problems));
   if (iface === undefined || group === undefined || port === undefined) return undefined;
   return { interface: iface, group, port };
 }
@@ -313,12 +306,8 @@ function checkOutput(
   const before = problems.length;
   checkKeys(value, path, OUTPUT_KEYS, problems);
   const group = required(value, path, 'group', 'an IPv4 address', problems, (v, p) => checkAddress(v, p, problems));
-  const port = required(value, path, 'port', 'an integer from 1 to 65535', problems, (v, p) =>
-    checkPort(v, p, problems),
-  );
-  const iface = required(value, path, 'interface', 'an interface name', problems, (v, p) =>
-    checkInterfaceName(v, p, problems),
-  );
+  const port = required(value, path, 'port', 'an integer from 1 to 65535', problems, (v, p) => checkPort(v, p, problems));
+  const iface = required(value, path, 'interface', 'an interface name', problems, (v, p) => checkInterfaceName(v, p, problems));
   if (iface !== undefined && iface === inputInterface) {
     problems.push(
       `${path}.interface: ${JSON.stringify(iface)} is also this rule's input interface (the relay would feed its own output back)`,

@@ -38,7 +38,10 @@ export class ControlClient<Map extends MethodMap<Map> = Methods> {
   private received = '';
 
   /** timeoutMs: how long each request may wait for its reply, unless the request says otherwise. */
-  constructor(readonly socketPath: string, private readonly timeoutMs = 5000) {}
+  constructor(
+    readonly socketPath: string,
+    private readonly timeoutMs = 5000,
+  ) {}
 
   /** Connects if not connected; request() calls this, so calling it first is optional. */
   async connect(timeoutMs = this.timeoutMs): Promise<void> {
@@ -49,7 +52,10 @@ export class ControlClient<Map extends MethodMap<Map> = Methods> {
    * Sends one request and resolves with its result, typed by the method map: mcrd is trusted to
    * answer as docs/control-protocol.md says, so the result is not checked here.
    */
-  async request<M extends keyof Map & string>(method: M, ...[params, timeoutMs = this.timeoutMs]: RequestArgs<Map[M]['params']>): Promise<Map[M]['result']> {
+  async request<M extends keyof Map & string>(
+    method: M,
+    ...[params, timeoutMs = this.timeoutMs]: RequestArgs<Map[M]['params']>
+  ): Promise<Map[M]['result']> {
     const socket = await this.ensureConnected(timeoutMs);
     const id = this.nextId++;
     const message = params === undefined ? { id, method } : { id, method, params };
@@ -117,8 +123,7 @@ export class ControlClient<Map extends MethodMap<Map> = Methods> {
 
   private onData(chunk: string): void {
     this.received += chunk;
-    let newline: number;
-    while ((newline = this.received.indexOf('\n')) !== -1) {
+    for (let newline = this.received.indexOf('\n'); newline !== -1; newline = this.received.indexOf('\n')) {
       const line = this.received.slice(0, newline).trim();
       this.received = this.received.slice(newline + 1);
       if (line !== '') this.onLine(line);

@@ -24,7 +24,7 @@ export interface ServerMethods<Map extends MethodMap<Map> = Methods> {
 }
 
 function errorReply(id: unknown, code: string, message: string): string {
-  return JSON.stringify({ id: id ?? null, ok: false, error: { code, message } }) + '\n';
+  return `${JSON.stringify({ id: id ?? null, ok: false, error: { code, message } })}\n`;
 }
 
 export class ControlServer<Map extends MethodMap<Map> = Methods> {
@@ -120,8 +120,7 @@ export class ControlServer<Map extends MethodMap<Map> = Methods> {
     socket.setTimeout(LIMITS.idleMs, () => drop('ETIMEOUT', `idle for ${LIMITS.idleMs / 1000} s`));
     socket.on('data', (chunk: string) => {
       buffered += chunk;
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
+      for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
         clearTimeout(partialTimer);
@@ -129,11 +128,15 @@ export class ControlServer<Map extends MethodMap<Map> = Methods> {
         if (Buffer.byteLength(line) > LIMITS.maxLineBytes) return drop('ETOOBIG', `request line longer than ${LIMITS.maxLineBytes} bytes`);
         if (line.trim() !== '') void this.dispatch(socket, line);
       }
-      if (Buffer.byteLength(buffered) > LIMITS.maxLineBytes) return drop('ETOOBIG', `request line longer than ${LIMITS.maxLineBytes} bytes`);
+      if (Buffer.byteLength(buffered) > LIMITS.maxLineBytes)
+        return drop('ETOOBIG', `request line longer than ${LIMITS.maxLineBytes} bytes`);
       // The clock starts when a line starts and is not reset by more bytes of the same line,
       // so a client dribbling a byte every few seconds cannot hold a connection slot.
       if (buffered !== '' && partialTimer === undefined) {
-        partialTimer = setTimeout(() => drop('ETIMEOUT', `incomplete request line for ${LIMITS.partialLineMs / 1000} s`), LIMITS.partialLineMs);
+        partialTimer = setTimeout(
+          () => drop('ETIMEOUT', `incomplete request line for ${LIMITS.partialLineMs / 1000} s`),
+          LIMITS.partialLineMs,
+        );
       }
     });
     socket.on('error', () => undefined);
@@ -159,7 +162,7 @@ export class ControlServer<Map extends MethodMap<Map> = Methods> {
       return this.reply(socket, errorReply(id, 'EINVAL', 'params must be an object'));
     try {
       const result = await this.call(method, params as Record<string, unknown> | undefined);
-      this.reply(socket, JSON.stringify({ id: id ?? null, ok: true, result }) + '\n');
+      this.reply(socket, `${JSON.stringify({ id: id ?? null, ok: true, result })}\n`);
     } catch (err) {
       const e = err as { code?: unknown; message?: string };
       const code = typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code) ? e.code : 'EINTERNAL';

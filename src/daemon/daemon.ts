@@ -47,13 +47,20 @@ export class Daemon implements ConfigHost {
   /** The rule set the data plane was last started with (JSON), to catch changes made meanwhile. */
   private startRules = '';
 
-  constructor(private readonly options: DaemonOptions, private readonly log: Logger, config: Config) {
+  constructor(
+    private readonly options: DaemonOptions,
+    private readonly log: Logger,
+    config: Config,
+  ) {
     this.current = this.withOverrides(config);
     const addon = loadAddon();
     this.countersPath = options.countersPath ?? `/dev/shm/mcrd-${process.pid}.counters`;
     this.removeStaleCounterFiles(addon);
     this.stats = new StatsReader(addon, this.countersPath);
-    this.registry = new RuleRegistry(new SlotPool(addon.Counters.maxRuleSlots, 'rule'), new SlotPool(addon.Counters.maxOutputSlots, 'output'));
+    this.registry = new RuleRegistry(
+      new SlotPool(addon.Counters.maxRuleSlots, 'rule'),
+      new SlotPool(addon.Counters.maxOutputSlots, 'output'),
+    );
     this.dataPlane = new DataPlaneProcess(log.child('supervisor'), () => ({
       type: 'init',
       workers: this.config.workers,
@@ -71,10 +78,15 @@ export class Daemon implements ConfigHost {
       this.registry.applyStatuses(statuses);
       this.stats.noteWorkers(this.config.workers);
       if (this.config.realtimePriority > 0 && this.dataPlane.workers.some((w) => !w.realtime))
-        this.log.warn(`realtimePriority ${this.config.realtimePriority}: the kernel refused SCHED_FIFO for the workers (needs CAP_SYS_NICE); they run with normal scheduling`);
+        this.log.warn(
+          `realtimePriority ${this.config.realtimePriority}: the kernel refused SCHED_FIFO for the workers (needs CAP_SYS_NICE); they run with normal scheduling`,
+        );
       for (const w of this.dataPlane.workers.filter((w) => this.config.cpus && !w.pinned))
-        this.log.warn(`cpus[${w.worker}]: the kernel refused to pin worker ${w.worker} to CPU ${this.config.cpus?.[w.worker]} (outside this process's cpuset?); it runs unpinned`);
-      if (this.dataPlane.restarts > 0) this.log.info(`data plane restarted; ${this.registry.size} rules restored`, { pid: this.dataPlane.pid });
+        this.log.warn(
+          `cpus[${w.worker}]: the kernel refused to pin worker ${w.worker} to CPU ${this.config.cpus?.[w.worker]} (outside this process's cpuset?); it runs unpinned`,
+        );
+      if (this.dataPlane.restarts > 0)
+        this.log.info(`data plane restarted; ${this.registry.size} rules restored`, { pid: this.dataPlane.pid });
       // Rules changed while it was starting (accepted into the registry) go in now.
       if (JSON.stringify(this.registry.toNative()) !== this.startRules)
         void this.changes
@@ -149,7 +161,7 @@ export class Daemon implements ConfigHost {
       this.watch.stop();
       await this.dataPlane.stop();
       // A daemon that never forwarded has no FINAL figures to report.
-      if (this.started) for (const line of finalLines(this.readStats())) process.stdout.write(line + '\n');
+      if (this.started) for (const line of finalLines(this.readStats())) process.stdout.write(`${line}\n`);
       await this.server.close();
       this.stats.close();
       await fs.rm(this.countersPath, { force: true });
@@ -194,7 +206,9 @@ export class Daemon implements ConfigHost {
     try {
       const moved = loadAddon().confineThreads(this.config.cpus ?? [], []);
       if (this.config.cpus && moved === 0)
-        this.log.warn(`cpus ${JSON.stringify(this.config.cpus)}: every CPU mcrd may use is a worker CPU, so its control threads share them`);
+        this.log.warn(
+          `cpus ${JSON.stringify(this.config.cpus)}: every CPU mcrd may use is a worker CPU, so its control threads share them`,
+        );
     } catch (err) {
       this.log.warn(`cannot keep mcrd's control threads off the worker CPUs: ${(err as Error).message}`);
     }
@@ -244,7 +258,8 @@ export class Daemon implements ConfigHost {
         this.log.error(`rule ${label} is not forwarding: ${r.status.error}`);
         continue;
       }
-      if (r.status?.input !== 'up') this.log.warn(`rule ${label}: input interface ${r.spec.input.interface} does not exist yet; waiting for it`);
+      if (r.status?.input !== 'up')
+        this.log.warn(`rule ${label}: input interface ${r.spec.input.interface} does not exist yet; waiting for it`);
       r.status?.outputs.forEach((s, i) => {
         if (s !== 'up') this.log.warn(`rule ${label}: output interface ${r.spec.outputs[i]?.interface} does not exist yet; waiting for it`);
       });

@@ -56,7 +56,10 @@ export class DataPlaneProcess extends EventEmitter implements DataPlane {
   /** Until the first data plane is ready a failure is mcrd's start-up error, not a crash. */
   private everReady = false;
 
-  constructor(private readonly log: Logger, private readonly initMessage: () => InitMessage) {
+  constructor(
+    private readonly log: Logger,
+    private readonly initMessage: () => InitMessage,
+  ) {
     super();
   }
 
@@ -170,7 +173,7 @@ export class DataPlaneProcess extends EventEmitter implements DataPlane {
         if (!settled) {
           settled = true;
           reject(new DataPlaneError(`data plane exited during start (${signal ?? `code ${code}`})`));
-          if (!this.everReady) return;  // the first start failed: the daemon reports it
+          if (!this.everReady) return; // the first start failed: the daemon reports it
         }
         if (this.stopping) {
           this.state = 'stopped';

@@ -4,7 +4,16 @@
 // delegated to RuleChanges; everything else reads the supervisor's state.
 import { LOG_LEVELS, type Config, type LogLevel } from '../config/types';
 import { validateRuleSpec } from '../config/validate';
-import { noParams, PROTOCOL_VERSION, ProtocolError, type Handlers, type ParamChecks, type RuleSelector, type RuleView, type Stats } from '../control/protocol';
+import {
+  noParams,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type Handlers,
+  type ParamChecks,
+  type RuleSelector,
+  type RuleView,
+  type Stats,
+} from '../control/protocol';
 import type { Logger } from '../lib/logger';
 import { packageVersion } from '../lib/version';
 import type { DataPlane } from './dataplane-process';
@@ -41,7 +50,8 @@ export function paramChecks(host: ConfigView): ParamChecks {
     'logLevel.get': noParams,
     'logLevel.set': (raw) => {
       const level = raw?.level;
-      if (!isLogLevel(level)) throw new ProtocolError('EINVAL', `level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+      if (!isLogLevel(level))
+        throw new ProtocolError('EINVAL', `level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
       return { level };
     },
     'config.show': noParams,

@@ -50,7 +50,10 @@ export class RuleChanges {
       const id = ruleId(spec);
       const clash = registry.byId(id);
       if (clash)
-        throw new ProtocolError('EEXIST', `a rule for ${spec.input.interface} ${spec.input.group}:${spec.input.port} exists already (id ${id}${clash.spec.name ? `, name ${clash.spec.name}` : ''})`);
+        throw new ProtocolError(
+          'EEXIST',
+          `a rule for ${spec.input.interface} ${spec.input.group}:${spec.input.port} exists already (id ${id}${clash.spec.name ? `, name ${clash.spec.name}` : ''})`,
+        );
       if (spec.name && registry.byName(spec.name)) throw new ProtocolError('EEXIST', `a rule named "${spec.name}" exists already`);
       const record = this.allocate(spec);
       const next = [...registry.list(), record];
@@ -60,7 +63,10 @@ export class RuleChanges {
           if (!result.applied) {
             // Refused as a whole in the data plane: the running rules never stopped forwarding.
             const mine = result.statuses[result.statuses.length - 1];
-            throw new ProtocolError('EDATAPLANE', `rule rejected: ${mine?.error ?? result.statuses.find((s) => s.error)?.error ?? 'refused'}`);
+            throw new ProtocolError(
+              'EDATAPLANE',
+              `rule rejected: ${mine?.error ?? result.statuses.find((s) => s.error)?.error ?? 'refused'}`,
+            );
           }
           registry.applyStatuses(result.statuses, next);
         } catch (err) {
@@ -69,7 +75,12 @@ export class RuleChanges {
         }
       }
       registry.insert(record);
-      log.info('rule added', { id: record.id, name: spec.name, input: `${spec.input.interface} ${spec.input.group}:${spec.input.port}`, outputs: spec.outputs.length });
+      log.info('rule added', {
+        id: record.id,
+        name: spec.name,
+        input: `${spec.input.interface} ${spec.input.group}:${spec.input.port}`,
+        outputs: spec.outputs.length,
+      });
       return record;
     });
   }
@@ -84,7 +95,8 @@ export class RuleChanges {
       if (dataPlane.state === 'running') {
         // Removing closes things; it cannot fail to install anything, but say so if it did.
         const result = await dataPlane.setRules(registry.toNative(next));
-        if (!result.applied) throw new ProtocolError('EDATAPLANE', `remove refused: ${result.statuses.find((s) => s.error)?.error ?? 'refused'}`);
+        if (!result.applied)
+          throw new ProtocolError('EDATAPLANE', `remove refused: ${result.statuses.find((s) => s.error)?.error ?? 'refused'}`);
         registry.applyStatuses(result.statuses, next);
       }
       registry.delete(record.id);
@@ -131,7 +143,9 @@ export class RuleChanges {
           // is nothing to undo; only the slots allocated for it go back.
           const result = await dataPlane.setRules(registry.toNative(nextRecords));
           if (!result.applied) {
-            const failed = result.statuses.map((s, i) => (s.error ? `${nextRecords[i]?.spec.name ?? nextRecords[i]?.id}: ${s.error}` : '')).filter(Boolean);
+            const failed = result.statuses
+              .map((s, i) => (s.error ? `${nextRecords[i]?.spec.name ?? nextRecords[i]?.id}: ${s.error}` : ''))
+              .filter(Boolean);
             throw new ProtocolError('EDATAPLANE', `reload refused, running rules unchanged: ${failed.join('; ')}`);
           }
           registry.applyStatuses(result.statuses, nextRecords);

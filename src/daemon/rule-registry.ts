@@ -31,7 +31,10 @@ export class SlotPool {
   private readonly free: number[] = [];
   private next = 0;
 
-  constructor(private readonly size: number, private readonly what: string) {}
+  constructor(
+    private readonly size: number,
+    private readonly what: string,
+  ) {}
 
   take(): number {
     if (this.next < this.size) return this.next++;
@@ -52,7 +55,10 @@ export class SlotPool {
 export class RuleRegistry {
   private readonly rules = new Map<string, RuleRecord>();
 
-  constructor(private readonly ruleSlots: SlotPool, private readonly outputSlots: SlotPool) {}
+  constructor(
+    private readonly ruleSlots: SlotPool,
+    private readonly outputSlots: SlotPool,
+  ) {}
 
   list(): RuleRecord[] {
     return [...this.rules.values()];
@@ -74,7 +80,13 @@ export class RuleRegistry {
   allocate(spec: RuleSpec): RuleRecord {
     if (this.outputSlots.available() < spec.outputs.length || this.ruleSlots.available() < 1)
       throw new McrError('EINVAL', 'counter slots exhausted: remove rules first');
-    return { id: ruleId(spec), spec, slot: this.ruleSlots.take(), outputSlots: spec.outputs.map(() => this.outputSlots.take()), status: null };
+    return {
+      id: ruleId(spec),
+      spec,
+      slot: this.ruleSlots.take(),
+      outputSlots: spec.outputs.map(() => this.outputSlots.take()),
+      status: null,
+    };
   }
 
   /**

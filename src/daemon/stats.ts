@@ -31,16 +31,40 @@ const TX_ERRORS: Record<string, string> = {
 function emptyCounters(spanNames: string[], bucketCount: number): Counters {
   return {
     spans: Object.fromEntries(spanNames.map((n) => [camel(n), histogram(new Array<number>(bucketCount).fill(0))])),
-    rxFrames: 0, rxBytes: 0, matched: 0, noMatch: 0, filtered: 0,
+    rxFrames: 0,
+    rxBytes: 0,
+    matched: 0,
+    noMatch: 0,
+    filtered: 0,
     filteredByReason: Object.fromEntries(Object.values(FILTER_REASONS).map((k) => [k, 0])),
-    txPackets: 0, txBytes: 0, txErrors: 0,
+    txPackets: 0,
+    txBytes: 0,
+    txErrors: 0,
     txErrorsByErrno: Object.fromEntries(Object.values(TX_ERRORS).map((k) => [k, 0])),
-    ringDrops: 0, bufExhaust: 0, ttlExpired: 0, batches: 0, wakeups: 0,
+    ringDrops: 0,
+    bufExhaust: 0,
+    ttlExpired: 0,
+    batches: 0,
+    wakeups: 0,
   };
 }
 
 function addInto(total: Counters, c: Counters): void {
-  for (const key of ['rxFrames', 'rxBytes', 'matched', 'noMatch', 'filtered', 'txPackets', 'txBytes', 'txErrors', 'ringDrops', 'bufExhaust', 'ttlExpired', 'batches', 'wakeups'] as const)
+  for (const key of [
+    'rxFrames',
+    'rxBytes',
+    'matched',
+    'noMatch',
+    'filtered',
+    'txPackets',
+    'txBytes',
+    'txErrors',
+    'ringDrops',
+    'bufExhaust',
+    'ttlExpired',
+    'batches',
+    'wakeups',
+  ] as const)
     total[key] += c[key];
   for (const [k, v] of Object.entries(c.filteredByReason)) total.filteredByReason[k] = (total.filteredByReason[k] ?? 0) + v;
   for (const [k, v] of Object.entries(c.txErrorsByErrno)) total.txErrorsByErrno[k] = (total.txErrorsByErrno[k] ?? 0) + v;
@@ -82,7 +106,7 @@ export class StatsReader implements CounterSource {
     const outputs = onlyOutputs ?? record.outputSlots;
     const snap = this.counters.snapshot(this.maxWorkers, Uint32Array.of(record.slot), Uint32Array.from(outputs));
     if (!onlyOutputs) this.bases.set(`r${record.slot}`, [...snap.rules]);
-    outputs.forEach((slot, i) => this.bases.set(`o${slot}`, [...snap.outputs.subarray(i * 3, i * 3 + 3)]));
+    for (const [i, slot] of outputs.entries()) this.bases.set(`o${slot}`, [...snap.outputs.subarray(i * 3, i * 3 + 3)]);
   }
 
   read(records: RuleRecord[], activeWorkers: number, uptimeSeconds: number): Stats {
@@ -105,7 +129,9 @@ export class StatsReader implements CounterSource {
         const at = (outIndex + j) * 3;
         const ob = this.bases.get(`o${r.outputSlots[j]}`) ?? [0, 0, 0];
         return {
-          group: o.group, port: o.port, interface: o.interface,
+          group: o.group,
+          port: o.port,
+          interface: o.interface,
           txPackets: (snap.outputs[at] ?? 0) - (ob[0] ?? 0),
           txBytes: (snap.outputs[at + 1] ?? 0) - (ob[1] ?? 0),
           txErrors: (snap.outputs[at + 2] ?? 0) - (ob[2] ?? 0),

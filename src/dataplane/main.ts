@@ -31,7 +31,11 @@ class DataPlane {
     this.relay = new Relay(options);
     this.relay.start();
     // The workers have pinned themselves; everything else in this process keeps off their CPUs.
-    if (msg.cpus) loadAddon().confineThreads(msg.cpus, this.relay.workers().map((w) => w.tid));
+    if (msg.cpus)
+      loadAddon().confineThreads(
+        msg.cpus,
+        this.relay.workers().map((w) => w.tid),
+      );
     // The first table: whatever installs forwards; refused rules are reported and retried.
     const statuses = this.applied(this.relay.setRules(msg.rules).statuses);
     const relay = this.relay;

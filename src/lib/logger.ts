@@ -20,8 +20,12 @@ export class Logger {
     private readonly sink: (line: string) => void,
   ) {}
 
-  static create(level: LogLevel, format: LogFormat, component: string,
-                sink: (line: string) => void = (line) => process.stderr.write(line + '\n')): Logger {
+  static create(
+    level: LogLevel,
+    format: LogFormat,
+    component: string,
+    sink: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  ): Logger {
     return new Logger({ level, threshold: SEVERITY[level] }, format, component, sink);
   }
 

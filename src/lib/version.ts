@@ -14,12 +14,18 @@ export function packageVersion(): string {
   for (;;) {
     try {
       const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
-      if (pkg.name === 'mcr' && typeof pkg.version === 'string') return (cached = pkg.version);
+      if (pkg.name === 'mcr' && typeof pkg.version === 'string') {
+        cached = pkg.version;
+        return cached;
+      }
     } catch {
       // not here (or unreadable): keep walking up
     }
     const parent = path.dirname(dir);
-    if (parent === dir) return (cached = 'unknown');
+    if (parent === dir) {
+      cached = 'unknown';
+      return cached;
+    }
     dir = parent;
   }
 }

@@ -13,7 +13,13 @@ export const workers = (d: DaemonHandle): Promise<WorkersResult> => d.request('w
 export const rules = async (d: DaemonHandle): Promise<RuleView[]> => (await d.request('list')).rules;
 
 /** Calls fn until pred holds (returns that value) or the deadline passes (throws with the last value). */
-export async function pollUntil<T>(fn: () => Promise<T>, pred: (v: T) => boolean, what: string, timeoutMs = 5_000, everyMs = 50): Promise<T> {
+export async function pollUntil<T>(
+  fn: () => Promise<T>,
+  pred: (v: T) => boolean,
+  what: string,
+  timeoutMs = 5_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   let lastError: unknown;
@@ -25,7 +31,9 @@ export async function pollUntil<T>(fn: () => Promise<T>, pred: (v: T) => boolean
       lastError = err;
     }
     if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last === undefined ? String(lastError) : JSON.stringify(last)}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last: ${last === undefined ? String(lastError) : JSON.stringify(last)}`,
+      );
     await sleep(everyMs);
   }
 }
@@ -35,7 +43,11 @@ export async function pollUntil<T>(fn: () => Promise<T>, pred: (v: T) => boolean
  * are processed asynchronously), after a short settle so a late extra frame would show too.
  */
 export async function statsAfterRx(d: DaemonHandle, rxFrames: number, settleMs = 250): Promise<Stats> {
-  await pollUntil(() => stats(d), (s) => s.totals.rxFrames >= rxFrames, `rxFrames >= ${rxFrames}`);
+  await pollUntil(
+    () => stats(d),
+    (s) => s.totals.rxFrames >= rxFrames,
+    `rxFrames >= ${rxFrames}`,
+  );
   await sleep(settleMs);
   return stats(d);
 }
@@ -54,8 +66,7 @@ export class RawClient {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       this.buffer += chunk;
-      let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) >= 0) {
+      for (let nl = this.buffer.indexOf('\n'); nl >= 0; nl = this.buffer.indexOf('\n')) {
         this.lines.push(this.buffer.slice(0, nl));
         this.buffer = this.buffer.slice(nl + 1);
       }
@@ -103,7 +114,7 @@ export class RawClient {
   /** Sends one request and waits for the next reply line. */
   async call(request: unknown): Promise<Record<string, unknown>> {
     const before = this.lines.length;
-    await this.write(JSON.stringify(request) + '\n');
+    await this.write(`${JSON.stringify(request)}\n`);
     const all = await this.replies(before + 1);
     return all[before] as Record<string, unknown>;
   }

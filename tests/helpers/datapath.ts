@@ -23,7 +23,7 @@ export class TempDir {
   /** Writes a config file (JSON is valid JSON5) and returns its path. */
   config(name: string, config: unknown): string {
     const file = path.join(this.path, name);
-    writeFileSync(file, JSON.stringify(config, null, 2) + '\n');
+    writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
     return file;
   }
 
@@ -54,7 +54,14 @@ export async function linkCounters(t: Topology, ns: string, ifname: string): Pro
 
 /** Every one of `n` packets arrived exactly once and intact (and, unless allowed, nothing else). */
 export function assertDelivered(got: RecvResult, n: number, label: string, opts: { allowForeign?: boolean } = {}): void {
-  const seen = { received: got.received, unique: got.unique, lost: got.lost, duplicates: got.duplicates, corrupted: got.corrupted, ...(opts.allowForeign ? {} : { foreign: got.foreign }) };
+  const seen = {
+    received: got.received,
+    unique: got.unique,
+    lost: got.lost,
+    duplicates: got.duplicates,
+    corrupted: got.corrupted,
+    ...(opts.allowForeign ? {} : { foreign: got.foreign }),
+  };
   const want = { received: n, unique: n, lost: 0, duplicates: 0, corrupted: 0, ...(opts.allowForeign ? {} : { foreign: 0 }) };
   assert.deepEqual(seen, want, `${label}: ${JSON.stringify(got)}`);
 }

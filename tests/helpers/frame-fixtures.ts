@@ -31,7 +31,14 @@ export function readFrameFixtures(file = FRAME_FIXTURES_FILE): { defaults: Fixtu
     for (const key of Object.keys(f.frame ?? {}))
       if (!(key in table.defaults)) throw new Error(`${file}: frames[${i}] (${f.name}): "${key}" is not a frame field`);
     const spec: FixtureSpec = { ...table.defaults, ...f.frame };
-    return { name: f.name, spec, verdict: f.verdict, kernelDrops: f.kernelDrops ?? false, sendable: f.sendable ?? true, frame: fixtureFrame(spec) };
+    return {
+      name: f.name,
+      spec,
+      verdict: f.verdict,
+      kernelDrops: f.kernelDrops ?? false,
+      sendable: f.sendable ?? true,
+      frame: fixtureFrame(spec),
+    };
   });
   return { defaults: table.defaults, fixtures };
 }

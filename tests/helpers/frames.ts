@@ -155,7 +155,16 @@ export function ethernet(o: EthernetOptions, payload: Buffer): Buffer {
 }
 
 /** A well-formed Ethernet/IPv4/UDP frame carrying an mcrgen payload. */
-export function udpFrame(o: { dst: string; dstPort: number; src?: string; mac?: string; stream?: number; seq?: number; size?: number; ip?: Partial<Ipv4Options> }): Buffer {
+export function udpFrame(o: {
+  dst: string;
+  dstPort: number;
+  src?: string;
+  mac?: string;
+  stream?: number;
+  seq?: number;
+  size?: number;
+  ip?: Partial<Ipv4Options>;
+}): Buffer {
   const payload = mcrPayload(o.stream ?? 0, o.seq ?? 0, o.size ?? 64);
   const ip = ipv4({ src: o.src ?? '10.0.1.1', dst: o.dst, ...o.ip }, udp({ dstPort: o.dstPort }, payload));
   return ethernet({ dst: o.mac ?? multicastMac(o.dst) }, ip);
@@ -241,7 +250,7 @@ export function toHex(frame: Buffer): string {
  */
 export async function inject(t: Topology, ns: string, device: string, frames: Buffer[]): Promise<number> {
   const file = `/tmp/${t.prefix}-inject-${process.hrtime.bigint()}.hex`;
-  writeFileSync(file, frames.map(toHex).join('\n') + '\n');
+  writeFileSync(file, `${frames.map(toHex).join('\n')}\n`);
   try {
     const r = await t.exec(ns, MCRGEN, ['inject', '--device', device, '--file', file, '--json', '--quiet']);
     return (JSON.parse(r.stdout.trim().split('\n').pop() as string) as { injected: number }).injected;

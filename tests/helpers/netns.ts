@@ -72,7 +72,10 @@ export async function startStream(t: Topology, s: StreamSpec): Promise<RunningSt
   await sink.ready;
   const sending = send(t, 'gen', { group: s.group, port: s.port, source: s.source ?? '10.0.1.1', rate: s.rate ?? 10_000, count: s.count });
   let done = false;
-  void sending.then(() => (done = true), () => undefined);
+  void sending.then(
+    () => (done = true),
+    () => undefined,
+  );
   return {
     isDone: () => done,
     finish: async () => {

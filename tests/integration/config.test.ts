@@ -7,7 +7,17 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pollUntil, rules, stats } from '../helpers/control';
-import { oneHop, ROOT, skipReason, sleep, startDaemon, startStream, streamExactly, type DaemonHandle, type Topology } from '../helpers/netns';
+import {
+  oneHop,
+  ROOT,
+  skipReason,
+  sleep,
+  startDaemon,
+  startStream,
+  streamExactly,
+  type DaemonHandle,
+  type Topology,
+} from '../helpers/netns';
 
 const skip = skipReason();
 const MCRD = path.join(ROOT, 'dist', 'src', 'cli', 'mcrd.js');
@@ -20,7 +30,8 @@ const ruleA = `{ name: 'a', input: { interface: 'r0', group: '${A.group}', port:
 const ruleLate = `{ name: 'late', input: { interface: 'r9', group: '${LATE.group}', port: ${LATE.port} }, outputs: [{ group: '${LATE.out}', port: ${LATE.outPort}, interface: 'r1' }] },`;
 const ruleB = (groupKey = 'group', group = B.group): string =>
   `{ name: 'b', input: { interface: 'r0', ${groupKey}: '${group}', port: ${B.port} }, outputs: [{ group: '${B.out}', port: ${B.outPort}, interface: 'r1' }] },`;
-const configText = (...ruleTexts: string[]): string => `// mcr test config (JSON5)\n{\n  workers: 1,\n  rules: [\n    ${ruleTexts.join('\n    ')}\n  ],\n}\n`;
+const configText = (...ruleTexts: string[]): string =>
+  `// mcr test config (JSON5)\n{\n  workers: 1,\n  rules: [\n    ${ruleTexts.join('\n    ')}\n  ],\n}\n`;
 
 describe('config file', { skip }, () => {
   let t: Topology;
@@ -41,15 +52,32 @@ describe('config file', { skip }, () => {
     for (const f of [file, badFile]) if (f) rmSync(f, { force: true });
   });
 
-  function stream(r: { group: string; port: number; out: string; outPort: number }, count: number, rate = 10_000, source = '10.0.1.1'): Promise<void> {
+  function stream(
+    r: { group: string; port: number; out: string; outPort: number },
+    count: number,
+    rate = 10_000,
+    source = '10.0.1.1',
+  ): Promise<void> {
     return streamExactly(t, { ...r, count, rate, source });
   }
 
-  const logged = (text: string): Promise<string> => pollUntil(async () => mcrd.stderr, (s) => s.includes(text), `mcrd to log "${text}"`, 5_000);
+  const logged = (text: string): Promise<string> =>
+    pollUntil(
+      async () => mcrd.stderr,
+      (s) => s.includes(text),
+      `mcrd to log "${text}"`,
+      5_000,
+    );
 
   it('forwards the rules of the --config file exactly; a missing input interface waits', async () => {
     const list = await rules(mcrd);
-    assert.deepEqual(list.map((r) => [r.name, r.status.input, r.status.outputs]), [['a', 'up', ['up']], ['late', 'waiting-for-interface', ['up']]]);
+    assert.deepEqual(
+      list.map((r) => [r.name, r.status.input, r.status.outputs]),
+      [
+        ['a', 'up', ['up']],
+        ['late', 'waiting-for-interface', ['up']],
+      ],
+    );
     const shown = JSON.parse((await mcrd.ctl(['config', 'show', '--json'])).stdout) as { path: string };
     assert.equal(shown.path, file);
     await stream(A, 5_000);
@@ -61,7 +89,14 @@ describe('config file', { skip }, () => {
     writeFileSync(file, configText(ruleA, ruleLate, ruleB()));
     mcrd.child.kill('SIGHUP');
     await logged('SIGHUP: configuration reloaded (3 rules, 1 added, 0 changed, 0 removed)');
-    assert.deepEqual((await rules(mcrd)).map((r) => [r.name, r.status.input]), [['a', 'up'], ['late', 'waiting-for-interface'], ['b', 'up']]);
+    assert.deepEqual(
+      (await rules(mcrd)).map((r) => [r.name, r.status.input]),
+      [
+        ['a', 'up'],
+        ['late', 'waiting-for-interface'],
+        ['b', 'up'],
+      ],
+    );
     await stream(B, 2_000, 2_000); // while A still flows
     assert.equal(streamA.isDone(), false, 'the reload and stream B happened while A was flowing');
     await streamA.finish();
@@ -96,7 +131,7 @@ describe('config file', { skip }, () => {
     await stream(B, 2_000);
   });
 
-  it('a reload with a rule the data plane cannot install changes nothing, and another rule\'s stream loses no packet across it', async () => {
+  it("a reload with a rule the data plane cannot install changes nothing, and another rule's stream loses no packet across it", async () => {
     const before = (await mcrd.ctl(['list', '--json'])).stdout;
     // 'late' removed, 'c' added with a source address nobody has: its egress socket cannot bind.
     const ruleC = `{ name: 'c', input: { interface: 'r0', group: '239.1.3.1', port: 5003 }, outputs: [{ group: '239.2.3.1', port: 6003, interface: 'r1', source: '10.0.2.77' }] },`;
@@ -105,7 +140,10 @@ describe('config file', { skip }, () => {
     await sleep(500);
     const r = await mcrd.ctl(['config', 'reload'], true);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^mcrctl: reload refused, running rules unchanged: c: bind\(source 10\.0\.2\.77\) for output interface r1: Cannot assign requested address\n$/);
+    assert.match(
+      r.stderr,
+      /^mcrctl: reload refused, running rules unchanged: c: bind\(source 10\.0\.2\.77\) for output interface r1: Cannot assign requested address\n$/,
+    );
     assert.equal((await mcrd.ctl(['list', '--json'])).stdout, before, 'the rule set is unchanged, "late" included');
     const joined = (await t.ip('relay', ['maddr', 'show', 'dev', 'r0'])).stdout;
     assert.ok(!joined.includes('239.1.3.1'), `the refused rule's group was left again: ${joined}`);
@@ -118,11 +156,17 @@ describe('config file', { skip }, () => {
   it('mcrctl config check: ok for a good file, every problem of a bad one with exit 1', async () => {
     const good = await mcrd.ctl(['config', 'check', file]);
     assert.equal(good.stdout, `${file}: ok (3 rules)\n`);
-    writeFileSync(badFile, `{ workers: 0, rules: [ { input: { interface: 'r0', group: '239.1.1.1', port: 5001 }, outputs: [{ group: '239.1', port: 6001, interface: 'r1' }] } ] }`);
+    writeFileSync(
+      badFile,
+      `{ workers: 0, rules: [ { input: { interface: 'r0', group: '239.1.1.1', port: 5001 }, outputs: [{ group: '239.1', port: 6001, interface: 'r1' }] } ] }`,
+    );
     const bad = await mcrd.ctl(['config', 'check', badFile], true);
     assert.equal(bad.code, 1);
     assert.equal(bad.stdout, '');
-    assert.equal(bad.stderr, `${badFile}: workers: expected an integer from 1 to 32, got 0\n${badFile}: rules[0].outputs[0].group: expected an IPv4 address, got "239.1"\n`);
+    assert.equal(
+      bad.stderr,
+      `${badFile}: workers: expected an integer from 1 to 32, got 0\n${badFile}: rules[0].outputs[0].group: expected an IPv4 address, got "239.1"\n`,
+    );
     const json = await mcrd.ctl(['config', 'check', badFile, '--json'], true);
     assert.equal(json.code, 1);
     assert.deepEqual(JSON.parse(json.stdout), {
@@ -133,9 +177,18 @@ describe('config file', { skip }, () => {
   });
 
   it('mcrd started with an invalid config exits non-zero, naming the key path', async () => {
-    writeFileSync(badFile, configText(ruleA, `{ name: 'x', input: { interface: 'r0', grp: '239.1.1.5', port: 5005 }, outputs: [{ group: '239.2.2.5', port: 6005, interface: 'r1' }] },`));
+    writeFileSync(
+      badFile,
+      configText(
+        ruleA,
+        `{ name: 'x', input: { interface: 'r0', grp: '239.1.1.5', port: 5005 }, outputs: [{ group: '239.2.2.5', port: 6005, interface: 'r1' }] },`,
+      ),
+    );
     const socket = `/tmp/${t.prefix}-bad.sock`;
-    const r = await t.exec('relay', 'node', [MCRD, '--control-socket', socket, '--config', badFile], { allowFail: true, timeoutMs: 15_000 });
+    const r = await t.exec('relay', 'node', [MCRD, '--control-socket', socket, '--config', badFile], {
+      allowFail: true,
+      timeoutMs: 15_000,
+    });
     assert.notEqual(r.code, 0);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^mcrd: invalid configuration: /);
@@ -147,18 +200,27 @@ describe('config file', { skip }, () => {
   it('mcrd refuses cpus that this machine does not have, naming the key', async () => {
     writeFileSync(badFile, `{ workers: 2, cpus: [0, 4096], rules: [] }`);
     const socket = `/tmp/${t.prefix}-cpu.sock`;
-    const r = await t.exec('relay', 'node', [MCRD, '--control-socket', socket, '--config', badFile], { allowFail: true, timeoutMs: 15_000 });
+    const r = await t.exec('relay', 'node', [MCRD, '--control-socket', socket, '--config', badFile], {
+      allowFail: true,
+      timeoutMs: 15_000,
+    });
     assert.equal(r.code, 1);
     assert.match(r.stderr.trim(), /^mcrd: .*: cpus\[1\]: CPU 4096 does not exist on this machine \(CPUs 0 to \d+\)$/);
     assert.equal(existsSync(socket), false);
   });
 
-  it('mcrd refuses a --workers that no longer fits the file\'s cpus, instead of dropping the pinning', async () => {
+  it("mcrd refuses a --workers that no longer fits the file's cpus, instead of dropping the pinning", async () => {
     writeFileSync(badFile, `{ cpus: [0], busyPoll: true, rules: [] }`);
     const socket = `/tmp/${t.prefix}-wcpu.sock`;
-    const r = await t.exec('relay', 'node', [MCRD, '--control-socket', socket, '--config', badFile, '--workers', '2'], { allowFail: true, timeoutMs: 15_000 });
+    const r = await t.exec('relay', 'node', [MCRD, '--control-socket', socket, '--config', badFile, '--workers', '2'], {
+      allowFail: true,
+      timeoutMs: 15_000,
+    });
     assert.equal(r.code, 1);
-    assert.match(r.stderr.trim(), /^mcrd: .*: cpus: lists 1 CPU but mcrd --workers asks for 2 workers \(one CPU per worker\): change cpus or drop --workers$/);
+    assert.match(
+      r.stderr.trim(),
+      /^mcrd: .*: cpus: lists 1 CPU but mcrd --workers asks for 2 workers \(one CPU per worker\): change cpus or drop --workers$/,
+    );
     assert.equal(existsSync(socket), false);
   });
 
@@ -167,7 +229,7 @@ describe('config file', { skip }, () => {
     const a = before.find((r) => r.name === 'a');
     assert.ok(a && a.matchedPackets > 0, 'rule a has forwarded before');
     // Same input (same id), one more output: a "changed" rule, not removed and re-added.
-    const edited = ruleA.replace("outputs: [", "outputs: [{ group: '239.2.2.9', port: 6009, interface: 'r1' }, ");
+    const edited = ruleA.replace('outputs: [', "outputs: [{ group: '239.2.2.9', port: 6009, interface: 'r1' }, ");
     writeFileSync(file, configText(edited, ruleLate));
     const r = await mcrd.ctl(['config', 'reload']);
     assert.equal(r.stdout, 'reloaded: 2 rules (0 added, 1 changed, 1 removed)\n');
@@ -189,7 +251,13 @@ describe('config file', { skip }, () => {
     const before = await stats(mcrd);
 
     await t.link('gen', 'g9', '10.0.9.1/24', 'relay', 'r9', '10.0.9.2/24');
-    const up = await pollUntil(() => rules(mcrd), (rs) => rs.find((r) => r.name === 'late')?.status.input === 'up', 'rule "late" up', 5_000, 100);
+    const up = await pollUntil(
+      () => rules(mcrd),
+      (rs) => rs.find((r) => r.name === 'late')?.status.input === 'up',
+      'rule "late" up',
+      5_000,
+      100,
+    );
     assert.deepEqual(up.find((r) => r.name === 'late')?.status.outputs, ['up']);
     await logged('interface change picked up');
 

@@ -36,7 +36,19 @@ describe('control socket', { skip }, () => {
   before(async () => {
     t = await oneHop('ctrl');
     mcrd = await startDaemon(t, 'relay');
-    await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', '239.1.1.1', '--input-port', '5001', '--outputs', '239.2.2.2:5002:r1', '--name', 'feed']);
+    await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      '239.1.1.1',
+      '--input-port',
+      '5001',
+      '--outputs',
+      '239.2.2.2:5002:r1',
+      '--name',
+      'feed',
+    ]);
   });
   after(async () => {
     for (const c of open) c.close();
@@ -144,7 +156,9 @@ describe('control socket', { skip }, () => {
     const clients = await Promise.all(Array.from({ length: 20 }, () => client()));
     const idOf = (c: number, r: number): string | number => (r % 2 === 0 ? `c${c}-r${r}` : c * 100 + r);
     // Each client writes its 10 requests at once, all clients at the same time.
-    await Promise.all(clients.map((cl, c) => cl.write(methods.map((method, r) => JSON.stringify({ id: idOf(c, r), method }) + '\n').join(''))));
+    await Promise.all(
+      clients.map((cl, c) => cl.write(methods.map((method, r) => `${JSON.stringify({ id: idOf(c, r), method })}\n`).join(''))),
+    );
     const all = await Promise.all(clients.map((cl) => cl.replies(10)));
     all.forEach((replies, c) => {
       const byId = new Map(replies.map((r) => [r.id, r]));
@@ -152,7 +166,10 @@ describe('control socket', { skip }, () => {
       methods.forEach((method, r) => {
         const reply = byId.get(idOf(c, r));
         assert.ok(reply, `client ${c} request ${r} answered`);
-        if (method === 'no.such.method') return assertError(reply, idOf(c, r), 'EMETHOD');
+        if (method === 'no.such.method') {
+          assertError(reply, idOf(c, r), 'EMETHOD');
+          return;
+        }
         assert.equal(reply.ok, true, `${method}: ${JSON.stringify(reply)}`);
         const result = reply.result as Record<string, unknown>;
         const shape: Record<string, (x: Record<string, unknown>) => boolean> = {
@@ -177,7 +194,10 @@ describe('control socket', { skip }, () => {
     const many = await Promise.all(Array.from({ length: 64 }, () => client()));
     // All 64 are served...
     const pongs = await Promise.all(many.map((c, i) => c.call({ id: i, method: 'ping' })));
-    assert.deepEqual(pongs.map((p) => [p.id, p.ok]), many.map((_, i) => [i, true]));
+    assert.deepEqual(
+      pongs.map((p) => [p.id, p.ok]),
+      many.map((_, i) => [i, true]),
+    );
     // ...and the 65th is told so and closed.
     const c65 = await client();
     const [reply] = await c65.replies(1);

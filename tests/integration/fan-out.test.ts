@@ -43,14 +43,34 @@ describe('fan-out', { skip }, () => {
 
   function assertTotalsDelta(a: Stats['totals'], b: Stats['totals'], matched: number, tx: number): void {
     assert.deepEqual(
-      { rx: b.rxFrames - a.rxFrames, matched: b.matched - a.matched, tx: b.txPackets - a.txPackets, txErrors: b.txErrors - a.txErrors, bufExhaust: b.bufExhaust - a.bufExhaust, filtered: b.filtered - a.filtered, noMatch: b.noMatch - a.noMatch },
+      {
+        rx: b.rxFrames - a.rxFrames,
+        matched: b.matched - a.matched,
+        tx: b.txPackets - a.txPackets,
+        txErrors: b.txErrors - a.txErrors,
+        bufExhaust: b.bufExhaust - a.bufExhaust,
+        filtered: b.filtered - a.filtered,
+        noMatch: b.noMatch - a.noMatch,
+      },
       { rx: matched, matched, tx, txErrors: 0, bufExhaust: 0, filtered: 0, noMatch: 0 },
     );
   }
 
   it('1:3 on three links: each sink gets all 10,000 packets', async () => {
     const N = 10_000;
-    await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', '239.1.1.1', '--input-port', '5001', '--outputs', '239.2.2.1:5002:r1,239.2.2.2:5002:r2,239.2.2.3:5002:r3', '--name', 'three-links']);
+    await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      '239.1.1.1',
+      '--input-port',
+      '5001',
+      '--outputs',
+      '239.2.2.1:5002:r1,239.2.2.2:5002:r2,239.2.2.3:5002:r3',
+      '--name',
+      'three-links',
+    ]);
     const sinks = [1, 2, 3].map((i) => receive(t, `sink${i}`, { group: `239.2.2.${i}`, port: 5002, iface: 's0', count: N }));
     await Promise.all(sinks.map((s) => s.ready));
     const before_ = await snapshot();
@@ -61,16 +81,39 @@ describe('fan-out', { skip }, () => {
 
     const rule = ruleStats(await stats(mcrd), 'three-links');
     assert.equal(rule.matchedPackets, N);
-    assert.deepEqual(rule.outputs.map((o) => [o.interface, o.txPackets, o.txErrors]), [['r1', N, 0], ['r2', N, 0], ['r3', N, 0]]);
+    assert.deepEqual(
+      rule.outputs.map((o) => [o.interface, o.txPackets, o.txErrors]),
+      [
+        ['r1', N, 0],
+        ['r2', N, 0],
+        ['r3', N, 0],
+      ],
+    );
     assertTotalsDelta(before_.totals, after_.totals, N, 3 * N);
     // IPv6 is off and nothing joins on r1..r3 or sends unicast, so the kernel sent exactly mcr's copies.
     assert.equal(after_.rx0 - before_.rx0, N, 'kernel rx on r0');
-    assert.deepEqual(after_.tx.map((v, i) => v - before_.tx[i]!), [N, N, N], 'kernel tx on r1, r2, r3');
+    assert.deepEqual(
+      after_.tx.map((v, i) => v - before_.tx[i]!),
+      [N, N, N],
+      'kernel tx on r1, r2, r3',
+    );
   });
 
   it('1:3 on one link: three groups on the same port, each receiver gets its group exactly', async () => {
     const N = 10_000;
-    await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', '239.1.1.2', '--input-port', '5001', '--outputs', '239.3.3.1:5003:r1,239.3.3.2:5003:r1,239.3.3.3:5003:r1', '--name', 'three-groups']);
+    await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      '239.1.1.2',
+      '--input-port',
+      '5001',
+      '--outputs',
+      '239.3.3.1:5003:r1,239.3.3.2:5003:r1,239.3.3.3:5003:r1',
+      '--name',
+      'three-groups',
+    ]);
     // Three sockets on 0.0.0.0:5003 in one namespace: with IP_MULTICAST_ALL (Linux default) each
     // also gets the other two groups, which mcrgen counts as foreign by the IP destination, so
     // `unique` proves each copy carried its own group.
@@ -84,17 +127,40 @@ describe('fan-out', { skip }, () => {
 
     const rule = ruleStats(await stats(mcrd), 'three-groups');
     assert.equal(rule.matchedPackets, N);
-    assert.deepEqual(rule.outputs.map((o) => [o.group, o.txPackets, o.txErrors]), [['239.3.3.1', N, 0], ['239.3.3.2', N, 0], ['239.3.3.3', N, 0]]);
+    assert.deepEqual(
+      rule.outputs.map((o) => [o.group, o.txPackets, o.txErrors]),
+      [
+        ['239.3.3.1', N, 0],
+        ['239.3.3.2', N, 0],
+        ['239.3.3.3', N, 0],
+      ],
+    );
     assertTotalsDelta(before_.totals, after_.totals, N, 3 * N);
     assert.equal(after_.rx0 - before_.rx0, N, 'kernel rx on r0');
-    assert.deepEqual(after_.tx.map((v, i) => v - before_.tx[i]!), [3 * N, 0, 0], 'kernel tx on r1, r2, r3');
+    assert.deepEqual(
+      after_.tx.map((v, i) => v - before_.tx[i]!),
+      [3 * N, 0, 0],
+      'kernel tx on r1, r2, r3',
+    );
   });
 
   it('1:50 on one link: all 50 outputs send every packet (per-output counters), 5 sampled receivers get them all', async () => {
     const N = 2_000;
     // Output i is 239.5.0.i:(6000+i) on r1.
     const outputs = Array.from({ length: 50 }, (_, k) => ({ group: `239.5.0.${k + 1}`, port: 6001 + k }));
-    await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', '239.1.1.3', '--input-port', '5001', '--outputs', outputs.map((o) => `${o.group}:${o.port}:r1`).join(','), '--name', 'fifty']);
+    await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      '239.1.1.3',
+      '--input-port',
+      '5001',
+      '--outputs',
+      outputs.map((o) => `${o.group}:${o.port}:r1`).join(','),
+      '--name',
+      'fifty',
+    ]);
     const sampled = [0, 12, 24, 37, 49];
     const sinks = sampled.map((k) => receive(t, 'sink1', { group: outputs[k]!.group, port: outputs[k]!.port, iface: 's0', count: N }));
     await Promise.all(sinks.map((s) => s.ready));
@@ -115,7 +181,11 @@ describe('fan-out', { skip }, () => {
     );
     assertTotalsDelta(before_.totals, after_.totals, N, 50 * N);
     assert.equal(after_.rx0 - before_.rx0, N, 'kernel rx on r0');
-    assert.deepEqual(after_.tx.map((v, i) => v - before_.tx[i]!), [50 * N, 0, 0], 'kernel tx on r1, r2, r3');
+    assert.deepEqual(
+      after_.tx.map((v, i) => v - before_.tx[i]!),
+      [50 * N, 0, 0],
+      'kernel tx on r1, r2, r3',
+    );
     assert.equal((await t.counter('sink1', 's0', 'rx_packets')) - sink1Before, 50 * N, 'kernel rx on sink1 s0');
   });
 });

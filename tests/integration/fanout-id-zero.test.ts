@@ -13,7 +13,14 @@ import { ROOT, parseFinal, receive, send, skipReason, startDaemon, type DaemonHa
 const skip = skipReason();
 const FANOUT_ADVANCE = path.join(ROOT, 'build', 'Release', 'fanout_advance');
 // Four sources and groups, so the flow hash spreads the streams over the workers.
-const STREAMS = [0, 1, 2, 3].map((k) => ({ id: k + 1, source: `10.0.1.${11 + k}`, input: `239.1.1.${k + 1}`, output: `239.2.2.${k + 1}`, port: 6001 + k, count: 1_000 }));
+const STREAMS = [0, 1, 2, 3].map((k) => ({
+  id: k + 1,
+  source: `10.0.1.${11 + k}`,
+  input: `239.1.1.${k + 1}`,
+  output: `239.2.2.${k + 1}`,
+  port: 6001 + k,
+  count: 1_000,
+}));
 const TOTAL = STREAMS.reduce((n, s) => n + s.count, 0);
 
 for (const workers of [2, 3, 4]) {
@@ -39,19 +46,42 @@ for (const workers of [2, 3, 4]) {
         // The ring set opens when the first rule for r0 is added: the next unique group is id 0.
         await t.exec('relay', FANOUT_ADVANCE, ['65535'], { timeoutMs: 120_000 });
         for (const s of STREAMS)
-          await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', s.input, '--input-port', '5001', '--outputs', `${s.output}:${s.port}:r1`, '--name', `stream${s.id}`]);
+          await mcrd.ctl([
+            'add',
+            '--input-interface',
+            'r0',
+            '--input-group',
+            s.input,
+            '--input-port',
+            '5001',
+            '--outputs',
+            `${s.output}:${s.port}:r1`,
+            '--name',
+            `stream${s.id}`,
+          ]);
         const logged = mcrd.stderr.match(new RegExp(`input r0: ${workers} rings, fanout group (\\d+)`));
         groups.push(logged?.[1] ?? 'none');
         if (logged?.[1] === '0') break;
       }
-      assert.equal(groups[groups.length - 1], '0', `the input's rings in one fanout group 0 (groups logged per attempt: ${groups.join(', ')}); mcrd's log: ${mcrd?.stderr}`);
+      assert.equal(
+        groups[groups.length - 1],
+        '0',
+        `the input's rings in one fanout group 0 (groups logged per attempt: ${groups.join(', ')}); mcrd's log: ${mcrd?.stderr}`,
+      );
       if (!mcrd) return;
 
-      const sinks = STREAMS.map((s) => receive(t!, 'sink', { group: s.output, port: s.port, iface: 's0', count: s.count, stream: s.id, timeoutS: 10 }));
+      const sinks = STREAMS.map((s) =>
+        receive(t!, 'sink', { group: s.output, port: s.port, iface: 's0', count: s.count, stream: s.id, timeoutS: 10 }),
+      );
       await Promise.all(sinks.map((r) => r.ready));
       const txBefore = await t.counter('relay', 'r1', 'tx_packets');
-      const sent = await Promise.all(STREAMS.map((s) => send(t!, 'gen', { group: s.input, port: 5001, source: s.source, rate: 2_000, count: s.count, stream: s.id })));
-      assert.deepEqual(sent.map((r) => r.sent), STREAMS.map((s) => s.count));
+      const sent = await Promise.all(
+        STREAMS.map((s) => send(t!, 'gen', { group: s.input, port: 5001, source: s.source, rate: 2_000, count: s.count, stream: s.id })),
+      );
+      assert.deepEqual(
+        sent.map((r) => r.sent),
+        STREAMS.map((s) => s.count),
+      );
       for (const [k, r] of sinks.entries()) assertDelivered(await r.result, STREAMS[k]!.count, `stream ${k + 1}`);
       assert.equal((await t.counter('relay', 'r1', 'tx_packets')) - txBefore, TOTAL, 'kernel tx on r1: one frame per packet');
 

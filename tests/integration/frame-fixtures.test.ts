@@ -25,7 +25,19 @@ describe('frame fixture table on a relay', { skip }, () => {
     t = await quietOneHop('ffix', { mtu: 9000 });
     mcrd = await startDaemon(t, 'relay');
     // The table's matched fixtures all go to its default group and port (the unit test checks).
-    await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', defaults.dst, '--input-port', String(defaults.port), '--outputs', `${OUT_GROUP}:${OUT_PORT}:r1`, '--name', 'fixtures']);
+    await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      defaults.dst,
+      '--input-port',
+      String(defaults.port),
+      '--outputs',
+      `${OUT_GROUP}:${OUT_PORT}:r1`,
+      '--name',
+      'fixtures',
+    ]);
   });
   after(async () => {
     await mcrd?.stop();
@@ -46,8 +58,11 @@ describe('frame fixture table on a relay', { skip }, () => {
     const d = (k: 'rxFrames' | 'matched' | 'noMatch' | 'filtered' | 'txPackets' | 'txErrors'): number => now.totals[k] - start.totals[k];
 
     const expected = Object.fromEntries(Object.keys(start.totals.filteredByReason).map((k) => [k, 0]));
-    for (const f of reaching) if (f.verdict !== 'matched') expected[filterReasonKey(f.verdict)] = (expected[filterReasonKey(f.verdict)] ?? 0) + 1;
-    const got = Object.fromEntries(Object.entries(now.totals.filteredByReason).map(([k, v]) => [k, v - (start.totals.filteredByReason[k] ?? 0)]));
+    for (const f of reaching)
+      if (f.verdict !== 'matched') expected[filterReasonKey(f.verdict)] = (expected[filterReasonKey(f.verdict)] ?? 0) + 1;
+    const got = Object.fromEntries(
+      Object.entries(now.totals.filteredByReason).map(([k, v]) => [k, v - (start.totals.filteredByReason[k] ?? 0)]),
+    );
     assert.deepEqual(got, expected, 'filtered, per reason');
     assert.equal(d('filtered'), reaching.length - count('matched'), 'filtered');
     assert.equal(d('matched'), count('matched'), 'matched');

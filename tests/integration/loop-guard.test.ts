@@ -27,8 +27,36 @@ describe('loop guard (ttl: "decrement")', { skip }, () => {
     await t.link('r1', 'a1', '10.0.1.1/24', 'r2', 'b1', '10.0.1.2/24');
     await t.link('r1', 'a2', '10.0.2.1/24', 'r2', 'b2', '10.0.2.2/24');
     [r1, r2] = await Promise.all([startDaemon(t, 'r1'), startDaemon(t, 'r2')]);
-    await r1.ctl(['add', '--input-interface', 'a1', '--input-group', '239.7.7.7', '--input-port', '7000', '--outputs', '239.7.7.7:7000:a2', '--ttl', 'decrement', '--name', 'r1-loop']);
-    await r2.ctl(['add', '--input-interface', 'b2', '--input-group', '239.7.7.7', '--input-port', '7000', '--outputs', '239.7.7.7:7000:b1', '--ttl', 'decrement', '--name', 'r2-loop']);
+    await r1.ctl([
+      'add',
+      '--input-interface',
+      'a1',
+      '--input-group',
+      '239.7.7.7',
+      '--input-port',
+      '7000',
+      '--outputs',
+      '239.7.7.7:7000:a2',
+      '--ttl',
+      'decrement',
+      '--name',
+      'r1-loop',
+    ]);
+    await r2.ctl([
+      'add',
+      '--input-interface',
+      'b2',
+      '--input-group',
+      '239.7.7.7',
+      '--input-port',
+      '7000',
+      '--outputs',
+      '239.7.7.7:7000:b1',
+      '--ttl',
+      'decrement',
+      '--name',
+      'r2-loop',
+    ]);
   });
   after(async () => {
     await r1?.stop('SIGKILL');
@@ -37,7 +65,10 @@ describe('loop guard (ttl: "decrement")', { skip }, () => {
   });
 
   it(`${N} packets sent with TTL ${TTL} into a two-relay loop make exactly ${TTL - 1} hops and die out`, async () => {
-    assert.deepEqual((await rules(r1)).map((r) => r.outputs.map((o) => o.ttl)), [['decrement']]);
+    assert.deepEqual(
+      (await rules(r1)).map((r) => r.outputs.map((o) => o.ttl)),
+      [['decrement']],
+    );
     const sent = await send(t, 'r2', { group: '239.7.7.7', port: 7000, source: '10.0.1.2', rate: 2_000, count: N, ttl: TTL });
     assert.equal(sent.sent, N);
     const settled = async (d: DaemonHandle): Promise<Stats> => {
@@ -50,7 +81,14 @@ describe('loop guard (ttl: "decrement")', { skip }, () => {
       }
     };
     const [s1, s2] = [await settled(r1), await settled(r2)];
-    const pick = (s: Stats) => [s.totals.rxFrames, s.totals.matched, s.totals.txPackets, s.totals.ttlExpired, s.totals.ringDrops, s.totals.txErrors];
+    const pick = (s: Stats) => [
+      s.totals.rxFrames,
+      s.totals.matched,
+      s.totals.txPackets,
+      s.totals.ttlExpired,
+      s.totals.ringDrops,
+      s.totals.txErrors,
+    ];
     assert.deepEqual(pick(s1), [4 * N, 4 * N, 4 * N, 0, 0, 0], 'r1: receives TTL 8, 6, 4, 2 and forwards all');
     assert.deepEqual(pick(s2), [4 * N, 4 * N, 3 * N, N, 0, 0], 'r2: receives TTL 7, 5, 3, 1 and drops TTL 1');
     // Dead: nothing more arrives anywhere.

@@ -26,8 +26,21 @@ function frame(ip: Partial<Ipv4Options>, seq = 0, udpLength?: number): Buffer {
 
 function delta(after: Counters, before: Counters): Counters {
   const d = structuredClone(after);
-  for (const k of ['rxFrames', 'rxBytes', 'matched', 'noMatch', 'filtered', 'txPackets', 'txBytes', 'txErrors', 'ringDrops', 'bufExhaust'] as const) d[k] -= before[k];
-  for (const k of Object.keys(d.filteredByReason) as (keyof Counters['filteredByReason'])[]) d.filteredByReason[k] -= before.filteredByReason[k];
+  for (const k of [
+    'rxFrames',
+    'rxBytes',
+    'matched',
+    'noMatch',
+    'filtered',
+    'txPackets',
+    'txBytes',
+    'txErrors',
+    'ringDrops',
+    'bufExhaust',
+  ] as const)
+    d[k] -= before[k];
+  for (const k of Object.keys(d.filteredByReason) as (keyof Counters['filteredByReason'])[])
+    d.filteredByReason[k] -= before.filteredByReason[k];
   return d;
 }
 
@@ -42,7 +55,19 @@ describe('malformed input', { skip }, () => {
   before(async () => {
     t = await oneHop('malf');
     mcrd = await startDaemon(t, 'relay');
-    await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', GROUP, '--input-port', String(PORT), '--outputs', `${OUT_GROUP}:${OUT_PORT}:r1`, '--name', 'feed']);
+    await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      GROUP,
+      '--input-port',
+      String(PORT),
+      '--outputs',
+      `${OUT_GROUP}:${OUT_PORT}:r1`,
+      '--name',
+      'feed',
+    ]);
     start = await stats(mcrd);
     last = start;
   });
@@ -139,7 +164,16 @@ describe('malformed input', { skip }, () => {
 
   it('accounts for every frame overall: filtered is the sum of the reasons', async () => {
     const d = delta(last.totals, start.totals);
-    assert.deepEqual(d.filteredByReason, { truncated: 9, badIpHeader: 10, badIpChecksum: 4, fragment: 8, notUdp: 0, badUdpLength: 6, notIpv4: 0, oversize: 0 });
+    assert.deepEqual(d.filteredByReason, {
+      truncated: 9,
+      badIpHeader: 10,
+      badIpChecksum: 4,
+      fragment: 8,
+      notUdp: 0,
+      badUdpLength: 6,
+      notIpv4: 0,
+      oversize: 0,
+    });
     assert.equal(d.filtered, 37);
     assert.equal(d.rxFrames, 37 + 1 + 10);
     assert.equal(d.matched, 10);

@@ -48,7 +48,9 @@ describe('many groups', { skip }, () => {
     // They share port 6000, so each also sees the other sampled groups (IP_MULTICAST_ALL) and
     // mcrgen counts those as foreign by IP destination.
     const sampled = [1, 2, 20, 21, 30];
-    const sinks = sampled.map((i) => receive(t, 'sink', { group: `239.20.0.${i}`, port: 6000, iface: 's0', count: PER_GROUP, timeoutS: 15 }));
+    const sinks = sampled.map((i) =>
+      receive(t, 'sink', { group: `239.20.0.${i}`, port: 6000, iface: 's0', count: PER_GROUP, timeoutS: 15 }),
+    );
     await Promise.all(sinks.map((s) => s.ready));
     const r0 = await linkCounters(t, 'relay', 'r0');
     const r1 = await linkCounters(t, 'relay', 'r1');
@@ -66,7 +68,15 @@ describe('many groups', { skip }, () => {
     );
     const total = GROUPS * PER_GROUP;
     assert.deepEqual(
-      [s.totals.rxFrames, s.totals.matched, s.totals.noMatch, s.totals.filtered, s.totals.txPackets, s.totals.txErrors, s.totals.bufExhaust],
+      [
+        s.totals.rxFrames,
+        s.totals.matched,
+        s.totals.noMatch,
+        s.totals.filtered,
+        s.totals.txPackets,
+        s.totals.txErrors,
+        s.totals.bufExhaust,
+      ],
       [total, total, 0, 0, total, 0, 0],
     );
     // IPv6 is off, the generator joins nothing and nothing joins on r1, so these are exact.

@@ -21,7 +21,19 @@ describe('one hop', { skip }, () => {
   });
 
   it('forwards 20,000 packets with no loss, no duplicate, no corruption', async () => {
-    const add = await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', '239.1.1.1', '--input-port', '5001', '--outputs', '239.2.2.2:5002:r1', '--name', 'video']);
+    const add = await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      '239.1.1.1',
+      '--input-port',
+      '5001',
+      '--outputs',
+      '239.2.2.2:5002:r1',
+      '--name',
+      'video',
+    ]);
     assert.match(add.stdout, /[0-9a-f]{12}/);
     const rxBefore = await t.counter('relay', 'r0', 'rx_packets');
     const sink = receive(t, 'sink', { group: '239.2.2.2', port: 5002, iface: 's0', count: 20_000 });

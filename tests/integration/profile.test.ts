@@ -17,11 +17,14 @@ describe('profiling/profile.sh', { skip }, () => {
   it('profiles 80,000 packets (20k pps, 4 s): exact counts, worker samples, no allocation/format/write in the worker, a flame graph', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mcrprof-'));
     try {
-      const r = spawnSync('bash', [path.join(ROOT, 'profiling', 'profile.sh'), '--rate', '20000', '--seconds', '1', '--out', out], { encoding: 'utf8', timeout: 60_000 });
+      const r = spawnSync('bash', [path.join(ROOT, 'profiling', 'profile.sh'), '--rate', '20000', '--seconds', '1', '--out', out], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
       assert.equal(r.status, 0, `profile.sh failed: ${r.stderr}`);
       const report = readFileSync(path.join(out, 'report.txt'), 'utf8');
       assert.match(report, /relay input received 80000, sink received 80000, lost 0/);
-      assert.match(report, /SPAN +MEANING/, "mcrctl stats with the span table");
+      assert.match(report, /SPAN +MEANING/, 'mcrctl stats with the span table');
       const hot = readFileSync(path.join(out, 'hot-path.txt'), 'utf8');
       const workerSamples = Number(/forwarding-worker samples: (\d+)/.exec(hot)?.[1] ?? 0);
       assert.ok(workerSamples > 0, `the worker was sampled: ${hot}`);

@@ -6,7 +6,19 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { pollUntil, rules, stats, statsAfterRx, workers, type Stats, type Workers } from '../helpers/control';
-import { oneHop, parseFinal, receive, send, sh, skipReason, sleep, startDaemon, streamExactly, type DaemonHandle, type Topology } from '../helpers/netns';
+import {
+  oneHop,
+  parseFinal,
+  receive,
+  send,
+  sh,
+  skipReason,
+  sleep,
+  startDaemon,
+  streamExactly,
+  type DaemonHandle,
+  type Topology,
+} from '../helpers/netns';
 
 const skip = skipReason();
 
@@ -24,7 +36,7 @@ function assertNoneBackwards(earlier: unknown, later: unknown, path = 'stats'): 
     assert.ok((later as number) >= earlier, `${path} went backwards: ${earlier} -> ${String(later)}`);
   } else if (Array.isArray(earlier)) {
     assert.ok(Array.isArray(later) && later.length === earlier.length, `${path}: length changed`);
-    earlier.forEach((e, i) => assertNoneBackwards(e, (later as unknown[])[i], `${path}[${i}]`));
+    for (const [i, e] of earlier.entries()) assertNoneBackwards(e, (later as unknown[])[i], `${path}[${i}]`);
   } else if (earlier !== null && typeof earlier === 'object') {
     for (const [k, v] of Object.entries(earlier)) assertNoneBackwards(v, (later as Record<string, unknown>)[k], `${path}.${k}`);
   }
@@ -46,8 +58,32 @@ describe('data-plane restart', { skip }, () => {
   before(async () => {
     t = await oneHop('rest');
     mcrd = await startDaemon(t, 'relay');
-    await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', A.group, '--input-port', String(A.port), '--outputs', `${A.out}:${A.outPort}:r1`, '--name', 'a']);
-    await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', B.group, '--input-port', String(B.port), '--outputs', '239.2.2.3:5004:r1,239.2.2.4:5006:r1', '--name', 'b']);
+    await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      A.group,
+      '--input-port',
+      String(A.port),
+      '--outputs',
+      `${A.out}:${A.outPort}:r1`,
+      '--name',
+      'a',
+    ]);
+    await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      B.group,
+      '--input-port',
+      String(B.port),
+      '--outputs',
+      '239.2.2.3:5004:r1,239.2.2.4:5006:r1',
+      '--name',
+      'b',
+    ]);
   });
   after(async () => {
     await mcrd?.stop();
@@ -61,7 +97,13 @@ describe('data-plane restart', { skip }, () => {
 
   /** Waits until the data plane runs again under a pid other than `oldPid`. */
   function restarted(oldPid: number): Promise<Workers> {
-    return pollUntil(() => workers(mcrd), (w) => w.dataplane.state === 'running' && w.dataplane.pid !== null && w.dataplane.pid !== oldPid, 'a restarted data plane', 10_000, 20);
+    return pollUntil(
+      () => workers(mcrd),
+      (w) => w.dataplane.state === 'running' && w.dataplane.pid !== null && w.dataplane.pid !== oldPid,
+      'a restarted data plane',
+      10_000,
+      20,
+    );
   }
 
   async function mcrctlWorkers(): Promise<Workers> {
@@ -88,13 +130,20 @@ describe('data-plane restart', { skip }, () => {
 
     // The supervisor restored every rule, with the same ids, names and status.
     assert.equal((await mcrd.ctl(['list', '--json'])).stdout, listBefore);
-    assert.deepEqual((await rules(mcrd)).map((r) => [r.name, r.status.input, r.status.outputs]), [['a', 'up', ['up']], ['b', 'up', ['up', 'up']]]);
+    assert.deepEqual(
+      (await rules(mcrd)).map((r) => [r.name, r.status.input, r.status.outputs]),
+      [
+        ['a', 'up', ['up']],
+        ['b', 'up', ['up', 'up']],
+      ],
+    );
 
     // Nothing went backwards, and nothing was invented: no traffic, no change.
     const afterRestart = await stats(mcrd);
     assertNoneBackwards(before, afterRestart);
     // (wakeups count the idle worker's 100 ms poll timeouts too, so they move with time alone)
-    const traffic = (s: Stats): unknown => JSON.parse(JSON.stringify({ ...s, uptimeSeconds: 0 }, (k, v: unknown) => (k === 'wakeups' ? undefined : v)));
+    const traffic = (s: Stats): unknown =>
+      JSON.parse(JSON.stringify({ ...s, uptimeSeconds: 0 }, (k, v: unknown) => (k === 'wakeups' ? undefined : v)));
     assert.deepEqual(traffic(afterRestart), traffic(before));
 
     await streamA(5_000);
@@ -143,15 +192,32 @@ describe('data-plane restart', { skip }, () => {
     const first = await mcrd.dataplanePid();
     process.kill(first, 'SIGKILL');
     // The replacement is killed as soon as it exists, before it is ready.
-    const second = (await pollUntil(() => workers(mcrd), (w) => w.dataplane.pid !== null && w.dataplane.pid !== first, 'a second data plane', 10_000, 5)).dataplane.pid as number;
+    const second = (
+      await pollUntil(
+        () => workers(mcrd),
+        (w) => w.dataplane.pid !== null && w.dataplane.pid !== first,
+        'a second data plane',
+        10_000,
+        5,
+      )
+    ).dataplane.pid as number;
     process.kill(second, 'SIGKILL');
     const w = await restarted(second);
     assert.equal(w.dataplane.restarts, 4);
-    const delays = [...mcrd.stderr.matchAll(/data plane exited unexpectedly \(SIGKILL\); restarting in (\d+) ms/g)].map((m) => Number(m[1]));
+    const delays = [...mcrd.stderr.matchAll(/data plane exited unexpectedly \(SIGKILL\); restarting in (\d+) ms/g)].map((m) =>
+      Number(m[1]),
+    );
     assert.equal(delays.length, 4);
-    for (let i = 1; i < delays.length; i++) assert.ok((delays[i] as number) > (delays[i - 1] as number), `backoff escalates: ${delays.join(', ')}`);
+    for (let i = 1; i < delays.length; i++)
+      assert.ok((delays[i] as number) > (delays[i - 1] as number), `backoff escalates: ${delays.join(', ')}`);
 
-    assert.deepEqual((await rules(mcrd)).map((r) => [r.name, r.status.input]), [['a', 'up'], ['b', 'up']]);
+    assert.deepEqual(
+      (await rules(mcrd)).map((r) => [r.name, r.status.input]),
+      [
+        ['a', 'up'],
+        ['b', 'up'],
+      ],
+    );
     const mid = await stats(mcrd);
     assertNoneBackwards(before, mid);
     await streamA(5_000);
@@ -166,13 +232,31 @@ describe('data-plane restart', { skip }, () => {
     const C = { group: '239.1.1.3', port: 5007, out: '239.2.2.5', outPort: 5008 };
     const pid = await mcrd.dataplanePid();
     process.kill(pid, 'SIGKILL');
-    await pollUntil(() => workers(mcrd), (w) => w.dataplane.state !== 'running', 'the supervisor to notice the crash', 5_000, 5);
+    await pollUntil(
+      () => workers(mcrd),
+      (w) => w.dataplane.state !== 'running',
+      'the supervisor to notice the crash',
+      5_000,
+      5,
+    );
     // Accepted into the registry while nothing runs; they must reach the new data plane.
-    await mcrd.request('add', { name: 'c', input: { interface: 'r0', group: C.group, port: C.port }, outputs: [{ group: C.out, port: C.outPort, interface: 'r1' }] });
+    await mcrd.request('add', {
+      name: 'c',
+      input: { interface: 'r0', group: C.group, port: C.port },
+      outputs: [{ group: C.out, port: C.outPort, interface: 'r1' }],
+    });
     await mcrd.request('remove', { name: 'b' });
     await restarted(pid);
-    const list = await pollUntil(() => rules(mcrd), (rs) => rs.every((r) => r.status.input === 'up'), 'every rule up', 5_000);
-    assert.deepEqual(list.map((r) => r.name), ['a', 'c']);
+    const list = await pollUntil(
+      () => rules(mcrd),
+      (rs) => rs.every((r) => r.status.input === 'up'),
+      'every rule up',
+      5_000,
+    );
+    assert.deepEqual(
+      list.map((r) => r.name),
+      ['a', 'c'],
+    );
     assert.match((await t.ip('relay', ['maddr', 'show', 'dev', 'r0'])).stdout, /239\.1\.1\.3/);
 
     const sink = receive(t, 'sink', { group: C.out, port: C.outPort, iface: 's0', count: 2_000 });
@@ -204,7 +288,12 @@ describe('data-plane restart', { skip }, () => {
       no_match: last.totals.noMatch,
       buf_exhaust: last.totals.bufExhaust,
     });
-    await pollUntil(async () => alive(dataplane), (a) => !a, `data plane pid ${dataplane} gone`, 3_000);
+    await pollUntil(
+      async () => alive(dataplane),
+      (a) => !a,
+      `data plane pid ${dataplane} gone`,
+      3_000,
+    );
     const pids = await sh('ip', ['netns', 'pids', t.ns('relay')]);
     assert.equal(pids.stdout.trim(), '', 'no process left in the relay namespace');
     assert.equal(existsSync(mcrd.socket), false, 'control socket removed');

@@ -32,7 +32,13 @@ describe('reverse-path filter', { skip }, () => {
   async function stream(sinkPort: number, inputGroup: string, plainCount?: number) {
     // Without a count the plain receiver stops 3 s after its start when nothing arrives, so it is
     // still listening when the last of the N packets (0.5 s at 10,000 pps) has gone by.
-    const plain = receive(t, 'relay', { group: inputGroup, port: 5001, iface: 'r0', timeoutS: 3, ...(plainCount ? { count: plainCount } : {}) });
+    const plain = receive(t, 'relay', {
+      group: inputGroup,
+      port: 5001,
+      iface: 'r0',
+      timeoutS: 3,
+      ...(plainCount ? { count: plainCount } : {}),
+    });
     const sink = receive(t, 'sink', { group: '239.2.2.2', port: sinkPort, iface: 's0', count: N });
     await Promise.all([plain.ready, sink.ready]);
     const drops = await rpfDrops();
@@ -60,7 +66,19 @@ describe('reverse-path filter', { skip }, () => {
   });
 
   it(`rp_filter=1: a plain socket on the relay gets 0 of ${N.toLocaleString('en')}, the kernel counts ${N.toLocaleString('en')} RPF drops, mcr forwards all of them`, async () => {
-    await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', '239.1.1.1', '--input-port', '5001', '--outputs', '239.2.2.2:5002:r1', '--name', 'unroutable-source']);
+    await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      '239.1.1.1',
+      '--input-port',
+      '5001',
+      '--outputs',
+      '239.2.2.2:5002:r1',
+      '--name',
+      'unroutable-source',
+    ]);
     const r = await stream(5002, '239.1.1.1');
     assert.equal(r.plain.received, 0, `plain socket: ${JSON.stringify(r.plain)}`);
     assert.equal(r.plain.foreign, 0);
@@ -75,7 +93,19 @@ describe('reverse-path filter', { skip }, () => {
 
   it('control: with rp_filter=0 the same plain socket gets every packet, so the 0 above is the filter', async () => {
     await rpFilter('0');
-    await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', '239.1.1.3', '--input-port', '5001', '--outputs', '239.2.2.2:5003:r1', '--name', 'rpf-off']);
+    await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      '239.1.1.3',
+      '--input-port',
+      '5001',
+      '--outputs',
+      '239.2.2.2:5003:r1',
+      '--name',
+      'rpf-off',
+    ]);
     const r = await stream(5003, '239.1.1.3', N);
     assertDelivered(r.plain, N, 'plain socket with rp_filter=0');
     assert.equal(r.rpfDrops, 0, 'TcpExtIPReversePathFilter delta');

@@ -13,7 +13,8 @@ const skip = skipReason();
 
 const A = { group: '239.1.1.1', port: 5001, out: '239.2.2.1', outPort: 6001 };
 
-const ruleIdOf = (iface: string, group: string, port: number): string => createHash('sha256').update(`${iface}|${group}|${port}`).digest('hex').slice(0, 12);
+const ruleIdOf = (iface: string, group: string, port: number): string =>
+  createHash('sha256').update(`${iface}|${group}|${port}`).digest('hex').slice(0, 12);
 
 function spec(name: string, group: string, port: number, outGroup: string, outPort: number, outIf = 'r1'): RuleSpec {
   return { name, input: { interface: 'r0', group, port }, outputs: [{ group: outGroup, port: outPort, interface: outIf }] };
@@ -35,7 +36,19 @@ describe('rule changes during traffic', { skip }, () => {
   before(async () => {
     t = await oneHop('rule');
     mcrd = await startDaemon(t, 'relay');
-    const add = await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', A.group, '--input-port', String(A.port), '--outputs', `${A.out}:${A.outPort}:r1`, '--name', 'a']);
+    const add = await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      A.group,
+      '--input-port',
+      String(A.port),
+      '--outputs',
+      `${A.out}:${A.outPort}:r1`,
+      '--name',
+      'a',
+    ]);
     assert.equal(add.stdout, `${ruleIdOf('r0', A.group, A.port)}\n`);
   });
   after(async () => {
@@ -58,7 +71,20 @@ describe('rule changes during traffic', { skip }, () => {
       const viaCli = ops % 10 === 0;
       if (kind === 'add') {
         const s = spec(name, `239.1.10.${k + 1}`, 7000 + k, `239.2.10.${k + 1}`, 8000 + k);
-        if (viaCli) await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', `239.1.10.${k + 1}`, '--input-port', String(7000 + k), '--outputs', `239.2.10.${k + 1}:${8000 + k}:r1`, '--name', name]);
+        if (viaCli)
+          await mcrd.ctl([
+            'add',
+            '--input-interface',
+            'r0',
+            '--input-group',
+            `239.1.10.${k + 1}`,
+            '--input-port',
+            String(7000 + k),
+            '--outputs',
+            `239.2.10.${k + 1}:${8000 + k}:r1`,
+            '--name',
+            name,
+          ]);
         else await mcrd.request('add', s);
       } else if (viaCli) {
         await mcrd.ctl(['remove', '--name', name]);
@@ -110,12 +136,27 @@ describe('rule changes during traffic', { skip }, () => {
     const a = after.rules.find((r) => r.name === 'a');
     assert.equal(a?.matchedPackets, countA);
     assert.equal(a?.outputs[0]?.txPackets, countA);
-    assert.deepEqual((await rules(mcrd)).map((r) => r.name), ['a']);
+    assert.deepEqual(
+      (await rules(mcrd)).map((r) => r.name),
+      ['a'],
+    );
   });
 
   it('stops forwarding a removed rule at once: later packets count as no_match, exactly', async () => {
     const G = { group: '239.1.30.1', port: 7600, out: '239.2.30.1', outPort: 8600 };
-    await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', G.group, '--input-port', String(G.port), '--outputs', `${G.out}:${G.outPort}:r1`, '--name', 'gone']);
+    await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      G.group,
+      '--input-port',
+      String(G.port),
+      '--outputs',
+      `${G.out}:${G.outPort}:r1`,
+      '--name',
+      'gone',
+    ]);
     const sink1 = receive(t, 'sink', { group: G.out, port: G.outPort, iface: 's0', count: 1_000 });
     await sink1.ready;
     await send(t, 'gen', { group: G.group, port: G.port, source: '10.0.1.1', rate: 5_000, count: 1_000 });
@@ -140,13 +181,43 @@ describe('rule changes during traffic', { skip }, () => {
   });
 
   it('removes by --rule-id and by --name', async () => {
-    const id1 = (await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', '239.1.40.1', '--input-port', '7700', '--outputs', '239.2.40.1:8700:r1'])).stdout.trim();
+    const id1 = (
+      await mcrd.ctl([
+        'add',
+        '--input-interface',
+        'r0',
+        '--input-group',
+        '239.1.40.1',
+        '--input-port',
+        '7700',
+        '--outputs',
+        '239.2.40.1:8700:r1',
+      ])
+    ).stdout.trim();
     assert.equal(id1, ruleIdOf('r0', '239.1.40.1', 7700));
-    await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', '239.1.40.2', '--input-port', '7701', '--outputs', '239.2.40.2:8701:r1', '--name', 'by-name']);
-    assert.deepEqual((await rules(mcrd)).map((r) => r.name ?? r.id), ['a', id1, 'by-name']);
+    await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      '239.1.40.2',
+      '--input-port',
+      '7701',
+      '--outputs',
+      '239.2.40.2:8701:r1',
+      '--name',
+      'by-name',
+    ]);
+    assert.deepEqual(
+      (await rules(mcrd)).map((r) => r.name ?? r.id),
+      ['a', id1, 'by-name'],
+    );
     assert.equal((await mcrd.ctl(['remove', '--rule-id', id1])).stdout, `removed ${id1}\n`);
     assert.equal((await mcrd.ctl(['remove', '--name', 'by-name'])).stdout, `removed ${ruleIdOf('r0', '239.1.40.2', 7701)} (by-name)\n`);
-    assert.deepEqual((await rules(mcrd)).map((r) => r.name), ['a']);
+    assert.deepEqual(
+      (await rules(mcrd)).map((r) => r.name),
+      ['a'],
+    );
   });
 
   it('refuses to remove a rule that does not exist: exit 1, one line', async () => {
@@ -163,7 +234,22 @@ describe('rule changes during traffic', { skip }, () => {
 
   it('refuses a second rule for the same input, or the same name, with EEXIST', async () => {
     const listBefore = await rules(mcrd);
-    const dup = await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', A.group, '--input-port', String(A.port), '--outputs', '239.2.9.9:6999:r1', '--name', 'other'], true);
+    const dup = await mcrd.ctl(
+      [
+        'add',
+        '--input-interface',
+        'r0',
+        '--input-group',
+        A.group,
+        '--input-port',
+        String(A.port),
+        '--outputs',
+        '239.2.9.9:6999:r1',
+        '--name',
+        'other',
+      ],
+      true,
+    );
     assert.equal(dup.code, 1);
     assert.equal(dup.stdout, '');
     assert.equal(dup.stderr, `mcrctl: a rule for r0 ${A.group}:${A.port} exists already (id ${ruleIdOf('r0', A.group, A.port)}, name a)\n`);
@@ -177,12 +263,18 @@ describe('rule changes during traffic', { skip }, () => {
 
   it('refuses an output on the input interface, naming the key', async () => {
     const listBefore = await rules(mcrd);
-    const cli = await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', '239.1.50.1', '--input-port', '7800', '--outputs', '239.2.50.1:8800:r0'], true);
+    const cli = await mcrd.ctl(
+      ['add', '--input-interface', 'r0', '--input-group', '239.1.50.1', '--input-port', '7800', '--outputs', '239.2.50.1:8800:r0'],
+      true,
+    );
     assert.equal(cli.code, 2, 'validated locally: a usage error');
     assert.equal(cli.stderr, 'mcrctl: --outputs: "r0" is also this rule\'s input interface (the relay would feed its own output back)\n');
     const err = await refused(mcrd.request('add', spec('loop', '239.1.50.1', 7800, '239.2.50.1', 8800, 'r0')));
     assert.equal(err.code, 'EINVAL');
-    assert.equal(err.message, 'rule.outputs[0].interface: "r0" is also this rule\'s input interface (the relay would feed its own output back)');
+    assert.equal(
+      err.message,
+      'rule.outputs[0].interface: "r0" is also this rule\'s input interface (the relay would feed its own output back)',
+    );
     assert.deepEqual(await rules(mcrd), listBefore);
   });
 });

@@ -12,7 +12,11 @@ import { skipReason, startDaemon, streamExactly, type DaemonHandle, type Topolog
 
 const skip = skipReason();
 const COUNT = 4_000;
-const RULE = { name: 's', input: { interface: 'r0', group: '239.1.1.1', port: 5001 }, outputs: [{ group: '239.2.2.2', port: 5002, interface: 'r1' }] };
+const RULE = {
+  name: 's',
+  input: { interface: 'r0', group: '239.1.1.1', port: 5001 },
+  outputs: [{ group: '239.2.2.2', port: 5002, interface: 'r1' }],
+};
 const STREAM = { group: '239.1.1.1', port: 5001, out: '239.2.2.2', outPort: 5002, count: COUNT, rate: 4_000 };
 
 type Spans = Stats['totals']['spans'];
@@ -36,10 +40,17 @@ function cpuList(list: string): number[] {
 }
 
 function threads(pid: number): { tid: number; name: string }[] {
-  return readdirSync(`/proc/${pid}/task`).map((tid) => ({ tid: Number(tid), name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() }));
+  return readdirSync(`/proc/${pid}/task`).map((tid) => ({
+    tid: Number(tid),
+    name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(),
+  }));
 }
 
-async function runWith(label: string, config: Record<string, unknown>, check: (s: Stats, mcrd: DaemonHandle) => Promise<void> | void): Promise<void> {
+async function runWith(
+  label: string,
+  config: Record<string, unknown>,
+  check: (s: Stats, mcrd: DaemonHandle) => Promise<void> | void,
+): Promise<void> {
   const dir = new TempDir();
   const t: Topology = await quietOneHop(label);
   let mcrd: DaemonHandle | undefined;
@@ -88,7 +99,9 @@ describe('sampled spans', { skip }, () => {
   });
 
   const cpuSkip = os.cpus().length < 2 ? `needs 2 CPUs, this machine has ${os.cpus().length}` : false;
-  it('with cpus [1], the worker runs on CPU 1 and every other thread of mcrd and its data plane keeps off it', { skip: cpuSkip }, async () => {
+  it('with cpus [1], the worker runs on CPU 1 and every other thread of mcrd and its data plane keeps off it', {
+    skip: cpuSkip,
+  }, async () => {
     await runWith('spc', { cpus: [1] }, async (_s, mcrd) => {
       const w = await mcrd.request('workers');
       const worker = w.workers[0];
@@ -96,12 +109,18 @@ describe('sampled spans', { skip }, () => {
       const dataplane = w.dataplane.pid ?? 0;
       assert.equal(allowedCpus(dataplane, worker?.tid ?? 0), '1', 'worker thread allowed on CPU 1 only');
       const others = [
-        ...threads(dataplane).filter((th) => th.tid !== worker?.tid).map((th) => ({ ...th, pid: dataplane })),
+        ...threads(dataplane)
+          .filter((th) => th.tid !== worker?.tid)
+          .map((th) => ({ ...th, pid: dataplane })),
         ...threads(mcrd.child.pid ?? 0).map((th) => ({ ...th, pid: mcrd.child.pid ?? 0 })),
       ];
       assert.ok(others.length > 5, 'Node threads found');
       const onWorkerCpu = others.filter((th) => cpuList(allowedCpus(th.pid, th.tid)).includes(1));
-      assert.deepEqual(onWorkerCpu.map((th) => `${th.pid}/${th.tid} ${th.name}: ${allowedCpus(th.pid, th.tid)}`), [], 'threads allowed on the worker CPU');
+      assert.deepEqual(
+        onWorkerCpu.map((th) => `${th.pid}/${th.tid} ${th.name}: ${allowedCpus(th.pid, th.tid)}`),
+        [],
+        'threads allowed on the worker CPU',
+      );
     });
   });
 });

@@ -29,7 +29,12 @@ describe('three hops', { skip }, () => {
   before(async () => {
     dir = new TempDir();
     // gen g0 10.0.1.1 <-> i0 mcr1 o0 10.0.2.1 <-> i0 mcr2 o0 <-> i0 mcr3 o0 10.0.4.1 <-> s0 10.0.4.2 sink
-    t = await buildChain(new Topology('hop3', { sysctls: NO_IPV6 }), ['gen', 'mcr1', 'mcr2', 'mcr3', 'sink'], ['g0', 'o0', 'o0', 'o0'], ['i0', 'i0', 'i0', 's0']);
+    t = await buildChain(
+      new Topology('hop3', { sysctls: NO_IPV6 }),
+      ['gen', 'mcr1', 'mcr2', 'mcr3', 'sink'],
+      ['g0', 'o0', 'o0', 'o0'],
+      ['i0', 'i0', 'i0', 's0'],
+    );
     for (const hop of HOPS) {
       const i0 = await linkCounters(t, hop.ns, 'i0');
       const o0 = await linkCounters(t, hop.ns, 'o0');
@@ -72,7 +77,11 @@ describe('three hops', { skip }, () => {
       const hop = HOPS[i]!;
       assert.equal(await d.stop(), 0, `${hop.ns} exit code`);
       const total = parseFinal(d.stdout);
-      assert.deepEqual(total, { recv: COUNT, matched: COUNT, egr_sent: COUNT, filtered: 0, no_match: 0, buf_exhaust: 0 }, `${hop.ns} FINAL`);
+      assert.deepEqual(
+        total,
+        { recv: COUNT, matched: COUNT, egr_sent: COUNT, filtered: 0, no_match: 0, buf_exhaust: 0 },
+        `${hop.ns} FINAL`,
+      );
       // Exact, no allowance: with IPv6 off the links carry only the stream (downstream) and the
       // IGMP reports of each relay's join on i0 (upstream: tx on i0, rx on the previous o0).
       // So everything the kernel received on i0 is a UDP frame mcr's ring counted, and

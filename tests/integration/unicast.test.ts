@@ -23,7 +23,19 @@ describe('multicast to unicast', { skip }, () => {
   });
 
   it(`multicast in, unicast out to 10.0.2.2: all ${N.toLocaleString('en')} packets arrive once, intact`, async () => {
-    await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', '239.1.1.1', '--input-port', '5001', '--outputs', '10.0.2.2:6001:r1', '--name', 'to-unicast']);
+    await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      '239.1.1.1',
+      '--input-port',
+      '5001',
+      '--outputs',
+      '10.0.2.2:6001:r1',
+      '--name',
+      'to-unicast',
+    ]);
     const sink = receive(t, 'sink', { group: '10.0.2.2', port: 6001, iface: 's0', count: N });
     await sink.ready;
     // The first packets wait in the kernel's neighbour queue while the relay ARPs for 10.0.2.2;
@@ -35,12 +47,27 @@ describe('multicast to unicast', { skip }, () => {
     const s = await stats(mcrd);
     const rule = ruleStats(s, 'to-unicast');
     assert.equal(rule.matchedPackets, N);
-    assert.deepEqual(rule.outputs.map((o) => [o.group, o.port, o.txPackets, o.txErrors]), [['10.0.2.2', 6001, N, 0]]);
+    assert.deepEqual(
+      rule.outputs.map((o) => [o.group, o.port, o.txPackets, o.txErrors]),
+      [['10.0.2.2', 6001, N, 0]],
+    );
     assert.deepEqual([s.totals.matched, s.totals.txPackets, s.totals.txErrors, s.totals.bufExhaust], [N, N, 0, 0]);
   });
 
   it('one rule with a multicast and a unicast output: both get every packet', async () => {
-    await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', '239.1.1.2', '--input-port', '5001', '--outputs', '239.2.2.2:6002:r1,10.0.2.2:6003:r1', '--name', 'mixed']);
+    await mcrd.ctl([
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      '239.1.1.2',
+      '--input-port',
+      '5001',
+      '--outputs',
+      '239.2.2.2:6002:r1,10.0.2.2:6003:r1',
+      '--name',
+      'mixed',
+    ]);
     const mcast = receive(t, 'sink', { group: '239.2.2.2', port: 6002, iface: 's0', count: N });
     const ucast = receive(t, 'sink', { group: '10.0.2.2', port: 6003, iface: 's0', count: N });
     await Promise.all([mcast.ready, ucast.ready]);
@@ -53,9 +80,20 @@ describe('multicast to unicast', { skip }, () => {
     const s = await stats(mcrd);
     const rule = ruleStats(s, 'mixed');
     assert.equal(rule.matchedPackets, N);
-    assert.deepEqual(rule.outputs.map((o) => [o.group, o.port, o.txPackets, o.txErrors]), [['239.2.2.2', 6002, N, 0], ['10.0.2.2', 6003, N, 0]]);
     assert.deepEqual(
-      [s.totals.matched - before_.matched, s.totals.txPackets - before_.txPackets, s.totals.txErrors - before_.txErrors, s.totals.bufExhaust - before_.bufExhaust],
+      rule.outputs.map((o) => [o.group, o.port, o.txPackets, o.txErrors]),
+      [
+        ['239.2.2.2', 6002, N, 0],
+        ['10.0.2.2', 6003, N, 0],
+      ],
+    );
+    assert.deepEqual(
+      [
+        s.totals.matched - before_.matched,
+        s.totals.txPackets - before_.txPackets,
+        s.totals.txErrors - before_.txErrors,
+        s.totals.bufExhaust - before_.bufExhaust,
+      ],
       [N, 2 * N, 0, 0],
     );
   });

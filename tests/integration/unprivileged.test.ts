@@ -14,7 +14,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { quietOneHop, ruleStats, stats } from '../helpers/datapath';
-import { parseFinal, ROOT, sh, skipReason, startMcrd, streamExactly, type CommandResult, type DaemonHandle, type Topology } from '../helpers/netns';
+import {
+  parseFinal,
+  ROOT,
+  sh,
+  skipReason,
+  startMcrd,
+  streamExactly,
+  type CommandResult,
+  type DaemonHandle,
+  type Topology,
+} from '../helpers/netns';
 
 const skip = skipReason();
 
@@ -33,7 +43,17 @@ function unusedId(db: 'passwd' | 'group', start: number, taken: number[] = []): 
 }
 
 /** The fields of /proc/PID/status that say who a process is and what it may do. */
-function identity(pid: number): { uid: string; gid: string; groups: string; capEff: bigint; capPrm: bigint; capInh: bigint; capAmb: bigint; capBnd: bigint; noNewPrivs: string } {
+function identity(pid: number): {
+  uid: string;
+  gid: string;
+  groups: string;
+  capEff: bigint;
+  capPrm: bigint;
+  capInh: bigint;
+  capAmb: bigint;
+  capBnd: bigint;
+  noNewPrivs: string;
+} {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string): string => (new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(status)?.[1] ?? '').trim();
   const cap = (name: string): bigint => BigInt(`0x${field(name)}`);
@@ -124,7 +144,13 @@ describe('mcrd unprivileged (setpriv, CAP_NET_RAW + CAP_NET_ADMIN only)', { skip
       assert.equal(id.uid, `${relayUid}\t${relayUid}\t${relayUid}\t${relayUid}`, `pid ${pid} uid`);
       assert.equal(id.gid, `${relayGid}\t${relayGid}\t${relayGid}\t${relayGid}`, `pid ${pid} gid`);
       assert.equal(id.groups, '', `pid ${pid} supplementary groups`);
-      for (const [set, value] of [['CapEff', id.capEff], ['CapPrm', id.capPrm], ['CapInh', id.capInh], ['CapAmb', id.capAmb], ['CapBnd', id.capBnd]] as const)
+      for (const [set, value] of [
+        ['CapEff', id.capEff],
+        ['CapPrm', id.capPrm],
+        ['CapInh', id.capInh],
+        ['CapAmb', id.capAmb],
+        ['CapBnd', id.capBnd],
+      ] as const)
         assert.equal(value, NET_CAPS, `pid ${pid} ${set} is ${value.toString(16)}, want CAP_NET_RAW + CAP_NET_ADMIN (3000)`);
       assert.equal(id.noNewPrivs, '1', `pid ${pid} NoNewPrivs`);
     }
@@ -133,7 +159,19 @@ describe('mcrd unprivileged (setpriv, CAP_NET_RAW + CAP_NET_ADMIN only)', { skip
     assert.deepEqual({ uid: st.uid, gid: st.gid, mode: (st.mode & 0o777).toString(8) }, { uid: relayUid, gid: relayGid, mode: '660' });
 
     // A member of the socket's group runs the rule change, not root.
-    const add = await ctlAs(otherUid, [relayGid], socket, ['add', '--input-interface', 'r0', '--input-group', '239.1.1.1', '--input-port', '5001', '--outputs', '239.2.2.2:5002:r1', '--name', 'unpriv']);
+    const add = await ctlAs(otherUid, [relayGid], socket, [
+      'add',
+      '--input-interface',
+      'r0',
+      '--input-group',
+      '239.1.1.1',
+      '--input-port',
+      '5001',
+      '--outputs',
+      '239.2.2.2:5002:r1',
+      '--name',
+      'unpriv',
+    ]);
     assert.equal(add.code, 0, add.stderr);
     await streamExactly(t, { group: '239.1.1.1', port: 5001, out: '239.2.2.2', outPort: 5002, count: COUNT });
 
@@ -149,14 +187,40 @@ describe('mcrd unprivileged (setpriv, CAP_NET_RAW + CAP_NET_ADMIN only)', { skip
 
   it('refuses, in one line, a --control-socket-group the uid is not a member of (and leaves no socket)', async () => {
     const socket = path.join(copy, 'run', 'refused.sock');
-    const r = await t.exec('relay', 'setpriv', [...asUser(relayUid, relayGid, { caps: CAPS }), process.execPath, path.join(copy, 'bin', 'mcrd.js'), '--control-socket', socket, '--control-socket-group', String(opsGid)], { allowFail: true });
+    const r = await t.exec(
+      'relay',
+      'setpriv',
+      [
+        ...asUser(relayUid, relayGid, { caps: CAPS }),
+        process.execPath,
+        path.join(copy, 'bin', 'mcrd.js'),
+        '--control-socket',
+        socket,
+        '--control-socket-group',
+        String(opsGid),
+      ],
+      { allowFail: true },
+    );
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, `mcrd: cannot give the control socket ${socket} to group ${opsGid} (gid ${opsGid}): mcrd (uid ${relayUid}) is not a member of it; run mcrd in that group (systemd: SupplementaryGroups=${opsGid}) or as root\n`);
+    assert.equal(
+      r.stderr,
+      `mcrd: cannot give the control socket ${socket} to group ${opsGid} (gid ${opsGid}): mcrd (uid ${relayUid}) is not a member of it; run mcrd in that group (systemd: SupplementaryGroups=${opsGid}) or as root\n`,
+    );
     assert.equal(statSync(socket, { throwIfNoEntry: false }), undefined);
   });
 
   it('rejects an unknown --control-socket-group as a usage error naming it', async () => {
-    const r = await sh(process.execPath, [path.join(copy, 'bin', 'mcrd.js'), '--control-socket', path.join(copy, 'root-run', 'x.sock'), '--control-socket-group', 'no-such-group-mcr'], { allowFail: true });
+    const r = await sh(
+      process.execPath,
+      [
+        path.join(copy, 'bin', 'mcrd.js'),
+        '--control-socket',
+        path.join(copy, 'root-run', 'x.sock'),
+        '--control-socket-group',
+        'no-such-group-mcr',
+      ],
+      { allowFail: true },
+    );
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^mcrd: .*'no-such-group-mcr' is invalid\. no such group "no-such-group-mcr"\n$/);
   });
@@ -170,7 +234,10 @@ describe('mcrd unprivileged (setpriv, CAP_NET_RAW + CAP_NET_ADMIN only)', { skip
     const outsider = await ctlAs(otherUid, undefined, socket, ['workers']);
     assert.equal(outsider.code, 1);
     assert.equal(outsider.stdout, '');
-    assert.equal(outsider.stderr, `mcrctl: permission denied on ${socket}: ask for membership of group ${opsGid} (a new membership needs a new login)\n`);
+    assert.equal(
+      outsider.stderr,
+      `mcrctl: permission denied on ${socket}: ask for membership of group ${opsGid} (a new membership needs a new login)\n`,
+    );
 
     const member = await ctlAs(otherUid, [opsGid], socket, ['workers']);
     assert.equal(member.code, 0, member.stderr);

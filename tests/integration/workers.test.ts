@@ -30,7 +30,19 @@ describe('two workers', { skip }, () => {
     for (const s of STREAMS) await t.ip('gen', ['addr', 'add', `${s.source}/24`, 'dev', 'g0']);
     mcrd = await startDaemon(t, 'relay', { args: ['--workers', '2'] });
     for (const s of STREAMS)
-      await mcrd.ctl(['add', '--input-interface', 'r0', '--input-group', s.input, '--input-port', '5001', '--outputs', `${s.output}:${s.port}:r1`, '--name', `stream${s.id}`]);
+      await mcrd.ctl([
+        'add',
+        '--input-interface',
+        'r0',
+        '--input-group',
+        s.input,
+        '--input-port',
+        '5001',
+        '--outputs',
+        `${s.output}:${s.port}:r1`,
+        '--name',
+        `stream${s.id}`,
+      ]);
   });
   after(async () => {
     await mcrd?.stop();
@@ -40,16 +52,26 @@ describe('two workers', { skip }, () => {
   it('mcrctl workers lists 2 workers', async () => {
     const w = JSON.parse((await mcrd.ctl(['workers', '--json'])).stdout) as Workers;
     assert.equal(w.dataplane.state, 'running');
-    assert.deepEqual(w.workers.map((x) => x.worker), [0, 1]);
+    assert.deepEqual(
+      w.workers.map((x) => x.worker),
+      [0, 1],
+    );
   });
 
   it(`delivers 4 streams (${TOTAL.toLocaleString('en')} packets) exactly once; each stream on one worker; per-worker counters sum to the totals`, async (ctx) => {
-    const sinks = STREAMS.map((s) => receive(t, 'sink', { group: s.output, port: s.port, iface: 's0', count: s.count, stream: s.id, timeoutS: 10 }));
+    const sinks = STREAMS.map((s) =>
+      receive(t, 'sink', { group: s.output, port: s.port, iface: 's0', count: s.count, stream: s.id, timeoutS: 10 }),
+    );
     await Promise.all(sinks.map((r) => r.ready));
     const r1Before = await linkCounters(t, 'relay', 'r1');
     // In parallel, 10,000 pps in all at first.
-    const sent = await Promise.all(STREAMS.map((s) => send(t, 'gen', { group: s.input, port: 5001, source: s.source, rate: 2_500, count: s.count, stream: s.id })));
-    assert.deepEqual(sent.map((r) => r.sent), STREAMS.map((s) => s.count));
+    const sent = await Promise.all(
+      STREAMS.map((s) => send(t, 'gen', { group: s.input, port: 5001, source: s.source, rate: 2_500, count: s.count, stream: s.id })),
+    );
+    assert.deepEqual(
+      sent.map((r) => r.sent),
+      STREAMS.map((s) => s.count),
+    );
     for (const [k, r] of sinks.entries()) assertDelivered(await r.result, STREAMS[k]!.count, `stream ${k + 1}`);
 
     const s = await stats(mcrd);
@@ -57,15 +79,30 @@ describe('two workers', { skip }, () => {
       [s.totals.rxFrames, s.totals.matched, s.totals.txPackets, s.totals.txErrors, s.totals.ringDrops, s.totals.bufExhaust],
       [TOTAL, TOTAL, TOTAL, 0, 0, 0],
     );
-    assert.deepEqual(s.rules.map((r) => [r.name, r.matchedPackets, r.outputs[0]?.txPackets]), STREAMS.map((x) => [`stream${x.id}`, x.count, x.count]));
+    assert.deepEqual(
+      s.rules.map((r) => [r.name, r.matchedPackets, r.outputs[0]?.txPackets]),
+      STREAMS.map((x) => [`stream${x.id}`, x.count, x.count]),
+    );
     // The kernel sent exactly one frame per packet on r1: no copy went out twice.
     assert.equal((await t.counter('relay', 'r1', 'tx_packets')) - r1Before.tx, TOTAL, 'kernel tx on r1');
 
     const w = JSON.parse((await mcrd.ctl(['workers', '--json'])).stdout) as Workers;
     assert.equal(w.workers.length, 2);
-    assert.equal(w.workers.reduce((n, x) => n + x.rxFrames, 0), TOTAL, 'sum of per-worker rx');
-    assert.equal(w.workers.reduce((n, x) => n + x.txPackets, 0), TOTAL, 'sum of per-worker tx');
-    assert.deepEqual(w.workers.map((x) => x.rxFrames), s.workers.map((x) => x.rxFrames), 'workers and stats agree');
+    assert.equal(
+      w.workers.reduce((n, x) => n + x.rxFrames, 0),
+      TOTAL,
+      'sum of per-worker rx',
+    );
+    assert.equal(
+      w.workers.reduce((n, x) => n + x.txPackets, 0),
+      TOTAL,
+      'sum of per-worker tx',
+    );
+    assert.deepEqual(
+      w.workers.map((x) => x.rxFrames),
+      s.workers.map((x) => x.rxFrames),
+      'workers and stats agree',
+    );
     for (const x of w.workers) {
       // A stream split across workers would leave a remainder (and could be reordered).
       assert.equal(x.rxFrames % 1_000, 0, `worker ${x.worker} rx ${x.rxFrames} is not a sum of whole streams`);
@@ -74,7 +111,12 @@ describe('two workers', { skip }, () => {
     }
     // Which worker a stream lands on depends on the kernel's per-boot flow-hash seed and the
     // senders' ephemeral ports, so the split is printed, not asserted.
-    const split = w.workers.map((x) => `worker ${x.worker}: ${x.rxFrames} rx = streams [${STREAMS.filter((st) => (x.rxFrames / 1_000) & (1 << (st.id - 1))).map((st) => st.id).join(', ')}]`);
+    const split = w.workers.map(
+      (x) =>
+        `worker ${x.worker}: ${x.rxFrames} rx = streams [${STREAMS.filter((st) => (x.rxFrames / 1_000) & (1 << (st.id - 1)))
+          .map((st) => st.id)
+          .join(', ')}]`,
+    );
     ctx.diagnostic(`fanout split: ${split.join('; ')}`);
   });
 

@@ -10,7 +10,16 @@ import { describe, test } from 'node:test';
 import * as fc from 'fast-check';
 import * as JSON5 from 'json5';
 import { ConfigError, parseConfigText, validateRuleSpec } from '../../src/config/validate';
-import { CONFIG_DEFAULTS, LIMITS, LOG_FORMATS, LOG_LEVELS, type Config, type OutputSpec, type RuleSpec, type Ttl } from '../../src/config/types';
+import {
+  CONFIG_DEFAULTS,
+  LIMITS,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type Config,
+  type OutputSpec,
+  type RuleSpec,
+  type Ttl,
+} from '../../src/config/types';
 
 // Fixed seed: a failure is reproduced by the next run, and fast-check prints the shrunk case.
 const RUNS = { numRuns: 400, seed: 0x6d6372 };
@@ -102,7 +111,8 @@ function checkText(text: string, input: unknown): Outcome {
 
 const anyJson = fc.jsonValue({ maxDepth: 4 });
 /** A value of the right kind most of the time, anything at all otherwise. */
-const orAny = <T>(good: fc.Arbitrary<T>): fc.Arbitrary<unknown> => fc.oneof({ weight: 3, arbitrary: good }, { weight: 1, arbitrary: anyJson });
+const orAny = <T>(good: fc.Arbitrary<T>): fc.Arbitrary<unknown> =>
+  fc.oneof({ weight: 3, arbitrary: good }, { weight: 1, arbitrary: anyJson });
 
 const address = fc.ipV4().filter((a) => a !== '0.0.0.0' && a !== '255.255.255.255');
 const nearAddress = fc.oneof(address, fc.constantFrom('0.0.0.0', '255.255.255.255', '239.1', '239.01.1.1', '256.1.1.1', ''));
@@ -148,17 +158,16 @@ const nearConfig = nearRecord({
 // Valid configs. Input and output interfaces come from disjoint name sets so an output never
 // reuses its rule's input interface; names get a unique suffix.
 const ttl: fc.Arbitrary<Ttl> = fc.oneof(fc.integer({ min: 1, max: 255 }), fc.constant('decrement' as const));
-const validOutput: fc.Arbitrary<OutputSpec> = fc
-  .record(
-    {
-      group: address,
-      port: fc.integer({ min: 1, max: 65535 }),
-      interface: fc.stringMatching(/^out[a-z0-9]{0,12}$/),
-      ttl,
-      source: address.filter((a) => Number(a.split('.')[0]) < 224 || Number(a.split('.')[0]) > 239),
-    },
-    { requiredKeys: ['group', 'port', 'interface'], noNullPrototype: true },
-  );
+const validOutput: fc.Arbitrary<OutputSpec> = fc.record(
+  {
+    group: address,
+    port: fc.integer({ min: 1, max: 65535 }),
+    interface: fc.stringMatching(/^out[a-z0-9]{0,12}$/),
+    ttl,
+    source: address.filter((a) => Number(a.split('.')[0]) < 224 || Number(a.split('.')[0]) > 239),
+  },
+  { requiredKeys: ['group', 'port', 'interface'], noNullPrototype: true },
+);
 const validRule: fc.Arbitrary<RuleSpec> = fc.record(
   {
     name: fc.stringMatching(/^[A-Za-z0-9_.-]{1,56}$/),
@@ -189,7 +198,7 @@ const validConfig: fc.Arbitrary<[Record<string, unknown>, Config]> = fc
   .chain((file) =>
     fc.option(fc.uniqueArray(fc.nat(1023), { minLength: file.workers ?? 1, maxLength: file.workers ?? 1 }), { freq: 2 }).map((cpus) => {
       const input: Record<string, unknown> = { ...file };
-      if (input.busyPoll === true) input.realtimePriority = 0;  // the one cross-field rule
+      if (input.busyPoll === true) input.realtimePriority = 0; // the one cross-field rule
       if (cpus !== null) input.cpus = cpus;
       const rules = (file.rules ?? []).map((r, i) => (r.name === undefined ? r : { ...r, name: `${r.name}-${i}` }));
       input.rules = rules;
@@ -208,13 +217,24 @@ const validConfig: fc.Arbitrary<[Record<string, unknown>, Config]> = fc
 describe('config validation properties (fast-check)', () => {
   test('the key-path check itself rejects paths that name no place and messages without a path', () => {
     const input = { rules: [{ outputs: [{ port: 0 }] }] };
-    assert.doesNotThrow(() => assertKeyPathProblems(new ConfigError(['rules[0].outputs[0].port: bad', 'rules[0].input: missing (expected x)']), input));
-    for (const problem of ['rules[1].outputs: bad', 'rules[0].outputs[0].group: bad', 'rules[0].outputs[0].port: missing (expected x)', 'something went wrong', 'rules[0]:'])
+    assert.doesNotThrow(() =>
+      assertKeyPathProblems(new ConfigError(['rules[0].outputs[0].port: bad', 'rules[0].input: missing (expected x)']), input),
+    );
+    for (const problem of [
+      'rules[1].outputs: bad',
+      'rules[0].outputs[0].group: bad',
+      'rules[0].outputs[0].port: missing (expected x)',
+      'something went wrong',
+      'rules[0]:',
+    ])
       assert.throws(() => assertKeyPathProblems(new ConfigError([problem]), input), assert.AssertionError, problem);
   });
 
   test('any JSON value: a Config or a ConfigError of key-path problems', () => {
-    fc.assert(fc.property(anyJson, (value) => void checkText(JSON.stringify(value), value)), RUNS);
+    fc.assert(
+      fc.property(anyJson, (value) => void checkText(JSON.stringify(value), value)),
+      RUNS,
+    );
   });
 
   test('objects with the real keys and wrong values: a Config or key-path problems that name real places', () => {
@@ -244,7 +264,11 @@ describe('config validation properties (fast-check)', () => {
   });
 
   test('any text as JSON5: a Config or a ConfigError (syntax errors give line and column)', () => {
-    const valid = JSON5.stringify({ rules: [{ input: { interface: 'eth0', group: '239.1.1.1', port: 5001 }, outputs: [{ group: '239.2.2.2', port: 5002, interface: 'eth1' }] }] });
+    const valid = JSON5.stringify({
+      rules: [
+        { input: { interface: 'eth0', group: '239.1.1.1', port: 5001 }, outputs: [{ group: '239.2.2.2', port: 5002, interface: 'eth1' }] },
+      ],
+    });
     // Arbitrary strings, and the valid text with a stretch replaced by arbitrary characters.
     const mutated = fc
       .tuple(fc.nat(valid.length), fc.nat(6), fc.string({ maxLength: 6, unit: 'binary' }))

@@ -7,13 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import {
-  ConfigError,
-  loadConfigFile,
-  parseConfigText,
-  parseOutputShorthand,
-  validateRuleSpec,
-} from '../../src/config/validate';
+import { ConfigError, loadConfigFile, parseConfigText, parseOutputShorthand, validateRuleSpec } from '../../src/config/validate';
 import { ruleId } from '../../src/daemon/rule-registry';
 import { isIPv4, isMulticast } from '../../src/lib/ipv4';
 
@@ -113,10 +107,18 @@ describe('one problem per rule, exact message', () => {
   const cases: Array<[string, unknown, string]> = [
     ['top level not an object', [1], 'top level: expected an object, got an array'],
     ['realtimePriority above 99', { realtimePriority: 100 }, 'realtimePriority: expected an integer from 0 to 99, got 100'],
-    ['unknown top-level key', { worker: 2 }, 'worker: unknown key (expected one of workers, cpus, realtimePriority, spanSampleEvery, busyPoll, ttl, logLevel, logFormat, ringMiB, rules)'],
+    [
+      'unknown top-level key',
+      { worker: 2 },
+      'worker: unknown key (expected one of workers, cpus, realtimePriority, spanSampleEvery, busyPoll, ttl, logLevel, logFormat, ringMiB, rules)',
+    ],
     ['spanSampleEvery negative', { spanSampleEvery: -1 }, 'spanSampleEvery: expected an integer from 0 to 1048576, got -1'],
     ['busyPoll not a boolean', { busyPoll: 'yes' }, 'busyPoll: expected true or false, got "yes"'],
-    ['busyPoll with realtimePriority', { busyPoll: true, realtimePriority: 10 }, "busyPoll: cannot be combined with realtimePriority: a spinning SCHED_FIFO worker starves its CPU's kernel threads"],
+    [
+      'busyPoll with realtimePriority',
+      { busyPoll: true, realtimePriority: 10 },
+      "busyPoll: cannot be combined with realtimePriority: a spinning SCHED_FIFO worker starves its CPU's kernel threads",
+    ],
     ['workers 0', { workers: 0 }, 'workers: expected an integer from 1 to 32, got 0'],
     ['workers 33', { workers: 33 }, 'workers: expected an integer from 1 to 32, got 33'],
     ['workers not an integer', { workers: 1.5 }, 'workers: expected an integer from 1 to 32, got 1.5'],
@@ -128,7 +130,11 @@ describe('one problem per rule, exact message', () => {
     ['cpus with default workers', { cpus: [1, 2] }, 'cpus: expected 1 entry (one per worker), got 2'],
     ['ttl 0', { ttl: 0 }, 'ttl: expected an integer from 1 to 255 or "decrement", got 0'],
     ['ttl 256', { ttl: 256 }, 'ttl: expected an integer from 1 to 255 or "decrement", got 256'],
-    ['ttl "dec"', { rules: [rule({ outputs: [output({ ttl: 'dec' })] })] }, 'rules[0].outputs[0].ttl: expected an integer from 1 to 255 or "decrement", got "dec"'],
+    [
+      'ttl "dec"',
+      { rules: [rule({ outputs: [output({ ttl: 'dec' })] })] },
+      'rules[0].outputs[0].ttl: expected an integer from 1 to 255 or "decrement", got "dec"',
+    ],
     ['ringMiB 0', { ringMiB: 0 }, 'ringMiB: expected an integer from 1 to 1024, got 0'],
     ['ringMiB 2048', { ringMiB: 2048 }, 'ringMiB: expected an integer from 1 to 1024, got 2048'],
     ['logLevel', { logLevel: 'verbose' }, 'logLevel: expected one of error, warn, info, debug, trace, got "verbose"'],
@@ -138,7 +144,13 @@ describe('one problem per rule, exact message', () => {
     ['unknown rule key', { rules: [rule({ output: [] })] }, 'rules[0].output: unknown key (expected one of name, input, outputs)'],
     [
       'unknown input key',
-      { rules: [rule(), withInput({ port: 5002 }), { ...withInput({}), input: { interface: 'eth0', group: '239.1.1.3', port: 1, grp: 'x' } }] },
+      {
+        rules: [
+          rule(),
+          withInput({ port: 5002 }),
+          { ...withInput({}), input: { interface: 'eth0', group: '239.1.1.3', port: 1, grp: 'x' } },
+        ],
+      },
       'rules[2].input.grp: unknown key (expected one of interface, group, port)',
     ],
     [
@@ -146,7 +158,11 @@ describe('one problem per rule, exact message', () => {
       { rules: [rule({ outputs: [output({ tll: 3 })] })] },
       'rules[0].outputs[0].tll: unknown key (expected one of group, port, interface, ttl, source)',
     ],
-    ['bad rule name', { rules: [rule({ name: 'video feed' })] }, 'rules[0].name: expected 1-64 characters from A-Z a-z 0-9 _ . -, got "video feed"'],
+    [
+      'bad rule name',
+      { rules: [rule({ name: 'video feed' })] },
+      'rules[0].name: expected 1-64 characters from A-Z a-z 0-9 _ . -, got "video feed"',
+    ],
     ['empty rule name', { rules: [rule({ name: '' })] }, 'rules[0].name: expected 1-64 characters from A-Z a-z 0-9 _ . -, got ""'],
     [
       'duplicate rule name',
@@ -154,42 +170,130 @@ describe('one problem per rule, exact message', () => {
       'rules[1].name: "feed" is already the name of rules[0]',
     ],
     ['missing input', { rules: [{ outputs: [output()] }] }, 'rules[0].input: missing (expected an object with interface, group and port)'],
-    ['missing input port', { rules: [rule({ input: { interface: 'eth0', group: '239.1.1.1' } })] }, 'rules[0].input.port: missing (expected an integer from 1 to 65535)'],
-    ['input not an object', { rules: [rule({ input: 'eth0' })] }, 'rules[0].input: expected an object with interface, group and port, got "eth0"'],
-    ['interface too long', { rules: [withInput({ interface: 'abcdefghijklmnop' })] }, `rules[0].input.interface: expected an interface name (1-15 characters, no '/', ':' or whitespace), got "abcdefghijklmnop"`],
-    ['interface empty', { rules: [withInput({ interface: '' })] }, `rules[0].input.interface: expected an interface name (1-15 characters, no '/', ':' or whitespace), got ""`],
-    ['interface with slash', { rules: [withInput({ interface: 'eth/0' })] }, `rules[0].input.interface: expected an interface name (1-15 characters, no '/', ':' or whitespace), got "eth/0"`],
-    ['interface with colon', { rules: [withInput({ interface: 'eth0:1' })] }, `rules[0].input.interface: expected an interface name (1-15 characters, no '/', ':' or whitespace), got "eth0:1"`],
-    ['interface with space', { rules: [withInput({ interface: 'eth 0' })] }, `rules[0].input.interface: expected an interface name (1-15 characters, no '/', ':' or whitespace), got "eth 0"`],
-    ['interface ..', { rules: [withInput({ interface: '..' })] }, `rules[0].input.interface: expected an interface name (1-15 characters, no '/', ':' or whitespace), got ".."`],
+    [
+      'missing input port',
+      { rules: [rule({ input: { interface: 'eth0', group: '239.1.1.1' } })] },
+      'rules[0].input.port: missing (expected an integer from 1 to 65535)',
+    ],
+    [
+      'input not an object',
+      { rules: [rule({ input: 'eth0' })] },
+      'rules[0].input: expected an object with interface, group and port, got "eth0"',
+    ],
+    [
+      'interface too long',
+      { rules: [withInput({ interface: 'abcdefghijklmnop' })] },
+      `rules[0].input.interface: expected an interface name (1-15 characters, no '/', ':' or whitespace), got "abcdefghijklmnop"`,
+    ],
+    [
+      'interface empty',
+      { rules: [withInput({ interface: '' })] },
+      `rules[0].input.interface: expected an interface name (1-15 characters, no '/', ':' or whitespace), got ""`,
+    ],
+    [
+      'interface with slash',
+      { rules: [withInput({ interface: 'eth/0' })] },
+      `rules[0].input.interface: expected an interface name (1-15 characters, no '/', ':' or whitespace), got "eth/0"`,
+    ],
+    [
+      'interface with colon',
+      { rules: [withInput({ interface: 'eth0:1' })] },
+      `rules[0].input.interface: expected an interface name (1-15 characters, no '/', ':' or whitespace), got "eth0:1"`,
+    ],
+    [
+      'interface with space',
+      { rules: [withInput({ interface: 'eth 0' })] },
+      `rules[0].input.interface: expected an interface name (1-15 characters, no '/', ':' or whitespace), got "eth 0"`,
+    ],
+    [
+      'interface ..',
+      { rules: [withInput({ interface: '..' })] },
+      `rules[0].input.interface: expected an interface name (1-15 characters, no '/', ':' or whitespace), got ".."`,
+    ],
     ['input group shorthand', { rules: [withInput({ group: '239.1' })] }, 'rules[0].input.group: expected an IPv4 address, got "239.1"'],
-    ['input group leading zero', { rules: [withInput({ group: '239.01.1.1' })] }, 'rules[0].input.group: expected an IPv4 address, got "239.01.1.1"'],
-    ['input group octet out of range', { rules: [withInput({ group: '239.1.1.256' })] }, 'rules[0].input.group: expected an IPv4 address, got "239.1.1.256"'],
-    ['input group 0.0.0.0', { rules: [withInput({ group: '0.0.0.0' })] }, 'rules[0].input.group: expected a unicast or multicast IPv4 address, got "0.0.0.0"'],
-    ['input group broadcast', { rules: [withInput({ group: '255.255.255.255' })] }, 'rules[0].input.group: expected a unicast or multicast IPv4 address, got "255.255.255.255"'],
-    ['input group as a number', { rules: [withInput({ group: 4026597633 })] }, 'rules[0].input.group: expected an IPv4 address, got 4026597633'],
+    [
+      'input group leading zero',
+      { rules: [withInput({ group: '239.01.1.1' })] },
+      'rules[0].input.group: expected an IPv4 address, got "239.01.1.1"',
+    ],
+    [
+      'input group octet out of range',
+      { rules: [withInput({ group: '239.1.1.256' })] },
+      'rules[0].input.group: expected an IPv4 address, got "239.1.1.256"',
+    ],
+    [
+      'input group 0.0.0.0',
+      { rules: [withInput({ group: '0.0.0.0' })] },
+      'rules[0].input.group: expected a unicast or multicast IPv4 address, got "0.0.0.0"',
+    ],
+    [
+      'input group broadcast',
+      { rules: [withInput({ group: '255.255.255.255' })] },
+      'rules[0].input.group: expected a unicast or multicast IPv4 address, got "255.255.255.255"',
+    ],
+    [
+      'input group as a number',
+      { rules: [withInput({ group: 4026597633 })] },
+      'rules[0].input.group: expected an IPv4 address, got 4026597633',
+    ],
     ['port 0', { rules: [withInput({ port: 0 })] }, 'rules[0].input.port: expected an integer from 1 to 65535, got 0'],
     ['port 65536', { rules: [withInput({ port: 65536 })] }, 'rules[0].input.port: expected an integer from 1 to 65535, got 65536'],
-    ['outputs missing', { rules: [{ input: { interface: 'eth0', group: '239.1.1.1', port: 5001 } }] }, 'rules[0].outputs: missing (expected a non-empty array of outputs)'],
+    [
+      'outputs missing',
+      { rules: [{ input: { interface: 'eth0', group: '239.1.1.1', port: 5001 } }] },
+      'rules[0].outputs: missing (expected a non-empty array of outputs)',
+    ],
     ['outputs empty', { rules: [rule({ outputs: [] })] }, 'rules[0].outputs: expected a non-empty array of outputs, got []'],
     [
       'too many outputs',
       { rules: [rule({ outputs: Array.from({ length: 257 }, (_, i) => output({ port: 1000 + i })) })] },
       'rules[0].outputs: expected at most 256 outputs, got 257',
     ],
-    ['output not an object', { rules: [rule({ outputs: [7] })] }, 'rules[0].outputs[0]: expected an object with group, port and interface, got 7'],
+    [
+      'output not an object',
+      { rules: [rule({ outputs: [7] })] },
+      'rules[0].outputs[0]: expected an object with group, port and interface, got 7',
+    ],
     [
       'output group shorthand',
       { rules: [rule({ outputs: [output(), output({ group: '239.1', port: 6000 })] })] },
       'rules[0].outputs[1].group: expected an IPv4 address, got "239.1"',
     ],
-    ['output group 0.0.0.0', { rules: [rule({ outputs: [output({ group: '0.0.0.0' })] })] }, 'rules[0].outputs[0].group: expected a unicast or multicast IPv4 address, got "0.0.0.0"'],
-    ['output port', { rules: [rule({ outputs: [output({ port: 70000 })] })] }, 'rules[0].outputs[0].port: expected an integer from 1 to 65535, got 70000'],
-    ['output interface missing', { rules: [rule({ outputs: [{ group: '239.2.2.2', port: 5002 }] })] }, 'rules[0].outputs[0].interface: missing (expected an interface name)'],
-    ['output ttl 0', { rules: [rule({ outputs: [output({ ttl: 0 })] })] }, 'rules[0].outputs[0].ttl: expected an integer from 1 to 255 or "decrement", got 0'],
-    ['output ttl 300', { rules: [rule({ outputs: [output({ ttl: 300 })] })] }, 'rules[0].outputs[0].ttl: expected an integer from 1 to 255 or "decrement", got 300'],
-    ['output source multicast', { rules: [rule({ outputs: [output({ source: '239.9.9.9' })] })] }, 'rules[0].outputs[0].source: expected a unicast IPv4 address, got "239.9.9.9"'],
-    ['output source not an address', { rules: [rule({ outputs: [output({ source: 'eth1' })] })] }, 'rules[0].outputs[0].source: expected an IPv4 address, got "eth1"'],
+    [
+      'output group 0.0.0.0',
+      { rules: [rule({ outputs: [output({ group: '0.0.0.0' })] })] },
+      'rules[0].outputs[0].group: expected a unicast or multicast IPv4 address, got "0.0.0.0"',
+    ],
+    [
+      'output port',
+      { rules: [rule({ outputs: [output({ port: 70000 })] })] },
+      'rules[0].outputs[0].port: expected an integer from 1 to 65535, got 70000',
+    ],
+    [
+      'output interface missing',
+      { rules: [rule({ outputs: [{ group: '239.2.2.2', port: 5002 }] })] },
+      'rules[0].outputs[0].interface: missing (expected an interface name)',
+    ],
+    [
+      'output ttl 0',
+      { rules: [rule({ outputs: [output({ ttl: 0 })] })] },
+      'rules[0].outputs[0].ttl: expected an integer from 1 to 255 or "decrement", got 0',
+    ],
+    [
+      'output ttl 300',
+      { rules: [rule({ outputs: [output({ ttl: 300 })] })] },
+      'rules[0].outputs[0].ttl: expected an integer from 1 to 255 or "decrement", got 300',
+    ],
+    [
+      'output source multicast',
+      { rules: [rule({ outputs: [output({ source: '239.9.9.9' })] })] },
+      'rules[0].outputs[0].source: expected a unicast IPv4 address, got "239.9.9.9"',
+    ],
+    [
+      'output source not an address',
+      { rules: [rule({ outputs: [output({ source: 'eth1' })] })] },
+      'rules[0].outputs[0].source: expected an IPv4 address, got "eth1"',
+    ],
     [
       'output on the input interface',
       { rules: [rule({ outputs: [output({ interface: 'eth0' })] })] },
@@ -235,10 +339,7 @@ describe('errors', () => {
     const config = {
       workers: 0,
       logLevel: 'loud',
-      rules: [
-        withInput({ group: '239.1', port: 0 }),
-        rule({ outputs: [output({ interface: 'eth0', ttl: 0 })] }),
-      ],
+      rules: [withInput({ group: '239.1', port: 0 }), rule({ outputs: [output({ interface: 'eth0', ttl: 0 })] })],
     };
     assert.deepEqual(problemsOf(config), [
       'workers: expected an integer from 1 to 32, got 0',

@@ -92,7 +92,7 @@ function replyKey(reply: string): string {
 /** What the server sees: the bytes decoded as UTF-8 (invalid bytes become U+FFFD), cut at '\n'. */
 function model(stream: Buffer): { lines: string[]; oversizeAt: number } {
   const lines = stream.toString('utf8').split('\n');
-  lines.pop();  // every stream ends with '\n'
+  lines.pop(); // every stream ends with '\n'
   return { lines, oversizeAt: lines.findIndex((l) => Buffer.byteLength(l) > MAX) };
 }
 
@@ -122,8 +122,7 @@ function exchange(socketPath: string, chunks: Buffer[], finalPing: boolean): Pro
     }, CASE_DEADLINE_MS);
     socket.on('data', (data: Buffer) => {
       buffer = Buffer.concat([buffer, data]);
-      let nl: number;
-      while ((nl = buffer.indexOf(0x0a)) >= 0) {
+      for (let nl = buffer.indexOf(0x0a); nl >= 0; nl = buffer.indexOf(0x0a)) {
         const line = buffer.subarray(0, nl).toString('utf8');
         buffer = buffer.subarray(nl + 1);
         if (finalPing && !weEnded && line.includes('"id":"final"')) {
@@ -146,7 +145,7 @@ function exchange(socketPath: string, chunks: Buffer[], finalPing: boolean): Pro
       for (const chunk of chunks) {
         if (socket.destroyed || socket.writableEnded) return;
         await new Promise<void>((done) => socket.write(chunk, () => done()));
-        await new Promise((done) => setImmediate(done));  // lets chunks arrive as separate reads
+        await new Promise((done) => setImmediate(done)); // lets chunks arrive as separate reads
       }
       if (finalPing && !socket.destroyed) socket.write('{"id":"final","method":"ping"}\n');
     });
@@ -160,20 +159,25 @@ const request = fc
   .record(
     {
       id: fc.oneof(fc.integer(), fc.string({ maxLength: 8 }), fc.constant(null), fc.jsonValue({ maxDepth: 1 })),
-      method: fc.oneof(fc.constantFrom('ping', 'fail', 'boom', 'later', 'strict', 'nope', 'constructor', '__proto__', 'toString'), fc.jsonValue({ maxDepth: 1 })),
+      method: fc.oneof(
+        fc.constantFrom('ping', 'fail', 'boom', 'later', 'strict', 'nope', 'constructor', '__proto__', 'toString'),
+        fc.jsonValue({ maxDepth: 1 }),
+      ),
       params: fc.oneof(jsonObject, fc.jsonValue({ maxDepth: 1 }), fc.record({ n: fc.oneof(fc.integer(), fc.double(), fc.string()) })),
     },
     { requiredKeys: [], noNullPrototype: true },
   )
-  .map((r) => Buffer.from(JSON.stringify(r) + '\n'));
+  .map((r) => Buffer.from(`${JSON.stringify(r)}\n`));
 const piece = fc.oneof(
   { weight: 4, arbitrary: request },
-  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((v) => Buffer.from(JSON.stringify(v) + '\n')) },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((v) => Buffer.from(`${JSON.stringify(v)}\n`)) },
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b)) },
   {
     weight: 1,
     // Invalid UTF-8: stray continuation bytes, truncated sequences, overlongs, surrogates, > U+10FFFF.
-    arbitrary: fc.constantFrom([0xff], [0x80], [0xc3], [0xe2, 0x82], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xf0, 0x9f, 0x98]).map((b) => Buffer.from(b)),
+    arbitrary: fc
+      .constantFrom([0xff], [0x80], [0xc3], [0xe2, 0x82], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xf0, 0x9f, 0x98])
+      .map((b) => Buffer.from(b)),
   },
   { weight: 1, arbitrary: fc.constantFrom('\n', '   \n', '\r\n', '\t \n', '\u00a0\n', '\u2028\n').map((s) => Buffer.from(s)) },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 300 }).map((n) => Buffer.from('\n'.repeat(n))) },
@@ -186,17 +190,19 @@ const bigLine = fc
   .map(([bytes, kind]) => {
     if (kind === 'two-byte') {
       const text = 'é'.repeat(Math.floor(bytes / 2)) + (bytes % 2 ? 'x' : '');
-      return Buffer.from(text + '\n');
+      return Buffer.from(`${text}\n`);
     }
     const shell = JSON.stringify({ id: 'big', method: 'ping', params: { pad: '' } });
-    return Buffer.from(JSON.stringify({ id: 'big', method: 'ping', params: { pad: 'x'.repeat(bytes - Buffer.byteLength(shell)) } }) + '\n');
+    return Buffer.from(`${JSON.stringify({ id: 'big', method: 'ping', params: { pad: 'x'.repeat(bytes - Buffer.byteLength(shell)) } })}\n`);
   });
 
 /** The pieces joined and ended with '\n', cut at arbitrary points. */
 function stream(pieces: fc.Arbitrary<Buffer[]>): fc.Arbitrary<{ bytes: Buffer; chunks: Buffer[] }> {
   return fc.tuple(pieces, fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 8 })).map(([parts, cuts]) => {
     const bytes = Buffer.concat([...parts, Buffer.from('\n')]);
-    const points = [...new Set(cuts.map((c) => Math.floor(c * bytes.length)))].filter((p) => p > 0 && p < bytes.length).sort((a, b) => a - b);
+    const points = [...new Set(cuts.map((c) => Math.floor(c * bytes.length)))]
+      .filter((p) => p > 0 && p < bytes.length)
+      .sort((a, b) => a - b);
     const chunks: Buffer[] = [];
     let from = 0;
     for (const p of [...points, bytes.length]) {
@@ -218,7 +224,11 @@ describe('control server line handling properties (fast-check)', () => {
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'mcr-control-prop-'));
     socketPath = path.join(dir, 'control.sock');
-    server = new ControlServer(socketPath, METHODS, Logger.create('error', 'text', 'control', (line) => logged.push(line)));
+    server = new ControlServer(
+      socketPath,
+      METHODS,
+      Logger.create('error', 'text', 'control', (line) => logged.push(line)),
+    );
     await server.listen();
   });
   after(async () => {
@@ -240,7 +250,11 @@ describe('control server line handling properties (fast-check)', () => {
       const { replies, closedByServer } = await exchange(socketPath, chunks, true);
       assert.equal(closedByServer, false, 'the server closed a connection that broke no limit');
       const requests = lines.filter((l) => l.trim() !== '');
-      assert.deepEqual(sorted(replies.map(replyKey)), sorted(requests.map(expectedReply)), 'one reply per non-blank line, as the protocol defines');
+      assert.deepEqual(
+        sorted(replies.map(replyKey)),
+        sorted(requests.map(expectedReply)),
+        'one reply per non-blank line, as the protocol defines',
+      );
       // Each unexpected handler failure is logged once, as an error.
       assert.equal(logged.length - internalBefore, requests.map(expectedReply).filter((k) => k.endsWith(' EINTERNAL')).length);
     } else {
@@ -250,7 +264,10 @@ describe('control server line handling properties (fast-check)', () => {
       assert.ok(last !== undefined, 'no error before the close');
       assert.equal(replyKey(last), 'null ETOOBIG');
       // Lines before the long one get at most their one reply each (the cut may come first).
-      const allowed = lines.slice(0, oversizeAt).filter((l) => l.trim() !== '').map(expectedReply);
+      const allowed = lines
+        .slice(0, oversizeAt)
+        .filter((l) => l.trim() !== '')
+        .map(expectedReply);
       for (const key of replies.map(replyKey)) {
         const at = allowed.indexOf(key);
         assert.ok(at >= 0, `unexpected or repeated reply ${key}`);
@@ -270,10 +287,15 @@ describe('control server line handling properties (fast-check)', () => {
   test('lines near the 1 MiB limit: accepted up to it, ETOOBIG and a clean close beyond, in bytes not characters', async () => {
     let cut = 0;
     await fc.assert(
-      fc.asyncProperty(stream(fc.tuple(fc.array(piece, { maxLength: 4 }), bigLine, fc.array(piece, { maxLength: 4 })).map(([a, big, b]) => [...a, big, ...b])), async ({ bytes, chunks }) => {
-        if (model(bytes).oversizeAt >= 0) cut++;
-        await check(bytes, chunks);
-      }),
+      fc.asyncProperty(
+        stream(
+          fc.tuple(fc.array(piece, { maxLength: 4 }), bigLine, fc.array(piece, { maxLength: 4 })).map(([a, big, b]) => [...a, big, ...b]),
+        ),
+        async ({ bytes, chunks }) => {
+          if (model(bytes).oversizeAt >= 0) cut++;
+          await check(bytes, chunks);
+        },
+      ),
       { numRuns: 16, seed: SEED },
     );
     assert.ok(cut > 0 && cut < 16, `both sides of the limit were tried (${cut} of 16 over it)`);

@@ -12,11 +12,22 @@ function counters(c: { ringDrops?: number; eagain?: number; enobufs?: number; ot
   const eagain = c.eagain ?? 0;
   const enobufs = c.enobufs ?? 0;
   return {
-    rxFrames: 0, rxBytes: 0, matched: 0, noMatch: 0,
-    filtered: c.filtered ?? 0, filteredByReason: {},
-    txPackets: 0, txBytes: 0,
-    txErrors: eagain + enobufs + (c.otherTxErrors ?? 0), txErrorsByErrno: { EAGAIN: eagain, ENOBUFS: enobufs },
-    ringDrops: c.ringDrops ?? 0, bufExhaust: 0, ttlExpired: 0, batches: 0, wakeups: 0, spans: {},
+    rxFrames: 0,
+    rxBytes: 0,
+    matched: 0,
+    noMatch: 0,
+    filtered: c.filtered ?? 0,
+    filteredByReason: {},
+    txPackets: 0,
+    txBytes: 0,
+    txErrors: eagain + enobufs + (c.otherTxErrors ?? 0),
+    txErrorsByErrno: { EAGAIN: eagain, ENOBUFS: enobufs },
+    ringDrops: c.ringDrops ?? 0,
+    bufExhaust: 0,
+    ttlExpired: 0,
+    batches: 0,
+    wakeups: 0,
+    spans: {},
   };
 }
 
@@ -25,7 +36,11 @@ function watchWith(): { watch: CounterWatch; set: (c: Counters) => void; clock: 
   const clock = { ms: 1_000_000 };
   const lines: string[] = [];
   const log = Logger.create('info', 'text', 'watch', (line) => lines.push(line));
-  const watch = new CounterWatch(() => current, log, () => clock.ms);
+  const watch = new CounterWatch(
+    () => current,
+    log,
+    () => clock.ms,
+  );
   return { watch, set: (c) => (current = c), clock, lines };
 }
 

@@ -36,7 +36,8 @@ function defects(f: Buffer): Set<string> {
   if ((ip.readUInt16BE(6) & 0x3fff) !== 0) found.add('filtered_fragment');
   if (ip[9] !== 17) found.add('filtered_not_udp');
   if (headerLen >= 20 && ip.length >= headerLen && ipv4Checksum(ip.subarray(0, headerLen)) !== 0) found.add('filtered_bad_ip_checksum');
-  if (ip.length < Math.max(headerLen, 20) || total > ip.length || (total >= headerLen && total - headerLen < 8)) found.add('filtered_truncated');
+  if (ip.length < Math.max(headerLen, 20) || total > ip.length || (total >= headerLen && total - headerLen < 8))
+    found.add('filtered_truncated');
   else if (headerLen >= 20 && total >= headerLen + 8) {
     const udpLen = ip.readUInt16BE(headerLen + 4);
     if (udpLen < 8 || udpLen > total - headerLen) found.add('filtered_bad_udp_length');
@@ -50,17 +51,21 @@ const passesSocketFilter = (f: Buffer): boolean => f.length >= 24 && f.readUInt1
 describe('frame fixture table', () => {
   it('has unique names, known verdicts, and covers every filter reason a frame can have', () => {
     assert.equal(new Set(fixtures.map((f) => f.name)).size, fixtures.length, 'names are unique');
-    for (const f of fixtures) assert.ok(f.verdict === 'matched' || FILTER_REASONS.includes(f.verdict), `${f.name}: unknown verdict ${f.verdict}`);
+    for (const f of fixtures)
+      assert.ok(f.verdict === 'matched' || FILTER_REASONS.includes(f.verdict), `${f.name}: unknown verdict ${f.verdict}`);
     // filtered_oversize is a wire length beyond the ring slot, not something in the frame's bytes.
     const covered = new Set(fixtures.map((f) => f.verdict));
-    for (const reason of FILTER_REASONS.filter((r) => r !== 'filtered_oversize')) assert.ok(covered.has(reason), `no fixture for ${reason}`);
+    for (const reason of FILTER_REASONS.filter((r) => r !== 'filtered_oversize'))
+      assert.ok(covered.has(reason), `no fixture for ${reason}`);
     assert.ok(covered.has('matched'));
   });
 
   it('refuses a frame field it does not know, naming it', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mcr-fixtures-'));
     try {
-      const table = JSON.parse(readFileSync(path.join(ROOT, 'tests', 'fixtures', 'frames.json'), 'utf8')) as { frames: { frame: Record<string, unknown> }[] };
+      const table = JSON.parse(readFileSync(path.join(ROOT, 'tests', 'fixtures', 'frames.json'), 'utf8')) as {
+        frames: { frame: Record<string, unknown> }[];
+      };
       (table.frames[0] as { frame: Record<string, unknown> }).frame = { ttll: 3 };
       writeFileSync(path.join(dir, 'frames.json'), JSON.stringify(table));
       assert.throws(() => readFrameFixtures(path.join(dir, 'frames.json')), /frames\[0\] \(well-formed UDP\): "ttll" is not a frame field/);
@@ -87,12 +92,24 @@ describe('frame fixture table', () => {
 
   it('says which fixtures the kernel drops (socket filter) and which cannot be sent at all', () => {
     const wrong = (pred: (f: FrameFixture) => boolean): string[] => fixtures.filter(pred).map((f) => f.name);
-    assert.deepEqual(wrong((f) => f.kernelDrops === passesSocketFilter(f.frame)), [], 'kernelDrops: true exactly when the socket filter drops the frame');
-    assert.deepEqual(wrong((f) => f.sendable !== f.frame.length >= 14), [], 'sendable: false exactly when shorter than an Ethernet header');
-    assert.ok(fixtures.some((f) => f.kernelDrops && f.sendable), 'some fixture shows the kernel drop on a relay');
+    assert.deepEqual(
+      wrong((f) => f.kernelDrops === passesSocketFilter(f.frame)),
+      [],
+      'kernelDrops: true exactly when the socket filter drops the frame',
+    );
+    assert.deepEqual(
+      wrong((f) => f.sendable !== f.frame.length >= 14),
+      [],
+      'sendable: false exactly when shorter than an Ethernet header',
+    );
+    assert.ok(
+      fixtures.some((f) => f.kernelDrops && f.sendable),
+      'some fixture shows the kernel drop on a relay',
+    );
   });
 
   it('matched fixtures all go to the defaults group and port (the integration test has one rule there)', () => {
-    for (const f of fixtures.filter((x) => x.verdict === 'matched')) assert.deepEqual([f.spec.dst, f.spec.port], [defaults.dst, defaults.port], f.name);
+    for (const f of fixtures.filter((x) => x.verdict === 'matched'))
+      assert.deepEqual([f.spec.dst, f.spec.port], [defaults.dst, defaults.port], f.name);
   });
 });

@@ -49,9 +49,7 @@ const COUNTERS = {
 };
 
 function statsAt(uptimeSeconds: number, scale: number): unknown {
-  const counters = Object.fromEntries(
-    Object.entries(COUNTERS).map(([k, v]) => [k, typeof v === 'number' ? v * scale : v]),
-  );
+  const counters = Object.fromEntries(Object.entries(COUNTERS).map(([k, v]) => [k, typeof v === 'number' ? v * scale : v]));
   return {
     uptimeSeconds,
     totals: counters,
@@ -136,8 +134,7 @@ class FakeDaemon {
     socket.on('error', () => {});
     socket.on('data', (chunk: string) => {
       buffered += chunk;
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) !== -1) {
+      for (let newline = buffered.indexOf('\n'); newline !== -1; newline = buffered.indexOf('\n')) {
         const request = JSON.parse(buffered.slice(0, newline)) as Request;
         buffered = buffered.slice(newline + 1);
         this.requests.push(request);
@@ -213,7 +210,9 @@ describe('ControlClient', () => {
     const otherPath = path.join(dir, 'order.sock');
     await new Promise<void>((resolve) => server.listen(otherPath, resolve));
     // This fake answers every method with its name: a method map of its own.
-    const client = new ControlClient<{ first: { params: NoParams; result: string }; second: { params: NoParams; result: string } }>(otherPath);
+    const client = new ControlClient<{ first: { params: NoParams; result: string }; second: { params: NoParams; result: string } }>(
+      otherPath,
+    );
     try {
       const [a, b] = await Promise.all([client.request('first'), client.request('second')]);
       assert.equal(a, 'first');
@@ -350,10 +349,21 @@ describe('mcrctl', () => {
 
   test('add sends the rule and prints its id; ttl is left to the daemon unless given', async () => {
     const run = await runCli([
-      '--socket', socketPath, 'add',
-      '--input-interface', 'eth0', '--input-group', '239.1.1.1', '--input-port', '5001',
-      '--outputs', '239.2.2.2:5002:eth1,239.3.3.3:5003:eth1', '--outputs', '10.0.3.9:6000:eth2',
-      '--name', 'video-feed',
+      '--socket',
+      socketPath,
+      'add',
+      '--input-interface',
+      'eth0',
+      '--input-group',
+      '239.1.1.1',
+      '--input-port',
+      '5001',
+      '--outputs',
+      '239.2.2.2:5002:eth1,239.3.3.3:5003:eth1',
+      '--outputs',
+      '10.0.3.9:6000:eth2',
+      '--name',
+      'video-feed',
     ]);
     assert.equal(run.stderr, '');
     assert.equal(run.stdout, 'aaaaaaaaaaaa\n');
@@ -370,9 +380,21 @@ describe('mcrctl', () => {
 
   test('add --ttl and --source apply to every output', async () => {
     await runCli([
-      '--socket', socketPath, 'add',
-      '--input-interface', 'eth0', '--input-group', '239.1.1.1', '--input-port', '5001',
-      '--outputs', '239.2.2.2:5002:eth1,239.3.3.3:5003:eth2', '--ttl', '32', '--source', '10.0.0.1',
+      '--socket',
+      socketPath,
+      'add',
+      '--input-interface',
+      'eth0',
+      '--input-group',
+      '239.1.1.1',
+      '--input-port',
+      '5001',
+      '--outputs',
+      '239.2.2.2:5002:eth1,239.3.3.3:5003:eth2',
+      '--ttl',
+      '32',
+      '--source',
+      '10.0.0.1',
     ]);
     assert.deepEqual(daemon.requests[0]?.params, {
       input: { interface: 'eth0', group: '239.1.1.1', port: 5001 },
@@ -385,9 +407,17 @@ describe('mcrctl', () => {
 
   test('add is validated locally, naming the options', async () => {
     const run = await runCli([
-      '--socket', socketPath, 'add',
-      '--input-interface', 'eth0', '--input-group', '239.1', '--input-port', '5001',
-      '--outputs', '239.2.2.2:5002:eth0',
+      '--socket',
+      socketPath,
+      'add',
+      '--input-interface',
+      'eth0',
+      '--input-group',
+      '239.1',
+      '--input-port',
+      '5001',
+      '--outputs',
+      '239.2.2.2:5002:eth0',
     ]);
     assert.equal(run.code, 2);
     assert.equal(
@@ -395,8 +425,17 @@ describe('mcrctl', () => {
       `mcrctl: --input-group: expected an IPv4 address, got "239.1"; --outputs: "eth0" is also this rule's input interface (the relay would feed its own output back)\n`,
     );
     const bad = await runCli([
-      '--socket', socketPath, 'add',
-      '--input-interface', 'eth0', '--input-group', '239.1.1.1', '--input-port', '5001', '--outputs', '239.2.2.2:x:eth1',
+      '--socket',
+      socketPath,
+      'add',
+      '--input-interface',
+      'eth0',
+      '--input-group',
+      '239.1.1.1',
+      '--input-port',
+      '5001',
+      '--outputs',
+      '239.2.2.2:x:eth1',
     ]);
     assert.equal(bad.code, 2);
     assert.equal(bad.stderr, 'mcrctl: --outputs: output "239.2.2.2:x:eth1" port: expected an integer from 1 to 65535, got "x"\n');
@@ -503,7 +542,10 @@ describe('mcrctl', () => {
 
   test('config check works without a daemon', async () => {
     const good = path.join(dir, 'good.json5');
-    writeFileSync(good, "{ rules: [{ input: { interface: 'eth0', group: '239.1.1.1', port: 1 }, outputs: [{ group: '239.2.2.2', port: 2, interface: 'eth1' }] }] }");
+    writeFileSync(
+      good,
+      "{ rules: [{ input: { interface: 'eth0', group: '239.1.1.1', port: 1 }, outputs: [{ group: '239.2.2.2', port: 2, interface: 'eth1' }] }] }",
+    );
     const ok = await runCli(['--socket', path.join(dir, 'absent.sock'), 'config', 'check', good]);
     assert.equal(ok.code, 0);
     assert.equal(ok.stdout, `${good}: ok (1 rule)\n`);
@@ -532,9 +574,6 @@ describe('mcrctl', () => {
     const missing = path.join(dir, 'gone.sock');
     const unreachable = await runCli(['--socket', missing, 'version']);
     assert.equal(unreachable.code, 0);
-    assert.equal(
-      unreachable.stdout,
-      `mcrctl 0.1.0\nmcrd not reachable (cannot connect to ${missing}: no such file (is mcrd running?))\n`,
-    );
+    assert.equal(unreachable.stdout, `mcrctl 0.1.0\nmcrd not reachable (cannot connect to ${missing}: no such file (is mcrd running?))\n`);
   });
 });

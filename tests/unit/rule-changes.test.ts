@@ -21,7 +21,11 @@ import type { NativeRule, NativeRuleStatus, RuleSetResult } from '../../src/nati
 const UP: NativeRuleStatus = { input: 'up', outputs: ['up'] };
 
 function rule(name: string, group: string, port: number, outPort = port + 1000, source?: string): RuleSpec {
-  return { name, input: { interface: 'in0', group, port }, outputs: [{ group: '239.2.2.2', port: outPort, interface: 'out0', ttl: 16, ...(source ? { source } : {}) }] };
+  return {
+    name,
+    input: { interface: 'in0', group, port },
+    outputs: [{ group: '239.2.2.2', port: outPort, interface: 'out0', ttl: 16, ...(source ? { source } : {}) }],
+  };
 }
 
 /** Answers setRules as the test says; by default it takes every set. */
@@ -37,15 +41,17 @@ class FakeDataPlane {
 
   /** The core's answer to a set with one rule it cannot install: nothing applied, that rule's reason. */
   refuse(port: number, error: string): void {
-    this.answer = (rules) =>
-      Promise.resolve({ applied: false, statuses: rules.map((r) => (r.port === port ? { ...UP, error } : UP)) });
+    this.answer = (rules) => Promise.resolve({ applied: false, statuses: rules.map((r) => (r.port === port ? { ...UP, error } : UP)) });
   }
 }
 
 /** The config file is a real file read by the real loader; committing only records the call. */
 class FakeHost implements ConfigHost {
   readonly commits: { next: Config; restartFor: DataPlaneKey[] }[] = [];
-  constructor(public config: Config, readonly file: string) {}
+  constructor(
+    public config: Config,
+    readonly file: string,
+  ) {}
 
   loadConfig(): Config {
     return loadConfigFile(this.file);
@@ -111,18 +117,27 @@ describe('add', () => {
     const record = await changes.add(C);
     assert.equal(dataPlane.sets.length, 1);
     assert.notEqual(dataPlane.sets[0]?.allOrNothing, false);
-    assert.deepEqual(dataPlane.sets[0]?.rules.map((r) => r.port), [5001, 5002, 5003]);
-    assert.deepEqual(registry.list().map((r) => r.spec.name), ['a', 'b', 'c']);
+    assert.deepEqual(
+      dataPlane.sets[0]?.rules.map((r) => r.port),
+      [5001, 5002, 5003],
+    );
+    assert.deepEqual(
+      registry.list().map((r) => r.spec.name),
+      ['a', 'b', 'c'],
+    );
     assert.deepEqual(record.status, UP);
     assert.equal(ruleSlots.available(), 8 - 3);
     assert.match(logged.join('\n'), /rule added/);
   });
 
-  test('per-rule refusal: EDATAPLANE with the core\'s reason, registry unchanged, slots back', async () => {
+  test("per-rule refusal: EDATAPLANE with the core's reason, registry unchanged, slots back", async () => {
     const before = snapshot();
     const reason = 'bind(source 10.0.2.77) for output interface out0: Cannot assign requested address';
     dataPlane.refuse(5003, reason);
-    await assert.rejects(changes.add(rule('c', '239.1.1.3', 5003, 6003, '10.0.2.77')), { code: 'EDATAPLANE', message: `rule rejected: ${reason}` });
+    await assert.rejects(changes.add(rule('c', '239.1.1.3', 5003, 6003, '10.0.2.77')), {
+      code: 'EDATAPLANE',
+      message: `rule rejected: ${reason}`,
+    });
     assert.deepEqual(snapshot(), before);
   });
 
@@ -158,7 +173,10 @@ describe('remove', () => {
   test('by name and by id; the slots go back', async () => {
     const removed = await changes.remove({ name: 'a' });
     assert.equal(removed.spec.name, 'a');
-    assert.deepEqual(dataPlane.sets[0]?.rules.map((r) => r.port), [5002]);
+    assert.deepEqual(
+      dataPlane.sets[0]?.rules.map((r) => r.port),
+      [5002],
+    );
     const b = registry.byName('b');
     assert.ok(b);
     await changes.remove({ id: b.id });
@@ -191,9 +209,15 @@ describe('reload', () => {
     const result = await changes.reload();
     assert.deepEqual(result, { rules: 2, added: 1, changed: 1, removed: 1 });
     assert.equal(dataPlane.sets.length, 1);
-    assert.deepEqual(dataPlane.sets[0]?.rules.map((r) => r.port), [5001, 5003]);
+    assert.deepEqual(
+      dataPlane.sets[0]?.rules.map((r) => r.port),
+      [5001, 5003],
+    );
     const list = registry.list();
-    assert.deepEqual(list.map((r) => r.spec.name), ['a', 'c']);
+    assert.deepEqual(
+      list.map((r) => r.spec.name),
+      ['a', 'c'],
+    );
     assert.equal(list[0]?.id, a.id);
     assert.equal(list[0]?.slot, a.slot, 'an edited rule keeps its rule slot (and so its counters)');
     assert.equal(list[0]?.outputSlots[0], a.outputSlots[0], 'and the slot of its unchanged output');
@@ -211,7 +235,8 @@ describe('reload', () => {
     dataPlane.refuse(5003, 'bind(source 10.0.2.77) for output interface out0: Cannot assign requested address');
     await assert.rejects(changes.reload(), {
       code: 'EDATAPLANE',
-      message: 'reload refused, running rules unchanged: c: bind(source 10.0.2.77) for output interface out0: Cannot assign requested address',
+      message:
+        'reload refused, running rules unchanged: c: bind(source 10.0.2.77) for output interface out0: Cannot assign requested address',
     });
     assert.deepEqual(snapshot(), before);
     assert.equal(host.commits.length, 0);
@@ -267,7 +292,13 @@ describe('changes wait for each other', () => {
     release?.();
     await reload;
     await add;
-    assert.deepEqual(dataPlane.sets[1]?.rules.map((r) => r.port), [5001, 5003]);
-    assert.deepEqual(registry.list().map((r) => r.spec.name), ['a', 'c']);
+    assert.deepEqual(
+      dataPlane.sets[1]?.rules.map((r) => r.port),
+      [5001, 5003],
+    );
+    assert.deepEqual(
+      registry.list().map((r) => r.spec.name),
+      ['a', 'c'],
+    );
   });
 });

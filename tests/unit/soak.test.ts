@@ -31,7 +31,10 @@ const LEAK_MIB_PER_S = (50 * 1) / 1024;
 describe('soak growth rule', () => {
   test('fitLine recovers a line exactly', () => {
     const xs = [0, 1, 2, 3, 4];
-    const f = fitLine(xs, xs.map((x) => 3 + 0.5 * x));
+    const f = fitLine(
+      xs,
+      xs.map((x) => 3 + 0.5 * x),
+    );
     assert.equal(f.n, 5);
     assert.ok(Math.abs(f.slope - 0.5) < 1e-12 && Math.abs(f.intercept - 3) < 1e-12);
     assert.deepEqual(fitLine([1, 1], [2, 5]), { slope: 0, intercept: 3.5, n: 2 });
@@ -43,28 +46,49 @@ describe('soak growth rule', () => {
 
   test('a flat process with a 4 MiB GC sawtooth passes (10 minutes and 1 hour)', () => {
     for (const d of [600, 3600]) {
-      const v = growthCheck(series(d, (t) => 70 + saw(t, 4, 45)), rule(d));
+      const v = growthCheck(
+        series(d, (t) => 70 + saw(t, 4, 45)),
+        rule(d),
+      );
       assert.equal(v.growing, false, `${d} s: growth ${v.growthMiB} MiB > ${v.thresholdMiB}`);
     }
   });
 
   test('growth during the warm-up only passes', () => {
-    const v = growthCheck(series(600, (t) => (t < 40 ? 40 + t : 80) + saw(t, 2, 30)), rule(600));
+    const v = growthCheck(
+      series(600, (t) => (t < 40 ? 40 + t : 80) + saw(t, 2, 30)),
+      rule(600),
+    );
     assert.equal(v.growing, false);
     assert.equal(v.startMiB, 40);
   });
 
   test('a leak of 1 KiB per control operation fails a 180 s, a 10-minute and a 1-hour run', () => {
     for (const d of [180, 600, 3600]) {
-      const v = growthCheck(series(d, (t) => 70 + saw(t, 4, 45) + LEAK_MIB_PER_S * t), rule(d));
+      const v = growthCheck(
+        series(d, (t) => 70 + saw(t, 4, 45) + LEAK_MIB_PER_S * t),
+        rule(d),
+      );
       assert.equal(v.growing, true, `${d} s: growth ${v.growthMiB} MiB <= ${v.thresholdMiB}`);
       assert.ok(Math.abs(v.slopeKiBPerS - 50) < 5, `slope ${v.slopeKiBPerS} KiB/s`);
     }
   });
 
   test('the threshold is max(2 MiB, 5% of the warm RSS)', () => {
-    assert.equal(growthCheck(series(600, () => 20), rule(600)).thresholdMiB, 2);
-    assert.equal(growthCheck(series(600, () => 100), rule(600)).thresholdMiB, 5);
+    assert.equal(
+      growthCheck(
+        series(600, () => 20),
+        rule(600),
+      ).thresholdMiB,
+      2,
+    );
+    assert.equal(
+      growthCheck(
+        series(600, () => 100),
+        rule(600),
+      ).thresholdMiB,
+      5,
+    );
   });
 
   test('parseStatus reads /proc/self/status and names a missing field', () => {
@@ -95,11 +119,40 @@ describe('soak report and chart', () => {
     offeredPps: 20000,
     sinkPackets: 23_999_990,
     outputs: [
-      { group: '239.2.2.2', port: 5002, received: 12_000_000, unique: 12_000_000, duplicates: 0, corrupted: 0, reordered: 0, mcrTx: 12_000_000, exact: true },
-      { group: '239.2.2.3', port: 5003, received: 11_999_990, unique: 11_999_990, duplicates: 0, corrupted: 0, reordered: 0, mcrTx: 11_999_990, exact: false },
+      {
+        group: '239.2.2.2',
+        port: 5002,
+        received: 12_000_000,
+        unique: 12_000_000,
+        duplicates: 0,
+        corrupted: 0,
+        reordered: 0,
+        mcrTx: 12_000_000,
+        exact: true,
+      },
+      {
+        group: '239.2.2.3',
+        port: 5003,
+        received: 11_999_990,
+        unique: 11_999_990,
+        duplicates: 0,
+        corrupted: 0,
+        reordered: 0,
+        mcrTx: 11_999_990,
+        exact: false,
+      },
     ],
     mcr: { rx: 12_000_000, tx: 23_999_990, ringDrops: 0, bufExhaust: 10, txErrors: 10, finalRecv: 12_000_000, finalEgrSent: 23_999_990 },
-    control: { targetOpsPerS: 50, ops: 30000, opsPerS: 50, errors: 0, errorsByOp: { add: 0, remove: 0, stats: 0 }, errorSamples: [], slotsSkipped: 0, latencyMs: { add: timing, remove: timing, stats: timing } },
+    control: {
+      targetOpsPerS: 50,
+      ops: 30000,
+      opsPerS: 50,
+      errors: 0,
+      errorsByOp: { add: 0, remove: 0, stats: 0 },
+      errorSamples: [],
+      slotsSkipped: 0,
+      latencyMs: { add: timing, remove: timing, stats: timing },
+    },
     timeline: [],
     dropSeconds: 0,
     memory: {
@@ -116,7 +169,26 @@ describe('soak report and chart', () => {
     failures: ['output 239.2.2.3:5003: 10 missing', failure],
   };
   const results = {
-    meta: { date: 'd', gitCommit: 'c'.repeat(40), gitDirty: false, kernel: 'k', cpuModel: 'cpu', nproc: 2, memoryGiB: 4, node: 'v20', tuneHostApplied: false, sysctls: {}, quick: false, durationS: 700, trialSeconds: 2, scenariosRun: ['soak'], peersInstalled: [], peersSkipped: {}, generatorMaxPps: {}, pinning: 'none' },
+    meta: {
+      date: 'd',
+      gitCommit: 'c'.repeat(40),
+      gitDirty: false,
+      kernel: 'k',
+      cpuModel: 'cpu',
+      nproc: 2,
+      memoryGiB: 4,
+      node: 'v20',
+      tuneHostApplied: false,
+      sysctls: {},
+      quick: false,
+      durationS: 700,
+      trialSeconds: 2,
+      scenariosRun: ['soak'],
+      peersInstalled: [],
+      peersSkipped: {},
+      generatorMaxPps: {},
+      pinning: 'none',
+    },
     scenarios: { soak: { trials: [], summary, notes: [], durationS: 700, failures: summary.failures } },
   } as Results;
 
@@ -124,7 +196,10 @@ describe('soak report and chart', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'soak-report-'));
     try {
       const charts = await writeCharts(results, dir);
-      assert.deepEqual(charts.map((c) => c.file), ['soak-rss.svg']);
+      assert.deepEqual(
+        charts.map((c) => c.file),
+        ['soak-rss.svg'],
+      );
       const svg = readFileSync(path.join(dir, 'soak-rss.svg'), 'utf8');
       assert.match(svg, /mcrd VmRSS/);
       assert.match(svg, /GROWING/);

@@ -40,7 +40,11 @@ function serviceKeys(text: string): Map<string, string[]> {
   return keys;
 }
 
-const words = (values: string[] | undefined): string[] => (values ?? []).flatMap((v) => v.split(/\s+/)).filter((w) => w !== '').sort();
+const words = (values: string[] | undefined): string[] =>
+  (values ?? [])
+    .flatMap((v) => v.split(/\s+/))
+    .filter((w) => w !== '')
+    .sort();
 
 function verify(unitFile: string): { status: number | null; output: string } {
   const r = spawnSync('systemd-analyze', ['verify', unitFile], { encoding: 'utf8', timeout: 60_000 });
@@ -56,7 +60,10 @@ describe('systemd unit (packaging/systemd)', () => {
   /** The unit as installed, but starting this checkout's mcrd, in `dir` (with the drop-in if asked). */
   function copyUnit(dir: string, withDropIn: boolean, edit: (text: string) => string = (t) => t): string {
     mkdirSync(dir, { recursive: true });
-    const local = unitText.replace(INSTALLED_EXEC, (_line, args: string | undefined) => `ExecStart=${process.execPath} ${path.join(ROOT, 'bin', 'mcrd.js')}${args ?? ''}`);
+    const local = unitText.replace(
+      INSTALLED_EXEC,
+      (_line, args: string | undefined) => `ExecStart=${process.execPath} ${path.join(ROOT, 'bin', 'mcrd.js')}${args ?? ''}`,
+    );
     const file = path.join(dir, 'mcrd.service');
     writeFileSync(file, edit(local));
     if (withDropIn) cpSync(path.dirname(DROP_IN), path.join(dir, 'mcrd.service.d'), { recursive: true });
@@ -131,8 +138,12 @@ describe('systemd unit (packaging/systemd)', () => {
     const r = spawnSync('systemd-sysusers', [`--root=${root}`, SYSUSERS], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.error, undefined, 'systemd-sysusers runs (Debian package systemd)');
     assert.equal(r.status, 0, r.stderr);
-    const user = readFileSync(path.join(root, 'etc', 'passwd'), 'utf8').split('\n').find((l) => l.startsWith('mcr:'));
-    const group = readFileSync(path.join(root, 'etc', 'group'), 'utf8').split('\n').find((l) => l.startsWith('mcr:'));
+    const user = readFileSync(path.join(root, 'etc', 'passwd'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('mcr:'));
+    const group = readFileSync(path.join(root, 'etc', 'group'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('mcr:'));
     assert.ok(user && group, 'user and group mcr created');
     const [, , uid, gid, , , shell] = user.split(':');
     assert.equal(gid, group.split(':')[2], 'primary group mcr');

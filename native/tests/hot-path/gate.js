@@ -4,7 +4,7 @@
 // instructions of its measured loop by the packets it forwarded and fails when that is more
 // than the tolerance over baseline-instructions.json next to it. `--update` records a new baseline.
 // Plain Node, no dependencies; docs/hot-path-gate.md explains what is measured.
-'use strict';
+
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -53,7 +53,7 @@ if (run.status !== 0) {
   // The harness names what it found wrong (counters, batching, allocations) on stderr;
   // valgrind's own chatter is the lines starting with ==pid==.
   const own = (run.stderr ?? '').split('\n').filter((l) => l.trim() !== '' && !/^==\d+==/.test(l));
-  fail(`mcr_replay exited with ${run.status ?? run.signal}${own.length ? ':\n  ' + own.join('\n  ') : ''}`);
+  fail(`mcr_replay exited with ${run.status ?? run.signal}${own.length ? `:\n  ${own.join('\n  ')}` : ''}`);
 }
 
 const jsonLine = (run.stdout ?? '').split('\n').find((l) => l.startsWith('{'));
@@ -93,7 +93,7 @@ if (update) {
     measuredOn: `${summary.compiler}, ${valgrindVersion}, ${today}`,
     tolerance: baseline?.tolerance ?? defaultTolerance,
   };
-  fs.writeFileSync(baselinePath, JSON.stringify(next, null, 2) + '\n');
+  fs.writeFileSync(baselinePath, `${JSON.stringify(next, null, 2)}\n`);
   const was = baseline ? `, was ${fmt(baseline.instructionsPerPacket)}` : '';
   console.log(`hot-path gate: baseline set to ${fmt(perPacket)} instructions/packet${was}`);
   console.log(`  ${detail}`);
