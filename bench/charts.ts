@@ -18,6 +18,9 @@ export interface Chart {
   scenario: string;
 }
 
+// The spec functions build plain objects and cast them once, at the end, to TopLevelSpec: its
+// types want every string literal narrowed ('quantitative', 'log'...). vega-lite warns about or
+// rejects what it cannot compile, and tests/unit/charts.test.ts draws every kind and reads its text.
 type Spec = TopLevelSpec;
 type Row = Record<string, string | number | boolean | null>;
 
