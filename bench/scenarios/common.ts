@@ -107,7 +107,7 @@ export async function genMaxFor(ctx: BenchContext, path: TrafficPath, size: numb
   if (!ctx.genMax[key]) {
     progress?.status(`${size} B: measuring the generator alone`, 0);
     ctx.genMax[key] = await generatorMax(path, size, ctx.trialSeconds);
-    progress?.log(`${size} B: generator alone reaches ${fmtPps(ctx.genMax[key])} pps`);
+    progress?.log(`${size} B: generator alone reaches ${formatCompact(ctx.genMax[key])} pps`);
   }
   return ctx.genMax[key];
 }
@@ -116,8 +116,6 @@ export function searchConfig(ctx: BenchContext, maxRate: number, o: Partial<Sear
   return { maxRate, minRate: 1000, resolution: ctx.resolution, maxTrials: ctx.maxTrials, trialSeconds: ctx.trialSeconds, ...o };
 }
 
-/** Packets per second, compact (the shared formatter). */
-export const fmtPps = formatCompact;
 
 /** One relay: start, warm up, search, stop. Trials go to `trials`; never throws (skips instead). */
 export async function searchRelay(
@@ -154,7 +152,7 @@ export async function searchRelay(
       cfg,
       (t, n) =>
         progress.status(
-          `${what} ${relay.id}: trial ${n} @ ${fmtPps(t.offeredPps)} pps: ${t.lossless ? 'lossless' : `loss ${t.lossPct.toFixed(2)}%`}`,
+          `${what} ${relay.id}: trial ${n} @ ${formatCompact(t.offeredPps)} pps: ${t.lossless ? 'lossless' : `loss ${t.lossPct.toFixed(2)}%`}`,
           n / (cfg.maxTrials + 1),
         ),
     );
@@ -175,7 +173,7 @@ export async function searchRelay(
     relayFinal,
   };
   progress.item(
-    `${what} ${relay.id}: max lossless ${fmtPps(summary.maxLosslessPps)} pps${summary.generatorLimited ? ' (generator-limited)' : ''}, ${summary.trials} trial${summary.trials === 1 ? '' : 's'}${summary.countersAgree === false ? ', COUNTERS DISAGREE' : ''}`,
+    `${what} ${relay.id}: max lossless ${formatCompact(summary.maxLosslessPps)} pps${summary.generatorLimited ? ' (generator-limited)' : ''}, ${summary.trials} trial${summary.trials === 1 ? '' : 's'}${summary.countersAgree === false ? ', COUNTERS DISAGREE' : ''}`,
   );
   return summary;
 }

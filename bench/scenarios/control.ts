@@ -14,7 +14,8 @@ import { ipPlus } from '../relays/relay';
 import { ONE_HOP_PATH, quiesce, startGenerator } from '../traffic';
 import { oneHop } from '../topology';
 import type { ControlSummary, ScenarioResult, Trial } from '../types';
-import { fmtPps, genMaxFor, onePlan, searchConfig, searchRelay, startWarm, type BenchContext } from './common';
+import { formatCompact } from '../../src/cli/table';
+import { genMaxFor, onePlan, searchConfig, searchRelay, startWarm, type BenchContext } from './common';
 
 export interface Timing {
   n: number;
@@ -125,7 +126,7 @@ export async function control(ctx: BenchContext): Promise<ScenarioResult<'contro
       const c0 = { input: topo.counter('relay', 'r0'), sink: topo.counter('sink', 's0') };
       const gen = startGenerator(path, { streams: 1, rate, count: 0, size: 1400, port: 5001 });
       await sleep(300);
-      const label = `under load (${fmtPps(rate)} pps)`;
+      const label = `under load (${formatCompact(rate)} pps)`;
       // Per phase, what mcr dropped (ring drops + full send buffers) and what reached r0; the
       // total loss below is from kernel counters and exact.
       const at = async (): Promise<{ in: number; dropped: number }> => {

@@ -7,7 +7,8 @@ import { Progress } from '../progress';
 import { quiesce, runTrial, ONE_HOP_PATH } from '../traffic';
 import { oneHop } from '../topology';
 import type { ScenarioResult, SearchSummary, Trial } from '../types';
-import { fmtPps, genMaxFor, onePlan, pickRelays, searchConfig, searchRelay, startWarm, type BenchContext } from './common';
+import { formatCompact } from '../../src/cli/table';
+import { genMaxFor, onePlan, pickRelays, searchConfig, searchRelay, startWarm, type BenchContext } from './common';
 
 export const FANOUTS = [1, 10, 50];
 const RELAYS = ['mcr-1w', 'c-relay'];
@@ -42,7 +43,7 @@ export async function fanout(ctx: BenchContext): Promise<ScenarioResult<'fanout'
         await quiesce(path);
         goal.push(t);
         trials.push(t);
-        progress.log(`1:50 at 10k pps ${relay.id}: ${t.lossless ? 'no loss' : `LOSS ${t.loss} (${t.lossPct.toFixed(3)}%)`}, ${fmtPps(t.deliveredRaw / t.genElapsedS)} output pps`);
+        progress.log(`1:50 at 10k pps ${relay.id}: ${t.lossless ? 'no loss' : `LOSS ${t.loss} (${t.lossPct.toFixed(3)}%)`}, ${formatCompact(t.deliveredRaw / t.genElapsedS)} output pps`);
       } finally {
         await inst.stop();
       }
@@ -60,6 +61,6 @@ export async function fanout(ctx: BenchContext): Promise<ScenarioResult<'fanout'
     const c = searches.find((s) => s.fanout === n && s.relay === 'c-relay');
     if (m && c && !m.skipped && !c.skipped) ratios[`1:${n}`] = c.maxLosslessPps > 0 ? m.maxLosslessPps / c.maxLosslessPps : null;
   }
-  progress.finish(searches.map((s) => `${s.relay} 1:${s.fanout} ${fmtPps(s.maxLosslessPps)}`).join(', '));
+  progress.finish(searches.map((s) => `${s.relay} 1:${s.fanout} ${formatCompact(s.maxLosslessPps)}`).join(', '));
   return { trials, summary: { searches, ratiosVsCRelay: ratios, goal10k: goal, skipped }, notes, durationS: (Date.now() - t0) / 1000 };
 }

@@ -10,7 +10,8 @@ import { inputGroup } from '../relays/relay';
 import { generate, ONE_HOP_PATH, quiesce, runTrial, startReceiver, type RecvReport } from '../traffic';
 import { oneHop } from '../topology';
 import type { LatencyPoint, ScenarioResult, Trial } from '../types';
-import { fmtPps, genMaxFor, onePlan, pickRelays, searchConfig, searchRelay, startWarm, type BenchContext } from './common';
+import { formatCompact } from '../../src/cli/table';
+import { genMaxFor, onePlan, pickRelays, searchConfig, searchRelay, startWarm, type BenchContext } from './common';
 
 export const LOADS = [10, 50, 90];
 const RELAYS = ['mcr-1w', 'mcr-1w-poll', 'kernel', 'c-relay', 'node', 'socat'];
@@ -98,7 +99,7 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult<'latenc
         for (const load of LOADS) {
           const rate = Math.max(100, Math.round((max * load) / 100));
           const count = Math.max(5000, Math.round(rate * seconds));
-          progress.status(`${relay.id} at ${load}% (${fmtPps(rate)} pps)`, 0);
+          progress.status(`${relay.id} at ${load}% (${formatCompact(rate)} pps)`, 0);
           const dest = relay.deliveredGroup(plan, 0, 0);
           const recv = startReceiver(topo, 'sink', { group: dest.group, port: dest.port, iface: 's0', count, timeoutS: 2 });
           await recv.ready;
@@ -110,7 +111,7 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult<'latenc
           const pt = point(relay.id, relay.label, load, rate, t.offeredPps, t.sent, r);
           if (spansAfter) pt.spans = spanWindow(spansAfter, spansBefore);
           points.push(pt);
-          progress.item(`${relay.id} at ${load}% (${fmtPps(t.offeredPps)} pps): p50 ${pt.p50} us, p99 ${pt.p99} us, p99.9 ${pt.p999} us${r.lost ? `, lost ${r.lost}` : ''}`);
+          progress.item(`${relay.id} at ${load}% (${formatCompact(t.offeredPps)} pps): p50 ${pt.p50} us, p99 ${pt.p99} us, p99.9 ${pt.p999} us${r.lost ? `, lost ${r.lost}` : ''}`);
           await quiesce(path);
         }
       } finally {
@@ -123,14 +124,14 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult<'latenc
       for (const load of LOADS) {
         const rate = Math.max(100, Math.round((ref.pps * load) / 100));
         const count = Math.max(5000, Math.round(rate * seconds));
-        progress.status(`direct (no relay) at ${fmtPps(rate)} pps`, 0);
+        progress.status(`direct (no relay) at ${formatCompact(rate)} pps`, 0);
         const recv = startReceiver(topo, 'relay', { group: inputGroup(0), port: 5001, iface: 'r0', count, timeoutS: 2 });
         await recv.ready;
         const g = await generate(path, { streams: 1, rate, count, size: 1400, port: 5001, stampGroup: STAMP_GROUP, batch: latencyBatch(rate) });
         const r = await recv.result;
         const pt = point('direct', 'no relay (generator -> receiver)', load, rate, g.sent / g.elapsedS, g.sent, r);
         points.push(pt);
-        progress.item(`direct at ${fmtPps(rate)} pps: p50 ${pt.p50} us, p99 ${pt.p99} us`);
+        progress.item(`direct at ${formatCompact(rate)} pps: p50 ${pt.p50} us, p99 ${pt.p99} us`);
       }
     }
   } finally {

@@ -12,7 +12,8 @@ import { searchLossless } from '../search';
 import { Topology } from '../topology';
 import { generate, quiesce, runTrial, type TrafficPath, type TrialContext } from '../traffic';
 import type { PipelineSeedRun, ScenarioResult, SearchSummary, Trial } from '../types';
-import { fmtPps, genMaxFor, searchConfig, type BenchContext } from './common';
+import { formatCompact } from '../../src/cli/table';
+import { genMaxFor, searchConfig, type BenchContext } from './common';
 
 export const SEED = {
   historical: { ingressPps: 490_000, egressPps: 307_000, generatorPps: 733_000, bufExhaustPct: 37 },
@@ -112,7 +113,7 @@ export async function pipeline(ctx: BenchContext): Promise<ScenarioResult<'pipel
     if (warm.deliveredRaw !== warm.offered) throw new Error(`the 3-hop pipeline did not forward the warm-up (offered ${warm.offered}, delivered ${warm.deliveredRaw})`);
 
     // The seed's run: 10M packets at a 1M pps target.
-    progress.status(`seed run: ${fmtPps(count)} packets at a ${fmtPps(target)} pps target`, 0.3);
+    progress.status(`seed run: ${formatCompact(count)} packets at a ${formatCompact(target)} pps target`, 0.3);
     const before = await Promise.all(hops.map((h) => h.counters()));
     const k0 = HOSTS.map((h, i) => (i === 0 ? undefined : topo.counter(h, UP[i - 1])));
     const gen = await generate(path, { streams: 1, rate: target, count, size: 1400, port: 5001 });
@@ -156,8 +157,8 @@ export async function pipeline(ctx: BenchContext): Promise<ScenarioResult<'pipel
       hops: hopResults,
     };
     progress.item(
-      `seed run: generator ${fmtPps(gen.sent / elapsed)} pps for ${elapsed.toFixed(1)} s; ` +
-        hopResults.map((h) => `${h.hop} in ${fmtPps(h.ingressPps)} out ${fmtPps(h.egressPps)}`).join(', ') +
+      `seed run: generator ${formatCompact(gen.sent / elapsed)} pps for ${elapsed.toFixed(1)} s; ` +
+        hopResults.map((h) => `${h.hop} in ${formatCompact(h.ingressPps)} out ${formatCompact(h.egressPps)}`).join(', ') +
         `; end-to-end loss ${gen.sent - delivered} (${((100 * (gen.sent - delivered)) / gen.sent).toFixed(3)}%)`,
     );
 
@@ -169,7 +170,7 @@ export async function pipeline(ctx: BenchContext): Promise<ScenarioResult<'pipel
         return t;
       },
       searchConfig(ctx, gmax),
-      (t, n) => progress.status(`3-hop search: trial ${n} @ ${fmtPps(t.offeredPps)} pps: ${t.lossless ? 'lossless' : `loss ${t.lossPct.toFixed(2)}%`}`, n / (ctx.maxTrials + 1)),
+      (t, n) => progress.status(`3-hop search: trial ${n} @ ${formatCompact(t.offeredPps)} pps: ${t.lossless ? 'lossless' : `loss ${t.lossPct.toFixed(2)}%`}`, n / (ctx.maxTrials + 1)),
     );
     trials.push(...outcome.trials);
     search = {
@@ -186,7 +187,7 @@ export async function pipeline(ctx: BenchContext): Promise<ScenarioResult<'pipel
       trials: outcome.trials.length,
       countersAgree: outcome.trials.every((t) => t.countersAgree !== false),
     };
-    progress.item(`3-hop max lossless ${fmtPps(search.maxLosslessPps)} pps${search.generatorLimited ? ' (generator-limited)' : ''}`);
+    progress.item(`3-hop max lossless ${formatCompact(search.maxLosslessPps)} pps${search.generatorLimited ? ' (generator-limited)' : ''}`);
   } finally {
     progress.status('stopping the hops', 0.5);
     const finals: string[] = [];
@@ -201,7 +202,7 @@ export async function pipeline(ctx: BenchContext): Promise<ScenarioResult<'pipel
       seedRun.finalLines = finals.map((f) => ({ text: f, parsed: parseFinal(f) }));
     }
   }
-  progress.finish(search ? `3-hop max lossless ${fmtPps(search.maxLosslessPps)} pps` : 'done');
+  progress.finish(search ? `3-hop max lossless ${formatCompact(search.maxLosslessPps)} pps` : 'done');
   notes.push('The three mcrd hops are not pinned (the scheduler spreads them over both CPUs, as in the seed\'s test); the generator is pinned like everywhere else unless --no-pin.');
   notes.push(`seed run: ${count.toLocaleString('en-US')} packets at a ${target.toLocaleString('en-US')} pps target; per-hop rates = packets / generator elapsed time, as the seed computed them`);
   return { trials, summary: { seed: SEED, seedRun, search }, notes, durationS: (Date.now() - t0) / 1000 };

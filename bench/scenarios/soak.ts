@@ -18,7 +18,8 @@ import { DEFAULT_GROWTH_RULE, growthCheck, readStatus, warmupFor, type GrowthVer
 import { ONE_HOP_PATH, pinning, quiesce, startGenerator } from '../traffic';
 import { oneHop, type Topology } from '../topology';
 import type { ScenarioResult, Trial } from '../types';
-import { fmtPps, genMaxFor, onePlan, searchConfig, searchRelay, startWarm, type BenchContext } from './common';
+import { formatCompact } from '../../src/cli/table';
+import { genMaxFor, onePlan, searchConfig, searchRelay, startWarm, type BenchContext } from './common';
 import { timing, type Timing } from './control';
 
 export const SOAK_DEFAULT_S = 600;
@@ -265,10 +266,10 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
       if (!s.maxLosslessPps) throw new Error(`mcr has no lossless 1:2 rate to soak at${s.skipped ? `: ${s.skipped}` : ''}`);
       maxLossless = s.maxLosslessPps;
       rate = Math.round(s.maxLosslessPps / 2);
-      rateSource = `half of the maximum lossless 1:2 rate, ${fmtPps(s.maxLosslessPps)} pps${s.generatorLimited ? ' (generator-limited: a lower bound)' : ''}, from a short search in this run with both receivers running (0.5 s trials, 10% resolution, at most 6 trials)`;
+      rateSource = `half of the maximum lossless 1:2 rate, ${formatCompact(s.maxLosslessPps)} pps${s.generatorLimited ? ' (generator-limited: a lower bound)' : ''}, from a short search in this run with both receivers running (0.5 s trials, 10% resolution, at most 6 trials)`;
     }
     const count = Math.round(rate * durationS);
-    progress.status(`starting mcrd for ${durationS} s at ${fmtPps(rate)} pps`, 0);
+    progress.status(`starting mcrd for ${durationS} s at ${formatCompact(rate)} pps`, 0);
     const inst = (await startWarm(relay, plan, path, SIZE)) as McrInstance;
     const outputs = Array.from({ length: FANOUT }, (_, o) => relay.deliveredGroup(plan, 0, o));
     const receivers: Proc[] = [];
@@ -316,7 +317,7 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
         const s = (performance.now() - tStream) / 1000;
         const last = mem.mcrd[mem.mcrd.length - 1];
         const dp = mem.dataplane[mem.dataplane.length - 1];
-        progress.status(`${Math.round(s)}/${durationS} s at ${fmtPps(rate)} pps; RSS mcrd ${last ? mib(last.rssKiB) : '?'}, data plane ${dp ? mib(dp.rssKiB) : '?'}`, s / durationS);
+        progress.status(`${Math.round(s)}/${durationS} s at ${formatCompact(rate)} pps; RSS mcrd ${last ? mib(last.rssKiB) : '?'}, data plane ${dp ? mib(dp.rssKiB) : '?'}`, s / durationS);
       }, 1000);
       let g;
       try {

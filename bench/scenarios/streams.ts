@@ -6,7 +6,8 @@ import { Progress } from '../progress';
 import { ONE_HOP_PATH } from '../traffic';
 import { oneHop } from '../topology';
 import type { ScenarioResult, SearchSummary, Trial } from '../types';
-import { fmtPps, genMaxFor, onePlan, pickRelays, searchConfig, searchRelay, type BenchContext } from './common';
+import { formatCompact } from '../../src/cli/table';
+import { genMaxFor, onePlan, pickRelays, searchConfig, searchRelay, type BenchContext } from './common';
 
 export const STREAM_COUNTS = [1, 10, 100];
 const RELAYS = ['mcr-1w', 'c-relay', 'kernel'];
@@ -44,6 +45,6 @@ export async function streams(ctx: BenchContext): Promise<ScenarioResult<'stream
     const c = searches.find((s) => s.streams === n && s.relay === 'c-relay');
     if (m && c && !m.skipped && !c.skipped) ratios[`${n}`] = c.maxLosslessPps > 0 ? m.maxLosslessPps / c.maxLosslessPps : null;
   }
-  progress.finish(searches.map((s) => `${s.relay} x${s.streams} ${fmtPps(s.maxLosslessPps)}`).join(', '));
+  progress.finish(searches.map((s) => `${s.relay} x${s.streams} ${formatCompact(s.maxLosslessPps)}`).join(', '));
   return { trials, summary: { searches, ratiosVsCRelay: ratios, skipped }, notes, durationS: (Date.now() - t0) / 1000 };
 }
