@@ -3,6 +3,7 @@
 // in the same run, and absolute figures), each with the noise band it is judged against, plus the
 // goals the report states as met or not met.
 import { formatCount as fmt } from '../src/cli/table';
+import { RELAYS } from './relays/registry';
 import type { Results, SearchSummary } from './types';
 
 export type FigureKind = 'ratio' | 'ratio-slow-peer' | 'pps' | 'latency' | 'latency-tail' | 'control';
@@ -45,7 +46,7 @@ export function outsideBand(change: number, band: number): boolean {
   return change > band || change < -band / (1 + band);
 }
 
-const SLOW = ['node', 'socat'];
+const SLOW = RELAYS.filter((r) => r.erratic).map((r) => r.id);
 
 function searches(r: Results, scenario: 'throughput' | 'fanout' | 'streams'): SearchSummary[] {
   return (r.scenarios[scenario]?.summary?.searches ?? []).filter((s) => !s.skipped);

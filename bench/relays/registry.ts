@@ -12,6 +12,8 @@ export interface RelayInfo {
   peer?: boolean;
   /** measured by the standard throughput scenario */
   throughput?: boolean;
+  /** loses packets erratically (GC pauses, per-packet wake-ups): its figures get the wider noise band */
+  erratic?: boolean;
 }
 
 export const RELAYS: readonly RelayInfo[] = [
@@ -21,8 +23,8 @@ export const RELAYS: readonly RelayInfo[] = [
   { id: 'mcr-3hop', label: 'mcr x3 (1 worker each)', color: '#1f5fbf', selectable: false },
   { id: 'kernel', label: 'kernel routing (smcroute)', color: '#2e9e44', selectable: true, peer: true, throughput: true },
   { id: 'c-relay', label: 'C relay (recvmmsg/sendmmsg)', color: '#e67e00', selectable: true, peer: true, throughput: true },
-  { id: 'node', label: 'naive Node.js dgram relay', color: '#d62728', selectable: true, peer: true, throughput: true },
-  { id: 'socat', label: 'socat', color: '#795548', selectable: true, peer: true, throughput: true },
+  { id: 'node', label: 'naive Node.js dgram relay', color: '#d62728', selectable: true, peer: true, throughput: true, erratic: true },
+  { id: 'socat', label: 'socat', color: '#795548', selectable: true, peer: true, throughput: true, erratic: true },
   { id: 'direct', label: 'no relay', color: '#7f7f7f', selectable: false },
 ];
 
