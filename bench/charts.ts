@@ -6,7 +6,8 @@
 // rendered to SVG by vega, headless.
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { TopLevelSpec } from 'vega-lite' with { 'resolution-mode': 'import' };
+// vega-lite is an ES module; its types are imported in ESM resolution from this CommonJS build.
+type TopLevelSpec = import('vega-lite', { with: { 'resolution-mode': 'import' }}).TopLevelSpec;
 import { relayInfo, relayOrder } from './relays/registry';
 import { SEED } from './scenarios/pipeline';
 import { formatCompact as compact } from '../src/cli/table';
@@ -53,7 +54,12 @@ function seriesScales(series: SeriesStyle[], symbolType: 'stroke' | 'square' = '
   const legend = { title: null, orient: 'right', symbolType };
   return {
     color: { field: 'name', type: 'nominal', scale: { domain: series.map((s) => s.name), range: series.map((s) => s.color) }, legend },
-    strokeDash: { field: 'name', type: 'nominal', scale: { domain: series.map((s) => s.name), range: series.map((s) => (s.dashed ? [6, 4] : [1, 0])) }, legend },
+    strokeDash: {
+      field: 'name',
+      type: 'nominal',
+      scale: { domain: series.map((s) => s.name), range: series.map((s) => (s.dashed ? [6, 4] : [1, 0])) },
+      legend,
+    },
   } as const;
 }
 
@@ -80,7 +86,12 @@ function deliveredVsOfferedSpec(o: { title: string; subtitle: string[]; rows: Ro
   const panel = (log: boolean) => {
     const ls = logScale([...o.rows.flatMap((r) => [Number(r.x), Number(r.y)]), o.maxX]);
     const [lo, hi] = log ? ls.scale.domain : [0, o.maxX];
-    const axis = (what: string) => ({ title: `${what} rate (packets/s${log ? ', log scale' : ''})`, labelExpr: SI_LABELS, grid: true, ...(log ? { values: ls.ticks } : {}) });
+    const axis = (what: string) => ({
+      title: `${what} rate (packets/s${log ? ', log scale' : ''})`,
+      labelExpr: SI_LABELS,
+      grid: true,
+      ...(log ? { values: ls.ticks } : {}),
+    });
     const scale = log ? { ...ls.scale, clamp: true } : { domain: [0, hi], nice: true };
     const x = { field: 'x', type: 'quantitative', scale, axis: axis('offered') };
     const y = { field: 'y', type: 'quantitative', scale, axis: axis('delivered') };
@@ -90,22 +101,59 @@ function deliveredVsOfferedSpec(o: { title: string; subtitle: string[]; rows: Ro
       width: 400,
       height: 360,
       layer: [
-        { data: { values: [{ name: diagonal.name, x: lo || 1, y: lo || 1 }, { name: diagonal.name, x: hi, y: hi }] }, mark: { type: 'line', strokeWidth: 1.5, clip: true }, encoding: { x, y, ...scales } },
-        { data: { values: rows }, mark: { type: 'line', strokeWidth: 2, clip: true }, encoding: { x, y, order: { field: 'x' }, ...scales } },
+        {
+          data: {
+            values: [
+              { name: diagonal.name, x: lo || 1, y: lo || 1 },
+              { name: diagonal.name, x: hi, y: hi },
+            ],
+          },
+          mark: { type: 'line', strokeWidth: 1.5, clip: true },
+          encoding: { x, y, ...scales },
+        },
+        {
+          data: { values: rows },
+          mark: { type: 'line', strokeWidth: 2, clip: true },
+          encoding: { x, y, order: { field: 'x' }, ...scales },
+        },
         // filled markers: lossless trials; hollow (white inside): packets lost
         ...[true, false].map((lossless) => ({
           data: { values: rows.filter((r) => r.lossless === lossless) },
-          mark: { type: 'point', size: 70, strokeWidth: 2, opacity: 1, clip: true, filled: lossless, ...(lossless ? {} : { fill: 'white' }) },
+          mark: {
+            type: 'point',
+            size: 70,
+            strokeWidth: 2,
+            opacity: 1,
+            clip: true,
+            filled: lossless,
+            ...(lossless ? {} : { fill: 'white' }),
+          },
           encoding: { x, y, color: scales.color, tooltip: { field: 'tip' } },
         })),
       ],
     };
   };
-  return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: title(o.title, o.subtitle), config: CONFIG, bounds: 'flush', spacing: 110, hconcat: [panel(true), panel(false)] } as Spec;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: title(o.title, o.subtitle),
+    config: CONFIG,
+    bounds: 'flush',
+    spacing: 110,
+    hconcat: [panel(true), panel(false)],
+  } as Spec;
 }
 
 /** Kind 2: grouped bars (one bar per series in each group), the value written on each bar. */
-function groupedBarSpec(o: { title: string; subtitle: string[]; groups: string[]; groupLabel: string; yLabel: string; log?: boolean; series: SeriesStyle[]; rows: Row[] }): Spec {
+function groupedBarSpec(o: {
+  title: string;
+  subtitle: string[];
+  groups: string[];
+  groupLabel: string;
+  yLabel: string;
+  log?: boolean;
+  series: SeriesStyle[];
+  rows: Row[];
+}): Spec {
   const scales = seriesScales(o.series, 'square');
   const present = o.rows.filter((r) => r.value !== null);
   const x = { field: 'group', type: 'nominal', sort: o.groups, axis: { title: o.groupLabel, labelAngle: 0, labelFontSize: 12 } };
@@ -116,7 +164,12 @@ function groupedBarSpec(o: { title: string; subtitle: string[]; groups: string[]
     type: 'quantitative',
     // headroom for the labels written above the bars
     scale: ls ? ls.scale : { zero: true, nice: true, domainMax: Math.max(...present.map((r) => Number(r.value))) * 1.2 },
-    axis: { title: o.yLabel, ...(ls ? { values: ls.ticks, labelExpr: "datum.value < 1 ? format(datum.value, '~g') : format(datum.value, '~s')" } : { labelExpr: SI_LABELS, tickCount: 8 }) },
+    axis: {
+      title: o.yLabel,
+      ...(ls
+        ? { values: ls.ticks, labelExpr: "datum.value < 1 ? format(datum.value, '~g') : format(datum.value, '~s')" }
+        : { labelExpr: SI_LABELS, tickCount: 8 }),
+    },
   };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -126,9 +179,17 @@ function groupedBarSpec(o: { title: string; subtitle: string[]; groups: string[]
     height: 400,
     layer: [
       // on a log scale a bar starts at the bottom of the axis, not at 0
-      { data: { values: present }, mark: { type: 'bar' }, encoding: { x, xOffset, y, ...(ls ? { y2: { datum: ls.scale.domain[0] } } : {}), color: scales.color, tooltip: { field: 'label' } } },
       {
-        data: { values: o.rows.map((r) => (r.value === null ? { ...r, value: o.log ? null : 0, label: 'n/a' } : r)).filter((r) => r.value !== null || !o.log) },
+        data: { values: present },
+        mark: { type: 'bar' },
+        encoding: { x, xOffset, y, ...(ls ? { y2: { datum: ls.scale.domain[0] } } : {}), color: scales.color, tooltip: { field: 'label' } },
+      },
+      {
+        data: {
+          values: o.rows
+            .map((r) => (r.value === null ? { ...r, value: o.log ? null : 0, label: 'n/a' } : r))
+            .filter((r) => r.value !== null || !o.log),
+        },
         mark: { type: 'text', angle: 270, align: 'left', baseline: 'middle', dx: 4, fontSize: 11, color: '#333' },
         encoding: { x, xOffset, y, text: { field: 'label' } },
       },
@@ -137,23 +198,58 @@ function groupedBarSpec(o: { title: string; subtitle: string[]; groups: string[]
 }
 
 /** Kind 3: a line per series over a category axis, one panel per percentile, log y in µs. */
-function percentilePanelsSpec(o: { title: string; subtitle: string[]; loads: string[]; series: SeriesStyle[]; panels: Array<{ title: string; rows: Row[]; goal?: { y: number; label: string } }> }): Spec {
+function percentilePanelsSpec(o: {
+  title: string;
+  subtitle: string[];
+  loads: string[];
+  series: SeriesStyle[];
+  panels: Array<{ title: string; rows: Row[]; goal?: { y: number; label: string } }>;
+}): Spec {
   const scales = seriesScales(o.series);
   const panel = (p: (typeof o.panels)[number]) => {
-    const x = { field: 'load', type: 'ordinal', sort: o.loads, axis: { title: "load (% of the relay's max lossless rate)", labelAngle: 0 }, scale: { padding: 0.5 } };
+    const x = {
+      field: 'load',
+      type: 'ordinal',
+      sort: o.loads,
+      axis: { title: "load (% of the relay's max lossless rate)", labelAngle: 0 },
+      scale: { padding: 0.5 },
+    };
     const ls = logScale(p.rows.map((r) => Number(r.us)));
-    const y = { field: 'us', type: 'quantitative', scale: ls.scale, axis: { title: 'one-way latency (log scale)', labelExpr: US_LABELS, values: ls.ticks } };
+    const y = {
+      field: 'us',
+      type: 'quantitative',
+      scale: ls.scale,
+      axis: { title: 'one-way latency (log scale)', labelExpr: US_LABELS, values: ls.ticks },
+    };
     const layers: object[] = [
-      { mark: { type: 'line', strokeWidth: 2, point: { size: 60, filled: true } }, encoding: { x, y, ...scales, tooltip: { field: 'tip' } } },
+      {
+        mark: { type: 'line', strokeWidth: 2, point: { size: 60, filled: true } },
+        encoding: { x, y, ...scales, tooltip: { field: 'tip' } },
+      },
     ];
     if (p.goal)
       layers.push(
-        { data: { values: [{ us: p.goal.y }] }, mark: { type: 'rule', color: '#c0392b', strokeDash: [4, 3] }, encoding: { y: { field: 'us', type: 'quantitative' } } },
-        { data: { values: [{ us: p.goal.y, text: p.goal.label }] }, mark: { type: 'text', color: '#c0392b', align: 'right', baseline: 'bottom', x: 'width', dx: -4, dy: -3, fontSize: 11 }, encoding: { y: { field: 'us', type: 'quantitative' }, text: { field: 'text' } } },
+        {
+          data: { values: [{ us: p.goal.y }] },
+          mark: { type: 'rule', color: '#c0392b', strokeDash: [4, 3] },
+          encoding: { y: { field: 'us', type: 'quantitative' } },
+        },
+        {
+          data: { values: [{ us: p.goal.y, text: p.goal.label }] },
+          mark: { type: 'text', color: '#c0392b', align: 'right', baseline: 'bottom', x: 'width', dx: -4, dy: -3, fontSize: 11 },
+          encoding: { y: { field: 'us', type: 'quantitative' }, text: { field: 'text' } },
+        },
       );
     return { title: p.title, width: 240, height: 360, data: { values: p.rows }, layer: layers };
   };
-  return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: title(o.title, o.subtitle), config: CONFIG, bounds: 'flush', spacing: 100, hconcat: o.panels.map(panel) } as Spec;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: title(o.title, o.subtitle),
+    config: CONFIG,
+    bounds: 'flush',
+    spacing: 100,
+    hconcat: o.panels.map(panel),
+  } as Spec;
 }
 
 /** Kind 4: lines over time (no markers); dashed series for fitted lines. */
@@ -239,14 +335,27 @@ function throughputCharts(r: Results): Planned[] {
       groupLabel: 'UDP payload size',
       yLabel: 'max lossless rate (packets/s)',
       series: ids.map((id) => styleOf(id)),
-      rows: ids.flatMap((id) => sizes.map((size) => searchBar(id, `${size} B`, searches.find((s) => s.relay === id && s.size === size)))),
+      rows: ids.flatMap((id) =>
+        sizes.map((size) =>
+          searchBar(
+            id,
+            `${size} B`,
+            searches.find((s) => s.relay === id && s.size === size),
+          ),
+        ),
+      ),
     }),
   });
   return out;
 }
 
 /** One bar of a search result: its max lossless rate, labelled, * when generator-limited. */
-function searchBar(id: string, group: string, s: SearchSummary | undefined, label = (x: SearchSummary) => `${compact(x.maxLosslessPps)}${x.generatorLimited ? '*' : ''}`): Row {
+function searchBar(
+  id: string,
+  group: string,
+  s: SearchSummary | undefined,
+  label = (x: SearchSummary) => `${compact(x.maxLosslessPps)}${x.generatorLimited ? '*' : ''}`,
+): Row {
   const ok = s && !s.skipped;
   return { name: relayInfo(id).label, group, value: ok ? s.maxLosslessPps : null, label: ok ? label(s) : 'n/a' };
 }
@@ -260,7 +369,12 @@ function latencyChart(r: Results): Planned[] {
     title: panelTitle,
     rows: points
       .filter((p) => p[key] !== null)
-      .map((p) => ({ name: relayInfo(p.relay).label, load: `${p.loadPct}%`, us: p[key], tip: `${p.loadPct}% (${compact(p.offeredPps)} pps): ${p[key]} µs` })),
+      .map((p) => ({
+        name: relayInfo(p.relay).label,
+        load: `${p.loadPct}%`,
+        us: p[key],
+        tip: `${p.loadPct}% (${compact(p.offeredPps)} pps): ${p[key]} µs`,
+      })),
     goal: key === 'p99' ? { y: 100, label: 'goal: p99 < 100 µs at 50%' } : undefined,
   });
   return [
@@ -289,20 +403,35 @@ function searchGroupsChart(r: Results, scenario: 'fanout' | 'streams'): Planned[
   const groups = [...new Set(searches.map(key))].sort((a, b) => a - b);
   const ids = relayOrder(searches.map((s) => s.relay));
   const title = fanout ? 'Fan-out: maximum lossless input rate' : 'Many streams: maximum lossless aggregate rate';
-  const label = (s: SearchSummary): string => (fanout && s.fanout > 1 ? `${compact(s.maxLosslessPps)}, out ${compact(s.outputPps)}` : `${compact(s.maxLosslessPps)}${s.generatorLimited ? '*' : ''}`);
+  const label = (s: SearchSummary): string =>
+    fanout && s.fanout > 1
+      ? `${compact(s.maxLosslessPps)}, out ${compact(s.outputPps)}`
+      : `${compact(s.maxLosslessPps)}${s.generatorLimited ? '*' : ''}`;
   return [
     {
       chart: { file: `${scenario}.svg`, title, scenario },
       spec: groupedBarSpec({
         title,
         subtitle: fanout
-          ? ['1400 B; one input stream to N output groups on one interface; delivered = sink packets / N', 'labels: input rate, and the output rate it means (input x N); * generator-limited; n/a: not run']
+          ? [
+              '1400 B; one input stream to N output groups on one interface; delivered = sink packets / N',
+              'labels: input rate, and the output rate it means (input x N); * generator-limited; n/a: not run',
+            ]
           : ['1400 B; N input groups at equal rates, one generator process each', '* generator-limited; n/a: not run'],
         groups: groups.map(groupName),
         groupLabel: fanout ? 'outputs per input' : 'input streams',
         yLabel: fanout ? 'max lossless input rate (packets/s)' : 'max lossless aggregate rate (packets/s)',
         series: ids.map((id) => styleOf(id)),
-        rows: ids.flatMap((id) => groups.map((g) => searchBar(id, groupName(g), searches.find((s) => s.relay === id && key(s) === g), label))),
+        rows: ids.flatMap((id) =>
+          groups.map((g) =>
+            searchBar(
+              id,
+              groupName(g),
+              searches.find((s) => s.relay === id && key(s) === g),
+              label,
+            ),
+          ),
+        ),
       }),
     },
   ];
@@ -358,7 +487,9 @@ function controlChart(r: Results): Planned[] {
         yLabel: 'milliseconds (log scale)',
         log: true,
         series,
-        rows: series.flatMap((x) => ops.map((o) => ({ name: x.name, group: o, value: x.t?.[o]?.p99 ?? null, label: x.t?.[o] ? `p50 ${ms(x.t[o].p50)}` : 'n/a' }))),
+        rows: series.flatMap((x) =>
+          ops.map((o) => ({ name: x.name, group: o, value: x.t?.[o]?.p99 ?? null, label: x.t?.[o] ? `p50 ${ms(x.t[o].p50)}` : 'n/a' })),
+        ),
       }),
     },
   ];
@@ -378,7 +509,11 @@ function soakChart(r: Results): Planned[] {
     const samples = s.memory[p.key];
     const g = s.memory.growth[p.key];
     const fit = `${p.name} fit: ${g.slopeKiBPerS >= 0 ? '+' : ''}${g.slopeKiBPerS.toFixed(2)} KiB/s${g.growing ? ', GROWING' : ''}`;
-    series.push({ name: `${p.name} VmRSS`, color: p.color }, { name: `${p.name} RssAnon`, color: p.light }, { name: fit, color: p.color, dashed: true });
+    series.push(
+      { name: `${p.name} VmRSS`, color: p.color },
+      { name: `${p.name} RssAnon`, color: p.light },
+      { name: fit, color: p.color, dashed: true },
+    );
     rows.push(
       ...samples.map((x) => ({ name: `${p.name} VmRSS`, x: x.t, y: x.rssKiB / 1024 })),
       ...samples.map((x) => ({ name: `${p.name} RssAnon`, x: x.t, y: x.anonKiB / 1024 })),

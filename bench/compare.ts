@@ -13,7 +13,16 @@ import type { Results } from './types';
 
 export interface Baseline {
   comment: string;
-  source: { date: string; gitCommit: string; kernel: string; cpuModel: string; nproc: number; quick: boolean; tuneHostApplied: boolean; results?: string };
+  source: {
+    date: string;
+    gitCommit: string;
+    kernel: string;
+    cpuModel: string;
+    nproc: number;
+    quick: boolean;
+    tuneHostApplied: boolean;
+    results?: string;
+  };
   figures: Record<string, Figure>;
 }
 
@@ -28,10 +37,20 @@ function load(arg: string): Loaded {
   let file = arg;
   if (existsSync(arg) && statSync(arg).isDirectory()) file = path.join(arg, 'results.json');
   const data = JSON.parse(readFileSync(file, 'utf8')) as Partial<Results> & Partial<Baseline>;
-  if (data.figures && data.source) return { label: `${arg} (baseline of ${data.source.date}, ${data.source.gitCommit.slice(0, 12)})`, figures: data.figures, isBaseline: true };
+  if (data.figures && data.source)
+    return {
+      label: `${arg} (baseline of ${data.source.date}, ${data.source.gitCommit.slice(0, 12)})`,
+      figures: data.figures,
+      isBaseline: true,
+    };
   if (data.meta && data.scenarios) {
     const r = data as Results;
-    return { label: `${arg} (${r.meta.date}, ${r.meta.gitCommit.slice(0, 12)}${r.meta.quick ? ', quick' : ''})`, figures: allFigures(r), isBaseline: false, quick: r.meta.quick };
+    return {
+      label: `${arg} (${r.meta.date}, ${r.meta.gitCommit.slice(0, 12)}${r.meta.quick ? ', quick' : ''})`,
+      figures: allFigures(r),
+      isBaseline: false,
+      quick: r.meta.quick,
+    };
   }
   throw new Error(`${file}: neither a results.json nor a baseline.json`);
 }
@@ -68,7 +87,8 @@ export function compare(aArg: string, bArg: string): string {
     // a lower bound (generator-limited mcr, or a peer with no lossless rate) moves only as a bound
     const bound = fa.lowerBound || fb.lowerBound ? ', involves a lower bound' : '';
     const flag = out ? `MOVED (${better ? 'better' : 'worse'}${bound})` : '';
-    if (out) moved.push(`${n}: ${fmtV(fa)} -> ${fmtV(fb)} (${fmtPct(change)}, band ${fmtBand(band)})${better ? ', better' : ', worse'}${bound}`);
+    if (out)
+      moved.push(`${n}: ${fmtV(fa)} -> ${fmtV(fb)} (${fmtPct(change)}, band ${fmtBand(band)})${better ? ', better' : ', worse'}${bound}`);
     rows.push([n, fmtV(fa), fmtV(fb), fmtPct(change), fmtBand(band), flag]);
   }
   const lines: string[] = [];
@@ -81,9 +101,14 @@ export function compare(aArg: string, bArg: string): string {
   const onlyB = names.filter((n) => !a.figures[n] && b.figures[n]);
   if (onlyA.length) lines.push('', `only in A (${onlyA.length}): ${onlyA.join(', ')}`);
   if (onlyB.length) lines.push('', `only in B (${onlyB.length}): ${onlyB.join(', ')}`);
-  lines.push('', moved.length ? `${moved.length} of ${common.length} figures moved beyond their noise band:` : `none of ${common.length} figures moved beyond its noise band`);
+  lines.push(
+    '',
+    moved.length
+      ? `${moved.length} of ${common.length} figures moved beyond their noise band:`
+      : `none of ${common.length} figures moved beyond its noise band`,
+  );
   for (const m of moved) lines.push(`  ${m}`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function fmtV(f: Figure): string {
@@ -96,15 +121,23 @@ function fmtPct(x: number): string {
   return `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 }
 
-
 /** A baseline from one result set: ratio figures only, each with its noise band. */
 export function makeBaseline(resultsArg: string): Baseline {
   const file = existsSync(resultsArg) && statSync(resultsArg).isDirectory() ? path.join(resultsArg, 'results.json') : resultsArg;
   const r = JSON.parse(readFileSync(file, 'utf8')) as Results;
   return {
     comment:
-      'Reference figures for `npm run bench:compare`: ratios of mcr\'s maximum lossless rate to peers measured in the same run (not absolute pps, which depend on the machine). band = relative noise band; see docs/benchmarks.md. Regenerate with `npm run bench:compare -- --write-baseline bench/results/<run>`.',
-    source: { date: r.meta.date, gitCommit: r.meta.gitCommit, kernel: r.meta.kernel, cpuModel: r.meta.cpuModel, nproc: r.meta.nproc, quick: r.meta.quick, tuneHostApplied: r.meta.tuneHostApplied, results: path.relative(process.cwd(), file) },
+      "Reference figures for `npm run bench:compare`: ratios of mcr's maximum lossless rate to peers measured in the same run (not absolute pps, which depend on the machine). band = relative noise band; see docs/benchmarks.md. Regenerate with `npm run bench:compare -- --write-baseline bench/results/<run>`.",
+    source: {
+      date: r.meta.date,
+      gitCommit: r.meta.gitCommit,
+      kernel: r.meta.kernel,
+      cpuModel: r.meta.cpuModel,
+      nproc: r.meta.nproc,
+      quick: r.meta.quick,
+      tuneHostApplied: r.meta.tuneHostApplied,
+      results: path.relative(process.cwd(), file),
+    },
     figures: ratioFigures(r),
   };
 }
@@ -130,7 +163,7 @@ function main(argv: string[]): number {
         const out = o.out ?? BASELINE;
         const base = makeBaseline(o.writeBaseline);
         if (base.source.quick) process.stderr.write('bench:compare: warning: this baseline comes from a quick run\n');
-        writeFileSync(out, JSON.stringify(base, null, 2) + '\n');
+        writeFileSync(out, `${JSON.stringify(base, null, 2)}\n`);
         process.stdout.write(`wrote ${out}: ${Object.keys(base.figures).length} figures from ${o.writeBaseline}\n`);
         return;
       }

@@ -60,7 +60,13 @@ export function ratioFigures(r: Results): Record<string, Figure> {
     for (const [pair, ratio] of Object.entries(byPair)) {
       if (ratio.value === null) continue;
       const kind: FigureKind = SLOW.some((p) => pair.endsWith(`/${p}`)) ? 'ratio-slow-peer' : 'ratio';
-      out[`throughput.${size}B.${pair}`] = { value: round(ratio.value, 3), band: BANDS[kind], unit: 'x', kind, lowerBound: ratio.lowerBound || undefined };
+      out[`throughput.${size}B.${pair}`] = {
+        value: round(ratio.value, 3),
+        band: BANDS[kind],
+        unit: 'x',
+        kind,
+        lowerBound: ratio.lowerBound || undefined,
+      };
     }
   }
   for (const [scenario, key] of [
@@ -70,7 +76,13 @@ export function ratioFigures(r: Results): Record<string, Figure> {
     const ss = searches(r, scenario);
     for (const m of ss.filter((s) => s.relay === 'mcr-1w')) {
       const c = ss.find((s) => s.relay === 'c-relay' && key(s) === key(m));
-      if (c && c.maxLosslessPps > 0) out[`${scenario}.${key(m)}.mcr-1w/c-relay`] = { value: round(m.maxLosslessPps / c.maxLosslessPps, 3), band: BANDS.ratio, unit: 'x', kind: 'ratio' };
+      if (c && c.maxLosslessPps > 0)
+        out[`${scenario}.${key(m)}.mcr-1w/c-relay`] = {
+          value: round(m.maxLosslessPps / c.maxLosslessPps, 3),
+          band: BANDS.ratio,
+          unit: 'x',
+          kind: 'ratio',
+        };
     }
   }
   return out;
@@ -98,7 +110,8 @@ export function allFigures(r: Results): Record<string, Figure> {
   }
   if (pl?.search && !pl.search.skipped) abs('pipeline.3hop.maxLossless', pl.search.maxLosslessPps, 'pps', 'pps');
   for (const p of r.scenarios.latency?.summary?.points ?? []) {
-    for (const k of ['p50', 'p99', 'p999'] as const) abs(`latency.${p.relay}.${p.loadPct}%.${k}`, p[k], k === 'p50' ? 'latency' : 'latency-tail', 'us');
+    for (const k of ['p50', 'p99', 'p999'] as const)
+      abs(`latency.${p.relay}.${p.loadPct}%.${k}`, p[k], k === 'p50' ? 'latency' : 'latency-tail', 'us');
   }
   const cp = r.scenarios.control?.summary;
   for (const [via, t] of Object.entries(cp?.load ?? {})) {
@@ -144,7 +157,11 @@ export function goals(r: Results): Goal[] {
     // mcr generator-limited: its rate (and the ratio) is only a lower bound, so a ratio below the
     // target proves nothing either way
     const met = ratio >= factor ? true : mcr.generatorLimited ? 'inconclusive' : false;
-    out.push({ goal, measured: `mcr ${fmt(mcr.maxLosslessPps)} pps vs ${peer} ${fmt(p.maxLosslessPps)} pps: ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'inf'}x${gl}${pgl}`, met });
+    out.push({
+      goal,
+      measured: `mcr ${fmt(mcr.maxLosslessPps)} pps vs ${peer} ${fmt(p.maxLosslessPps)} pps: ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'inf'}x${gl}${pgl}`,
+      met,
+    });
   }
   const pl = r.scenarios.pipeline?.summary;
   if (pl?.seedRun?.sent) {
@@ -154,11 +171,20 @@ export function goals(r: Results): Goal[] {
       measured: `${fmt(s.sent)} packets at ${fmt(s.generatorPps)} pps (target 1M): ${s.endToEndLoss} lost end to end${pl.search ? `; highest lossless 3-hop rate found ${fmt(pl.search.maxLosslessPps)} pps` : ''}`,
       met: s.endToEndLoss === 0,
     });
-  } else out.push({ goal: '3-hop pipeline: zero loss end to end at the highest rate the generator sustains', measured: 'not measured in this run', met: null });
+  } else
+    out.push({
+      goal: '3-hop pipeline: zero loss end to end at the highest rate the generator sustains',
+      measured: 'not measured in this run',
+      met: null,
+    });
   const g = (r.scenarios.fanout?.summary?.goal10k ?? []).find((t) => t.relay === 'mcr-1w');
   out.push(
     g
-      ? { goal: 'fan-out 1:50 with zero loss at 10k pps input', measured: `${fmt(g.sent)} packets in, ${fmt(g.deliveredRaw)} of ${fmt(g.offered * 50)} expected out: loss ${g.loss}`, met: g.lossless }
+      ? {
+          goal: 'fan-out 1:50 with zero loss at 10k pps input',
+          measured: `${fmt(g.sent)} packets in, ${fmt(g.deliveredRaw)} of ${fmt(g.offered * 50)} expected out: loss ${g.loss}`,
+          met: g.lossless,
+        }
       : { goal: 'fan-out 1:50 with zero loss at 10k pps input', measured: 'not measured in this run', met: null },
   );
   const lat = (r.scenarios.latency?.summary?.points ?? []).find((p) => p.relay === 'mcr-1w' && p.loadPct === 50);

@@ -20,7 +20,10 @@ export class Progress {
   private timer: NodeJS.Timeout | undefined;
 
   /** `items` units of work; each item may report partial progress (0..1) while it runs. */
-  constructor(readonly scenario: string, private items: number) {
+  constructor(
+    readonly scenario: string,
+    private items: number,
+  ) {
     if (this.tty) this.timer = setInterval(() => this.draw(), 500);
     this.draw();
   }

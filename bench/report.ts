@@ -9,7 +9,6 @@ import type { SoakSummary } from './scenarios/soak';
 import { SEED } from './scenarios/pipeline';
 import type { ControlPhase, Results, ScenarioId, SearchSummary } from './types';
 
-
 /** A Markdown table; numeric columns (all but the first) right-aligned unless `left`. */
 function table(head: string[], rows: Array<Array<string | number>>, left = false): string {
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 || left ? '---' : '--:')).join('|')}|`];
@@ -41,7 +40,15 @@ function searchRows(list: SearchSummary[], extra?: (s: SearchSummary) => string[
   return list.map((s) =>
     s.skipped
       ? [s.label, 'skipped', '', '', '', s.skipped, ...(extra ? extra(s).map(() => '') : [])]
-      : [s.label, `**${fmt(s.maxLosslessPps)}**`, s.generatorLimited ? 'yes' : 'no', s.trials, agreeText(s), s.relayFinal ? `rx ${fmt(s.relayFinal.rx)}, tx ${fmt(s.relayFinal.tx)}` : '', ...(extra ? extra(s) : [])],
+      : [
+          s.label,
+          `**${fmt(s.maxLosslessPps)}**`,
+          s.generatorLimited ? 'yes' : 'no',
+          s.trials,
+          agreeText(s),
+          s.relayFinal ? `rx ${fmt(s.relayFinal.rx)}, tx ${fmt(s.relayFinal.tx)}` : '',
+          ...(extra ? extra(s) : []),
+        ],
   );
 }
 
@@ -69,9 +76,24 @@ export function renderReport(r: Results, chartList: Chart[]): string {
         ['Node', m.node],
         ['CPU pinning', m.pinning ?? 'none'],
         ['host tuning (bench/tune-host.sh)', m.tuneHostApplied ? 'applied' : 'not applied'],
-        ['sysctls', Object.entries(m.sysctls).map(([key, v]) => `${key}=${v}`).join(', ')],
-        ['run', `${m.quick ? '**quick** (short trials: a smoke test, not for publishing)' : 'standard'}; ${m.trialSeconds} s trials; ${Math.round(m.durationS)} s in all; scenarios: ${m.scenariosRun.join(', ')}`],
-        ['peers', `installed now: ${m.peersInstalled.join(', ') || 'none'}; skipped: ${Object.entries(m.peersSkipped).map(([p, why]) => `${p} (${why})`).join('; ') || 'none'}`],
+        [
+          'sysctls',
+          Object.entries(m.sysctls)
+            .map(([key, v]) => `${key}=${v}`)
+            .join(', '),
+        ],
+        [
+          'run',
+          `${m.quick ? '**quick** (short trials: a smoke test, not for publishing)' : 'standard'}; ${m.trialSeconds} s trials; ${Math.round(m.durationS)} s in all; scenarios: ${m.scenariosRun.join(', ')}`,
+        ],
+        [
+          'peers',
+          `installed now: ${m.peersInstalled.join(', ') || 'none'}; skipped: ${
+            Object.entries(m.peersSkipped)
+              .map(([p, why]) => `${p} (${why})`)
+              .join('; ') || 'none'
+          }`,
+        ],
       ],
       true,
     ),
@@ -84,7 +106,14 @@ export function renderReport(r: Results, chartList: Chart[]): string {
   );
 
   out.push('## Goals', '');
-  out.push(table(['goal', 'measured', 'met'], goals(r).map((g) => [g.goal, g.measured, goalText(g.met)]), true), '');
+  out.push(
+    table(
+      ['goal', 'measured', 'met'],
+      goals(r).map((g) => [g.goal, g.measured, goalText(g.met)]),
+      true,
+    ),
+    '',
+  );
 
   out.push('## Method', '');
   out.push(
@@ -100,7 +129,13 @@ export function renderReport(r: Results, chartList: Chart[]): string {
     const sizes = [...new Set(tp.map((s) => s.size))].sort((a, b) => a - b);
     for (const size of sizes) {
       out.push(`### ${size}-byte payload${size > 1472 ? ' (MTU 9000)' : ''}: generator alone ${fmt(gm[String(size)] ?? 0)} pps`, '');
-      out.push(table(['relay', 'max lossless pps', 'generator-limited', 'trials', 'own counters agree', 'relay totals'], searchRows(tp.filter((s) => s.size === size))), '');
+      out.push(
+        table(
+          ['relay', 'max lossless pps', 'generator-limited', 'trials', 'own counters agree', 'relay totals'],
+          searchRows(tp.filter((s) => s.size === size)),
+        ),
+        '',
+      );
     }
     const ratios = r.scenarios.throughput.summary?.ratios ?? {};
     const pairs = [...new Set(Object.values(ratios).flatMap((x) => Object.keys(x)))];
@@ -128,14 +163,31 @@ export function renderReport(r: Results, chartList: Chart[]): string {
   const pl = r.scenarios.pipeline?.summary;
   if (pl?.seedRun?.hops) {
     const s = pl.seedRun;
-    out.push('## 2. The seed\'s 3-hop pipeline', '');
-    out.push(`gen -> mcr1 -> mcr2 -> mcr3 -> sink (5 namespaces, veth), 1 worker per hop, 1400 B, target 1,000,000 pps, ${fmt(s.count)} packets. The generator sent ${fmt(s.sent)} packets in ${s.elapsedS.toFixed(2)} s (${fmt(s.generatorPps)} pps). Rates are packets / generator elapsed time, as the seed computed them.`, '');
+    out.push("## 2. The seed's 3-hop pipeline", '');
+    out.push(
+      `gen -> mcr1 -> mcr2 -> mcr3 -> sink (5 namespaces, veth), 1 worker per hop, 1400 B, target 1,000,000 pps, ${fmt(s.count)} packets. The generator sent ${fmt(s.sent)} packets in ${s.elapsedS.toFixed(2)} s (${fmt(s.generatorPps)} pps). Rates are packets / generator elapsed time, as the seed computed them.`,
+      '',
+    );
     out.push(
       table(
         ['', 'generator pps', 'ingress pps (recv)', 'egress pps (egr_sent)', 'buf_exhaust', 'loss at this hop'],
         [
-          ['seed, historical (MCR-1)', fmt(SEED.historical.generatorPps), fmt(SEED.historical.ingressPps), fmt(SEED.historical.egressPps), `${SEED.historical.bufExhaustPct}%`, ''],
-          ['seed, regressed (MCR-1)', fmt(SEED.regressed.generatorPps), fmt(SEED.regressed.ingressPps), fmt(SEED.regressed.egressPps), `${SEED.regressed.bufExhaustPct}% (512,945)`, ''],
+          [
+            'seed, historical (MCR-1)',
+            fmt(SEED.historical.generatorPps),
+            fmt(SEED.historical.ingressPps),
+            fmt(SEED.historical.egressPps),
+            `${SEED.historical.bufExhaustPct}%`,
+            '',
+          ],
+          [
+            'seed, regressed (MCR-1)',
+            fmt(SEED.regressed.generatorPps),
+            fmt(SEED.regressed.ingressPps),
+            fmt(SEED.regressed.egressPps),
+            `${SEED.regressed.bufExhaustPct}% (512,945)`,
+            '',
+          ],
           ...s.hops.map((h, i) => [
             `this run, ${h.hop}`,
             i === 0 ? fmt(s.generatorPps) : '',
@@ -148,11 +200,18 @@ export function renderReport(r: Results, chartList: Chart[]): string {
       ),
       '',
     );
-    out.push(`End to end: ${fmt(s.sent)} sent, ${fmt(s.delivered)} delivered, **${fmt(s.endToEndLoss)} lost (${s.endToEndLossPct.toFixed(3)}%)**.`, '');
-    if (pl.search) out.push(`Highest lossless 3-hop rate (search, ${pl.search.trials} trials): **${fmt(pl.search.maxLosslessPps)} pps**${pl.search.generatorLimited ? ' (generator-limited)' : ''}.`, '');
+    out.push(
+      `End to end: ${fmt(s.sent)} sent, ${fmt(s.delivered)} delivered, **${fmt(s.endToEndLoss)} lost (${s.endToEndLossPct.toFixed(3)}%)**.`,
+      '',
+    );
+    if (pl.search)
+      out.push(
+        `Highest lossless 3-hop rate (search, ${pl.search.trials} trials): **${fmt(pl.search.maxLosslessPps)} pps**${pl.search.generatorLimited ? ' (generator-limited)' : ''}.`,
+        '',
+      );
     out.push(`> ${SEED.caveat}`, '');
     out.push(charts(chartList, 'pipeline'), '', notes(r, 'pipeline'), '');
-  } else if (r.scenarios.pipeline) out.push('## 2. The seed\'s 3-hop pipeline', '', notes(r, 'pipeline'), '');
+  } else if (r.scenarios.pipeline) out.push("## 2. The seed's 3-hop pipeline", '', notes(r, 'pipeline'), '');
 
   // 3 fan-out, 4 streams
   for (const [scenario, title, col, key] of [
@@ -169,13 +228,23 @@ export function renderReport(r: Results, chartList: Chart[]): string {
         groups.flatMap((g) =>
           list
             .filter((s) => key(s) === g)
-            .map((s) => (s.skipped ? [g, s.label, 'skipped', '', '', '', s.skipped] : [g, s.label, `**${fmt(s.maxLosslessPps)}**`, fmt(s.outputPps), s.generatorLimited ? 'yes' : 'no', s.trials, agreeText(s)])),
+            .map((s) =>
+              s.skipped
+                ? [g, s.label, 'skipped', '', '', '', s.skipped]
+                : [g, s.label, `**${fmt(s.maxLosslessPps)}**`, fmt(s.outputPps), s.generatorLimited ? 'yes' : 'no', s.trials, agreeText(s)],
+            ),
         ),
       ),
       '',
     );
     const ratios = r.scenarios[scenario]?.summary?.ratiosVsCRelay ?? {};
-    if (Object.keys(ratios).length) out.push(`mcr ÷ C relay: ${Object.entries(ratios).map(([g, v]) => `${scenario === 'fanout' ? g : `${g} streams`}: ${v === null ? 'inf' : `${v.toFixed(2)}x`}`).join(', ')}`, '');
+    if (Object.keys(ratios).length)
+      out.push(
+        `mcr ÷ C relay: ${Object.entries(ratios)
+          .map(([g, v]) => `${scenario === 'fanout' ? g : `${g} streams`}: ${v === null ? 'inf' : `${v.toFixed(2)}x`}`)
+          .join(', ')}`,
+        '',
+      );
     if (scenario === 'fanout') {
       const goal = r.scenarios.fanout?.summary?.goal10k ?? [];
       if (goal.length)
@@ -197,7 +266,19 @@ export function renderReport(r: Results, chartList: Chart[]): string {
     const mr = r.scenarios.latency.summary?.maxRates ?? {};
     out.push(
       table(
-        ['relay', 'load', 'rate pps', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'app p50 / p99 / p99.9 µs', 'lost', 'mcr spans p50 / p99 / max µs: ring wait; batch'],
+        [
+          'relay',
+          'load',
+          'rate pps',
+          'p50 µs',
+          'p90 µs',
+          'p99 µs',
+          'p99.9 µs',
+          'max µs',
+          'app p50 / p99 / p99.9 µs',
+          'lost',
+          'mcr spans p50 / p99 / max µs: ring wait; batch',
+        ],
         points.map((p) => [
           p.label,
           `${p.loadPct}%`,
@@ -209,18 +290,33 @@ export function renderReport(r: Results, chartList: Chart[]): string {
           p.max ?? '-',
           p.app ? `${p.app.p50 ?? '-'} / ${p.app.p99 ?? '-'} / ${p.app.p999 ?? '-'}` : '-',
           fmt(p.lost),
-          p.spans ? ['ringWait', 'batch'].map((s) => `≤${p.spans?.[s]?.p50Us ?? '-'} / ≤${p.spans?.[s]?.p99Us ?? '-'} / ≤${p.spans?.[s]?.maxUs ?? '-'}`).join('; ') : '',
+          p.spans
+            ? ['ringWait', 'batch']
+                .map((s) => `≤${p.spans?.[s]?.p50Us ?? '-'} / ≤${p.spans?.[s]?.p99Us ?? '-'} / ≤${p.spans?.[s]?.maxUs ?? '-'}`)
+                .join('; ')
+            : '',
         ]),
       ),
       '',
       "The last column is mcr's own sampled spans over the same point (`mcrctl stats`; one receive batch in 16, log2 buckets, so ≤64 means 32-64 µs): *ring wait* is how long a batch's oldest frame sat in the receive ring before the worker took it (wake-up and scheduling delay), *batch* how long the worker then spent on it (parse, match, `sendmmsg`, and on veth the sink's receive softirq). Spans count batches, not packets: a stall that delays hundreds of packets is one sample, so a per-packet p99 in the millisecond range shows up in the spans' max, not their p99.",
-      'Offered rates can fall short of a load\'s target (in `results.json`): the generator shares CPU 0 with the relay\'s receive path (AF_PACKET or socket enqueue runs in its softirq on veth) and the probe; every figure is at the measured rate shown.',
+      "Offered rates can fall short of a load's target (in `results.json`): the generator shares CPU 0 with the relay's receive path (AF_PACKET or socket enqueue runs in its softirq on veth) and the probe; every figure is at the measured rate shown.",
       '',
     );
     const added = r.scenarios.latency.summary?.mcrAddedUs ?? {};
     if (Object.keys(added).length)
-      out.push(`mcr-added latency (mcr minus the no-relay path at the same rate): ${Object.entries(added).map(([l, v]) => `${l}%: p50 ${v.p50} µs, p99 ${v.p99} µs, p99.9 ${v.p999} µs`).join('; ')}.`, '');
-    if (Object.keys(mr).length) out.push(`Maximum rates used: ${Object.entries(mr).map(([id, v]) => `${id} ${fmt(v.pps)} pps (${v.source})`).join('; ')}.`, '');
+      out.push(
+        `mcr-added latency (mcr minus the no-relay path at the same rate): ${Object.entries(added)
+          .map(([l, v]) => `${l}%: p50 ${v.p50} µs, p99 ${v.p99} µs, p99.9 ${v.p999} µs`)
+          .join('; ')}.`,
+        '',
+      );
+    if (Object.keys(mr).length)
+      out.push(
+        `Maximum rates used: ${Object.entries(mr)
+          .map(([id, v]) => `${id} ${fmt(v.pps)} pps (${v.source})`)
+          .join('; ')}.`,
+        '',
+      );
     out.push(charts(chartList, 'latency'), '', notes(r, 'latency'), '');
   }
 
@@ -242,7 +338,8 @@ export function renderReport(r: Results, chartList: Chart[]): string {
       }
       out.push(table(['via', 'operation', 'n', 'p50 ms', 'p99 ms', 'max ms'], rows), '');
       const f = cp.forwarding;
-      const phase = (ph: ControlPhase | undefined): string => (ph ? `${fmt(ph.offered)} offered, ${fmt(ph.mcrDropped)} dropped by mcr` : 'n/a');
+      const phase = (ph: ControlPhase | undefined): string =>
+        ph ? `${fmt(ph.offered)} offered, ${fmt(ph.mcrDropped)} dropped by mcr` : 'n/a';
       if (f)
         out.push(
           `Forwarding meanwhile at ${fmt(f.offeredPps)} pps (90% of ${fmt(f.maxLosslessPps)} pps, ${f.maxSource}): sent ${fmt(f.sent)}, delivered ${fmt(f.delivered)}, **loss ${fmt(f.loss)}** (${f.lossPct.toFixed(4)}%); mcr rx ${fmt(f.mcrRx)}, tx ${fmt(f.mcrTx)}, ring drops ${fmt(f.ringDrops)}; counters agree with the kernel: ${f.countersAgree ? 'yes' : '**no**'}. By phase: protocol operations ${phase(f.protocolPhase)}; mcrctl processes ${phase(f.cliPhase)}.`,
@@ -264,9 +361,21 @@ export function renderReport(r: Results, chartList: Chart[]): string {
   if (Object.keys(figs).length) {
     out.push('## Regression figures', '');
     out.push('What `bench/baseline.json` keeps and `npm run bench:compare` checks (ratios to peers in the same run):', '');
-    out.push(table(['figure', 'value', 'noise band'], Object.entries(figs).map(([name, f]) => [name, `${f.lowerBound ? '>= ' : ''}${f.value}`, `±${Math.round(f.band * 100)}%`])), '');
+    out.push(
+      table(
+        ['figure', 'value', 'noise band'],
+        Object.entries(figs).map(([name, f]) => [name, `${f.lowerBound ? '>= ' : ''}${f.value}`, `±${Math.round(f.band * 100)}%`]),
+      ),
+      '',
+    );
   }
-  out.push('## Files', '', '- `results.json`: every trial with every counter, per-scenario summaries, host facts.', ...chartList.map((c) => `- \`${c.file}\`: ${c.title}`), '');
+  out.push(
+    '## Files',
+    '',
+    '- `results.json`: every trial with every counter, per-scenario summaries, host facts.',
+    ...chartList.map((c) => `- \`${c.file}\`: ${c.title}`),
+    '',
+  );
   return out.join('\n').replace(/\n{3,}/g, '\n\n');
 }
 
@@ -288,8 +397,14 @@ function soakSection(s: SoakSummary): string[] {
           `${fmt(o.unique)} distinct, ${fmt(o.duplicates)} duplicates, ${fmt(o.corrupted)} corrupted (mcrgen recv); mcr sent ${fmt(o.mcrTx)}: ${o.exact ? '**exact**' : '**not exact**'}`,
         ]),
         ['sink interface (s0 rx)', `${fmt(s.sinkPackets)} (${s.fanout} x ${fmt(s.sent)} = ${fmt(s.fanout * s.sent)})`],
-        ['mcr counters', `rx ${fmt(s.mcr.rx)}, tx ${fmt(s.mcr.tx)}, ring drops ${fmt(s.mcr.ringDrops)}, buf_exhaust ${fmt(s.mcr.bufExhaust)}, tx errors ${fmt(s.mcr.txErrors)}`],
-        ['FINAL line (over the stream)', s.mcr.finalRecv === undefined ? 'none' : `recv ${fmt(s.mcr.finalRecv)}, egr_sent ${fmt(s.mcr.finalEgrSent ?? 0)}`],
+        [
+          'mcr counters',
+          `rx ${fmt(s.mcr.rx)}, tx ${fmt(s.mcr.tx)}, ring drops ${fmt(s.mcr.ringDrops)}, buf_exhaust ${fmt(s.mcr.bufExhaust)}, tx errors ${fmt(s.mcr.txErrors)}`,
+        ],
+        [
+          'FINAL line (over the stream)',
+          s.mcr.finalRecv === undefined ? 'none' : `recv ${fmt(s.mcr.finalRecv)}, egr_sent ${fmt(s.mcr.finalEgrSent ?? 0)}`,
+        ],
       ],
       true,
     ),
@@ -301,7 +416,14 @@ function soakSection(s: SoakSummary): string[] {
     '',
     table(
       ['operation', 'n', 'p50 ms', 'p99 ms', 'max ms', 'errors'],
-      (['add', 'remove', 'stats'] as const).map((op) => [op, fmt(c.latencyMs[op].n), c.latencyMs[op].p50, c.latencyMs[op].p99, c.latencyMs[op].max, fmt(c.errorsByOp[op])]),
+      (['add', 'remove', 'stats'] as const).map((op) => [
+        op,
+        fmt(c.latencyMs[op].n),
+        c.latencyMs[op].p50,
+        c.latencyMs[op].p99,
+        c.latencyMs[op].max,
+        fmt(c.errorsByOp[op]),
+      ]),
     ),
     '',
   );
@@ -310,7 +432,17 @@ function soakSection(s: SoakSummary): string[] {
     `Memory (/proc/PID/status every ${m.intervalS} s; mcrd pid ${m.pids.mcrd}, data plane pid ${m.pids.dataplane}, data-plane restarts ${m.dataplaneRestarts}; the verdict is on RssAnon, VmRSS is shown):`,
     '',
     table(
-      ['process', 'VmRSS start / end MiB', 'VmHWM MiB', 'VmRSS slope', 'RssAnon start / end MiB', 'RssAnon slope after warm-up', 'growth over window', 'allowed', 'verdict'],
+      [
+        'process',
+        'VmRSS start / end MiB',
+        'VmHWM MiB',
+        'VmRSS slope',
+        'RssAnon start / end MiB',
+        'RssAnon slope after warm-up',
+        'growth over window',
+        'allowed',
+        'verdict',
+      ],
       (['mcrd', 'dataplane'] as const).map((k) => {
         const g = m.growth[k];
         const v = m.rssGrowth[k];
@@ -328,7 +460,9 @@ function soakSection(s: SoakSummary): string[] {
       }),
     ),
     '',
-    s.mcr.ringDrops > 0 ? `mcr's ring overflowed in ${s.dropSeconds} of ${s.timeline.length - 1} seconds${s.worstDropSecond ? ` (worst: ${fmt(s.worstDropSecond.ringDrops)} frames in the second before t = ${s.worstDropSecond.t} s)` : ''}.` : 'No ring drops.',
+    s.mcr.ringDrops > 0
+      ? `mcr's ring overflowed in ${s.dropSeconds} of ${s.timeline.length - 1} seconds${s.worstDropSecond ? ` (worst: ${fmt(s.worstDropSecond.ringDrops)} frames in the second before t = ${s.worstDropSecond.t} s)` : ''}.`
+      : 'No ring drops.',
     '',
   );
   return out;
@@ -341,7 +475,10 @@ function pad(rows: string[][]): string {
 
 /** The table printed at the end of a run. */
 export function terminalSummary(r: Results): string {
-  const out: string[] = ['', `mcr benchmark, ${r.meta.date}${r.meta.quick ? ' (quick)' : ''}: kernel ${r.meta.kernel}, ${r.meta.nproc} CPUs, host tuning ${r.meta.tuneHostApplied ? 'applied' : 'not applied'}`];
+  const out: string[] = [
+    '',
+    `mcr benchmark, ${r.meta.date}${r.meta.quick ? ' (quick)' : ''}: kernel ${r.meta.kernel}, ${r.meta.nproc} CPUs, host tuning ${r.meta.tuneHostApplied ? 'applied' : 'not applied'}`,
+  ];
   const tp = ss(r, 'throughput');
   if (tp.length) {
     const sizes = [...new Set(tp.map((s) => s.size))].sort((a, b) => a - b);
@@ -361,7 +498,11 @@ export function terminalSummary(r: Results): string {
           .filter((i) => !i.startsWith('mcr'))
           .map((id) => {
             const s = get(id);
-            return m && s && !s.skipped && !m.skipped ? (s.maxLosslessPps > 0 ? `${(m.maxLosslessPps / s.maxLosslessPps).toFixed(2)}x` : 'inf') : '';
+            return m && s && !s.skipped && !m.skipped
+              ? s.maxLosslessPps > 0
+                ? `${(m.maxLosslessPps / s.maxLosslessPps).toFixed(2)}x`
+                : 'inf'
+              : '';
           }),
       ]);
     }
@@ -373,10 +514,18 @@ export function terminalSummary(r: Results): string {
     out.push(
       pad([
         ['hop', 'ingress pps', 'egress pps', 'buf_exhaust', 'loss'],
-        ...pl.seedRun.hops.map((h) => [h.hop, formatCompact(h.ingressPps), formatCompact(h.egressPps), fmt(h.bufExhaust), `${fmt(h.loss)} (${h.lossPct.toFixed(2)}%)`]),
+        ...pl.seedRun.hops.map((h) => [
+          h.hop,
+          formatCompact(h.ingressPps),
+          formatCompact(h.egressPps),
+          fmt(h.bufExhaust),
+          `${fmt(h.loss)} (${h.lossPct.toFixed(2)}%)`,
+        ]),
       ]),
     );
-    out.push(`generator ${formatCompact(pl.seedRun.generatorPps)} pps, end-to-end loss ${fmt(pl.seedRun.endToEndLoss)}${pl.search ? `; 3-hop max lossless ${formatCompact(pl.search.maxLosslessPps)} pps${pl.search.generatorLimited ? '*' : ''}` : ''}`);
+    out.push(
+      `generator ${formatCompact(pl.seedRun.generatorPps)} pps, end-to-end loss ${fmt(pl.seedRun.endToEndLoss)}${pl.search ? `; 3-hop max lossless ${formatCompact(pl.search.maxLosslessPps)} pps${pl.search.generatorLimited ? '*' : ''}` : ''}`,
+    );
   }
   for (const [scenario, title, key] of [
     ['fanout', 'fan-out, max lossless input pps', (s: SearchSummary) => `1:${s.fanout}`],
@@ -403,15 +552,34 @@ export function terminalSummary(r: Results): string {
   const points = (r.scenarios.latency?.summary?.points ?? []).slice().sort((a, b) => byRelay(a, b) || a.loadPct - b.loadPct);
   if (points.length) {
     out.push('', 'latency (µs, one way, 1400 B)');
-    out.push(pad([['relay', 'load', 'pps', 'p50', 'p99', 'p99.9', 'lost'], ...points.map((p) => [p.relay, `${p.loadPct}%`, formatCompact(p.offeredPps), String(p.p50 ?? '-'), String(p.p99 ?? '-'), String(p.p999 ?? '-'), fmt(p.lost)])]));
+    out.push(
+      pad([
+        ['relay', 'load', 'pps', 'p50', 'p99', 'p99.9', 'lost'],
+        ...points.map((p) => [
+          p.relay,
+          `${p.loadPct}%`,
+          formatCompact(p.offeredPps),
+          String(p.p50 ?? '-'),
+          String(p.p99 ?? '-'),
+          String(p.p999 ?? '-'),
+          fmt(p.lost),
+        ]),
+      ]),
+    );
   }
   const cp = r.scenarios.control?.summary;
   if (cp?.load) {
-    out.push('', `control plane while forwarding ${formatCompact(cp.forwarding?.offeredPps ?? 0)} pps (loss meanwhile: ${fmt(cp.forwarding?.loss ?? 0)}), ms p50/p99`);
+    out.push(
+      '',
+      `control plane while forwarding ${formatCompact(cp.forwarding?.offeredPps ?? 0)} pps (loss meanwhile: ${fmt(cp.forwarding?.loss ?? 0)}), ms p50/p99`,
+    );
     out.push(
       pad([
         ['via', 'add', 'remove', 'stats'],
-        ...(['protocol', 'cli'] as const).map((via) => [via, ...['add', 'remove', 'stats'].map((op) => `${cp.load?.[via][op]?.p50 ?? '-'}/${cp.load?.[via][op]?.p99 ?? '-'}`)]),
+        ...(['protocol', 'cli'] as const).map((via) => [
+          via,
+          ...['add', 'remove', 'stats'].map((op) => `${cp.load?.[via][op]?.p50 ?? '-'}/${cp.load?.[via][op]?.p99 ?? '-'}`),
+        ]),
       ]),
     );
   }
@@ -422,11 +590,21 @@ export function terminalSummary(r: Results): string {
   }
   const sk = r.scenarios.soak?.summary;
   if (sk?.outputs) {
-    out.push('', `soak: ${sk.durationS} s at ${formatCompact(sk.offeredPps)} pps in, 1:${sk.fanout}; ${sk.control.ops} control ops (${sk.control.opsPerS}/s, ${sk.control.errors} errors)`);
+    out.push(
+      '',
+      `soak: ${sk.durationS} s at ${formatCompact(sk.offeredPps)} pps in, 1:${sk.fanout}; ${sk.control.ops} control ops (${sk.control.opsPerS}/s, ${sk.control.errors} errors)`,
+    );
     out.push(
       pad([
         ['output', 'sent', 'distinct', 'duplicates', 'mcr tx', ''],
-        ...sk.outputs.map((o) => [`${o.group}:${o.port}`, fmt(sk.sent), fmt(o.unique), fmt(o.duplicates), fmt(o.mcrTx), o.exact ? 'exact' : 'NOT EXACT']),
+        ...sk.outputs.map((o) => [
+          `${o.group}:${o.port}`,
+          fmt(sk.sent),
+          fmt(o.unique),
+          fmt(o.duplicates),
+          fmt(o.mcrTx),
+          o.exact ? 'exact' : 'NOT EXACT',
+        ]),
       ]),
     );
     out.push(
@@ -435,12 +613,23 @@ export function terminalSummary(r: Results): string {
         ...(['mcrd', 'dataplane'] as const).map((p) => {
           const g = sk.memory.growth[p];
           const v = sk.memory.rssGrowth[p];
-          return [p, `${v.startMiB}`, `${v.endMiB}`, `${g.startMiB}`, `${g.endMiB}`, `${g.slopeKiBPerS}`, `${g.growthMiB}`, `${g.thresholdMiB}`, g.growing ? 'GROWING' : 'flat'];
+          return [
+            p,
+            `${v.startMiB}`,
+            `${v.endMiB}`,
+            `${g.startMiB}`,
+            `${g.endMiB}`,
+            `${g.slopeKiBPerS}`,
+            `${g.growthMiB}`,
+            `${g.thresholdMiB}`,
+            g.growing ? 'GROWING' : 'flat',
+          ];
         }),
       ]),
     );
   }
   for (const [name, sc] of Object.entries(r.scenarios)) if (sc.error) out.push('', `scenario ${name} FAILED: ${sc.error}`);
-  for (const [name, sc] of Object.entries(r.scenarios)) if (sc.failures?.length) out.push('', `scenario ${name} FAILED:`, ...sc.failures.map((f) => `  - ${f}`));
-  return out.join('\n') + '\n';
+  for (const [name, sc] of Object.entries(r.scenarios))
+    if (sc.failures?.length) out.push('', `scenario ${name} FAILED:`, ...sc.failures.map((f) => `  - ${f}`));
+  return `${out.join('\n')}\n`;
 }

@@ -39,14 +39,35 @@ interface Scenario<K extends ScenarioId> {
 
 /** The standard suite, in the order it runs (latency and control reuse throughput's figures). */
 export const SCENARIOS: Array<{ [K in ScenarioId]: Scenario<K> }[ScenarioId]> = [
-  { name: 'throughput', aliases: ['1'], fn: throughput, what: 'max lossless rate, 1 hop, 64/512/1400/8000 B, mcr 1 and 2 workers vs peers' },
-  { name: 'pipeline', aliases: ['2', 'three-hop', '3hop'], fn: pipeline, what: "the seed's 3-hop test gen -> mcr1 -> mcr2 -> mcr3 (1400 B, 1M pps target)" },
+  {
+    name: 'throughput',
+    aliases: ['1'],
+    fn: throughput,
+    what: 'max lossless rate, 1 hop, 64/512/1400/8000 B, mcr 1 and 2 workers vs peers',
+  },
+  {
+    name: 'pipeline',
+    aliases: ['2', 'three-hop', '3hop'],
+    fn: pipeline,
+    what: "the seed's 3-hop test gen -> mcr1 -> mcr2 -> mcr3 (1400 B, 1M pps target)",
+  },
   { name: 'fanout', aliases: ['3', 'fan-out'], fn: fanout, what: 'max lossless input rate for 1:1, 1:10, 1:50' },
   { name: 'streams', aliases: ['4', 'many-streams'], fn: streams, what: 'max lossless aggregate rate for 1, 10, 100 input groups' },
   { name: 'latency', aliases: ['5'], fn: latency, what: 'relay-added latency p50/p99/p99.9 at 10/50/90% of max' },
-  { name: 'control', aliases: ['6', 'control-plane'], fn: control, what: 'rule add/remove and stats latency while forwarding at 90% of max' },
+  {
+    name: 'control',
+    aliases: ['6', 'control-plane'],
+    fn: control,
+    what: 'rule add/remove and stats latency while forwarding at 90% of max',
+  },
   // not in the standard suite: it takes --duration (10 minutes by default)
-  { name: 'soak', aliases: [], fn: soak, what: `1:2 stream at half of max for --duration S (default ${SOAK_DEFAULT_S}) with 50 control ops/s: exact delivery, RSS over time (not in the standard suite)`, standard: false },
+  {
+    name: 'soak',
+    aliases: [],
+    fn: soak,
+    what: `1:2 stream at half of max for --duration S (default ${SOAK_DEFAULT_S}) with 50 control ops/s: exact delivery, RSS over time (not in the standard suite)`,
+    standard: false,
+  },
 ];
 
 const SCENARIO_LIST = SCENARIOS.map((s) => `  ${s.name.padEnd(11)} ${s.what}`).join('\n');
@@ -78,14 +99,36 @@ function num(what: string, ok: (n: number) => boolean): (value: string) => numbe
 function parseArgs(argv: string[]): Args {
   const program = new Command('npm run bench --')
     .usage('[OPTIONS]     (as root)')
-    .option('-s, --scenario <names>', 'run one scenario (repeatable, or a comma list); default: the standard suite', (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',')])
+    .option(
+      '-s, --scenario <names>',
+      'run one scenario (repeatable, or a comma list); default: the standard suite',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',')],
+    )
     .option('--quick', 'short trials and counts (a smoke run, not for publishing)')
     .option('--relays <ids>', `only these relays (comma list of ${SELECTABLE_RELAYS.join(', ')})`, (v: string) => v.split(','))
-    .option('--sizes <list>', 'throughput payload sizes (default 64,512,1400,8000)', (v: string) => v.split(',').map(num('integers from 32 to 8972', (n) => Number.isInteger(n) && n >= 32 && n <= 8972)))
-    .option('--trial-seconds <s>', 'length of one search trial (default 2, quick 0.5)', num('a positive number', (n) => n > 0))
-    .option('--duration <s>', `soak: length of the stream in seconds (default ${SOAK_DEFAULT_S})`, num('seconds, at least 10', (n) => n >= 10))
-    .option('--rate <pps>', "soak: input rate (default: half of a short 1:2 search's maximum)", num('packets per second, an integer of at least 100', (n) => Number.isInteger(n) && n >= 100))
-    .option('--control-rate <n>', `soak: control operations per second (default ${SOAK_CONTROL_OPS_PER_S}; 0 = none)`, num('operations per second, an integer from 0 to 1000', (n) => Number.isInteger(n) && n >= 0 && n <= 1000))
+    .option('--sizes <list>', 'throughput payload sizes (default 64,512,1400,8000)', (v: string) =>
+      v.split(',').map(num('integers from 32 to 8972', (n) => Number.isInteger(n) && n >= 32 && n <= 8972)),
+    )
+    .option(
+      '--trial-seconds <s>',
+      'length of one search trial (default 2, quick 0.5)',
+      num('a positive number', (n) => n > 0),
+    )
+    .option(
+      '--duration <s>',
+      `soak: length of the stream in seconds (default ${SOAK_DEFAULT_S})`,
+      num('seconds, at least 10', (n) => n >= 10),
+    )
+    .option(
+      '--rate <pps>',
+      "soak: input rate (default: half of a short 1:2 search's maximum)",
+      num('packets per second, an integer of at least 100', (n) => Number.isInteger(n) && n >= 100),
+    )
+    .option(
+      '--control-rate <n>',
+      `soak: control operations per second (default ${SOAK_CONTROL_OPS_PER_S}; 0 = none)`,
+      num('operations per second, an integer from 0 to 1000', (n) => Number.isInteger(n) && n >= 0 && n <= 1000),
+    )
     .option('--out <dir>', 'results directory (default bench/results/<timestamp>)')
     .option('--no-install', 'do not apt-get install missing peers (they are skipped)')
     .option('--no-pin', 'do not pin the generator to CPU 0 and the relays to CPU 1')
@@ -98,17 +141,47 @@ function parseArgs(argv: string[]): Args {
     // usage errors exit 2 (as mcrctl's do); --help exits 0
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   program.parse(argv, { from: 'user' });
-  const o = program.opts<{ scenario?: string[]; quick?: boolean; relays?: string[]; sizes?: number[]; trialSeconds?: number; duration?: number; rate?: number; controlRate?: number; out?: string; install: boolean; pin: boolean; render?: string; list?: boolean }>();
+  const o = program.opts<{
+    scenario?: string[];
+    quick?: boolean;
+    relays?: string[];
+    sizes?: number[];
+    trialSeconds?: number;
+    duration?: number;
+    rate?: number;
+    controlRate?: number;
+    out?: string;
+    install: boolean;
+    pin: boolean;
+    render?: string;
+    list?: boolean;
+  }>();
   if (o.list) {
-    process.stdout.write(SCENARIOS.map((s) => `${s.name.padEnd(11)} ${s.what}`).join('\n') + '\n');
+    process.stdout.write(`${SCENARIOS.map((s) => `${s.name.padEnd(11)} ${s.what}`).join('\n')}\n`);
     process.exit(0);
   }
   const fail = (msg: string): never => program.error(msg, { exitCode: 2 });
   const scenarios = o.scenario ?? [];
-  for (const s of scenarios) if (!SCENARIOS.some((x) => x.name === s || x.aliases.includes(s))) fail(`unknown scenario "${s}" (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
-  if ((o.duration !== undefined || o.rate !== undefined || o.controlRate !== undefined) && !scenarios.includes('soak')) fail('--duration, --rate and --control-rate belong to --scenario soak');
+  for (const s of scenarios)
+    if (!SCENARIOS.some((x) => x.name === s || x.aliases.includes(s)))
+      fail(`unknown scenario "${s}" (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
+  if ((o.duration !== undefined || o.rate !== undefined || o.controlRate !== undefined) && !scenarios.includes('soak'))
+    fail('--duration, --rate and --control-rate belong to --scenario soak');
   for (const r of o.relays ?? []) if (!SELECTABLE_RELAYS.includes(r)) fail(`unknown relay "${r}" (known: ${SELECTABLE_RELAYS.join(', ')})`);
-  return { scenarios, quick: o.quick ?? false, relays: o.relays, sizes: o.sizes, trialSeconds: o.trialSeconds, out: o.out, install: o.install, pin: o.pin, render: o.render, durationS: o.duration, ratePps: o.rate, controlRate: o.controlRate };
+  return {
+    scenarios,
+    quick: o.quick ?? false,
+    relays: o.relays,
+    sizes: o.sizes,
+    trialSeconds: o.trialSeconds,
+    out: o.out,
+    install: o.install,
+    pin: o.pin,
+    render: o.render,
+    durationS: o.duration,
+    ratePps: o.rate,
+    controlRate: o.controlRate,
+  };
 }
 
 function stamp(d: Date): string {
@@ -153,7 +226,8 @@ async function main(): Promise<number> {
   await removeStaleNamespaces(log);
   const peers = args.install ? await installPeers(log) : { installed: [], skipped: {} };
   const ccErrors = await buildTools();
-  for (const [tool, why] of Object.entries(ccErrors)) log(`${tool} not built (${tool === 'c-relay' ? 'the C relay is skipped' : 'latency falls back to mcrgen recv'}): ${why}`);
+  for (const [tool, why] of Object.entries(ccErrors))
+    log(`${tool} not built (${tool === 'c-relay' ? 'the C relay is skipped' : 'latency falls back to mcrgen recv'}): ${why}`);
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mcrb-'));
   registerTempDir(dir);
@@ -180,9 +254,14 @@ async function main(): Promise<number> {
     soakRatePps: args.ratePps,
     soakControlRate: args.controlRate,
   };
-  const selected = args.scenarios.length === 0 ? SCENARIOS.filter((s) => s.standard !== false) : SCENARIOS.filter((s) => args.scenarios.some((n) => n === s.name || s.aliases.includes(n)));
+  const selected =
+    args.scenarios.length === 0
+      ? SCENARIOS.filter((s) => s.standard !== false)
+      : SCENARIOS.filter((s) => args.scenarios.some((n) => n === s.name || s.aliases.includes(n)));
   const meta0 = hostMeta();
-  log(`${selected.length} scenario(s): ${selected.map((s) => s.name).join(', ')}${args.quick ? ' (quick)' : ''}; kernel ${meta0.kernel}, ${meta0.nproc} CPUs, host tuning ${meta0.tuneHostApplied ? 'applied' : 'not applied'}`);
+  log(
+    `${selected.length} scenario(s): ${selected.map((s) => s.name).join(', ')}${args.quick ? ' (quick)' : ''}; kernel ${meta0.kernel}, ${meta0.nproc} CPUs, host tuning ${meta0.tuneHostApplied ? 'applied' : 'not applied'}`,
+  );
 
   const outDir = args.out ?? path.join(RESULTS_DIR, stamp(new Date()));
   const errors: Record<string, string> = {};
@@ -210,18 +289,23 @@ async function main(): Promise<number> {
       peersInstalled: peers.installed,
       peersSkipped: { ...peers.skipped, ...ccErrors },
       generatorMaxPps: ctx.genMax,
-      pinning: pin ? `generator on CPU ${pin.gen}; relays on CPU ${pin.relay[0]} (mcr with 2 workers and the pipeline hops unpinned; the latency probe on the generator's CPU)` : 'none',
+      pinning: pin
+        ? `generator on CPU ${pin.gen}; relays on CPU ${pin.relay[0]} (mcr with 2 workers and the pipeline hops unpinned; the latency probe on the generator's CPU)`
+        : 'none',
     },
     scenarios: ctx.results,
   };
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(path.join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   const charts = await render(results, outDir);
   process.stdout.write(terminalSummary(results));
-  process.stdout.write(`\nresults: ${path.relative(process.cwd(), outDir) || outDir}/ (results.json, report.md, ${charts.length} charts) in ${Math.round(results.meta.durationS)} s\n`);
+  process.stdout.write(
+    `\nresults: ${path.relative(process.cwd(), outDir) || outDir}/ (results.json, report.md, ${charts.length} charts) in ${Math.round(results.meta.durationS)} s\n`,
+  );
   await cleanup.runAll();
   const failed = Object.entries(results.scenarios).filter(([, sc]) => (sc.failures?.length ?? 0) > 0);
-  for (const [name, sc] of failed) process.stderr.write(`bench: scenario ${name} FAILED:\n${(sc.failures ?? []).map((f) => `  - ${f}`).join('\n')}\n`);
+  for (const [name, sc] of failed)
+    process.stderr.write(`bench: scenario ${name} FAILED:\n${(sc.failures ?? []).map((f) => `  - ${f}`).join('\n')}\n`);
   return Object.keys(errors).length > 0 || failed.length > 0 ? 1 : 0;
 }
 

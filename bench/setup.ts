@@ -26,7 +26,8 @@ export function which(cmd: string): string | undefined {
 /** Why the bench cannot run here at all, or undefined. */
 export function refuseReason(): string | undefined {
   if (process.platform !== 'linux') return 'the benchmark needs Linux (network namespaces, AF_PACKET)';
-  if (process.getuid?.() !== 0) return 'the benchmark must run as root: it creates network namespaces and veth pairs, and mcr opens AF_PACKET sockets (try: sudo npm run bench)';
+  if (process.getuid?.() !== 0)
+    return 'the benchmark must run as root: it creates network namespaces and veth pairs, and mcr opens AF_PACKET sockets (try: sudo npm run bench)';
   if (!which('ip')) return 'iproute2 (`ip`) is not installed';
   if (!existsSync(MCRGEN)) return `${MCRGEN} is missing: run npm install (or npm run build) first`;
   if (!existsSync(MCRD)) return `${MCRD} is missing: run npm run build:ts first`;
@@ -78,7 +79,8 @@ export async function installPeers(log: (s: string) => void): Promise<PeerSetup>
       for (const p of pkgs) out.skipped[p] = 'not installed and apt-get is not available';
     } else {
       log(`installing missing peers: apt-get install -y ${pkgs.join(' ')}`);
-      const apt = (args: string[]) => sh('env', ['DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args], { allowFail: true, timeoutMs: 300_000 });
+      const apt = (args: string[]) =>
+        sh('env', ['DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args], { allowFail: true, timeoutMs: 300_000 });
       let r = await apt(['install', '-y', '-q', ...pkgs]);
       if (r.code !== 0) {
         log('apt-get install failed; running apt-get update once and retrying');
@@ -107,8 +109,17 @@ const TOOLS: Record<string, { language: 'C' | 'C++'; args: string[] }> = {
   // parser compiled in. No scenario runs it: `node dist/bench/setup.js ring_probe` builds it.
   ring_probe: {
     language: 'C++',
-    args: ['-std=c++20', '-O2', '-Wall', `-I${path.join(ROOT, 'native', 'include')}`, `-I${path.join(ROOT, 'native', 'tools', 'mcrgen')}`,
-      '-o', RING_PROBE, path.join(ROOT, 'bench', 'tools', 'ring_probe.cc'), path.join(ROOT, 'native', 'core', 'parse.cc')],
+    args: [
+      '-std=c++20',
+      '-O2',
+      '-Wall',
+      `-I${path.join(ROOT, 'native', 'include')}`,
+      `-I${path.join(ROOT, 'native', 'tools', 'mcrgen')}`,
+      '-o',
+      RING_PROBE,
+      path.join(ROOT, 'bench', 'tools', 'ring_probe.cc'),
+      path.join(ROOT, 'native', 'core', 'parse.cc'),
+    ],
   },
 };
 
@@ -175,7 +186,9 @@ export function hostMeta(): HostMeta {
     node: process.version,
     tuneHostApplied: existsSync(TUNE_STATE),
     sysctls: Object.fromEntries(
-      ['net.core.rmem_max', 'net.core.wmem_max', 'net.core.rmem_default', 'net.core.wmem_default', 'net.core.netdev_max_backlog'].map((k) => [k, readSysctl(k)]),
+      ['net.core.rmem_max', 'net.core.wmem_max', 'net.core.rmem_default', 'net.core.wmem_default', 'net.core.netdev_max_backlog'].map(
+        (k) => [k, readSysctl(k)],
+      ),
     ),
   };
 }

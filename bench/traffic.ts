@@ -72,8 +72,18 @@ export interface GenSpec {
 
 function genArgs(p: TrafficPath, s: GenSpec, k: number, rate: number, count: number): string[] {
   // Many slow generators: wake each ~250 times a second instead of 1000 (2 cores).
-  const batch = s.batch ? s.batch : (s.streams > 1 && rate > 0 ? Math.min(64, Math.max(1, Math.ceil(rate / 250))) : undefined);
-  return sendArgs({ group: inputGroup(k), port: s.port, source: p.source, rate, count, size: s.size, stream: k, batch, stampGroup: s.stampGroup });
+  const batch = s.batch ? s.batch : s.streams > 1 && rate > 0 ? Math.min(64, Math.max(1, Math.ceil(rate / 250))) : undefined;
+  return sendArgs({
+    group: inputGroup(k),
+    port: s.port,
+    source: p.source,
+    rate,
+    count,
+    size: s.size,
+    stream: k,
+    batch,
+    stampGroup: s.stampGroup,
+  });
 }
 
 /** The senders' results added up (one JSON line per mcrgen process). */
@@ -95,7 +105,9 @@ export function startGenerator(p: TrafficPath, s: GenSpec): { proc: Proc; result
     const per = Math.max(1, Math.round(s.count / s.streams));
     const rate = s.rate === 0 ? 0 : Math.max(1, Math.round(s.rate / s.streams));
     const quote = (a: string): string => `'${a}'`;
-    const script = Array.from({ length: s.streams }, (_, k) => `${quote(MCRGEN)} ${genArgs(p, s, k, rate, per).map(quote).join(' ')} &`).join('\n') + '\nwait\n';
+    const script =
+      Array.from({ length: s.streams }, (_, k) => `${quote(MCRGEN)} ${genArgs(p, s, k, rate, per).map(quote).join(' ')} &`).join('\n') +
+      '\nwait\n';
     proc = p.topo.spawn(p.genNs, 'mcrgen send xN', ...onGenCpu('sh', ['-c', script]));
   }
   const result = proc.exited.then((code) => {
@@ -140,7 +152,13 @@ export async function quiesce(p: TrafficPath, stableMs = 150, maxMs = 4000): Pro
 
 function diff(a: RelayCounters, b: RelayCounters): RelayCounters {
   const d = (x?: number, y?: number): number | undefined => (x === undefined || y === undefined ? undefined : y - x);
-  return { rx: b.rx - a.rx, tx: b.tx - a.tx, bufExhaust: d(a.bufExhaust, b.bufExhaust), ringDrops: d(a.ringDrops, b.ringDrops), txErrors: d(a.txErrors, b.txErrors) };
+  return {
+    rx: b.rx - a.rx,
+    tx: b.tx - a.tx,
+    bufExhaust: d(a.bufExhaust, b.bufExhaust),
+    ringDrops: d(a.ringDrops, b.ringDrops),
+    txErrors: d(a.txErrors, b.txErrors),
+  };
 }
 
 export interface TrialContext {
@@ -156,14 +174,27 @@ export interface TrialContext {
  * every packet, the relay's input interface received all of them (offered) and the sink received
  * offered x fan-out (delivered); a relay with counters must also agree with the kernel.
  */
-export async function runTrial(ctx: TrialContext, rate: number, count: number, opts: { stampGroup?: number; batch?: number } = {}): Promise<Trial> {
+export async function runTrial(
+  ctx: TrialContext,
+  rate: number,
+  count: number,
+  opts: { stampGroup?: number; batch?: number } = {},
+): Promise<Trial> {
   const p = ctx.path;
   const wall0 = Date.now();
   // several streams: every generator sends the same share
   count = ctx.plan.streams === 1 ? count : Math.max(1, Math.round(count / ctx.plan.streams)) * ctx.plan.streams;
   const relay0 = await ctx.inst.counters();
   const c0 = snapshot(p);
-  const gen = await generate(p, { streams: ctx.plan.streams, rate, count, size: ctx.size, port: ctx.plan.port, stampGroup: opts.stampGroup, batch: opts.batch });
+  const gen = await generate(p, {
+    streams: ctx.plan.streams,
+    rate,
+    count,
+    size: ctx.size,
+    port: ctx.plan.port,
+    stampGroup: opts.stampGroup,
+    batch: opts.batch,
+  });
   await quiesce(p);
   let c1 = snapshot(p);
   let relay1 = await ctx.inst.counters();
@@ -214,7 +245,8 @@ export async function runTrial(ctx: TrialContext, rate: number, count: number, o
     t.relayDelta = diff(relay0, relay1);
     const problems: string[] = [];
     const seen = t.relayDelta.rx + (t.relayDelta.ringDrops ?? 0);
-    if (seen !== offered) problems.push(`relay rx ${t.relayDelta.rx} + ring drops ${t.relayDelta.ringDrops ?? 0} != kernel offered ${offered}`);
+    if (seen !== offered)
+      problems.push(`relay rx ${t.relayDelta.rx} + ring drops ${t.relayDelta.ringDrops ?? 0} != kernel offered ${offered}`);
     if (t.relayDelta.tx !== deliveredRaw) problems.push(`relay tx ${t.relayDelta.tx} != kernel delivered ${deliveredRaw}`);
     t.countersAgree = problems.length === 0;
     if (problems.length) t.mismatch = problems.join('; ');
@@ -246,10 +278,29 @@ export interface RecvReport {
  * Starts the latency receiver in a namespace (build/bench/lat-recv, or `mcrgen recv` if the probe
  * was not built) and resolves `ready` once it has joined.
  */
-export function startReceiver(topo: Topology, ns: string, o: { group: string; port: number; iface: string; count: number; timeoutS: number }): { ready: Promise<void>; result: Promise<RecvReport>; proc: Proc } {
+export function startReceiver(
+  topo: Topology,
+  ns: string,
+  o: { group: string; port: number; iface: string; count: number; timeoutS: number },
+): { ready: Promise<void>; result: Promise<RecvReport>; proc: Proc } {
   const probe = existsSync(LAT_RECV);
   const proc = probe
-    ? topo.spawn(ns, 'lat-recv', ...onGenCpu(LAT_RECV, ['--group', o.group, '--port', String(o.port), '--interface', o.iface, '--count', String(o.count), '--timeout', String(o.timeoutS)]))
+    ? topo.spawn(
+        ns,
+        'lat-recv',
+        ...onGenCpu(LAT_RECV, [
+          '--group',
+          o.group,
+          '--port',
+          String(o.port),
+          '--interface',
+          o.iface,
+          '--count',
+          String(o.count),
+          '--timeout',
+          String(o.timeoutS),
+        ]),
+      )
     : topo.spawn(ns, 'mcrgen recv', ...unpinned(MCRGEN, recvArgs(o)));
   const ready = (async () => {
     const deadline = Date.now() + 10_000;
@@ -260,7 +311,9 @@ export function startReceiver(topo: Topology, ns: string, o: { group: string; po
     }
   })();
   const result = proc.exited.then((): RecvReport => {
-    const j = lastJsonLine<{ unique: number; lost: number; wire_us?: Percentiles; app_us?: Percentiles; latency_us?: Percentiles }>(proc.stdout);
+    const j = lastJsonLine<{ unique: number; lost: number; wire_us?: Percentiles; app_us?: Percentiles; latency_us?: Percentiles }>(
+      proc.stdout,
+    );
     return probe
       ? { unique: j.unique, lost: j.lost, wire: j.wire_us ?? null, app: j.app_us as Percentiles, tool: 'lat-recv' }
       : { unique: j.unique, lost: j.lost, wire: null, app: j.latency_us as Percentiles, tool: 'mcrgen recv' };
@@ -276,4 +329,3 @@ export async function generatorMax(p: TrafficPath, size: number, seconds: number
   const r = await generate(p, { streams: 1, rate: 0, count, size, port: 5001 });
   return r.sent / r.elapsedS;
 }
-

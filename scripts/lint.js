@@ -2,7 +2,8 @@
 // SPDX-License-Identifier: MIT
 // Mechanical checks that keep the layering honest: only native/binding may include <napi.h>
 // (the forwarding core is a plain C++ library), every source file carries an SPDX header, shell
-// scripts parse and pass shellcheck, and C/C++ is formatted by clang-format.
+// scripts parse and pass shellcheck, TypeScript/JavaScript pass Biome, and C/C++ is formatted by
+// clang-format.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -41,6 +42,17 @@ for (const file of files.filter((f) => f.endsWith('.sh')).concat(path.join(root,
   const r = spawnSync('bash', ['-n', file], { encoding: 'utf8' });
   if (r.status !== 0) problems.push(`${path.relative(root, file)}: bash -n: ${r.stderr.trim()}`);
 }
+
+// TypeScript and JavaScript: Biome's linter (recommended preset) and formatter (biome.json);
+// `npm run format` applies the formatter.
+const biome = spawnSync(path.join(root, 'node_modules', '.bin', 'biome'), ['check', '--colors=off', '--max-diagnostics=50', '.'], {
+  encoding: 'utf8',
+  cwd: root,
+  maxBuffer: 64 << 20,
+});
+if (biome.error) problems.push(`biome not found (${biome.error.message}): run npm install`);
+else if (biome.status !== 0)
+  problems.push(`biome check failed (npm run format fixes formatting):\n${(biome.stderr + biome.stdout).trim()}`);
 
 // shellcheck on every shell script, notes included.
 const scripts = files.filter((f) => f.endsWith('.sh')).concat(path.join(root, '.ci', 'run'));

@@ -14,10 +14,28 @@ export const cRelay: Relay = {
   unavailable: () => (existsSync(C_RELAY) ? undefined : `${C_RELAY} was not built (cc failed?)`),
   unsupported: () => undefined,
   async start(plan) {
-    const proc = plan.topo.spawn(plan.ns, 'c-relay', ...pinned(plan, C_RELAY, [
-      '--in-addr', plan.inAddr, '--group', INPUT_BASE, '--streams', String(plan.streams), '--port', String(plan.port),
-      '--out-addr', plan.outAddr, '--out-group', OUTPUT_BASE, '--fanout', String(plan.fanout), '--out-port', String(plan.outPort),
-    ]));
+    const proc = plan.topo.spawn(
+      plan.ns,
+      'c-relay',
+      ...pinned(plan, C_RELAY, [
+        '--in-addr',
+        plan.inAddr,
+        '--group',
+        INPUT_BASE,
+        '--streams',
+        String(plan.streams),
+        '--port',
+        String(plan.port),
+        '--out-addr',
+        plan.outAddr,
+        '--out-group',
+        OUTPUT_BASE,
+        '--fanout',
+        String(plan.fanout),
+        '--out-port',
+        String(plan.outPort),
+      ]),
+    );
     await waitForLine(proc, 'ready');
     return new ProcessRelayInstance(proc);
   },

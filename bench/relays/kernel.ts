@@ -22,16 +22,28 @@ export const kernelRelay: Relay = {
   id: 'kernel',
   label: relayInfo('kernel').label,
   unavailable: () => (which('smcrouted') ? undefined : 'smcroute is not installed (apt-get install smcroute failed?)'),
-  unsupported: (plan) => (plan.fanout > 1 ? 'kernel multicast routing keeps the group: it cannot send one stream to several groups' : undefined),
+  unsupported: (plan) =>
+    plan.fanout > 1 ? 'kernel multicast routing keeps the group: it cannot send one stream to several groups' : undefined,
   async start(plan): Promise<RelayInstance> {
     const conf = path.join(plan.dir, `smcroute-${plan.ns}.conf`);
     const lines = [`phyint ${plan.inIf} enable`, `phyint ${plan.outIf} enable`];
-    for (let k = 0; k < plan.streams; k++) lines.push(`mroute from ${plan.inIf} source ${plan.source} group ${inputGroup(k)} to ${plan.outIf}`);
-    writeFileSync(conf, lines.join('\n') + '\n');
+    for (let k = 0; k < plan.streams; k++)
+      lines.push(`mroute from ${plan.inIf} source ${plan.source} group ${inputGroup(k)} to ${plan.outIf}`);
+    writeFileSync(conf, `${lines.join('\n')}\n`);
     const ident = `${plan.topo.prefix}-${plan.ns}`;
     const proc = plan.topo.spawn(plan.ns, 'smcrouted', 'smcrouted', [
-      '-n', '-N', '-f', conf, '-i', ident, '-l', 'notice',
-      '-P', path.join(plan.dir, `${ident}.pid`), '-u', path.join(plan.dir, `${ident}.sock`),
+      '-n',
+      '-N',
+      '-f',
+      conf,
+      '-i',
+      ident,
+      '-l',
+      'notice',
+      '-P',
+      path.join(plan.dir, `${ident}.pid`),
+      '-u',
+      path.join(plan.dir, `${ident}.sock`),
     ]);
     const deadline = Date.now() + 10_000;
     for (;;) {

@@ -21,7 +21,10 @@ function removeCounterFile(pid: number | undefined): void {
 export class McrInstance implements RelayInstance {
   readonly client: ControlClient;
 
-  constructor(readonly proc: Proc, readonly socket: string) {
+  constructor(
+    readonly proc: Proc,
+    readonly socket: string,
+  ) {
     this.client = new ControlClient(socket);
   }
 
@@ -45,7 +48,10 @@ export class McrInstance implements RelayInstance {
     await this.proc.stop('SIGTERM', 10_000);
     removeCounterFile(this.proc.pid);
     const f = parseFinal(this.proc.stdout);
-    const text = this.proc.stdout.split('\n').filter((l) => l.includes('FINAL')).join('\n');
+    const text = this.proc.stdout
+      .split('\n')
+      .filter((l) => l.includes('FINAL'))
+      .join('\n');
     return { final: f ? { rx: f.recv, tx: f.egr_sent, bufExhaust: f.buf_exhaust } : undefined, text };
   }
 }
@@ -62,14 +68,22 @@ export function mcrConfig(plan: RelayPlan): unknown {
           interface: plan.outIf,
         })),
   }));
-  const cpus = plan.cpus?.length ? Array.from({ length: plan.workers }, (_, i) => plan.cpus?.[i % (plan.cpus?.length ?? 1)] ?? 0) : undefined;
-  return { workers: plan.workers, ...(plan.busyPoll ? { busyPoll: true } : {}), ...(cpus && new Set(cpus).size === cpus.length ? { cpus } : {}), logLevel: 'warn', rules };
+  const cpus = plan.cpus?.length
+    ? Array.from({ length: plan.workers }, (_, i) => plan.cpus?.[i % (plan.cpus?.length ?? 1)] ?? 0)
+    : undefined;
+  return {
+    workers: plan.workers,
+    ...(plan.busyPoll ? { busyPoll: true } : {}),
+    ...(cpus && new Set(cpus).size === cpus.length ? { cpus } : {}),
+    logLevel: 'warn',
+    rules,
+  };
 }
 
 /** Starts mcrd (lab/mcrd.ts) and waits until the data plane runs and every rule is up. */
 export async function startMcrd(plan: RelayPlan, label: string): Promise<McrInstance> {
   const configFile = path.join(plan.dir, `mcr-${plan.ns}.json5`);
-  writeFileSync(configFile, JSON.stringify(mcrConfig(plan), null, 2) + '\n');
+  writeFileSync(configFile, `${JSON.stringify(mcrConfig(plan), null, 2)}\n`);
   const socket = path.join(plan.dir, `mcrd-${plan.ns}.sock`);
   const daemon = await startDaemon(plan.topo, plan.ns, {
     socket,
@@ -81,10 +95,12 @@ export async function startMcrd(plan: RelayPlan, label: string): Promise<McrInst
     pollMs: 100,
     onStart: ({ proc }) => {
       const hook = cleanup.add(`mcrd ${proc.pid} counter file`, () => removeCounterFile(proc.pid));
-      void proc.exited.then(() => setTimeout(() => {
-        removeCounterFile(proc.pid);
-        cleanup.remove(hook);
-      }, 200));
+      void proc.exited.then(() =>
+        setTimeout(() => {
+          removeCounterFile(proc.pid);
+          cleanup.remove(hook);
+        }, 200),
+      );
     },
   });
   return new McrInstance(daemon.proc, socket);

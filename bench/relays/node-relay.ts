@@ -10,12 +10,27 @@ export const nodeRelay: Relay = {
   id: 'node',
   label: relayInfo('node').label,
   unavailable: () => undefined,
-  unsupported: (plan) => (plan.fanout > 1 || plan.streams > 1 ? 'run for 1 stream and 1 output only (a per-packet send loop; its 1:1 ceiling already says it all)' : undefined),
+  unsupported: (plan) =>
+    plan.fanout > 1 || plan.streams > 1
+      ? 'run for 1 stream and 1 output only (a per-packet send loop; its 1:1 ceiling already says it all)'
+      : undefined,
   async start(plan) {
-    const proc = plan.topo.spawn(plan.ns, 'node-relay', ...pinned(plan, 'node', [
-      NODE_RELAY, plan.inAddr, INPUT_BASE, String(plan.streams), String(plan.port),
-      plan.outAddr, OUTPUT_BASE, String(plan.fanout), String(plan.outPort), '16',
-    ]));
+    const proc = plan.topo.spawn(
+      plan.ns,
+      'node-relay',
+      ...pinned(plan, 'node', [
+        NODE_RELAY,
+        plan.inAddr,
+        INPUT_BASE,
+        String(plan.streams),
+        String(plan.port),
+        plan.outAddr,
+        OUTPUT_BASE,
+        String(plan.fanout),
+        String(plan.outPort),
+        '16',
+      ]),
+    );
     await waitForLine(proc, 'ready');
     return new ProcessRelayInstance(proc);
   },

@@ -13,11 +13,17 @@ export const socatRelay: Relay = {
   unavailable: () => (which('socat') ? undefined : 'socat is not installed (apt-get install socat failed?)'),
   unsupported: (plan) => (plan.fanout > 1 || plan.streams > 1 ? 'socat relays one stream to one destination' : undefined),
   async start(plan) {
-    const proc = plan.topo.spawn(plan.ns, 'socat', ...pinned(plan, 'socat', [
-      '-u', '-b', '65536',
-      `UDP4-RECV:${plan.port},ip-add-membership=${INPUT_BASE}:${plan.inAddr},reuseaddr`,
-      `UDP4-SENDTO:${OUTPUT_BASE}:${plan.outPort},ip-multicast-if=${plan.outAddr},ip-multicast-ttl=16,ip-multicast-loop=0`,
-    ]));
+    const proc = plan.topo.spawn(
+      plan.ns,
+      'socat',
+      ...pinned(plan, 'socat', [
+        '-u',
+        '-b',
+        '65536',
+        `UDP4-RECV:${plan.port},ip-add-membership=${INPUT_BASE}:${plan.inAddr},reuseaddr`,
+        `UDP4-SENDTO:${OUTPUT_BASE}:${plan.outPort},ip-multicast-if=${plan.outAddr},ip-multicast-ttl=16,ip-multicast-loop=0`,
+      ]),
+    );
     await waitForMembership(plan, [INPUT_BASE], proc);
     return new ProcessRelayInstance(proc);
   },

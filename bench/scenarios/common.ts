@@ -94,7 +94,9 @@ export async function startWarm(relay: Relay, plan: RelayPlan, path: TrafficPath
     }
     // It forwards, but not even the warm-up rate without loss: the search will say how little.
     if (forwarded) return inst;
-    throw new Error(`${relay.label} did not forward the warm-up stream (offered ${last?.offered}, delivered ${last?.deliveredRaw} / fan-out ${plan.fanout})`);
+    throw new Error(
+      `${relay.label} did not forward the warm-up stream (offered ${last?.offered}, delivered ${last?.deliveredRaw} / fan-out ${plan.fanout})`,
+    );
   } catch (err) {
     await inst.stop().catch(() => undefined);
     throw err;
@@ -116,7 +118,6 @@ export function searchConfig(ctx: BenchContext, maxRate: number, o: Partial<Sear
   return { maxRate, minRate: 1000, resolution: ctx.resolution, maxTrials: ctx.maxTrials, trialSeconds: ctx.trialSeconds, ...o };
 }
 
-
 /** One relay: start, warm up, search, stop. Trials go to `trials`; never throws (skips instead). */
 export async function searchRelay(
   _ctx: BenchContext,
@@ -129,7 +130,14 @@ export async function searchRelay(
   trials: Trial[],
   what: string,
 ): Promise<SearchSummary> {
-  const base = { relay: relay.id, label: relay.label, size, streams: plan.streams, fanout: plan.fanout, workers: relay.id.startsWith('mcr') ? plan.workers : undefined };
+  const base = {
+    relay: relay.id,
+    label: relay.label,
+    size,
+    streams: plan.streams,
+    fanout: plan.fanout,
+    workers: relay.id.startsWith('mcr') ? plan.workers : undefined,
+  };
   progress.status(`${what}: starting ${relay.id}`, 0);
   let inst: RelayInstance;
   try {
@@ -140,7 +148,7 @@ export async function searchRelay(
     return { ...base, maxLosslessPps: 0, outputPps: 0, generatorLimited: false, bracket: [0, null], trials: 0, skipped: why };
   }
   const ctxT: TrialContext = { path, relay, inst, plan, size };
-  let outcome;
+  let outcome: Awaited<ReturnType<typeof searchLossless>>;
   let relayFinal: SearchSummary['relayFinal'];
   try {
     outcome = await searchLossless(

@@ -29,7 +29,13 @@ export function timing(ms: number[]): Timing {
   const s = [...ms].sort((a, b) => a - b);
   const q = (p: number): number => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? 0;
   const r = (x: number): number => Math.round(x * 1000) / 1000;
-  return { n: s.length, p50: r(q(0.5)), p99: r(q(0.99)), max: r(s[s.length - 1] ?? 0), mean: r(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)) };
+  return {
+    n: s.length,
+    p50: r(q(0.5)),
+    p99: r(q(0.99)),
+    max: r(s[s.length - 1] ?? 0),
+    mean: r(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)),
+  };
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -77,7 +83,23 @@ async function cliOps(socket: string, n: number, onStep: (f: number) => void): P
     const r = ruleSpec(1000 + k);
     const input = r.input;
     const out = r.outputs[0]?.group;
-    add.push(await timed(() => ctl(['add', '--input-interface', 'r0', '--input-group', input.group, '--input-port', '5001', '--outputs', `${out}:5002:r1`, '--name', r.name])));
+    add.push(
+      await timed(() =>
+        ctl([
+          'add',
+          '--input-interface',
+          'r0',
+          '--input-group',
+          input.group,
+          '--input-port',
+          '5001',
+          '--outputs',
+          `${out}:5002:r1`,
+          '--name',
+          r.name,
+        ]),
+      ),
+    );
     remove.push(await timed(() => ctl(['remove', '--name', r.name])));
     onStep(k / (2 * n));
   }
@@ -106,7 +128,11 @@ export async function control(ctx: BenchContext): Promise<ScenarioResult<'contro
     let max = known?.maxLosslessPps ?? 0;
     let maxSource = 'throughput scenario of this run';
     if (!max) {
-      const cfg = searchConfig(ctx, await genMaxFor(ctx, path, 1400, progress), { trialSeconds: Math.min(ctx.trialSeconds, 0.5), resolution: 0.1, maxTrials: 6 });
+      const cfg = searchConfig(ctx, await genMaxFor(ctx, path, 1400, progress), {
+        trialSeconds: Math.min(ctx.trialSeconds, 0.5),
+        resolution: 0.1,
+        maxTrials: 6,
+      });
       const s = await searchRelay(ctx, relay, plan, path, 1400, cfg, progress, trials, 'max');
       max = s.maxLosslessPps;
       maxSource = 'short search in this scenario (10% resolution)';
@@ -172,14 +198,18 @@ export async function control(ctx: BenchContext): Promise<ScenarioResult<'contro
         cliPhase: { offered: p2.in - p1.in, mcrDropped: p2.dropped - p1.dropped },
       };
       summary = { n, idle: { protocol: idle }, load: { protocol: proto, cli }, forwarding };
-      progress.log(`forwarding during the control work: sent ${g.sent}, delivered ${delivered}, loss ${forwarding.loss} (${forwarding.lossPct.toFixed(4)}%)`);
+      progress.log(
+        `forwarding during the control work: sent ${g.sent}, delivered ${delivered}, loss ${forwarding.loss} (${forwarding.lossPct.toFixed(4)}%)`,
+      );
     } finally {
       await inst.stop();
     }
   } finally {
     await topo.destroy();
   }
-  notes.push(`${n} add + ${n} remove + ${n} stats through the protocol (one open connection: request round trip) and through mcrctl (wall time of a whole \`node mcrctl.js\` process, mostly Node start-up). Added rules are for other groups (239.1.2.x) with outputs on the same interface, removed right after. Each mcrctl process is a Node start-up (~0.2-0.4 s of CPU) on a 2-core machine that also runs the generator and the relay, so loss during the CLI phase says more about CPU starvation than about the control plane; the protocol phase is the control plane alone.`);
+  notes.push(
+    `${n} add + ${n} remove + ${n} stats through the protocol (one open connection: request round trip) and through mcrctl (wall time of a whole \`node mcrctl.js\` process, mostly Node start-up). Added rules are for other groups (239.1.2.x) with outputs on the same interface, removed right after. Each mcrctl process is a Node start-up (~0.2-0.4 s of CPU) on a 2-core machine that also runs the generator and the relay, so loss during the CLI phase says more about CPU starvation than about the control plane; the protocol phase is the control plane alone.`,
+  );
   progress.finish('done');
   return { trials, summary, notes, durationS: (Date.now() - t0) / 1000 };
 }

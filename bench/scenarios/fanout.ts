@@ -39,11 +39,17 @@ export async function fanout(ctx: BenchContext): Promise<ScenarioResult<'fanout'
       progress.status(`1:50 at 10k pps: ${relay.id}`, 0.2);
       const inst = await startWarm(relay, plan50, path, 1400);
       try {
-        const t = await runTrial({ path, relay, inst, plan: plan50, size: 1400 }, 10_000, Math.round(10_000 * Math.max(2, ctx.trialSeconds * 2.5)));
+        const t = await runTrial(
+          { path, relay, inst, plan: plan50, size: 1400 },
+          10_000,
+          Math.round(10_000 * Math.max(2, ctx.trialSeconds * 2.5)),
+        );
         await quiesce(path);
         goal.push(t);
         trials.push(t);
-        progress.log(`1:50 at 10k pps ${relay.id}: ${t.lossless ? 'no loss' : `LOSS ${t.loss} (${t.lossPct.toFixed(3)}%)`}, ${formatCompact(t.deliveredRaw / t.genElapsedS)} output pps`);
+        progress.log(
+          `1:50 at 10k pps ${relay.id}: ${t.lossless ? 'no loss' : `LOSS ${t.loss} (${t.lossPct.toFixed(3)}%)`}, ${formatCompact(t.deliveredRaw / t.genElapsedS)} output pps`,
+        );
       } finally {
         await inst.stop();
       }
@@ -53,8 +59,12 @@ export async function fanout(ctx: BenchContext): Promise<ScenarioResult<'fanout'
     await topo.destroy();
   }
   for (const [k, why] of Object.entries(skipped)) notes.push(`${k} skipped: ${why}`);
-  notes.push('Only mcr and the C relay run here: kernel routing keeps the input group (it cannot send one stream to N groups), socat sends to one destination, and the naive Node relay\'s 1:1 ceiling is already in the throughput scenario.');
-  notes.push('Delivered = rx_packets delta of the sink interface / N (every output group leaves through the same veth); lossless means exactly N x offered.');
+  notes.push(
+    "Only mcr and the C relay run here: kernel routing keeps the input group (it cannot send one stream to N groups), socat sends to one destination, and the naive Node relay's 1:1 ceiling is already in the throughput scenario.",
+  );
+  notes.push(
+    'Delivered = rx_packets delta of the sink interface / N (every output group leaves through the same veth); lossless means exactly N x offered.',
+  );
   const ratios: Record<string, number | null> = {};
   for (const n of FANOUTS) {
     const m = searches.find((s) => s.fanout === n && s.relay === 'mcr-1w');

@@ -22,7 +22,15 @@ function latencyBatch(rate: number): number {
   return Math.min(64, Math.max(STAMP_GROUP, Math.ceil(rate / 25_000)));
 }
 
-function point(relay: string, label: string, loadPct: number, ratePps: number, offeredPps: number, sent: number, r: RecvReport): LatencyPoint {
+function point(
+  relay: string,
+  label: string,
+  loadPct: number,
+  ratePps: number,
+  offeredPps: number,
+  sent: number,
+  r: RecvReport,
+): LatencyPoint {
   const main = r.wire ?? r.app;
   return {
     relay,
@@ -75,7 +83,10 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult<'latenc
       const known = fromThroughput.find((s) => s.relay === rateOf && s.size === 1400 && !s.skipped && s.maxLosslessPps > 0);
       const sibling = maxRates[rateOf];
       if (known) {
-        maxRates[relay.id] = { pps: known.maxLosslessPps, source: `throughput scenario of this run${rateOf !== relay.id ? ` (${rateOf})` : ''}` };
+        maxRates[relay.id] = {
+          pps: known.maxLosslessPps,
+          source: `throughput scenario of this run${rateOf !== relay.id ? ` (${rateOf})` : ''}`,
+        };
       } else if (sibling && rateOf !== relay.id) {
         maxRates[relay.id] = { pps: sibling.pps, source: `${rateOf}'s rate, ${sibling.source}` };
       } else {
@@ -88,7 +99,7 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult<'latenc
         maxRates[relay.id] = { pps: s.maxLosslessPps, source: 'short search in this scenario (10% resolution)' };
       }
       const max = maxRates[relay.id].pps;
-      let inst;
+      let inst: Awaited<ReturnType<typeof startWarm>>;
       try {
         inst = await startWarm(relay, plan, path, 1400);
       } catch (err) {
@@ -104,14 +115,19 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult<'latenc
           const recv = startReceiver(topo, 'sink', { group: dest.group, port: dest.port, iface: 's0', count, timeoutS: 2 });
           await recv.ready;
           const spansBefore = await inst.spans?.();
-          const t = await runTrial({ path, relay, inst, plan, size: 1400 }, rate, count, { stampGroup: STAMP_GROUP, batch: latencyBatch(rate) });
+          const t = await runTrial({ path, relay, inst, plan, size: 1400 }, rate, count, {
+            stampGroup: STAMP_GROUP,
+            batch: latencyBatch(rate),
+          });
           const r = await recv.result;
           const spansAfter = await inst.spans?.();
           trials.push(t);
           const pt = point(relay.id, relay.label, load, rate, t.offeredPps, t.sent, r);
           if (spansAfter) pt.spans = spanWindow(spansAfter, spansBefore);
           points.push(pt);
-          progress.item(`${relay.id} at ${load}% (${formatCompact(t.offeredPps)} pps): p50 ${pt.p50} us, p99 ${pt.p99} us, p99.9 ${pt.p999} us${r.lost ? `, lost ${r.lost}` : ''}`);
+          progress.item(
+            `${relay.id} at ${load}% (${formatCompact(t.offeredPps)} pps): p50 ${pt.p50} us, p99 ${pt.p99} us, p99.9 ${pt.p999} us${r.lost ? `, lost ${r.lost}` : ''}`,
+          );
           await quiesce(path);
         }
       } finally {
@@ -127,7 +143,15 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult<'latenc
         progress.status(`direct (no relay) at ${formatCompact(rate)} pps`, 0);
         const recv = startReceiver(topo, 'relay', { group: inputGroup(0), port: 5001, iface: 'r0', count, timeoutS: 2 });
         await recv.ready;
-        const g = await generate(path, { streams: 1, rate, count, size: 1400, port: 5001, stampGroup: STAMP_GROUP, batch: latencyBatch(rate) });
+        const g = await generate(path, {
+          streams: 1,
+          rate,
+          count,
+          size: 1400,
+          port: 5001,
+          stampGroup: STAMP_GROUP,
+          batch: latencyBatch(rate),
+        });
         const r = await recv.result;
         const pt = point('direct', 'no relay (generator -> receiver)', load, rate, g.sent / g.elapsedS, g.sent, r);
         points.push(pt);
@@ -138,9 +162,11 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult<'latenc
     await topo.destroy();
   }
   for (const [id, why] of Object.entries(skipped)) notes.push(`${id} skipped: ${why}`);
-  notes.push(`Loads are percentages of each relay's own maximum lossless rate at 1400 B; ${seconds} s per point (at least 5000 packets); mcrgen send --stamp-group ${STAMP_GROUP} --batch max(4, rate/25000) (small paced bursts, at most 25,000 wake-ups a second, so the generator's default 1 ms batches do not queue up in front of the relay) writes the send time (CLOCK_MONOTONIC, just before each sendmmsg of 4 packets) into the payload.`);
   notes.push(
-    'Latency is measured by build/bench/lat-recv in the sink namespace from the kernel receive timestamp (SO_TIMESTAMPNS, taken when the frame enters the sink\'s network stack), so it covers generator socket -> veth -> relay -> veth and excludes the probe\'s own wake-up and socket queue; the "app" columns are the same packets timed when the probe read them (it drains its socket every 1 ms, so they include up to 1 ms of its own). The probe runs on the generator\'s CPU and wakes once a millisecond, so the relay\'s CPU is the relay\'s alone (as on a router) without throttling the generator; mcr\'s Node control threads keep off it too (they avoid the CPUs named in `cpus`).',
+    `Loads are percentages of each relay's own maximum lossless rate at 1400 B; ${seconds} s per point (at least 5000 packets); mcrgen send --stamp-group ${STAMP_GROUP} --batch max(4, rate/25000) (small paced bursts, at most 25,000 wake-ups a second, so the generator's default 1 ms batches do not queue up in front of the relay) writes the send time (CLOCK_MONOTONIC, just before each sendmmsg of 4 packets) into the payload.`,
+  );
+  notes.push(
+    "Latency is measured by build/bench/lat-recv in the sink namespace from the kernel receive timestamp (SO_TIMESTAMPNS, taken when the frame enters the sink's network stack), so it covers generator socket -> veth -> relay -> veth and excludes the probe's own wake-up and socket queue; the \"app\" columns are the same packets timed when the probe read them (it drains its socket every 1 ms, so they include up to 1 ms of its own). The probe runs on the generator's CPU and wakes once a millisecond, so the relay's CPU is the relay's alone (as on a router) without throttling the generator; mcr's Node control threads keep off it too (they avoid the CPUs named in `cpus`).",
   );
   const added: Record<string, Record<string, number | null>> = {};
   for (const p of points.filter((x) => x.relay === 'mcr-1w')) {
@@ -150,6 +176,10 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult<'latenc
     added[`${p.loadPct}`] = { p50: sub(p.p50, d.p50), p99: sub(p.p99, d.p99), p999: sub(p.p999, d.p999) };
   }
   progress.finish(`${points.length} points`);
-  return { trials, summary: { points, maxRates, mcrAddedUs: added, skipped, stampGroup: STAMP_GROUP }, notes, durationS: (Date.now() - t0) / 1000 };
+  return {
+    trials,
+    summary: { points, maxRates, mcrAddedUs: added, skipped, stampGroup: STAMP_GROUP },
+    notes,
+    durationS: (Date.now() - t0) / 1000,
+  };
 }
-

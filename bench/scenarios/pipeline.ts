@@ -82,7 +82,13 @@ function pipelineInstance(hops: McrInstance[]): RelayInstance {
     async counters(): Promise<RelayCounters> {
       const c = await Promise.all(hops.map((h) => h.counters()));
       const sum = (f: (x: RelayCounters) => number | undefined): number => c.reduce((a, x) => a + (f(x) ?? 0), 0);
-      return { rx: c[0].rx, tx: c[2].tx, ringDrops: c[0].ringDrops, bufExhaust: sum((x) => x.bufExhaust), txErrors: sum((x) => x.txErrors) };
+      return {
+        rx: c[0].rx,
+        tx: c[2].tx,
+        ringDrops: c[0].ringDrops,
+        bufExhaust: sum((x) => x.bufExhaust),
+        txErrors: sum((x) => x.txErrors),
+      };
     },
     async stop() {
       return {};
@@ -110,7 +116,8 @@ export async function pipeline(ctx: BenchContext): Promise<ScenarioResult<'pipel
     const tctx: TrialContext = { path, relay, inst: pipelineInstance(hops), plan: hopPlan(topo, ctx.dir, 0), size: 1400 };
     // warm-up: the whole chain forwards
     const warm = await runTrial(tctx, 10_000, 1000);
-    if (warm.deliveredRaw !== warm.offered) throw new Error(`the 3-hop pipeline did not forward the warm-up (offered ${warm.offered}, delivered ${warm.deliveredRaw})`);
+    if (warm.deliveredRaw !== warm.offered)
+      throw new Error(`the 3-hop pipeline did not forward the warm-up (offered ${warm.offered}, delivered ${warm.deliveredRaw})`);
 
     // The seed's run: 10M packets at a 1M pps target.
     progress.status(`seed run: ${formatCompact(count)} packets at a ${formatCompact(target)} pps target`, 0.3);
@@ -170,7 +177,11 @@ export async function pipeline(ctx: BenchContext): Promise<ScenarioResult<'pipel
         return t;
       },
       searchConfig(ctx, gmax),
-      (t, n) => progress.status(`3-hop search: trial ${n} @ ${formatCompact(t.offeredPps)} pps: ${t.lossless ? 'lossless' : `loss ${t.lossPct.toFixed(2)}%`}`, n / (ctx.maxTrials + 1)),
+      (t, n) =>
+        progress.status(
+          `3-hop search: trial ${n} @ ${formatCompact(t.offeredPps)} pps: ${t.lossless ? 'lossless' : `loss ${t.lossPct.toFixed(2)}%`}`,
+          n / (ctx.maxTrials + 1),
+        ),
     );
     trials.push(...outcome.trials);
     search = {
@@ -197,13 +208,17 @@ export async function pipeline(ctx: BenchContext): Promise<ScenarioResult<'pipel
     }
     await topo.destroy();
     if (seedRun) {
-      seedRun.hops.forEach((h, i) => (h.final = finals[i]));
+      for (const [i, h] of seedRun.hops.entries()) h.final = finals[i];
       // FINAL lines are cumulative over the mcrd's life (warm-up and search included)
       seedRun.finalLines = finals.map((f) => ({ text: f, parsed: parseFinal(f) }));
     }
   }
   progress.finish(search ? `3-hop max lossless ${formatCompact(search.maxLosslessPps)} pps` : 'done');
-  notes.push('The three mcrd hops are not pinned (the scheduler spreads them over both CPUs, as in the seed\'s test); the generator is pinned like everywhere else unless --no-pin.');
-  notes.push(`seed run: ${count.toLocaleString('en-US')} packets at a ${target.toLocaleString('en-US')} pps target; per-hop rates = packets / generator elapsed time, as the seed computed them`);
+  notes.push(
+    "The three mcrd hops are not pinned (the scheduler spreads them over both CPUs, as in the seed's test); the generator is pinned like everywhere else unless --no-pin.",
+  );
+  notes.push(
+    `seed run: ${count.toLocaleString('en-US')} packets at a ${target.toLocaleString('en-US')} pps target; per-hop rates = packets / generator elapsed time, as the seed computed them`,
+  );
   return { trials, summary: { seed: SEED, seedRun, search }, notes, durationS: (Date.now() - t0) / 1000 };
 }

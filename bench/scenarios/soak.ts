@@ -83,7 +83,16 @@ export interface SoakSummary {
   /** s0 rx_packets delta: both outputs together */
   sinkPackets: number;
   outputs: SoakOutput[];
-  mcr: { rx: number; tx: number; ringDrops: number; bufExhaust: number; txErrors: number; finalRecv?: number; finalEgrSent?: number; finalText?: string };
+  mcr: {
+    rx: number;
+    tx: number;
+    ringDrops: number;
+    bufExhaust: number;
+    txErrors: number;
+    finalRecv?: number;
+    finalEgrSent?: number;
+    finalText?: string;
+  };
   sinkUdpRcvbufErrors?: number;
   control: ControlSummary;
   /** once a second: packets so far into r0, into s0, and mcr's ring drops (from the last stats reply) */
@@ -248,12 +257,16 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
     let rateSource = '--rate';
     let maxLossless: number | undefined;
     if (!rate) {
-      const cfg = searchConfig(ctx, await genMaxFor(ctx, path, SIZE, progress), { trialSeconds: Math.min(ctx.trialSeconds, 0.5), resolution: 0.1, maxTrials: 6 });
+      const cfg = searchConfig(ctx, await genMaxFor(ctx, path, SIZE, progress), {
+        trialSeconds: Math.min(ctx.trialSeconds, 0.5),
+        resolution: 0.1,
+        maxTrials: 6,
+      });
       // The receivers run during the search too: delivering to sockets costs the sending CPU
       // (the sink's softirq runs on mcr's CPU), so a maximum measured without them is not the
       // maximum of the soak's set-up.
       const searchReceivers: Proc[] = [];
-      let s;
+      let s: Awaited<ReturnType<typeof searchRelay>>;
       try {
         for (let o = 0; o < FANOUT; o++) {
           const d = relay.deliveredGroup(plan, 0, o);
@@ -311,15 +324,25 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
       const dropPoller =
         controlRate > 0
           ? undefined
-          : setInterval(() => void inst.client.request('stats').then((st) => (lastStats = st), () => undefined), 1000);
+          : setInterval(
+              () =>
+                void inst.client.request('stats').then(
+                  (st) => (lastStats = st),
+                  () => undefined,
+                ),
+              1000,
+            );
       const gen = startGenerator(path, { streams: 1, rate, count, size: SIZE, port: plan.port });
       const ticker = setInterval(() => {
         const s = (performance.now() - tStream) / 1000;
         const last = mem.mcrd[mem.mcrd.length - 1];
         const dp = mem.dataplane[mem.dataplane.length - 1];
-        progress.status(`${Math.round(s)}/${durationS} s at ${formatCompact(rate)} pps; RSS mcrd ${last ? mib(last.rssKiB) : '?'}, data plane ${dp ? mib(dp.rssKiB) : '?'}`, s / durationS);
+        progress.status(
+          `${Math.round(s)}/${durationS} s at ${formatCompact(rate)} pps; RSS mcrd ${last ? mib(last.rssKiB) : '?'}, data plane ${dp ? mib(dp.rssKiB) : '?'}`,
+          s / durationS,
+        );
       }, 1000);
-      let g;
+      let g: Awaited<typeof gen.result>;
       try {
         g = await gen.result;
       } finally {
@@ -355,7 +378,8 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
       };
       const failures: string[] = [];
       if (g.sent !== count) failures.push(`the generator sent ${g.sent} of ${count} packets (send errors ${g.sendErrors})`);
-      if (offered !== g.sent) failures.push(`r0 received ${offered} of the ${g.sent} packets sent (the generator's veth dropped ${g.sent - offered})`);
+      if (offered !== g.sent)
+        failures.push(`r0 received ${offered} of the ${g.sent} packets sent (the generator's veth dropped ${g.sent - offered})`);
       const outs: SoakOutput[] = outputs.map((o, i) => {
         const r = recv[i];
         const mcrTx = (rule(end)?.outputs[i]?.txPackets ?? 0) - (rule(base)?.outputs[i]?.txPackets ?? 0);
@@ -365,19 +389,40 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
             `output ${o.group}:${o.port}: mcrgen recv counted ${r.unique} distinct of ${g.sent} sent (${g.sent - r.unique} missing), ${r.duplicates} duplicates, ${r.corrupted} corrupted; mcr sent ${mcrTx} on it`,
           );
         }
-        return { group: o.group, port: o.port, received: r.received, unique: r.unique, duplicates: r.duplicates, corrupted: r.corrupted, reordered: r.reordered, mcrTx, exact };
+        return {
+          group: o.group,
+          port: o.port,
+          received: r.received,
+          unique: r.unique,
+          duplicates: r.duplicates,
+          corrupted: r.corrupted,
+          reordered: r.reordered,
+          mcrTx,
+          exact,
+        };
       });
-      if (sinkPackets !== FANOUT * g.sent) failures.push(`the sink interface received ${sinkPackets} packets, not ${FANOUT} x ${g.sent} = ${FANOUT * g.sent}`);
-      if (mcr.rx + mcr.ringDrops !== offered || mcr.tx !== FANOUT * offered) failures.push(`mcr's counters: rx ${mcr.rx} + ring drops ${mcr.ringDrops} (offered ${offered}), tx ${mcr.tx} (expected ${FANOUT * offered})`);
+      if (sinkPackets !== FANOUT * g.sent)
+        failures.push(`the sink interface received ${sinkPackets} packets, not ${FANOUT} x ${g.sent} = ${FANOUT * g.sent}`);
+      if (mcr.rx + mcr.ringDrops !== offered || mcr.tx !== FANOUT * offered)
+        failures.push(
+          `mcr's counters: rx ${mcr.rx} + ring drops ${mcr.ringDrops} (offered ${offered}), tx ${mcr.tx} (expected ${FANOUT * offered})`,
+        );
       if (mcr.finalRecv === undefined) failures.push('mcrd printed no [STATS:Ingress FINAL] line on SIGTERM');
-      else if (mcr.finalRecv !== offered || mcr.finalEgrSent !== FANOUT * offered) failures.push(`mcrd's FINAL line: recv ${mcr.finalRecv}, egr_sent ${mcr.finalEgrSent} over the stream (expected ${offered}, ${FANOUT * offered})`);
+      else if (mcr.finalRecv !== offered || mcr.finalEgrSent !== FANOUT * offered)
+        failures.push(
+          `mcrd's FINAL line: recv ${mcr.finalRecv}, egr_sent ${mcr.finalEgrSent} over the stream (expected ${offered}, ${FANOUT * offered})`,
+        );
       const sinkUdpRcvbufErrors = rcvbuf0 !== undefined && rcvbuf1 !== undefined ? rcvbuf1 - rcvbuf0 : undefined;
       if (sinkUdpRcvbufErrors && outs.some((o) => !o.exact) && sinkPackets === FANOUT * g.sent) {
-        failures.push(`mcr delivered every packet to the sink interface, but the receivers' sockets overflowed (${sinkUdpRcvbufErrors} UDP RcvbufErrors in the sink namespace): the machine was too busy for the receivers`);
+        failures.push(
+          `mcr delivered every packet to the sink interface, but the receivers' sockets overflowed (${sinkUdpRcvbufErrors} UDP RcvbufErrors in the sink namespace): the machine was too busy for the receivers`,
+        );
       }
       const exact = failures.length === 0;
       if (workers1.dataplane.pid !== dpPid || workers1.dataplane.restarts !== workers.dataplane.restarts) {
-        failures.push(`the data plane restarted during the soak (pid ${dpPid} -> ${workers1.dataplane.pid}, restarts ${workers.dataplane.restarts} -> ${workers1.dataplane.restarts})`);
+        failures.push(
+          `the data plane restarted during the soak (pid ${dpPid} -> ${workers1.dataplane.pid}, restarts ${workers.dataplane.restarts} -> ${workers1.dataplane.restarts})`,
+        );
       }
       if (ctl.errors > 0) failures.push(`${ctl.errors} control operations failed (${ctl.errorSamples.join('; ')})`);
 
@@ -419,15 +464,29 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
         timeline,
         dropSeconds,
         worstDropSecond,
-        memory: { pids: { mcrd: mcrdPid, dataplane: dpPid }, dataplaneRestarts: workers1.dataplane.restarts - workers.dataplane.restarts, intervalS: 1, mcrd: mem.mcrd, dataplane: mem.dataplane, growth, rssGrowth, rule: ruleG },
+        memory: {
+          pids: { mcrd: mcrdPid, dataplane: dpPid },
+          dataplaneRestarts: workers1.dataplane.restarts - workers.dataplane.restarts,
+          intervalS: 1,
+          mcrd: mem.mcrd,
+          dataplane: mem.dataplane,
+          growth,
+          rssGrowth,
+          rule: ruleG,
+        },
         exact,
         failures,
       };
       progress.item(
         `sent ${g.sent} in ${g.elapsedS.toFixed(1)} s; per output: ${outs.map((o) => `${o.group}:${o.port} ${o.unique} distinct, ${o.duplicates} dup`).join('; ')}: ${exact ? 'exact' : 'NOT EXACT'}`,
       );
-      progress.log(`control: ${ctl.ops} operations (${ctl.opsPerS}/s), ${ctl.errors} errors; p50/p99 ms add ${ctl.latencyMs.add.p50}/${ctl.latencyMs.add.p99}, remove ${ctl.latencyMs.remove.p50}/${ctl.latencyMs.remove.p99}, stats ${ctl.latencyMs.stats.p50}/${ctl.latencyMs.stats.p99}`);
-      if (mcr.ringDrops > 0) progress.log(`ring drops in ${dropSeconds} of ${timeline.length - 1} seconds${worstDropSecond ? `, worst ${worstDropSecond.ringDrops} in the second before t=${worstDropSecond.t} s` : ''}`);
+      progress.log(
+        `control: ${ctl.ops} operations (${ctl.opsPerS}/s), ${ctl.errors} errors; p50/p99 ms add ${ctl.latencyMs.add.p50}/${ctl.latencyMs.add.p99}, remove ${ctl.latencyMs.remove.p50}/${ctl.latencyMs.remove.p99}, stats ${ctl.latencyMs.stats.p50}/${ctl.latencyMs.stats.p99}`,
+      );
+      if (mcr.ringDrops > 0)
+        progress.log(
+          `ring drops in ${dropSeconds} of ${timeline.length - 1} seconds${worstDropSecond ? `, worst ${worstDropSecond.ringDrops} in the second before t=${worstDropSecond.t} s` : ''}`,
+        );
       for (const [name, v] of Object.entries(growth)) {
         const rv = rssGrowth[name as keyof typeof rssGrowth];
         progress.log(
@@ -444,7 +503,7 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
   if (!summary) throw new Error('soak: no summary');
   notes.push(
     `One 1400-byte stream (239.1.1.1:5001) fanned out by one rule to ${outputs0(plan.outPort)}, one \`mcrgen recv\` per output in the sink namespace, on the generator's CPU (distinct ports, so each receiver reads only its own output). The control client (one open connection, the protocol of docs/control-protocol.md) runs add, remove, stats in turn, ${controlRate} operations a second in all on a fixed schedule${controlRate === SOAK_CONTROL_OPS_PER_S ? '' : ' (--control-rate)'}; the added rule (16 names in rotation, 239.1.2.x -> 239.2.3.x) is removed by the next operation.`,
-    'Exact means: mcrgen sent every packet, r0 received all of them, each receiver counted every sequence number once (no loss, no duplicate, no corruption), s0 received exactly 2x, and mcr\'s counters, per-output counters and FINAL lines say the same.',
+    "Exact means: mcrgen sent every packet, r0 received all of them, each receiver counted every sequence number once (no loss, no duplicate, no corruption), s0 received exactly 2x, and mcr's counters, per-output counters and FINAL lines say the same.",
     'Memory: VmRSS and RssAnon of mcrd and of its data-plane process (its forked child, pid from `workers`) from /proc/PID/status every second. Growth rule, on RssAnon (private anonymous memory: the JS heap, native allocations): a least-squares line through the samples after the warm-up (20% of the run, at most 60 s); the process fails when that line rises by more than max(2 MiB, 5% of its RssAnon at the end of the warm-up) over the fitted window. VmRSS also counts the shared counter file (/dev/shm, 14 MB), whose pages become resident one by one as rule churn walks the recycled counter slots: bounded, so it is shown but not judged.',
   );
   progress.finish(summary.failures.length ? `FAILED: ${summary.failures.length} check(s)` : 'exact delivery, memory flat');

@@ -22,7 +22,10 @@ export async function streams(ctx: BenchContext): Promise<ScenarioResult<'stream
   const path = ONE_HOP_PATH(topo);
   const plans = STREAM_COUNTS.map((n) => onePlan(topo, ctx.dir, { streams: n }));
   const picks = plans.map((p) => pickRelays(ctx, RELAYS, p));
-  const progress = new Progress('streams', picks.reduce((a, p) => a + p.run.length, 0));
+  const progress = new Progress(
+    'streams',
+    picks.reduce((a, p) => a + p.run.length, 0),
+  );
   try {
     const gmax = await genMaxFor(ctx, path, 1400, progress);
     for (let i = 0; i < STREAM_COUNTS.length; i++) {
@@ -37,8 +40,12 @@ export async function streams(ctx: BenchContext): Promise<ScenarioResult<'stream
     await topo.destroy();
   }
   for (const [k, why] of Object.entries(skipped)) notes.push(`${k} skipped: ${why}`);
-  notes.push('socat and the naive Node relay are not run here: they relay one stream (their one-stream figures are in the throughput scenario).');
-  notes.push('N generator processes (one per group, equal shares of the rate, forked at once by one shell) send 1400-byte payloads; rates are aggregates. The C relay sends every stream to one output group, mcr sends stream k to its own output group.');
+  notes.push(
+    'socat and the naive Node relay are not run here: they relay one stream (their one-stream figures are in the throughput scenario).',
+  );
+  notes.push(
+    'N generator processes (one per group, equal shares of the rate, forked at once by one shell) send 1400-byte payloads; rates are aggregates. The C relay sends every stream to one output group, mcr sends stream k to its own output group.',
+  );
   const ratios: Record<string, number | null> = {};
   for (const n of STREAM_COUNTS) {
     const m = searches.find((s) => s.streams === n && s.relay === 'mcr-1w');

@@ -57,12 +57,21 @@ export async function throughput(ctx: BenchContext): Promise<ScenarioResult<'thr
     for (const m of ['mcr-1w', 'mcr-2w']) {
       for (const peer of PEERS) {
         const r = ratio(get(m), get(peer));
-        if (r) (ratios[`${size}`] ??= {})[`${m}/${peer}`] = r;
+        if (r) {
+          ratios[`${size}`] ??= {};
+          ratios[`${size}`][`${m}/${peer}`] = r;
+        }
       }
     }
   }
   const disagree = trials.filter((t) => t.countersAgree === false);
-  if (disagree.length > 0) notes.push(`${disagree.length} trial(s) where a relay's own counters disagreed with the kernel's (see trials[].mismatch)`);
+  if (disagree.length > 0)
+    notes.push(`${disagree.length} trial(s) where a relay's own counters disagreed with the kernel's (see trials[].mismatch)`);
   progress.finish(`${searches.length} searches, ${trials.length} trials`);
-  return { trials, summary: { searches, ratios, generatorMaxPps: Object.fromEntries(sizes.map((s) => [String(s), ctx.genMax[String(s)]])), skipped }, notes, durationS: (Date.now() - t0) / 1000 };
+  return {
+    trials,
+    summary: { searches, ratios, generatorMaxPps: Object.fromEntries(sizes.map((s) => [String(s), ctx.genMax[String(s)]])), skipped },
+    notes,
+    durationS: (Date.now() - t0) / 1000,
+  };
 }
