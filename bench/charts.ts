@@ -440,12 +440,15 @@ function searchGroupsChart(r: Results, scenario: 'fanout' | 'streams'): Planned[
 function pipelineChart(r: Results): Planned[] {
   const run = r.scenarios.pipeline?.summary?.seedRun;
   if (!run || run.hops.length === 0) return [];
-  const groups = ['seed: historical', 'seed: regressed', ...run.hops.map((h) => `this run: ${h.hop}`)];
-  const ingress = [SEED.historical.ingressPps, SEED.regressed.ingressPps, ...run.hops.map((h) => h.ingressPps)];
-  const egress = [SEED.historical.egressPps, SEED.regressed.egressPps, ...run.hops.map((h) => h.egressPps)];
+  const bars = [
+    { group: 'seed: historical', ingressPps: SEED.historical.ingressPps, egressPps: SEED.historical.egressPps },
+    { group: 'seed: regressed', ingressPps: SEED.regressed.ingressPps, egressPps: SEED.regressed.egressPps },
+    ...run.hops.map((h) => ({ group: `this run: ${h.hop}`, ingressPps: h.ingressPps, egressPps: h.egressPps })),
+  ];
+  const groups = bars.map((b) => b.group);
   const series = [
-    { name: 'ingress (recv)', color: '#1f5fbf', values: ingress },
-    { name: 'egress (egr_sent)', color: '#7fb3e6', values: egress },
+    { name: 'ingress (recv)', color: '#1f5fbf', field: 'ingressPps' as const },
+    { name: 'egress (egr_sent)', color: '#7fb3e6', field: 'egressPps' as const },
   ];
   return [
     {
@@ -460,7 +463,7 @@ function pipelineChart(r: Results): Planned[] {
         groupLabel: 'hop (seed figures are for MCR-1 of the old relay)',
         yLabel: 'packets/s (packets / generator elapsed time)',
         series,
-        rows: series.flatMap((s) => s.values.map((v, i) => ({ name: s.name, group: groups[i], value: v, label: compact(v) }))),
+        rows: series.flatMap((s) => bars.map((b) => ({ name: s.name, group: b.group, value: b[s.field], label: compact(b[s.field]) }))),
       }),
     },
   ];

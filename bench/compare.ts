@@ -72,12 +72,14 @@ export function compare(aArg: string, bArg: string): string {
   const a = load(aArg);
   const b = load(bArg);
   const names = [...new Set([...Object.keys(a.figures), ...Object.keys(b.figures)])].sort();
-  const common = names.filter((n) => a.figures[n] && b.figures[n]);
-  const rows: string[][] = [];
-  const moved: string[] = [];
-  for (const n of common) {
+  const common = names.flatMap((n) => {
     const fa = a.figures[n];
     const fb = b.figures[n];
+    return fa && fb ? [{ n, fa, fb }] : [];
+  });
+  const rows: string[][] = [];
+  const moved: string[] = [];
+  for (const { n, fa, fb } of common) {
     // a baseline's band is the reference; otherwise the wider of the two
     const band = a.isBaseline ? fa.band : b.isBaseline ? fb.band : Math.max(fa.band, fb.band);
     const change = pct(fa.value, fb.value);

@@ -48,17 +48,18 @@ export function fitLine(xs: number[], ys: number[]): LineFit {
   if (n === 0) return { slope: 0, intercept: 0, n: 0 };
   let mx = 0;
   let my = 0;
+  // i < n, the shorter length: both xs[i] and ys[i] exist
   for (let i = 0; i < n; i++) {
-    mx += xs[i];
-    my += ys[i];
+    mx += xs[i]!;
+    my += ys[i]!;
   }
   mx /= n;
   my /= n;
   let sxx = 0;
   let sxy = 0;
   for (let i = 0; i < n; i++) {
-    sxx += (xs[i] - mx) ** 2;
-    sxy += (xs[i] - mx) * (ys[i] - my);
+    sxx += (xs[i]! - mx) ** 2;
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
   }
   const slope = sxx > 0 ? sxy / sxx : 0;
   return { slope, intercept: my - slope * mx, n };
@@ -121,15 +122,18 @@ const MiB = 1024;
  * shows as a steady rise.
  */
 export function growthCheck(samples: MemSample[], rule: GrowthRule, field: MemField = 'rssKiB'): GrowthVerdict {
-  if (samples.length === 0) throw new Error('growthCheck: no samples');
+  const first = samples[0];
+  const last = samples.at(-1);
+  if (!first || !last) throw new Error('growthCheck: no samples');
   const fit = samples.filter((s) => s.t >= rule.warmupS);
   const used = fit.length >= 2 ? fit : samples;
   const line = fitLine(
     used.map((s) => s.t),
     used.map((s) => s[field] / MiB),
   );
-  const t0 = used[0].t;
-  const t1 = used[used.length - 1].t;
+  // used is fit with two or more samples, or samples, which has at least one
+  const t0 = used[0]!.t;
+  const t1 = used.at(-1)!.t;
   const windowS = t1 - t0;
   const warmMiB = line.intercept + line.slope * t0;
   const growthMiB = line.slope * windowS;
@@ -142,12 +146,12 @@ export function growthCheck(samples: MemSample[], rule: GrowthRule, field: MemFi
     fitted: used.length,
     warmupS: rule.warmupS,
     windowS: r(windowS, 1),
-    startMiB: r(rss[0]),
+    startMiB: r(first[field] / MiB),
     warmMiB: r(warmMiB),
-    endMiB: r(rss[rss.length - 1]),
+    endMiB: r(last[field] / MiB),
     minMiB: r(Math.min(...rss)),
     maxMiB: r(Math.max(...rss)),
-    peakMiB: r(samples[samples.length - 1].hwmKiB / MiB),
+    peakMiB: r(last.hwmKiB / MiB),
     slopeKiBPerS: r(line.slope * MiB, 3),
     growthMiB: r(growthMiB, 3),
     thresholdMiB: r(thresholdMiB, 3),

@@ -69,10 +69,11 @@ export interface PeerSetup {
 /** Installs smcroute and socat where missing (printing what it does); a failure only skips that peer. */
 export async function installPeers(log: (s: string) => void): Promise<PeerSetup> {
   const out: PeerSetup = { installed: [], skipped: {} };
-  const missing = [
+  const peers: Array<[pkg: string, bin: string]> = [
     ['smcroute', 'smcrouted'],
     ['socat', 'socat'],
-  ].filter(([, bin]) => !which(bin));
+  ];
+  const missing = peers.filter(([, bin]) => !which(bin));
   if (missing.length > 0) {
     const pkgs = missing.map(([p]) => p);
     if (!which('apt-get')) {

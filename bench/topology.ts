@@ -34,8 +34,8 @@ export async function staleNamespaces(): Promise<string[]> {
   const r = await sh('ip', ['netns', 'list'], { allowFail: true });
   return r.stdout
     .split('\n')
-    .map((l) => l.trim().split(/\s+/)[0])
-    .filter((n) => n?.startsWith(NS_PREFIX));
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter((n) => n.startsWith(NS_PREFIX));
 }
 
 /**

@@ -34,10 +34,11 @@ export type InterfaceStat = 'rx_packets' | 'tx_packets' | 'rx_dropped' | 'tx_dro
 export function parseNetDev(text: string): Map<string, IfCounters> {
   const out = new Map<string, IfCounters>();
   for (const line of text.split('\n').slice(2)) {
-    const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
-    if (!m) continue;
-    const f = m[2].trim().split(/\s+/).map(Number);
-    out.set(m[1], { rxBytes: f[0], rxPackets: f[1], rxDropped: f[3], txBytes: f[8], txPackets: f[9], txDropped: f[11] });
+    const [, name, counters] = /^\s*([^:\s]+):\s*(.*)$/.exec(line) ?? [];
+    if (name === undefined || counters === undefined) continue;
+    const f = counters.trim().split(/\s+/).map(Number);
+    if (f.length < 16) throw new Error(`/proc/net/dev: ${name} has ${f.length} counters, not 16: ${line.trim()}`);
+    out.set(name, { rxBytes: f[0]!, rxPackets: f[1]!, rxDropped: f[3]!, txBytes: f[8]!, txPackets: f[9]!, txDropped: f[11]! });
   }
   return out;
 }
@@ -125,7 +126,9 @@ export class Topology {
 
   async mac(name: string, ifname: string): Promise<string> {
     const r = await this.ip(name, ['-j', 'link', 'show', 'dev', ifname]);
-    return (JSON.parse(r.stdout) as Array<{ address: string }>)[0].address;
+    const address = (JSON.parse(r.stdout) as Array<{ address: string }>)[0]?.address;
+    if (address === undefined) throw new Error(`ip -j link show dev ${ifname} in ${name} listed no address`);
+    return address;
   }
 
   /** Every interface's kernel counters in one namespace, read synchronously through its anchor. */
@@ -220,8 +223,9 @@ export async function buildChain<T extends Topology>(
       const own = opts.sysctls?.[ns];
       await (own ? t.addNamespace(ns, own) : t.addNamespace(ns));
     }
-    for (let i = 0; i < down.length; i++)
-      await t.link(hosts[i], down[i], `10.0.${i + 1}.1/24`, hosts[i + 1], up[i], `10.0.${i + 1}.2/24`, opts.mtu);
+    // the lengths were checked above: hosts has one more entry than down and up
+    for (const [i, downIf] of down.entries())
+      await t.link(hosts[i]!, downIf, `10.0.${i + 1}.1/24`, hosts[i + 1]!, up[i]!, `10.0.${i + 1}.2/24`, opts.mtu);
   } catch (err) {
     await t.destroy();
     throw err;

@@ -38,6 +38,9 @@ export function timing(ms: number[]): Timing {
   };
 }
 
+/** One timing per control operation measured (stored in the results as Timings). */
+type OpTimings = { add: Timing; remove: Timing; stats: Timing };
+
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t = process.hrtime.bigint();
   await fn();
@@ -52,7 +55,7 @@ function ruleSpec(k: number): RuleSpec & { name: string } {
   };
 }
 
-async function protocolOps(socket: string, n: number, onStep: (f: number) => void): Promise<Record<string, Timing>> {
+async function protocolOps(socket: string, n: number, onStep: (f: number) => void): Promise<OpTimings> {
   const client = new ControlClient(socket);
   await client.connect();
   const add: number[] = [];
@@ -74,7 +77,7 @@ async function protocolOps(socket: string, n: number, onStep: (f: number) => voi
   return { add: timing(add), remove: timing(remove), stats: timing(stats) };
 }
 
-async function cliOps(socket: string, n: number, onStep: (f: number) => void): Promise<Record<string, Timing>> {
+async function cliOps(socket: string, n: number, onStep: (f: number) => void): Promise<OpTimings> {
   const ctl = (args: string[]): Promise<unknown> => sh('node', [MCRCTL, '--socket', socket, ...args]);
   const add: number[] = [];
   const remove: number[] = [];

@@ -22,19 +22,22 @@ export async function fanout(ctx: BenchContext): Promise<ScenarioResult<'fanout'
   const goal: Trial[] = [];
   const topo = await oneHop('fo');
   const path = ONE_HOP_PATH(topo);
-  const plans = FANOUTS.map((n) => onePlan(topo, ctx.dir, { fanout: n }));
-  const picks = plans.map((p) => pickRelays(ctx, RELAYS, p));
-  const progress = new Progress('fanout', picks.reduce((a, p) => a + p.run.length, 0) + 1);
+  const cases = FANOUTS.map((fanout) => {
+    const plan = onePlan(topo, ctx.dir, { fanout });
+    return { fanout, plan, pick: pickRelays(ctx, RELAYS, plan) };
+  });
+  const progress = new Progress('fanout', cases.reduce((a, c) => a + c.pick.run.length, 0) + 1);
   try {
     const gmax = await genMaxFor(ctx, path, 1400, progress);
-    for (let i = 0; i < FANOUTS.length; i++) {
-      for (const [id, why] of Object.entries(picks[i].skipped)) skipped[`${id} 1:${FANOUTS[i]}`] = why;
-      for (const relay of picks[i].run) {
-        searches.push(await searchRelay(ctx, relay, plans[i], path, 1400, searchConfig(ctx, gmax), progress, trials, `1:${FANOUTS[i]}`));
+    for (const { fanout, plan, pick } of cases) {
+      for (const [id, why] of Object.entries(pick.skipped)) skipped[`${id} 1:${fanout}`] = why;
+      for (const relay of pick.run) {
+        searches.push(await searchRelay(ctx, relay, plan, path, 1400, searchConfig(ctx, gmax), progress, trials, `1:${fanout}`));
       }
     }
     // the goal: 1:50 at 10k pps input, without loss, for a longer trial
-    const plan50 = plans[FANOUTS.indexOf(50)];
+    const plan50 = cases.find((c) => c.fanout === 50)?.plan;
+    if (!plan50) throw new Error('fanout: FANOUTS has no 1:50 case, which the goal trial needs');
     for (const relay of pickRelays(ctx, ['mcr-1w', 'c-relay'], plan50).run) {
       progress.status(`1:50 at 10k pps: ${relay.id}`, 0.2);
       const inst = await startWarm(relay, plan50, path, 1400);

@@ -82,13 +82,14 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult<'latenc
       const rateOf = relay.id === 'mcr-1w-poll' ? 'mcr-1w' : relay.id;
       const known = fromThroughput.find((s) => s.relay === rateOf && s.size === 1400 && !s.skipped && s.maxLosslessPps > 0);
       const sibling = maxRates[rateOf];
+      let maxRate: { pps: number; source: string };
       if (known) {
-        maxRates[relay.id] = {
+        maxRate = {
           pps: known.maxLosslessPps,
           source: `throughput scenario of this run${rateOf !== relay.id ? ` (${rateOf})` : ''}`,
         };
       } else if (sibling && rateOf !== relay.id) {
-        maxRates[relay.id] = { pps: sibling.pps, source: `${rateOf}'s rate, ${sibling.source}` };
+        maxRate = { pps: sibling.pps, source: `${rateOf}'s rate, ${sibling.source}` };
       } else {
         const cfg = searchConfig(ctx, gmax, { trialSeconds: Math.min(ctx.trialSeconds, 0.5), resolution: 0.1, maxTrials: 6 });
         const s = await searchRelay(ctx, relay, plan, path, 1400, cfg, progress, trials, 'max');
@@ -96,9 +97,10 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult<'latenc
           skipped[relay.id] = s.skipped ?? 'no lossless rate found';
           continue;
         }
-        maxRates[relay.id] = { pps: s.maxLosslessPps, source: 'short search in this scenario (10% resolution)' };
+        maxRate = { pps: s.maxLosslessPps, source: 'short search in this scenario (10% resolution)' };
       }
-      const max = maxRates[relay.id].pps;
+      maxRates[relay.id] = maxRate;
+      const max = maxRate.pps;
       let inst: Awaited<ReturnType<typeof startWarm>>;
       try {
         inst = await startWarm(relay, plan, path, 1400);

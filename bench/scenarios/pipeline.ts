@@ -41,27 +41,35 @@ export interface HopResult {
   final?: string;
 }
 
-const HOSTS = ['gen', 'h1', 'h2', 'h3', 'sink'];
-// host i's downstream interface, and host i+1's upstream interface
-const DOWN = ['g0', 'a1', 'b1', 'c1'];
-const UP = ['a0', 'b0', 'c0', 's0'];
+// gen -> h1 -> h2 -> h3 -> sink: link i joins `from`'s downstream interface `down`, 10.0.(i+1).1,
+// to `to`'s upstream interface `up`, 10.0.(i+1).2
+const LINKS = [
+  { from: 'gen', down: 'g0', to: 'h1', up: 'a0' },
+  { from: 'h1', down: 'a1', to: 'h2', up: 'b0' },
+  { from: 'h2', down: 'b1', to: 'h3', up: 'c0' },
+  { from: 'h3', down: 'c1', to: 'sink', up: 's0' },
+];
 
 async function threeHop(): Promise<Topology> {
   const t = new Topology('pl');
-  for (const ns of HOSTS) await t.addNamespace(ns);
-  for (let i = 0; i < 4; i++) {
-    await t.link(HOSTS[i], DOWN[i], `10.0.${i + 1}.1/24`, HOSTS[i + 1], UP[i], `10.0.${i + 1}.2/24`);
+  for (const ns of ['gen', ...LINKS.map((l) => l.to)]) await t.addNamespace(ns);
+  for (const [i, l] of LINKS.entries()) {
+    await t.link(l.from, l.down, `10.0.${i + 1}.1/24`, l.to, l.up, `10.0.${i + 1}.2/24`);
   }
   return t;
 }
 
+/** Hop i (mcr(i+1)) receives on link i and sends on link i+1. */
 function hopPlan(topo: Topology, dir: string, i: number): RelayPlan {
+  const inLink = LINKS[i];
+  const outLink = LINKS[i + 1];
+  if (!inLink || !outLink) throw new Error(`the pipeline has no hop ${i} (hops 0 to ${LINKS.length - 2})`);
   return {
     topo,
-    ns: HOSTS[i + 1],
-    inIf: UP[i],
+    ns: inLink.to,
+    inIf: inLink.up,
     inAddr: `10.0.${i + 1}.2`,
-    outIf: DOWN[i + 1],
+    outIf: outLink.down,
     outAddr: `10.0.${i + 2}.1`,
     streams: 1,
     fanout: 1,
@@ -81,11 +89,14 @@ function pipelineInstance(hops: McrInstance[]): RelayInstance {
   return {
     async counters(): Promise<RelayCounters> {
       const c = await Promise.all(hops.map((h) => h.counters()));
+      const first = c[0];
+      const last = c.at(-1);
+      if (!first || !last) throw new Error('the pipeline has no hop to read counters from');
       const sum = (f: (x: RelayCounters) => number | undefined): number => c.reduce((a, x) => a + (f(x) ?? 0), 0);
       return {
-        rx: c[0].rx,
-        tx: c[2].tx,
-        ringDrops: c[0].ringDrops,
+        rx: first.rx,
+        tx: last.tx,
+        ringDrops: first.ringDrops,
         bufExhaust: sum((x) => x.bufExhaust),
         txErrors: sum((x) => x.txErrors),
       };
@@ -122,17 +133,19 @@ export async function pipeline(ctx: BenchContext): Promise<ScenarioResult<'pipel
     // The seed's run: 10M packets at a 1M pps target.
     progress.status(`seed run: ${formatCompact(count)} packets at a ${formatCompact(target)} pps target`, 0.3);
     const before = await Promise.all(hops.map((h) => h.counters()));
-    const k0 = HOSTS.map((h, i) => (i === 0 ? undefined : topo.counter(h, UP[i - 1])));
+    // kernel counters of each link's receiving end: hop i's input is link i, its output link i+1
+    const k0 = LINKS.map((l) => topo.counter(l.to, l.up));
     const gen = await generate(path, { streams: 1, rate: target, count, size: 1400, port: 5001 });
     await quiesce(path, 200, 5000);
     await sleep(400); // ring drops are folded into mcr's counters every 250 ms
     const after = await Promise.all(hops.map((h) => h.counters()));
-    const k1 = HOSTS.map((h, i) => (i === 0 ? undefined : topo.counter(h, UP[i - 1])));
+    const k1 = LINKS.map((l) => topo.counter(l.to, l.up));
     const elapsed = gen.elapsedS;
     const hopResults: HopResult[] = hops.map((_, i) => {
-      const d = (f: (c: RelayCounters) => number | undefined): number => (f(after[i]) ?? 0) - (f(before[i]) ?? 0);
-      const kernelIn = (k1[i + 1]?.rxPackets ?? 0) - (k0[i + 1]?.rxPackets ?? 0);
-      const kernelOut = (k1[i + 2]?.rxPackets ?? 0) - (k0[i + 2]?.rxPackets ?? 0);
+      // before and after are hops.map(...), k0 and k1 LINKS.map(...), and hop i lies between links i and i+1
+      const d = (f: (c: RelayCounters) => number | undefined): number => (f(after[i]!) ?? 0) - (f(before[i]!) ?? 0);
+      const kernelIn = k1[i]!.rxPackets - k0[i]!.rxPackets;
+      const kernelOut = k1[i + 1]!.rxPackets - k0[i + 1]!.rxPackets;
       const recv = d((c) => c.rx);
       const egrSent = d((c) => c.tx);
       const ringDrops = d((c) => c.ringDrops);
@@ -151,7 +164,9 @@ export async function pipeline(ctx: BenchContext): Promise<ScenarioResult<'pipel
         countersAgree: recv + ringDrops === kernelIn && egrSent === kernelOut,
       };
     });
-    const delivered = hopResults[2].kernelOut;
+    const lastHop = hopResults.at(-1);
+    if (!lastHop) throw new Error('the pipeline ran no hop');
+    const delivered = lastHop.kernelOut;
     seedRun = {
       count,
       targetPps: target,

@@ -152,7 +152,7 @@ function controlLoop(socket: string, opsPerS: number, onStats: (s: Stats) => voi
         slot += skip;
       } else if (due > now) await sleep(due - now);
       if (stopping) break;
-      const op = OPS[slot % 3];
+      const op = OPS[slot % OPS.length]!;
       const start = performance.now();
       try {
         if (op === 'add') await client.request('add', addSpec(cycle));
@@ -222,11 +222,11 @@ function udpRcvbufErrors(pid: number | undefined): number | undefined {
   if (!pid) return undefined;
   const snmp = readStatusFile(`/proc/${pid}/net/snmp`);
   const lines = snmp?.split('\n').filter((l) => l.startsWith('Udp:'));
-  if (!lines || lines.length < 2) return undefined;
-  const head = lines[0].split(/\s+/);
-  const vals = lines[1].split(/\s+/);
-  const i = head.indexOf('RcvbufErrors');
-  return i > 0 ? Number(vals[i]) : undefined;
+  const [headLine, valueLine] = lines ?? [];
+  if (headLine === undefined || valueLine === undefined) return undefined;
+  const i = headLine.split(/\s+/).indexOf('RcvbufErrors');
+  const value = i > 0 ? valueLine.split(/\s+/)[i] : undefined;
+  return value !== undefined ? Number(value) : undefined;
 }
 
 function readStatusFile(file: string): string | undefined {
@@ -297,7 +297,7 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
       for (const o of outputs) receivers.push(await startReceiver(topo, o.group, o.port));
       const base = await inst.client.request('stats');
       const c0 = { input: topo.counter('relay', 'r0'), sink: topo.counter('sink', 's0') };
-      const rcvbuf0 = udpRcvbufErrors(receivers[0].pid);
+      const rcvbuf0 = udpRcvbufErrors(receivers[0]?.pid);
 
       // sampling and control work run for as long as the stream does
       const mem: { mcrd: MemSample[]; dataplane: MemSample[] } = { mcrd: [], dataplane: [] };
@@ -357,7 +357,7 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
       const end = await inst.client.request('stats');
       const workers1 = await inst.client.request('workers');
       const c1 = { input: topo.counter('relay', 'r0'), sink: topo.counter('sink', 's0') };
-      const rcvbuf1 = udpRcvbufErrors(receivers[0].pid);
+      const rcvbuf1 = udpRcvbufErrors(receivers[0]?.pid);
       const recv: RecvJson[] = [];
       for (const r of receivers) recv.push(await stopReceiver(r));
       const fin = await inst.stop();
@@ -381,7 +381,9 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
       if (offered !== g.sent)
         failures.push(`r0 received ${offered} of the ${g.sent} packets sent (the generator's veth dropped ${g.sent - offered})`);
       const outs: SoakOutput[] = outputs.map((o, i) => {
+        // one receiver, and so one recv result, per output, in order
         const r = recv[i];
+        if (!r) throw new Error(`no receiver result for output ${o.group}:${o.port}`);
         const mcrTx = (rule(end)?.outputs[i]?.txPackets ?? 0) - (rule(base)?.outputs[i]?.txPackets ?? 0);
         const exact = r.unique === g.sent && r.duplicates === 0 && r.corrupted === 0 && mcrTx === g.sent;
         if (!exact) {
@@ -439,10 +441,12 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
       // per second: where in time mcr's ring overflowed, if it did
       let dropSeconds = 0;
       let worstDropSecond: SoakSummary['worstDropSecond'];
-      for (let i = 1; i < timeline.length; i++) {
-        const d = timeline[i].ringDrops - timeline[i - 1].ringDrops;
+      for (const [i, point] of timeline.entries()) {
+        const previous = timeline[i - 1];
+        if (!previous) continue;
+        const d = point.ringDrops - previous.ringDrops;
         if (d > 0) dropSeconds++;
-        if (d > (worstDropSecond?.ringDrops ?? 0)) worstDropSecond = { t: timeline[i].t, ringDrops: d };
+        if (d > (worstDropSecond?.ringDrops ?? 0)) worstDropSecond = { t: point.t, ringDrops: d };
       }
       summary = {
         durationS,

@@ -20,20 +20,22 @@ export async function streams(ctx: BenchContext): Promise<ScenarioResult<'stream
   const skipped: Record<string, string> = {};
   const topo = await oneHop('ms');
   const path = ONE_HOP_PATH(topo);
-  const plans = STREAM_COUNTS.map((n) => onePlan(topo, ctx.dir, { streams: n }));
-  const picks = plans.map((p) => pickRelays(ctx, RELAYS, p));
+  const cases = STREAM_COUNTS.map((streams) => {
+    const plan = onePlan(topo, ctx.dir, { streams });
+    return { streams, plan, pick: pickRelays(ctx, RELAYS, plan) };
+  });
   const progress = new Progress(
     'streams',
-    picks.reduce((a, p) => a + p.run.length, 0),
+    cases.reduce((a, c) => a + c.pick.run.length, 0),
   );
   try {
     const gmax = await genMaxFor(ctx, path, 1400, progress);
-    for (let i = 0; i < STREAM_COUNTS.length; i++) {
-      for (const [id, why] of Object.entries(picks[i].skipped)) skipped[`${id} x${STREAM_COUNTS[i]}`] = why;
-      for (const relay of picks[i].run) {
+    for (const { streams, plan, pick } of cases) {
+      for (const [id, why] of Object.entries(pick.skipped)) skipped[`${id} x${streams}`] = why;
+      for (const relay of pick.run) {
         // many generator processes at once cannot reach one process's maximum rate
-        const cfg = searchConfig(ctx, gmax, { minRate: Math.max(1000, 100 * STREAM_COUNTS[i]), minCount: 20 * STREAM_COUNTS[i] });
-        searches.push(await searchRelay(ctx, relay, plans[i], path, 1400, cfg, progress, trials, `${STREAM_COUNTS[i]} streams`));
+        const cfg = searchConfig(ctx, gmax, { minRate: Math.max(1000, 100 * streams), minCount: 20 * streams });
+        searches.push(await searchRelay(ctx, relay, plan, path, 1400, cfg, progress, trials, `${streams} streams`));
       }
     }
   } finally {

@@ -58,8 +58,9 @@ export async function throughput(ctx: BenchContext): Promise<ScenarioResult<'thr
       for (const peer of PEERS) {
         const r = ratio(get(m), get(peer));
         if (r) {
-          ratios[`${size}`] ??= {};
-          ratios[`${size}`][`${m}/${peer}`] = r;
+          const bySize = ratios[`${size}`] ?? {};
+          bySize[`${m}/${peer}`] = r;
+          ratios[`${size}`] = bySize;
         }
       }
     }

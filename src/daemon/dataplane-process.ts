@@ -180,7 +180,7 @@ export class DataPlaneProcess extends EventEmitter implements DataPlane {
           return;
         }
         if (Date.now() - spawnedAt >= STABLE_AFTER_MS) this.consecutiveCrashes = 0;
-        const delay = BACKOFF_MS[Math.min(this.consecutiveCrashes, BACKOFF_MS.length - 1)] as number;
+        const delay = BACKOFF_MS[Math.min(this.consecutiveCrashes, BACKOFF_MS.length - 1)]!;
         this.consecutiveCrashes++;
         this.restarts++;
         this.state = 'restarting';

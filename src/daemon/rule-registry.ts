@@ -23,6 +23,14 @@ export interface RuleRecord {
   status: NativeRuleStatus | null;
 }
 
+/** The counter slot of a record's output i: outputSlots is built one per spec.outputs, in order. */
+function outputSlot(r: RuleRecord, i: number): number {
+  const slot = r.outputSlots[i];
+  if (slot === undefined)
+    throw new Error(`rule ${r.id}: output ${i} has no counter slot (${r.outputSlots.length} slots for ${r.spec.outputs.length} outputs)`);
+  return slot;
+}
+
 /**
  * Counter slots are recycled oldest-freed-first; a recycled slot's counters keep the previous
  * rule's totals, so the stats code subtracts the value seen when the slot was handed out.
@@ -96,7 +104,7 @@ export class RuleRegistry {
    */
   reshape(old: RuleRecord, spec: RuleSpec): { record: RuleRecord; added: number[]; freed: number[] } {
     const key = (o: { group: string; port: number; interface: string }): string => `${o.group}:${o.port}:${o.interface}`;
-    const oldSlots = new Map(old.spec.outputs.map((o, i) => [key(o), old.outputSlots[i] as number]));
+    const oldSlots = new Map(old.spec.outputs.map((o, i) => [key(o), outputSlot(old, i)]));
     const added: number[] = [];
     const outputSlots = spec.outputs.map((o) => {
       const reused = oldSlots.get(key(o));
@@ -141,7 +149,7 @@ export class RuleRegistry {
         port: o.port,
         ttl: o.ttl ?? 16,
         ...(o.source ? { source: o.source } : {}),
-        slot: r.outputSlots[i] as number,
+        slot: outputSlot(r, i),
       })),
     }));
   }

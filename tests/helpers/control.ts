@@ -115,8 +115,9 @@ export class RawClient {
   async call(request: unknown): Promise<Record<string, unknown>> {
     const before = this.lines.length;
     await this.write(`${JSON.stringify(request)}\n`);
-    const all = await this.replies(before + 1);
-    return all[before] as Record<string, unknown>;
+    const reply = (await this.replies(before + 1))[before];
+    if (!reply) throw new Error(`the connection closed before the reply to ${JSON.stringify(request)}`);
+    return reply;
   }
 
   close(): void {

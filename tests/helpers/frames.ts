@@ -25,7 +25,7 @@ function ipBytes(addr: string): Buffer {
 /** 01:00:5e + the low 23 bits of the group (RFC 1112). */
 export function multicastMac(group: string): string {
   const b = ipBytes(group);
-  const tail = [(b[1] as number) & 0x7f, b[2] as number, b[3] as number];
+  const tail = [b.readUInt8(1) & 0x7f, b.readUInt8(2), b.readUInt8(3)];
   return ['01', '00', '5e', ...tail.map((x) => x.toString(16).padStart(2, '0'))].join(':');
 }
 
@@ -55,7 +55,7 @@ export function mcrPayload(stream: number, seq: number, size = 64): Buffer {
   buf.writeBigUInt64LE(0n, 24);
   for (let i = 32; i < size; i++) buf[i] = (seq * 31 + i) & 0xff;
   let h = FNV_OFFSET;
-  for (let i = 0; i < 32; i++) h = fnv(h, buf[i] as number);
+  for (let i = 0; i < 32; i++) h = fnv(h, buf.readUInt8(i));
   const length = Buffer.alloc(4);
   length.writeUInt32LE(size, 0);
   for (const b of length) h = fnv(h, b);

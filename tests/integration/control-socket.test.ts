@@ -12,7 +12,8 @@ import { oneHop, receive, ROOT, send, sh, skipReason, sleep, startDaemon, type D
 const skip = skipReason();
 const MCRCTL = path.join(ROOT, 'dist', 'src', 'cli', 'mcrctl.js');
 
-function assertError(reply: Record<string, unknown>, id: unknown, code: string): void {
+function assertError(reply: Record<string, unknown> | undefined, id: unknown, code: string): void {
+  assert.ok(reply, `no reply (expected error ${code}): the connection closed`);
   assert.deepEqual(Object.keys(reply).sort(), ['error', 'id', 'ok']);
   assert.equal(reply.id, id);
   assert.equal(reply.ok, false);
@@ -59,11 +60,11 @@ describe('control socket', { skip }, () => {
   it('answers a garbage line with EPARSE (id null) and keeps the connection usable', async () => {
     const c = await client();
     await c.write('this is not json\n');
-    assertError((await c.replies(1))[0] as Record<string, unknown>, null, 'EPARSE');
+    assertError((await c.replies(1))[0], null, 'EPARSE');
     await c.write('{"id": 1, "method": \n');
-    assertError((await c.replies(2))[1] as Record<string, unknown>, null, 'EPARSE');
+    assertError((await c.replies(2))[1], null, 'EPARSE');
     await c.write('[1,2,3]\n');
-    assertError((await c.replies(3))[2] as Record<string, unknown>, null, 'EPARSE');
+    assertError((await c.replies(3))[2], null, 'EPARSE');
     assertError(await c.call('a JSON string, not an object'), null, 'EPARSE');
     assertError(await c.call({ id: 7 }), 7, 'EPARSE');
     const pong = await c.call({ id: 8, method: 'ping' });
@@ -133,7 +134,7 @@ describe('control socket', { skip }, () => {
     const waited = closedAt - silentSince;
     ctx.diagnostic(`silent client closed after ${waited} ms`);
     assert.equal(silent.lines.length, 1);
-    assertError(JSON.parse(silent.lines[0] as string) as Record<string, unknown>, null, 'ETIMEOUT');
+    assertError(JSON.parse(silent.lines[0]!) as Record<string, unknown>, null, 'ETIMEOUT');
     assert.ok(waited >= 4_500 && waited < 8_000, `closed after ${waited} ms, expected about 5 s`);
 
     await junk;

@@ -39,8 +39,11 @@ function delta(after: Counters, before: Counters): Counters {
     'bufExhaust',
   ] as const)
     d[k] -= before[k];
-  for (const k of Object.keys(d.filteredByReason) as (keyof Counters['filteredByReason'])[])
-    d.filteredByReason[k] -= before.filteredByReason[k];
+  for (const [k, v] of Object.entries(after.filteredByReason)) {
+    const was = before.filteredByReason[k];
+    if (was === undefined) throw new Error(`filteredByReason.${k} is in the later stats but not the earlier`);
+    d.filteredByReason[k] = v - was;
+  }
   return d;
 }
 

@@ -208,8 +208,7 @@ describe('data-plane restart', { skip }, () => {
       Number(m[1]),
     );
     assert.equal(delays.length, 4);
-    for (let i = 1; i < delays.length; i++)
-      assert.ok((delays[i] as number) > (delays[i - 1] as number), `backoff escalates: ${delays.join(', ')}`);
+    for (let i = 1; i < delays.length; i++) assert.ok(delays[i]! > delays[i - 1]!, `backoff escalates: ${delays.join(', ')}`);
 
     assert.deepEqual(
       (await rules(mcrd)).map((r) => [r.name, r.status.input]),

@@ -46,17 +46,23 @@ const QUOTED = '"(?:[^"\\\\]|\\\\.)*"';
 const FIRST = new RegExp(`^(?:(${IDENT})|(${QUOTED}))`);
 const NEXT = new RegExp(`^(?:\\.(${IDENT})|\\[(\\d+)\\]|\\[(${QUOTED})\\])`);
 
+/** A quoted key segment's text (the alternative of the pattern that matched when the others did not). */
+function unquote(quoted: string | undefined): string {
+  if (quoted === undefined) throw new Error('path segment: no alternative of the pattern matched');
+  return JSON.parse(quoted) as string;
+}
+
 /** Splits `path: reason` into the path's segments, or undefined when it does not start with one. */
 function parsePath(problem: string): { segments: Segment[]; reason: string } | undefined {
   let rest = problem;
   const first = FIRST.exec(rest);
   if (!first) return undefined;
-  const segments: Segment[] = [first[1] ?? (JSON.parse(first[2] as string) as string)];
+  const segments: Segment[] = [first[1] ?? unquote(first[2])];
   rest = rest.slice(first[0].length);
   for (let m = NEXT.exec(rest); m; m = NEXT.exec(rest)) {
     if (m[1] !== undefined) segments.push(m[1]);
     else if (m[2] !== undefined) segments.push(Number(m[2]));
-    else segments.push(JSON.parse(m[3] as string) as string);
+    else segments.push(unquote(m[3]));
     rest = rest.slice(m[0].length);
   }
   if (!rest.startsWith(': ') || rest.length === 2) return undefined;
@@ -282,7 +288,7 @@ describe('config validation properties (fast-check)', () => {
           const result = outcome(() => parseConfigText(text));
           assert.ok('error' in result, 'text JSON5 rejects was accepted');
           assert.equal(result.error.problems.length, 1);
-          assert.match(result.error.problems[0] as string, /^(line \d+, column \d+|syntax error): ./);
+          assert.match(result.error.problems[0]!, /^(line \d+, column \d+|syntax error): ./);
           return;
         }
         checkText(text, value);

@@ -17,7 +17,7 @@ const { defaults, fixtures } = readFrameFixtures();
 
 // Every filtered_* reason of the core's counter table (native/include/mcr/counters.h).
 const counterHeader = readFileSync(path.join(ROOT, 'native', 'include', 'mcr', 'counters.h'), 'utf8');
-const FILTER_REASONS = [...counterHeader.matchAll(/X\((filtered_\w+)\)/g)].map((m) => m[1] as string);
+const FILTER_REASONS = [...counterHeader.matchAll(/X\((filtered_\w+)\)/g)].map((m) => m[1]!);
 
 /**
  * The defects a frame has, each named by the counter a parser would count it under; which one
@@ -29,8 +29,8 @@ function defects(f: Buffer): Set<string> {
   if (f.readUInt16BE(12) !== 0x0800) found.add('filtered_not_ipv4');
   if (f.length < 14 + 20) return found.add('filtered_truncated');
   const ip = f.subarray(14);
-  const version = (ip[0] as number) >> 4;
-  const headerLen = ((ip[0] as number) & 0x0f) * 4;
+  const version = ip.readUInt8(0) >> 4;
+  const headerLen = (ip.readUInt8(0) & 0x0f) * 4;
   const total = ip.readUInt16BE(2);
   if (version !== 4 || headerLen < 20 || total < headerLen) found.add('filtered_bad_ip_header');
   if ((ip.readUInt16BE(6) & 0x3fff) !== 0) found.add('filtered_fragment');

@@ -27,9 +27,9 @@ function serviceKeys(text: string): Map<string, string[]> {
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
-    const header = /^\[(.+)\]$/.exec(line);
-    if (header) {
-      section = header[1] as string;
+    const [, header] = /^\[(.+)\]$/.exec(line) ?? [];
+    if (header !== undefined) {
+      section = header;
       continue;
     }
     const eq = line.indexOf('=');
