@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildOneHop, NO_IPV6 } from '../../lab/netns';
-import { Topology, type RecvResult } from './netns';
+import { type DaemonHandle, Topology, type RecvResult } from './netns';
 
 export { NO_IPV6 } from '../../lab/netns';
 
@@ -69,4 +69,42 @@ export function assertDelivered(got: RecvResult, n: number, label: string, opts:
 /** Runs async jobs with at most `limit` in flight, in order. */
 export async function inBatches<T>(items: T[], limit: number, job: (item: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += limit) await Promise.all(items.slice(i, i + limit).map(job));
+}
+
+/** One of several streams through quietOneHop: its own source and group, relayed r0 -> r1. */
+export interface TestStream {
+  id: number;
+  source: string;
+  input: string;
+  output: string;
+  port: number;
+  count: number;
+}
+
+/**
+ * Stream k (0..n-1): source 10.0.1.(11+k) -> 239.1.1.(k+1):5001 -> 239.2.2.(k+1):(6001+k), with
+ * count(k) packets. Different sources and groups, so a fanout hash spreads them over workers.
+ */
+export function testStreams(count: (k: number) => number, n = 4): TestStream[] {
+  return Array.from({ length: n }, (_, k) => ({
+    id: k + 1,
+    source: `10.0.1.${11 + k}`,
+    input: `239.1.1.${k + 1}`,
+    output: `239.2.2.${k + 1}`,
+    port: 6001 + k,
+    count: count(k),
+  }));
+}
+
+/** The streams' source addresses on gen's g0. */
+export async function addStreamSources(t: Topology, streams: TestStream[]): Promise<void> {
+  for (const s of streams) await t.ip('gen', ['addr', 'add', `${s.source}/24`, 'dev', 'g0']);
+}
+
+/** One rule per stream (named streamN), added with mcrctl. */
+export async function addStreamRules(mcrd: DaemonHandle, streams: TestStream[]): Promise<void> {
+  for (const s of streams) {
+    const rule = `--input-interface r0 --input-group ${s.input} --input-port 5001 --outputs ${s.output}:${s.port}:r1 --name stream${s.id}`;
+    await mcrd.ctl(['add', ...rule.split(' ')]);
+  }
 }

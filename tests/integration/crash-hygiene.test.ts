@@ -6,21 +6,13 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { alive } from '../../lab/proc';
 import { pollUntil } from '../helpers/control';
 import { quietOneHop } from '../helpers/datapath';
 import { skipReason, startDaemon, streamExactly, type DaemonHandle, type Topology } from '../helpers/netns';
 
 const skip = skipReason();
 const countersFile = (d: DaemonHandle): string => `/dev/shm/mcrd-${d.child.pid}.counters`;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('crash hygiene', { skip }, () => {
   let t: Topology;

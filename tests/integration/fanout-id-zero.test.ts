@@ -7,20 +7,12 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { assertDelivered, quietOneHop, stats } from '../helpers/datapath';
+import { addStreamRules, addStreamSources, assertDelivered, quietOneHop, stats, testStreams } from '../helpers/datapath';
 import { ROOT, parseFinal, receive, send, skipReason, startDaemon, type DaemonHandle, type Topology } from '../helpers/netns';
 
 const skip = skipReason();
 const FANOUT_ADVANCE = path.join(ROOT, 'build', 'Release', 'fanout_advance');
-// Four sources and groups, so the flow hash spreads the streams over the workers.
-const STREAMS = [0, 1, 2, 3].map((k) => ({
-  id: k + 1,
-  source: `10.0.1.${11 + k}`,
-  input: `239.1.1.${k + 1}`,
-  output: `239.2.2.${k + 1}`,
-  port: 6001 + k,
-  count: 1_000,
-}));
+const STREAMS = testStreams(() => 1_000);
 const TOTAL = STREAMS.reduce((n, s) => n + s.count, 0);
 
 for (const workers of [2, 3, 4]) {
@@ -34,7 +26,7 @@ for (const workers of [2, 3, 4]) {
 
     it(`the input's ${workers} rings share group 0 and ${TOTAL} packets are each forwarded once`, async () => {
       t = await quietOneHop(`fz${workers}`);
-      for (const s of STREAMS) await t.ip('gen', ['addr', 'add', `${s.source}/24`, 'dev', 'g0']);
+      await addStreamSources(t, STREAMS);
       // The kernel's id counter is global: any other process creating a unique group between
       // fanout_advance and the rule add (another test run on the machine) moves it on, and then
       // this run would not test id 0. So it tries again, up to three times, until the log shows
@@ -45,20 +37,7 @@ for (const workers of [2, 3, 4]) {
         mcrd = await startDaemon(t, 'relay', { args: ['--workers', String(workers)] });
         // The ring set opens when the first rule for r0 is added: the next unique group is id 0.
         await t.exec('relay', FANOUT_ADVANCE, ['65535'], { timeoutMs: 120_000 });
-        for (const s of STREAMS)
-          await mcrd.ctl([
-            'add',
-            '--input-interface',
-            'r0',
-            '--input-group',
-            s.input,
-            '--input-port',
-            '5001',
-            '--outputs',
-            `${s.output}:${s.port}:r1`,
-            '--name',
-            `stream${s.id}`,
-          ]);
+        await addStreamRules(mcrd, STREAMS);
         const logged = mcrd.stderr.match(new RegExp(`input r0: ${workers} rings, fanout group (\\d+)`));
         groups.push(logged?.[1] ?? 'none');
         if (logged?.[1] === '0') break;

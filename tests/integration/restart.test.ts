@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { alive } from '../../lab/proc';
 import { pollUntil, rules, stats, statsAfterRx, workers, type Stats, type Workers } from '../helpers/control';
 import {
   oneHop,
@@ -39,15 +40,6 @@ function assertNoneBackwards(earlier: unknown, later: unknown, path = 'stats'): 
     for (const [i, e] of earlier.entries()) assertNoneBackwards(e, (later as unknown[])[i], `${path}[${i}]`);
   } else if (earlier !== null && typeof earlier === 'object') {
     for (const [k, v] of Object.entries(earlier)) assertNoneBackwards(v, (later as Record<string, unknown>)[k], `${path}.${k}`);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -4,21 +4,22 @@
 // the per-worker counters add up to the totals.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { assertDelivered, linkCounters, quietOneHop, stats, type Workers } from '../helpers/datapath';
+import {
+  addStreamRules,
+  addStreamSources,
+  assertDelivered,
+  linkCounters,
+  quietOneHop,
+  stats,
+  testStreams,
+  type Workers,
+} from '../helpers/datapath';
 import { parseFinal, receive, send, skipReason, startDaemon, type DaemonHandle, type Topology } from '../helpers/netns';
 
 const skip = skipReason();
-// Stream k (0..3): source 10.0.1.1(k+1) -> 239.1.1.(k+1):5001 -> 239.2.2.(k+1):(6001+k).
 // The counts are 1,000 x 2^k, so any sum of whole streams is a distinct multiple of 1,000 and a
 // worker's rx count tells exactly which streams it carried.
-const STREAMS = [0, 1, 2, 3].map((k) => ({
-  id: k + 1,
-  source: `10.0.1.${11 + k}`,
-  input: `239.1.1.${k + 1}`,
-  output: `239.2.2.${k + 1}`,
-  port: 6001 + k,
-  count: 1_000 << k,
-}));
+const STREAMS = testStreams((k) => 1_000 << k);
 const TOTAL = STREAMS.reduce((n, s) => n + s.count, 0);
 
 describe('two workers', { skip }, () => {
@@ -27,22 +28,9 @@ describe('two workers', { skip }, () => {
 
   before(async () => {
     t = await quietOneHop('wrk');
-    for (const s of STREAMS) await t.ip('gen', ['addr', 'add', `${s.source}/24`, 'dev', 'g0']);
+    await addStreamSources(t, STREAMS);
     mcrd = await startDaemon(t, 'relay', { args: ['--workers', '2'] });
-    for (const s of STREAMS)
-      await mcrd.ctl([
-        'add',
-        '--input-interface',
-        'r0',
-        '--input-group',
-        s.input,
-        '--input-port',
-        '5001',
-        '--outputs',
-        `${s.output}:${s.port}:r1`,
-        '--name',
-        `stream${s.id}`,
-      ]);
+    await addStreamRules(mcrd, STREAMS);
   });
   after(async () => {
     await mcrd?.stop();
