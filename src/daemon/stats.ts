@@ -49,23 +49,25 @@ function emptyCounters(spanNames: string[], bucketCount: number): Counters {
   };
 }
 
+/** The plain numeric counters of a `Counters`: what adds up across workers and subtracts between samples. */
+export const NUMERIC_COUNTERS = [
+  'rxFrames',
+  'rxBytes',
+  'matched',
+  'noMatch',
+  'filtered',
+  'txPackets',
+  'txBytes',
+  'txErrors',
+  'ringDrops',
+  'bufExhaust',
+  'ttlExpired',
+  'batches',
+  'wakeups',
+] as const;
+
 function addInto(total: Counters, c: Counters): void {
-  for (const key of [
-    'rxFrames',
-    'rxBytes',
-    'matched',
-    'noMatch',
-    'filtered',
-    'txPackets',
-    'txBytes',
-    'txErrors',
-    'ringDrops',
-    'bufExhaust',
-    'ttlExpired',
-    'batches',
-    'wakeups',
-  ] as const)
-    total[key] += c[key];
+  for (const key of NUMERIC_COUNTERS) total[key] += c[key];
   for (const [k, v] of Object.entries(c.filteredByReason)) total.filteredByReason[k] = (total.filteredByReason[k] ?? 0) + v;
   for (const [k, v] of Object.entries(c.txErrorsByErrno)) total.txErrorsByErrno[k] = (total.txErrorsByErrno[k] ?? 0) + v;
   for (const [k, h] of Object.entries(c.spans)) {

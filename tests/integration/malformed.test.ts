@@ -4,6 +4,7 @@
 // frames never reach userspace, and the data plane neither crashes nor stops forwarding.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { NUMERIC_COUNTERS } from '../../src/daemon/stats';
 import { arpRequest, ethernet, inject, ipv4, mcrPayload, udp, udpFrame, type Ipv4Options } from '../helpers/frames';
 import { stats, statsAfterRx, workers, type Counters, type Stats } from '../helpers/control';
 import { oneHop, receive, send, skipReason, sleep, startDaemon, type DaemonHandle, type Topology } from '../helpers/netns';
@@ -26,19 +27,7 @@ function frame(ip: Partial<Ipv4Options>, seq = 0, udpLength?: number): Buffer {
 
 function delta(after: Counters, before: Counters): Counters {
   const d = structuredClone(after);
-  for (const k of [
-    'rxFrames',
-    'rxBytes',
-    'matched',
-    'noMatch',
-    'filtered',
-    'txPackets',
-    'txBytes',
-    'txErrors',
-    'ringDrops',
-    'bufExhaust',
-  ] as const)
-    d[k] -= before[k];
+  for (const k of NUMERIC_COUNTERS) d[k] -= before[k];
   for (const [k, v] of Object.entries(after.filteredByReason)) {
     const was = before.filteredByReason[k];
     if (was === undefined) throw new Error(`filteredByReason.${k} is in the later stats but not the earlier`);
