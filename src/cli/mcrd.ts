@@ -7,6 +7,7 @@ import { ConfigError, loadConfigFile } from '../config/validate';
 import { Daemon } from '../daemon/daemon';
 import { defaultControlSocket } from '../control/protocol';
 import { resolveGroup, type GroupEntry } from '../lib/groups';
+import { McrError } from '../lib/errors';
 import { Logger } from '../lib/logger';
 import { packageVersion } from '../lib/version';
 
@@ -114,7 +115,11 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => {
     daemon.reload().then(
       (r) => log.info(`SIGHUP: configuration reloaded (${r.rules} rules, ${r.added} added, ${r.changed} changed, ${r.removed} removed)`),
-      (err: Error) => log.error(`SIGHUP: reload rejected, running rules unchanged: ${err.message}`),
+      // The data plane's refusal already says "reload refused, running rules unchanged".
+      (err: Error) =>
+        log.error(
+          `SIGHUP: reload rejected, running rules unchanged: ${err.message.replace(/^reload refused, running rules unchanged: /, '')}`,
+        ),
     );
   });
 
@@ -123,7 +128,9 @@ async function main(): Promise<void> {
   } catch (err) {
     process.stderr.write(`mcrd: ${(err as Error).message}\n`);
     await daemon.stop().catch(() => undefined);
-    process.exit(1);
+    // 2: the config or an option cannot work as given (cpus this machine lacks, a socket group
+    // mcrd may not choose), so a restart would fail the same way; 1: anything else.
+    process.exit(err instanceof McrError && err.code === 'EINVAL' ? 2 : 1);
   }
 }
 

@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type { GroupEntry } from '../lib/groups';
+import { McrError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { Handlers, MethodMap, Methods, ParamChecks } from './protocol';
 
@@ -70,7 +71,8 @@ export class ControlServer<Map extends MethodMap<Map> = Methods> {
         e.code === 'EPERM'
           ? `mcrd (uid ${process.getuid?.() ?? '?'}) is not a member of it; run mcrd in that group (systemd: SupplementaryGroups=${group.name}) or as root`
           : e.message;
-      throw new Error(`cannot give the control socket ${this.socketPath} to group ${group.name} (gid ${group.gid}): ${why}`);
+      // EINVAL: an option that cannot work as given; mcrd exits 2 and systemd does not retry it.
+      throw new McrError('EINVAL', `cannot give the control socket ${this.socketPath} to group ${group.name} (gid ${group.gid}): ${why}`);
     }
   }
 

@@ -201,7 +201,7 @@ describe('mcrd unprivileged (setpriv, CAP_NET_RAW + CAP_NET_ADMIN only)', { skip
       ],
       { allowFail: true },
     );
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.equal(
       r.stderr,
       `mcrd: cannot give the control socket ${socket} to group ${opsGid} (gid ${opsGid}): mcrd (uid ${relayUid}) is not a member of it; run mcrd in that group (systemd: SupplementaryGroups=${opsGid}) or as root\n`,
