@@ -99,7 +99,12 @@ export function handlers(parts: HandlerParts): Handlers {
       path: host.configPath ?? null,
       config: { ...host.config, logLevel: log.level, rules: registry.list().map((r) => r.spec) },
     }),
-    'config.reload': () => changes.reload(),
+    // The journal should show a refused reload too, not only the client that asked.
+    'config.reload': () =>
+      changes.reload().catch((err: Error) => {
+        log.warn(`config reload (control socket) rejected: ${err.message}`);
+        throw err;
+      }),
   };
 }
 
