@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { writeCharts, type Chart } from '../../bench/charts';
 import { relayInfo } from '../../bench/relays/registry';
 import type { LatencyPoint, Results, SearchSummary, Trial } from '../../bench/types';
+import { benchMeta } from '../helpers/bench-results';
 
 const RELAYS = ['mcr-1w', 'kernel', 'socat'];
 const MAX: Record<string, number> = { 'mcr-1w': 420_000, kernel: 380_000, socat: 35_000 };
@@ -83,26 +84,10 @@ function point(relay: string, loadPct: number, p50: number): LatencyPoint {
 const timing = (p50: number, p99: number) => ({ n: 200, p50, p99, max: p99 * 2, mean: p50 });
 
 const results: Results = {
-  meta: {
-    date: 'd',
-    gitCommit: 'c'.repeat(40),
-    gitDirty: false,
-    kernel: 'k',
-    cpuModel: 'cpu',
-    nproc: 2,
-    memoryGiB: 4,
-    node: 'v20',
-    tuneHostApplied: false,
-    sysctls: {},
-    quick: false,
-    durationS: 600,
-    trialSeconds: 2,
+  meta: benchMeta({
     scenariosRun: ['throughput', 'pipeline', 'fanout', 'streams', 'latency', 'control'],
-    peersInstalled: [],
-    peersSkipped: {},
     generatorMaxPps: { '1400': 820_000 },
-    pinning: 'none',
-  },
+  }),
   scenarios: {
     throughput: {
       trials: RELAYS.flatMap((r) => [820_000, (MAX[r] ?? 0) * 0.9, MAX[r] ?? 0, (MAX[r] ?? 0) * 1.05].map((o) => trial(r, o))),

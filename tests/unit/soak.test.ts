@@ -13,6 +13,7 @@ import { DEFAULT_GROWTH_RULE, fitLine, growthCheck, parseStatus, warmupFor, type
 import { renderReport, terminalSummary } from '../../bench/report';
 import type { SoakSummary } from '../../bench/scenarios/soak';
 import type { Results } from '../../bench/types';
+import { benchMeta } from '../helpers/bench-results';
 
 /** One sample a second for `seconds`, VmRSS = f(t) MiB. */
 function series(seconds: number, f: (t: number) => number): MemSample[] {
@@ -169,26 +170,7 @@ describe('soak report and chart', () => {
     failures: ['output 239.2.2.3:5003: 10 missing', failure],
   };
   const results = {
-    meta: {
-      date: 'd',
-      gitCommit: 'c'.repeat(40),
-      gitDirty: false,
-      kernel: 'k',
-      cpuModel: 'cpu',
-      nproc: 2,
-      memoryGiB: 4,
-      node: 'v20',
-      tuneHostApplied: false,
-      sysctls: {},
-      quick: false,
-      durationS: 700,
-      trialSeconds: 2,
-      scenariosRun: ['soak'],
-      peersInstalled: [],
-      peersSkipped: {},
-      generatorMaxPps: {},
-      pinning: 'none',
-    },
+    meta: benchMeta({ durationS: 700, scenariosRun: ['soak'] }),
     scenarios: { soak: { trials: [], summary, notes: [], durationS: 700, failures: summary.failures } },
   } as Results;
 
