@@ -115,10 +115,11 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => {
     daemon.reload().then(
       (r) => log.info(`SIGHUP: configuration reloaded (${r.rules} rules, ${r.added} added, ${r.changed} changed, ${r.removed} removed)`),
-      // The data plane's refusal already says "reload refused, running rules unchanged".
+      // An invalid file names only its problems; the data plane's refusal already says that the
+      // running rules are unchanged, so it is logged as it is instead of with its words stripped.
       (err: Error) =>
         log.error(
-          `SIGHUP: reload rejected, running rules unchanged: ${err.message.replace(/^reload refused, running rules unchanged: /, '')}`,
+          err instanceof ConfigError ? `SIGHUP: reload rejected, running rules unchanged: ${err.message}` : `SIGHUP: ${err.message}`,
         ),
     );
   });
