@@ -511,17 +511,22 @@ function soakChart(r: Results): Planned[] {
   for (const p of procs) {
     const samples = s.memory[p.key];
     const g = s.memory.growth[p.key];
-    const fit = `${p.name} fit: ${g.slopeKiBPerS >= 0 ? '+' : ''}${g.slopeKiBPerS.toFixed(2)} KiB/s${g.growing ? ', GROWING' : ''}`;
+    const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(2)} KiB/s`;
+    const fit = `${p.name} fit: ${signed(g.slopeKiBPerS)}`;
+    const tail = `${p.name} second half: ${signed(g.tailSlopeKiBPerS)}${g.growing ? ', GROWING' : ''}`;
     series.push(
       { name: `${p.name} VmRSS`, color: p.color },
       { name: `${p.name} RssAnon`, color: p.light },
-      { name: fit, color: p.color, dashed: true },
+      { name: fit, color: p.light, dashed: true },
+      { name: tail, color: p.color, dashed: true },
     );
     rows.push(
       ...samples.map((x) => ({ name: `${p.name} VmRSS`, x: x.t, y: x.rssKiB / 1024 })),
       ...samples.map((x) => ({ name: `${p.name} RssAnon`, x: x.t, y: x.anonKiB / 1024 })),
       { name: fit, x: g.fitFrom.t, y: g.fitFrom.mib },
       { name: fit, x: g.fitTo.t, y: g.fitTo.mib },
+      { name: tail, x: g.tailFrom.t, y: g.tailFrom.mib },
+      { name: tail, x: g.tailTo.t, y: g.tailTo.mib },
     );
   }
   return [
@@ -531,8 +536,8 @@ function soakChart(r: Results): Planned[] {
         title: 'Soak: resident memory of mcrd and its data plane',
         subtitle: [
           `${s.durationS} s at ${compact(s.offeredPps)} pps in, 1:2 fan-out, ${s.control.opsPerS} control ops/s; /proc/PID/status every ${s.memory.intervalS} s`,
-          `dashed: least-squares line through RssAnon after the ${s.memory.rule.warmupS} s warm-up;`,
-          `a process fails when it rises more than max(${s.memory.rule.minMiB} MiB, ${s.memory.rule.fraction * 100}% of its RssAnon) over the window.`,
+          `dashed: least-squares lines through RssAnon after the ${s.memory.rule.warmupS} s warm-up and over the second half of that window;`,
+          `a process fails when the second half's line rises more than max(${s.memory.rule.minMiB} MiB, ${s.memory.rule.fraction * 100}% of its RssAnon).`,
           'VmRSS also counts shared and file pages (the 14 MB counter file, the addon).',
         ],
         xLabel: 'time since the stream started (s)',

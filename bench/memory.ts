@@ -104,22 +104,32 @@ export interface GrowthVerdict {
   slopeKiBPerS: number;
   /** slope x window: how much the fitted line rose while it was watched */
   growthMiB: number;
+  /** the same for the second half of the fitted window, which decides */
+  tailWindowS: number;
+  tailSlopeKiBPerS: number;
+  tailGrowthMiB: number;
   thresholdMiB: number;
-  /** growthMiB > thresholdMiB */
+  /** tailGrowthMiB > thresholdMiB */
   growing: boolean;
-  /** the fitted line at the window's ends, for the chart */
+  /** the fitted lines at their windows' ends, for the chart */
   fitFrom: { t: number; mib: number };
   fitTo: { t: number; mib: number };
+  tailFrom: { t: number; mib: number };
+  tailTo: { t: number; mib: number };
 }
 
 const MiB = 1024;
 
 /**
- * Does memory keep growing? A least-squares line through `field` (default VmRSS) after the
- * warm-up; the process is "growing" when the line rises by more than max(minMiB, fraction x the
- * warm value) over the fitted window. A line, not first-vs-last, so a GC sawtooth (V8 heap, malloc
- * arenas) averages out, while a leak of a few KiB per control operation at 50 operations a second
- * shows as a steady rise.
+ * Does memory keep growing? Least-squares lines through `field` (default VmRSS) after the
+ * warm-up: one over the whole fitted window, reported, and one over its second half, which
+ * decides. The process is "growing" when the second half's line rises by more than
+ * max(minMiB, fraction x the warm value) over that half. Lines, not first-vs-last, so a GC
+ * sawtooth (V8 heap, malloc arenas) averages out, while a leak of a few KiB per control operation
+ * at 50 operations a second shows as a steady rise to the end. The second half, not the whole
+ * window, because a process that grows into its working set and then stays flat is not leaking:
+ * V8 sizes its old generation over many minutes (measured, mcrd's RssAnon rose in steps for the
+ * first half hour of a 1-hour soak, then stayed flat to the end).
  */
 export function growthCheck(samples: MemSample[], rule: GrowthRule, field: MemField = 'rssKiB'): GrowthVerdict {
   const first = samples[0];
@@ -127,18 +137,28 @@ export function growthCheck(samples: MemSample[], rule: GrowthRule, field: MemFi
   if (!first || !last) throw new Error('growthCheck: no samples');
   const fit = samples.filter((s) => s.t >= rule.warmupS);
   const used = fit.length >= 2 ? fit : samples;
+  const mib = (s: MemSample): number => s[field] / MiB;
   const line = fitLine(
     used.map((s) => s.t),
-    used.map((s) => s[field] / MiB),
+    used.map(mib),
   );
   // used is fit with two or more samples, or samples, which has at least one
   const t0 = used[0]!.t;
   const t1 = used.at(-1)!.t;
   const windowS = t1 - t0;
   const warmMiB = line.intercept + line.slope * t0;
-  const growthMiB = line.slope * windowS;
+  const tailFromT = t0 + windowS / 2;
+  const tailSamples = used.filter((s) => s.t >= tailFromT);
+  const tail = tailSamples.length >= 2 ? tailSamples : used;
+  const tailLine = fitLine(
+    tail.map((s) => s.t),
+    tail.map(mib),
+  );
+  const tt0 = tail[0]!.t;
+  const tailWindowS = t1 - tt0;
+  const tailGrowthMiB = tailLine.slope * tailWindowS;
   const thresholdMiB = Math.max(rule.minMiB, rule.fraction * warmMiB);
-  const rss = samples.map((s) => s[field] / MiB);
+  const values = samples.map(mib);
   const r = (x: number, d = 2): number => Number(x.toFixed(d));
   return {
     field,
@@ -146,17 +166,22 @@ export function growthCheck(samples: MemSample[], rule: GrowthRule, field: MemFi
     fitted: used.length,
     warmupS: rule.warmupS,
     windowS: r(windowS, 1),
-    startMiB: r(first[field] / MiB),
+    startMiB: r(mib(first)),
     warmMiB: r(warmMiB),
-    endMiB: r(last[field] / MiB),
-    minMiB: r(Math.min(...rss)),
-    maxMiB: r(Math.max(...rss)),
+    endMiB: r(mib(last)),
+    minMiB: r(Math.min(...values)),
+    maxMiB: r(Math.max(...values)),
     peakMiB: r(last.hwmKiB / MiB),
     slopeKiBPerS: r(line.slope * MiB, 3),
-    growthMiB: r(growthMiB, 3),
+    growthMiB: r(line.slope * windowS, 3),
+    tailWindowS: r(tailWindowS, 1),
+    tailSlopeKiBPerS: r(tailLine.slope * MiB, 3),
+    tailGrowthMiB: r(tailGrowthMiB, 3),
     thresholdMiB: r(thresholdMiB, 3),
-    growing: growthMiB > thresholdMiB,
+    growing: tailGrowthMiB > thresholdMiB,
     fitFrom: { t: t0, mib: r(warmMiB, 3) },
     fitTo: { t: t1, mib: r(line.intercept + line.slope * t1, 3) },
+    tailFrom: { t: tt0, mib: r(tailLine.intercept + tailLine.slope * tt0, 3) },
+    tailTo: { t: t1, mib: r(tailLine.intercept + tailLine.slope * t1, 3) },
   };
 }

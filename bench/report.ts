@@ -440,6 +440,7 @@ function soakSection(s: SoakSummary): string[] {
         'RssAnon start / end MiB',
         'RssAnon slope after warm-up',
         'growth over window',
+        'second half (decides)',
         'allowed',
         'verdict',
       ],
@@ -454,6 +455,7 @@ function soakSection(s: SoakSummary): string[] {
           `${g.startMiB} / ${g.endMiB}`,
           `${g.slopeKiBPerS} KiB/s`,
           `${g.growthMiB} MiB over ${g.windowS} s`,
+          `${g.tailGrowthMiB} MiB over ${g.tailWindowS} s (${g.tailSlopeKiBPerS} KiB/s)`,
           `${g.thresholdMiB} MiB`,
           g.growing ? '**growing**' : 'flat',
         ];
@@ -609,7 +611,7 @@ export function terminalSummary(r: Results): string {
     );
     out.push(
       pad([
-        ['process', 'VmRSS start', 'end', 'RssAnon start', 'end', 'slope KiB/s', 'growth MiB', 'allowed', ''],
+        ['process', 'VmRSS start', 'end', 'RssAnon start', 'end', 'slope KiB/s', 'growth MiB', '2nd half MiB', 'allowed', ''],
         ...(['mcrd', 'dataplane'] as const).map((p) => {
           const g = sk.memory.growth[p];
           const v = sk.memory.rssGrowth[p];
@@ -621,6 +623,7 @@ export function terminalSummary(r: Results): string {
             `${g.endMiB}`,
             `${g.slopeKiBPerS}`,
             `${g.growthMiB}`,
+            `${g.tailGrowthMiB}`,
             `${g.thresholdMiB}`,
             g.growing ? 'GROWING' : 'flat',
           ];

@@ -434,7 +434,7 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
       for (const [name, v] of Object.entries(growth)) {
         if (v.growing) {
           failures.push(
-            `${name} memory keeps growing: RssAnon rose ${v.growthMiB.toFixed(2)} MiB over the ${v.windowS} s after the ${v.warmupS} s warm-up (${v.slopeKiBPerS.toFixed(2)} KiB/s, least squares), more than the ${v.thresholdMiB.toFixed(2)} MiB allowed (max(${ruleG.minMiB} MiB, ${ruleG.fraction * 100}% of ${v.warmMiB.toFixed(1)} MiB))`,
+            `${name} memory keeps growing: RssAnon rose ${v.tailGrowthMiB.toFixed(2)} MiB over the last ${v.tailWindowS} s (${v.tailSlopeKiBPerS.toFixed(2)} KiB/s, least squares; ${v.growthMiB.toFixed(2)} MiB over the ${v.windowS} s after the ${v.warmupS} s warm-up), more than the ${v.thresholdMiB.toFixed(2)} MiB allowed (max(${ruleG.minMiB} MiB, ${ruleG.fraction * 100}% of ${v.warmMiB.toFixed(1)} MiB))`,
           );
         }
       }
@@ -494,7 +494,7 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult<'soak'>> {
       for (const [name, v] of Object.entries(growth)) {
         const rv = rssGrowth[name as keyof typeof rssGrowth];
         progress.log(
-          `${name} VmRSS ${rv.startMiB} -> ${rv.endMiB} MiB (peak ${rv.peakMiB}, ${rv.slopeKiBPerS} KiB/s after warm-up); RssAnon ${v.startMiB} -> ${v.endMiB} MiB, after ${v.warmupS} s: ${v.slopeKiBPerS} KiB/s = ${v.growthMiB} MiB over ${v.windowS} s (limit ${v.thresholdMiB} MiB): ${v.growing ? 'GROWING' : 'flat'}`,
+          `${name} VmRSS ${rv.startMiB} -> ${rv.endMiB} MiB (peak ${rv.peakMiB}, ${rv.slopeKiBPerS} KiB/s after warm-up); RssAnon ${v.startMiB} -> ${v.endMiB} MiB, after ${v.warmupS} s: ${v.slopeKiBPerS} KiB/s = ${v.growthMiB} MiB over ${v.windowS} s, second half ${v.tailGrowthMiB} MiB over ${v.tailWindowS} s (limit ${v.thresholdMiB} MiB): ${v.growing ? 'GROWING' : 'flat'}`,
         );
       }
     } finally {

@@ -88,7 +88,13 @@ export class StatsReader implements CounterSource {
   private readonly spanNames: string[];
   private readonly spanBuckets: number;
   private readonly maxWorkers: number;
-  private readonly bases = new Map<string, number[]>();
+  /**
+   * Counter values when a slot was (re)assigned, subtracted on read so a reused slot starts at
+   * zero: two per rule slot, three per output slot. Fixed arrays indexed by slot, so their size
+   * never depends on how many rules came and went.
+   */
+  private readonly ruleBases: Float64Array;
+  private readonly outputBases: Float64Array;
   /** Highest worker count any data plane used: their counters stay part of the totals. */
   private workersSeen = 1;
 
@@ -98,6 +104,8 @@ export class StatsReader implements CounterSource {
     this.spanNames = addon.Counters.spanNames;
     this.spanBuckets = addon.Counters.spanBuckets;
     this.maxWorkers = addon.Counters.maxWorkers;
+    this.ruleBases = new Float64Array(addon.Counters.maxRuleSlots * 2);
+    this.outputBases = new Float64Array(addon.Counters.maxOutputSlots * 3);
   }
 
   noteWorkers(count: number): void {
@@ -107,8 +115,8 @@ export class StatsReader implements CounterSource {
   markBase(record: RuleRecord, onlyOutputs?: number[]): void {
     const outputs = onlyOutputs ?? record.outputSlots;
     const snap = this.counters.snapshot(this.maxWorkers, Uint32Array.of(record.slot), Uint32Array.from(outputs));
-    if (!onlyOutputs) this.bases.set(`r${record.slot}`, [...snap.rules]);
-    for (const [i, slot] of outputs.entries()) this.bases.set(`o${slot}`, [...snap.outputs.subarray(i * 3, i * 3 + 3)]);
+    if (!onlyOutputs) this.ruleBases.set(snap.rules.subarray(0, 2), record.slot * 2);
+    for (const [i, slot] of outputs.entries()) this.outputBases.set(snap.outputs.subarray(i * 3, i * 3 + 3), slot * 3);
   }
 
   read(records: RuleRecord[], activeWorkers: number, uptimeSeconds: number): Stats {
@@ -126,25 +134,19 @@ export class StatsReader implements CounterSource {
     });
     let outIndex = 0;
     const rules = records.map((r, i): RuleStats => {
-      const base = this.bases.get(`r${r.slot}`) ?? [0, 0];
+      const rb = r.slot * 2;
       const outputs = r.spec.outputs.map((o, j): OutputStats => {
         const at = (outIndex + j) * 3;
-        const ob = this.bases.get(`o${r.outputSlots[j]}`) ?? [0, 0, 0];
-        return {
-          group: o.group,
-          port: o.port,
-          interface: o.interface,
-          txPackets: (snap.outputs[at] ?? 0) - (ob[0] ?? 0),
-          txBytes: (snap.outputs[at + 1] ?? 0) - (ob[1] ?? 0),
-          txErrors: (snap.outputs[at + 2] ?? 0) - (ob[2] ?? 0),
-        };
+        const ob = (r.outputSlots[j] ?? 0) * 3;
+        const delta = (k: number): number => (snap.outputs[at + k] ?? 0) - (this.outputBases[ob + k] ?? 0);
+        return { group: o.group, port: o.port, interface: o.interface, txPackets: delta(0), txBytes: delta(1), txErrors: delta(2) };
       });
       outIndex += r.outputSlots.length;
       return {
         id: r.id,
         ...(r.spec.name ? { name: r.spec.name } : {}),
-        matchedPackets: (snap.rules[i * 2] ?? 0) - (base[0] ?? 0),
-        matchedBytes: (snap.rules[i * 2 + 1] ?? 0) - (base[1] ?? 0),
+        matchedPackets: (snap.rules[i * 2] ?? 0) - (this.ruleBases[rb] ?? 0),
+        matchedBytes: (snap.rules[i * 2 + 1] ?? 0) - (this.ruleBases[rb + 1] ?? 0),
         outputs,
       };
     });

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The soak scenario's pure parts. The growth rule (bench/memory.ts): a least-squares line through
-// memory after the warm-up must flag a leak of 1 KiB per control operation (50 operations a
-// second) and must not flag a GC sawtooth or a process that grows only while warming up. The
+// memory after the warm-up, judged over its second half, must flag a leak of 1 KiB per control
+// operation (50 operations a second), also one that starts late, and must not flag a GC sawtooth
+// or a process that grows only while warming up or settling into its working set. The
 // report and the chart must show a failed soak as failed, with its reasons.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -73,6 +74,25 @@ describe('soak growth rule', () => {
       assert.equal(v.growing, true, `${d} s: growth ${v.growthMiB} MiB <= ${v.thresholdMiB}`);
       assert.ok(Math.abs(v.slopeKiBPerS - 50) < 5, `slope ${v.slopeKiBPerS} KiB/s`);
     }
+  });
+
+  test('growth in steps over the first half that then stays flat passes (the 1-hour shape)', () => {
+    // measured on mcrd: RssAnon 11 -> 57 MiB in steps over the first 30 minutes, then flat
+    const steps = (t: number): number => 11 + 46 * Math.min(1, Math.floor(t / 300) / 6);
+    const v = growthCheck(
+      series(3600, (t) => steps(t) + saw(t, 2, 60)),
+      rule(3600),
+    );
+    assert.equal(v.growing, false, `second half ${v.tailGrowthMiB} MiB > ${v.thresholdMiB}`);
+    assert.ok(v.growthMiB > v.thresholdMiB, 'the whole window alone would have flagged it');
+  });
+
+  test('a leak that starts in the second half fails', () => {
+    const v = growthCheck(
+      series(600, (t) => 70 + saw(t, 4, 45) + (t > 400 ? LEAK_MIB_PER_S * (t - 400) : 0)),
+      rule(600),
+    );
+    assert.equal(v.growing, true, `second half ${v.tailGrowthMiB} MiB <= ${v.thresholdMiB}`);
   });
 
   test('the threshold is max(2 MiB, 5% of the warm RSS)', () => {
