@@ -2,7 +2,7 @@
 // `mcrd`: the relay daemon. Parses flags, loads the config, runs the supervisor, and maps
 // signals: SIGTERM/SIGINT stop gracefully (FINAL stats lines), SIGHUP reloads the config.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { CONFIG_DEFAULTS, LIMITS, LOG_FORMATS, LOG_LEVELS, type Config, type LogFormat, type LogLevel } from '../config/types';
+import { defaultConfig, LIMITS, LOG_FORMATS, LOG_LEVELS, type Config, type LogFormat, type LogLevel } from '../config/types';
 import { ConfigError, loadConfigFile } from '../config/validate';
 import { Daemon } from '../daemon/daemon';
 import { defaultControlSocket } from '../control/protocol';
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
 
   let config: Config;
   try {
-    config = flags.config ? loadConfigFile(flags.config) : { ...CONFIG_DEFAULTS, rules: [] };
+    config = flags.config ? loadConfigFile(flags.config) : defaultConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`mcrd: invalid configuration: ${err.message}\n`);

@@ -57,7 +57,35 @@ export interface Config {
   logFormat: LogFormat;
   /** Size of the AF_PACKET receive ring, per worker per input interface. */
   ringMiB: number;
+  /** Export of counters and spans (docs/observability.md); nothing is loaded without it. */
+  telemetry: TelemetryConfig;
   rules: RuleSpec[];
+}
+
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+export const OTLP_PROTOCOLS: readonly OtlpProtocol[] = ['http/protobuf', 'http/json'];
+
+/**
+ * The config file's `telemetry` section. Unset OTLP fields fall back to the standard OTEL_*
+ * environment variables (src/telemetry/settings.ts); `mcrd --otlp-endpoint` and
+ * `--metrics-listen` override the file.
+ */
+export interface TelemetryConfig {
+  /** OTLP/HTTP base URL (…/v1/traces and …/v1/metrics are appended), like OTEL_EXPORTER_OTLP_ENDPOINT. */
+  otlpEndpoint?: string;
+  otlpProtocol?: OtlpProtocol;
+  /** resource service.name (default mcrd) */
+  serviceName?: string;
+  /** extra resource attributes, like OTEL_RESOURCE_ATTRIBUTES */
+  resourceAttributes?: Record<string, string>;
+  /** milliseconds between OTLP metric exports, like OTEL_METRIC_EXPORT_INTERVAL */
+  metricExportIntervalMs?: number;
+  /** `HOST:PORT` for the Prometheus endpoint GET /metrics; none when absent */
+  metricsListen?: string;
+  /** batch spans exported per second at most; the excess is counted, never queued */
+  spansPerSecond: number;
+  /** rules with their own metric series (per rule and per output); the rest count only in totals */
+  ruleMetricsLimit: number;
 }
 
 /**
@@ -73,11 +101,25 @@ export const CONFIG_DEFAULTS = {
   logLevel: 'info',
   logFormat: 'text',
   ringMiB: 32,
-} as const satisfies Omit<Config, 'rules' | 'cpus'>;
+} as const satisfies Omit<Config, 'rules' | 'cpus' | 'telemetry'>;
+
+export const TELEMETRY_DEFAULTS = {
+  spansPerSecond: 1000,
+  ruleMetricsLimit: 256,
+} as const satisfies Partial<TelemetryConfig>;
+
+/** The configuration of an mcrd started without a file. */
+export function defaultConfig(): Config {
+  return { ...CONFIG_DEFAULTS, telemetry: { ...TELEMETRY_DEFAULTS }, rules: [] };
+}
 
 export const LIMITS = {
   maxWorkers: 32,
   maxRingMiB: 1024,
   maxSpanSampleEvery: 1_048_576,
   maxOutputsPerRule: 256,
+  maxSpansPerSecond: 100_000,
+  /** the OTel SDK folds series beyond 2000 per instrument into one overflow series */
+  maxRuleMetrics: 1000,
+  minMetricExportIntervalMs: 100,
 } as const;

@@ -11,7 +11,10 @@ import {
   LIMITS,
   LOG_FORMATS,
   LOG_LEVELS,
+  OTLP_PROTOCOLS,
+  TELEMETRY_DEFAULTS,
   type Config,
+  type TelemetryConfig,
   type LogFormat,
   type LogLevel,
   type OutputSpec,
@@ -41,7 +44,18 @@ const CONFIG_KEYS = [
   'logLevel',
   'logFormat',
   'ringMiB',
+  'telemetry',
   'rules',
+];
+const TELEMETRY_KEYS = [
+  'otlpEndpoint',
+  'otlpProtocol',
+  'serviceName',
+  'resourceAttributes',
+  'metricExportIntervalMs',
+  'metricsListen',
+  'spansPerSecond',
+  'ruleMetricsLimit',
 ];
 const RULE_KEYS = ['name', 'input', 'outputs'];
 const INPUT_KEYS = ['interface', 'group', 'port'];
@@ -136,6 +150,7 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
     problems.push("busyPoll: cannot be combined with realtimePriority: a spinning SCHED_FIFO worker starves its CPU's kernel threads");
   // A bad top-level ttl is already reported; fall back so outputs are not reported again for it.
   const rules = Object.hasOwn(value, 'rules') ? checkRules(value.rules, ttl ?? CONFIG_DEFAULTS.ttl, problems) : [];
+  const telemetry = Object.hasOwn(value, 'telemetry') ? checkTelemetry(value.telemetry, problems) : { ...TELEMETRY_DEFAULTS };
 
   if (
     workers === undefined ||
@@ -146,13 +161,98 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
     realtimePriority === undefined ||
     spanSampleEvery === undefined ||
     busyPoll === undefined ||
+    telemetry === undefined ||
     rules === undefined
   ) {
     return undefined;
   }
-  const config: Config = { workers, realtimePriority, spanSampleEvery, busyPoll, ttl, logLevel, logFormat, ringMiB, rules };
+  const config: Config = { workers, realtimePriority, spanSampleEvery, busyPoll, ttl, logLevel, logFormat, ringMiB, telemetry, rules };
   if (cpus !== undefined) config.cpus = cpus;
   return config;
+}
+
+function checkTelemetry(value: unknown, problems: Problems): TelemetryConfig | undefined {
+  if (!isPlainObject(value)) {
+    problems.push(`telemetry: expected an object, got ${describe(value)}`);
+    return undefined;
+  }
+  const before = problems.length;
+  checkKeys(value, 'telemetry', TELEMETRY_KEYS, problems);
+  const at = (key: string): string => `telemetry.${key}`;
+  const t: TelemetryConfig = {
+    spansPerSecond:
+      optional(
+        value,
+        'spansPerSecond',
+        TELEMETRY_DEFAULTS.spansPerSecond,
+        (v, p) => checkInteger(v, p, 0, LIMITS.maxSpansPerSecond, problems),
+        'telemetry',
+      ) ?? 0,
+    ruleMetricsLimit:
+      optional(
+        value,
+        'ruleMetricsLimit',
+        TELEMETRY_DEFAULTS.ruleMetricsLimit,
+        (v, p) => checkInteger(v, p, 0, LIMITS.maxRuleMetrics, problems),
+        'telemetry',
+      ) ?? 0,
+  };
+  if (Object.hasOwn(value, 'otlpEndpoint')) {
+    const url = checkHttpUrl(value.otlpEndpoint, at('otlpEndpoint'), problems);
+    if (url !== undefined) t.otlpEndpoint = url;
+  }
+  if (Object.hasOwn(value, 'otlpProtocol')) {
+    const protocol = checkEnum(value.otlpProtocol, at('otlpProtocol'), OTLP_PROTOCOLS, problems);
+    if (protocol !== undefined) t.otlpProtocol = protocol;
+  }
+  if (Object.hasOwn(value, 'serviceName')) {
+    const name = value.serviceName;
+    if (typeof name === 'string' && name.length > 0 && name.length <= 255) t.serviceName = name;
+    else problems.push(`${at('serviceName')}: expected a non-empty string of at most 255 characters, got ${describe(name)}`);
+  }
+  if (Object.hasOwn(value, 'resourceAttributes')) {
+    const attrs = value.resourceAttributes;
+    if (isPlainObject(attrs) && Object.values(attrs).every((v) => typeof v === 'string'))
+      t.resourceAttributes = attrs as Record<string, string>;
+    else problems.push(`${at('resourceAttributes')}: expected an object of string values, got ${describe(attrs)}`);
+  }
+  if (Object.hasOwn(value, 'metricExportIntervalMs')) {
+    const ms = checkInteger(
+      value.metricExportIntervalMs,
+      at('metricExportIntervalMs'),
+      LIMITS.minMetricExportIntervalMs,
+      undefined,
+      problems,
+    );
+    if (ms !== undefined) t.metricExportIntervalMs = ms;
+  }
+  if (Object.hasOwn(value, 'metricsListen')) {
+    const listen = checkListenAddress(value.metricsListen, at('metricsListen'), problems);
+    if (listen !== undefined) t.metricsListen = listen;
+  }
+  return problems.length === before ? t : undefined;
+}
+
+/** An http:// or https:// URL (the OTLP/HTTP exporters' endpoints). */
+export function checkHttpUrl(value: unknown, path: string, problems: Problems): string | undefined {
+  if (typeof value === 'string') {
+    try {
+      const url = new URL(value);
+      if (url.protocol === 'http:' || url.protocol === 'https:') return value;
+    } catch {
+      // reported below
+    }
+  }
+  problems.push(`${path}: expected an http:// or https:// URL, got ${describe(value)}`);
+  return undefined;
+}
+
+/** `HOST:PORT` (an IPv4 address or a name, or [IPv6]), port 0-65535 (0: the kernel picks). */
+export function checkListenAddress(value: unknown, path: string, problems: Problems): string | undefined {
+  const m = typeof value === 'string' ? /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(value) : null;
+  if (m && Number(m[2]) <= 65535) return value as string;
+  problems.push(`${path}: expected HOST:PORT (for example 127.0.0.1:9464), got ${describe(value)}`);
+  return undefined;
 }
 
 function checkCpus(value: unknown, workers: number | undefined, problems: Problems): number[] | undefined {

@@ -12,6 +12,7 @@ import * as JSON5 from 'json5';
 import { ConfigError, parseConfigText, validateRuleSpec } from '../../src/config/validate';
 import {
   CONFIG_DEFAULTS,
+  defaultConfig,
   LIMITS,
   LOG_FORMATS,
   LOG_LEVELS,
@@ -210,7 +211,7 @@ const validConfig: fc.Arbitrary<[Record<string, unknown>, Config]> = fc
       input.rules = rules;
       const defaultTtl = (input.ttl as Ttl | undefined) ?? CONFIG_DEFAULTS.ttl;
       const expected: Config = {
-        ...CONFIG_DEFAULTS,
+        ...defaultConfig(),
         ...(input as Partial<Config>),
         rules: rules.map((r) => ({ ...r, outputs: r.outputs.map((o) => ({ ...o, ttl: o.ttl ?? defaultTtl })) })),
       };

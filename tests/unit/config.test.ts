@@ -50,6 +50,7 @@ describe('valid configs', () => {
       logLevel: 'info',
       logFormat: 'text',
       ringMiB: 32,
+      telemetry: { spansPerSecond: 1000, ruleMetricsLimit: 256 },
       rules: [],
     });
   });
@@ -74,6 +75,7 @@ describe('valid configs', () => {
       logLevel: 'debug',
       logFormat: 'json',
       ringMiB: 64,
+      telemetry: { spansPerSecond: 1000, ruleMetricsLimit: 256 },
       rules: [
         {
           name: 'feed',
@@ -110,7 +112,7 @@ describe('one problem per rule, exact message', () => {
     [
       'unknown top-level key',
       { worker: 2 },
-      'worker: unknown key (expected one of workers, cpus, realtimePriority, spanSampleEvery, busyPoll, ttl, logLevel, logFormat, ringMiB, rules)',
+      'worker: unknown key (expected one of workers, cpus, realtimePriority, spanSampleEvery, busyPoll, ttl, logLevel, logFormat, ringMiB, telemetry, rules)',
     ],
     ['spanSampleEvery negative', { spanSampleEvery: -1 }, 'spanSampleEvery: expected an integer from 0 to 1048576, got -1'],
     ['busyPoll not a boolean', { busyPoll: 'yes' }, 'busyPoll: expected true or false, got "yes"'],
@@ -129,6 +131,32 @@ describe('one problem per rule, exact message', () => {
     ['cpus length differs from workers', { workers: 2, cpus: [1] }, 'cpus: expected 2 entries (one per worker), got 1'],
     ['cpus with default workers', { cpus: [1, 2] }, 'cpus: expected 1 entry (one per worker), got 2'],
     ['ttl 0', { ttl: 0 }, 'ttl: expected an integer from 1 to 255 or "decrement", got 0'],
+    ['telemetry not an object', { telemetry: 5 }, 'telemetry: expected an object, got 5'],
+    [
+      'telemetry unknown key',
+      { telemetry: { endpoint: 'x' } },
+      'telemetry.endpoint: unknown key (expected one of otlpEndpoint, otlpProtocol, serviceName, resourceAttributes, metricExportIntervalMs, metricsListen, spansPerSecond, ruleMetricsLimit)',
+    ],
+    [
+      'otlpEndpoint not a URL',
+      { telemetry: { otlpEndpoint: 'localhost:4318' } },
+      'telemetry.otlpEndpoint: expected an http:// or https:// URL, got "localhost:4318"',
+    ],
+    [
+      'otlpProtocol grpc',
+      { telemetry: { otlpProtocol: 'grpc' } },
+      'telemetry.otlpProtocol: expected one of http/protobuf, http/json, got "grpc"',
+    ],
+    [
+      'metricsListen without a port',
+      { telemetry: { metricsListen: '127.0.0.1' } },
+      'telemetry.metricsListen: expected HOST:PORT (for example 127.0.0.1:9464), got "127.0.0.1"',
+    ],
+    [
+      'spansPerSecond negative',
+      { telemetry: { spansPerSecond: -1 } },
+      'telemetry.spansPerSecond: expected an integer from 0 to 100000, got -1',
+    ],
     ['ttl 256', { ttl: 256 }, 'ttl: expected an integer from 1 to 255 or "decrement", got 256'],
     [
       'ttl "dec"',

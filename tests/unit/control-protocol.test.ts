@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { CONFIG_DEFAULTS } from '../../src/config/types';
+import { defaultConfig } from '../../src/config/types';
 import { METHODS } from '../../src/control/protocol';
 import { paramChecks } from '../../src/daemon/handlers';
 
@@ -39,7 +39,7 @@ describe('control protocol', () => {
   });
 
   test("mcrd checks the params of exactly the map's methods", () => {
-    const checks = paramChecks({ config: { ...CONFIG_DEFAULTS, rules: [] }, configPath: undefined });
+    const checks = paramChecks({ config: defaultConfig(), configPath: undefined });
     assert.deepEqual(Object.keys(checks).sort(), [...METHODS].sort());
   });
 });
