@@ -4,15 +4,19 @@
 //
 // API (src/telemetry/index.ts calls it; the daemon calls controlSpan):
 //   startTraces(options: TraceOptions): TraceExport
-//     options.endpoint        OTLP/HTTP base URL; spans go to endpoint + '/v1/traces'
-//     options.tracesUrl       a signal-specific URL (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), used as is
+//     options.tracesUrl       the full URL (TelemetrySettings.tracesEndpoint), used as is; or
+//     options.endpoint        an OTLP/HTTP base URL: spans go to endpoint + '/v1/traces'
 //     options.protocol        'http/protobuf' | 'http/json'
-//     options.serviceName, options.resourceAttributes   the resource (serviceName wins over a
-//                             service.name among the attributes, as OTEL_SERVICE_NAME does)
+//     options.resource        the resource (src/telemetry/resource.ts); without it one is made of
+//                             options.serviceName (default mcrd) and options.resourceAttributes
+//                             (serviceName wins over a service.name among them, as OTEL_SERVICE_NAME does)
 //     options.spansPerSecond  mcr.batch span trees per second at most; records over it are counted
 //                             (droppedRate) and discarded
 //     options.source          the workers' span rings and the names for slots and ifindexes
 //     options.log             where export failures are reported, one line per 30 s at most
+//     options.onExportFailure  called once per failed export request (e.g. ExportFailures.failed);
+//                             when set, it reports those failures and this module's line only
+//                             reports records dropped for want of queue room and failed drains
 //   TraceExport.controlSpan(name, attributes, fn)   runs fn inside a span (status ERROR when it throws)
 //   TraceExport.stats()      the counts in TraceStats, all exact
 //   TraceExport.stop()       last drain, records off, flush bounded by stopTimeoutMs
@@ -32,6 +36,7 @@
 // The OpenTelemetry SDK is loaded by startTraces only: importing this module's types costs nothing.
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
 import type { BatchSpanProcessor, ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { OtlpProtocol } from '../config/types';
 import type { Logger } from '../lib/logger';
@@ -51,14 +56,18 @@ export interface TraceSource {
 }
 
 export interface TraceOptions {
-  endpoint: string;
+  /** the full traces URL, used as is */
   tracesUrl?: string;
+  /** an OTLP/HTTP base URL, when tracesUrl is not given */
+  endpoint?: string;
   protocol: OtlpProtocol;
-  serviceName: string;
+  resource?: Resource;
+  serviceName?: string;
   resourceAttributes?: Record<string, string>;
   spansPerSecond: number;
   source: TraceSource;
   log: Logger;
+  onExportFailure?: (error: Error) => void;
   /** milliseconds between drains of the workers' rings (default 100) */
   drainIntervalMs?: number;
   /** one export request's deadline, retries included (default 10000) */
@@ -102,7 +111,7 @@ export type ControlAttributes = Record<string, string | number | boolean | undef
 
 export interface TraceExport {
   /** Runs fn inside a span `name`; a throw sets status ERROR with the message and is rethrown. */
-  controlSpan<T>(name: string, attributes: ControlAttributes, fn: () => Promise<T>): Promise<T>;
+  controlSpan<T>(name: string, attributes: ControlAttributes, fn: () => T | Promise<T>): Promise<T>;
   /** One drain of every worker's ring now (the timer does this every drainIntervalMs). */
   drainNow(): void;
   /** Exports everything queued; resolves when the requests are answered or failed, never rejects. */
@@ -140,7 +149,7 @@ export function noTraces(): TraceExport {
     drainErrors: 0,
   };
   return {
-    controlSpan: (_name, _attributes, fn) => fn(),
+    controlSpan: async (_name, _attributes, fn) => fn(),
     drainNow: () => {},
     flush: async () => {},
     stats: () => ({ ...zero }),
@@ -149,7 +158,9 @@ export function noTraces(): TraceExport {
 }
 
 export function tracesUrl(options: Pick<TraceOptions, 'endpoint' | 'tracesUrl'>): string {
-  return options.tracesUrl ?? `${options.endpoint.replace(/\/+$/, '')}/v1/traces`;
+  if (options.tracesUrl !== undefined) return options.tracesUrl;
+  if (options.endpoint === undefined) throw new Error('trace export needs tracesUrl or endpoint');
+  return `${options.endpoint.replace(/\/+$/, '')}/v1/traces`;
 }
 
 let errnoNames: Map<number, string> | undefined;
@@ -226,9 +237,11 @@ class OtlpTraces implements TraceExport {
       scheduledDelayMillis: options.scheduledDelayMs ?? 1000,
       exportTimeoutMillis: exportTimeoutMs + 5000,
     });
-    const resource = resources
-      .defaultResource()
-      .merge(resources.resourceFromAttributes({ ...options.resourceAttributes, 'service.name': options.serviceName }));
+    const resource =
+      options.resource ??
+      resources
+        .defaultResource()
+        .merge(resources.resourceFromAttributes({ ...options.resourceAttributes, 'service.name': options.serviceName ?? 'mcrd' }));
     // Always on: the workers sample already, and a sampler dropping spans here would break the count.
     const provider = new sdk.BasicTracerProvider({ resource, sampler: new sdk.AlwaysOnSampler(), spanProcessors: [this.processor] });
     this.provider = provider;
@@ -247,7 +260,7 @@ class OtlpTraces implements TraceExport {
     return { ...this.counts, queued: this.spansCreated - this.spansHanded };
   }
 
-  async controlSpan<T>(name: string, attributes: ControlAttributes, fn: () => Promise<T>): Promise<T> {
+  async controlSpan<T>(name: string, attributes: ControlAttributes, fn: () => T | Promise<T>): Promise<T> {
     if (this.stopping) return fn();
     const defined: Attributes = {};
     for (const [key, value] of Object.entries(attributes)) if (value !== undefined) defined[key] = value;
@@ -418,9 +431,18 @@ class OtlpTraces implements TraceExport {
       }
       this.counts.exportFailures++;
       this.counts.droppedExport += spans;
+      const error = result.error ?? new Error('export failed');
+      if (this.options.onExportFailure) {
+        try {
+          this.options.onExportFailure(error);
+        } catch {
+          // the hook's trouble must not stop the export pipeline
+        }
+        return;
+      }
       this.unreported.failedRequests++;
       this.unreported.lostSpans += spans;
-      this.unreported.lastError = result.error?.message ?? 'export failed';
+      this.unreported.lastError = error.message;
       this.reportFailures(false);
     };
     return {

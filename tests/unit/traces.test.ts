@@ -5,6 +5,7 @@
 // limit and of the failure log is the test's, so every count is exact.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { Logger } from '../../src/lib/logger';
 import type { HrTime, NativeSpanRecord, NativeSpanSend } from '../../src/native/addon';
 import {
@@ -281,6 +282,20 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
   });
 }
 
+test("a resource given (src/telemetry/resource.ts) is the spans' resource, as is", async () => {
+  const receiver = await OtlpReceiver.start();
+  const resource = resourceFromAttributes({ 'service.name': 'relay-7', 'service.version': '9.9.9' });
+  const { traces } = harness(receiver, 'http/protobuf', { resource, endpoint: undefined, tracesUrl: `${receiver.endpoint}/v1/traces` });
+  try {
+    await traces.controlSpan('mcr.control.reload', {}, () => 'sync result');
+    await traces.flush();
+    assert.deepEqual(receiver.spans()[0]!.resource, { 'service.name': 'relay-7', 'service.version': '9.9.9' });
+  } finally {
+    await traces.stop();
+    await receiver.close();
+  }
+});
+
 describe('span rate limit', () => {
   test('at most spansPerSecond batch trees a second, round robin over workers; the excess is counted and discarded', async () => {
     const receiver = await OtlpReceiver.start();
@@ -406,6 +421,30 @@ describe('export failures never reach the daemon', () => {
     assert.match(lines[1]!, /failedRequests=2 lostSpans=56 droppedRecords=3 lastError="Request timed out"$/);
   });
 
+  test("with onExportFailure, a failed request goes to the hook (with the error), not to this module's log", async () => {
+    const receiver = await OtlpReceiver.start('down');
+    const hooked: Error[] = [];
+    const { traces, source, lines } = harness(receiver, 'http/json', {
+      endpoint: undefined,
+      tracesUrl: `${receiver.endpoint}/v1/traces`,
+      exportTimeoutMs: 500,
+      onExportFailure: (err) => hooked.push(err),
+    });
+    try {
+      source.rings[0]!.push(record({ base: 0 }));
+      traces.drainNow();
+      await traces.flush();
+      assert.equal(hooked.length, 1);
+      assert.match(hooked[0]!.message, /ECONNREFUSED/);
+      assert.deepEqual([traces.stats().exportFailures, traces.stats().droppedExport], [1, 4]);
+      assert.deepEqual(lines, []);
+    } finally {
+      await traces.stop();
+      await receiver.close();
+    }
+    assert.deepEqual(lines, []);
+  });
+
   test('a drain that throws is counted and reported, and the next drain works', async () => {
     const receiver = await OtlpReceiver.start();
     const { traces, source, lines } = harness(receiver, 'http/protobuf');
@@ -436,6 +475,7 @@ describe('trace export helpers', () => {
     assert.equal(errnoMessage(99_999), 'errno 99999');
   });
   test('the traces URL: endpoint + /v1/traces, or the signal-specific URL as given', () => {
+    assert.throws(() => tracesUrl({}), /needs tracesUrl or endpoint/);
     assert.equal(tracesUrl({ endpoint: 'http://collector:4318' }), 'http://collector:4318/v1/traces');
     assert.equal(tracesUrl({ endpoint: 'http://collector:4318/otlp/' }), 'http://collector:4318/otlp/v1/traces');
     assert.equal(tracesUrl({ endpoint: 'http://a:4318', tracesUrl: 'http://b:9999/custom' }), 'http://b:9999/custom');
