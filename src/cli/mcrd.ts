@@ -3,13 +3,14 @@
 // signals: SIGTERM/SIGINT stop gracefully (FINAL stats lines), SIGHUP reloads the config.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultConfig, LIMITS, LOG_FORMATS, LOG_LEVELS, type Config, type LogFormat, type LogLevel } from '../config/types';
-import { ConfigError, loadConfigFile } from '../config/validate';
+import { checkHttpUrl, checkListenAddress, ConfigError, loadConfigFile } from '../config/validate';
 import { Daemon } from '../daemon/daemon';
 import { defaultControlSocket } from '../control/protocol';
 import { resolveGroup, type GroupEntry } from '../lib/groups';
 import { McrError } from '../lib/errors';
 import { Logger } from '../lib/logger';
 import { packageVersion } from '../lib/version';
+import { TelemetrySettingsError } from '../telemetry/settings';
 
 function parseWorkers(value: string): number {
   const n = Number(value);
@@ -26,6 +27,16 @@ function parseGroup(value: string): GroupEntry {
   }
 }
 
+/** A commander argument parser from one of the config validator's checks (same message). */
+function checked(check: (value: unknown, path: string, problems: string[]) => string | undefined, what: string) {
+  return (value: string): string => {
+    const problems: string[] = [];
+    const ok = check(value, what, problems);
+    if (ok === undefined) throw new InvalidArgumentError(problems.join('; ').replace(`${what}: `, ''));
+    return ok;
+  };
+}
+
 interface Flags {
   config?: string;
   controlSocket: string;
@@ -34,6 +45,8 @@ interface Flags {
   workers?: number;
   logLevel?: LogLevel;
   logFormat?: LogFormat;
+  otlpEndpoint?: string;
+  metricsListen?: string;
 }
 
 async function main(): Promise<void> {
@@ -54,6 +67,16 @@ async function main(): Promise<void> {
     .option('-w, --workers <n>', 'forwarding worker threads (overrides the config file)', parseWorkers)
     .addOption(new Option('--log-level <level>', 'error, warn, info, debug or trace (overrides the config file)').choices(LOG_LEVELS))
     .addOption(new Option('--log-format <format>', 'text or json (overrides the config file)').choices(LOG_FORMATS))
+    .option(
+      '--otlp-endpoint <url>',
+      'export metrics and traces over OTLP/HTTP to this base URL (…/v1/metrics, …/v1/traces; overrides the config file and OTEL_EXPORTER_OTLP_*ENDPOINT)',
+      checked(checkHttpUrl, '--otlp-endpoint'),
+    )
+    .option(
+      '--metrics-listen <host:port>',
+      'serve Prometheus metrics at GET /metrics on this address (port 0: any free port; overrides the config file)',
+      checked(checkListenAddress, '--metrics-listen'),
+    )
     .addOption(new Option('--counters-file <path>', 'shared counter file (default /dev/shm/mcrd-PID.counters)').hideHelp())
     .showHelpAfterError(false)
     .exitOverride()
@@ -90,11 +113,18 @@ async function main(): Promise<void> {
         ...(flags.workers ? { workers: flags.workers } : {}),
         ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),
         ...(flags.logFormat ? { logFormat: flags.logFormat } : {}),
+        ...(flags.otlpEndpoint ? { otlpEndpoint: flags.otlpEndpoint } : {}),
+        ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
       },
       log,
       config,
     );
   } catch (err) {
+    // A bad OTEL_* variable: the environment cannot work as given, so a restart would fail too.
+    if (err instanceof TelemetrySettingsError) {
+      process.stderr.write(`mcrd: invalid telemetry setting: ${err.message}\n`);
+      process.exit(2);
+    }
     // The counter file cannot be made (its name is a running daemon's, /dev/shm is full, ...).
     process.stderr.write(`mcrd: ${(err as Error).message}\n`);
     process.exit(1);

@@ -19,6 +19,10 @@ import { RuleChanges, type ConfigHost, type DataPlaneKey } from './rule-changes'
 import { RuleRegistry, SlotPool } from './rule-registry';
 import { finalLines, StatsReader } from './stats';
 import { CounterWatch } from './watch';
+import { SpanRecords } from './span-records';
+import { InterfaceNames } from '../lib/interfaces';
+import { startTelemetry, type Telemetry, type TelemetrySources } from '../telemetry/index';
+import { resolveTelemetrySettings, type TelemetrySettings } from '../telemetry/settings';
 
 export interface DaemonOptions {
   configPath?: string;
@@ -30,6 +34,10 @@ export interface DaemonOptions {
   workers?: number;
   logLevel?: LogLevel;
   logFormat?: LogFormat;
+  /** --otlp-endpoint: OTLP/HTTP base URL, over the file's telemetry.otlpEndpoint and OTEL_* variables. */
+  otlpEndpoint?: string;
+  /** --metrics-listen: HOST:PORT of GET /metrics, over the file's telemetry.metricsListen. */
+  metricsListen?: string;
 }
 
 export class Daemon implements ConfigHost {
@@ -39,6 +47,9 @@ export class Daemon implements ConfigHost {
   private readonly dataPlane: DataPlaneProcess;
   private readonly changes: RuleChanges;
   private readonly watch: CounterWatch;
+  /** The workers' span rings and trace switches (mcrctl trace, the traces exporter). */
+  private readonly spans: SpanRecords;
+  private readonly interfaces = new InterfaceNames();
   private readonly server: ControlServer;
   private readonly countersPath: string;
   private readonly startedAt = Date.now();
@@ -46,6 +57,10 @@ export class Daemon implements ConfigHost {
   private started = false;
   /** The rule set the data plane was last started with (JSON), to catch changes made meanwhile. */
   private startRules = '';
+  /** Metrics and traces export; undefined when none is configured (nothing of OpenTelemetry loaded). */
+  private telemetry: Telemetry | undefined;
+  private telemetrySettings: TelemetrySettings;
+  private readonly telemetrySources: TelemetrySources;
 
   constructor(
     private readonly options: DaemonOptions,
@@ -53,10 +68,13 @@ export class Daemon implements ConfigHost {
     config: Config,
   ) {
     this.current = this.withOverrides(config);
+    // Throws TelemetrySettingsError for a bad OTEL_* variable (mcrd exits 2).
+    this.telemetrySettings = this.resolveTelemetry();
     const addon = loadAddon();
     this.countersPath = options.countersPath ?? `/dev/shm/mcrd-${process.pid}.counters`;
     this.removeStaleCounterFiles(addon);
     this.stats = new StatsReader(addon, this.countersPath);
+    this.spans = new SpanRecords(this.stats.counterFile, () => this.stats.workerCount);
     this.registry = new RuleRegistry(
       new SlotPool(addon.Counters.maxRuleSlots, 'rule'),
       new SlotPool(addon.Counters.maxOutputSlots, 'output'),
@@ -85,6 +103,8 @@ export class Daemon implements ConfigHost {
         this.log.warn(
           `cpus[${w.worker}]: the kernel refused to pin worker ${w.worker} to CPU ${this.config.cpus?.[w.worker]} (outside this process's cpuset?); it runs unpinned`,
         );
+      // The data plane set the configured sampling rate as it started: an override has ended.
+      this.spans.resetSample(this.config.spanSampleEvery);
       if (this.dataPlane.restarts > 0)
         this.log.info(`data plane restarted; ${this.registry.size} rules restored`, { pid: this.dataPlane.pid });
       // Rules changed while it was starting (accepted into the registry) go in now.
@@ -112,9 +132,18 @@ export class Daemon implements ConfigHost {
         log: this.log,
         startedAt: this.startedAt,
         readStats: () => this.readStats(),
+        spans: this.spans,
+        interfaces: this.interfaces,
       }),
     };
     this.server = new ControlServer(options.controlSocket, methods, log.child('control'), options.controlSocketGroup);
+    this.telemetrySources = {
+      // Totals and per-worker rows do not depend on the rules passed, only the rule rows do.
+      readStats: (maxRules) =>
+        this.stats.read(this.registry.list().slice(0, maxRules), Number.MAX_SAFE_INTEGER, (Date.now() - this.startedAt) / 1000),
+      ruleCount: () => this.registry.size,
+      dataPlaneRestarts: () => this.dataPlane.restarts,
+    };
   }
 
   /** ConfigHost: the config in force (the file's, with the command line's overrides). */
@@ -153,15 +182,21 @@ export class Daemon implements ConfigHost {
       dataplane: this.dataPlane.pid,
     });
     this.watch.start();
+    // After the data plane: the counter file has its workers, and a failing exporter can only
+    // ever cost telemetry, never forwarding. A Prometheus address that cannot be bound fails the start.
+    this.telemetry = await startTelemetry(this.telemetrySettings, this.telemetrySources, this.log.child('telemetry'));
   }
 
   /** Graceful stop: FINAL lines to stdout, socket and counter file removed. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.watch.stop();
+      this.spans.stop();
       await this.dataPlane.stop();
       // A daemon that never forwarded has no FINAL figures to report.
       if (this.started) for (const line of finalLines(this.readStats())) process.stdout.write(`${line}\n`);
+      // Last OTLP export (the final counters), while the counter file is still open.
+      await this.telemetry?.stop();
       await this.server.close();
       this.stats.close();
       await fs.rm(this.countersPath, { force: true });
@@ -187,12 +222,45 @@ export class Daemon implements ConfigHost {
     this.log.setLevel(next.logLevel);
     this.dataPlane.setLogLevel(this.log.level);
     this.current = next;
+    // spanSampleEvery needs no restart: the workers read it per batch. A reload ends an override.
+    this.spans.resetSample(next.spanSampleEvery);
     if (restartFor.length > 0) {
       this.log.info(`${restartFor.join(', ')} changed: restarting the data plane`);
       await this.dataPlane.stop();
       this.keepOffWorkerCpus();
       await this.dataPlane.start();
     }
+    await this.reloadTelemetry();
+  }
+
+  /**
+   * `config reload` / SIGHUP with a changed telemetry section: the exporters and the Prometheus
+   * endpoint are stopped (flushed) and started again with the new settings; forwarding is not
+   * touched. A new address that cannot be bound leaves telemetry off, logged as an error.
+   */
+  private async reloadTelemetry(): Promise<void> {
+    const next = this.resolveTelemetry();
+    if (JSON.stringify(next) === JSON.stringify(this.telemetrySettings)) return;
+    const log = this.log.child('telemetry');
+    log.info('telemetry settings changed: restarting telemetry');
+    this.telemetrySettings = next;
+    const old = this.telemetry;
+    this.telemetry = undefined;
+    await old?.stop();
+    try {
+      this.telemetry = await startTelemetry(next, this.telemetrySources, log);
+      if (!this.telemetry) log.info('telemetry off: nothing to export');
+    } catch (err) {
+      log.error(`telemetry is off until the next reload: ${(err as Error).message}`);
+    }
+  }
+
+  /** Telemetry settings: OTEL_* variables, then the config in force, then the command line. */
+  private resolveTelemetry(): TelemetrySettings {
+    return resolveTelemetrySettings(process.env, this.config.telemetry, {
+      ...(this.options.otlpEndpoint ? { otlpEndpoint: this.options.otlpEndpoint } : {}),
+      ...(this.options.metricsListen ? { metricsListen: this.options.metricsListen } : {}),
+    });
   }
 
   private rulesSentAtStart(): NativeRule[] {

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: MIT
+// mcr's counters as OpenTelemetry metrics, for the Prometheus endpoint and OTLP export. Loaded
+// only when telemetry is on. Nothing is counted here: every value is read from the shared
+// counter file at collection time, once per collection, so a metric costs nothing between
+// scrapes and the forwarding core never knows it is observed.
+//
+// Two paths feed one MeterProvider:
+// - per-worker counters and the singletons: SDK observable instruments fed by ONE batch callback
+//   (attributes precomputed per worker, reason and errno);
+// - per-rule and per-output counters and the span histograms: a MetricProducer. Rules come and
+//   go, and the SDK keeps reporting an asynchronous instrument's attribute set with its last value
+//   after it stops being observed (checked with sdk-metrics 2.12.0): a removed rule would stay in
+//   every scrape forever and churn would fill the 2000-series limit. The producer reports exactly
+//   the rules in force. The histograms are pre-aggregated in the core and have no other way in.
+//
+// Counters survive data-plane restarts: the counter file is the supervisor's and outlives every
+// data plane, so a restarted data plane continues from the values its predecessor left.
+import { ValueType, type Attributes, type BatchObservableResult, type HrTime, type Observable } from '@opentelemetry/api';
+import { ExportResultCode, millisToHrTime } from '@opentelemetry/core';
+import { OTLPMetricExporter as HttpJsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as ProtobufExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import type { Resource } from '@opentelemetry/resources';
+import {
+  AggregationTemporality,
+  AggregationType,
+  DataPointType,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type AggregationOption,
+  type CollectionResult,
+  type HistogramMetricData,
+  type InstrumentType,
+  type MetricData,
+  type MetricProducer,
+  type MetricReader,
+  type PushMetricExporter,
+  type ResourceMetrics,
+  type SumMetricData,
+} from '@opentelemetry/sdk-metrics';
+import type { Counters, Stats } from '../control/protocol';
+import type { SpanHistogram } from '../lib/histogram';
+import type { Logger } from '../lib/logger';
+import { packageVersion } from '../lib/version';
+import type { ExportFailures } from './failures';
+import type { TelemetrySettings } from './settings';
+
+/**
+ * Every metric mcrd exports, as the Prometheus exposition names it (the OTLP name is the same
+ * without `_total`). docs/observability.md copies this table.
+ *
+ * | metric | type | labels | meaning |
+ * |---|---|---|---|
+ * | mcr_rx_packets_total | counter | worker | frames the worker took off its receive rings |
+ * | mcr_rx_bytes_total | counter | worker | bytes of those frames (IP packet, no link header) |
+ * | mcr_matched_packets_total | counter | worker | frames that matched a rule |
+ * | mcr_tx_packets_total | counter | worker | packets sent (one per output per matched frame) |
+ * | mcr_tx_bytes_total | counter | worker | UDP payload bytes sent |
+ * | mcr_ring_drops_total | counter | worker | frames the kernel dropped because a receive ring was full |
+ * | mcr_filtered_packets_total | counter | worker, reason | frames refused by the parser: truncated, bad_ip_header, bad_ip_checksum, fragment, not_udp, bad_udp_length, not_ipv4, oversize |
+ * | mcr_no_match_packets_total | counter | worker | well-formed frames no rule wanted |
+ * | mcr_tx_errors_total | counter | worker, errno | copies not sent: EAGAIN, ENOBUFS, unreachable, EMSGSIZE, EPERM, other |
+ * | mcr_ttl_expired_packets_total | counter | worker | copies not sent by a `ttl: "decrement"` output (TTL 1 or 0 on arrival) |
+ * | mcr_batches_total | counter | worker | receive batches processed (rx / batches = frames per batch) |
+ * | mcr_wakeups_total | counter | worker | times the worker slept in poll() and woke (0 with busyPoll) |
+ * | mcr_rule_matched_packets_total | counter | rule | frames that matched the rule |
+ * | mcr_rule_matched_bytes_total | counter | rule | bytes of those frames |
+ * | mcr_output_tx_packets_total | counter | rule, output | packets sent to one output (`group:port@interface`) |
+ * | mcr_output_tx_bytes_total | counter | rule, output | UDP payload bytes sent to it |
+ * | mcr_output_tx_errors_total | counter | rule, output | copies for it that could not be sent |
+ * | mcr_dataplane_restarts_total | counter | | data-plane crashes the supervisor recovered from |
+ * | mcr_telemetry_export_failures_total | counter | signal | failed OTLP exports (metrics, traces) |
+ * | mcr_build_info | gauge | version | always 1 |
+ * | mcr_ring_wait_seconds | histogram | worker | sampled batches: oldest frame's kernel timestamp to pickup |
+ * | mcr_batch_seconds | histogram | worker | sampled batches: pickup to the last send |
+ *
+ * `rule` is the rule's name, or its id when it has none. Cardinality: per worker, at most 32
+ * workers; `reason` 8 values, `errno` 6; per rule, the first `telemetry.ruleMetricsLimit` rules
+ * in the order they were added (default 256, at most 1000; the rest count in the per-worker
+ * totals only, and mcrd logs that once); per output, the outputs of those rules (at most 256
+ * each). Histogram buckets: the core's log2 microsecond buckets, le = 2 µs, 4 µs, ... 2^19 µs
+ * (0.52 s), +Inf. `_sum` is the core's exact sum of the sampled durations where the core keeps
+ * one (SpanHistogram.sumUs, being added with the span records); without it `_sum` is an ESTIMATE,
+ * each bucket's count times its midpoint (1 µs for the first, 1.5 x the lower bound for the
+ * others, the lower bound for the open last one), and `_sum / _count` is approximate.
+ */
+export const METRICS = [
+  'mcr_rx_packets_total',
+  'mcr_rx_bytes_total',
+  'mcr_matched_packets_total',
+  'mcr_tx_packets_total',
+  'mcr_tx_bytes_total',
+  'mcr_ring_drops_total',
+  'mcr_filtered_packets_total',
+  'mcr_no_match_packets_total',
+  'mcr_tx_errors_total',
+  'mcr_ttl_expired_packets_total',
+  'mcr_batches_total',
+  'mcr_wakeups_total',
+  'mcr_rule_matched_packets_total',
+  'mcr_rule_matched_bytes_total',
+  'mcr_output_tx_packets_total',
+  'mcr_output_tx_bytes_total',
+  'mcr_output_tx_errors_total',
+  'mcr_dataplane_restarts_total',
+  'mcr_telemetry_export_failures_total',
+  'mcr_build_info',
+  'mcr_ring_wait_seconds',
+  'mcr_batch_seconds',
+] as const;
+
+/** What the metrics read, at collection time only. */
+export interface MetricSources {
+  /** Counters with the first `maxRules` rules (in registry order); totals and workers are complete. */
+  readStats(maxRules: number): Stats;
+  /** Rules in force, including those beyond the limit. */
+  ruleCount(): number;
+  /** Data-plane crashes the supervisor recovered from. */
+  dataPlaneRestarts(): number;
+}
+
+/** One counter-file read serves every instrument and the producer of one collection. */
+const STATS_REUSE_MS = 100;
+
+/** The per-worker counters: metric name (OTLP; Prometheus adds _total), unit, description, field. */
+const WORKER_COUNTERS = [
+  ['mcr_rx_packets', '{packet}', 'frames the worker took off its receive rings', 'rxFrames'],
+  ['mcr_rx_bytes', 'By', 'bytes of the frames received (IP packet, no link header)', 'rxBytes'],
+  ['mcr_matched_packets', '{packet}', 'frames that matched a rule', 'matched'],
+  ['mcr_tx_packets', '{packet}', 'packets sent (one per output per matched frame)', 'txPackets'],
+  ['mcr_tx_bytes', 'By', 'UDP payload bytes sent', 'txBytes'],
+  ['mcr_ring_drops', '{packet}', 'frames the kernel dropped because a receive ring was full', 'ringDrops'],
+  ['mcr_no_match_packets', '{packet}', 'well-formed frames no rule wanted', 'noMatch'],
+  ['mcr_ttl_expired_packets', '{packet}', 'copies not sent by a ttl "decrement" output: TTL 1 or 0 on arrival', 'ttlExpired'],
+  ['mcr_batches', '{batch}', 'receive batches processed', 'batches'],
+  ['mcr_wakeups', '{wakeup}', 'times the worker slept in poll() and woke', 'wakeups'],
+] as const satisfies readonly (readonly [string, string, string, keyof Counters])[];
+
+/** The span histograms exported, by their key in Counters.spans. */
+const HISTOGRAMS = [
+  ['mcr_ring_wait_seconds', 'ringWait', "sampled receive batches: the oldest frame's kernel timestamp to pickup by the worker"],
+  ['mcr_batch_seconds', 'batch', 'sampled receive batches: pickup to the last send'],
+] as const;
+
+/** The map's value for key, made and stored on first use. */
+function once<V>(map: Map<string, V>, key: string, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = make();
+    map.set(key, v);
+  }
+  return v;
+}
+
+const snake = (camel: string): string => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** Upper bounds, in seconds, of the core's log2 µs buckets but the open last one: 2, 4, ... 2^(n-1) µs. */
+export function bucketBoundariesSeconds(bucketCount: number): number[] {
+  return Array.from({ length: bucketCount - 1 }, (_, i) => 2 ** (i + 1) / 1e6);
+}
+
+/**
+ * An ESTIMATE of the durations' sum, in seconds: the core counts spans into buckets and keeps no
+ * sum. Each bucket contributes its count times its midpoint: [0, 2) µs -> 1 µs, [2^b, 2^(b+1))
+ * -> 1.5 x 2^b µs; the open last bucket its lower bound (so the estimate errs low there).
+ */
+export function estimatedSumSeconds(buckets: readonly number[]): number {
+  let us = 0;
+  buckets.forEach((count, b) => {
+    const mid = b === 0 ? 1 : b === buckets.length - 1 ? 2 ** b : 1.5 * 2 ** b;
+    us += count * mid;
+  });
+  return us / 1e6;
+}
+
+/**
+ * The histogram's _sum: the core's exact sum of the sampled durations when it has one (the
+ * span records' work adds `sumUs`: a positive sum, or zero with no samples), else the estimate.
+ */
+export function sumSeconds(h: SpanHistogram): number {
+  const exactUs = (h as SpanHistogram & { sumUs?: number }).sumUs;
+  if (typeof exactUs === 'number' && (exactUs > 0 || h.samples === 0)) return exactUs / 1e6;
+  return estimatedSumSeconds(h.buckets);
+}
+
+/** The output label: `group:port@interface`, as mcrctl writes an output. */
+export function outputLabel(o: { group: string; port: number; interface: string }): string {
+  return `${o.group}:${o.port}@${o.interface}`;
+}
+
+export interface MetricsParts {
+  settings: TelemetrySettings;
+  resource: Resource;
+  sources: MetricSources;
+  failures: ExportFailures;
+  log: Logger;
+  /** The Prometheus exporter (a MetricReader), when metricsListen is set; built by prometheus.ts. */
+  prometheusReader?: (producers: MetricProducer[]) => MetricReader;
+}
+
+export class McrMetrics {
+  private readonly provider: MeterProvider;
+  private statsAt = Number.NEGATIVE_INFINITY;
+  private stats: Stats | undefined;
+  private warnedRuleLimit = false;
+  /** Per worker: its attribute sets, built once when the worker first shows up. */
+  private readonly workerAttrs: { worker: Attributes; reason: Map<string, Attributes>; errno: Map<string, Attributes> }[] = [];
+  private readonly buildAttrs: Attributes = { version: packageVersion() };
+  private readonly signalAttrs = { metrics: { signal: 'metrics' }, traces: { signal: 'traces' } };
+  /** Per rule/output series: its attributes and cumulative start, kept while it is exported. */
+  private series = new Map<string, { attrs: Attributes; start: HrTime; last: number }>();
+  private readonly startTime: HrTime = millisToHrTime(Date.now());
+  readonly reader: MetricReader | undefined;
+
+  constructor(private readonly parts: MetricsParts) {
+    const { settings, failures } = parts;
+    const producer: MetricProducer = { collect: () => this.produce() };
+    const readers: MetricReader[] = [];
+    if (parts.prometheusReader) {
+      this.reader = parts.prometheusReader([producer]);
+      readers.push(this.reader);
+    }
+    if (settings.metricsEndpoint) {
+      const interval = settings.metricExportIntervalMs;
+      const config = {
+        url: settings.metricsEndpoint,
+        // The exporter gives up (and reports a failure we count) before the reader's own timeout.
+        timeoutMillis: Math.max(50, Math.min(10_000, interval - 50)),
+      };
+      const exporter = settings.protocol === 'http/json' ? new HttpJsonExporter(config) : new ProtobufExporter(config);
+      readers.push(
+        new PeriodicExportingMetricReader({
+          exporter: new CountingExporter(exporter, failures),
+          exportIntervalMillis: interval,
+          exportTimeoutMillis: interval,
+          metricProducers: [producer],
+        }),
+      );
+    }
+    this.provider = new MeterProvider({ resource: parts.resource, readers });
+    this.instruments();
+  }
+
+  /** Exports what is left (OTLP), then stops the readers. */
+  async shutdown(): Promise<void> {
+    await this.provider.shutdown();
+  }
+
+  private latest(): Stats {
+    const now = Date.now();
+    if (!this.stats || now - this.statsAt > STATS_REUSE_MS) {
+      this.stats = this.parts.sources.readStats(this.parts.settings.ruleMetricsLimit);
+      this.statsAt = now;
+      const rules = this.parts.sources.ruleCount();
+      if (rules > this.parts.settings.ruleMetricsLimit && !this.warnedRuleLimit) {
+        this.warnedRuleLimit = true;
+        this.parts.log.warn(
+          `${rules} rules: only the first ${this.parts.settings.ruleMetricsLimit} (telemetry.ruleMetricsLimit) have per-rule and per-output metrics; the others count in the per-worker totals only`,
+        );
+      }
+    }
+    return this.stats;
+  }
+
+  private attrsOf(worker: number): NonNullable<McrMetrics['workerAttrs'][number]> {
+    let a = this.workerAttrs[worker];
+    if (!a) {
+      const w = String(worker);
+      a = { worker: { worker: w }, reason: new Map(), errno: new Map() };
+      this.workerAttrs[worker] = a;
+    }
+    return a;
+  }
+
+  private instruments(): void {
+    const meter = this.provider.getMeter('mcr', packageVersion());
+    const int = { valueType: ValueType.INT };
+    const counters = WORKER_COUNTERS.map(
+      ([name, unit, description, field]) => [meter.createObservableCounter(name, { ...int, unit, description }), field] as const,
+    );
+    const filtered = meter.createObservableCounter('mcr_filtered_packets', {
+      ...int,
+      unit: '{packet}',
+      description: 'frames refused by the parser, by reason',
+    });
+    const txErrors = meter.createObservableCounter('mcr_tx_errors', { ...int, unit: '{packet}', description: 'copies not sent, by errno' });
+    const restarts = meter.createObservableCounter('mcr_dataplane_restarts', {
+      ...int,
+      unit: '{restart}',
+      description: 'data-plane crashes the supervisor recovered from',
+    });
+    const exportFailures = meter.createObservableCounter('mcr_telemetry_export_failures', {
+      ...int,
+      unit: '{export}',
+      description: 'failed OTLP exports, by signal',
+    });
+    const buildInfo = meter.createObservableGauge('mcr_build_info', { ...int, description: 'mcr version; always 1' });
+    const observables: Observable[] = [...counters.map(([c]) => c), filtered, txErrors, restarts, exportFailures, buildInfo];
+
+    // ONE callback per collection: one counter-file read, precomputed attribute objects.
+    meter.addBatchObservableCallback((result: BatchObservableResult) => {
+      const stats = this.latest();
+      for (const w of stats.workers) {
+        const attrs = this.attrsOf(w.worker);
+        for (const [instrument, field] of counters) result.observe(instrument, w[field], attrs.worker);
+        for (const [reason, value] of Object.entries(w.filteredByReason))
+          result.observe(
+            filtered,
+            value,
+            once(attrs.reason, reason, () => ({ worker: String(w.worker), reason: snake(reason) })),
+          );
+        for (const [errno, value] of Object.entries(w.txErrorsByErrno))
+          result.observe(
+            txErrors,
+            value,
+            once(attrs.errno, errno, () => ({ worker: String(w.worker), errno })),
+          );
+      }
+      result.observe(restarts, this.parts.sources.dataPlaneRestarts());
+      for (const signal of ['metrics', 'traces'] as const)
+        result.observe(exportFailures, this.parts.failures.counts[signal], this.signalAttrs[signal]);
+      result.observe(buildInfo, 1, this.buildAttrs);
+    }, observables);
+  }
+
+  /** The MetricProducer: per-rule and per-output sums and the span histograms, from the same read. */
+  private async produce(): Promise<CollectionResult> {
+    const stats = this.latest();
+    const now = millisToHrTime(Date.now());
+    const next = new Map<string, { attrs: Attributes; start: HrTime; last: number }>();
+    // A series keeps its start while it is exported; a value lower than the last one reported
+    // (a rule removed and added again under the same label) is a reset and starts anew.
+    const point = (key: string, attrs: () => Attributes, value: number) => {
+      let s = this.series.get(key);
+      if (!s || value < s.last) s = { attrs: s?.attrs ?? attrs(), start: now, last: value };
+      s.last = value;
+      next.set(key, s);
+      return { startTime: s.start, endTime: now, attributes: s.attrs, value };
+    };
+    const sum = (name: string, unit: string, description: string, dataPoints: SumMetricData['dataPoints']): SumMetricData => ({
+      descriptor: { name, unit, description, valueType: ValueType.INT },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.SUM,
+      isMonotonic: true,
+      dataPoints,
+    });
+    const matchedPackets: SumMetricData['dataPoints'] = [];
+    const matchedBytes: SumMetricData['dataPoints'] = [];
+    const outPackets: SumMetricData['dataPoints'] = [];
+    const outBytes: SumMetricData['dataPoints'] = [];
+    const outErrors: SumMetricData['dataPoints'] = [];
+    for (const r of stats.rules) {
+      const rule = r.name ?? r.id;
+      const ruleAttrs = () => ({ rule });
+      matchedPackets.push(point(`p\0${rule}`, ruleAttrs, r.matchedPackets));
+      matchedBytes.push(point(`b\0${rule}`, ruleAttrs, r.matchedBytes));
+      for (const o of r.outputs) {
+        const output = outputLabel(o);
+        const attrs = () => ({ rule, output });
+        outPackets.push(point(`op\0${rule}\0${output}`, attrs, o.txPackets));
+        outBytes.push(point(`ob\0${rule}\0${output}`, attrs, o.txBytes));
+        outErrors.push(point(`oe\0${rule}\0${output}`, attrs, o.txErrors));
+      }
+    }
+    this.series = next;
+
+    const metrics: MetricData[] = [
+      sum('mcr_rule_matched_packets', '{packet}', 'frames that matched the rule', matchedPackets),
+      sum('mcr_rule_matched_bytes', 'By', 'bytes of the frames that matched the rule', matchedBytes),
+      sum('mcr_output_tx_packets', '{packet}', 'packets sent to one output of a rule', outPackets),
+      sum('mcr_output_tx_bytes', 'By', 'UDP payload bytes sent to one output of a rule', outBytes),
+      sum('mcr_output_tx_errors', '{packet}', 'copies for one output of a rule that could not be sent', outErrors),
+    ];
+    for (const [name, key, description] of HISTOGRAMS) {
+      const dataPoints: HistogramMetricData['dataPoints'] = [];
+      for (const w of stats.workers) {
+        const h: SpanHistogram | undefined = w.spans[key];
+        if (!h) continue;
+        dataPoints.push({
+          startTime: this.startTime,
+          endTime: now,
+          attributes: this.attrsOf(w.worker).worker,
+          value: {
+            buckets: { boundaries: bucketBoundariesSeconds(h.buckets.length), counts: [...h.buckets] },
+            count: h.samples,
+            sum: sumSeconds(h),
+          },
+        });
+      }
+      metrics.push({
+        descriptor: { name, unit: 's', description, valueType: ValueType.DOUBLE },
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPointType: DataPointType.HISTOGRAM,
+        dataPoints,
+      });
+    }
+    const resourceMetrics: ResourceMetrics = {
+      resource: this.parts.resource,
+      scopeMetrics: [{ scope: { name: 'mcr', version: packageVersion() }, metrics }],
+    };
+    return { resourceMetrics, errors: [] };
+  }
+}
+
+/** The OTLP exporter, with every failed export counted and logged at a bounded rate. */
+class CountingExporter implements PushMetricExporter {
+  constructor(
+    private readonly inner: PushMetricExporter,
+    private readonly failures: ExportFailures,
+  ) {}
+
+  export(metrics: ResourceMetrics, done: Parameters<PushMetricExporter['export']>[1]): void {
+    this.inner.export(metrics, (result) => {
+      if (result.code !== ExportResultCode.SUCCESS) this.failures.failed('metrics', result.error ?? 'export failed');
+      done(result);
+    });
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  selectAggregationTemporality(type: InstrumentType): AggregationTemporality {
+    return this.inner.selectAggregationTemporality?.(type) ?? AggregationTemporality.CUMULATIVE;
+  }
+
+  selectAggregation(type: InstrumentType): AggregationOption {
+    return this.inner.selectAggregation?.(type) ?? { type: AggregationType.DEFAULT };
+  }
+}

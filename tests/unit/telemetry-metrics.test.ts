@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+// The metrics over a fake counter source, through the real SDK, PrometheusExporter and mcrd's
+// own /metrics handler: exact names, labels and values, the per-rule limit, a removed rule's
+// series gone from the next scrape, one counter-file read per scrape, the histogram buckets
+// and estimated sum, 404 elsewhere. (The real daemon: tests/integration/prometheus.test.ts.)
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Counters, RuleStats, Stats } from '../../src/control/protocol';
+import { spanHistogram } from '../../src/lib/histogram';
+import { Logger } from '../../src/lib/logger';
+import { startTelemetry, type Telemetry } from '../../src/telemetry/index';
+import { bucketBoundariesSeconds, estimatedSumSeconds, outputLabel, sumSeconds } from '../../src/telemetry/metrics';
+import { PROMETHEUS_CONTENT_TYPE } from '../../src/telemetry/prometheus';
+import { resolveTelemetrySettings } from '../../src/telemetry/settings';
+
+function counters(rx: number): Counters {
+  const zero = spanHistogram(new Array<number>(20).fill(0));
+  return {
+    rxFrames: rx,
+    spansWritten: 0,
+    spansDropped: 0,
+    rxBytes: rx * 100,
+    matched: rx - 1,
+    noMatch: 1,
+    filtered: 2,
+    filteredByReason: { truncated: 0, badIpHeader: 2 },
+    txPackets: 2 * (rx - 1),
+    txBytes: 0,
+    txErrors: 1,
+    txErrorsByErrno: { EAGAIN: 1, other: 0 },
+    ringDrops: 3,
+    bufExhaust: 4,
+    ttlExpired: 5,
+    batches: 6,
+    wakeups: 7,
+    spans: { ringWait: spanHistogram([1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), batch: zero, idleSpin: zero },
+  };
+}
+
+function rule(name: string | undefined, id: string, matched: number): RuleStats {
+  return {
+    id,
+    ...(name ? { name } : {}),
+    matchedPackets: matched,
+    matchedBytes: matched * 10,
+    outputs: [{ group: '239.2.2.2', port: 5002, interface: 'r1', txPackets: matched, txBytes: matched * 8, txErrors: 0 }],
+  };
+}
+
+/** The sample lines (no comments) of an exposition, as name{labels} -> value. */
+function samples(text: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    m.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return m;
+}
+
+describe('metrics through the Prometheus endpoint (fake counters)', () => {
+  let rules: RuleStats[] = [];
+  let reads = 0;
+  let restarts = 0;
+  let telemetry: Telemetry | undefined;
+  const logLines: string[] = [];
+
+  before(async () => {
+    const settings = resolveTelemetrySettings({}, { spansPerSecond: 1000, ruleMetricsLimit: 2 }, { metricsListen: '127.0.0.1:0' });
+    telemetry = await startTelemetry(
+      settings,
+      {
+        readStats: (maxRules): Stats => {
+          reads++;
+          return {
+            uptimeSeconds: 1,
+            totals: counters(30),
+            workers: [
+              { worker: 0, ...counters(10) },
+              { worker: 1, ...counters(20) },
+            ],
+            rules: rules.slice(0, maxRules),
+          };
+        },
+        ruleCount: () => rules.length,
+        dataPlaneRestarts: () => restarts,
+      },
+      Logger.create('info', 'text', 'telemetry', (l) => logLines.push(l)),
+    );
+  });
+  after(async () => {
+    await telemetry?.stop();
+  });
+
+  async function scrape(path = '/metrics'): Promise<Response> {
+    return fetch(`http://${telemetry?.metricsAddress}${path}`);
+  }
+
+  test('per-worker, per-rule and per-output series with exact values, once per scrape read', async () => {
+    rules = [rule('a', 'aaaaaaaaaaaa', 7), rule(undefined, 'bbbbbbbbbbbb', 9), rule('c', 'cccccccccccc', 11)];
+    restarts = 2;
+    const readsBefore = reads;
+    const res = await scrape();
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), PROMETHEUS_CONTENT_TYPE);
+    const s = samples(await res.text());
+    assert.equal(reads - readsBefore, 1, 'one counter-file read per scrape');
+    const want: [string, number][] = [
+      ['mcr_rx_packets_total{worker="0"}', 10],
+      ['mcr_rx_packets_total{worker="1"}', 20],
+      ['mcr_rx_bytes_total{worker="1"}', 2000],
+      ['mcr_matched_packets_total{worker="1"}', 19],
+      ['mcr_tx_packets_total{worker="1"}', 38],
+      ['mcr_ring_drops_total{worker="0"}', 3],
+      ['mcr_filtered_packets_total{worker="0",reason="bad_ip_header"}', 2],
+      ['mcr_filtered_packets_total{worker="0",reason="truncated"}', 0],
+      ['mcr_no_match_packets_total{worker="0"}', 1],
+      ['mcr_tx_errors_total{worker="1",errno="EAGAIN"}', 1],
+      ['mcr_ttl_expired_packets_total{worker="0"}', 5],
+      ['mcr_batches_total{worker="0"}', 6],
+      ['mcr_wakeups_total{worker="0"}', 7],
+      ['mcr_dataplane_restarts_total', 2],
+      ['mcr_telemetry_export_failures_total{signal="metrics"}', 0],
+      ['mcr_rule_matched_packets_total{rule="a"}', 7],
+      ['mcr_rule_matched_bytes_total{rule="a"}', 70],
+      ['mcr_rule_matched_packets_total{rule="bbbbbbbbbbbb"}', 9],
+      ['mcr_output_tx_packets_total{rule="a",output="239.2.2.2:5002@r1"}', 7],
+      ['mcr_output_tx_bytes_total{rule="bbbbbbbbbbbb",output="239.2.2.2:5002@r1"}', 72],
+      ['mcr_output_tx_errors_total{rule="a",output="239.2.2.2:5002@r1"}', 0],
+      ['mcr_ring_wait_seconds_count{worker="0"}', 4],
+      ['mcr_ring_wait_seconds_bucket{worker="0",le="0.000002"}', 1],
+      ['mcr_ring_wait_seconds_bucket{worker="0",le="0.000004"}', 3],
+      ['mcr_ring_wait_seconds_bucket{worker="0",le="0.524288"}', 3],
+      ['mcr_ring_wait_seconds_bucket{worker="0",le="+Inf"}', 4],
+      ['mcr_ring_wait_seconds_sum{worker="0"}', 0.524295],
+      ['mcr_batch_seconds_count{worker="1"}', 0],
+    ];
+    for (const [series, value] of want) assert.equal(s.get(series), value, series);
+    assert.match([...s.keys()].find((k) => k.startsWith('mcr_build_info')) ?? '', /^mcr_build_info\{version="\d+\.\d+\.\d+.*"\}$/);
+    // rule c is beyond ruleMetricsLimit 2: no series of its own, and a log line saying so, once
+    assert.equal([...s.keys()].filter((k) => k.includes('rule="c"')).length, 0);
+    await new Promise((r) => setTimeout(r, 150)); // past the 100 ms reuse of one read
+    await scrape();
+    assert.equal(reads - readsBefore, 2);
+    assert.equal(logLines.filter((l) => l.includes('only the first 2 (telemetry.ruleMetricsLimit)')).length, 1);
+  });
+
+  test('a removed rule has no series in the next scrape', async () => {
+    rules = [rule(undefined, 'bbbbbbbbbbbb', 12)];
+    await new Promise((r) => setTimeout(r, 150)); // past the 100 ms reuse of one read
+    const s = samples(await (await scrape()).text());
+    assert.equal([...s.keys()].filter((k) => k.includes('rule="a"')).length, 0);
+    assert.equal(s.get('mcr_rule_matched_packets_total{rule="bbbbbbbbbbbb"}'), 12);
+  });
+
+  test('other paths are 404', async () => {
+    assert.equal((await scrape('/')).status, 404);
+    assert.equal((await scrape('/metricsx')).status, 404);
+  });
+});
+
+describe('histogram helpers', () => {
+  test('boundaries are 2^i µs in seconds, one fewer than the buckets', () => {
+    const b = bucketBoundariesSeconds(20);
+    assert.equal(b.length, 19);
+    assert.equal(b[0], 0.000002);
+    assert.equal(b[18], 0.524288);
+  });
+  test('the estimated sum uses bucket midpoints (the core keeps no sum)', () => {
+    // 1 in [0,2) µs -> 1 µs, 2 in [2,4) -> 3 µs each, 1 in [4,8) -> 6 µs, 1 in the open last bucket [8, inf) -> 8 µs
+    assert.equal(estimatedSumSeconds([1, 2, 1, 1]), (1 + 6 + 6 + 8) / 1e6);
+  });
+  test("the core's exact sum wins over the estimate when it has one", () => {
+    const exact = { ...spanHistogram([0, 2]), sumUs: 7 };
+    assert.equal(sumSeconds(exact), 7 / 1e6);
+    const none = { ...spanHistogram([0, 2]), sumUs: 0 };
+    assert.equal(sumSeconds(none), 6 / 1e6);
+    assert.equal(sumSeconds(spanHistogram([0, 0])), 0);
+  });
+  test('output label', () => {
+    assert.equal(outputLabel({ group: '239.2.2.2', port: 5002, interface: 'r1' }), '239.2.2.2:5002@r1');
+  });
+});
