@@ -74,7 +74,7 @@ export interface TraceOptions {
   exportTimeoutMs?: number;
   /** milliseconds a span waits in the queue for a fuller export request (default 1000) */
   scheduledDelayMs?: number;
-  /** spans queued for export at most (default: 8 s of budget at 4 spans a tree, at least 2048) */
+  /** spans queued for export at most (default: 2 s of budget at 4 spans a tree, at least 2048; a full bucket drained at once is 1 s) */
   maxQueueSize?: number;
   /** milliseconds between two log lines about export failures (default 30000) */
   failureLogIntervalMs?: number;
@@ -223,7 +223,7 @@ class OtlpTraces implements TraceExport {
     this.url = tracesUrl(options);
     this.now = options.now ?? (() => performance.now());
     const exportTimeoutMs = options.exportTimeoutMs ?? 10_000;
-    const maxQueueSize = options.maxQueueSize ?? Math.max(2048, options.spansPerSecond * 4 * 8);
+    const maxQueueSize = options.maxQueueSize ?? Math.max(2048, options.spansPerSecond * 4 * 2);
     this.batchQueueLimit = maxQueueSize - Math.min(CONTROL_RESERVE, Math.floor(maxQueueSize / 4));
     this.tokens = options.spansPerSecond;
     this.tokensAt = this.now();

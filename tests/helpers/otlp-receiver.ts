@@ -6,9 +6,14 @@
 //
 // Modes: 'normal' answers 200; 'down' is a closed port (connection refused); 'blackhole'
 // accepts the request, reads it and never answers (close() drops those connections).
+//
+// OtlpReceiver.start() listens in the test process; OtlpReceiver.startIn(topology, ns) runs this
+// file as a child inside a network namespace (mcrd's loopback is its namespace's own) and
+// streams what it decodes back as JSON lines, into the same object.
 import { once } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Topology } from './netns';
 
 export type ReceiverMode = 'normal' | 'down' | 'blackhole';
 
@@ -79,12 +84,47 @@ export class OtlpReceiver {
   readonly errors: string[] = [];
   private readonly waiters = new Set<Waiter>();
   private readonly sockets = new Set<Socket>();
+  private stopChild: (() => Promise<unknown>) | undefined;
 
   private constructor(
     readonly mode: ReceiverMode,
     readonly endpoint: string,
     private readonly server: http.Server | undefined,
   ) {}
+
+  /** A receiver inside namespace `ns` of the topology, listening on that namespace's 127.0.0.1. */
+  static async startIn(t: Topology, ns: string, mode: ReceiverMode = 'normal', timeoutMs = 15_000): Promise<OtlpReceiver> {
+    const proc = t.spawn(ns, `otlp receiver ${ns}`, process.execPath, [__filename, '--serve', mode]);
+    let receiver: OtlpReceiver | undefined;
+    let pending = '';
+    const ready = new Promise<OtlpReceiver>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`OTLP receiver in ${ns} not ready within ${timeoutMs} ms: ${proc.stderr}`)),
+        timeoutMs,
+      );
+      void proc.exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`OTLP receiver in ${ns} exited ${code}: ${proc.stderr}`));
+      });
+      proc.child.stdout?.on('data', (data: Buffer) => {
+        pending += data.toString();
+        for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+          const line = pending.slice(0, nl);
+          pending = pending.slice(nl + 1);
+          const event = JSON.parse(line, (key, value) =>
+            NS_KEYS.has(key) && typeof value === 'string' ? BigInt(value) : value,
+          ) as ChildEvent;
+          if (event.type === 'ready') {
+            clearTimeout(timer);
+            receiver = new OtlpReceiver(mode, event.endpoint, undefined);
+            receiver.stopChild = () => proc.stop('SIGTERM', 2000);
+            resolve(receiver);
+          } else if (receiver) receiver.take(event);
+        }
+      });
+    });
+    return ready;
+  }
 
   static async start(mode: ReceiverMode = 'normal'): Promise<OtlpReceiver> {
     const server = http.createServer();
@@ -135,10 +175,44 @@ export class OtlpReceiver {
   }
 
   async close(): Promise<void> {
+    if (this.stopChild) await this.stopChild();
     if (!this.server) return;
     for (const socket of this.sockets) socket.destroy();
     this.server.close();
     if (this.server.listening) await once(this.server, 'close');
+  }
+
+  private take(event: ChildEvent): void {
+    if (event.type === 'request') this.requests.push(event.request);
+    else if (event.type === 'blackholed') this.blackholed++;
+    else if (event.type === 'error') this.errors.push(event.error);
+    this.notify();
+  }
+
+  /** Every event of this receiver as a line on stdout, for the parent of startIn (the child's main calls it). */
+  streamToStdout(): void {
+    const write = (event: ChildEvent): void => {
+      process.stdout.write(`${JSON.stringify(event, (_key, value) => (typeof value === 'bigint' ? String(value) : value))}\n`);
+    };
+    const requests = this.requests;
+    const errors = this.errors;
+    requests.push = (...items: ReceivedRequest[]) => {
+      for (const request of items) write({ type: 'request', request });
+      return 0;
+    };
+    errors.push = (...items: string[]) => {
+      for (const error of items) write({ type: 'error', error });
+      return 0;
+    };
+    let blackholed = 0;
+    Object.defineProperty(this, 'blackholed', {
+      get: () => blackholed,
+      set: (n: number) => {
+        blackholed = n;
+        write({ type: 'blackholed' });
+      },
+    });
+    write({ type: 'ready', endpoint: this.endpoint });
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -186,6 +260,21 @@ export class OtlpReceiver {
         waiter.resolve();
       }
   }
+}
+
+type ChildEvent =
+  | { type: 'ready'; endpoint: string }
+  | { type: 'request'; request: ReceivedRequest }
+  | { type: 'blackholed' }
+  | { type: 'error'; error: string };
+
+/** The bigint fields, sent as decimal strings between the child and the parent. */
+const NS_KEYS = new Set(['startNs', 'endNs', 'timeNs']);
+
+// `node otlp-receiver.js --serve MODE`: the child of startIn. It stops on SIGTERM.
+if (require.main === module && process.argv[2] === '--serve') {
+  const mode = (process.argv[3] ?? 'normal') as ReceiverMode;
+  void OtlpReceiver.start(mode).then((receiver) => receiver.streamToStdout());
 }
 
 // ---- decoding ---------------------------------------------------------------------------------
