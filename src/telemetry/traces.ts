@@ -85,7 +85,7 @@ export interface TraceOptions {
 }
 
 export interface TraceStats {
-  /** span records taken out of the workers' rings */
+  /** span records taken out of the workers' rings: each one a batch, droppedRate, droppedQueue or a drain error */
   records: number;
   /** records turned into mcr.batch span trees */
   batches: number;
@@ -103,7 +103,7 @@ export interface TraceStats {
   droppedExport: number;
   /** failed export requests */
   exportFailures: number;
-  /** drains that threw (the counter file went away under a restart, for example) */
+  /** drains that threw (the counter file went away under a restart, for example), and records that could not be turned into spans */
   drainErrors: number;
 }
 
@@ -341,7 +341,15 @@ class OtlpTraces implements TraceExport {
     for (let i = 0; i < longest; i++)
       for (const records of taken) {
         const record = records[i];
-        if (record !== undefined) this.admit(record);
+        if (record === undefined) continue;
+        // This runs on mcrd's timer: a throw here would end the daemon, so a bad record only counts.
+        try {
+          this.admit(record);
+        } catch (err) {
+          this.counts.drainErrors++;
+          this.unreported.drainErrors++;
+          this.unreported.lastError = `record: ${(err as Error).message}`;
+        }
       }
     this.reportFailures(false);
   }
@@ -366,8 +374,8 @@ class OtlpTraces implements TraceExport {
       return;
     }
     this.tokens -= 1;
-    this.counts.batches++;
     this.emitBatch(record);
+    this.counts.batches++;
   }
 
   private emitBatch(record: NativeSpanRecord): void {

@@ -461,6 +461,19 @@ describe('export failures never reach the daemon', () => {
       source.rings[0]!.push(record({ base: 0 }));
       traces.drainNow();
       assert.equal(traces.stats().batches, 1);
+
+      // A lookup that throws while a record is turned into spans: that record counts as a drain
+      // error, the next one is exported.
+      const interfaceName = source.interfaceName;
+      source.interfaceName = () => {
+        throw new Error('sysfs gone');
+      };
+      source.rings[0]!.push(record({ base: 0 }));
+      traces.drainNow();
+      source.interfaceName = interfaceName;
+      source.rings[0]!.push(record({ base: 0 }));
+      traces.drainNow();
+      assert.deepEqual([traces.stats().drainErrors, traces.stats().batches, traces.stats().records], [2, 2, 3]);
     } finally {
       await traces.stop();
       await receiver.close();
