@@ -83,7 +83,22 @@
       "target_name": "mcr_replay",
       "type": "executable",
       "dependencies": ["mcr_core"],
+      "include_dirs": ["native/tests"],
       "sources": ["native/tests/hot-path/replay.cc"]
+    },
+    {
+      "target_name": "mcr_replay_nospans",
+      "type": "executable",
+      "defines": ["MCR_ENABLE_SPANS=0"],
+      "cflags": ["-fPIC"],
+      "include_dirs": ["native/tests"],
+      "sources": [
+        "native/tests/hot-path/replay.cc",
+        "native/core/parse.cc",
+        "native/core/counters.cc",
+        "native/core/rule_table.cc",
+        "native/core/egress.cc"
+      ]
     }
   ]
 }

@@ -26,6 +26,7 @@ const CORE = ['parse.cc', 'rule_table.cc', 'egress.cc', 'counters.cc'].map((f) =
 const TARGETS = {
   frame: {
     sources: ['native/fuzz/frame_fuzzer.cc', ...CORE],
+    includes: ['-Inative/tests'],
     // Every frame class the parser counts must have a seed: matched, no_match and each filtered_*.
     classes: () => ['matched', 'no_match', ...readNames('native/include/mcr/counters.h', /X\((filtered_\w+)\)/g)],
   },

@@ -9,7 +9,10 @@ namespace mcr::binding {
 Napi::Function CountersWrap::Define(Napi::Env env) {
   Napi::Function cls = DefineClass(
       env, "Counters",
-      {InstanceMethod("snapshot", &CountersWrap::JS_snapshot), InstanceMethod("close", &CountersWrap::JS_close)});
+      {InstanceMethod("snapshot", &CountersWrap::JS_snapshot),
+       InstanceMethod("drainSpans", &CountersWrap::JS_drainSpans),
+       InstanceMethod("setTrace", &CountersWrap::JS_setTrace),
+       InstanceMethod("traceState", &CountersWrap::JS_traceState), InstanceMethod("close", &CountersWrap::JS_close)});
   Napi::Array names = Napi::Array::New(env, kWorkerCounterCount);
   for (uint32_t i = 0; i < kWorkerCounterCount; ++i) names.Set(i, worker_counter_name(i));
   cls.Set("workerCounterNames", names);
@@ -68,6 +71,13 @@ Napi::Value CountersWrap::JS_snapshot(const Napi::CallbackInfo& info) {
     per_worker_spans.Set(w, values);
   }
   out.Set("spans", per_worker_spans);
+  Napi::Array per_worker_sums = Napi::Array::New(env, workers);
+  for (uint32_t w = 0; w < workers; ++w) {
+    Napi::Float64Array values = Napi::Float64Array::New(env, kSpanCount);
+    for (uint32_t s = 0; s < kSpanCount; ++s) values[s] = load(region_.worker(w).span_sums_ns[s]);
+    per_worker_sums.Set(w, values);
+  }
+  out.Set("spanSumsNs", per_worker_sums);
 
   Napi::Float64Array rules = Napi::Float64Array::New(env, rule_slots.ElementLength() * kRuleCounterCount);
   for (size_t i = 0; i < rule_slots.ElementLength(); ++i) {
@@ -88,6 +98,105 @@ Napi::Value CountersWrap::JS_snapshot(const Napi::CallbackInfo& info) {
   out.Set("outputs", outputs);
   out.Set("dataplaneStarts", load(control.dataplane_starts));
   return out;
+}
+
+namespace {
+// CLOCK_REALTIME nanoseconds as the OpenTelemetry HrTime [seconds, nanoseconds]: two doubles,
+// exact (a nanosecond count since 1970 does not fit a double's 53 bits).
+Napi::Array hr_time(Napi::Env env, uint64_t ns) {
+  Napi::Array t = Napi::Array::New(env, 2);
+  t.Set(uint32_t(0), double(ns / 1000000000u));
+  t.Set(uint32_t(1), double(ns % 1000000000u));
+  return t;
+}
+
+Napi::Object span_record_object(Napi::Env env, const SpanRecord& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("worker", r.worker);
+  o.Set("inputIfindex", r.input_ifindex);
+  o.Set("packets", r.packets);
+  o.Set("bytes", r.bytes);
+  o.Set("oldestFrame", hr_time(env, r.oldest_frame_ns));
+  o.Set("pickup", hr_time(env, r.pickup_ns));
+  o.Set("classified", hr_time(env, r.classified_ns));
+  o.Set("released", hr_time(env, r.released_ns));
+  const uint32_t rules = r.rule_count < kSpanRuleSlots ? r.rule_count : kSpanRuleSlots;
+  Napi::Array slots = Napi::Array::New(env, rules);
+  for (uint32_t i = 0; i < rules; ++i) slots.Set(i, r.rule_slots[i]);
+  o.Set("ruleSlots", slots);
+  o.Set("rulesMatched", rules + r.rules_more);
+  const uint32_t kept = r.send_count < kSpanSendSlots ? r.send_count : kSpanSendSlots;
+  Napi::Array sends = Napi::Array::New(env, kept);
+  for (uint32_t i = 0; i < kept; ++i) {
+    const SpanSend& s = r.sends[i];
+    Napi::Object so = Napi::Object::New(env);
+    so.Set("start", hr_time(env, s.start_ns));
+    so.Set("end", hr_time(env, s.end_ns));
+    so.Set("ifindex", s.ifindex);
+    so.Set("packets", s.packets);
+    so.Set("bytes", s.bytes);
+    so.Set("errors", s.errors);
+    so.Set("errno", s.error);
+    sends.Set(i, so);
+  }
+  o.Set("sends", sends);
+  o.Set("sendsOverflow", r.send_count - kept);
+  o.Set("sampled", (r.flags & span_sampled) != 0);
+  o.Set("chased", (r.flags & span_chased) != 0);
+  return o;
+}
+}  // namespace
+
+// drainSpans(worker, max) -> NativeSpanRecord[]: the oldest records of that worker's span ring,
+// taken out (the ring's single consumer; mcrd calls it from one place).
+Napi::Value CountersWrap::JS_drainSpans(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!region_.region()) throw Napi::Error::New(env, "counter file is closed");
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+    type_error(env, "(worker: number, max: number)", "drainSpans arguments");
+  const uint32_t worker = info[0].As<Napi::Number>().Uint32Value();
+  if (worker >= kMaxWorkers) throw Napi::RangeError::New(env, "drainSpans: worker out of range");
+  const uint64_t max = info[1].As<Napi::Number>().Uint32Value();
+  SpanRing& ring = region_.span_ring(worker);
+  const uint64_t tail = ring.tail.load(std::memory_order_relaxed);
+  const uint64_t head = ring.head.load(std::memory_order_acquire);
+  // A data plane that started over with an older head (never: the ring lives in this file)
+  // or a corrupted file must not make us read garbage.
+  const uint64_t available = head > tail ? head - tail : 0;
+  const uint64_t take = available < max ? available : max;
+  Napi::Array out = Napi::Array::New(env, take);
+  for (uint64_t i = 0; i < take; ++i)
+    out.Set(uint32_t(i), span_record_object(env, ring.records[(tail + i) % kSpanRingRecords]));
+  ring.tail.store(tail + take, std::memory_order_release);
+  return out;
+}
+
+// setTrace({ sampleEvery?, recordsEnabled?, chaseRuleSlot?, chaseRemaining? })
+Napi::Value CountersWrap::JS_setTrace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!region_.region()) throw Napi::Error::New(env, "counter file is closed");
+  if (info.Length() < 1 || !info[0].IsObject()) type_error(env, "(settings: object)", "setTrace arguments");
+  Napi::Object o = info[0].As<Napi::Object>();
+  TraceControl& t = region_.trace();
+  if (o.Has("sampleEvery")) t.sample_every.store(o.Get("sampleEvery").As<Napi::Number>().Uint32Value());
+  if (o.Has("recordsEnabled")) t.records_enabled.store(o.Get("recordsEnabled").ToBoolean() ? 1 : 0);
+  // The slot before the count, so a worker that sees the count sees the slot meant with it.
+  if (o.Has("chaseRuleSlot")) t.chase_rule_slot.store(o.Get("chaseRuleSlot").As<Napi::Number>().Uint32Value());
+  if (o.Has("chaseRemaining")) t.chase_remaining.store(o.Get("chaseRemaining").As<Napi::Number>().Int64Value());
+  return env.Undefined();
+}
+
+Napi::Value CountersWrap::JS_traceState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!region_.region()) throw Napi::Error::New(env, "counter file is closed");
+  const TraceControl& t = region_.trace();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("sampleEvery", t.sample_every.load());
+  o.Set("recordsEnabled", t.records_enabled.load() != 0);
+  o.Set("chaseRuleSlot", t.chase_rule_slot.load());
+  const int64_t remaining = t.chase_remaining.load();
+  o.Set("chaseRemaining", double(remaining > 0 ? remaining : 0));
+  return o;
 }
 
 Napi::Value CountersWrap::JS_close(const Napi::CallbackInfo& info) {

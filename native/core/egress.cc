@@ -83,7 +83,7 @@ void SendBatcher::count_error(int err, uint32_t first, uint32_t n, WorkerBlock& 
   for (uint32_t i = first; i < first + n; ++i) bump(counters.outputs[pending_[order_[i]].output_slot][out_errors]);
 }
 
-void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters) {
+void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters, SendLog* log) {
   if (count_ == 0) return;
   // Counting sort by egress socket, so each socket's messages are contiguous.
   const uint32_t egress_count = uint32_t(table.egress_fds.size());
@@ -124,13 +124,37 @@ void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters) {
     uint32_t at = begin;
     while (at < end) {
       const uint32_t want = end - at < kMaxMessagesPerCall ? end - at : kMaxMessagesPerCall;
+      // Traced batch: this call's slot in the span record (nullptr when untraced or full).
+      SpanSend* traced = nullptr;
+#if MCR_ENABLE_SPANS
+      if (log != nullptr) [[unlikely]] {
+        if (*log->count < kSpanSendSlots) {
+          traced = &log->sends[*log->count];
+          *traced = SpanSend{};
+          traced->ifindex = e < table.egress_ifindex.size() ? uint32_t(table.egress_ifindex[e]) : 0;
+          traced->start_ns = realtime_ns();
+        }
+        ++*log->count;
+      }
+#else
+      (void)log;
+#endif
       int sent = send_(fd, &msgs_[at], want, MSG_DONTWAIT);
+      const int err = sent < 0 ? errno : 0;
+      MCR_PROBE4(sendmmsg, fd, want, sent, err);
       if (sent < 0) {
-        const int err = errno;
-        if (err == EINTR) continue;
+        if (err == EINTR) {
+          if (traced) traced->end_ns = realtime_ns(), traced->error = err;
+          continue;
+        }
         // A full buffer will not drain within this batch: drop the rest for this socket.
         const uint32_t dropped = (err == EAGAIN || err == ENOBUFS) ? end - at : 1;
         count_error(err, at, dropped, counters);
+        if (traced) {
+          traced->end_ns = realtime_ns();
+          traced->errors = dropped;
+          traced->error = err;
+        }
         at += dropped;
         continue;
       }
@@ -143,6 +167,11 @@ void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters) {
       }
       bump(counters.counters[tx_packets], uint64_t(sent));
       bump(counters.counters[tx_bytes], bytes);
+      if (traced) {
+        traced->end_ns = realtime_ns();
+        traced->packets = uint32_t(sent);
+        traced->bytes = uint32_t(bytes);
+      }
       at += uint32_t(sent);
     }
     begin = end;

@@ -49,13 +49,15 @@ int Relay::start(const RelayOptions& options, std::string* error) {
   options_ = options;
   if (int rc = counters_.open(options.counters_path, false, error); rc != 0) return rc;
   bump(counters_.control().dataplane_starts);
+  // The configured rate; `mcrctl trace --sample` overrides it until the next start or reload.
+  counters_.trace().sample_every.store(options.span_sample_every, std::memory_order_relaxed);
   for (unsigned i = 0; i < options.workers; ++i) {
     WorkerSettings settings;
     settings.cpu = options.cpus.empty() ? -1 : options.cpus[i];
     settings.realtime_priority = options.realtime_priority;
-    settings.span_sample_every = options.span_sample_every;
     settings.busy_poll = options.busy_poll;
-    workers_.push_back(std::make_unique<Worker>(i, settings, &counters_.worker(i), &table_, &generation_));
+    workers_.push_back(std::make_unique<Worker>(i, settings, &counters_.worker(i), &counters_.span_ring(i),
+                                                &counters_.trace(), &table_, &generation_));
     if (int rc = workers_.back()->start(error); rc != 0) {
       stop();
       return rc;
@@ -197,6 +199,7 @@ void Relay::stage_rule(const RuleConfig& rule, const std::map<std::string, Resol
         break;
       }
       table.egress_fds.push_back(fd);
+      table.egress_ifindex.push_back(oi.ifindex);
     }
     OutputEntry oe{};
     oe.dest.sin_family = AF_INET;

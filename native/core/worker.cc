@@ -22,16 +22,6 @@
 namespace mcr {
 
 namespace {
-#if MCR_ENABLE_SPANS
-// CLOCK_REALTIME because that is the clock of the kernel's frame timestamps (tp_sec/tp_nsec).
-// A vDSO call (~30 ns here), made twice per sampled batch, never per packet.
-uint64_t realtime_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
-}
-#endif
-
 // Tells the CPU this is a spin loop (saves power, frees the sibling hyperthread).
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -42,12 +32,12 @@ inline void cpu_relax() {
 }
 }  // namespace
 
-Worker::Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters, std::atomic<RuleTable*>* table,
-               std::atomic<uint64_t>* generation)
+Worker::Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters, SpanRing* spans,
+               TraceControl* trace, std::atomic<RuleTable*>* table, std::atomic<uint64_t>* generation)
     : index_(index),
       settings_(settings),
-      span_countdown_(settings.span_sample_every),
       counters_(counters),
+      trace_(index, counters, spans, trace),
       table_(table),
       generation_(generation),
       batcher_(std::make_unique<SendBatcher>()) {}
@@ -85,22 +75,13 @@ uint32_t Worker::drain_ring(const RuleTable& table, uint32_t input_index) {
   WorkerBlock& c = *counters_;
   SendBatcher& batcher = *batcher_;
   tpacket2_hdr* held[kBatch];
+  tpacket2_hdr* oldest = ring->head_frame();
+  if (oldest == nullptr) return 0;
+  const uint32_t ifindex = uint32_t(table.inputs[input_index].ifindex);
+  // Traced batches (sampled, or chased by rule): how long the oldest frame sat in the ring, the
+  // parse/match, each sendmmsg, and the release; see mcr/trace.h.
+  trace_.begin(oldest->tp_sec, oldest->tp_nsec, ifindex);
   uint32_t n = 0;
-#if MCR_ENABLE_SPANS
-  // Sampled spans: how long the batch's oldest frame sat in the ring, and how long the worker
-  // then spent on the batch (parse, match, sendmmsg, and on veth the receiver's softirq).
-  uint64_t span_start = 0;
-  if (settings_.span_sample_every != 0) {
-    tpacket2_hdr* oldest = ring->head_frame();
-    if (oldest == nullptr) return 0;
-    if (--span_countdown_ == 0) {
-      span_countdown_ = settings_.span_sample_every;
-      span_start = realtime_ns();
-      const uint64_t written = uint64_t(oldest->tp_sec) * 1000000000u + oldest->tp_nsec;
-      record_span(span_ring_wait, span_start > written ? span_start - written : 0);
-    }
-  }
-#endif
   while (n < kBatch) {
     tpacket2_hdr* hdr = ring->head_frame();
     if (hdr == nullptr) break;
@@ -109,12 +90,14 @@ uint32_t Worker::drain_ring(const RuleTable& table, uint32_t input_index) {
     process_frame(table, input_index, reinterpret_cast<const uint8_t*>(hdr) + hdr->tp_mac, hdr->tp_snaplen, hdr->tp_len,
                   batcher, c);
   }
-  if (n == 0) return 0;
-  flush_batch(table, batcher, c);
+  flush_batch(table, batcher, c, trace_);
+  if (trace_.active()) [[unlikely]]
+    for (uint32_t i = 0; i < n; ++i)
+      trace_rules(table, input_index, reinterpret_cast<const uint8_t*>(held[i]) + held[i]->tp_mac, held[i]->tp_snaplen,
+                  held[i]->tp_len, trace_);
   for (uint32_t i = 0; i < n; ++i) IngressRing::release(held[i]);
-#if MCR_ENABLE_SPANS
-  if (span_start != 0) record_span(span_batch, realtime_ns() - span_start);
-#endif
+  trace_.end(n);
+  MCR_PROBE3(batch, index_, ifindex, n);
   return n;
 }
 
@@ -164,9 +147,9 @@ void Worker::run() {
 #if MCR_ENABLE_SPANS
       // Timing every idle pass costs nothing that matters (the CPU is spinning anyway) and shows
       // when something else (an interrupt, another task, the hypervisor) took the CPU away.
-      if (settings_.span_sample_every != 0) {
+      if (trace_.sampling()) {
         const uint64_t now = realtime_ns();
-        if (last_idle_ns != 0) record_span(span_idle_spin, now - last_idle_ns);
+        if (last_idle_ns != 0) trace_.idle_pass(now - last_idle_ns);
         last_idle_ns = now;
       }
 #endif

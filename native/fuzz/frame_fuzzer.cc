@@ -28,6 +28,7 @@
 #include "mcr/forward.h"
 #include "mcr/parse.h"
 #include "mcr/rule_table.h"
+#include "trace_fixture.h"
 
 namespace {
 
@@ -114,6 +115,7 @@ struct Fixture {
   std::unique_ptr<mcr::SendBatcher> batcher;
   // Large (~0.5 MB): allocated once, not per input.
   std::unique_ptr<mcr::WorkerBlock> counters;
+  std::unique_ptr<mcr_test::TraceFixture> tracing;
 };
 
 Fixture& fixture() {
@@ -154,6 +156,7 @@ Fixture& fixture() {
     t.build_index();
     f->batcher = std::make_unique<mcr::SendBatcher>(null_send);
     f->counters = std::make_unique<mcr::WorkerBlock>();
+    f->tracing = std::make_unique<mcr_test::TraceFixture>(f->counters.get(), 1);
     return f;
   }();
   return *fx;
@@ -209,8 +212,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t overflow_before = counter(c, mcr::pending_overflow);
   const uint64_t expired_before = counter(c, mcr::ttl_expired);
 
+  // Every batch traced, with a record: the trace hooks see every frame the fuzzer makes.
+  mcr::BatchTrace& trace = fx.tracing->trace;
+  trace.begin(0, 0, 1);
   mcr::process_frame(fx.table, input, frame.get(), uint32_t(snaplen), wire_len, *fx.batcher, c);
-  mcr::flush_batch(fx.table, *fx.batcher, c);
+  mcr::flush_batch(fx.table, *fx.batcher, c, trace);
+  mcr::trace_rules(fx.table, input, frame.get(), uint32_t(snaplen), wire_len, trace);
+  trace.end(1);
+  FUZZ_CHECK(fx.tracing->drain() == 1);
   FUZZ_CHECK(fx.batcher->size() == 0);
 
   // The counters' promise: one frame, one verdict.

@@ -19,6 +19,7 @@
 #include "mcr/egress.h"
 #include "mcr/forward.h"
 #include "mcr/rule_table.h"
+#include "trace_fixture.h"
 
 namespace mcr_test {
 namespace {
@@ -85,6 +86,7 @@ void forward_tests() {
     t.rules[0].decrements_ttl = true;
     auto batcher = std::make_unique<mcr::SendBatcher>(capture_send);
     auto c = std::make_unique<mcr::WorkerBlock>();
+    TraceFixture untraced(c.get());
     captured.clear();
     captured_ttls.clear();
     capture_errno = 0;
@@ -93,7 +95,7 @@ void forward_tests() {
       spec.ttl = ttl;
       std::vector<uint8_t> f = build_frame(spec);
       mcr::process_frame(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), *batcher, *c);
-      mcr::flush_batch(t, *batcher, *c);
+      mcr::flush_batch(t, *batcher, *c, untraced.trace);
     }
     // Per frame: the fixed output (no control message), then the decrementing one while TTL > 1.
     CHECK((captured_ttls == std::vector<int>{0, 8, 0, 1, 0, 0}));
@@ -106,6 +108,7 @@ void forward_tests() {
     mcr::RuleTable t = forwarding_table();
     auto batcher = std::make_unique<mcr::SendBatcher>(capture_send);
     auto c = std::make_unique<mcr::WorkerBlock>();
+    TraceFixture untraced(c.get());
     captured.clear();
     capture_errno = 0;
     auto with = [](auto edit) {
@@ -140,7 +143,7 @@ void forward_tests() {
     CHECK(c->rules[3][mcr::rule_packets].load() == 1 && c->rules[3][mcr::rule_bytes].load() == 100);
     CHECK(c->rules[4][mcr::rule_packets].load() == 1 && c->rules[4][mcr::rule_bytes].load() == 50);
 
-    mcr::flush_batch(t, *batcher, *c);
+    mcr::flush_batch(t, *batcher, *c, untraced.trace);
     CHECK(batcher->size() == 0);
     CHECK(c->counters[mcr::batches].load() == 1);
     CHECK(captured.size() == 2);
@@ -164,23 +167,138 @@ void forward_tests() {
     CHECK(c->outputs[10][mcr::out_packets].load() == 1 && c->outputs[10][mcr::out_bytes].load() == 100);
     CHECK(c->outputs[11][mcr::out_packets].load() == 1 && c->outputs[11][mcr::out_bytes].load() == 100);
     CHECK(c->outputs[12][mcr::out_packets].load() == 1 && c->outputs[12][mcr::out_bytes].load() == 50);
-    mcr::flush_batch(t, *batcher, *c);  // an empty batch sends nothing
+    mcr::flush_batch(t, *batcher, *c, untraced.trace);  // an empty batch sends nothing
     CHECK(captured.size() == 2);
   });
   run("process_frame: a failing send function is counted by errno and per output", [](bool& ok) {
     mcr::RuleTable t = forwarding_table();
     auto batcher = std::make_unique<mcr::SendBatcher>(capture_send);
     auto c = std::make_unique<mcr::WorkerBlock>();
+    TraceFixture untraced(c.get());
     captured.clear();
     capture_errno = EAGAIN;
     std::vector<uint8_t> f = build_frame(FrameSpec{});
     mcr::process_frame(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), *batcher, *c);
-    mcr::flush_batch(t, *batcher, *c);
+    mcr::flush_batch(t, *batcher, *c, untraced.trace);
     capture_errno = 0;
     CHECK(c->counters[mcr::tx_err_eagain].load() == 2);
     CHECK(c->counters[mcr::tx_packets].load() == 0);
     CHECK(c->outputs[10][mcr::out_errors].load() == 1 && c->outputs[11][mcr::out_errors].load() == 1);
     CHECK(batcher->size() == 0);
+  });
+
+  run("span record: a sampled batch records its frames, rules, each sendmmsg and ordered times", [](bool& ok) {
+    mcr::RuleTable t = forwarding_table();
+    t.egress_ifindex = {21, 22};
+    auto batcher = std::make_unique<mcr::SendBatcher>(capture_send);
+    auto c = std::make_unique<mcr::WorkerBlock>();
+    TraceFixture tracing(c.get(), 1, 3);
+    captured.clear();
+    capture_errno = 0;
+    FrameSpec one;
+    one.payload = 100;
+    FrameSpec two;
+    two.dst = "239.1.1.2";
+    two.port = 5002;
+    two.payload = 50;
+    const std::vector<std::vector<uint8_t>> frames = {build_frame(one), build_frame(two), build_frame(one)};
+    tracing.trace.begin(1700000000, 5, 1);
+    for (const auto& f : frames)
+      mcr::process_frame(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), *batcher, *c);
+    mcr::flush_batch(t, *batcher, *c, tracing.trace);
+    for (const auto& f : frames)
+      mcr::trace_rules(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), tracing.trace);
+    tracing.trace.end(3);
+    CHECK(tracing.ring->head.load() == 1);
+    CHECK(c->counters[mcr::spans_written].load() == 1 && c->counters[mcr::spans_dropped].load() == 0);
+    const mcr::SpanRecord& r = tracing.ring->records[0];
+    CHECK(r.worker == 3 && r.input_ifindex == 1 && r.packets == 3);
+    CHECK(r.bytes == frames[0].size() * 2 + frames[1].size());
+    CHECK(r.flags == mcr::span_sampled);
+    CHECK(r.rule_count == 2 && r.rule_slots[0] == 3 && r.rule_slots[1] == 4 && r.rules_more == 0);
+    CHECK(r.oldest_frame_ns == 1700000000ull * 1000000000ull + 5);
+    CHECK(r.send_count == 2);
+    // egress 0 (ifindex 21): port 6000 twice; egress 1 (ifindex 22): 6001 twice and 6002 once
+    CHECK(r.sends[0].ifindex == 21 && r.sends[0].packets == 2 && r.sends[0].bytes == 200 && r.sends[0].error == 0);
+    CHECK(r.sends[1].ifindex == 22 && r.sends[1].packets == 3 && r.sends[1].bytes == 250);
+    CHECK(r.pickup_ns <= r.classified_ns && r.classified_ns <= r.sends[0].start_ns);
+    CHECK(r.sends[0].start_ns <= r.sends[0].end_ns && r.sends[0].end_ns <= r.sends[1].start_ns);
+    CHECK(r.sends[1].end_ns <= r.released_ns);
+    CHECK(c->spans[mcr::span_batch][mcr::span_bucket(r.released_ns - r.pickup_ns)].load() == 1);
+    CHECK(c->span_sums_ns[mcr::span_batch].load() == r.released_ns - r.pickup_ns);
+  });
+
+  run("span record: a refused sendmmsg is one send with its errno and error count", [](bool& ok) {
+    mcr::RuleTable t = forwarding_table();
+    auto batcher = std::make_unique<mcr::SendBatcher>(capture_send);
+    auto c = std::make_unique<mcr::WorkerBlock>();
+    TraceFixture tracing(c.get(), 1);
+    capture_errno = EPERM;
+    std::vector<uint8_t> f = build_frame(FrameSpec{});
+    tracing.trace.begin(0, 0, 1);
+    mcr::process_frame(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), *batcher, *c);
+    mcr::flush_batch(t, *batcher, *c, tracing.trace);
+    tracing.trace.end(1);
+    capture_errno = 0;
+    const mcr::SpanRecord& r = tracing.ring->records[0];
+    CHECK(r.send_count == 2);
+    CHECK(r.sends[0].packets == 0 && r.sends[0].errors == 1 && r.sends[0].error == EPERM);
+  });
+
+  run("span record: sampling 1 in 4, records off, a full ring counted as spans_dropped", [](bool& ok) {
+    mcr::RuleTable t = forwarding_table();
+    auto batcher = std::make_unique<mcr::SendBatcher>([](int, mmsghdr*, unsigned n, int) { return int(n); });
+    auto c = std::make_unique<mcr::WorkerBlock>();
+    TraceFixture tracing(c.get(), 4);
+    std::vector<uint8_t> f = build_frame(FrameSpec{});
+    auto batch = [&] {
+      tracing.trace.begin(0, 0, 1);
+      mcr::process_frame(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), *batcher, *c);
+      mcr::flush_batch(t, *batcher, *c, tracing.trace);
+      tracing.trace.end(1);
+    };
+    for (int i = 0; i < 8; ++i) batch();
+    CHECK(tracing.drain() == 2);  // batches 4 and 8
+    tracing.control->records_enabled.store(0);
+    for (int i = 0; i < 8; ++i) batch();
+    CHECK(tracing.drain() == 0);
+    uint64_t timed = 0;
+    for (uint32_t b = 0; b < mcr::kSpanBuckets; ++b) timed += c->spans[mcr::span_batch][b].load();
+    CHECK(timed == 4);  // histograms still fed
+    tracing.control->records_enabled.store(1);
+    tracing.control->sample_every.store(1);
+    for (uint32_t i = 0; i < mcr::kSpanRingRecords + 5; ++i) batch();
+    CHECK(c->counters[mcr::spans_written].load() == 2 + mcr::kSpanRingRecords);
+    CHECK(c->counters[mcr::spans_dropped].load() == 5);
+    CHECK(tracing.drain() == mcr::kSpanRingRecords);
+  });
+
+  run("span record: a rule chase records the next K batches touching that rule, whatever the sampling", [](bool& ok) {
+    mcr::RuleTable t = forwarding_table();
+    auto batcher = std::make_unique<mcr::SendBatcher>([](int, mmsghdr*, unsigned n, int) { return int(n); });
+    auto c = std::make_unique<mcr::WorkerBlock>();
+    TraceFixture tracing(c.get(), 0);
+    tracing.control->chase_rule_slot.store(4);  // rule 1: 239.1.1.2:5002
+    tracing.control->chase_remaining.store(2);
+    FrameSpec other;
+    FrameSpec chased;
+    chased.dst = "239.1.1.2";
+    chased.port = 5002;
+    const std::vector<uint8_t> a = build_frame(other), b = build_frame(chased);
+    for (const auto* f : {&a, &b, &a, &b, &b}) {
+      tracing.trace.begin(0, 0, 1);
+      mcr::process_frame(t, 0, f->data(), uint32_t(f->size()), uint32_t(f->size()), *batcher, *c);
+      mcr::flush_batch(t, *batcher, *c, tracing.trace);
+      if (tracing.trace.active())
+        mcr::trace_rules(t, 0, f->data(), uint32_t(f->size()), uint32_t(f->size()), tracing.trace);
+      tracing.trace.end(1);
+    }
+    CHECK(tracing.ring->head.load() == 2);
+    CHECK(tracing.ring->records[0].flags == mcr::span_chased && tracing.ring->records[0].rule_slots[0] == 4);
+    CHECK(tracing.control->chase_remaining.load() <= 0);
+    uint64_t timed = 0;
+    for (uint32_t bkt = 0; bkt < mcr::kSpanBuckets; ++bkt) timed += c->spans[mcr::span_batch][bkt].load();
+    CHECK(timed == 0);  // a chase is not a sample: the histograms stay as sampling made them
   });
 }
 

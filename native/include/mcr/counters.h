@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "mcr/span_record.h"
+
 namespace mcr {
 
 constexpr size_t kMaxWorkers = 32;
@@ -18,32 +20,34 @@ constexpr size_t kMaxRuleSlots = 4096;
 constexpr size_t kMaxOutputSlots = 16384;
 
 // Per-worker counters. The order is part of the shared-memory layout: append only.
-#define MCR_WORKER_COUNTERS(X)                                                                \
-  X(rx_frames)                /* frames taken from the receive ring */                        \
-  X(rx_bytes)                 /* their wire length */                                         \
-  X(matched)                  /* frames that matched a rule */                                \
-  X(no_match)                 /* well-formed IPv4 UDP that matched no rule */                 \
-  X(filtered_truncated)       /* frame shorter than its headers claim */                      \
-  X(filtered_bad_ip_header)   /* version != 4, IHL < 5, total length too small */             \
-  X(filtered_bad_ip_checksum) /* IPv4 header checksum wrong */                                \
-  X(filtered_fragment)        /* IPv4 fragment (MF set or offset != 0) */                     \
-  X(filtered_not_udp)         /* IPv4 but not UDP (the kernel filter normally stops these) */ \
-  X(filtered_bad_udp_length)  /* UDP length < 8 or beyond the IP payload */                   \
-  X(filtered_not_ipv4)        /* not IPv4 (the kernel filter normally stops these) */         \
-  X(filtered_oversize)        /* frame longer than a ring slot (MTU grew after start) */      \
-  X(tx_packets)               /* datagrams the kernel accepted */                             \
-  X(tx_bytes)                 /* their UDP payload bytes */                                   \
-  X(tx_err_eagain)            /* socket send buffer full: dropped */                          \
-  X(tx_err_enobufs)           /* no buffer space / qdisc full: dropped */                     \
-  X(tx_err_unreachable)       /* ENETUNREACH, EHOSTUNREACH, ENETDOWN */                       \
-  X(tx_err_emsgsize)          /* larger than the output path MTU */                           \
-  X(tx_err_eperm)             /* EPERM, EACCES (firewall) */                                  \
-  X(tx_err_other)             /* any other errno */                                           \
-  X(pending_overflow)         /* sends dropped because a batch exceeded the scratch space */  \
-  X(batches)                  /* receive batches processed */                                 \
-  X(wakeups)                  /* times the worker slept in poll() and woke */                 \
-  X(table_swaps)              /* rule tables this worker picked up */                         \
-  X(ttl_expired)              /* copies not sent: TTL-decrementing output, received TTL <= 1 */
+#define MCR_WORKER_COUNTERS(X)                                                                  \
+  X(rx_frames)                /* frames taken from the receive ring */                          \
+  X(rx_bytes)                 /* their wire length */                                           \
+  X(matched)                  /* frames that matched a rule */                                  \
+  X(no_match)                 /* well-formed IPv4 UDP that matched no rule */                   \
+  X(filtered_truncated)       /* frame shorter than its headers claim */                        \
+  X(filtered_bad_ip_header)   /* version != 4, IHL < 5, total length too small */               \
+  X(filtered_bad_ip_checksum) /* IPv4 header checksum wrong */                                  \
+  X(filtered_fragment)        /* IPv4 fragment (MF set or offset != 0) */                       \
+  X(filtered_not_udp)         /* IPv4 but not UDP (the kernel filter normally stops these) */   \
+  X(filtered_bad_udp_length)  /* UDP length < 8 or beyond the IP payload */                     \
+  X(filtered_not_ipv4)        /* not IPv4 (the kernel filter normally stops these) */           \
+  X(filtered_oversize)        /* frame longer than a ring slot (MTU grew after start) */        \
+  X(tx_packets)               /* datagrams the kernel accepted */                               \
+  X(tx_bytes)                 /* their UDP payload bytes */                                     \
+  X(tx_err_eagain)            /* socket send buffer full: dropped */                            \
+  X(tx_err_enobufs)           /* no buffer space / qdisc full: dropped */                       \
+  X(tx_err_unreachable)       /* ENETUNREACH, EHOSTUNREACH, ENETDOWN */                         \
+  X(tx_err_emsgsize)          /* larger than the output path MTU */                             \
+  X(tx_err_eperm)             /* EPERM, EACCES (firewall) */                                    \
+  X(tx_err_other)             /* any other errno */                                             \
+  X(pending_overflow)         /* sends dropped because a batch exceeded the scratch space */    \
+  X(batches)                  /* receive batches processed */                                   \
+  X(wakeups)                  /* times the worker slept in poll() and woke */                   \
+  X(table_swaps)              /* rule tables this worker picked up */                           \
+  X(ttl_expired)              /* copies not sent: TTL-decrementing output, received TTL <= 1 */ \
+  X(spans_written)            /* span records written into the worker's span ring */            \
+  X(spans_dropped)            /* span records lost: the span ring was full */
 
 enum WorkerCounter : uint32_t {
 #define MCR_X(name) name,
@@ -94,6 +98,7 @@ inline void bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
 struct alignas(128) WorkerBlock {
   std::atomic<uint64_t> counters[kWorkerCounterSlots];
   std::atomic<uint64_t> spans[kSpanCount][kSpanBuckets];
+  std::atomic<uint64_t> span_sums_ns[kSpanCount];  // the sampled durations summed (histogram sums)
   std::atomic<uint64_t> rules[kMaxRuleSlots][kRuleCounterCount];
   std::atomic<uint64_t> outputs[kMaxOutputSlots][kOutputCounterCount];
 };
@@ -111,15 +116,17 @@ struct alignas(4096) RegionHeader {
   uint32_t worker_block_size;
   uint32_t max_workers, max_rule_slots, max_output_slots, worker_counter_slots;
   ControlBlock control;
+  TraceControl trace;
 };
 
 struct Region {
   RegionHeader header;
   WorkerBlock workers[kMaxWorkers];
+  SpanRing span_rings[kMaxWorkers];
 };
 
 constexpr uint64_t kRegionMagic = 0x31534e544e43524dULL;  // "MRCNTNS1"
-constexpr uint32_t kRegionLayoutVersion = 2;
+constexpr uint32_t kRegionLayoutVersion = 3;
 
 // A mapping of the counter file. create=true makes a new, zeroed file (refusing a name a live
 // daemon holds; a dead one's file of the same name is replaced); create=false attaches to an
@@ -141,6 +148,8 @@ class CounterRegion {
   const std::string& path() const { return path_; }
   WorkerBlock& worker(size_t index) const { return region_->workers[index]; }
   ControlBlock& control() const { return region_->header.control; }
+  TraceControl& trace() const { return region_->header.trace; }
+  SpanRing& span_ring(size_t worker) const { return region_->span_rings[worker]; }
 
  private:
   int create_file(const std::string& path, std::string* temp_name, std::string* error);

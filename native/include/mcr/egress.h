@@ -11,6 +11,7 @@
 #include <string>
 
 #include "mcr/counters.h"
+#include "mcr/trace.h"
 
 namespace mcr {
 
@@ -50,8 +51,9 @@ class SendBatcher {
   uint32_t size() const { return count_; }
 
   // Sends everything queued, updating the worker's counters. One send call per egress socket
-  // (more only for a partial send or more than UIO_MAXIOV messages).
-  void flush(const RuleTable& table, WorkerBlock& counters);
+  // (more only for a partial send or more than UIO_MAXIOV messages). A traced batch passes a
+  // SendLog and each call is timed into it.
+  void flush(const RuleTable& table, WorkerBlock& counters, SendLog* log = nullptr);
 
  private:
   struct Pending {

@@ -47,6 +47,7 @@ class RuleTable {
   std::vector<RuleEntry> rules;
   std::vector<OutputEntry> outputs;
   std::vector<int> egress_fds;
+  std::vector<int> egress_ifindex;  // per egress socket: its interface (span records)
 
   // Builds the hash index over `rules`; call once after filling the vectors.
   void build_index();

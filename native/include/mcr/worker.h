@@ -12,19 +12,14 @@
 #include "mcr/counters.h"
 #include "mcr/egress.h"
 #include "mcr/rule_table.h"
+#include "mcr/trace.h"
 
 namespace mcr {
 
-// MCR_ENABLE_SPANS=0 at build time removes the sampled span code from the worker entirely.
-#ifndef MCR_ENABLE_SPANS
-#define MCR_ENABLE_SPANS 1
-#endif
-
 struct WorkerSettings {
-  int cpu = -1;                    // pin to this CPU, -1 = leave to the scheduler
-  int realtime_priority = 0;       // SCHED_FIFO priority, 0 = normal scheduling
-  uint32_t span_sample_every = 0;  // time one receive batch in this many (0 = none), see Span
-  bool busy_poll = false;          // spin on empty rings instead of sleeping in poll()
+  int cpu = -1;               // pin to this CPU, -1 = leave to the scheduler
+  int realtime_priority = 0;  // SCHED_FIFO priority, 0 = normal scheduling
+  bool busy_poll = false;     // spin on empty rings instead of sleeping in poll()
 };
 
 class Worker {
@@ -32,8 +27,10 @@ class Worker {
   static constexpr uint32_t kBatch = 64;   // frames per ring per batch
   static constexpr int kIdlePollMs = 100;  // bounds how long a table swap waits on us
 
-  Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters, std::atomic<RuleTable*>* table,
-         std::atomic<uint64_t>* generation);
+  // counters, spans and trace live in the counter file (CounterRegion); the worker is the only
+  // writer of its block and of its span ring's head.
+  Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters, SpanRing* spans, TraceControl* trace,
+         std::atomic<RuleTable*>* table, std::atomic<uint64_t>* generation);
   ~Worker();
 
   int start(std::string* error);
@@ -54,12 +51,10 @@ class Worker {
   void run();
   uint32_t drain_ring(const RuleTable& table, uint32_t input_index);
 
-  void record_span(Span span, uint64_t nanoseconds) { bump(counters_->spans[span][span_bucket(nanoseconds)]); }
-
   unsigned index_;
   WorkerSettings settings_;
-  uint32_t span_countdown_;
   WorkerBlock* counters_;
+  BatchTrace trace_;
   std::atomic<RuleTable*>* table_;
   std::atomic<uint64_t>* generation_;
   std::atomic<uint64_t> observed_{0};

@@ -3,6 +3,8 @@
 // Hot-path regression gate: runs build/Release/mcr_replay under callgrind, divides the
 // instructions of its measured loop by the packets it forwarded and fails when that is more
 // than the tolerance over baseline-instructions.json next to it. `--update` records a new baseline.
+// It also prices the span code: sampling off must stay within 1% of a build without it
+// (mcr_replay_nospans), every 64th batch traced within 3%.
 // Plain Node, no dependencies; docs/hot-path-gate.md explains what is measured.
 
 const { spawnSync } = require('node:child_process');
@@ -34,45 +36,48 @@ const valgrindVersion = version.stdout.trim();
 
 // The harness switches instrumentation on only around its measured loop (callgrind client
 // requests), so warm-up, setup and the checks afterwards are not counted.
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mcr-gate-'));
-const outFile = path.join(tmp, 'callgrind.out');
-let run;
-let profile;
-try {
-  run = spawnSync(
-    'valgrind',
-    ['--tool=callgrind', '--instr-atstart=no', '--collect-atstart=no', `--callgrind-out-file=${outFile}`, harness],
-    { encoding: 'utf8', timeout: 120_000, maxBuffer: 16 << 20 },
-  );
-  profile = fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : '';
-} finally {
-  fs.rmSync(tmp, { recursive: true, force: true });
-}
-if (run.error) fail(`could not run valgrind: ${run.error.message}`);
-if (run.status !== 0) {
-  // The harness names what it found wrong (counters, batching, allocations) on stderr;
-  // valgrind's own chatter is the lines starting with ==pid==.
-  const own = (run.stderr ?? '').split('\n').filter((l) => l.trim() !== '' && !/^==\d+==/.test(l));
-  fail(`mcr_replay exited with ${run.status ?? run.signal}${own.length ? `:\n  ${own.join('\n  ')}` : ''}`);
+function measure(binary, args = []) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mcr-gate-'));
+  const outFile = path.join(tmp, 'callgrind.out');
+  let run;
+  let profile;
+  try {
+    run = spawnSync(
+      'valgrind',
+      ['--tool=callgrind', '--instr-atstart=no', '--collect-atstart=no', `--callgrind-out-file=${outFile}`, binary, ...args],
+      { encoding: 'utf8', timeout: 120_000, maxBuffer: 16 << 20 },
+    );
+    profile = fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : '';
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  const name = [path.basename(binary), ...args].join(' ');
+  if (run.error) fail(`could not run valgrind: ${run.error.message}`);
+  if (run.status !== 0) {
+    // The harness names what it found wrong (counters, batching, allocations) on stderr;
+    // valgrind's own chatter is the lines starting with ==pid==.
+    const own = (run.stderr ?? '').split('\n').filter((l) => l.trim() !== '' && !/^==\d+==/.test(l));
+    fail(`${name} exited with ${run.status ?? run.signal}${own.length ? `:\n  ${own.join('\n  ')}` : ''}`);
+  }
+  const jsonLine = (run.stdout ?? '').split('\n').find((l) => l.startsWith('{'));
+  if (!jsonLine) fail(`${name} printed no JSON summary:\n${run.stdout}`);
+  const summary = JSON.parse(jsonLine);
+  if (!summary.underValgrind) fail(`${name} did not detect valgrind; the count would be meaningless`);
+  if (!summary.countersVerified || !summary.batchingVerified) fail(`${name} could not verify its counters`);
+  const allocations = summary.allocationsInLoop.operatorNew + summary.allocationsInLoop.malloc;
+  if (allocations !== 0) fail(`${name}: the measured loop allocated ${allocations} times; the per-packet path must not allocate`);
+  // `events:` names the columns; Ir (instructions) is the only event without cache simulation.
+  // `totals:` is the sum over the collected region; older callgrind versions write `summary:`.
+  const events = (profile.match(/^events:\s*(.+)$/m) ?? [])[1]?.trim().split(/\s+/) ?? [];
+  const irColumn = events.indexOf('Ir');
+  const totalsLine = (profile.match(/^totals:\s*(.+)$/m) ?? profile.match(/^summary:\s*(.+)$/m) ?? [])[1];
+  if (irColumn < 0 || totalsLine === undefined) fail(`${name}: no Ir totals in the callgrind output`);
+  const instructions = Number(totalsLine.trim().split(/\s+/)[irColumn]);
+  if (!(instructions > 0)) fail(`${name}: callgrind counted no instructions: were the client requests compiled in?`);
+  return { summary, instructions, allocations, perPacket: instructions / summary.packets };
 }
 
-const jsonLine = (run.stdout ?? '').split('\n').find((l) => l.startsWith('{'));
-if (!jsonLine) fail(`mcr_replay printed no JSON summary:\n${run.stdout}`);
-const summary = JSON.parse(jsonLine);
-if (!summary.underValgrind) fail('mcr_replay did not detect valgrind; the count would be meaningless');
-if (!summary.countersVerified || !summary.batchingVerified) fail('mcr_replay could not verify its counters');
-const allocations = summary.allocationsInLoop.operatorNew + summary.allocationsInLoop.malloc;
-if (allocations !== 0) fail(`the measured loop allocated ${allocations} times; the per-packet path must not allocate`);
-
-// `events:` names the columns; Ir (instructions) is the only event without cache simulation.
-// `totals:` is the sum over the collected region; older callgrind versions write `summary:`.
-const events = (profile.match(/^events:\s*(.+)$/m) ?? [])[1]?.trim().split(/\s+/) ?? [];
-const irColumn = events.indexOf('Ir');
-const totalsLine = (profile.match(/^totals:\s*(.+)$/m) ?? profile.match(/^summary:\s*(.+)$/m) ?? [])[1];
-if (irColumn < 0 || totalsLine === undefined) fail('no Ir totals in the callgrind output');
-const instructions = Number(totalsLine.trim().split(/\s+/)[irColumn]);
-if (!(instructions > 0)) fail('callgrind counted no instructions: were the client requests compiled in?');
-const perPacket = instructions / summary.packets;
+const { summary, instructions, allocations, perPacket } = measure(harness);
 
 const fmt = (n) => n.toFixed(1);
 const pct = (r) => `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)}%`;
@@ -124,3 +129,21 @@ if (change < -tolerance)
     `note: more than ${(tolerance * 100).toFixed(0)}% under the committed figure; if that is the new normal, ` +
       'record it so later regressions are measured from here: node native/tests/hot-path/gate.js --update',
   );
+
+// The span code's cost (issue #9): the shipped build with sampling off against a build without
+// the span code (MCR_ENABLE_SPANS=0, same sources and flags), and with every 64th batch traced
+// (records written, sends timed, rules noted).
+const withoutSpans = path.join(root, 'build', 'Release', 'mcr_replay_nospans');
+if (!fs.existsSync(withoutSpans)) fail(`${path.relative(root, withoutSpans)} is missing: run \`npm run build\` first`);
+const bare = measure(withoutSpans).perPacket;
+const sampled = measure(harness, ['--sample-every', '64']).perPacket;
+const SPAN_LIMITS = { off: 0.01, every64: 0.03 };
+const spanLines = [
+  ['sampling off', perPacket, SPAN_LIMITS.off],
+  ['every 64th batch traced', sampled, SPAN_LIMITS.every64],
+].map(([label, value, limit]) => {
+  const over = value / bare - 1;
+  return { ok: over <= limit, text: `${label}: ${fmt(value)} instructions/packet, ${pct(over)} over MCR_ENABLE_SPANS=0 (${fmt(bare)}; limit +${limit * 100}%)` };
+});
+for (const l of spanLines) (l.ok ? console.log : console.error)(`span cost ${l.ok ? 'ok' : 'too high'}: ${l.text}`);
+if (spanLines.some((l) => !l.ok)) process.exit(1);

@@ -30,6 +30,7 @@
 #include "mcr/parse.h"
 #include "mcr/rule_table.h"
 #include "mcr/worker.h"
+#include "trace_fixture.h"
 
 // ---- Allocation counter ------------------------------------------------------------------
 // Both doors to the heap are counted, so "zero" is a measurement: operator new (every form,
@@ -288,16 +289,23 @@ void build_fixture(Fixture& fx) {
 }
 
 // ---- One pass: exactly what Worker::drain_ring does with a full batch ---------------------
-void replay_batch(const Fixture& fx, mcr::SendBatcher& batcher, mcr::WorkerBlock& counters) {
+// The span hooks are part of it: begin and end per batch, the timed sends and the rules of a
+// traced batch (mcr/trace.h); --sample-every sets how often a batch is traced.
+void replay_batch(const Fixture& fx, mcr::SendBatcher& batcher, mcr::WorkerBlock& counters, mcr::BatchTrace& trace) {
+  trace.begin(0, 0, 1);
   for (const Frame& f : fx.frames) mcr::process_frame(fx.table, 0, f.bytes, f.len, f.len, batcher, counters);
-  mcr::flush_batch(fx.table, batcher, counters);
+  mcr::flush_batch(fx.table, batcher, counters, trace);
+  if (trace.active())
+    for (const Frame& f : fx.frames) mcr::trace_rules(fx.table, 0, f.bytes, f.len, f.len, trace);
+  trace.end(uint32_t(fx.frames.size()));
 }
 
 // ---- Counter check -------------------------------------------------------------------------
 // Every slot of the worker block is compared with what `passes` passes over the set must give,
 // worked out from the frame specs alone, so a path that drops, misroutes or double-counts
 // anything cannot be measured as if it were healthy.
-bool counters_match(const Fixture& fx, const mcr::WorkerBlock& got, uint64_t passes, std::string* report) {
+bool counters_match(const Fixture& fx, const mcr::WorkerBlock& got, uint64_t passes, uint64_t traced,
+                    std::string* report) {
   auto expected = std::make_unique<mcr::WorkerBlock>();
   auto add = [](std::atomic<uint64_t>& c, uint64_t by) { c.store(c.load() + by); };
   for (const Frame& f : fx.frames) {
@@ -317,6 +325,10 @@ bool counters_match(const Fixture& fx, const mcr::WorkerBlock& got, uint64_t pas
     }
   }
   add(expected->counters[mcr::batches], passes);
+  // Every traced batch wrote a record or counted it as dropped (nobody empties the ring here).
+  const uint64_t written = traced < mcr::kSpanRingRecords ? traced : mcr::kSpanRingRecords;
+  add(expected->counters[mcr::spans_written], written);
+  add(expected->counters[mcr::spans_dropped], traced - written);
 
   bool ok = true;
   auto check = [&](uint64_t want, uint64_t have, auto&& name) {
@@ -370,13 +382,16 @@ bool allocation_counter_works() {
 
 int main(int argc, char** argv) {
   uint64_t warmup = 20, iterations = 1000;
+  uint32_t sample_every = 0;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
       warmup = parse_count(argv[++i], "--warmup");
     else if (std::strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
       iterations = parse_count(argv[++i], "--iterations");
+    else if (std::strcmp(argv[i], "--sample-every") == 0 && i + 1 < argc)
+      sample_every = uint32_t(parse_count(argv[++i], "--sample-every"));
     else {
-      std::fprintf(stderr, "usage: mcr_replay [--warmup N] [--iterations N]\n");
+      std::fprintf(stderr, "usage: mcr_replay [--warmup N] [--iterations N] [--sample-every N]\n");
       return 2;
     }
   }
@@ -389,22 +404,25 @@ int main(int argc, char** argv) {
   build_fixture(fx);
   auto batcher = std::make_unique<mcr::SendBatcher>(null_send);
   auto counters = std::make_unique<mcr::WorkerBlock>();
+  mcr_test::TraceFixture tracing(counters.get(), sample_every);
+  mcr::BatchTrace& trace = tracing.trace;
 
   // Warm-up: lazy symbol binding (memset in flush) and first touches happen here, not below.
-  for (uint64_t i = 0; i < warmup; ++i) replay_batch(fx, *batcher, *counters);
+  for (uint64_t i = 0; i < warmup; ++i) replay_batch(fx, *batcher, *counters, trace);
 
   const uint64_t new_before = g_new_calls, malloc_before = g_malloc_calls;
   const uint64_t sink_calls_before = g_sink_calls, sink_messages_before = g_sink_messages;
   CALLGRIND_START_INSTRUMENTATION;
   CALLGRIND_TOGGLE_COLLECT;
-  for (uint64_t i = 0; i < iterations; ++i) replay_batch(fx, *batcher, *counters);
+  for (uint64_t i = 0; i < iterations; ++i) replay_batch(fx, *batcher, *counters, trace);
   CALLGRIND_TOGGLE_COLLECT;
   CALLGRIND_STOP_INSTRUMENTATION;
   const uint64_t new_in_loop = g_new_calls - new_before, malloc_in_loop = g_malloc_calls - malloc_before;
   const uint64_t sink_calls = g_sink_calls - sink_calls_before, sink_messages = g_sink_messages - sink_messages_before;
 
   std::string mismatch;
-  const bool counters_ok = counters_match(fx, *counters, warmup + iterations, &mismatch);
+  const uint64_t traced = MCR_ENABLE_SPANS && sample_every != 0 ? (warmup + iterations) / sample_every : 0;
+  const bool counters_ok = counters_match(fx, *counters, warmup + iterations, traced, &mismatch);
   uint64_t per_kind[5] = {};
   uint64_t sends_per_batch = 0;
   for (const Frame& f : fx.frames) {
@@ -419,13 +437,15 @@ int main(int argc, char** argv) {
       "{\"frameSet\":\"%s\",\"compiler\":\"g++ %s\",\"underValgrind\":%s,\"warmupIterations\":%llu,"
       "\"measuredIterations\":%llu,\"packets\":%llu,\"sends\":%llu,\"sendCalls\":%llu,"
       "\"categories\":{\"matchedOneOutput\":%llu,\"matchedFanOut\":%llu,\"noMatch\":%llu,\"malformed\":%llu},"
-      "\"allocationsInLoop\":{\"operatorNew\":%llu,\"malloc\":%llu},\"countersVerified\":%s,\"batchingVerified\":%s}\n",
+      "\"allocationsInLoop\":{\"operatorNew\":%llu,\"malloc\":%llu},\"countersVerified\":%s,\"batchingVerified\":%s,"
+      "\"spans\":%s,\"sampleEvery\":%u,\"tracedBatches\":%llu}\n",
       kFrameSetName, __VERSION__, RUNNING_ON_VALGRIND ? "true" : "false", (unsigned long long)warmup,
       (unsigned long long)iterations, (unsigned long long)(iterations * kFramesPerBatch),
       (unsigned long long)sink_messages, (unsigned long long)sink_calls, (unsigned long long)per_kind[to_one],
       (unsigned long long)per_kind[to_fan], (unsigned long long)(per_kind[miss_group] + per_kind[miss_port]),
       (unsigned long long)per_kind[malformed], (unsigned long long)new_in_loop, (unsigned long long)malloc_in_loop,
-      counters_ok ? "true" : "false", batching_ok ? "true" : "false");
+      counters_ok ? "true" : "false", batching_ok ? "true" : "false", MCR_ENABLE_SPANS ? "true" : "false", sample_every,
+      (unsigned long long)traced);
 
   int status = 0;
   if (!counters_ok) {
