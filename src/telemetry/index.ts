@@ -9,6 +9,7 @@ import type { Logger } from '../lib/logger';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 import { ExportFailures } from './failures';
 import { telemetryWanted, type TelemetrySettings } from './settings';
+import type { TraceExport, TraceSource } from './traces';
 
 export { resolveTelemetrySettings, telemetryWanted, TelemetrySettingsError, type TelemetrySettings } from './settings';
 
@@ -20,6 +21,8 @@ export interface TelemetrySources {
   ruleCount(): number;
   /** Data-plane crashes the supervisor recovered from (DataPlaneProcess.restarts). */
   dataPlaneRestarts(): number;
+  /** The workers' span records (src/telemetry/traces.ts): without it no batch spans are exported. */
+  traces?: TraceSource;
 }
 
 /** How long stop() waits for the last OTLP export. */
@@ -73,6 +76,7 @@ export async function startTelemetry(settings: TelemetrySettings, sources: Telem
   );
   const resource = telemetryResource(settings);
 
+  let traces: TraceExport | undefined;
   let prometheusReader: ReturnType<NonNullable<typeof prometheus>['prometheusReader']> | undefined;
   const metrics = new McrMetrics({
     settings,
@@ -80,6 +84,7 @@ export async function startTelemetry(settings: TelemetrySettings, sources: Telem
     sources,
     failures,
     log,
+    traceStats: () => traces?.stats(),
     ...(prometheus
       ? {
           prometheusReader: (producers: MetricProducer[]) => {
@@ -99,14 +104,22 @@ export async function startTelemetry(settings: TelemetrySettings, sources: Telem
     }
   }
 
-  // ---- TRACES: the call site for src/telemetry/traces.ts (another helper's part) -----------------
-  // When settings.tracesEndpoint is set, start the traces half here, e.g.
-  //   const { startTraces } = await import('./traces.js');
-  //   const traces = settings.tracesEndpoint ? await startTraces({ settings, resource, failures, log }) : undefined;
-  // and let controlSpan below delegate to traces.controlSpan, and stop() await traces.stop().
-  // Use `failures.failed('traces', err)` for failed span exports (counted in
-  // mcr_telemetry_export_failures_total{signal="traces"}).
-  // ----------------------------------------------------------------------------------------------
+  // ---- TRACES (src/telemetry/traces.ts): span records and control-plane spans over OTLP ----------
+  if (settings.tracesEndpoint && sources.traces) {
+    const { startTraces } = await import('./traces.js');
+    traces = startTraces({
+      tracesUrl: settings.tracesEndpoint,
+      protocol: settings.protocol,
+      resource,
+      spansPerSecond: settings.spansPerSecond,
+      source: sources.traces,
+      log,
+      onExportFailure: (err) => failures.failed('traces', err),
+    });
+    log.info(`OTLP traces to ${settings.tracesEndpoint} (${settings.protocol}), at most ${settings.spansPerSecond} batch spans/s`);
+  } else if (settings.tracesEndpoint) {
+    log.warn(`OTLP traces endpoint ${settings.tracesEndpoint} set, but this mcrd has no span-record source: no traces exported`);
+  }
 
   if (settings.metricsEndpoint)
     log.info(`OTLP metrics to ${settings.metricsEndpoint} (${settings.protocol}) every ${settings.metricExportIntervalMs} ms`, {
@@ -116,10 +129,11 @@ export async function startTelemetry(settings: TelemetrySettings, sources: Telem
   return {
     settings,
     metricsAddress: endpoint?.address,
-    controlSpan: untraced,
+    controlSpan: (name, attributes, fn) => (traces ? traces.controlSpan(name, attributes, fn) : untraced(name, attributes, fn)),
     stop() {
       stopping ??= (async () => {
         await endpoint?.close();
+        await traces?.stop();
         // The last OTLP export, bounded: a black-holed endpoint must not hold mcrd's stop.
         let timer: NodeJS.Timeout | undefined;
         const late = new Promise<void>((resolve) => {

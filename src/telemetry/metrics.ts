@@ -43,6 +43,7 @@ import type { Logger } from '../lib/logger';
 import { packageVersion } from '../lib/version';
 import type { ExportFailures } from './failures';
 import type { TelemetrySettings } from './settings';
+import type { TraceStats } from './traces';
 
 /**
  * Every metric mcrd exports, as the Prometheus exposition names it (the OTLP name is the same
@@ -69,6 +70,8 @@ import type { TelemetrySettings } from './settings';
  * | mcr_output_tx_errors_total | counter | rule, output | copies for it that could not be sent |
  * | mcr_dataplane_restarts_total | counter | | data-plane crashes the supervisor recovered from |
  * | mcr_telemetry_export_failures_total | counter | signal | failed OTLP exports (metrics, traces) |
+ * | mcr_spans_exported_total | counter | | spans the OTLP traces endpoint acknowledged (with traces only) |
+ * | mcr_spans_dropped_total | counter | reason | span records not exported: rate (over telemetry.spansPerSecond), queue (no export queue room), export (in failed requests) (with traces only) |
  * | mcr_build_info | gauge | version | always 1 |
  * | mcr_ring_wait_seconds | histogram | worker | sampled batches: oldest frame's kernel timestamp to pickup |
  * | mcr_batch_seconds | histogram | worker | sampled batches: pickup to the last send |
@@ -103,6 +106,8 @@ export const METRICS = [
   'mcr_output_tx_errors_total',
   'mcr_dataplane_restarts_total',
   'mcr_telemetry_export_failures_total',
+  'mcr_spans_exported_total',
+  'mcr_spans_dropped_total',
   'mcr_build_info',
   'mcr_ring_wait_seconds',
   'mcr_batch_seconds',
@@ -151,6 +156,8 @@ function once<V>(map: Map<string, V>, key: string, make: () => V): V {
   return v;
 }
 
+const DROP_REASONS = { rate: { reason: 'rate' }, queue: { reason: 'queue' }, export: { reason: 'export' } } as const;
+
 const snake = (camel: string): string => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** Upper bounds, in seconds, of the core's log2 µs buckets but the open last one: 2, 4, ... 2^(n-1) µs. */
@@ -193,6 +200,8 @@ export interface MetricsParts {
   sources: MetricSources;
   failures: ExportFailures;
   log: Logger;
+  /** The trace export's counts, when traces are exported. */
+  traceStats?: () => TraceStats | undefined;
   /** The Prometheus exporter (a MetricReader), when metricsListen is set; built by prometheus.ts. */
   prometheusReader?: (producers: MetricProducer[]) => MetricReader;
 }
@@ -293,8 +302,27 @@ export class McrMetrics {
       unit: '{export}',
       description: 'failed OTLP exports, by signal',
     });
+    const spansExported = meter.createObservableCounter('mcr_spans_exported', {
+      ...int,
+      unit: '{span}',
+      description: 'spans the OTLP traces endpoint acknowledged',
+    });
+    const spansDropped = meter.createObservableCounter('mcr_spans_dropped', {
+      ...int,
+      unit: '{span}',
+      description: 'span records not exported: over the spans-per-second budget (rate), no queue room (queue), in failed requests (export)',
+    });
     const buildInfo = meter.createObservableGauge('mcr_build_info', { ...int, description: 'mcr version; always 1' });
-    const observables: Observable[] = [...counters.map(([c]) => c), filtered, txErrors, restarts, exportFailures, buildInfo];
+    const observables: Observable[] = [
+      ...counters.map(([c]) => c),
+      filtered,
+      txErrors,
+      restarts,
+      exportFailures,
+      spansExported,
+      spansDropped,
+      buildInfo,
+    ];
 
     // ONE callback per collection: one counter-file read, precomputed attribute objects.
     meter.addBatchObservableCallback((result: BatchObservableResult) => {
@@ -319,6 +347,13 @@ export class McrMetrics {
       for (const signal of ['metrics', 'traces'] as const)
         result.observe(exportFailures, this.parts.failures.counts[signal], this.signalAttrs[signal]);
       result.observe(buildInfo, 1, this.buildAttrs);
+      const traces = this.parts.traceStats?.();
+      if (traces) {
+        result.observe(spansExported, traces.exported);
+        result.observe(spansDropped, traces.droppedRate, DROP_REASONS.rate);
+        result.observe(spansDropped, traces.droppedQueue, DROP_REASONS.queue);
+        result.observe(spansDropped, traces.droppedExport, DROP_REASONS.export);
+      }
     }, observables);
   }
 

@@ -12,6 +12,7 @@ import { startTelemetry, type Telemetry } from '../../src/telemetry/index';
 import { bucketBoundariesSeconds, estimatedSumSeconds, outputLabel, sumSeconds } from '../../src/telemetry/metrics';
 import { PROMETHEUS_CONTENT_TYPE } from '../../src/telemetry/prometheus';
 import { resolveTelemetrySettings } from '../../src/telemetry/settings';
+import { OtlpReceiver } from '../helpers/otlp-receiver';
 
 function counters(rx: number): Counters {
   const zero = spanHistogram(new Array<number>(20).fill(0));
@@ -159,6 +160,54 @@ describe('metrics through the Prometheus endpoint (fake counters)', () => {
   });
 });
 
+describe('traces wired through startTelemetry', () => {
+  test('controlSpan reaches the OTLP endpoint with the resource; span counts are metrics', async () => {
+    const receiver = await OtlpReceiver.start();
+    let telemetry: Telemetry | undefined;
+    try {
+      const settings = resolveTelemetrySettings(
+        { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.endpoint}/v1/traces`, OTEL_SERVICE_NAME: 'relay-7' },
+        { spansPerSecond: 1000, ruleMetricsLimit: 10 },
+        { metricsListen: '127.0.0.1:0' },
+      );
+      let enabled: boolean | undefined;
+      telemetry = await startTelemetry(
+        settings,
+        {
+          readStats: (): Stats => ({ uptimeSeconds: 1, totals: counters(1), workers: [{ worker: 0, ...counters(1) }], rules: [] }),
+          ruleCount: () => 0,
+          dataPlaneRestarts: () => 0,
+          traces: {
+            workers: () => 1,
+            drainSpans: () => [],
+            ruleForSlot: () => undefined,
+            interfaceName: () => undefined,
+            setRecordsEnabled: (on) => {
+              enabled = on;
+            },
+          },
+        },
+        Logger.create('error', 'text', 'telemetry'),
+      );
+      assert.ok(telemetry);
+      assert.equal(await telemetry.controlSpan('mcr.control.add', { 'mcr.rule.id': 'abc' }, () => 42), 42);
+      const body = await (await fetch(`http://${telemetry.metricsAddress}/metrics`)).text();
+      assert.match(body, /^mcr_spans_dropped_total\{reason="rate"\} 0$/m);
+      assert.match(body, /^mcr_spans_exported_total 0$/m);
+      await telemetry.stop();
+      assert.equal(enabled, false, 'records switched off again at stop');
+      const spans = receiver.spans();
+      assert.deepEqual(
+        spans.map((x) => [x.name, x.attributes['mcr.rule.id'], x.resource['service.name']]),
+        [['mcr.control.add', 'abc', 'relay-7']],
+      );
+    } finally {
+      await telemetry?.stop();
+      await receiver.close();
+    }
+  });
+});
+
 describe('histogram helpers', () => {
   test('boundaries are 2^i µs in seconds, one fewer than the buckets', () => {
     const b = bucketBoundariesSeconds(20);
@@ -171,9 +220,9 @@ describe('histogram helpers', () => {
     assert.equal(estimatedSumSeconds([1, 2, 1, 1]), (1 + 6 + 6 + 8) / 1e6);
   });
   test("the core's exact sum wins over the estimate when it has one", () => {
-    const exact = { ...spanHistogram([0, 2]), sumUs: 7 };
+    const exact = { ...spanHistogram([0, 2, 0]), sumUs: 7 };
     assert.equal(sumSeconds(exact), 7 / 1e6);
-    const none = { ...spanHistogram([0, 2]), sumUs: 0 };
+    const none = { ...spanHistogram([0, 2, 0]), sumUs: 0 };
     assert.equal(sumSeconds(none), 6 / 1e6);
     assert.equal(sumSeconds(spanHistogram([0, 0])), 0);
   });
