@@ -10,7 +10,7 @@ import { ConfigError, loadConfigFile, parseOutputShorthand, validateRuleSpec } f
 import { ControlClient, type RequestArgs } from '../control/client';
 import { defaultControlSocket, type Method, type Methods, type RuleSelector, type Stats, type VersionResult } from '../control/protocol';
 import { packageVersion } from '../lib/version';
-import { renderPing, renderRules, renderStats, renderWorkers } from './render';
+import { renderPing, renderRules, renderStats, renderTrace, renderWorkers } from './render';
 import { McrError } from '../lib/errors';
 
 /** The user typed something mcrctl cannot accept (exit 2). */
@@ -109,6 +109,33 @@ function buildProgram(): Command {
     .action(async () => {
       const result = await call(globals(), 'workers');
       print(globals(), result, () => renderWorkers(result));
+    });
+
+  program
+    .command('trace')
+    .description('show or change span sampling; --rule records the next batches of one rule')
+    .option('--sample <n>', 'time one receive batch in N (0 = off) until the next reload or data-plane restart', (v) =>
+      parseNonNegative(v, '--sample'),
+    )
+    .option('--rule <name-or-id>', 'record the next --count batches that touch this rule, whatever the sampling')
+    .option('--count <k>', 'batches to record with --rule (default 1)', (v) => parseNonNegative(v, '--count'))
+    .option('--timeout <seconds>', 'how long --rule waits for them (default 10)', (v) => parseNonNegative(v, '--timeout'))
+    .action(async (opts: { sample?: number; rule?: string; count?: number; timeout?: number }) => {
+      if (opts.rule === undefined && (opts.count !== undefined || opts.timeout !== undefined))
+        throw new UsageError('trace: --count and --timeout need --rule');
+      const params = {
+        ...(opts.sample !== undefined ? { sample: opts.sample } : {}),
+        ...(opts.rule !== undefined ? { rule: opts.rule, count: opts.count ?? 1 } : {}),
+        ...(opts.timeout !== undefined ? { timeoutSeconds: opts.timeout } : {}),
+      };
+      const waitMs = opts.rule !== undefined ? ((opts.timeout ?? 10) + 5) * 1000 : undefined;
+      const client = new ControlClient(globals().socket, waitMs);
+      try {
+        const result = await client.request('trace', params);
+        print(globals(), result, () => renderTrace(result));
+      } finally {
+        client.close();
+      }
     });
 
   const logLevel = program.command('log-level').description('get or set the daemon log level');
@@ -292,6 +319,11 @@ async function watchStats(globals: GlobalOptions, intervalSeconds: number): Prom
     process.off('SIGTERM', onInterrupt);
     client.close();
   }
+}
+
+function parseNonNegative(value: string, flag: string): number {
+  if (!/^[0-9]+$/.test(value)) throw new UsageError(`${flag}: expected a whole number, got "${value}"`);
+  return Number(value);
 }
 
 function parseInterval(value: string | true): number {

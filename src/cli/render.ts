@@ -2,7 +2,7 @@
 // Turns control-protocol results into mcrctl's human-readable text (tables, one-line summaries).
 // Reads results defensively: a field a newer or older mcrd leaves out shows as 0 or '-', never a crash.
 
-import type { Counters, PingResult, RuleView, Stats, WorkersResult } from '../control/protocol';
+import type { Counters, PingResult, RuleView, Stats, TraceResult, WorkersResult } from '../control/protocol';
 import { spanDelta, spanHistogram, type SpanHistogram } from '../lib/histogram';
 import { formatCount, formatTable } from './table';
 
@@ -159,6 +159,39 @@ export function renderWorkers(result: WorkersResult): string {
   ]);
   const table = rows.length === 0 ? 'no workers' : formatTable(['WORKER', 'CPU', 'RX', 'TX', 'RING_DROPS'], rows);
   return [`dataplane: ${parts.join(', ')}`, '', table].join('\n');
+}
+
+export function renderTrace(result: TraceResult): string {
+  const sampling = result.sampleEvery === 0 ? 'off' : result.sampleEvery === 1 ? 'every batch' : `1 batch in ${result.sampleEvery}`;
+  const lines = [
+    `sampling: ${sampling}${result.override ? ` (override until the next reload or data-plane restart; configured: ${result.configuredSampleEvery})` : ' (configured)'}`,
+    `span records: ${result.exporting ? 'exported (OTLP traces)' : 'not exported'}; ${formatCount(result.spansWritten)} written, ${formatCount(result.spansDropped)} dropped (ring full)`,
+  ];
+  if (result.chase) lines.push(`chasing rule ${result.chase.rule}: ${result.chase.remaining} batches to go`);
+  if (result.batches) {
+    lines.push('');
+    if (result.batches.length === 0) lines.push('no batch touched the rule before the wait ran out');
+    else
+      lines.push(
+        formatTable(
+          ['TIME', 'WORKER', 'INPUT', 'PKTS', 'RING_WAIT_US', 'CLASSIFY_US', 'BATCH_US', 'SENDS (IF PKTS/ERRS US)', 'RULES'],
+          result.batches.map((b) => [
+            b.at.slice(11, 23),
+            String(b.worker),
+            b.input,
+            String(b.packets),
+            b.ringWaitUs.toFixed(1),
+            b.classifyUs.toFixed(1),
+            b.batchUs.toFixed(1),
+            b.sends
+              .map((x) => `${x.interface} ${x.packets}/${x.errors}${x.errno ? ` errno ${x.errno}` : ''} ${x.us.toFixed(1)}`)
+              .join(', ') + (b.sendsOverflow ? ` +${b.sendsOverflow} more` : ''),
+            b.rules.join(','),
+          ]),
+        ),
+      );
+  }
+  return lines.join('\n');
 }
 
 /** 12s, 5m03s, 2h05m, 3d04h: precise when short, readable when long. */

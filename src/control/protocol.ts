@@ -66,6 +66,9 @@ export interface Counters {
   batches: number;
   /** Times a worker slept in poll() and woke (0 with busyPoll). */
   wakeups: number;
+  /** Span records the workers wrote for export, and those lost because nobody took them in time. */
+  spansWritten: number;
+  spansDropped: number;
   /** Sampled spans (log2 µs histograms, src/lib/histogram.ts), keyed by span name in camelCase. */
   spans: Record<string, SpanHistogram>;
 }
@@ -127,6 +130,50 @@ export interface ReloadResult {
   removed: number;
 }
 
+/** `trace`: change or show the workers' tracing; with rule and count, chase one rule's batches. */
+export interface TraceParams {
+  /** time one receive batch in this many (0 = off) until the next reload or data-plane restart */
+  sample?: number;
+  /** rule name or id to chase: the next `count` batches that touch it are recorded */
+  rule?: string;
+  count?: number;
+  /** how long to wait for the chased batches (default 10 s) */
+  timeoutSeconds?: number;
+}
+
+/** One recorded batch, as `mcrctl trace --rule` shows it (times in µs from the batch's pickup). */
+export interface TracedBatch {
+  /** ISO time of the pickup */
+  at: string;
+  worker: number;
+  input: string;
+  packets: number;
+  bytes: number;
+  /** oldest frame written by the kernel -> pickup */
+  ringWaitUs: number;
+  /** pickup -> every frame parsed and matched */
+  classifyUs: number;
+  /** pickup -> ring slots released */
+  batchUs: number;
+  rules: string[];
+  sends: { interface: string; packets: number; errors: number; errno: number; us: number }[];
+  sendsOverflow: number;
+}
+
+export interface TraceResult {
+  sampleEvery: number;
+  /** the config file's spanSampleEvery; sampleEvery differs only while an override is in force */
+  configuredSampleEvery: number;
+  override: boolean;
+  /** span records are written for an exporter (OTLP traces configured) */
+  exporting: boolean;
+  chase: { rule: string; remaining: number } | null;
+  spansWritten: number;
+  spansDropped: number;
+  /** with rule and count: the batches recorded (fewer than count when the wait ran out) */
+  batches?: TracedBatch[];
+}
+
 // ---- methods ---------------------------------------------------------------------------------
 
 /** The params of a method that takes none: it may be omitted (anything sent is ignored). */
@@ -144,6 +191,7 @@ export interface Methods {
   remove: { params: RuleSelector; result: { removed: RuleView } };
   stats: { params: NoParams; result: Stats };
   workers: { params: NoParams; result: WorkersResult };
+  trace: { params: TraceParams | undefined; result: TraceResult };
   'logLevel.get': { params: NoParams; result: { level: LogLevel } };
   'logLevel.set': { params: { level: LogLevel }; result: { level: LogLevel } };
   'config.show': { params: NoParams; result: { path: string | null; config: Config } };
@@ -161,6 +209,7 @@ export const METHODS = [
   'remove',
   'stats',
   'workers',
+  'trace',
   'logLevel.get',
   'logLevel.set',
   'config.show',

@@ -13,12 +13,19 @@ import {
   type RuleSelector,
   type RuleView,
   type Stats,
+  type TraceParams,
+  type TraceResult,
+  type TracedBatch,
 } from '../control/protocol';
+import type { InterfaceNames } from '../lib/interfaces';
+import type { HrTime, NativeSpanRecord } from '../native/addon';
+import type { SpanRecords } from './span-records';
 import type { Logger } from '../lib/logger';
 import { packageVersion } from '../lib/version';
 import type { DataPlane } from './dataplane-process';
 import type { RuleChanges } from './rule-changes';
 import type { RuleRecord, RuleRegistry } from './rule-registry';
+import { LIMITS } from '../config/types';
 
 /** The daemon's config as the handlers read it. */
 export interface ConfigView {
@@ -27,7 +34,7 @@ export interface ConfigView {
 }
 
 export interface HandlerParts {
-  registry: Pick<RuleRegistry, 'list'>;
+  registry: Pick<RuleRegistry, 'list' | 'byId' | 'byName'>;
   changes: Pick<RuleChanges, 'add' | 'remove' | 'reload'>;
   dataPlane: DataPlane;
   host: ConfigView;
@@ -35,6 +42,8 @@ export interface HandlerParts {
   /** Epoch ms of mcrd's start. */
   startedAt: number;
   readStats(): Stats;
+  spans: SpanRecords;
+  interfaces: InterfaceNames;
 }
 
 export function paramChecks(host: ConfigView): ParamChecks {
@@ -47,6 +56,7 @@ export function paramChecks(host: ConfigView): ParamChecks {
     remove: ruleSelector,
     stats: noParams,
     workers: noParams,
+    trace: traceParams,
     'logLevel.get': noParams,
     'logLevel.set': (raw) => {
       const level = raw?.level;
@@ -89,6 +99,7 @@ export function handlers(parts: HandlerParts): Handlers {
         };
       }),
     }),
+    trace: (params) => trace(parts, params ?? {}),
     'logLevel.get': () => ({ level: log.level }),
     'logLevel.set': ({ level }) => {
       log.setLevel(level);
@@ -106,6 +117,84 @@ export function handlers(parts: HandlerParts): Handlers {
         throw err;
       }),
   };
+}
+
+async function trace(parts: HandlerParts, params: TraceParams): Promise<TraceResult> {
+  const { spans, registry, host } = parts;
+  const label = (slot: number): string => {
+    const r = registry.list().find((x) => x.slot === slot);
+    return r ? (r.spec.name ?? r.id) : `slot ${slot}`;
+  };
+  if (params.sample !== undefined) spans.overrideSample(params.sample);
+  let batches: TracedBatch[] | undefined;
+  if (params.rule !== undefined) {
+    const record = registry.byName(params.rule) ?? registry.byId(params.rule);
+    if (!record) throw new ProtocolError('ENOENT', `rule: no rule named or with id "${params.rule}"`);
+    const records = await spans.chaseRule(record.slot, params.count ?? 1, (params.timeoutSeconds ?? 10) * 1000);
+    batches = records.map((r) => tracedBatch(r, label, parts.interfaces));
+  }
+  const state = spans.chasing;
+  const totals = parts.readStats().totals;
+  return {
+    sampleEvery: spans.override ?? host.config.spanSampleEvery,
+    configuredSampleEvery: host.config.spanSampleEvery,
+    override: spans.override !== undefined,
+    exporting: spans.isExporting,
+    chase: state ? { rule: label(state.slot), remaining: state.remaining } : null,
+    spansWritten: totals.spansWritten,
+    spansDropped: totals.spansDropped,
+    ...(batches ? { batches } : {}),
+  };
+}
+
+const ns = (t: HrTime): number => t[0] * 1e9 + t[1];
+const usBetween = (from: HrTime, to: HrTime): number => Math.round((ns(to) - ns(from)) / 100) / 10;
+
+function tracedBatch(r: NativeSpanRecord, label: (slot: number) => string, interfaces: InterfaceNames): TracedBatch {
+  return {
+    at: new Date(r.pickup[0] * 1000 + r.pickup[1] / 1e6).toISOString(),
+    worker: r.worker,
+    input: interfaces.name(r.inputIfindex),
+    packets: r.packets,
+    bytes: r.bytes,
+    ringWaitUs: usBetween(r.oldestFrame, r.pickup),
+    classifyUs: usBetween(r.pickup, r.classified),
+    batchUs: usBetween(r.pickup, r.released),
+    rules: r.ruleSlots.map(label),
+    sends: r.sends.map((s) => ({
+      interface: interfaces.name(s.ifindex),
+      packets: s.packets,
+      errors: s.errors,
+      errno: s.errno,
+      us: usBetween(s.start, s.end),
+    })),
+    sendsOverflow: r.sendsOverflow,
+  };
+}
+
+function traceParams(raw: Record<string, unknown> | undefined): TraceParams | undefined {
+  if (raw === undefined) return undefined;
+  const out: TraceParams = {};
+  const integer = (key: string, min: number, max: number): number | undefined => {
+    const v = raw[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      throw new ProtocolError('EINVAL', `${key}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const sample = integer('sample', 0, LIMITS.maxSpanSampleEvery);
+  if (sample !== undefined) out.sample = sample;
+  const count = integer('count', 1, 10_000);
+  const timeout = integer('timeoutSeconds', 1, 3600);
+  if (raw.rule !== undefined) {
+    if (typeof raw.rule !== 'string' || raw.rule === '') throw new ProtocolError('EINVAL', 'rule: expected a rule name or id');
+    out.rule = raw.rule;
+    out.count = count ?? 1;
+    if (timeout !== undefined) out.timeoutSeconds = timeout;
+  } else if (count !== undefined || timeout !== undefined) {
+    throw new ProtocolError('EINVAL', 'count and timeoutSeconds need a rule');
+  }
+  return out;
 }
 
 /** A rule as the protocol shows it: `pending` until a data plane has reported on it. */

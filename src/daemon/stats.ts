@@ -46,6 +46,8 @@ function emptyCounters(spanNames: string[], bucketCount: number): Counters {
     ttlExpired: 0,
     batches: 0,
     wakeups: 0,
+    spansWritten: 0,
+    spansDropped: 0,
   };
 }
 
@@ -64,6 +66,8 @@ export const NUMERIC_COUNTERS = [
   'ttlExpired',
   'batches',
   'wakeups',
+  'spansWritten',
+  'spansDropped',
 ] as const;
 
 function addInto(total: Counters, c: Counters): void {
@@ -72,7 +76,10 @@ function addInto(total: Counters, c: Counters): void {
   for (const [k, v] of Object.entries(c.txErrorsByErrno)) total.txErrorsByErrno[k] = (total.txErrorsByErrno[k] ?? 0) + v;
   for (const [k, h] of Object.entries(c.spans)) {
     const into = total.spans[k];
-    total.spans[k] = histogram(h.buckets.map((v, b) => v + (into?.buckets[b] ?? 0)));
+    total.spans[k] = histogram(
+      h.buckets.map((v, b) => v + (into?.buckets[b] ?? 0)),
+      h.sumUs + (into?.sumUs ?? 0),
+    );
   }
 }
 
@@ -108,6 +115,16 @@ export class StatsReader implements CounterSource {
     this.outputBases = new Float64Array(addon.Counters.maxOutputSlots * 3);
   }
 
+  /** The counter file itself, for the span rings and trace switches (src/daemon/span-records.ts). */
+  get counterFile(): NativeCounters {
+    return this.counters;
+  }
+
+  /** Workers whose blocks and span rings may hold data: the highest count any data plane used. */
+  get workerCount(): number {
+    return this.workersSeen;
+  }
+
   noteWorkers(count: number): void {
     this.workersSeen = Math.max(this.workersSeen, count);
   }
@@ -128,7 +145,7 @@ export class StatsReader implements CounterSource {
     const totals = this.empty();
     const workers: ({ worker: number } & Counters)[] = [];
     snap.workers.slice(0, this.workersSeen).forEach((values, worker) => {
-      const c = this.decode(values, snap.spans[worker]);
+      const c = this.decode(values, snap.spans[worker], snap.spanSumsNs[worker]);
       addInto(totals, c);
       if (worker < activeWorkers) workers.push({ worker, ...c });
     });
@@ -161,11 +178,14 @@ export class StatsReader implements CounterSource {
     return emptyCounters(this.spanNames, this.spanBuckets);
   }
 
-  private decode(values: Float64Array, spans: Float64Array | undefined): Counters {
+  private decode(values: Float64Array, spans: Float64Array | undefined, sumsNs: Float64Array | undefined): Counters {
     const c = this.empty();
     this.spanNames.forEach((name, i) => {
       const at = i * this.spanBuckets;
-      c.spans[camel(name)] = histogram(Array.from(spans?.subarray(at, at + this.spanBuckets) ?? new Float64Array(this.spanBuckets)));
+      c.spans[camel(name)] = histogram(
+        Array.from(spans?.subarray(at, at + this.spanBuckets) ?? new Float64Array(this.spanBuckets)),
+        (sumsNs?.[i] ?? 0) / 1000,
+      );
     });
     const get = (name: string): number => values[this.names.indexOf(name)] ?? 0;
     c.rxFrames = get('rx_frames');
@@ -180,6 +200,8 @@ export class StatsReader implements CounterSource {
     c.batches = get('batches');
     c.wakeups = get('wakeups');
     c.ttlExpired = get('ttl_expired');
+    c.spansWritten = get('spans_written');
+    c.spansDropped = get('spans_dropped');
     c.txBytes = get('tx_bytes');
     for (const [native, key] of Object.entries(TX_ERRORS)) {
       c.txErrorsByErrno[key] = get(native);

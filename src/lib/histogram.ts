@@ -6,6 +6,8 @@
 export interface SpanHistogram {
   samples: number;
   buckets: number[];
+  /** The sampled durations summed, in µs (exact: the core sums nanoseconds); the histograms' _sum. */
+  sumUs: number;
   /** Upper bounds (µs) of the buckets holding these quantiles; null without samples. */
   p50Us: number | null;
   p99Us: number | null;
@@ -25,11 +27,12 @@ function bucketQuantile(buckets: number[], samples: number, q: number): number |
   return 2 ** (buckets.length - 1);
 }
 
-export function spanHistogram(buckets: number[]): SpanHistogram {
+export function spanHistogram(buckets: number[], sumUs = 0): SpanHistogram {
   const samples = buckets.reduce((a, b) => a + b, 0);
   return {
     samples,
     buckets,
+    sumUs,
     p50Us: bucketQuantile(buckets, samples, 0.5),
     p99Us: bucketQuantile(buckets, samples, 0.99),
     p999Us: bucketQuantile(buckets, samples, 0.999),
@@ -39,5 +42,8 @@ export function spanHistogram(buckets: number[]): SpanHistogram {
 
 /** after - before, bucket by bucket (for a rate window); a missing `before` means zero. */
 export function spanDelta(after: SpanHistogram, before?: SpanHistogram): SpanHistogram {
-  return spanHistogram(after.buckets.map((v, b) => Math.max(0, v - (before?.buckets[b] ?? 0))));
+  return spanHistogram(
+    after.buckets.map((v, b) => Math.max(0, v - (before?.buckets[b] ?? 0))),
+    Math.max(0, after.sumUs - (before?.sumUs ?? 0)),
+  );
 }

@@ -88,6 +88,8 @@ export interface CounterSnapshot {
   workers: Float64Array[];
   /** Per worker: `spanBuckets` log2 microsecond buckets per span, in `spanNames` order. */
   spans: Float64Array[];
+  /** Per worker: the sampled durations summed per span, nanoseconds, in `spanNames` order. */
+  spanSumsNs: Float64Array[];
   /** Two values (packets, bytes) per requested rule slot. */
   rules: Float64Array;
   /** Three values (packets, bytes, errors) per requested output slot. */
@@ -95,8 +97,67 @@ export interface CounterSnapshot {
   dataplaneStarts: number;
 }
 
+/** CLOCK_REALTIME as [seconds, nanoseconds], the OpenTelemetry HrTime form (exact, no BigInt). */
+export type HrTime = [number, number];
+
+/** One sendmmsg call of a traced batch (a refused call is one entry with packets 0). */
+export interface NativeSpanSend {
+  start: HrTime;
+  end: HrTime;
+  /** egress interface */
+  ifindex: number;
+  /** datagrams the kernel accepted, and their payload bytes */
+  packets: number;
+  bytes: number;
+  /** datagrams refused; errno is the call's error (0 when none) */
+  errors: number;
+  errno: number;
+}
+
+/** One traced receive batch, as the worker wrote it into its span ring (native/include/mcr/trace.h). */
+export interface NativeSpanRecord {
+  worker: number;
+  inputIfindex: number;
+  packets: number;
+  bytes: number;
+  /** the kernel's timestamp of the batch's oldest frame */
+  oldestFrame: HrTime;
+  /** the worker picked the batch up */
+  pickup: HrTime;
+  /** every frame parsed and matched, the sends queued */
+  classified: HrTime;
+  /** the ring slots went back to the kernel (the batch's end) */
+  released: HrTime;
+  /** counter slots of the first rules the batch matched (RuleRecord.slot), in order seen */
+  ruleSlots: number[];
+  /** distinct rules matched; more than ruleSlots.length when the record had no room */
+  rulesMatched: number;
+  sends: NativeSpanSend[];
+  /** sendmmsg calls the record had no room for */
+  sendsOverflow: number;
+  /** recorded because of the sampling rate, and/or because it touched the chased rule */
+  sampled: boolean;
+  chased: boolean;
+}
+
+/** The workers' tracing switches, in the counter file (the supervisor writes them, workers read them per batch). */
+export interface TraceState {
+  /** time one receive batch in this many (0 = none) */
+  sampleEvery: number;
+  /** workers write span records (someone reads them); otherwise sampled batches only feed the histograms */
+  recordsEnabled: boolean;
+  /** rule slot being chased, and how many more batches touching it to record (0 = no chase) */
+  chaseRuleSlot: number;
+  chaseRemaining: number;
+}
+
 export interface NativeCounters {
   snapshot(workers: number, ruleSlots: Uint32Array, outputSlots: Uint32Array): CounterSnapshot;
+  /** Takes up to `max` span records out of one worker's ring (oldest first). */
+  drainSpans(worker: number, max: number): NativeSpanRecord[];
+  /** Changes the given switches; the others keep their values. */
+  setTrace(settings: Partial<TraceState>): void;
+  traceState(): TraceState;
   close(): void;
 }
 

@@ -13,6 +13,8 @@ function counters(c: { ringDrops?: number; eagain?: number; enobufs?: number; ot
   const enobufs = c.enobufs ?? 0;
   return {
     rxFrames: 0,
+    spansWritten: 0,
+    spansDropped: 0,
     rxBytes: 0,
     matched: 0,
     noMatch: 0,
