@@ -323,3 +323,68 @@ describe('mcrd without telemetry loads no OpenTelemetry module', { skip }, () =>
     assert.ok(on.length > 0, 'with --metrics-listen the SDK is in the module cache');
   });
 });
+
+describe('a config reload that changes the telemetry section', { skip }, () => {
+  let t: Topology;
+  let dir: TempDir;
+  let mcrd: DaemonHandle | undefined;
+
+  before(async () => {
+    dir = new TempDir();
+    t = await quietOneHop('promr');
+  });
+  after(async () => {
+    await mcrd?.stop();
+    await t?.destroy();
+    dir?.remove();
+  });
+
+  it('moves the endpoint to the new address with the counters intact; an unchanged section restarts nothing', async () => {
+    const rule = {
+      name: 'video',
+      input: { interface: 'r0', group: VIDEO.group, port: VIDEO.port },
+      outputs: [{ group: VIDEO.out, port: VIDEO.outPort, interface: 'r1' }],
+    };
+    const file = dir.config('mcr.json5', { telemetry: { metricsListen: '127.0.0.1:0' }, rules: [rule] });
+    mcrd = await startDaemon(t, 'relay', { configFile: file });
+    const d = mcrd;
+    const first = await metricsAddress(d);
+    const rx = async (address: string): Promise<number> => {
+      const body = (await t.exec('relay', 'curl', ['-sS', '--fail', `http://${address}/metrics`])).stdout;
+      return [...samples(body)].filter(([k]) => k.startsWith('mcr_rx_packets_total')).reduce((a, [, v]) => a + v, 0);
+    };
+    /** curl's exit code: 7 is "connection refused" (nothing listens there any more). */
+    const curlCode = async (address: string): Promise<number> =>
+      (await t.exec('relay', 'curl', ['-sS', '-o', '/dev/null', `http://${address}/metrics`], { allowFail: true })).code;
+    const N = 2_000;
+    await streamExactly(t, { ...VIDEO, count: N, rate: 10_000 });
+    assert.equal(
+      await pollUntil(
+        () => rx(first),
+        (v) => v === N,
+        `${N} on ${first}`,
+      ),
+      N,
+    );
+
+    const changes = (): number => d.stderr.split('\n').filter((l) => l.includes('telemetry settings changed: restarting telemetry')).length;
+    dir.config('mcr.json5', { telemetry: { metricsListen: '127.0.0.1:19464' }, rules: [rule] });
+    await d.ctl(['config', 'reload']);
+    assert.equal(changes(), 1);
+    assert.match(d.stderr, /Prometheus metrics on http:\/\/127\.0\.0\.1:19464\/metrics/);
+    assert.equal(await rx('127.0.0.1:19464'), N);
+    assert.equal(await curlCode(first), 7);
+
+    await d.ctl(['config', 'reload']);
+    assert.equal(changes(), 1, 'the same section again: nothing restarted');
+    assert.equal(await rx('127.0.0.1:19464'), N);
+
+    dir.config('mcr.json5', { rules: [rule] });
+    await d.ctl(['config', 'reload']);
+    assert.equal(changes(), 2);
+    assert.match(d.stderr, /telemetry off: nothing to export/);
+    assert.equal(await curlCode('127.0.0.1:19464'), 7);
+    // Forwarding never stopped.
+    await streamExactly(t, { ...VIDEO, count: N, rate: 10_000 });
+  });
+});

@@ -3,9 +3,11 @@
 // flags; bad values name the variable. Also the bounded-rate export failure log and the
 // histogram helpers of the metrics.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { TELEMETRY_DEFAULTS, type TelemetryConfig } from '../../src/config/types';
 import { Logger } from '../../src/lib/logger';
+import { MCRD } from '../../lab/paths';
 import { ExportFailures } from '../../src/telemetry/failures';
 import {
   parseResourceAttributes,
@@ -197,5 +199,38 @@ describe('export failure log', () => {
     assert.equal(lines.length, 3);
     assert.match(lines[2] ?? '', /telemetry error: collection failed \(and 40 more since the last such message\)/);
     assert.deepEqual(failures.counts, { metrics: 100, traces: 1 });
+  });
+});
+
+describe('mcrd refuses bad telemetry settings with exit 2 (before it creates anything)', () => {
+  const mcrd = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [MCRD, '--control-socket', `/tmp/mcrt-telemetry-${process.pid}.sock`, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+      timeout: 20_000,
+    });
+
+  test('a bad OTEL_* variable is named', () => {
+    const grpc = mcrd([], { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
+    assert.equal(grpc.status, 2);
+    assert.equal(
+      grpc.stderr,
+      'mcrd: invalid telemetry setting: OTEL_EXPORTER_OTLP_PROTOCOL: grpc is not supported by mcrd (it exports over HTTP): use http/protobuf or http/json\n',
+    );
+    const interval = mcrd([], { OTEL_METRIC_EXPORT_INTERVAL: 'soon' });
+    assert.equal(interval.status, 2);
+    assert.match(interval.stderr, /^mcrd: invalid telemetry setting: OTEL_METRIC_EXPORT_INTERVAL: expected milliseconds/);
+  });
+
+  test('--otlp-endpoint and --metrics-listen are checked like the config file', () => {
+    const endpoint = mcrd(['--otlp-endpoint', 'collector:4318']);
+    assert.equal(endpoint.status, 2);
+    assert.match(
+      endpoint.stderr,
+      /^mcrd: option '--otlp-endpoint <url>' argument 'collector:4318' is invalid\. expected an http:\/\/ or https:\/\/ URL/,
+    );
+    const listen = mcrd(['--metrics-listen', '9464']);
+    assert.equal(listen.status, 2);
+    assert.match(listen.stderr, /^mcrd: option '--metrics-listen <host:port>' argument '9464' is invalid\. expected HOST:PORT/);
   });
 });
