@@ -120,7 +120,20 @@ export class Daemon implements ConfigHost {
       this.log.info('interface change picked up', { rulesUp: statuses.filter((s) => s.input === 'up').length });
       this.logRuleProblems();
     });
-    this.changes = new RuleChanges({ registry: this.registry, dataPlane: this.dataPlane, counters: this.stats, host: this, log: this.log });
+    this.changes = new RuleChanges({
+      registry: this.registry,
+      dataPlane: this.dataPlane,
+      counters: this.stats,
+      host: this,
+      log: this.log,
+      span: (name, attributes, fn) => (this.telemetry ? this.telemetry.controlSpan(name, attributes, fn) : fn()),
+    });
+    // A data plane that died: a control-plane span from its exit to its replacement's ready.
+    this.dataPlane.on('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+      if (!this.started || this.stopping || !this.telemetry) return;
+      const ready = new Promise<void>((resolve) => this.dataPlane.once('ready', () => resolve()));
+      void this.telemetry.controlSpan('mcr.dataplane.restart', { 'mcr.dataplane.exit': signal ?? `code ${code}` }, () => ready);
+    });
     this.watch = new CounterWatch(() => this.readStats().totals, this.log);
     const methods = {
       checks: paramChecks(this),
@@ -143,6 +156,16 @@ export class Daemon implements ConfigHost {
         this.stats.read(this.registry.list().slice(0, maxRules), Number.MAX_SAFE_INTEGER, (Date.now() - this.startedAt) / 1000),
       ruleCount: () => this.registry.size,
       dataPlaneRestarts: () => this.dataPlane.restarts,
+      traces: {
+        workers: () => this.stats.workerCount,
+        drainSpans: (worker, max) => this.spans.drain(worker, max),
+        ruleForSlot: (slot) => {
+          const r = this.registry.bySlot(slot);
+          return r ? { id: r.id, ...(r.spec.name ? { name: r.spec.name } : {}) } : undefined;
+        },
+        interfaceName: (ifindex) => this.interfaces.name(ifindex),
+        setRecordsEnabled: (on) => this.spans.setExporting(on),
+      },
     };
   }
 

@@ -34,7 +34,7 @@ export interface ConfigView {
 }
 
 export interface HandlerParts {
-  registry: Pick<RuleRegistry, 'list' | 'byId' | 'byName'>;
+  registry: Pick<RuleRegistry, 'list' | 'byId' | 'byName' | 'bySlot'>;
   changes: Pick<RuleChanges, 'add' | 'remove' | 'reload'>;
   dataPlane: DataPlane;
   host: ConfigView;
@@ -122,7 +122,7 @@ export function handlers(parts: HandlerParts): Handlers {
 async function trace(parts: HandlerParts, params: TraceParams): Promise<TraceResult> {
   const { spans, registry, host } = parts;
   const label = (slot: number): string => {
-    const r = registry.list().find((x) => x.slot === slot);
+    const r = registry.bySlot(slot);
     return r ? (r.spec.name ?? r.id) : `slot ${slot}`;
   };
   if (params.sample !== undefined) spans.overrideSample(params.sample);

@@ -31,6 +31,8 @@ export interface RuleChangeParts {
   counters: Pick<CounterSource, 'markBase'>;
   host: ConfigHost;
   log: Logger;
+  /** Runs a change inside a control-plane span (telemetry's controlSpan); absent: just runs it. */
+  span?: <T>(name: string, attributes: Record<string, string | number>, fn: () => Promise<T>) => Promise<T>;
 }
 
 export class RuleChanges {
@@ -45,49 +47,54 @@ export class RuleChanges {
 
   /** A validated rule; refused with EEXIST (same input or name) or EDATAPLANE (the core's reason). */
   add(spec: RuleSpec): Promise<RuleRecord> {
-    return this.serial(async () => {
-      const { registry, dataPlane, log } = this.parts;
-      const id = ruleId(spec);
-      const clash = registry.byId(id);
-      if (clash)
-        throw new ProtocolError(
-          'EEXIST',
-          `a rule for ${spec.input.interface} ${spec.input.group}:${spec.input.port} exists already (id ${id}${clash.spec.name ? `, name ${clash.spec.name}` : ''})`,
-        );
-      if (spec.name && registry.byName(spec.name)) throw new ProtocolError('EEXIST', `a rule named "${spec.name}" exists already`);
-      const record = this.allocate(spec);
-      const next = [...registry.list(), record];
-      if (dataPlane.state === 'running') {
-        try {
-          const result = await dataPlane.setRules(registry.toNative(next));
-          if (!result.applied) {
-            // Refused as a whole in the data plane: the running rules never stopped forwarding.
-            const mine = result.statuses[result.statuses.length - 1];
-            throw new ProtocolError(
-              'EDATAPLANE',
-              `rule rejected: ${mine?.error ?? result.statuses.find((s) => s.error)?.error ?? 'refused'}`,
-            );
+    return this.serial(
+      'mcr.control.add',
+      { 'mcr.rule.id': ruleId(spec), ...(spec.name ? { 'mcr.rule.name': spec.name } : {}) },
+      async () => {
+        const { registry, dataPlane, log } = this.parts;
+        const id = ruleId(spec);
+        const clash = registry.byId(id);
+        if (clash)
+          throw new ProtocolError(
+            'EEXIST',
+            `a rule for ${spec.input.interface} ${spec.input.group}:${spec.input.port} exists already (id ${id}${clash.spec.name ? `, name ${clash.spec.name}` : ''})`,
+          );
+        if (spec.name && registry.byName(spec.name)) throw new ProtocolError('EEXIST', `a rule named "${spec.name}" exists already`);
+        const record = this.allocate(spec);
+        const next = [...registry.list(), record];
+        if (dataPlane.state === 'running') {
+          try {
+            const result = await dataPlane.setRules(registry.toNative(next));
+            if (!result.applied) {
+              // Refused as a whole in the data plane: the running rules never stopped forwarding.
+              const mine = result.statuses[result.statuses.length - 1];
+              throw new ProtocolError(
+                'EDATAPLANE',
+                `rule rejected: ${mine?.error ?? result.statuses.find((s) => s.error)?.error ?? 'refused'}`,
+              );
+            }
+            registry.applyStatuses(result.statuses, next);
+          } catch (err) {
+            registry.release(record);
+            throw err;
           }
-          registry.applyStatuses(result.statuses, next);
-        } catch (err) {
-          registry.release(record);
-          throw err;
         }
-      }
-      registry.insert(record);
-      log.info('rule added', {
-        id: record.id,
-        name: spec.name,
-        input: `${spec.input.interface} ${spec.input.group}:${spec.input.port}`,
-        outputs: spec.outputs.length,
-      });
-      return record;
-    });
+        registry.insert(record);
+        log.info('rule added', {
+          id: record.id,
+          name: spec.name,
+          input: `${spec.input.interface} ${spec.input.group}:${spec.input.port}`,
+          outputs: spec.outputs.length,
+        });
+        return record;
+      },
+    );
   }
 
   /** Returns the removed rule; ENOENT when there is none. */
   remove(which: RuleSelector): Promise<RuleRecord> {
-    return this.serial(async () => {
+    const selector: Record<string, string> = 'id' in which ? { 'mcr.rule.id': which.id } : { 'mcr.rule.name': which.name };
+    return this.serial('mcr.control.remove', selector, async () => {
       const { registry, dataPlane, log } = this.parts;
       const record = 'id' in which ? registry.byId(which.id) : registry.byName(which.name);
       if (!record) throw new ProtocolError('ENOENT', 'id' in which ? `no rule with id "${which.id}"` : `no rule named "${which.name}"`);
@@ -108,7 +115,7 @@ export class RuleChanges {
 
   /** SIGHUP and `config reload`: an invalid file, or a set the data plane refuses, changes nothing. */
   reload(): Promise<ReloadResult> {
-    return this.serial(async () => {
+    return this.serial('mcr.control.reload', {}, async () => {
       const { registry, dataPlane, host, log } = this.parts;
       const next = host.loadConfig();
       const oldRecords = registry.list();
@@ -174,7 +181,7 @@ export class RuleChanges {
    * are reported in the statuses.
    */
   catchUp(): Promise<void> {
-    return this.serial(async () => {
+    return this.serial(undefined, {}, async () => {
       const { registry, dataPlane } = this.parts;
       registry.applyStatuses((await dataPlane.setRules(registry.toNative(), false)).statuses);
     });
@@ -186,7 +193,10 @@ export class RuleChanges {
     return record;
   }
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
+  /** One change at a time, in arrival order; `span` names the change's control-plane span. */
+  private serial<T>(span: string | undefined, attributes: Record<string, string | number>, body: () => Promise<T>): Promise<T> {
+    const traced = this.parts.span;
+    const fn = span && traced ? () => traced(span, attributes, body) : body;
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
     return run;

@@ -62,6 +62,8 @@ export class SlotPool {
 
 export class RuleRegistry {
   private readonly rules = new Map<string, RuleRecord>();
+  /** Rule counter slot -> the rule holding it (span records name rules by slot). */
+  private readonly slots = new Map<number, RuleRecord>();
 
   constructor(
     private readonly ruleSlots: SlotPool,
@@ -78,6 +80,10 @@ export class RuleRegistry {
 
   byId(id: string): RuleRecord | undefined {
     return this.rules.get(id);
+  }
+
+  bySlot(slot: number): RuleRecord | undefined {
+    return this.slots.get(slot);
   }
 
   byName(name: string): RuleRecord | undefined {
@@ -130,10 +136,13 @@ export class RuleRegistry {
 
   insert(record: RuleRecord): void {
     this.rules.set(record.id, record);
+    this.slots.set(record.slot, record);
   }
 
   delete(id: string): void {
+    const record = this.rules.get(id);
     this.rules.delete(id);
+    if (record && this.slots.get(record.slot) === record) this.slots.delete(record.slot);
   }
 
   /** The rule set as the data plane takes it (in registry order, which statuses follow). */

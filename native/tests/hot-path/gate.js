@@ -143,7 +143,10 @@ const spanLines = [
   ['every 64th batch traced', sampled, SPAN_LIMITS.every64],
 ].map(([label, value, limit]) => {
   const over = value / bare - 1;
-  return { ok: over <= limit, text: `${label}: ${fmt(value)} instructions/packet, ${pct(over)} over MCR_ENABLE_SPANS=0 (${fmt(bare)}; limit +${limit * 100}%)` };
+  return {
+    ok: over <= limit,
+    text: `${label}: ${fmt(value)} instructions/packet, ${pct(over)} over MCR_ENABLE_SPANS=0 (${fmt(bare)}; limit +${limit * 100}%)`,
+  };
 });
 for (const l of spanLines) (l.ok ? console.log : console.error)(`span cost ${l.ok ? 'ok' : 'too high'}: ${l.text}`);
 if (spanLines.some((l) => !l.ok)) process.exit(1);
