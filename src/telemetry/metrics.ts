@@ -78,7 +78,7 @@ import type { TraceStats } from './traces';
  *
  * `rule` is the rule's name, or its id when it has none. Cardinality: per worker, at most 32
  * workers; `reason` 8 values, `errno` 6; per rule, the first `telemetry.ruleMetricsLimit` rules
- * in the order they were added (default 256, at most 1000; the rest count in the per-worker
+ * in `mcrctl list` order (default 256, at most 1000; the rest count in the per-worker
  * totals only, and mcrd logs that once); per output, the outputs of those rules (at most 256
  * each). Histogram buckets: the core's log2 microsecond buckets, le = 2 µs, 4 µs, ... 2^19 µs
  * (0.52 s), +Inf. `_sum` is the core's exact sum of the sampled durations where the core keeps

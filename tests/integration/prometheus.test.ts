@@ -231,6 +231,20 @@ describe('Prometheus scraping mcrd', { skip }, () => {
     assert.equal(notFound.stdout, '404');
   });
 
+  it('an mcrd whose --metrics-listen address is taken does not start (exit 1, the address named)', async () => {
+    const second = t.spawn('relay', 'mcrd (port taken)', 'node', [
+      MCRD,
+      '--control-socket',
+      `/tmp/${t.prefix}-relay-2.sock`,
+      '--counters-file',
+      `/dev/shm/${t.prefix}-2.counters`,
+      '--metrics-listen',
+      `127.0.0.1:${PROMETHEUS_PORT}`,
+    ]);
+    assert.equal(await second.exited, 1);
+    assert.match(second.stderr, /^mcrd: cannot serve Prometheus metrics on 127\.0\.0\.1:9090: listen EADDRINUSE/m);
+  });
+
   it('a kill -9 of the data plane moves no counter backwards (exposition and PromQL resets)', async () => {
     const beforeKill = samples(await exposition());
     const rxBefore = [...beforeKill].filter(([k]) => k.startsWith('mcr_rx_packets_total')).reduce((a, [, v]) => a + v, 0);
