@@ -63,6 +63,8 @@ import type { TraceStats } from './traces';
  * | mcr_ttl_expired_packets_total | counter | worker | copies not sent by a `ttl: "decrement"` output (TTL 1 or 0 on arrival) |
  * | mcr_batches_total | counter | worker | receive batches processed (rx / batches = frames per batch) |
  * | mcr_wakeups_total | counter | worker | times the worker slept in poll() and woke (0 with busyPoll) |
+ * | mcr_span_records_written_total | counter | worker | span records written into the worker's span ring (only while traces are exported, or a trace is chased) |
+ * | mcr_span_records_dropped_total | counter | worker | span records lost because the span ring was full |
  * | mcr_rule_matched_packets_total | counter | rule | frames that matched the rule |
  * | mcr_rule_matched_bytes_total | counter | rule | bytes of those frames |
  * | mcr_output_tx_packets_total | counter | rule, output | packets sent to one output (`group:port@interface`) |
@@ -81,10 +83,10 @@ import type { TraceStats } from './traces';
  * in `mcrctl list` order (default 256, at most 1000; the rest count in the per-worker
  * totals only, and mcrd logs that once); per output, the outputs of those rules (at most 256
  * each). Histogram buckets: the core's log2 microsecond buckets, le = 2 µs, 4 µs, ... 2^19 µs
- * (0.52 s), +Inf. `_sum` is the core's exact sum of the sampled durations where the core keeps
- * one (SpanHistogram.sumUs, being added with the span records); without it `_sum` is an ESTIMATE,
- * each bucket's count times its midpoint (1 µs for the first, 1.5 x the lower bound for the
- * others, the lower bound for the open last one), and `_sum / _count` is approximate.
+ * (0.52 s), +Inf. `_sum` is the core's exact sum of the sampled durations (it sums nanoseconds
+ * next to the buckets: SpanHistogram.sumUs). Only a counter file without sums (an older core:
+ * zero sum with samples) gets an ESTIMATE, each bucket's count times its midpoint (1 µs for the
+ * first, 1.5 x the lower bound for the others, the lower bound for the open last one).
  */
 export const METRICS = [
   'mcr_rx_packets_total',
@@ -99,6 +101,8 @@ export const METRICS = [
   'mcr_ttl_expired_packets_total',
   'mcr_batches_total',
   'mcr_wakeups_total',
+  'mcr_span_records_written_total',
+  'mcr_span_records_dropped_total',
   'mcr_rule_matched_packets_total',
   'mcr_rule_matched_bytes_total',
   'mcr_output_tx_packets_total',
@@ -138,6 +142,8 @@ const WORKER_COUNTERS = [
   ['mcr_ttl_expired_packets', '{packet}', 'copies not sent by a ttl "decrement" output: TTL 1 or 0 on arrival', 'ttlExpired'],
   ['mcr_batches', '{batch}', 'receive batches processed', 'batches'],
   ['mcr_wakeups', '{wakeup}', 'times the worker slept in poll() and woke', 'wakeups'],
+  ['mcr_span_records_written', '{record}', 'span records the worker wrote into its span ring for export', 'spansWritten'],
+  ['mcr_span_records_dropped', '{record}', 'span records lost because the span ring was full (nobody took them in time)', 'spansDropped'],
 ] as const satisfies readonly (readonly [string, string, string, keyof Counters])[];
 
 /** The span histograms exported, by their key in Counters.spans. */
@@ -180,13 +186,11 @@ export function estimatedSumSeconds(buckets: readonly number[]): number {
 }
 
 /**
- * The histogram's _sum: the core's exact sum of the sampled durations when it has one (the
- * span records' work adds `sumUs`: a positive sum, or zero with no samples), else the estimate.
+ * The histogram's _sum: the core's exact sum of the sampled durations; the estimate only when the
+ * counter file has no sums (zero with samples: no real duration sums to 0 ns).
  */
 export function sumSeconds(h: SpanHistogram): number {
-  const exactUs = (h as SpanHistogram & { sumUs?: number }).sumUs;
-  if (typeof exactUs === 'number' && (exactUs > 0 || h.samples === 0)) return exactUs / 1e6;
-  return estimatedSumSeconds(h.buckets);
+  return h.sumUs > 0 || h.samples === 0 ? h.sumUs / 1e6 : estimatedSumSeconds(h.buckets);
 }
 
 /** The output label: `group:port@interface`, as mcrctl writes an output. */

@@ -217,6 +217,10 @@ describe('Prometheus scraping mcrd', { skip }, () => {
     assert.ok(sampled > 0, `sampled batches ${sampled}`);
     assert.equal(await scalar('sum(mcr_batch_seconds_count)'), sampled);
     assert.equal(await scalar('sum(mcr_batch_seconds_bucket{le="+Inf"})'), sampled);
+    // _sum is the core's exact sum (one worker: the same number mcrctl stats shows, in seconds).
+    const sumUs = latest.totals.spans.batch?.sumUs ?? -1;
+    assert.ok(sumUs > 0, `batch sum ${sumUs} µs`);
+    assert.equal(await scalar('sum(mcr_batch_seconds_sum)'), sumUs / 1e6);
   });
 
   it('serves text format 0.0.4 that promtool check metrics accepts; 404 elsewhere', async () => {

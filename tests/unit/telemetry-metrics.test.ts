@@ -18,8 +18,6 @@ function counters(rx: number): Counters {
   const zero = spanHistogram(new Array<number>(20).fill(0));
   return {
     rxFrames: rx,
-    spansWritten: 0,
-    spansDropped: 0,
     rxBytes: rx * 100,
     matched: rx - 1,
     noMatch: 1,
@@ -34,6 +32,8 @@ function counters(rx: number): Counters {
     ttlExpired: 5,
     batches: 6,
     wakeups: 7,
+    spansWritten: 8,
+    spansDropped: 9,
     spans: { ringWait: spanHistogram([1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), batch: zero, idleSpin: zero },
   };
 }
@@ -120,6 +120,8 @@ describe('metrics through the Prometheus endpoint (fake counters)', () => {
       ['mcr_ttl_expired_packets_total{worker="0"}', 5],
       ['mcr_batches_total{worker="0"}', 6],
       ['mcr_wakeups_total{worker="0"}', 7],
+      ['mcr_span_records_written_total{worker="0"}', 8],
+      ['mcr_span_records_dropped_total{worker="1"}', 9],
       ['mcr_dataplane_restarts_total', 2],
       ['mcr_telemetry_export_failures_total{signal="metrics"}', 0],
       ['mcr_rule_matched_packets_total{rule="a"}', 7],
