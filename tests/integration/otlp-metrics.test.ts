@@ -163,8 +163,9 @@ for (const mode of ['down', 'blackhole'] as const satisfies readonly ReceiverMod
       await streamExactly(t, { ...VIDEO, count: 10_000, rate: 10_000 });
       const counted = await pollUntil(failures, (n) => n >= 3, 'three failed exports counted', 20_000, 200);
       assert.ok(counted >= 3);
-      const lines = mcrd.stderr.split('\n').filter((l) => l.includes('OTLP metrics export failed'));
-      // Several failures, one line: the next may only come 60 s after the first.
+      // Several failures (metrics, and traces: --otlp-endpoint exports both), one line: the next
+      // may only come 60 s after the first, whichever signal failed.
+      const lines = mcrd.stderr.split('\n').filter((l) => /OTLP (metrics|traces) export failed/.test(l));
       assert.equal(lines.length, 1, lines.join('\n'));
       assert.match(lines[0] ?? '', /forwarding is not affected/);
       const stats = JSON.parse((await mcrd.ctl(['stats', '--json'])).stdout) as Stats;
