@@ -82,7 +82,7 @@ export interface TelemetryConfig {
   metricExportIntervalMs?: number;
   /** `HOST:PORT` for the Prometheus endpoint GET /metrics; none when absent */
   metricsListen?: string;
-  /** batch spans exported per second at most; the excess is counted, never queued */
+  /** spans exported per second at most (a traced batch is 3 + one per sendmmsg); the excess is counted, never queued */
   spansPerSecond: number;
   /** rules with their own metric series (per rule and per output); the rest count only in totals */
   ruleMetricsLimit: number;

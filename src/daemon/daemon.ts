@@ -195,6 +195,10 @@ export class Daemon implements ConfigHost {
     this.checkMachine(this.config);
     this.keepOffWorkerCpus();
     this.changes.seed(this.config.rules);
+    // Before the data plane, so its first batches are traced and counted from the start (the
+    // counter file exists already); a failing exporter only ever costs telemetry, never
+    // forwarding. A Prometheus address that cannot be bound fails the start before anything forwards.
+    this.telemetry = await startTelemetry(this.telemetrySettings, this.telemetrySources, this.log.child('telemetry'));
     await this.server.listen();
     await this.dataPlane.start();
     this.started = true;
@@ -205,9 +209,6 @@ export class Daemon implements ConfigHost {
       dataplane: this.dataPlane.pid,
     });
     this.watch.start();
-    // After the data plane: the counter file has its workers, and a failing exporter can only
-    // ever cost telemetry, never forwarding. A Prometheus address that cannot be bound fails the start.
-    this.telemetry = await startTelemetry(this.telemetrySettings, this.telemetrySources, this.log.child('telemetry'));
   }
 
   /** Graceful stop: FINAL lines to stdout, socket and counter file removed. Idempotent. */

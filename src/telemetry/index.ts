@@ -116,7 +116,7 @@ export async function startTelemetry(settings: TelemetrySettings, sources: Telem
       log,
       onExportFailure: (err) => failures.failed('traces', err),
     });
-    log.info(`OTLP traces to ${settings.tracesEndpoint} (${settings.protocol}), at most ${settings.spansPerSecond} batch spans/s`);
+    log.info(`OTLP traces to ${settings.tracesEndpoint} (${settings.protocol}), at most ${settings.spansPerSecond} spans/s`);
   } else if (settings.tracesEndpoint) {
     log.warn(`OTLP traces endpoint ${settings.tracesEndpoint} set, but this mcrd has no span-record source: no traces exported`);
   }

@@ -10,8 +10,8 @@
 //     options.resource        the resource (src/telemetry/resource.ts); without it one is made of
 //                             options.serviceName (default mcrd) and options.resourceAttributes
 //                             (serviceName wins over a service.name among them, as OTEL_SERVICE_NAME does)
-//     options.spansPerSecond  mcr.batch span trees per second at most; records over it are counted
-//                             (droppedRate) and discarded
+//     options.spansPerSecond  spans per second at most (a batch tree is 3 + one per sendmmsg);
+//                             records over it are counted (droppedRate) and discarded
 //     options.source          the workers' span rings and the names for slots and ifindexes
 //     options.log             where export failures are reported, one line per 30 s at most
 //     options.onExportFailure  called once per failed export request (e.g. ExportFailures.failed);
@@ -28,7 +28,7 @@
 // HrTime, passed to the SDK as is (the only ns-exact time input it has).
 //
 // Memory stays bounded whatever the traffic or the endpoint does: a token bucket admits
-// spansPerSecond trees per second, and a tree is only created when the BatchSpanProcessor's queue
+// spansPerSecond spans per second (whole trees only), and a tree is only created when the BatchSpanProcessor's queue
 // has room for all of its spans (our own count: spans created minus spans handed to the exporter,
 // which is exactly the processor's queue), so the processor never drops silently and every record
 // is accounted for as exported, droppedRate or droppedQueue.
@@ -74,7 +74,7 @@ export interface TraceOptions {
   exportTimeoutMs?: number;
   /** milliseconds a span waits in the queue for a fuller export request (default 1000) */
   scheduledDelayMs?: number;
-  /** spans queued for export at most (default: 2 s of budget at 4 spans a tree, at least 2048; a full bucket drained at once is 1 s) */
+  /** spans queued for export at most (default: 2 s of budget, at least 2048; a full bucket drained at once is 1 s) */
   maxQueueSize?: number;
   /** milliseconds between two log lines about export failures (default 30000) */
   failureLogIntervalMs?: number;
@@ -223,7 +223,7 @@ class OtlpTraces implements TraceExport {
     this.url = tracesUrl(options);
     this.now = options.now ?? (() => performance.now());
     const exportTimeoutMs = options.exportTimeoutMs ?? 10_000;
-    const maxQueueSize = options.maxQueueSize ?? Math.max(2048, options.spansPerSecond * 4 * 2);
+    const maxQueueSize = options.maxQueueSize ?? Math.max(2048, options.spansPerSecond * 2);
     this.batchQueueLimit = maxQueueSize - Math.min(CONTROL_RESERVE, Math.floor(maxQueueSize / 4));
     this.tokens = options.spansPerSecond;
     this.tokensAt = this.now();
@@ -363,17 +363,19 @@ class OtlpTraces implements TraceExport {
 
   private admit(record: NativeSpanRecord): void {
     this.counts.records++;
-    if (this.tokens < 1) {
+    // The budget is in spans (a tree is the batch, its ring wait and classify, and one per send);
+    // a tree larger than the whole budget still passes when the bucket is full, with a debt.
+    const spans = 2 + (hasTime(record.oldestFrame) ? 1 : 0) + record.sends.length;
+    if (this.tokens < Math.min(spans, this.options.spansPerSecond)) {
       this.counts.droppedRate++;
       return;
     }
-    const spans = 2 + (hasTime(record.oldestFrame) ? 1 : 0) + record.sends.length;
     if (this.spansCreated - this.spansHanded + spans > this.batchQueueLimit) {
       this.counts.droppedQueue++;
       this.unreported.droppedQueue++;
       return;
     }
-    this.tokens -= 1;
+    this.tokens -= spans;
     this.emitBatch(record);
     this.counts.batches++;
   }

@@ -297,17 +297,18 @@ test("a resource given (src/telemetry/resource.ts) is the spans' resource, as is
 });
 
 describe('span rate limit', () => {
-  test('at most spansPerSecond batch trees a second, round robin over workers; the excess is counted and discarded', async () => {
+  test('at most spansPerSecond spans a second (whole trees), round robin over workers; the excess is counted and discarded', async () => {
     const receiver = await OtlpReceiver.start();
-    const { traces, source, clock } = harness(receiver, 'http/protobuf', { spansPerSecond: 5 });
+    // Each record is a tree of 4 spans (batch, ring_wait, classify, one send): 20 spans = 5 trees.
+    const { traces, source, clock } = harness(receiver, 'http/protobuf', { spansPerSecond: 20 });
     try {
-      // The bucket starts full (5): w0 r0, w1 r0, w0 r1, w1 r1, w0 r2 pass; w0 r3..r5 are dropped.
+      // The bucket starts full (20 = 5 trees): w0 r0, w1 r0, w0 r1, w1 r1, w0 r2 pass; w0 r3..r5 are dropped.
       source.rings[0]!.push(...Array.from({ length: 6 }, (_, i) => record({ base: i * 10_000, worker: 0, packets: i })));
       source.rings[1]!.push(...Array.from({ length: 2 }, (_, i) => record({ base: i * 10_000, worker: 1, packets: i })));
       traces.drainNow();
       assert.deepEqual([traces.stats().records, traces.stats().batches, traces.stats().droppedRate], [8, 5, 3]);
 
-      // 400 ms refill 2 tokens: 2 of 4 pass.
+      // 400 ms refill 8 spans: 2 trees of 4 pass.
       clock.ms += 400;
       source.rings[0]!.push(...Array.from({ length: 4 }, (_, i) => record({ base: i * 10_000, worker: 0, packets: 10 + i })));
       traces.drainNow();
