@@ -76,7 +76,7 @@ import type { TraceStats } from './traces';
  * | mcr_spans_dropped_total | counter | reason | span records not exported: rate (over telemetry.spansPerSecond), queue (no export queue room), export (in failed requests) (with traces only) |
  * | mcr_build_info | gauge | version | always 1 |
  * | mcr_ring_wait_seconds | histogram | worker | sampled batches: oldest frame's kernel timestamp to pickup |
- * | mcr_batch_seconds | histogram | worker | sampled batches: pickup to the last send |
+ * | mcr_batch_seconds | histogram | worker | sampled batches: pickup to the ring slots' release (parse, match, every sendmmsg) |
  *
  * `rule` is the rule's name, or its id when it has none. Cardinality: per worker, at most 32
  * workers; `reason` 8 values, `errno` 6; per rule, the first `telemetry.ruleMetricsLimit` rules
@@ -149,7 +149,7 @@ const WORKER_COUNTERS = [
 /** The span histograms exported, by their key in Counters.spans. */
 const HISTOGRAMS = [
   ['mcr_ring_wait_seconds', 'ringWait', "sampled receive batches: the oldest frame's kernel timestamp to pickup by the worker"],
-  ['mcr_batch_seconds', 'batch', 'sampled receive batches: pickup to the last send'],
+  ['mcr_batch_seconds', 'batch', "sampled receive batches: pickup to the ring slots' release"],
 ] as const;
 
 /** The map's value for key, made and stored on first use. */
