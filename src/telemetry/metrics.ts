@@ -84,9 +84,7 @@ import type { TraceStats } from './traces';
  * totals only, and mcrd logs that once); per output, the outputs of those rules (at most 256
  * each). Histogram buckets: the core's log2 microsecond buckets, le = 2 µs, 4 µs, ... 2^19 µs
  * (0.52 s), +Inf. `_sum` is the core's exact sum of the sampled durations (it sums nanoseconds
- * next to the buckets: SpanHistogram.sumUs). Only a counter file without sums (an older core:
- * zero sum with samples) gets an ESTIMATE, each bucket's count times its midpoint (1 µs for the
- * first, 1.5 x the lower bound for the others, the lower bound for the open last one).
+ * next to the buckets: SpanHistogram.sumUs).
  */
 export const METRICS = [
   'mcr_rx_packets_total',
@@ -171,26 +169,9 @@ export function bucketBoundariesSeconds(bucketCount: number): number[] {
   return Array.from({ length: bucketCount - 1 }, (_, i) => 2 ** (i + 1) / 1e6);
 }
 
-/**
- * An ESTIMATE of the durations' sum, in seconds: the core counts spans into buckets and keeps no
- * sum. Each bucket contributes its count times its midpoint: [0, 2) µs -> 1 µs, [2^b, 2^(b+1))
- * -> 1.5 x 2^b µs; the open last bucket its lower bound (so the estimate errs low there).
- */
-export function estimatedSumSeconds(buckets: readonly number[]): number {
-  let us = 0;
-  buckets.forEach((count, b) => {
-    const mid = b === 0 ? 1 : b === buckets.length - 1 ? 2 ** b : 1.5 * 2 ** b;
-    us += count * mid;
-  });
-  return us / 1e6;
-}
-
-/**
- * The histogram's _sum: the core's exact sum of the sampled durations; the estimate only when the
- * counter file has no sums (zero with samples: no real duration sums to 0 ns).
- */
+/** The histogram's _sum in seconds: the core sums the sampled durations in nanoseconds. */
 export function sumSeconds(h: SpanHistogram): number {
-  return h.sumUs > 0 || h.samples === 0 ? h.sumUs / 1e6 : estimatedSumSeconds(h.buckets);
+  return h.sumUs / 1e6;
 }
 
 /** The output label: `group:port@interface`, as mcrctl writes an output. */

@@ -2,14 +2,14 @@
 // The metrics over a fake counter source, through the real SDK, PrometheusExporter and mcrd's
 // own /metrics handler: exact names, labels and values, the per-rule limit, a removed rule's
 // series gone from the next scrape, one counter-file read per scrape, the histogram buckets
-// and estimated sum, 404 elsewhere. (The real daemon: tests/integration/prometheus.test.ts.)
+// and sum, 404 elsewhere. (The real daemon: tests/integration/prometheus.test.ts.)
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Counters, RuleStats, Stats } from '../../src/control/protocol';
 import { spanHistogram } from '../../src/lib/histogram';
 import { Logger } from '../../src/lib/logger';
 import { startTelemetry, type Telemetry } from '../../src/telemetry/index';
-import { bucketBoundariesSeconds, estimatedSumSeconds, outputLabel, sumSeconds } from '../../src/telemetry/metrics';
+import { bucketBoundariesSeconds, outputLabel, sumSeconds } from '../../src/telemetry/metrics';
 import { PROMETHEUS_CONTENT_TYPE } from '../../src/telemetry/prometheus';
 import { resolveTelemetrySettings } from '../../src/telemetry/settings';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
@@ -34,7 +34,7 @@ function counters(rx: number): Counters {
     wakeups: 7,
     spansWritten: 8,
     spansDropped: 9,
-    spans: { ringWait: spanHistogram([1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), batch: zero, idleSpin: zero },
+    spans: { ringWait: spanHistogram([1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 524_295), batch: zero, idleSpin: zero },
   };
 }
 
@@ -217,15 +217,8 @@ describe('histogram helpers', () => {
     assert.equal(b[0], 0.000002);
     assert.equal(b[18], 0.524288);
   });
-  test('the estimated sum uses bucket midpoints (the core keeps no sum)', () => {
-    // 1 in [0,2) µs -> 1 µs, 2 in [2,4) -> 3 µs each, 1 in [4,8) -> 6 µs, 1 in the open last bucket [8, inf) -> 8 µs
-    assert.equal(estimatedSumSeconds([1, 2, 1, 1]), (1 + 6 + 6 + 8) / 1e6);
-  });
-  test("the core's exact sum wins over the estimate when it has one", () => {
-    const exact = { ...spanHistogram([0, 2, 0]), sumUs: 7 };
-    assert.equal(sumSeconds(exact), 7 / 1e6);
-    const none = { ...spanHistogram([0, 2, 0]), sumUs: 0 };
-    assert.equal(sumSeconds(none), 6 / 1e6);
+  test("the histogram's sum is the core's exact sum", () => {
+    assert.equal(sumSeconds({ ...spanHistogram([0, 2, 0]), sumUs: 7 }), 7 / 1e6);
     assert.equal(sumSeconds(spanHistogram([0, 0])), 0);
   });
   test('output label', () => {
