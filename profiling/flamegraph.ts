@@ -3,10 +3,12 @@
 // the forwarding workers' samples sits under allocation, text formatting or pipe/file writes
 // (the seed incident's costs). No downloads: the folding and the SVG are done here.
 //
-//   node dist/profiling/flamegraph.js PERF_SCRIPT_TXT OUT_DIR [--title TEXT]
+//   node dist/profiling/flamegraph.js PERF_SCRIPT_TXT OUT_DIR [--title TEXT] [--diff-base FOLDED]
 //
 // Writes OUT_DIR/stacks.folded, OUT_DIR/flamegraph.svg and OUT_DIR/hot-path.txt, and prints the
-// hot-path summary.
+// hot-path summary. With --diff-base (another run's stacks.folded) also OUT_DIR/diff.svg: this
+// run's flame graph coloured by how each frame's share of the samples changed against the base
+// (red grew, blue shrank), Brendan Gregg's differential flame graph.
 import { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -167,19 +169,103 @@ export function hotPathReport(samples: Sample[]): string {
   return lines.join('\n');
 }
 
+/**
+ * A differential flame graph: `next`'s frames laid out as in its own flame graph, each coloured by
+ * the change of its share of all samples against `base` (same stack path): red where it grew
+ * (white to full red at the largest change), blue where it shrank. Shares, not counts, so two
+ * runs of different lengths compare. Frames that vanished entirely are not drawn (they have no
+ * width in `next`); their total is named in the subtitle.
+ */
+export function diffFlameSvg(base: Map<string, number>, next: Map<string, number>, title: string): string {
+  const a = tree(base);
+  const b = tree(next);
+  const share = (n: Node | undefined, root: Node): number => (n ? n.count / Math.max(1, root.count) : 0);
+  // Largest change of any frame, for the colour scale.
+  let maxDelta = 0;
+  const scan = (nb: Node, na: Node | undefined): void => {
+    for (const child of nb.children.values()) {
+      const other = na?.children.get(child.name);
+      maxDelta = Math.max(maxDelta, Math.abs(share(child, b) - share(other, a)));
+      scan(child, other);
+    }
+  };
+  scan(b, a);
+  const width = 1400;
+  const rowH = 17;
+  const top = 40;
+  const depthOf = (node: Node): number => 1 + Math.max(0, ...[...node.children.values()].map(depthOf));
+  const height = top + depthOf(b) * rowH + 4;
+  const rects: string[] = [];
+  const colorOf = (delta: number): string => {
+    const t = maxDelta > 0 ? Math.min(1, Math.abs(delta) / maxDelta) : 0;
+    const fade = Math.round(255 * (1 - t));
+    return delta > 0 ? `rgb(255,${fade},${fade})` : delta < 0 ? `rgb(${fade},${fade},255)` : 'rgb(255,255,255)';
+  };
+  const walk = (node: Node, other: Node | undefined, x: number, depth: number): void => {
+    const w = (node.count / Math.max(1, b.count)) * width;
+    if (w < 0.5) return;
+    if (depth > 0) {
+      const y = height - 4 - depth * rowH;
+      const label = node.name.replace(/_\[k\]$/, '');
+      const now = 100 * share(node, b);
+      const before = 100 * share(other, a);
+      const fits = Math.floor(w / 7) - 1;
+      const text =
+        fits >= 4
+          ? `<text x="${(x + 3).toFixed(1)}" y="${y + rowH - 5}">${escapeXml(label.length > fits ? `${label.slice(0, fits - 2)}..` : label)}</text>`
+          : '';
+      rects.push(
+        `<g><title>${escapeXml(label)}: ${now.toFixed(2)}% of samples, was ${before.toFixed(2)}% (${now - before >= 0 ? '+' : ''}${(now - before).toFixed(2)} points)</title><rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 1}" fill="${colorOf(share(node, b) - share(other, a))}" stroke="#ddd" stroke-width="0.5"/>${text}</g>`,
+      );
+    }
+    let cx = x;
+    for (const child of [...node.children.values()].sort((p, q) => p.name.localeCompare(q.name))) {
+      walk(child, other?.children.get(child.name), cx, depth + 1);
+      cx += (child.count / Math.max(1, b.count)) * width;
+    }
+  };
+  walk(b, a, 0, 0);
+  let vanished = 0;
+  for (const [name, child] of a.children) if (!b.children.has(name)) vanished += child.count;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="monospace" font-size="11">`,
+    `<rect width="100%" height="100%" fill="#fafafa"/>`,
+    `<text x="4" y="16" font-size="13" font-weight="bold">${escapeXml(title)}</text>`,
+    `<text x="4" y="32" fill="#555">${b.count} samples against ${a.count} in the base; width = share now; red: share grew, blue: shrank (darkest = ${(100 * maxDelta).toFixed(2)} points)${vanished ? `; threads only in the base: ${vanished} samples` : ''}. Hover for figures.</text>`,
+    ...rects,
+    '</svg>',
+  ].join('\n');
+}
+
+/** Reads a stacks.folded file (`frame;frame;... count` per line). */
+export function readFolded(text: string): Map<string, number> {
+  const folded = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^(.*) (\d+)$/.exec(line.trim());
+    if (m?.[1]) folded.set(m[1], (folded.get(m[1]) ?? 0) + Number(m[2]));
+  }
+  return folded;
+}
+
 function main(argv: string[]): void {
   const program = new Command('flamegraph.js')
     .argument('<perf-script-txt>', "the text output of 'perf script'")
     .argument('<out-dir>', 'where stacks.folded, flamegraph.svg and hot-path.txt go')
     .option('--title <text>', 'the flame graph title', 'mcr profile')
+    .option('--diff-base <folded>', "another run's stacks.folded: also write diff.svg against it")
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   program.parse(argv, { from: 'user' });
   const [input, outDir] = program.args as [string, string];
-  const title = program.opts<{ title: string }>().title;
+  const { title, diffBase } = program.opts<{ title: string; diffBase?: string }>();
   const samples = parsePerfScript(readFileSync(input, 'utf8'));
   const folded = fold(samples);
   writeFileSync(path.join(outDir, 'stacks.folded'), `${[...folded].map(([k, v]) => `${k} ${v}`).join('\n')}\n`);
   writeFileSync(path.join(outDir, 'flamegraph.svg'), flameSvg(folded, title));
+  if (diffBase)
+    writeFileSync(
+      path.join(outDir, 'diff.svg'),
+      diffFlameSvg(readFolded(readFileSync(diffBase, 'utf8')), folded, `${title}: against ${path.basename(path.dirname(diffBase))}`),
+    );
   const report = hotPathReport(samples);
   writeFileSync(path.join(outDir, 'hot-path.txt'), `${report}\n`);
   process.stdout.write(`${report}\n`);

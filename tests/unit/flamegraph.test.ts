@@ -3,7 +3,7 @@
 // hand-written `perf script -F comm,tid,cpu,ip,sym,dso` excerpt.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { flameSvg, fold, hotPathReport, parsePerfScript } from '../../profiling/flamegraph';
+import { diffFlameSvg, flameSvg, fold, hotPathReport, parsePerfScript, readFolded } from '../../profiling/flamegraph';
 
 const SCRIPT = `
 mcr-worker-0  4242 [001]
@@ -57,5 +57,40 @@ describe('profiling/flamegraph', () => {
     assert.match(svg, /test &lt;profile&gt;/);
     assert.equal((svg.match(/<rect x=/g) ?? []).length, 2 + 5 + 2, "thread roots + the worker's 5 distinct frames + mcrgen's 2");
     assert.match(svg, /<title>udp_sendmsg \(1 samples, 25\.00%\)<\/title>/);
+  });
+});
+
+describe('differential flame graph', () => {
+  // base: the worker spends 10 of 10 samples in drain_ring -> sendmmsg; next: 5 of 10 there, 4
+  // under a new formatting frame, 1 in a pipe write.
+  const base = new Map([['mcr-worker-0;drain_ring;sendmmsg', 10]]);
+  const next = new Map([
+    ['mcr-worker-0;drain_ring;sendmmsg', 5],
+    ['mcr-worker-0;drain_ring;format', 4],
+    ['mcr-worker-0;drain_ring;write', 1],
+  ]);
+  const svg = diffFlameSvg(base, next, 'drill against shipped');
+  const fill = (frame: string): string => {
+    const m = new RegExp(`<title>${frame}: [^<]*</title><rect [^>]*fill="([^"]+)"`).exec(svg);
+    assert.ok(m, `${frame} drawn`);
+    return m[1] ?? '';
+  };
+
+  test('a frame that grew most is full red, one that shrank is blue, an unchanged one white', () => {
+    // shares: sendmmsg 100% -> 50% (-50 points, the largest change), format 0 -> 40%, write 0 -> 10%
+    assert.equal(fill('sendmmsg'), 'rgb(0,0,255)');
+    assert.equal(fill('format'), `rgb(255,${Math.round(255 * (1 - 40 / 50))},${Math.round(255 * (1 - 40 / 50))})`);
+    assert.equal(fill('drain_ring'), 'rgb(255,255,255)');
+    assert.match(svg, /format: 40\.00% of samples, was 0\.00% \(\+40\.00 points\)/);
+  });
+
+  test('readFolded reads what fold writes', () => {
+    assert.deepEqual(
+      readFolded('a;b 3\na;c 4\n'),
+      new Map([
+        ['a;b', 3],
+        ['a;c', 4],
+      ]),
+    );
   });
 });
