@@ -8,16 +8,23 @@
 #   flamegraph.svg  all CPUs, one tower per thread;  stacks.folded  the same as folded stacks
 #   perf.data       for `perf report -i OUT/perf.data`
 # Usage: sudo profiling/profile.sh [--rate PPS] [--seconds S] [--size BYTES] [--busy-poll] [--out DIR]
+#        sudo profiling/profile.sh audit [--rate PPS] [--count N] [--drill] ...   (docs/profiling.md)
 #        sudo profiling/profile.sh js|doctor [...]   the supervisor's JS under 0x or clinic doctor
 #                                                    (profiling/profile-js.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# `profile.sh audit ...`: the per-packet audit against profiling/budgets.json (profiling/audit.ts).
+if [ "${1:-}" = audit ]; then
+  shift
+  [ -e dist/profiling/audit.js ] || { echo "profile: dist/profiling/audit.js is missing: run npm install (or npm run build) first" >&2; exit 1; }
+  exec node dist/profiling/audit.js "$@"
+fi
 case "${1:-}" in
   js|doctor) exec bash profiling/profile-js.sh "$@" ;;
 esac
 
 RATE=200000 SECONDS_REC=4 SIZE=1400 BUSY=false OUT=""
-usage() { sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 value() { [ $# -ge 2 ] || { echo "profile: $1 needs a value" >&2; exit 2; }; }
 number() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "profile: $1: expected a whole number > 0, got \"$2\"" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do

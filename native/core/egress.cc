@@ -13,6 +13,7 @@
 
 #include <cstring>
 
+#include "mcr/drill.h"
 #include "mcr/fail.h"
 #include "mcr/rule_table.h"
 
@@ -150,6 +151,12 @@ void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters, SendLog* 
         // A full buffer will not drain within this batch: drop the rest for this socket.
         const uint32_t dropped = (err == EAGAIN || err == ENOBUFS) ? end - at : 1;
         count_error(err, at, dropped, counters);
+        // The audit drill only (mcr/drill.h; expands to nothing in the shipped build).
+        MCR_DRILL(if (err == EAGAIN || err == ENOBUFS) drill::log(
+                      drill::Level::critical,
+                      drill::format_exhaustion("sendmmsg", err,
+                                               counters.counters[tx_err_eagain].load(std::memory_order_relaxed) +
+                                                   counters.counters[tx_err_enobufs].load(std::memory_order_relaxed)));)
         if (traced) {
           traced->end_ns = realtime_ns();
           traced->errors = dropped;

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "mcr/drill.h"
 #include "mcr/fail.h"
 #include "mcr/forward.h"
 #include "mcr/ingress_ring.h"
@@ -30,6 +31,9 @@ inline void cpu_relax() {
   asm volatile("yield");
 #endif
 }
+#if defined(MCR_DRILL_SEED_ANTIPATTERN) && MCR_DRILL_SEED_ANTIPATTERN
+thread_local uint64_t drill_ring_full_ = 0;  // the drill's "total exhaustions" for ring-full frames
+#endif
 }  // namespace
 
 Worker::Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters, SpanRing* spans,
@@ -86,6 +90,10 @@ uint32_t Worker::drain_ring(const RuleTable& table, uint32_t input_index) {
     tpacket2_hdr* hdr = ring->head_frame();
     if (hdr == nullptr) break;
     held[n++] = hdr;
+    // The audit drill only (mcr/drill.h; expands to nothing in the shipped build): the kernel
+    // marks frames received while the ring was full.
+    MCR_DRILL(if (hdr->tp_status & TP_STATUS_LOSING) drill::log(
+                  drill::Level::critical, drill::format_exhaustion("ingress ring full", ENOBUFS, ++drill_ring_full_));)
     ring->advance();
     process_frame(table, input_index, reinterpret_cast<const uint8_t*>(hdr) + hdr->tp_mac, hdr->tp_snaplen, hdr->tp_len,
                   batcher, c);

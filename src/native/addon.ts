@@ -189,7 +189,13 @@ let cached: Addon | undefined;
 export function loadAddon(): Addon {
   if (cached) return cached;
   const root = path.resolve(__dirname, '..', '..', '..');
-  const candidates = ['build/Release/mcr_native.node', 'build/Debug/mcr_native.node'].map((p) => path.join(root, p));
+  // MCR_ADDON: another build of the addon, for the audit drill and tests only (profiling/audit.ts
+  // points it at build-drill/mcr_native.node); mcrd's data-plane child inherits it. Nothing else
+  // is tried when it is set, so a drill run can never measure the shipped addon by mistake.
+  const override = process.env.MCR_ADDON;
+  const candidates = override
+    ? [path.resolve(override)]
+    : ['build/Release/mcr_native.node', 'build/Debug/mcr_native.node'].map((p) => path.join(root, p));
   const failures: string[] = [];
   for (const candidate of candidates) {
     try {

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "mcr/counters.h"
+#include "mcr/drill.h"
 #include "mcr/egress.h"
 #include "mcr/parse.h"
 #include "mcr/rule_table.h"
@@ -31,6 +32,8 @@ namespace mcr {
     bump(c.counters[verdict]);
     return;
   }
+  // The audit drill only (mcr/drill.h; expands to nothing in the shipped build).
+  MCR_DRILL(drill::log(drill::Level::trace, drill::format_packet_trace(dgram.dst_addr, dgram.dst_port, wire_len));)
   const RuleEntry* rule = table.lookup(input_index, dgram.dst_addr, dgram.dst_port);
   if (rule == nullptr) {
     bump(c.counters[no_match]);
