@@ -90,7 +90,7 @@ describe('npm run profile -- audit', { skip }, () => {
     assert.doesNotMatch(out, /AUDIT ERROR/, 'the drill fails on budgets, not because the run broke');
     // One allocation per packet, from the trace message formatted before the level check.
     assert.match(out, /BUDGET EXCEEDED: worker heap allocations \(traced stream\): 1 \/pkt \(20000 calls\), budget 0/);
-    assert.match(out, /20000 x malloc, in mcr::drill::format_packet_trace/);
+    assert.match(out, /\d+ x malloc, in mcr::drill::format_packet_trace/);
     assert.match(out, /mcr::Worker::drain_ring \(mcr_native\.node\)/);
     // A write(2) to the pipe on buffer exhaustion, from the worker.
     assert.match(
