@@ -270,6 +270,66 @@ function timeLinesSpec(o: { title: string; subtitle: string[]; xLabel: string; y
   } as Spec;
 }
 
+/**
+ * Kind 5: one marker per trial against its place in the run, a colour per configuration, each
+ * configuration's median as a dashed line across the panel, and optionally a grey noise band.
+ */
+function trialPanelsSpec(o: {
+  title: string;
+  subtitle: string[];
+  series: SeriesStyle[];
+  trials: number;
+  panels: Array<{ title: string; yLabel: string; rows: Row[]; medians: Row[]; band?: { lo: number; hi: number; label: string } }>;
+}): Spec {
+  const base = seriesScales(o.series, 'square').color;
+  const color = { ...base, legend: { ...base.legend, orient: 'top', direction: 'horizontal' } };
+  const panel = (p: (typeof o.panels)[number]) => {
+    const x = {
+      field: 'x',
+      type: 'quantitative',
+      scale: { domain: [0, o.trials + 1], nice: false },
+      axis: { title: 'trial, in the order run', tickMinStep: 1, format: 'd' },
+    };
+    const y = { field: 'y', type: 'quantitative', scale: { zero: true, nice: true }, axis: { title: p.yLabel, labelExpr: SI_LABELS } };
+    const layers: object[] = [];
+    if (p.band)
+      layers.push(
+        {
+          data: { values: [{ lo: p.band.lo, hi: p.band.hi }] },
+          mark: { type: 'rect', color: '#bbbbbb', opacity: 0.35 },
+          encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } },
+        },
+        {
+          data: { values: [{ hi: p.band.hi, text: p.band.label }] },
+          mark: { type: 'text', color: '#555', align: 'left', baseline: 'bottom', x: 4, dy: -2, fontSize: 11 },
+          encoding: { y: { field: 'hi', type: 'quantitative' }, text: { field: 'text' } },
+        },
+      );
+    layers.push(
+      {
+        data: { values: p.medians },
+        mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 1.5 },
+        encoding: { y, color },
+      },
+      {
+        data: { values: p.rows },
+        mark: { type: 'point', size: 80, filled: true, opacity: 1 },
+        encoding: { x, y, color, shape: { field: 'shape', type: 'nominal', legend: null }, tooltip: { field: 'tip' } },
+      },
+    );
+    return { title: p.title, width: 380, height: 340, layer: layers };
+  };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: title(o.title, o.subtitle),
+    config: CONFIG,
+    bounds: 'flush',
+    spacing: 110,
+    resolve: { scale: { color: 'shared' } },
+    hconcat: o.panels.map(panel),
+  } as Spec;
+}
+
 /** The SVG of a Vega-Lite spec (vega and vega-lite are ES modules: loaded with import()). */
 async function toSvg(spec: Spec): Promise<string> {
   const [vl, vega] = await Promise.all([import('vega-lite'), import('vega')]);
@@ -549,6 +609,73 @@ function soakChart(r: Results): Planned[] {
   ];
 }
 
+/** The telemetry scenario: relay-added CPU per packet and mcrd's CPU, every trial, off against on. */
+function telemetryChart(r: Results): Planned[] {
+  const s = r.scenarios.telemetry?.summary;
+  if (!s?.trials?.length) return [];
+  const configs = [
+    { id: 'off', name: 'telemetry off', color: '#1f5fbf' },
+    { id: 'on', name: 'OTLP export + scraping on', color: '#e67e00' },
+  ] as const;
+  const valid = s.trials.filter((t) => t.config !== 'gen' && t.problems.length === 0);
+  const rowsOf = (value: (t: (typeof valid)[number]) => number | null | undefined, unit: string, digits: number): Row[] =>
+    valid.flatMap((t) => {
+      const v = value(t);
+      const c = configs.find((x) => x.id === t.config);
+      return v === null || v === undefined || !c
+        ? []
+        : [
+            {
+              name: c.name,
+              x: t.order,
+              y: v,
+              shape: t.config,
+              tip: `#${t.order} ${t.config}: ${v.toFixed(digits)} ${unit} (load ${t.loadavg1.toFixed(2)})`,
+            },
+          ];
+    });
+  const mediansOf = (key: 'relayAddedNsPerPacket' | 'mcrdMsPerS'): Row[] =>
+    configs.flatMap((c) => {
+      const m = s[c.id][key].median;
+      return m === null ? [] : [{ name: c.name, y: m }];
+    });
+  const band =
+    s.noiseBand.min !== null && s.noiseBand.max !== null
+      ? { lo: s.noiseBand.min, hi: s.noiseBand.max, label: "noise band: the off trials' range" }
+      : undefined;
+  const ratio = (x: number | null): string => (x === null ? '?' : `${x.toFixed(2)}x`);
+  return [
+    {
+      chart: { file: 'telemetry.svg', title: 'Cost of telemetry export', scenario: 'telemetry' },
+      spec: trialPanelsSpec({
+        title: 'What OTLP export and Prometheus scraping cost mcr',
+        subtitle: [
+          `mcr, 1 worker, ${s.size} B at ${compact(s.ratePps)} pps 1:1, every batch traced; ${s.rounds} rounds, ${s.trialS} s windows; load average ${s.loadBefore[0]} at the start`,
+          `dashed: medians. on/off: relay-added CPU ${ratio(s.ratios.relayAddedNsPerPacket)}, mcrd CPU ${ratio(s.ratios.mcrdMsPerS)}; spans exported ${s.on.spansExportedPerS.median === null ? '?' : compact(s.on.spansExportedPerS.median)}/s`,
+          'relay-added CPU = machine busy CPU - generator alone (median) - the OTLP sink, per packet delivered',
+        ],
+        series: configs.map((c) => ({ name: c.name, color: c.color })),
+        trials: Math.max(...s.trials.map((t) => t.order)),
+        panels: [
+          {
+            title: 'relay-added CPU per packet',
+            yLabel: 'ns of CPU per packet',
+            rows: rowsOf((t) => t.figures?.relayAddedNsPerPacket, 'ns/packet', 0),
+            medians: mediansOf('relayAddedNsPerPacket'),
+            band,
+          },
+          {
+            title: "mcrd's own CPU (all its threads)",
+            yLabel: 'ms of CPU per second',
+            rows: rowsOf((t) => t.figures?.mcrdMsPerS, 'ms/s', 1),
+            medians: mediansOf('mcrdMsPerS'),
+          },
+        ],
+      }),
+    },
+  ];
+}
+
 /** Writes every chart the results allow; returns them in report order. */
 export async function writeCharts(r: Results, dir: string): Promise<Chart[]> {
   const out: Chart[] = [];
@@ -560,6 +687,7 @@ export async function writeCharts(r: Results, dir: string): Promise<Chart[]> {
     () => latencyChart(r),
     () => controlChart(r),
     () => soakChart(r),
+    () => telemetryChart(r),
   ];
   for (const kind of kinds) {
     try {

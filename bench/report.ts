@@ -5,7 +5,9 @@ import type { Chart } from './charts';
 import { formatCompact, formatCount as fmt, formatTable } from '../src/cli/table';
 import { goals, ratioFigures } from './figures';
 import { byRelay, relayOrder } from './relays/registry';
+import type { Spread } from './cpu';
 import type { SoakSummary } from './scenarios/soak';
+import type { TelemetrySummary } from './scenarios/telemetry';
 import { SEED } from './scenarios/pipeline';
 import type { ControlPhase, Results, ScenarioId, SearchSummary } from './types';
 
@@ -357,6 +359,14 @@ export function renderReport(r: Results, chartList: Chart[]): string {
     out.push(charts(chartList, 'soak'), '', notes(r, 'soak'), '');
   }
 
+  // telemetry cost (not in the standard suite)
+  const tm = r.scenarios.telemetry?.summary;
+  if (r.scenarios.telemetry) {
+    out.push('## Cost of telemetry export', '');
+    if (tm?.off) out.push(...telemetrySection(tm), '');
+    out.push(charts(chartList, 'telemetry'), '', notes(r, 'telemetry'), '');
+  }
+
   const figs = ratioFigures(r);
   if (Object.keys(figs).length) {
     out.push('## Regression figures', '');
@@ -465,6 +475,104 @@ function soakSection(s: SoakSummary): string[] {
     s.mcr.ringDrops > 0
       ? `mcr's ring overflowed in ${s.dropSeconds} of ${s.timeline.length - 1} seconds${s.worstDropSecond ? ` (worst: ${fmt(s.worstDropSecond.ringDrops)} frames in the second before t = ${s.worstDropSecond.t} s)` : ''}.`
       : 'No ring drops.',
+    '',
+  );
+  return out;
+}
+
+/** "median (min-max)" of a spread, `digits` decimals; "-" when nothing was measured. */
+export function spreadText(sp: Spread | undefined, digits = 0): string {
+  if (!sp || sp.median === null || sp.min === null || sp.max === null) return '-';
+  const f = (x: number): string => x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return sp.n > 1 ? `${f(sp.median)} (${f(sp.min)}-${f(sp.max)})` : f(sp.median);
+}
+
+const ratioText = (x: number | null): string => (x === null ? '-' : `${x.toFixed(2)}x`);
+
+function telemetrySection(s: TelemetrySummary): string[] {
+  const out: string[] = [];
+  const rows: Array<[string, keyof TelemetrySummary['off'], number, string?]> = [
+    ['**relay-added CPU, ns per packet**', 'relayAddedNsPerPacket', 0, ratioText(s.ratios.relayAddedNsPerPacket)],
+    ['machine busy CPU, ms per s (all CPUs)', 'machineBusyMsPerS', 0],
+    ['mcrd (supervisor) CPU, ms per s', 'mcrdMsPerS', 1, ratioText(s.ratios.mcrdMsPerS)],
+    ['mcrd CPU, ns per packet', 'mcrdNsPerPacket', 0],
+    ['data plane CPU, ms per s', 'dataplaneMsPerS', 1, ratioText(s.ratios.dataplaneMsPerS)],
+    ['data plane CPU, ns per packet', 'dataplaneNsPerPacket', 0],
+    ['spans exported per s (mcr_spans_exported_total)', 'spansExportedPerS', 0],
+    ['span records over the budget per s (dropped, reason rate)', 'spansDroppedRatePerS', 0],
+    ['OTLP trace requests per s', 'tracesRequestsPerS', 2],
+    ['OTLP trace kB per s', 'tracesKBPerS', 1],
+    ['OTLP metric requests per s', 'metricsRequestsPerS', 2],
+    ['OTLP metric kB per s', 'metricsKBPerS', 1],
+    ['/metrics scrapes per s', 'scrapesPerS', 2],
+    ['sink + scraper CPU, ms per s (subtracted)', 'sinkMsPerS', 1],
+  ];
+  out.push(
+    `mcr with one worker forwarding one ${fmt(s.size)}-byte stream 1:1 at ${fmt(s.ratePps)} pps; ${s.rounds} rounds of interleaved trials (generator alone, then off and on, alternating which goes first), ${s.trialS} s measured windows in the middle of each stream; ${s.startedAt} to ${s.endedAt}; load average ${s.loadBefore.join(' / ')} before, ${s.loadAfter.join(' / ')} after.`,
+    '',
+    `Medians of the valid trials, (min-max) in brackets. Baseline: the generator alone keeps the machine busy ${spreadText(s.baseline.busyMsPerS, 0)} ms per s (${s.baseline.valid} of ${s.baseline.trials} trials); that, scaled to each window's length, and the sink's own CPU are subtracted from the machine's busy CPU before dividing by the packets delivered.`,
+    '',
+    table(
+      ['', `off (${s.off.valid}/${s.off.trials} trials)`, `on (${s.on.valid}/${s.on.trials} trials)`, 'on / off'],
+      rows.map(([label, key, digits, ratio]) => [
+        label,
+        spreadText(s.off[key] as Spread, digits),
+        spreadText(s.on[key] as Spread, digits),
+        ratio ?? '',
+      ]),
+    ),
+    '',
+  );
+  const band = s.noiseBand;
+  out.push(
+    `On minus off: **${s.deltaNsPerPacket === null ? '-' : `${s.deltaNsPerPacket >= 0 ? '+' : ''}${fmt(s.deltaNsPerPacket)}`} ns per packet**. Noise band (the off trials' spread): ${
+      band.min === null || band.max === null
+        ? '-'
+        : `${fmt(band.min)}-${fmt(band.max)} ns per packet, ${fmt(band.widthNsPerPacket ?? 0)} wide (${(band.widthPctOfMedian ?? 0).toFixed(0)}% of the off median)`
+    }; the on median is ${s.onOutsideNoise === null ? 'not comparable' : s.onOutsideNoise ? '**outside** it' : 'inside it (the difference is within the noise)'}. Supervisor CPU while exporting ${spreadText(s.on.spansExportedPerS, 0)} spans per s: ${spreadText(s.on.mcrdMsPerS, 1)} ms per s, against ${spreadText(s.off.mcrdMsPerS, 1)} without telemetry.`,
+    '',
+  );
+  if (s.setAside.length || s.errors.length)
+    out.push(
+      'Set aside (not in the medians):',
+      '',
+      ...s.setAside.map((x) => `- #${x.order} ${x.config}: ${x.problems.join('; ')}`),
+      ...s.errors.map((x) => `- #${x.order} ${x.config}: failed: ${x.error}`),
+      '',
+    );
+  const f1 = (x: number | null | undefined, d = 0): string =>
+    x === null || x === undefined ? '-' : x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+  out.push(
+    table(
+      [
+        '#',
+        'config',
+        'started',
+        'load',
+        'window s',
+        'delivered in window',
+        'busy ms/s',
+        'relay-added ns/pkt',
+        'mcrd ms/s',
+        'data plane ms/s',
+        'spans/s',
+        'exact',
+      ],
+      s.trials.map((t) => [
+        t.order,
+        t.config,
+        t.startedAt.slice(11, 19),
+        t.loadavg1.toFixed(2),
+        t.window.s.toFixed(2),
+        t.config === 'gen' ? `(${fmt(t.window.offered)} offered)` : fmt(t.window.delivered),
+        f1(t.figures?.machineBusyMsPerS),
+        f1(t.figures?.relayAddedNsPerPacket),
+        f1(t.figures?.mcrdMsPerS, 1),
+        f1(t.figures?.dataplaneMsPerS, 1),
+        f1(t.figures?.spansExportedPerS),
+        t.problems.length ? '**set aside**' : t.exact ? 'yes' : 'no',
+      ]),
+    ),
     '',
   );
   return out;
@@ -629,6 +737,32 @@ export function terminalSummary(r: Results): string {
           ];
         }),
       ]),
+    );
+  }
+  const tm = r.scenarios.telemetry?.summary;
+  if (tm?.off) {
+    out.push(
+      '',
+      `telemetry export cost: mcr-1w, ${fmt(tm.size)} B at ${formatCompact(tm.ratePps)} pps, ${tm.rounds} rounds of ${tm.trialS} s windows; load ${tm.loadBefore[0]} -> ${tm.loadAfter[0]} (median, min-max)`,
+    );
+    const row = (label: string, key: keyof TelemetrySummary['off'], digits: number, ratio?: number | null): string[] => [
+      label,
+      spreadText(tm.off[key] as Spread, digits),
+      spreadText(tm.on[key] as Spread, digits),
+      ratio === undefined ? '' : ratioText(ratio),
+    ];
+    out.push(
+      pad([
+        ['', `off (${tm.off.valid}/${tm.off.trials})`, `on (${tm.on.valid}/${tm.on.trials})`, 'on/off'],
+        row('relay-added ns/pkt', 'relayAddedNsPerPacket', 0, tm.ratios.relayAddedNsPerPacket),
+        row('mcrd ms/s', 'mcrdMsPerS', 1, tm.ratios.mcrdMsPerS),
+        row('data plane ms/s', 'dataplaneMsPerS', 1, tm.ratios.dataplaneMsPerS),
+        row('spans exported/s', 'spansExportedPerS', 0),
+        row('OTLP trace requests/s', 'tracesRequestsPerS', 2),
+      ]),
+    );
+    out.push(
+      `noise band (off spread): ${tm.noiseBand.min === null ? '-' : `${fmt(tm.noiseBand.min)}-${fmt(tm.noiseBand.max ?? 0)} ns/pkt`}; on - off ${tm.deltaNsPerPacket === null ? '-' : `${fmt(tm.deltaNsPerPacket)} ns/pkt`}, ${tm.onOutsideNoise === null ? 'not comparable' : tm.onOutsideNoise ? 'OUTSIDE the noise band' : 'within the noise band'}${tm.setAside.length + tm.errors.length ? `; ${tm.setAside.length + tm.errors.length} trial(s) set aside` : ''}`,
     );
   }
   for (const [name, sc] of Object.entries(r.scenarios)) if (sc.error) out.push('', `scenario ${name} FAILED: ${sc.error}`);

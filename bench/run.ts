@@ -25,6 +25,7 @@ import { latency } from './scenarios/latency';
 import { pipeline } from './scenarios/pipeline';
 import { soak, SOAK_CONTROL_OPS_PER_S, SOAK_DEFAULT_S } from './scenarios/soak';
 import { streams } from './scenarios/streams';
+import { telemetry, TELEMETRY_DEFAULT_RATE, TELEMETRY_DEFAULT_ROUNDS, TELEMETRY_DEFAULT_TRIAL_S } from './scenarios/telemetry';
 import { throughput } from './scenarios/throughput';
 import { buildTools, hostMeta, installPeers, refuseReason, removeStaleNamespaces, takeLock } from './setup';
 import type { Results, ScenarioId, ScenarioResult } from './types';
@@ -68,6 +69,14 @@ export const SCENARIOS: Array<{ [K in ScenarioId]: Scenario<K> }[ScenarioId]> = 
     what: `1:2 stream at half of max for --duration S (default ${SOAK_DEFAULT_S}) with 50 control ops/s: exact delivery, RSS over time (not in the standard suite)`,
     standard: false,
   },
+  // not in the standard suite: a cost study of one feature, about 4 minutes
+  {
+    name: 'telemetry',
+    aliases: ['otel'],
+    fn: telemetry,
+    what: `CPU per packet with OTLP export + Prometheus scraping on vs off, mcr-1w at --rate (default ${TELEMETRY_DEFAULT_RATE / 1000}k) pps, interleaved trials (not in the standard suite)`,
+    standard: false,
+  },
 ];
 
 const SCENARIO_LIST = SCENARIOS.map((s) => `  ${s.name.padEnd(11)} ${s.what}`).join('\n');
@@ -85,6 +94,7 @@ interface Args {
   durationS?: number;
   ratePps?: number;
   controlRate?: number;
+  repetitions?: number;
 }
 
 /** A commander argument parser: `value` as a number that passes `ok`, else `what` as the error. */
@@ -111,7 +121,7 @@ function parseArgs(argv: string[]): Args {
     )
     .option(
       '--trial-seconds <s>',
-      'length of one search trial (default 2, quick 0.5)',
+      `length of one search trial (default 2, quick 0.5); telemetry: of one measured window (default ${TELEMETRY_DEFAULT_TRIAL_S}, quick 1)`,
       num('a positive number', (n) => n > 0),
     )
     .option(
@@ -121,13 +131,18 @@ function parseArgs(argv: string[]): Args {
     )
     .option(
       '--rate <pps>',
-      "soak: input rate (default: half of a short 1:2 search's maximum)",
+      `soak: input rate (default: half of a short 1:2 search's maximum); telemetry: the stream's rate (default ${TELEMETRY_DEFAULT_RATE})`,
       num('packets per second, an integer of at least 100', (n) => Number.isInteger(n) && n >= 100),
     )
     .option(
       '--control-rate <n>',
       `soak: control operations per second (default ${SOAK_CONTROL_OPS_PER_S}; 0 = none)`,
       num('operations per second, an integer from 0 to 1000', (n) => Number.isInteger(n) && n >= 0 && n <= 1000),
+    )
+    .option(
+      '--repetitions <n>',
+      `telemetry: rounds of (generator alone, off, on) trials (default ${TELEMETRY_DEFAULT_ROUNDS}, quick 2)`,
+      num('an integer from 1 to 100', (n) => Number.isInteger(n) && n >= 1 && n <= 100),
     )
     .option('--out <dir>', 'results directory (default bench/results/<timestamp>)')
     .option('--no-install', 'do not apt-get install missing peers (they are skipped)')
@@ -150,6 +165,7 @@ function parseArgs(argv: string[]): Args {
     duration?: number;
     rate?: number;
     controlRate?: number;
+    repetitions?: number;
     out?: string;
     install: boolean;
     pin: boolean;
@@ -165,8 +181,12 @@ function parseArgs(argv: string[]): Args {
   for (const s of scenarios)
     if (!SCENARIOS.some((x) => x.name === s || x.aliases.includes(s)))
       fail(`unknown scenario "${s}" (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
-  if ((o.duration !== undefined || o.rate !== undefined || o.controlRate !== undefined) && !scenarios.includes('soak'))
-    fail('--duration, --rate and --control-rate belong to --scenario soak');
+  const named = (name: string): boolean =>
+    scenarios.some((n) => SCENARIOS.some((x) => x.name === name && (x.name === n || x.aliases.includes(n))));
+  if ((o.duration !== undefined || o.controlRate !== undefined) && !named('soak'))
+    fail('--duration and --control-rate belong to --scenario soak');
+  if (o.rate !== undefined && !named('soak') && !named('telemetry')) fail('--rate belongs to --scenario soak or telemetry');
+  if (o.repetitions !== undefined && !named('telemetry')) fail('--repetitions belongs to --scenario telemetry');
   for (const r of o.relays ?? []) if (!SELECTABLE_RELAYS.includes(r)) fail(`unknown relay "${r}" (known: ${SELECTABLE_RELAYS.join(', ')})`);
   return {
     scenarios,
@@ -181,6 +201,7 @@ function parseArgs(argv: string[]): Args {
     durationS: o.duration,
     ratePps: o.rate,
     controlRate: o.controlRate,
+    repetitions: o.repetitions,
   };
 }
 
@@ -253,6 +274,9 @@ async function main(): Promise<number> {
     soakDurationS: args.durationS,
     soakRatePps: args.ratePps,
     soakControlRate: args.controlRate,
+    telemetryRatePps: args.ratePps,
+    telemetryTrialS: args.trialSeconds,
+    telemetryRounds: args.repetitions,
   };
   const selected =
     args.scenarios.length === 0

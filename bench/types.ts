@@ -6,6 +6,7 @@ import type { RelayCounters } from './relays/relay';
 import type { Timing } from './scenarios/control';
 import type { HopResult, SEED } from './scenarios/pipeline';
 import type { SoakSummary } from './scenarios/soak';
+import type { TelemetrySummary } from './scenarios/telemetry';
 import type { Ratio } from './scenarios/throughput';
 
 /** What a trial or a search measured: which relay, payload size, streams, fan-out, workers. */
@@ -189,6 +190,7 @@ export interface Summaries {
   latency: LatencySummary;
   control: ControlSummary;
   soak: SoakSummary;
+  telemetry: TelemetrySummary;
 }
 
 export type ScenarioId = keyof Summaries;

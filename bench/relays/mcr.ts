@@ -76,6 +76,7 @@ export function mcrConfig(plan: RelayPlan): unknown {
     ...(plan.busyPoll ? { busyPoll: true } : {}),
     ...(cpus && new Set(cpus).size === cpus.length ? { cpus } : {}),
     logLevel: 'warn',
+    ...plan.mcrConfig,
     rules,
   };
 }

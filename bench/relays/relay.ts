@@ -31,6 +31,8 @@ export interface RelayPlan {
   busyPoll?: boolean;
   /** output o goes to port outPort + o (so one receiver per output gets only its own datagrams) */
   portPerOutput?: boolean;
+  /** mcr only: further top-level config keys (telemetry, spanSampleEvery), over the generated ones */
+  mcrConfig?: Record<string, unknown>;
 }
 
 /** `cmd args` prefixed with taskset when the plan pins the relay. */

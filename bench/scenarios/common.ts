@@ -34,6 +34,10 @@ export interface BenchContext {
   soakRatePps?: number;
   /** soak only: control operations per second (--control-rate; 0 = none) */
   soakControlRate?: number;
+  /** telemetry only: --rate, --trial-seconds and --repetitions as given */
+  telemetryRatePps?: number;
+  telemetryTrialS?: number;
+  telemetryRounds?: number;
 }
 
 export function relayById(ctx: BenchContext, id: string): Relay {
