@@ -67,6 +67,12 @@ export function framePart(frame: CodeEntry): string | undefined {
   return 'other JS';
 }
 
+/** The whole export path as one part: mcr's telemetry code, the span-ring drain, OpenTelemetry. */
+export const TELEMETRY = 'telemetry, all of it (src/telemetry/, src/daemon/span-records, @opentelemetry/*)';
+function isTelemetry(frame: CodeEntry, part: string): boolean {
+  return part === 'mcr src/telemetry/' || part.startsWith('@opentelemetry/') || frame.name.includes('/dist/src/daemon/span-records.js');
+}
+
 const count = (m: Map<string, number>, key: string): void => {
   m.set(key, (m.get(key) ?? 0) + 1);
 };
@@ -102,6 +108,7 @@ export function summarize(log: PreprocessedLog, top = 15): TickSummary {
     for (const frame of stack) {
       const part = framePart(frame);
       if (part) parts.add(part);
+      if (part && isTelemetry(frame, part)) parts.add(TELEMETRY);
     }
     for (const part of parts) count(inclusive, part);
   }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { formatDoctor, readDoctorReport } from '../../profiling/doctor-report';
 import { statTicks } from '../../profiling/js-load';
-import { frameLabel, summarize, windowed, type PreprocessedLog } from '../../profiling/js-ticks';
+import { frameLabel, summarize, TELEMETRY, windowed, type PreprocessedLog } from '../../profiling/js-ticks';
 
 const JS = 0;
 const EXTERNAL = 6;
@@ -56,6 +56,7 @@ describe('js-ticks', () => {
       ['mcr src/daemon/', 2],
       ['@opentelemetry/otlp-transformer', 1],
       ['Node.js core (node:*)', 1],
+      [TELEMETRY, 1],
     ]);
   });
 
