@@ -3,6 +3,7 @@
 // goals), and the plain-text summary table printed on the terminal at the end of a run.
 import type { Chart } from './charts';
 import { formatCompact, formatCount as fmt, formatTable } from '../src/cli/table';
+import { drillSection, drillTerminal } from './drill-report';
 import { goals, ratioFigures } from './figures';
 import { byRelay, relayOrder } from './relays/registry';
 import type { Spread } from './cpu';
@@ -357,6 +358,12 @@ export function renderReport(r: Results, chartList: Chart[]): string {
     out.push('## Soak', '');
     if (sk?.outputs) out.push(...soakSection(sk), '');
     out.push(charts(chartList, 'soak'), '', notes(r, 'soak'), '');
+  }
+
+  // the seed's incident with the audit drill (not in the standard suite)
+  if (r.scenarios.drill) {
+    const dr = r.scenarios.drill.summary;
+    out.push("## The seed's incident, reproduced (the audit drill)", '', ...(dr ? drillSection(dr) : []), notes(r, 'drill'), '');
   }
 
   // telemetry cost (not in the standard suite)
@@ -765,6 +772,8 @@ export function terminalSummary(r: Results): string {
       `noise band (off spread): ${tm.noiseBand.min === null ? '-' : `${fmt(tm.noiseBand.min)}-${fmt(tm.noiseBand.max ?? 0)} ns/pkt`}; on - off ${tm.deltaNsPerPacket === null ? '-' : `${fmt(tm.deltaNsPerPacket)} ns/pkt`}, ${tm.onOutsideNoise === null ? 'not comparable' : tm.onOutsideNoise ? 'OUTSIDE the noise band' : 'within the noise band'}${tm.setAside.length + tm.errors.length ? `; ${tm.setAside.length + tm.errors.length} trial(s) set aside` : ''}`,
     );
   }
+  const dr = r.scenarios.drill?.summary;
+  if (dr) out.push(...drillTerminal(dr));
   for (const [name, sc] of Object.entries(r.scenarios)) if (sc.error) out.push('', `scenario ${name} FAILED: ${sc.error}`);
   for (const [name, sc] of Object.entries(r.scenarios))
     if (sc.failures?.length) out.push('', `scenario ${name} FAILED:`, ...sc.failures.map((f) => `  - ${f}`));

@@ -20,6 +20,7 @@ import { renderReport, terminalSummary } from './report';
 import { SELECTABLE_RELAYS } from './relays/registry';
 import type { BenchContext } from './scenarios/common';
 import { control } from './scenarios/control';
+import { DRILL_DEFAULT_COUNT, DRILL_DEFAULT_ROUNDS, drill } from './scenarios/drill';
 import { fanout } from './scenarios/fanout';
 import { latency } from './scenarios/latency';
 import { pipeline } from './scenarios/pipeline';
@@ -67,6 +68,14 @@ export const SCENARIOS: Array<{ [K in ScenarioId]: Scenario<K> }[ScenarioId]> = 
     aliases: [],
     fn: soak,
     what: `1:2 stream at half of max for --duration S (default ${SOAK_DEFAULT_S}) with 50 control ops/s: exact delivery, RSS over time (not in the standard suite)`,
+    standard: false,
+  },
+  // not in the standard suite: builds the audit drill (issue #10) and sets it next to the shipped build
+  {
+    name: 'drill',
+    aliases: ['seed-incident'],
+    fn: drill,
+    what: `the audit drill build next to the shipped one: max lossless at 1400 B and the seed's 3-hop table (${DRILL_DEFAULT_COUNT / 1e6}M packets at 1M pps), ${DRILL_DEFAULT_ROUNDS} interleaved rounds (not in the standard suite)`,
     standard: false,
   },
   // not in the standard suite: a cost study of one feature, about 4 minutes

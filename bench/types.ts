@@ -4,6 +4,7 @@
 import type { HostMeta } from './setup';
 import type { RelayCounters } from './relays/relay';
 import type { Timing } from './scenarios/control';
+import type { DrillSummary } from './scenarios/drill';
 import type { HopResult, SEED } from './scenarios/pipeline';
 import type { SoakSummary } from './scenarios/soak';
 import type { TelemetrySummary } from './scenarios/telemetry';
@@ -190,6 +191,7 @@ export interface Summaries {
   latency: LatencySummary;
   control: ControlSummary;
   soak: SoakSummary;
+  drill: DrillSummary;
   telemetry: TelemetrySummary;
 }
 

@@ -20,6 +20,8 @@ export const RELAYS: readonly RelayInfo[] = [
   { id: 'mcr-1w', label: 'mcr (1 worker)', color: '#1f5fbf', selectable: true, throughput: true },
   { id: 'mcr-2w', label: 'mcr (2 workers)', color: '#8e44ad', selectable: true, throughput: true },
   { id: 'mcr-1w-poll', label: 'mcr (1 worker, busyPoll)', color: '#17becf', selectable: true },
+  // the audit drill build (issue #10), set up by the drill scenario only
+  { id: 'mcr-1w-drill', label: 'mcr drill build (1 worker)', color: '#c0392b', selectable: false },
   { id: 'mcr-3hop', label: 'mcr x3 (1 worker each)', color: '#1f5fbf', selectable: false },
   { id: 'kernel', label: 'kernel routing (smcroute)', color: '#2e9e44', selectable: true, peer: true, throughput: true },
   { id: 'c-relay', label: 'C relay (recvmmsg/sendmmsg)', color: '#e67e00', selectable: true, peer: true, throughput: true },

@@ -43,15 +43,15 @@ export interface HopResult {
 
 // gen -> h1 -> h2 -> h3 -> sink: link i joins `from`'s downstream interface `down`, 10.0.(i+1).1,
 // to `to`'s upstream interface `up`, 10.0.(i+1).2
-const LINKS = [
+export const LINKS = [
   { from: 'gen', down: 'g0', to: 'h1', up: 'a0' },
   { from: 'h1', down: 'a1', to: 'h2', up: 'b0' },
   { from: 'h2', down: 'b1', to: 'h3', up: 'c0' },
   { from: 'h3', down: 'c1', to: 'sink', up: 's0' },
 ];
 
-async function threeHop(): Promise<Topology> {
-  const t = new Topology('pl');
+export async function threeHop(tag = 'pl'): Promise<Topology> {
+  const t = new Topology(tag);
   for (const ns of ['gen', ...LINKS.map((l) => l.to)]) await t.addNamespace(ns);
   for (const [i, l] of LINKS.entries()) {
     await t.link(l.from, l.down, `10.0.${i + 1}.1/24`, l.to, l.up, `10.0.${i + 1}.2/24`);
@@ -60,7 +60,7 @@ async function threeHop(): Promise<Topology> {
 }
 
 /** Hop i (mcr(i+1)) receives on link i and sends on link i+1. */
-function hopPlan(topo: Topology, dir: string, i: number): RelayPlan {
+export function hopPlan(topo: Topology, dir: string, i: number): RelayPlan {
   const inLink = LINKS[i];
   const outLink = LINKS[i + 1];
   if (!inLink || !outLink) throw new Error(`the pipeline has no hop ${i} (hops 0 to ${LINKS.length - 2})`);
@@ -85,7 +85,7 @@ function hopPlan(topo: Topology, dir: string, i: number): RelayPlan {
 }
 
 /** The three hops as one relay for runTrial: rx of the first hop, tx of the last. */
-function pipelineInstance(hops: McrInstance[]): RelayInstance {
+export function pipelineInstance(hops: McrInstance[]): RelayInstance {
   return {
     async counters(): Promise<RelayCounters> {
       const c = await Promise.all(hops.map((h) => h.counters()));
