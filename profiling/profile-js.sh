@@ -110,8 +110,19 @@ else
 fi
 WAIT_PID=$!
 ctl() { ./bin/mcrctl.js --socket "$SOCK" "$@"; }
-for _ in $(seq 200); do ctl ping >/dev/null 2>&1 && break; sleep 0.1; done
-ctl ping >/dev/null || { echo "profile: mcrd did not start:" >&2; cat "$OUT/mcrd.log" "$OUT"/profiler.log >&2; exit 1; }
+for _ in $(seq 200); do ctl ping >/dev/null 2>&1 && break; kill -0 "$WAIT_PID" 2>/dev/null || break; sleep 0.1; done
+if ! ctl ping >/dev/null 2>&1; then
+  if ! kill -0 "$WAIT_PID" 2>/dev/null; then
+    # clinic without NO_INSIGHT and no TTY exits 0 this way, having started nothing.
+    wait "$WAIT_PID" && rc=0 || rc=$?
+    echo "profile: $([ "$MODE" = js ] && echo mcrd || echo clinic) exited (status $rc) before mcrd answered on $SOCK:" >&2
+  else
+    echo "profile: mcrd did not answer on $SOCK within 20 s:" >&2
+  fi
+  WAIT_PID=""
+  cat "$OUT/mcrd.log" "$OUT"/profiler.log >&2 2>/dev/null
+  exit 1
+fi
 if [ "$MODE" = js ]; then MCRD_PID=$WAIT_PID; else MCRD_PID=$(ps -o pid= --ppid "$WAIT_PID" | tr -d ' ' | head -n 1); fi
 [ -n "$MCRD_PID" ] || { echo "profile: cannot find mcrd under clinic (pid $WAIT_PID)" >&2; exit 1; }
 
