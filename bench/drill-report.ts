@@ -15,6 +15,7 @@ function mdTable(head: string[], rows: Array<Array<string | number>>): string {
 
 const n0 = (x: number | null): string => (x === null ? '-' : fmt(Math.round(x)));
 const pct = (x: number | null): string => (x === null ? '-' : `${x.toFixed(1)}%`);
+const ratioOf = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : a / b);
 const times = (x: number | null): string => (x === null ? '-' : `${x.toFixed(2)}x`);
 
 function seedRows(s: DrillSummary): Array<Array<string | number>> {
@@ -66,7 +67,7 @@ export function drillSection(s: DrillSummary): string[] {
       seedRows(s),
     ),
     '',
-    `Drill / shipped: MCR-1 ingress **${times(s.ratios.ingress)}**, egress **${times(s.ratios.egress)}** (the seed: 123k / 490k = 0.25x ingress, 83k / 307k = 0.27x egress); MCR-1's data plane CPU per packet **${times(s.ratios.mcr1CpuNsPerPacket)}**.`,
+    `Drill / shipped: MCR-1 ingress **${times(s.ratios.ingress)}**, egress **${times(s.ratios.egress)}** (the seed: 123k / 490k = 0.25x ingress, 83k / 307k = 0.27x egress); MCR-1's data plane CPU per packet **${times(s.ratios.mcr1CpuNsPerPacket)}**; buf_exhaust share **${times(ratioOf(s.rows.drill.bufExhaustPct, s.rows.shipped.bufExhaustPct))}**. On a machine where the generator and the three hops share two CPUs the rates per second move with the generator (a hop that drops more leaves its neighbours more CPU); the shares and the CPU per packet do not.`,
     '',
     `### Maximum lossless rate, 1 hop, ${fmt(s.size)} B (generator alone: ${n0(s.generatorMaxPps)} pps)`,
     '',
@@ -98,6 +99,7 @@ export function drillSection(s: DrillSummary): string[] {
         'delivered',
         'end-to-end loss',
         'pipe lines (mcr1/2/3)',
+        'data plane ns/packet (mcr1/2/3)',
       ],
       s.seedRuns.map((r) => [
         r.round + 1,

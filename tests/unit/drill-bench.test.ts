@@ -286,12 +286,19 @@ describe('the summary', () => {
       md,
       /\| mcr, drill build \(seed anti-pattern\) \(MCR-1\) \| 300,000 \| 60,000 \| 50,000 \| 2,400,000 \(80\.0%\) \| 850,015 \| 3,500 \|/,
     );
-    assert.match(md, /MCR-1 ingress \*\*0\.29x\*\*, egress \*\*0\.24x\*\* .*; MCR-1's data plane CPU per packet \*\*3\.18x\*\*/);
+    assert.match(
+      md,
+      /MCR-1 ingress \*\*0\.29x\*\*, egress \*\*0\.24x\*\* .*; MCR-1's data plane CPU per packet \*\*3\.18x\*\*; buf_exhaust share \*\*2\.67x\*\*/,
+    );
     assert.match(md, /\| drill build \(seed anti-pattern\) \| 70,000 \| 60,000, 80,000 \| no \|/);
     assert.match(md, /Drill \/ shipped: \*\*0\.23x\*\*/);
     assert.match(
       md,
       /\| 2 \| drill \| 14:00:00 \| 1\.50 \| 3,000,000 \| 300,000 \| 700,000 \| 600,000 \| 2,300,000 \| 600,000 \| 80\.0% \| 800,000 \/ 20 \/ 0 \| 4,000 \|/,
+    );
+    assert.match(
+      md,
+      /\| round \| build \| started \| load \| sent \| generator pps \| MCR-1 recv \| MCR-1 egr_sent \| MCR-1 buf_exhaust \| delivered \| end-to-end loss \| pipe lines \(mcr1\/2\/3\) \| data plane ns\/packet \(mcr1\/2\/3\) \|\n(\|[-:]+){13}\|/,
     );
     assert.match(md, /- a note/);
     const term = terminalSummary(results);
