@@ -500,6 +500,7 @@ function telemetrySection(s: TelemetrySummary): string[] {
   const out: string[] = [];
   const rows: Array<[string, keyof TelemetrySummary['off'], number, string?]> = [
     ['**relay-added CPU, ns per packet**', 'relayAddedNsPerPacket', 0, ratioText(s.ratios.relayAddedNsPerPacket)],
+    ["mcr's processes (mcrd + data plane) CPU, ns per packet", 'mcrProcessesNsPerPacket', 0, ratioText(s.ratios.mcrProcessesNsPerPacket)],
     ['machine busy CPU, ms per s (all CPUs)', 'machineBusyMsPerS', 0],
     ['mcrd (supervisor) CPU, ms per s', 'mcrdMsPerS', 1, ratioText(s.ratios.mcrdMsPerS)],
     ['mcrd CPU, ns per packet', 'mcrdNsPerPacket', 0],
@@ -762,6 +763,7 @@ export function terminalSummary(r: Results): string {
       pad([
         ['', `off (${tm.off.valid}/${tm.off.trials})`, `on (${tm.on.valid}/${tm.on.trials})`, 'on/off'],
         row('relay-added ns/pkt', 'relayAddedNsPerPacket', 0, tm.ratios.relayAddedNsPerPacket),
+        row('mcrd + data plane ns/pkt', 'mcrProcessesNsPerPacket', 0, tm.ratios.mcrProcessesNsPerPacket),
         row('mcrd ms/s', 'mcrdMsPerS', 1, tm.ratios.mcrdMsPerS),
         row('data plane ms/s', 'dataplaneMsPerS', 1, tm.ratios.dataplaneMsPerS),
         row('spans exported/s', 'spansExportedPerS', 0),

@@ -115,6 +115,8 @@ export interface TelemetryTrial {
 export interface TrialFigures {
   machineBusyMsPerS: number;
   relayAddedNsPerPacket: number | null;
+  /** mcrd + its data plane (utime + stime) per packet: blind to kernel work charged elsewhere, but not to neighbours */
+  mcrProcessesNsPerPacket: number | null;
   mcrdMsPerS: number | null;
   mcrdNsPerPacket: number | null;
   dataplaneMsPerS: number | null;
@@ -135,6 +137,7 @@ export interface ConfigFigures {
   /** trials whose figures count (exact delivery, paced, exporting when on) */
   valid: number;
   relayAddedNsPerPacket: Spread;
+  mcrProcessesNsPerPacket: Spread;
   machineBusyMsPerS: Spread;
   mcrdMsPerS: Spread;
   mcrdNsPerPacket: Spread;
@@ -167,7 +170,12 @@ export interface TelemetrySummary {
   off: ConfigFigures;
   on: ConfigFigures;
   /** on / off of the medians */
-  ratios: { relayAddedNsPerPacket: number | null; mcrdMsPerS: number | null; dataplaneMsPerS: number | null };
+  ratios: {
+    relayAddedNsPerPacket: number | null;
+    mcrProcessesNsPerPacket: number | null;
+    mcrdMsPerS: number | null;
+    dataplaneMsPerS: number | null;
+  };
   /** on median minus off median, ns per packet */
   deltaNsPerPacket: number | null;
   /** the spread (min-max) of the off trials' relay-added ns per packet: differences inside it are noise */
@@ -517,6 +525,8 @@ export function deriveTrial(t: TelemetryTrial, baselineBusyNsPerS: number | null
             helperNs: ns(w.procTicks.sink) ?? 0,
             delivered: w.delivered,
           }),
+    mcrProcessesNsPerPacket:
+      w.procTicks.mcrd === undefined || w.procTicks.dataplane === undefined ? null : perPacket(w.procTicks.mcrd + w.procTicks.dataplane),
     mcrdMsPerS: msPerS(w.procTicks.mcrd),
     mcrdNsPerPacket: perPacket(w.procTicks.mcrd),
     dataplaneMsPerS: msPerS(w.procTicks.dataplane),
@@ -540,6 +550,7 @@ function configFigures(trials: TelemetryTrial[]): ConfigFigures {
     trials: trials.length,
     valid: valid.length,
     relayAddedNsPerPacket: of('relayAddedNsPerPacket'),
+    mcrProcessesNsPerPacket: of('mcrProcessesNsPerPacket'),
     machineBusyMsPerS: of('machineBusyMsPerS'),
     mcrdMsPerS: of('mcrdMsPerS'),
     mcrdNsPerPacket: of('mcrdNsPerPacket'),
@@ -607,6 +618,7 @@ export function summarizeTelemetry(
     on,
     ratios: {
       relayAddedNsPerPacket: ratioOf(onMedian, offMedian),
+      mcrProcessesNsPerPacket: ratioOf(on.mcrProcessesNsPerPacket.median, off.mcrProcessesNsPerPacket.median),
       mcrdMsPerS: ratioOf(on.mcrdMsPerS.median, off.mcrdMsPerS.median),
       dataplaneMsPerS: ratioOf(on.dataplaneMsPerS.median, off.dataplaneMsPerS.median),
     },

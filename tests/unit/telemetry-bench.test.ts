@@ -226,6 +226,8 @@ describe('telemetry summary', () => {
     assert.equal(f(3)?.mcrdMsPerS, 50);
     assert.equal(f(3)?.mcrdNsPerPacket, 1000);
     assert.equal(f(3)?.dataplaneNsPerPacket, 3100);
+    assert.equal(f(3)?.mcrProcessesNsPerPacket, 4100);
+    assert.equal(f(1)?.mcrProcessesNsPerPacket, null);
     assert.equal(f(3)?.sinkMsPerS, 25);
     assert.equal(f(3)?.spansExportedPerS, 4000);
     assert.equal(f(3)?.tracesRequestsPerS, 5);
@@ -243,6 +245,10 @@ describe('telemetry summary', () => {
     assert.equal(s.off.mcrdMsPerS.median, 10);
     assert.equal(s.on.mcrdMsPerS.median, 55);
     assert.equal(s.ratios.mcrdMsPerS, 5.5);
+    // mcrd + data plane: off 64/65/63 ticks -> 3200/3250/3150 ns; on 82/83/100 -> 4100/4150/5000
+    assert.equal(s.off.mcrProcessesNsPerPacket.median, 3200);
+    assert.equal(s.on.mcrProcessesNsPerPacket.median, 4150);
+    assert.equal(s.ratios.mcrProcessesNsPerPacket, 4150 / 3200);
     assert.equal(s.on.spansExportedPerS.median, 4000);
     assert.deepEqual(s.noiseBand, { min: 3500, max: 4500, widthNsPerPacket: 1000, widthPctOfMedian: 25 });
     assert.equal(s.onOutsideNoise, true);
@@ -292,6 +298,10 @@ describe('telemetry summary', () => {
       assert.match(md, /## Cost of telemetry export/);
       assert.match(md, /\| \*\*relay-added CPU, ns per packet\*\* \| 4,000 \(3,500-4,500\) \| 5,000 \(4,500-7,500\) \| 1\.25x \|/);
       assert.match(md, /\| mcrd \(supervisor\) CPU, ms per s \| 10\.0 \(10\.0-12\.5\) \| 55\.0 \(50\.0-75\.0\) \| 5\.50x \|/);
+      assert.match(
+        md,
+        /\| mcr's processes \(mcrd \+ data plane\) CPU, ns per packet \| 3,200 \(3,150-3,250\) \| 4,150 \(4,100-5,000\) \| 1\.30x \|/,
+      );
       assert.match(md, /On minus off: \*\*\+1,000 ns per packet\*\*/);
       assert.match(md, /\*\*outside\*\* it/);
       assert.match(md, /load average 0\.4 \/ 0\.6 \/ 1\.1 before/);
