@@ -38,6 +38,7 @@ import { buildOneHop, NO_IPV6, Topology } from '../lab/netns';
 import { MCRD, MCRGEN, ROOT } from '../lab/paths';
 import { cleanup, installSignalHandlers, sh, sleep } from '../lab/proc';
 import type { Counters } from '../src/control/protocol';
+import { diffFlameSvg, flameSvg, fold, parsePerfScript as parseSampleScript } from './flamegraph';
 
 // ---------------------------------------------------------------------------------------------
 // Budgets
@@ -573,6 +574,91 @@ async function runPhase(
   return result;
 }
 
+/**
+ * Where the worker's CPU goes during a stream: `perf record -e cpu-clock --call-graph dwarf` on
+ * the worker thread(s), folded into DIR/stacks.folded and drawn as DIR/flamegraph.svg; the
+ * --drill run compares two of these.
+ */
+async function profilePhase(
+  lab: Lab,
+  o: { rate: number; count: number; size: number },
+  dir: string,
+  title: string,
+): Promise<Map<string, number>> {
+  mkdirSync(dir, { recursive: true });
+  const data = path.join(dir, 'perf.data');
+  const perf = spawn(
+    'perf',
+    [
+      'record',
+      '-q',
+      '--no-buildid',
+      '--no-buildid-cache',
+      '--sample-cpu',
+      '-e',
+      'cpu-clock',
+      '-F',
+      '999',
+      // DWARF, not frame pointers: libc (snprintf, malloc) has none, and its samples would lose
+      // the mcr function that called it.
+      '--call-graph',
+      'dwarf,8192',
+      '-t',
+      lab.workerTids.join(','),
+      '-o',
+      data,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  perf.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const hook = cleanup.add('perf record (profile)', () => {
+    if (perf.exitCode === null) perf.kill('SIGKILL');
+  });
+  const deadline = Date.now() + 15_000;
+  while (perfEventFds(perf.pid ?? 0) === 0) {
+    if (perf.exitCode !== null) throw new Error(`perf record (profile) exited: ${stderr.trim()}`);
+    if (Date.now() > deadline) throw new Error(`perf record (profile) did not attach within 15 s: ${stderr.trim()}`);
+    await sleep(50);
+  }
+  await send(lab.topology, 'gen', { group: '239.1.1.1', port: 5001, source: '10.0.1.1', rate: o.rate, count: o.count, size: o.size });
+  await sleep(200);
+  perf.kill('SIGINT');
+  const stopped = await Promise.race([new Promise<boolean>((r) => perf.once('exit', () => r(true))), sleep(60_000).then(() => false)]);
+  cleanup.remove(hook);
+  if (!stopped) {
+    perf.kill('SIGKILL');
+    throw new Error('perf record (profile) did not stop within 60 s of SIGINT');
+  }
+  const script = spawnSync('perf', ['script', '-i', data, '-F', 'comm,tid,cpu,ip,sym,dso'], { encoding: 'utf8', maxBuffer: 512 << 20 });
+  const folded = fold(parseSampleScript(script.stdout ?? ''));
+  writeFileSync(path.join(dir, 'stacks.folded'), `${[...folded].map(([k, v]) => `${k} ${v}`).join('\n')}\n`);
+  writeFileSync(path.join(dir, 'flamegraph.svg'), flameSvg(folded, title));
+  return folded;
+}
+
+/** The shipped build, for the drill's differential flame graph: its own mcrd, profiled the same way. */
+async function profileShipped(
+  topology: Topology,
+  configFile: string,
+  out: string,
+  stream: { rate: number; count: number; size: number },
+): Promise<Map<string, number>> {
+  const daemon = await startMcrd(topology, 'relay', { socket: path.join(out, 'mcrd-shipped.sock'), configFile, rules: 1 });
+  try {
+    const dpPid = await daemon.dataplanePid();
+    const workerTids = (await daemon.request('workers')).workers.map((w) => w.tid).filter((t): t is number => t !== null);
+    return await profilePhase(
+      { topology, daemon, dpPid, workerTids },
+      stream,
+      path.join(out, 'shipped'),
+      'shipped build: the worker thread',
+    );
+  } finally {
+    await daemon.proc.stop('SIGTERM', 10_000);
+  }
+}
+
 function fdTarget(pid: number, fd: number): string {
   try {
     const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
@@ -724,7 +810,18 @@ async function main(): Promise<number> {
     }),
   );
   let exitCode = 0;
+  // The CPU profile wants samples: a busier stream than the counted ones (2 s at 50k pps by default).
+  const profileStream = { rate: Math.max(rate, 50_000), count: Math.max(count, 100_000), size };
   try {
+    // The drill is compared with the shipped build: profile that first, with MCR_ADDON unset.
+    let shippedProfile: Map<string, number> | undefined;
+    if (opts.drill) {
+      console.log('audit: profiling the shipped build for the differential flame graph ...');
+      const drillAddon = process.env.MCR_ADDON;
+      delete process.env.MCR_ADDON;
+      shippedProfile = await profileShipped(topology, configFile, out, profileStream);
+      process.env.MCR_ADDON = drillAddon;
+    }
     // mcrd's stderr, which its data plane shares (fork with stdio inherit), is a pipe the audit
     // drains into mcrd.log: a FIFO, since Node's own stdio "pipes" are socket pairs. In the drill
     // this is the worker's pipe to the supervisor side.
@@ -780,6 +877,22 @@ async function main(): Promise<number> {
     const fdNames = new Map<number, string>();
     for (const h of [...(traced.hits ?? []), ...(exhaustion.hits ?? [])])
       if (h.event === 'syscalls:sys_enter_write' && h.fd !== undefined && !fdNames.has(h.fd)) fdNames.set(h.fd, fdTarget(dpPid, h.fd));
+    console.log('audit: CPU profile of the worker (perf record -e cpu-clock, DWARF stacks) ...');
+    const profile = await profilePhase(
+      lab,
+      profileStream,
+      path.join(out, 'profile'),
+      `${opts.drill ? 'drill' : 'shipped'} build: the worker thread`,
+    );
+    if (shippedProfile) {
+      writeFileSync(
+        path.join(out, 'diff.svg'),
+        diffFlameSvg(shippedProfile, profile, 'drill against the shipped build: the worker thread'),
+      );
+      console.log(
+        `audit: flame graphs: ${path.relative(ROOT, path.join(out, 'shipped', 'flamegraph.svg'))}, ${path.relative(ROOT, path.join(out, 'profile', 'flamegraph.svg'))}; differential: ${path.relative(ROOT, path.join(out, 'diff.svg'))}`,
+      );
+    } else console.log(`audit: flame graph: ${path.relative(ROOT, path.join(out, 'profile', 'flamegraph.svg'))}`);
     console.log(`audit: ${path.relative(ROOT, replayBinary)} under callgrind ...`);
     const instructions = replayInstructions(replayBinary);
     const stopCode = await daemon.proc.stop('SIGTERM', 10_000);

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
@@ -27,7 +27,7 @@ function symbols(file: string): string {
 
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-function audit(args: string[]): { status: number | null; out: string } {
+function audit(args: string[]): { status: number | null; out: string; files: Record<string, string | undefined> } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mcraudit-'));
   try {
     const r = spawnSync(
@@ -47,7 +47,9 @@ function audit(args: string[]): { status: number | null; out: string } {
       ],
       { encoding: 'utf8', timeout: 240_000, maxBuffer: 64 << 20 },
     );
-    return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
+    const read = (f: string): string | undefined => (existsSync(path.join(dir, f)) ? readFileSync(path.join(dir, f), 'utf8') : undefined);
+    const files = Object.fromEntries(['profile/flamegraph.svg', 'shipped/flamegraph.svg', 'diff.svg'].map((f) => [f, read(f)]));
+    return { status: r.status, out: `${r.stdout}\n${r.stderr}`, files };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -84,8 +86,13 @@ describe('npm run profile -- audit', { skip }, () => {
 
   it('--drill builds aside and fails, naming the allocation, the pipe write(2) and the functions responsible', () => {
     const before = sha256(SHIPPED);
-    const { status, out } = audit(['--drill']);
+    const { status, out, files } = audit(['--drill']);
     assert.equal(status, 1, out);
+    // Flame graphs of both builds' worker, and the drill against the shipped one: the trace
+    // formatting is a frame the shipped build does not have, so its share grew from 0.
+    assert.match(files['shipped/flamegraph.svg'] ?? '', /mcr::Worker::drain_ring/);
+    assert.match(files['profile/flamegraph.svg'] ?? '', /mcr::drill::format_packet_trace/);
+    assert.match(files['diff.svg'] ?? '', /mcr::drill::format_packet_trace[^<]*: [\d.]+% of samples, was 0\.00% \(\+[\d.]+ points\)/);
     assert.match(out, /DRILL build \(MCR_DRILL_SEED_ANTIPATTERN=1\) build-drill\/mcr_native\.node/);
     assert.doesNotMatch(out, /AUDIT ERROR/, 'the drill fails on budgets, not because the run broke');
     // One allocation per packet, from the trace message formatted before the level check.
