@@ -98,46 +98,119 @@ function color(name: string, depth: number): string {
   return `rgb(${220 + (v % 35)},${190 + v},${60 + v})`;
 }
 
-export function flameSvg(folded: Map<string, number>, title: string): string {
-  const root = tree(folded);
+/** How one frame is drawn: its tooltip text and fill colour (plus a thin outline for pale fills). */
+interface FrameStyle {
+  tip: string;
+  fill: string;
+  outline?: boolean;
+}
+
+/**
+ * The flame layout shared by both graphs: the thread at the bottom, callees stacked above their
+ * callers, width = share of the root's samples. `style` gets each frame with the names from the
+ * thread down to it.
+ */
+function renderFlame(root: Node, title: string, subtitle: string, style: (node: Node, path: string[]) => FrameStyle): string {
   const width = 1400;
   const rowH = 17;
   const top = 40;
   const depthOf = (node: Node): number => 1 + Math.max(0, ...[...node.children.values()].map(depthOf));
   const height = top + depthOf(root) * rowH + 4;
   const rects: string[] = [];
-  // Flame layout: the thread at the bottom, callees stacked above their callers.
-  const walk = (node: Node, x: number, depth: number): void => {
+  const walk = (node: Node, path: string[], x: number): void => {
     const w = (node.count / Math.max(1, root.count)) * width;
     if (w < 0.5) return;
+    const depth = path.length;
     if (depth > 0) {
       const y = height - 4 - depth * rowH;
       const label = node.name.replace(/_\[k\]$/, '');
-      const pct = ((100 * node.count) / root.count).toFixed(2);
       const fits = Math.floor(w / 7) - 1;
       const text =
         fits >= 4
           ? `<text x="${(x + 3).toFixed(1)}" y="${y + rowH - 5}">${escapeXml(label.length > fits ? `${label.slice(0, fits - 2)}..` : label)}</text>`
           : '';
+      const { tip, fill, outline } = style(node, path);
       rects.push(
-        `<g><title>${escapeXml(label)} (${node.count} samples, ${pct}%)</title><rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 1}" fill="${color(node.name, depth)}"/>${text}</g>`,
+        `<g><title>${escapeXml(label)}${tip}</title><rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 1}" fill="${fill}"${outline ? ' stroke="#ddd" stroke-width="0.5"' : ''}/>${text}</g>`,
       );
     }
     let cx = x;
     for (const child of [...node.children.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-      walk(child, cx, depth + 1);
+      walk(child, [...path, child.name], cx);
       cx += (child.count / Math.max(1, root.count)) * width;
     }
   };
-  walk(root, 0, 0);
+  walk(root, [], 0);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="monospace" font-size="11">`,
     `<rect width="100%" height="100%" fill="#fafafa"/>`,
     `<text x="4" y="16" font-size="13" font-weight="bold">${escapeXml(title)}</text>`,
-    `<text x="4" y="32" fill="#555">${root.count} samples; width = share of all samples; hover for names. Orange: kernel, green: mcr, yellow: other userspace.</text>`,
+    `<text x="4" y="32" fill="#555">${escapeXml(subtitle)}</text>`,
     ...rects,
     '</svg>',
   ].join('\n');
+}
+
+export function flameSvg(folded: Map<string, number>, title: string): string {
+  const root = tree(folded);
+  return renderFlame(
+    root,
+    title,
+    `${root.count} samples; width = share of all samples; hover for names. Orange: kernel, green: mcr, yellow: other userspace.`,
+    (node, path) => ({
+      tip: ` (${node.count} samples, ${((100 * node.count) / root.count).toFixed(2)}%)`,
+      fill: color(node.name, path.length),
+    }),
+  );
+}
+
+/**
+ * A differential flame graph: `next`'s frames laid out as in its own flame graph, each coloured by
+ * the change of its share of all samples against `base` (same stack path): red where it grew
+ * (white to full red at the largest change), blue where it shrank. Shares, not counts, so two
+ * runs of different lengths compare. Frames that vanished entirely are not drawn (they have no
+ * width in `next`); their total is named in the subtitle.
+ */
+export function diffFlameSvg(base: Map<string, number>, next: Map<string, number>, title: string): string {
+  const a = tree(base);
+  const b = tree(next);
+  const share = (n: Node | undefined, root: Node): number => (n ? n.count / Math.max(1, root.count) : 0);
+  const inBase = (path: string[]): Node | undefined => {
+    let n: Node | undefined = a;
+    for (const name of path) n = n?.children.get(name);
+    return n;
+  };
+  // Largest change of any frame, for the colour scale.
+  let maxDelta = 0;
+  const scan = (nb: Node, na: Node | undefined): void => {
+    for (const child of nb.children.values()) {
+      const other = na?.children.get(child.name);
+      maxDelta = Math.max(maxDelta, Math.abs(share(child, b) - share(other, a)));
+      scan(child, other);
+    }
+  };
+  scan(b, a);
+  const colorOf = (delta: number): string => {
+    const t = maxDelta > 0 ? Math.min(1, Math.abs(delta) / maxDelta) : 0;
+    const fade = Math.round(255 * (1 - t));
+    return delta > 0 ? `rgb(255,${fade},${fade})` : delta < 0 ? `rgb(${fade},${fade},255)` : 'rgb(255,255,255)';
+  };
+  let vanished = 0;
+  for (const [name, child] of a.children) if (!b.children.has(name)) vanished += child.count;
+  return renderFlame(
+    b,
+    title,
+    `${b.count} samples against ${a.count} in the base; width = share now; red: share grew, blue: shrank (darkest = ${(100 * maxDelta).toFixed(2)} points)${vanished ? `; threads only in the base: ${vanished} samples` : ''}. Hover for figures.`,
+    (node, path) => {
+      const now = 100 * share(node, b);
+      const before = 100 * share(inBase(path), a);
+      return {
+        tip: `: ${now.toFixed(2)}% of samples, was ${before.toFixed(2)}% (${now - before >= 0 ? '+' : ''}${(now - before).toFixed(2)} points)`,
+        fill: colorOf((now - before) / 100),
+        outline: true,
+      };
+    },
+  );
 }
 
 /** The costs the seed incident was made of, by the frames that show them. */
@@ -167,74 +240,6 @@ export function hotPathReport(samples: Sample[]): string {
     `${'in userspace (leaf frame not kernel)'.padEnd(36)} ${String(user).padStart(7)} samples (${((100 * user) / workers.length).toFixed(2)}%)`,
   );
   return lines.join('\n');
-}
-
-/**
- * A differential flame graph: `next`'s frames laid out as in its own flame graph, each coloured by
- * the change of its share of all samples against `base` (same stack path): red where it grew
- * (white to full red at the largest change), blue where it shrank. Shares, not counts, so two
- * runs of different lengths compare. Frames that vanished entirely are not drawn (they have no
- * width in `next`); their total is named in the subtitle.
- */
-export function diffFlameSvg(base: Map<string, number>, next: Map<string, number>, title: string): string {
-  const a = tree(base);
-  const b = tree(next);
-  const share = (n: Node | undefined, root: Node): number => (n ? n.count / Math.max(1, root.count) : 0);
-  // Largest change of any frame, for the colour scale.
-  let maxDelta = 0;
-  const scan = (nb: Node, na: Node | undefined): void => {
-    for (const child of nb.children.values()) {
-      const other = na?.children.get(child.name);
-      maxDelta = Math.max(maxDelta, Math.abs(share(child, b) - share(other, a)));
-      scan(child, other);
-    }
-  };
-  scan(b, a);
-  const width = 1400;
-  const rowH = 17;
-  const top = 40;
-  const depthOf = (node: Node): number => 1 + Math.max(0, ...[...node.children.values()].map(depthOf));
-  const height = top + depthOf(b) * rowH + 4;
-  const rects: string[] = [];
-  const colorOf = (delta: number): string => {
-    const t = maxDelta > 0 ? Math.min(1, Math.abs(delta) / maxDelta) : 0;
-    const fade = Math.round(255 * (1 - t));
-    return delta > 0 ? `rgb(255,${fade},${fade})` : delta < 0 ? `rgb(${fade},${fade},255)` : 'rgb(255,255,255)';
-  };
-  const walk = (node: Node, other: Node | undefined, x: number, depth: number): void => {
-    const w = (node.count / Math.max(1, b.count)) * width;
-    if (w < 0.5) return;
-    if (depth > 0) {
-      const y = height - 4 - depth * rowH;
-      const label = node.name.replace(/_\[k\]$/, '');
-      const now = 100 * share(node, b);
-      const before = 100 * share(other, a);
-      const fits = Math.floor(w / 7) - 1;
-      const text =
-        fits >= 4
-          ? `<text x="${(x + 3).toFixed(1)}" y="${y + rowH - 5}">${escapeXml(label.length > fits ? `${label.slice(0, fits - 2)}..` : label)}</text>`
-          : '';
-      rects.push(
-        `<g><title>${escapeXml(label)}: ${now.toFixed(2)}% of samples, was ${before.toFixed(2)}% (${now - before >= 0 ? '+' : ''}${(now - before).toFixed(2)} points)</title><rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 1}" fill="${colorOf(share(node, b) - share(other, a))}" stroke="#ddd" stroke-width="0.5"/>${text}</g>`,
-      );
-    }
-    let cx = x;
-    for (const child of [...node.children.values()].sort((p, q) => p.name.localeCompare(q.name))) {
-      walk(child, other?.children.get(child.name), cx, depth + 1);
-      cx += (child.count / Math.max(1, b.count)) * width;
-    }
-  };
-  walk(b, a, 0, 0);
-  let vanished = 0;
-  for (const [name, child] of a.children) if (!b.children.has(name)) vanished += child.count;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="monospace" font-size="11">`,
-    `<rect width="100%" height="100%" fill="#fafafa"/>`,
-    `<text x="4" y="16" font-size="13" font-weight="bold">${escapeXml(title)}</text>`,
-    `<text x="4" y="32" fill="#555">${b.count} samples against ${a.count} in the base; width = share now; red: share grew, blue: shrank (darkest = ${(100 * maxDelta).toFixed(2)} points)${vanished ? `; threads only in the base: ${vanished} samples` : ''}. Hover for figures.</text>`,
-    ...rects,
-    '</svg>',
-  ].join('\n');
 }
 
 /** Reads a stacks.folded file (`frame;frame;... count` per line). */
