@@ -651,7 +651,7 @@ function telemetryChart(r: Results): Planned[] {
         title: 'What OTLP export and Prometheus scraping cost mcr',
         subtitle: [
           `mcr, 1 worker, ${s.size} B at ${compact(s.ratePps)} pps 1:1, every batch traced; ${s.rounds} rounds, ${s.trialS} s windows; load average ${s.loadBefore[0]} at the start`,
-          `dashed: medians. on/off: relay-added CPU ${ratio(s.ratios.relayAddedNsPerPacket)}, mcrd CPU ${ratio(s.ratios.mcrdMsPerS)}; spans exported ${s.on.spansExportedPerS.median === null ? '?' : compact(s.on.spansExportedPerS.median)}/s`,
+          `dashed: medians. on/off: relay-added CPU ${ratio(s.ratios.relayAddedNsPerPacket)}, mcrd CPU ${s.off.mcrdMsPerS.median?.toFixed(1) ?? '?'} -> ${s.on.mcrdMsPerS.median?.toFixed(1) ?? '?'} ms/s; spans exported ${s.on.spansExportedPerS.median === null ? '?' : compact(s.on.spansExportedPerS.median)}/s`,
           'relay-added CPU = machine busy CPU - generator alone (median) - the OTLP sink, per packet delivered',
         ],
         series: configs.map((c) => ({ name: c.name, color: c.color })),

@@ -78,7 +78,7 @@ export const SCENARIOS: Array<{ [K in ScenarioId]: Scenario<K> }[ScenarioId]> = 
     what: `the audit drill build next to the shipped one: max lossless at 1400 B and the seed's 3-hop table (${DRILL_DEFAULT_COUNT / 1e6}M packets at 1M pps), ${DRILL_DEFAULT_ROUNDS} interleaved rounds (not in the standard suite)`,
     standard: false,
   },
-  // not in the standard suite: a cost study of one feature, about 4 minutes
+  // not in the standard suite: a cost study of one feature, about 3 minutes
   {
     name: 'telemetry',
     aliases: ['otel'],

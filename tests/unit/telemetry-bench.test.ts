@@ -294,6 +294,7 @@ describe('telemetry summary', () => {
       assert.match(svg, /relay-added CPU per packet/);
       assert.match(svg, /OTLP export \+ scraping on/);
       assert.match(svg, /1\.25x/);
+      assert.match(svg, /mcrd CPU 10\.0 -(&gt;|>) 55\.0 ms\/s/);
       const md = renderReport(results, charts);
       assert.match(md, /## Cost of telemetry export/);
       assert.match(md, /\| \*\*relay-added CPU, ns per packet\*\* \| 4,000 \(3,500-4,500\) \| 5,000 \(4,500-7,500\) \| 1\.25x \|/);
