@@ -18,35 +18,31 @@ const pct = (x: number | null): string => (x === null ? '-' : `${x.toFixed(1)}%`
 const ratioOf = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : a / b);
 const times = (x: number | null): string => (x === null ? '-' : `${x.toFixed(2)}x`);
 
-function seedRows(s: DrillSummary): Array<Array<string | number>> {
-  const ours = (b: Build, r: DrillRow): Array<string | number> => [
-    `mcr, ${BUILD_LABEL[b]} (MCR-1)`,
+/** The seed's own figures for MCR-1, then `rest` for the columns the seed did not measure. */
+function seedCells(label: string, f: DrillSummary['seed']['historical'], ...rest: string[]): string[] {
+  return [label, fmt(f.generatorPps), fmt(f.ingressPps), fmt(f.egressPps), `${f.bufExhaustPct}%`, ...rest];
+}
+
+/** A build's MCR-1 rates and buf_exhaust: the columns report.md's and the terminal's tables share. */
+function rateCells(r: DrillRow): string[] {
+  return [
     n0(r.generatorPps),
     n0(r.ingressPps),
     n0(r.egressPps),
     r.bufExhaust === null ? '-' : `${n0(r.bufExhaust)} (${pct(r.bufExhaustPct)})`,
+  ];
+}
+
+function seedRows(s: DrillSummary): Array<Array<string | number>> {
+  const ours = (b: Build, r: DrillRow): string[] => [
+    `mcr, ${BUILD_LABEL[b]} (MCR-1)`,
+    ...rateCells(r),
     n0(r.pipeLines),
     n0(r.mcr1CpuNsPerPacket),
   ];
   return [
-    [
-      'seed, historical (MCR-1)',
-      fmt(s.seed.historical.generatorPps),
-      fmt(s.seed.historical.ingressPps),
-      fmt(s.seed.historical.egressPps),
-      `${s.seed.historical.bufExhaustPct}%`,
-      '-',
-      '-',
-    ],
-    [
-      'seed, regressed (MCR-1)',
-      fmt(s.seed.regressed.generatorPps),
-      fmt(s.seed.regressed.ingressPps),
-      fmt(s.seed.regressed.egressPps),
-      `${s.seed.regressed.bufExhaustPct}%`,
-      '512,945',
-      '-',
-    ],
+    seedCells('seed, historical (MCR-1)', s.seed.historical, '-', '-'),
+    seedCells('seed, regressed (MCR-1)', s.seed.regressed, '512,945', '-'),
     ours('shipped', s.rows.shipped),
     ours('drill', s.rows.drill),
   ];
@@ -154,39 +150,15 @@ export function drillTerminal(s: DrillSummary): string[] {
     'CPU ns/pkt',
     'max lossless 1400 B',
   ];
-  const row = (label: string, r: DrillRow): string[] => [
-    label,
-    n0(r.generatorPps),
-    n0(r.ingressPps),
-    n0(r.egressPps),
-    r.bufExhaust === null ? '-' : `${n0(r.bufExhaust)} (${pct(r.bufExhaustPct)})`,
-    n0(r.mcr1CpuNsPerPacket),
-    n0(r.maxLosslessPps),
-  ];
+  const row = (label: string, r: DrillRow): string[] => [label, ...rateCells(r), n0(r.mcr1CpuNsPerPacket), n0(r.maxLosslessPps)];
   return [
     '',
     `drill: the seed's anti-pattern next to the shipped build, ${s.rounds} round(s), 3-hop ${formatCompact(s.count)} packets at ${formatCompact(s.targetPps)} pps target (medians)`,
     formatTable(
       head,
       [
-        [
-          'seed, historical',
-          fmt(s.seed.historical.generatorPps),
-          fmt(s.seed.historical.ingressPps),
-          fmt(s.seed.historical.egressPps),
-          `${s.seed.historical.bufExhaustPct}%`,
-          '-',
-          '-',
-        ],
-        [
-          'seed, regressed',
-          fmt(s.seed.regressed.generatorPps),
-          fmt(s.seed.regressed.ingressPps),
-          fmt(s.seed.regressed.egressPps),
-          `${s.seed.regressed.bufExhaustPct}%`,
-          '-',
-          '-',
-        ],
+        seedCells('seed, historical', s.seed.historical, '-', '-'),
+        seedCells('seed, regressed', s.seed.regressed, '-', '-'),
         row('mcr shipped', s.rows.shipped),
         row('mcr drill', s.rows.drill),
         [
