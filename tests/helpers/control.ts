@@ -2,6 +2,7 @@
 // Typed views of mcrd's control-protocol results (docs/control-protocol.md) for tests, and
 // polling helpers: wait for a state with a deadline, then let the test assert exact values.
 import * as net from 'node:net';
+import type { CommandResult } from '../../lab/proc';
 import { sleep, type DaemonHandle } from './netns';
 
 // The result types are the protocol's own (src/control/protocol.ts), so tests and daemon cannot drift.
@@ -11,6 +12,15 @@ export type { Counters, Stats, RuleView as Rule, WorkersResult as Workers } from
 export const stats = (d: DaemonHandle): Promise<Stats> => d.request('stats');
 export const workers = (d: DaemonHandle): Promise<WorkersResult> => d.request('workers');
 export const rules = async (d: DaemonHandle): Promise<RuleView[]> => (await d.request('list')).rules;
+
+/** `mcrctl stats --json`, parsed: the CLI's view of the counters. */
+export const mcrctlStats = async (d: DaemonHandle): Promise<Stats> => JSON.parse((await d.ctl(['stats', '--json'])).stdout) as Stats;
+
+/** `mcrctl add`: r0's `group`:`port` to `outputs` ("group:port:interface", comma-separated), named when `name` is given. */
+export function mcrctlAdd(d: DaemonHandle, group: string, port: number, outputs: string, name?: string): Promise<CommandResult> {
+  const named = name === undefined ? [] : ['--name', name];
+  return d.ctl(['add', '--input-interface', 'r0', '--input-group', group, '--input-port', String(port), '--outputs', outputs, ...named]);
+}
 
 /** Calls fn until pred holds (returns that value) or the deadline passes (throws with the last value). */
 export async function pollUntil<T>(

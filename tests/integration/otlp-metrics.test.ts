@@ -6,9 +6,8 @@
 // exactly, every failed export is counted (mcr_telemetry_export_failures_total) and logged once.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Stats } from '../../src/control/protocol';
 import { MCRD } from '../../lab/paths';
-import { pollUntil } from '../helpers/control';
+import { mcrctlAdd, mcrctlStats, pollUntil } from '../helpers/control';
 import { quietOneHop } from '../helpers/datapath';
 import { skipReason, startMcrd, streamExactly, type DaemonHandle, type Topology } from '../helpers/netns';
 import { OtlpReceiver, type ReceivedMetric, type ReceiverMode } from '../helpers/otlp-receiver';
@@ -28,19 +27,7 @@ function latest(metrics: ReceivedMetric[], name: string): Map<string, number> {
 const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
 
 async function addVideo(mcrd: DaemonHandle): Promise<void> {
-  await mcrd.ctl([
-    'add',
-    '--input-interface',
-    'r0',
-    '--input-group',
-    VIDEO.group,
-    '--input-port',
-    String(VIDEO.port),
-    '--outputs',
-    `${VIDEO.out}:${VIDEO.outPort}:r1`,
-    '--name',
-    'video',
-  ]);
+  await mcrctlAdd(mcrd, VIDEO.group, VIDEO.port, `${VIDEO.out}:${VIDEO.outPort}:r1`, 'video');
 }
 
 /** mcrd with OTEL_* variables set (env runs inside the namespace and execs node: the pid is mcrd's). */
@@ -83,7 +70,7 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
       const N = 4_000;
       await streamExactly(t, { ...VIDEO, count: N, rate: 10_000 });
       const s = await pollUntil(
-        async () => JSON.parse((await mcrd.ctl(['stats', '--json'])).stdout) as Stats,
+        () => mcrctlStats(mcrd),
         (x) => x.totals.rxFrames >= N,
         `mcrd counted ${N} frames`,
       );
@@ -119,7 +106,7 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
         point?.bucketCounts?.reduce((a, b) => a + b, 0),
         point?.count,
       );
-      const latestStats = JSON.parse((await mcrd.ctl(['stats', '--json'])).stdout) as Stats;
+      const latestStats = await mcrctlStats(mcrd);
       assert.equal(total(latest(receiver.metrics(), 'mcr_batch_seconds')), latestStats.totals.spans.batch?.samples);
     });
   });
@@ -168,7 +155,7 @@ for (const mode of ['down', 'blackhole'] as const satisfies readonly ReceiverMod
       const lines = mcrd.stderr.split('\n').filter((l) => /OTLP (metrics|traces) export failed/.test(l));
       assert.equal(lines.length, 1, lines.join('\n'));
       assert.match(lines[0] ?? '', /forwarding is not affected/);
-      const stats = JSON.parse((await mcrd.ctl(['stats', '--json'])).stdout) as Stats;
+      const stats = await mcrctlStats(mcrd);
       assert.equal(stats.totals.txPackets, 10_000);
       if (mode === 'blackhole') assert.ok(receiver.blackholed >= 1, `${receiver.blackholed} requests black-holed`);
     });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Stats } from '../../src/control/protocol';
 import { quietOneHop, TempDir } from '../helpers/datapath';
-import { pollUntil, statsAfterRx } from '../helpers/control';
+import { mcrctlAdd, pollUntil, statsAfterRx } from '../helpers/control';
 import { skipReason, startDaemon, streamExactly, type DaemonHandle, type Topology } from '../helpers/netns';
 import { OtlpReceiver, type ReceivedMetric, type ReceivedSpan, type ReceiverMode } from '../helpers/otlp-receiver';
 
@@ -123,19 +123,7 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
             });
           ruleId = (await mcrd.request('list')).rules.find((r) => r.name === 'traced')?.id ?? '';
           // A control-plane operation becomes a span of its own.
-          const add = await mcrd.ctl([
-            'add',
-            '--input-interface',
-            'r0',
-            '--input-group',
-            '239.1.1.9',
-            '--input-port',
-            '5009',
-            '--outputs',
-            '239.2.2.9:5009:r1',
-            '--name',
-            'later',
-          ]);
+          const add = await mcrctlAdd(mcrd, '239.1.1.9', 5009, '239.2.2.9:5009:r1', 'later');
           added = /[0-9a-f]{12}/.exec(add.stdout)?.[0] ?? '';
           assert.notEqual(added, '');
           await receiver.waitFor('an mcr.control.add span', () => named(receiver.spans(), 'mcr.control.add').length > 0);

@@ -9,9 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Stats } from '../../src/control/protocol';
-import { pollUntil, workers } from '../helpers/control';
+import { mcrctlAdd, mcrctlStats, pollUntil, workers } from '../helpers/control';
 import { quietOneHop, TempDir } from '../helpers/datapath';
+import { samples } from '../helpers/exposition';
 import { skipReason, sleep, startDaemon, startMcrd, streamExactly, type DaemonHandle, type Topology } from '../helpers/netns';
 import { MCRD } from '../../lab/paths';
 import type { Proc } from '../../lab/proc';
@@ -26,17 +26,6 @@ if (skip) console.log(`# prometheus.test: skipped: ${skip}`);
 const VIDEO = { group: '239.1.1.1', port: 5001, out: '239.2.2.2', outPort: 5002 };
 /** Inside the relay's namespace, whose loopback is its own: any port is free. */
 const PROMETHEUS_PORT = 9090;
-
-/** The sample lines of an exposition, name{labels} -> value. */
-function samples(text: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    m.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return m;
-}
 
 /** The address mcrd logged for its Prometheus endpoint (port 0 resolved). */
 async function metricsAddress(mcrd: DaemonHandle): Promise<string> {
@@ -91,40 +80,14 @@ describe('Prometheus scraping mcrd', { skip }, () => {
     ).catch(async () => scalar(promql));
   }
 
-  async function mcrctlStats(): Promise<Stats> {
-    return JSON.parse((await mcrd.ctl(['stats', '--json'])).stdout) as Stats;
-  }
-
   before(async () => {
     dir = new TempDir();
     t = await quietOneHop('prom');
     mcrd = await startDaemon(t, 'relay', { args: ['--metrics-listen', '127.0.0.1:0'] });
     address = await metricsAddress(mcrd);
-    await mcrd.ctl([
-      'add',
-      '--input-interface',
-      'r0',
-      '--input-group',
-      VIDEO.group,
-      '--input-port',
-      String(VIDEO.port),
-      '--outputs',
-      `${VIDEO.out}:${VIDEO.outPort}:r1`,
-      '--name',
-      'video',
-    ]);
+    await mcrctlAdd(mcrd, VIDEO.group, VIDEO.port, `${VIDEO.out}:${VIDEO.outPort}:r1`, 'video');
     // A second rule with two outputs and no name: its label is its id.
-    await mcrd.ctl([
-      'add',
-      '--input-interface',
-      'r0',
-      '--input-group',
-      '239.1.1.9',
-      '--input-port',
-      '5009',
-      '--outputs',
-      '239.2.2.8:5008:r1,239.2.2.9:5010:r1',
-    ]);
+    await mcrctlAdd(mcrd, '239.1.1.9', 5009, '239.2.2.8:5008:r1,239.2.2.9:5010:r1');
     const config = path.join(dir.path, 'prometheus.yml');
     writeFileSync(
       config,
@@ -180,7 +143,11 @@ describe('Prometheus scraping mcrd', { skip }, () => {
   it('PromQL sum(mcr_rx_packets_total) equals the packets sent, exactly; rules and outputs equal mcrctl stats', async () => {
     const N = 7_000;
     await streamExactly(t, { ...VIDEO, count: N, rate: 10_000 });
-    const s = await pollUntil(mcrctlStats, (x) => x.totals.rxFrames >= N, `mcrd counted ${N} frames`);
+    const s = await pollUntil(
+      () => mcrctlStats(mcrd),
+      (x) => x.totals.rxFrames >= N,
+      `mcrd counted ${N} frames`,
+    );
     assert.equal(s.totals.rxFrames, N);
     assert.equal(s.totals.txPackets, N);
 
@@ -196,7 +163,7 @@ describe('Prometheus scraping mcrd', { skip }, () => {
 
     // Per rule and per output: every series Prometheus holds equals mcrctl stats, and every rule
     // and output of mcrctl stats has its series.
-    const latest = await mcrctlStats();
+    const latest = await mcrctlStats(mcrd);
     const ruleSeries = await query('mcr_rule_matched_packets_total');
     const outputSeries = await query('mcr_output_tx_packets_total');
     const wantRules = Object.fromEntries(latest.rules.map((r) => [r.name ?? r.id, r.matchedPackets]));

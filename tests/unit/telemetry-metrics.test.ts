@@ -12,6 +12,7 @@ import { startTelemetry, type Telemetry } from '../../src/telemetry/index';
 import { bucketBoundariesSeconds, outputLabel, sumSeconds } from '../../src/telemetry/metrics';
 import { PROMETHEUS_CONTENT_TYPE } from '../../src/telemetry/prometheus';
 import { resolveTelemetrySettings } from '../../src/telemetry/settings';
+import { samples } from '../helpers/exposition';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 
 function counters(rx: number): Counters {
@@ -46,17 +47,6 @@ function rule(name: string | undefined, id: string, matched: number): RuleStats 
     matchedBytes: matched * 10,
     outputs: [{ group: '239.2.2.2', port: 5002, interface: 'r1', txPackets: matched, txBytes: matched * 8, txErrors: 0 }],
   };
-}
-
-/** The sample lines (no comments) of an exposition, as name{labels} -> value. */
-function samples(text: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    m.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return m;
 }
 
 describe('metrics through the Prometheus endpoint (fake counters)', () => {
