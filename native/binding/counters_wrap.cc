@@ -11,7 +11,7 @@ Napi::Function CountersWrap::Define(Napi::Env env) {
       env, "Counters",
       {InstanceMethod("snapshot", &CountersWrap::JS_snapshot),
        InstanceMethod("drainSpans", &CountersWrap::JS_drainSpans),
-       InstanceMethod("setTrace", &CountersWrap::JS_setTrace),
+       InstanceMethod("skipSpans", &CountersWrap::JS_skipSpans), InstanceMethod("setTrace", &CountersWrap::JS_setTrace),
        InstanceMethod("traceState", &CountersWrap::JS_traceState), InstanceMethod("close", &CountersWrap::JS_close)});
   Napi::Array names = Napi::Array::New(env, kWorkerCounterCount);
   for (uint32_t i = 0; i < kWorkerCounterCount; ++i) names.Set(i, worker_counter_name(i));
@@ -169,6 +169,22 @@ Napi::Value CountersWrap::JS_drainSpans(const Napi::CallbackInfo& info) {
     out.Set(uint32_t(i), span_record_object(env, ring.records[(tail + i) % kSpanRingRecords]));
   ring.tail.store(tail + take, std::memory_order_release);
   return out;
+}
+
+// skipSpans(worker) -> number: discards every record in that worker's ring without reading it
+// (what the exporter's rate limit would drop anyway, at no cost per record).
+Napi::Value CountersWrap::JS_skipSpans(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!region_.region()) throw Napi::Error::New(env, "counter file is closed");
+  if (info.Length() < 1 || !info[0].IsNumber()) type_error(env, "(worker: number)", "skipSpans arguments");
+  const uint32_t worker = info[0].As<Napi::Number>().Uint32Value();
+  if (worker >= kMaxWorkers) throw Napi::RangeError::New(env, "skipSpans: worker out of range");
+  SpanRing& ring = region_.span_ring(worker);
+  const uint64_t tail = ring.tail.load(std::memory_order_relaxed);
+  const uint64_t head = ring.head.load(std::memory_order_acquire);
+  if (head <= tail) return Napi::Number::New(env, 0);
+  ring.tail.store(head, std::memory_order_release);
+  return Napi::Number::New(env, double(head - tail));
 }
 
 // setTrace({ sampleEvery?, recordsEnabled?, chaseRuleSlot?, chaseRemaining? })

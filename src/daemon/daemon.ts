@@ -159,6 +159,7 @@ export class Daemon implements ConfigHost {
       traces: {
         workers: () => this.stats.workerCount,
         drainSpans: (worker, max) => this.spans.drain(worker, max),
+        skipSpans: (worker) => this.spans.skip(worker),
         ruleForSlot: (slot) => {
           const r = this.registry.bySlot(slot);
           return r ? { id: r.id, ...(r.spec.name ? { name: r.spec.name } : {}) } : undefined;

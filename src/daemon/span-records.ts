@@ -25,7 +25,7 @@ export class SpanRecords {
   private poller: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly counters: Pick<NativeCounters, 'drainSpans' | 'setTrace' | 'traceState'>,
+    private readonly counters: Pick<NativeCounters, 'drainSpans' | 'skipSpans' | 'setTrace' | 'traceState'>,
     /** workers whose rings may hold records (the highest count any data plane used) */
     private readonly workers: () => number,
   ) {}
@@ -38,6 +38,15 @@ export class SpanRecords {
       for (const r of records) if (r.chased && r.ruleSlots.includes(chase.slot) && chase.got.length < chase.want) chase.got.push(r);
     if (chase && chase.got.length >= chase.want) this.finishChase();
     return records;
+  }
+
+  /**
+   * The exporter's way to drop what its rate limit would drop anyway, without turning each record
+   * into an object first. During a chase the records are read (the chase needs its own).
+   */
+  skip(worker: number): number {
+    if (this.chase) return this.drain(worker, Number.MAX_SAFE_INTEGER >>> 0).length;
+    return this.counters.skipSpans(worker);
   }
 
   /** An exporter starts or stops reading: workers write span records only while one does. */

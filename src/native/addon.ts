@@ -155,6 +155,8 @@ export interface NativeCounters {
   snapshot(workers: number, ruleSlots: Uint32Array, outputSlots: Uint32Array): CounterSnapshot;
   /** Takes up to `max` span records out of one worker's ring (oldest first). */
   drainSpans(worker: number, max: number): NativeSpanRecord[];
+  /** Discards every record in one worker's ring without reading it; returns how many. */
+  skipSpans(worker: number): number;
   /** Changes the given switches; the others keep their values. */
   setTrace(settings: Partial<TraceState>): void;
   traceState(): TraceState;

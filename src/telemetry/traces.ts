@@ -48,6 +48,8 @@ export interface TraceSource {
   workers(): number;
   /** takes up to `max` span records out of one worker's ring, oldest first */
   drainSpans(worker: number, max: number): NativeSpanRecord[];
+  /** discards the rest of one worker's ring unread, returns how many (optional: without it, every record is read) */
+  skipSpans?(worker: number): number;
   /** the rule that owns a counter slot now (undefined when the slot is free) */
   ruleForSlot(slot: number): { id: string; name?: string } | undefined;
   interfaceName(ifindex: number): string | undefined;
@@ -321,12 +323,25 @@ class OtlpTraces implements TraceExport {
     let longest = 0;
     try {
       const workers = source.workers();
+      // With skipSpans, only as many records as the budget could pass are read (a tree is at
+      // least 3 spans), shared out over the workers; the rest are discarded unread and counted
+      // as over the rate: reading a record costs far more than skipping it.
+      this.refillTokens();
+      const perWorker = source.skipSpans
+        ? Math.ceil(Math.max(1, Math.ceil(this.tokens / 3)) / Math.max(1, workers))
+        : MAX_RECORDS_PER_WORKER_PER_DRAIN;
       for (let worker = 0; worker < workers; worker++) {
         const records: NativeSpanRecord[] = [];
-        while (records.length < MAX_RECORDS_PER_WORKER_PER_DRAIN) {
-          const chunk = source.drainSpans(worker, DRAIN_CHUNK);
+        const limit = Math.min(perWorker, MAX_RECORDS_PER_WORKER_PER_DRAIN);
+        while (records.length < limit) {
+          const chunk = source.drainSpans(worker, Math.min(DRAIN_CHUNK, limit - records.length));
           for (const record of chunk) records.push(record);
-          if (chunk.length < DRAIN_CHUNK) break;
+          if (chunk.length === 0) break;
+        }
+        if (source.skipSpans) {
+          const skipped = source.skipSpans(worker);
+          this.counts.records += skipped;
+          this.counts.droppedRate += skipped;
         }
         taken.push(records);
         longest = Math.max(longest, records.length);

@@ -506,3 +506,33 @@ describe('trace export helpers', () => {
     assert.equal(none.stats().controlSpans, 0);
   });
 });
+
+describe('records over the budget are skipped unread', () => {
+  test('with skipSpans the drain reads only what the budget could pass and counts the rest as over the rate', async () => {
+    const receiver = await OtlpReceiver.start();
+    // 20 spans = 5 trees of 4: at most ceil(ceil(20 / 3) / 2) = 4 records read per worker.
+    const { traces, source } = harness(receiver, 'http/protobuf', { spansPerSecond: 20 });
+    let skippedUnread = 0;
+    source.skipSpans = (worker) => {
+      const n = source.rings[worker]!.length;
+      skippedUnread += n;
+      source.rings[worker]!.length = 0;
+      return n;
+    };
+    try {
+      source.rings[0]!.push(...Array.from({ length: 100 }, (_, i) => record({ base: i * 10_000, worker: 0 })));
+      source.rings[1]!.push(...Array.from({ length: 3 }, (_, i) => record({ base: i * 10_000, worker: 1 })));
+      traces.drainNow();
+      const stats = traces.stats();
+      assert.equal(skippedUnread, 96, 'worker 0: 4 read, 96 skipped; worker 1: all 3 read');
+      assert.deepEqual([stats.records, stats.batches, stats.droppedRate], [103, 5, 98]);
+      assert.deepEqual(
+        source.rings.map((r) => r.length),
+        [0, 0],
+      );
+    } finally {
+      await traces.stop();
+      await receiver.close();
+    }
+  });
+});
