@@ -5,12 +5,10 @@
 // every buffer exhaustion -- read the way a supervisor would, counting those lines and keeping only
 // a tail (a drill run writes millions of them; the lab's Proc would keep them all in memory).
 import { spawnSync } from 'node:child_process';
-import { readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
-import { startMcrd as startDaemon } from '../../lab/mcrd';
 import { MCRD, ROOT } from '../../lab/paths';
-import { cleanup } from '../proc';
-import { McrInstance, mcrConfig, mcrRelay } from './mcr';
+import { launchMcrd, McrInstance, mcrRelay } from './mcr';
 import type { Relay, RelayPlan } from './relay';
 import { relayInfo } from './registry';
 
@@ -104,31 +102,16 @@ export class TalliedMcrInstance extends McrInstance {
   }
 }
 
-/** mcrd removes its counter file on a clean stop; after a SIGKILL the bench removes it. */
-function removeCounterFile(pid: number | undefined): void {
-  if (pid) rmSync(`/dev/shm/mcrd-${pid}.counters`, { force: true });
-}
-
 /**
  * Starts mcrd like bench/relays/mcr.ts does, with MCR_ADDON=`addon` (undefined: the shipped
  * build, no override), its stderr tallied, and checks in /proc that the data plane mapped the
  * addon asked for (a drill run must never measure the shipped build by mistake, nor the reverse).
  */
 export async function startTalliedMcrd(plan: RelayPlan, label: string, addon: string | undefined): Promise<TalliedMcrInstance> {
-  const configFile = path.join(plan.dir, `mcr-${plan.ns}.json5`);
-  writeFileSync(configFile, `${JSON.stringify(mcrConfig(plan), null, 2)}\n`);
-  const socket = path.join(plan.dir, `mcrd-${plan.ns}.sock`);
   const pipe = new LineTally(DRILL_LINE_PREFIX);
-  const daemon = await startDaemon(plan.topo, plan.ns, {
-    socket,
-    configFile,
+  const { daemon, socket } = await launchMcrd(plan, label, {
     // `ip netns exec` execs env, which execs node: the child's pid is still mcrd's
     command: addon ? ['env', `MCR_ADDON=${addon}`, 'node', MCRD] : ['node', MCRD],
-    args: ['--workers', String(plan.workers)],
-    label,
-    rules: plan.streams,
-    timeoutMs: 20_000,
-    pollMs: 100,
     onStart: ({ proc }) => {
       const stderr = proc.child.stderr;
       stderr?.removeAllListeners('data');
@@ -137,13 +120,6 @@ export async function startTalliedMcrd(plan: RelayPlan, label: string, addon: st
         proc.stderr = pipe.tail;
       });
       stderr?.on('end', () => pipe.end());
-      const hook = cleanup.add(`mcrd ${proc.pid} counter file`, () => removeCounterFile(proc.pid));
-      void proc.exited.then(() =>
-        setTimeout(() => {
-          removeCounterFile(proc.pid);
-          cleanup.remove(hook);
-        }, 200),
-      );
     },
   });
   const inst = new TalliedMcrInstance(daemon.proc, socket, pipe);

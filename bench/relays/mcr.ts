@@ -6,7 +6,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ControlClient } from '../../src/control/client';
 import type { SpanHistogram } from '../../src/lib/histogram';
-import { startMcrd as startDaemon } from '../../lab/mcrd';
+import { startMcrd as startDaemon, type DaemonHandle, type McrdOptions } from '../../lab/mcrd';
 import { cleanup, type Proc } from '../proc';
 import { inputGroup, outputGroup, type Relay, type RelayCounters, type RelayInstance, type RelayPlan } from './relay';
 
@@ -81,20 +81,31 @@ export function mcrConfig(plan: RelayPlan): unknown {
   };
 }
 
-/** Starts mcrd (lab/mcrd.ts) and waits until the data plane runs and every rule is up. */
-export async function startMcrd(plan: RelayPlan, label: string): Promise<McrInstance> {
+/**
+ * Writes `plan`'s config, starts mcrd with it (lab/mcrd.ts; `command` and `onStart` as there) and
+ * waits until the data plane runs and every rule is up. The counter file a SIGKILL leaves behind
+ * is removed once mcrd has exited.
+ */
+export async function launchMcrd(
+  plan: RelayPlan,
+  label: string,
+  o: Pick<McrdOptions, 'command' | 'onStart'> = {},
+): Promise<{ daemon: DaemonHandle; socket: string }> {
   const configFile = path.join(plan.dir, `mcr-${plan.ns}.json5`);
   writeFileSync(configFile, `${JSON.stringify(mcrConfig(plan), null, 2)}\n`);
   const socket = path.join(plan.dir, `mcrd-${plan.ns}.sock`);
   const daemon = await startDaemon(plan.topo, plan.ns, {
     socket,
     configFile,
+    ...(o.command ? { command: o.command } : {}),
     args: ['--workers', String(plan.workers)],
     label,
     rules: plan.streams,
     timeoutMs: 20_000,
     pollMs: 100,
-    onStart: ({ proc }) => {
+    onStart: (started) => {
+      o.onStart?.(started);
+      const { proc } = started;
       const hook = cleanup.add(`mcrd ${proc.pid} counter file`, () => removeCounterFile(proc.pid));
       void proc.exited.then(() =>
         setTimeout(() => {
@@ -104,6 +115,12 @@ export async function startMcrd(plan: RelayPlan, label: string): Promise<McrInst
       );
     },
   });
+  return { daemon, socket };
+}
+
+/** Starts mcrd (lab/mcrd.ts) and waits until the data plane runs and every rule is up. */
+export async function startMcrd(plan: RelayPlan, label: string): Promise<McrInstance> {
+  const { daemon, socket } = await launchMcrd(plan, label);
   return new McrInstance(daemon.proc, socket);
 }
 
