@@ -268,35 +268,18 @@ export class McrMetrics {
   private instruments(): void {
     const meter = this.provider.getMeter('mcr', packageVersion());
     const int = { valueType: ValueType.INT };
-    const counters = WORKER_COUNTERS.map(
-      ([name, unit, description, field]) => [meter.createObservableCounter(name, { ...int, unit, description }), field] as const,
+    const counter = (name: string, unit: string, description: string) => meter.createObservableCounter(name, { ...int, unit, description });
+    const counters = WORKER_COUNTERS.map(([name, unit, description, field]) => [counter(name, unit, description), field] as const);
+    const filtered = counter('mcr_filtered_packets', '{packet}', 'frames refused by the parser, by reason');
+    const txErrors = counter('mcr_tx_errors', '{packet}', 'copies not sent, by errno');
+    const restarts = counter('mcr_dataplane_restarts', '{restart}', 'data-plane crashes the supervisor recovered from');
+    const exportFailures = counter('mcr_telemetry_export_failures', '{export}', 'failed OTLP exports, by signal');
+    const spansExported = counter('mcr_spans_exported', '{span}', 'spans the OTLP traces endpoint acknowledged');
+    const spansDropped = counter(
+      'mcr_spans_dropped',
+      '{span}',
+      'span records not exported: over the spans-per-second budget (rate), no queue room (queue), in failed requests (export)',
     );
-    const filtered = meter.createObservableCounter('mcr_filtered_packets', {
-      ...int,
-      unit: '{packet}',
-      description: 'frames refused by the parser, by reason',
-    });
-    const txErrors = meter.createObservableCounter('mcr_tx_errors', { ...int, unit: '{packet}', description: 'copies not sent, by errno' });
-    const restarts = meter.createObservableCounter('mcr_dataplane_restarts', {
-      ...int,
-      unit: '{restart}',
-      description: 'data-plane crashes the supervisor recovered from',
-    });
-    const exportFailures = meter.createObservableCounter('mcr_telemetry_export_failures', {
-      ...int,
-      unit: '{export}',
-      description: 'failed OTLP exports, by signal',
-    });
-    const spansExported = meter.createObservableCounter('mcr_spans_exported', {
-      ...int,
-      unit: '{span}',
-      description: 'spans the OTLP traces endpoint acknowledged',
-    });
-    const spansDropped = meter.createObservableCounter('mcr_spans_dropped', {
-      ...int,
-      unit: '{span}',
-      description: 'span records not exported: over the spans-per-second budget (rate), no queue room (queue), in failed requests (export)',
-    });
     const buildInfo = meter.createObservableGauge('mcr_build_info', { ...int, description: 'mcr version; always 1' });
     const observables: Observable[] = [
       ...counters.map(([c]) => c),
