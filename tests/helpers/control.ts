@@ -16,6 +16,14 @@ export const rules = async (d: DaemonHandle): Promise<RuleView[]> => (await d.re
 /** `mcrctl stats --json`, parsed: the CLI's view of the counters. */
 export const mcrctlStats = async (d: DaemonHandle): Promise<Stats> => JSON.parse((await d.ctl(['stats', '--json'])).stdout) as Stats;
 
+/** `mcrctl stats --json` once mcrd has counted at least `rxFrames` received frames. */
+export const mcrctlStatsAfterRx = (d: DaemonHandle, rxFrames: number): Promise<Stats> =>
+  pollUntil(
+    () => mcrctlStats(d),
+    (s) => s.totals.rxFrames >= rxFrames,
+    `mcrd counted ${rxFrames} frames`,
+  );
+
 /** `mcrctl add`: r0's `group`:`port` to `outputs` ("group:port:interface", comma-separated), named when `name` is given. */
 export function mcrctlAdd(d: DaemonHandle, group: string, port: number, outputs: string, name?: string): Promise<CommandResult> {
   const named = name === undefined ? [] : ['--name', name];

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MCRD } from '../../lab/paths';
-import { mcrctlAdd, mcrctlStats, pollUntil } from '../helpers/control';
+import { mcrctlAdd, mcrctlStats, mcrctlStatsAfterRx, pollUntil } from '../helpers/control';
 import { quietOneHop } from '../helpers/datapath';
 import { skipReason, startMcrd, streamExactly, type DaemonHandle, type Topology } from '../helpers/netns';
 import { OtlpReceiver, type ReceivedMetric, type ReceiverMode } from '../helpers/otlp-receiver';
@@ -69,11 +69,7 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
     it('exports counters equal to the packets sent and to mcrctl stats, with the resource', async () => {
       const N = 4_000;
       await streamExactly(t, { ...VIDEO, count: N, rate: 10_000 });
-      const s = await pollUntil(
-        () => mcrctlStats(mcrd),
-        (x) => x.totals.rxFrames >= N,
-        `mcrd counted ${N} frames`,
-      );
+      const s = await mcrctlStatsAfterRx(mcrd, N);
       assert.equal(s.totals.rxFrames, N);
       await receiver.waitFor(`mcr_rx_packets summing to ${N}`, () => total(latest(receiver.metrics(), 'mcr_rx_packets')) === N);
       assert.deepEqual(receiver.errors, []);

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { mcrctlAdd, mcrctlStats, pollUntil, workers } from '../helpers/control';
+import { mcrctlAdd, mcrctlStats, mcrctlStatsAfterRx, pollUntil, workers } from '../helpers/control';
 import { quietOneHop, TempDir } from '../helpers/datapath';
 import { samples } from '../helpers/exposition';
 import { skipReason, sleep, startDaemon, startMcrd, streamExactly, type DaemonHandle, type Topology } from '../helpers/netns';
@@ -143,11 +143,7 @@ describe('Prometheus scraping mcrd', { skip }, () => {
   it('PromQL sum(mcr_rx_packets_total) equals the packets sent, exactly; rules and outputs equal mcrctl stats', async () => {
     const N = 7_000;
     await streamExactly(t, { ...VIDEO, count: N, rate: 10_000 });
-    const s = await pollUntil(
-      () => mcrctlStats(mcrd),
-      (x) => x.totals.rxFrames >= N,
-      `mcrd counted ${N} frames`,
-    );
+    const s = await mcrctlStatsAfterRx(mcrd, N);
     assert.equal(s.totals.rxFrames, N);
     assert.equal(s.totals.txPackets, N);
 
