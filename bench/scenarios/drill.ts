@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { buildDrill } from '../../profiling/audit';
 import { formatCompact } from '../../src/cli/table';
-import { parseFinal, type FinalLine } from '../../src/daemon/stats';
+import { finalFields, parseFinal, type FinalLine } from '../../src/daemon/stats';
 import { Progress } from '../progress';
 import { sleep } from '../proc';
 import { SHIPPED_ADDON, startTalliedMcrd, talliedMcrRelay, type TalliedMcrInstance } from '../relays/mcr-drill';
@@ -49,10 +49,8 @@ export interface EgressFinal {
 
 /** Parses "[STATS:Egress FINAL] total: sent=N errors=N bytes=N" (or `which` = "worker 0") out of mcrd's output. */
 export function parseEgressFinal(output: string, which = 'total'): EgressFinal | undefined {
-  const line = output.split('\n').find((l) => l.includes(`[STATS:Egress FINAL] ${which}:`));
-  if (!line) return undefined;
-  const f = Object.fromEntries([...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1], Number(m[2])]));
-  if (f.sent === undefined || f.errors === undefined || f.bytes === undefined) return undefined;
+  const f = finalFields(output, 'Egress', which);
+  if (f?.sent === undefined || f.errors === undefined || f.bytes === undefined) return undefined;
   return { sent: f.sent, errors: f.errors, bytes: f.bytes };
 }
 

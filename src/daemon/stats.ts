@@ -238,9 +238,14 @@ export interface FinalLine {
   buf_exhaust: number;
 }
 
+/** The name=N fields of the first "[STATS:`kind` FINAL] `which`:" line in mcrd's output. */
+export function finalFields(output: string, kind: 'Ingress' | 'Egress', which = 'total'): Record<string, number> | undefined {
+  const line = output.split('\n').find((l) => l.includes(`[STATS:${kind} FINAL] ${which}:`));
+  if (!line) return undefined;
+  return Object.fromEntries([...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1], Number(m[2])]));
+}
+
 /** Parses "[STATS:Ingress FINAL] total: recv=N ..." (or `which` = "worker 0") out of mcrd's output. */
 export function parseFinal(output: string, which = 'total'): FinalLine | undefined {
-  const line = output.split('\n').find((l) => l.includes(`[STATS:Ingress FINAL] ${which}:`));
-  if (!line) return undefined;
-  return Object.fromEntries([...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1], Number(m[2])])) as unknown as FinalLine;
+  return finalFields(output, 'Ingress', which) as unknown as FinalLine | undefined;
 }
