@@ -5,7 +5,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, Option } from 'commander';
-import { LOG_LEVELS, type LogLevel, type OutputSpec, type RuleSpec, type Ttl } from '../config/types';
+import { LIMITS, LOG_LEVELS, type LogLevel, type OutputSpec, type RuleSpec, type Ttl } from '../config/types';
 import { ConfigError, loadConfigFile, parseOutputShorthand, validateRuleSpec } from '../config/validate';
 import { ControlClient, type RequestArgs } from '../control/client';
 import { defaultControlSocket, type Method, type Methods, type RuleSelector, type Stats, type VersionResult } from '../control/protocol';
@@ -115,11 +115,11 @@ function buildProgram(): Command {
     .command('trace')
     .description('show or change span sampling; --rule records the next batches of one rule')
     .option('--sample <n>', 'time one receive batch in N (0 = off) until the next reload or data-plane restart', (v) =>
-      parseNonNegative(v, '--sample'),
+      parseWhole(v, '--sample', 0, LIMITS.maxSpanSampleEvery),
     )
     .option('--rule <name-or-id>', 'record the next --count batches that touch this rule, whatever the sampling')
-    .option('--count <k>', 'batches to record with --rule (default 1)', (v) => parseNonNegative(v, '--count'))
-    .option('--timeout <seconds>', 'how long --rule waits for them (default 10)', (v) => parseNonNegative(v, '--timeout'))
+    .option('--count <k>', 'batches to record with --rule (default 1, at most 10000)', (v) => parseWhole(v, '--count', 1, 10_000))
+    .option('--timeout <seconds>', 'how long --rule waits for them (default 10, at most 3600)', (v) => parseWhole(v, '--timeout', 1, 3600))
     .action(async (opts: { sample?: number; rule?: string; count?: number; timeout?: number }) => {
       if (opts.rule === undefined && (opts.count !== undefined || opts.timeout !== undefined))
         throw new UsageError('trace: --count and --timeout need --rule');
@@ -321,9 +321,11 @@ async function watchStats(globals: GlobalOptions, intervalSeconds: number): Prom
   }
 }
 
-function parseNonNegative(value: string, flag: string): number {
-  if (!/^[0-9]+$/.test(value)) throw new UsageError(`${flag}: expected a whole number, got "${value}"`);
-  return Number(value);
+function parseWhole(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n < min || n > max)
+    throw new UsageError(`${flag}: expected a whole number from ${min} to ${max}, got "${value}"`);
+  return n;
 }
 
 function parseInterval(value: string | true): number {

@@ -129,7 +129,7 @@ async function trace(parts: HandlerParts, params: TraceParams): Promise<TraceRes
   let batches: TracedBatch[] | undefined;
   if (params.rule !== undefined) {
     const record = registry.byName(params.rule) ?? registry.byId(params.rule);
-    if (!record) throw new ProtocolError('ENOENT', `rule: no rule named or with id "${params.rule}"`);
+    if (!record) throw new ProtocolError('ENOENT', `no rule named or with id "${params.rule}"`);
     const records = await spans.chaseRule(record.slot, params.count ?? 1, (params.timeoutSeconds ?? 10) * 1000);
     batches = records.map((r) => tracedBatch(r, label, parts.interfaces));
   }

@@ -52,7 +52,7 @@ import type { TraceStats } from './traces';
  * | metric | type | labels | meaning |
  * |---|---|---|---|
  * | mcr_rx_packets_total | counter | worker | frames the worker took off its receive rings |
- * | mcr_rx_bytes_total | counter | worker | bytes of those frames (IP packet, no link header) |
+ * | mcr_rx_bytes_total | counter | worker | bytes of those frames as on the wire (Ethernet header included) |
  * | mcr_matched_packets_total | counter | worker | frames that matched a rule |
  * | mcr_tx_packets_total | counter | worker | packets sent (one per output per matched frame) |
  * | mcr_tx_bytes_total | counter | worker | UDP payload bytes sent |
@@ -66,7 +66,7 @@ import type { TraceStats } from './traces';
  * | mcr_span_records_written_total | counter | worker | span records written into the worker's span ring (only while traces are exported, or a trace is chased) |
  * | mcr_span_records_dropped_total | counter | worker | span records lost because the span ring was full |
  * | mcr_rule_matched_packets_total | counter | rule | frames that matched the rule |
- * | mcr_rule_matched_bytes_total | counter | rule | bytes of those frames |
+ * | mcr_rule_matched_bytes_total | counter | rule | UDP payload bytes of those frames |
  * | mcr_output_tx_packets_total | counter | rule, output | packets sent to one output (`group:port@interface`) |
  * | mcr_output_tx_bytes_total | counter | rule, output | UDP payload bytes sent to it |
  * | mcr_output_tx_errors_total | counter | rule, output | copies for it that could not be sent |
@@ -131,7 +131,7 @@ const STATS_REUSE_MS = 100;
 /** The per-worker counters: metric name (OTLP; Prometheus adds _total), unit, description, field. */
 const WORKER_COUNTERS = [
   ['mcr_rx_packets', '{packet}', 'frames the worker took off its receive rings', 'rxFrames'],
-  ['mcr_rx_bytes', 'By', 'bytes of the frames received (IP packet, no link header)', 'rxBytes'],
+  ['mcr_rx_bytes', 'By', 'bytes of the frames received, as on the wire (Ethernet header included)', 'rxBytes'],
   ['mcr_matched_packets', '{packet}', 'frames that matched a rule', 'matched'],
   ['mcr_tx_packets', '{packet}', 'packets sent (one per output per matched frame)', 'txPackets'],
   ['mcr_tx_bytes', 'By', 'UDP payload bytes sent', 'txBytes'],
@@ -368,7 +368,7 @@ export class McrMetrics {
 
     const metrics: MetricData[] = [
       sum('mcr_rule_matched_packets', '{packet}', 'frames that matched the rule', matchedPackets),
-      sum('mcr_rule_matched_bytes', 'By', 'bytes of the frames that matched the rule', matchedBytes),
+      sum('mcr_rule_matched_bytes', 'By', 'UDP payload bytes of the frames that matched the rule', matchedBytes),
       sum('mcr_output_tx_packets', '{packet}', 'packets sent to one output of a rule', outPackets),
       sum('mcr_output_tx_bytes', 'By', 'UDP payload bytes sent to one output of a rule', outBytes),
       sum('mcr_output_tx_errors', '{packet}', 'copies for one output of a rule that could not be sent', outErrors),

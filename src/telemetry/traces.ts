@@ -497,14 +497,17 @@ class OtlpTraces implements TraceExport {
     const interval = this.options.failureLogIntervalMs ?? 30_000;
     if (!final && this.lastReportAt !== undefined && now - this.lastReportAt < interval) return;
     this.lastReportAt = now;
-    this.options.log.warn(`trace export failing or falling behind (one line per ${Math.round(interval / 1000)} s at most)`, {
-      url: this.url,
-      failedRequests: u.failedRequests,
-      lostSpans: u.lostSpans,
-      droppedRecords: u.droppedQueue,
-      drainErrors: u.drainErrors || undefined,
-      lastError: u.lastError || undefined,
-    });
+    this.options.log.warn(
+      `trace export: requests failed or span trees dropped for want of queue room (one line per ${Math.round(interval / 1000)} s at most)`,
+      {
+        url: this.url,
+        failedRequests: u.failedRequests,
+        lostSpans: u.lostSpans,
+        droppedRecords: u.droppedQueue,
+        drainErrors: u.drainErrors || undefined,
+        lastError: u.lastError || undefined,
+      },
+    );
     u.failedRequests = 0;
     u.lostSpans = 0;
     u.droppedQueue = 0;

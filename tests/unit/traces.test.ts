@@ -354,7 +354,7 @@ describe('export failures never reach the daemon', () => {
       await traces.flush();
       assert.deepEqual([traces.stats().exportFailures, traces.stats().droppedExport, traces.stats().exported], [1, 4, 0]);
       assert.equal(lines.length, 1);
-      assert.match(lines[0]!, /WARN .*trace export failing.* failedRequests=1 lostSpans=4 droppedRecords=0 .*ECONNREFUSED/);
+      assert.match(lines[0]!, /WARN .*trace export: requests failed.* failedRequests=1 lostSpans=4 droppedRecords=0 .*ECONNREFUSED/);
 
       // Two more failures within the interval: counted, not logged.
       for (let i = 1; i <= 2; i++) {
@@ -390,7 +390,7 @@ describe('export failures never reach the daemon', () => {
       traces.drainNow();
       assert.deepEqual([traces.stats().batches, traces.stats().droppedQueue, traces.stats().queued], [7, 3, 28]);
       assert.equal(lines.length, 1, 'records dropped for want of queue room are reported at once');
-      assert.match(lines[0]!, /falling behind.* failedRequests=0 lostSpans=0 droppedRecords=3$/);
+      assert.match(lines[0]!, /for want of queue room.* failedRequests=0 lostSpans=0 droppedRecords=3$/);
 
       const flushed = traces.flush();
       await receiver.waitFor('black-holed request', () => receiver.blackholed === 1);
