@@ -637,6 +637,12 @@ async function profilePhase(
   return folded;
 }
 
+/** A path as the audit prints it: relative inside the checkout, absolute outside it. */
+function shown(file: string): string {
+  const rel = path.relative(ROOT, file);
+  return rel.startsWith('..') ? file : rel;
+}
+
 /** The shipped build, for the drill's differential flame graph: its own mcrd, profiled the same way. */
 async function profileShipped(
   topology: Topology,
@@ -890,9 +896,9 @@ async function main(): Promise<number> {
         diffFlameSvg(shippedProfile, profile, 'drill against the shipped build: the worker thread'),
       );
       console.log(
-        `audit: flame graphs: ${path.relative(ROOT, path.join(out, 'shipped', 'flamegraph.svg'))}, ${path.relative(ROOT, path.join(out, 'profile', 'flamegraph.svg'))}; differential: ${path.relative(ROOT, path.join(out, 'diff.svg'))}`,
+        `audit: flame graphs: ${shown(path.join(out, 'shipped', 'flamegraph.svg'))}, ${shown(path.join(out, 'profile', 'flamegraph.svg'))}; differential: ${shown(path.join(out, 'diff.svg'))}`,
       );
-    } else console.log(`audit: flame graph: ${path.relative(ROOT, path.join(out, 'profile', 'flamegraph.svg'))}`);
+    } else console.log(`audit: flame graph: ${shown(path.join(out, 'profile', 'flamegraph.svg'))}`);
     console.log(`audit: ${path.relative(ROOT, replayBinary)} under callgrind ...`);
     const instructions = replayInstructions(replayBinary);
     const stopCode = await daemon.proc.stop('SIGTERM', 10_000);
