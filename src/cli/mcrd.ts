@@ -54,10 +54,11 @@ async function main(): Promise<void> {
     .description('Userspace multicast relay daemon: AF_PACKET in, UDP out, rules changed at runtime with mcrctl.')
     .version(packageVersion())
     .option('-c, --config <file>', 'JSON5 config file (rules, workers, defaults); reloaded on SIGHUP')
-    .option(
-      '-s, --control-socket <path>',
-      'UNIX socket for mcrctl, mode 0660 (default: $MCR_CONTROL_SOCKET, else /run/mcr/mcrd.sock)',
-      defaultControlSocket(),
+    .addOption(
+      new Option('-s, --control-socket <path>', 'UNIX socket for mcrctl, mode 0660').default(
+        defaultControlSocket(),
+        '$MCR_CONTROL_SOCKET, else /run/mcr/mcrd.sock',
+      ),
     )
     .option(
       '--control-socket-group <group>',
