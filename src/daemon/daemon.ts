@@ -151,9 +151,7 @@ export class Daemon implements ConfigHost {
     };
     this.server = new ControlServer(options.controlSocket, methods, log.child('control'), options.controlSocketGroup);
     this.telemetrySources = {
-      // Totals and per-worker rows do not depend on the rules passed, only the rule rows do.
-      readStats: (maxRules) =>
-        this.stats.read(this.registry.list().slice(0, maxRules), Number.MAX_SAFE_INTEGER, (Date.now() - this.startedAt) / 1000),
+      readStats: (maxRules) => this.readStats(maxRules),
       ruleCount: () => this.registry.size,
       dataPlaneRestarts: () => this.dataPlane.restarts,
       traces: {
@@ -338,9 +336,10 @@ export class Daemon implements ConfigHost {
     return merged;
   }
 
-  private readStats(): Stats {
+  /** Counters with the first `maxRules` rules' rows (telemetry's limit); totals and per-worker rows are always complete. */
+  private readStats(maxRules = Number.MAX_SAFE_INTEGER): Stats {
     // Every worker that has run is listed, so the rows add up to the totals after `workers` shrank.
-    return this.stats.read(this.registry.list(), Number.MAX_SAFE_INTEGER, (Date.now() - this.startedAt) / 1000);
+    return this.stats.read(this.registry.list().slice(0, maxRules), Number.MAX_SAFE_INTEGER, (Date.now() - this.startedAt) / 1000);
   }
 
   private logRuleProblems(): void {

@@ -9,6 +9,8 @@ import { ProtocolError } from '../control/protocol';
 
 const POLL_MS = 50;
 const DRAIN_MAX = 512;
+/** more than a span ring ever holds: take everything */
+const WHOLE_RING = 0xffff_ffff;
 
 interface Chase {
   slot: number;
@@ -45,7 +47,7 @@ export class SpanRecords {
    * into an object first. During a chase the records are read (the chase needs its own).
    */
   skip(worker: number): number {
-    if (this.chase) return this.drain(worker, Number.MAX_SAFE_INTEGER >>> 0).length;
+    if (this.chase) return this.drain(worker, WHOLE_RING).length;
     return this.counters.skipSpans(worker);
   }
 
@@ -89,7 +91,7 @@ export class SpanRecords {
     if (this.chase)
       throw new ProtocolError('EBUSY', `a trace of another rule is in progress (${this.chase.want - this.chase.got.length} batches to go)`);
     // Records left from an earlier chase nobody took must not count for this one.
-    if (!this.exporting) for (let w = 0; w < this.workers(); w++) this.counters.drainSpans(w, Number.MAX_SAFE_INTEGER >>> 0);
+    if (!this.exporting) for (let w = 0; w < this.workers(); w++) this.counters.skipSpans(w);
     return new Promise((resolve) => {
       this.chase = { slot, want: count, got: [], done: resolve, timer: setTimeout(() => this.finishChase(), timeoutMs) };
       this.counters.setTrace({ chaseRuleSlot: slot, chaseRemaining: count });

@@ -321,12 +321,12 @@ class OtlpTraces implements TraceExport {
     const { source } = this.options;
     const taken: NativeSpanRecord[][] = [];
     let longest = 0;
+    this.refillTokens();
     try {
       const workers = source.workers();
       // With skipSpans, only as many records as the budget could pass are read (a tree is at
       // least 3 spans), shared out over the workers; the rest are discarded unread and counted
       // as over the rate: reading a record costs far more than skipping it.
-      this.refillTokens();
       const perWorker = source.skipSpans
         ? Math.ceil(Math.max(1, Math.ceil(this.tokens / 3)) / Math.max(1, workers))
         : MAX_RECORDS_PER_WORKER_PER_DRAIN;
@@ -352,7 +352,6 @@ class OtlpTraces implements TraceExport {
       this.unreported.lastError = `drain: ${(err as Error).message}`;
     }
     // Round robin over the workers, so one busy worker cannot take the whole budget.
-    this.refillTokens();
     for (let i = 0; i < longest; i++)
       for (const records of taken) {
         const record = records[i];
