@@ -330,6 +330,59 @@ function trialPanelsSpec(o: {
   } as Spec;
 }
 
+/**
+ * Kind 6: a value against the offered rate, one panel per group (payload size), one line per
+ * series through its medians, a min-max bar at each median and a small marker per trial.
+ */
+function ratePanelsSpec(o: {
+  title: string;
+  subtitle: string[];
+  yLabel: string;
+  series: SeriesStyle[];
+  panels: Array<{ title: string; medians: Row[]; trials: Row[] }>;
+}): Spec {
+  const scales = seriesScales(o.series);
+  const rates = o.panels.flatMap((p) => p.medians.map((r) => Number(r.x)));
+  const x = {
+    field: 'x',
+    type: 'quantitative',
+    scale: { domain: [0, Math.max(...rates, 1) * 1.08], nice: false },
+    axis: { title: 'offered rate (packets/s)', labelExpr: SI_LABELS, values: [...new Set(rates)].sort((a, b) => a - b) },
+  };
+  const y = { field: 'y', type: 'quantitative', scale: { zero: true, nice: true }, axis: { title: o.yLabel, labelExpr: SI_LABELS } };
+  const panel = (p: (typeof o.panels)[number]) => ({
+    title: p.title,
+    width: 380,
+    height: 340,
+    layer: [
+      {
+        data: { values: p.medians.filter((r) => r.lo !== null && r.hi !== null) },
+        mark: { type: 'rule', strokeWidth: 1.5, opacity: 0.6 },
+        encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color: scales.color },
+      },
+      {
+        data: { values: p.medians },
+        mark: { type: 'line', strokeWidth: 2, point: { size: 60, filled: true } },
+        encoding: { x, y, order: { field: 'x' }, ...scales, tooltip: { field: 'tip' } },
+      },
+      {
+        data: { values: p.trials },
+        mark: { type: 'point', size: 18, opacity: 0.5 },
+        encoding: { x, y, color: scales.color, tooltip: { field: 'tip' } },
+      },
+    ],
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: title(o.title, o.subtitle),
+    config: CONFIG,
+    bounds: 'flush',
+    spacing: 90,
+    resolve: { scale: { y: 'shared' } },
+    hconcat: o.panels.map(panel),
+  } as Spec;
+}
+
 /** The SVG of a Vega-Lite spec (vega and vega-lite are ES modules: loaded with import()). */
 async function toSvg(spec: Spec): Promise<string> {
   const [vl, vega] = await Promise.all([import('vega-lite'), import('vega')]);
@@ -676,6 +729,60 @@ function telemetryChart(r: Results): Planned[] {
   ];
 }
 
+/** The efficiency scenario: relay-added CPU per packet against the offered rate, per relay, one panel per payload size. */
+function efficiencyChart(r: Results): Planned[] {
+  const s = r.scenarios.efficiency?.summary;
+  if (!s?.cells?.length) return [];
+  const ids = relayOrder(s.relays);
+  const round = (v: number | null): string => (v === null ? '?' : Math.round(v).toLocaleString('en-US'));
+  const panels = s.sizes.map((size) => ({
+    title: `${size}-byte payload`,
+    medians: s.cells.flatMap((c) =>
+      c.size !== size || c.relayAddedNsPerPacket.median === null
+        ? []
+        : [
+            {
+              name: relayInfo(c.relay).label,
+              x: c.ratePps,
+              y: c.relayAddedNsPerPacket.median,
+              lo: c.relayAddedNsPerPacket.min,
+              hi: c.relayAddedNsPerPacket.max,
+              tip: `${c.relay} ${size} B ${compact(c.ratePps)} pps: ${round(c.relayAddedNsPerPacket.median)} ns/packet (${round(c.relayAddedNsPerPacket.min)}-${round(c.relayAddedNsPerPacket.max)}), ${c.valid}/${c.trials} trials`,
+            },
+          ],
+    ),
+    trials: s.trials.flatMap((t) => {
+      const v = t.figures?.relayAddedNsPerPacket;
+      return t.size !== size || t.relay === 'gen' || t.problems.length > 0 || v === null || v === undefined
+        ? []
+        : [
+            {
+              name: relayInfo(t.relay).label,
+              x: t.ratePps,
+              y: v,
+              tip: `#${t.order} ${t.relay} rep ${t.rep}: ${round(v)} ns/packet (load ${t.loadavg1.toFixed(2)})`,
+            },
+          ];
+    }),
+  }));
+  return [
+    {
+      chart: { file: 'efficiency.svg', title: 'Relay-added CPU per packet', scenario: 'efficiency' },
+      spec: ratePanelsSpec({
+        title: 'Relay-added CPU per forwarded packet',
+        subtitle: [
+          `one stream 1:1, ${s.repetitions} interleaved repetitions of ${s.trialS} s windows; ${s.setAside.length} of ${s.trials.length} trials set aside (loss or pacing); load average ${s.loadBefore[0]} at the start`,
+          'relay-added CPU = (machine busy CPU - the generator alone at the same rate and size, median) / packets delivered',
+          'lines: medians; bars: min-max of the valid trials; small markers: each trial. Lower is better.',
+        ],
+        yLabel: 'ns of CPU per packet',
+        series: ids.map((id) => styleOf(id)),
+        panels,
+      }),
+    },
+  ];
+}
+
 /** Writes every chart the results allow; returns them in report order. */
 export async function writeCharts(r: Results, dir: string): Promise<Chart[]> {
   const out: Chart[] = [];
@@ -688,6 +795,7 @@ export async function writeCharts(r: Results, dir: string): Promise<Chart[]> {
     () => controlChart(r),
     () => soakChart(r),
     () => telemetryChart(r),
+    () => efficiencyChart(r),
   ];
   for (const kind of kinds) {
     try {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { formatTable } from '../src/cli/table';
-import { allFigures, outsideBand, ratioFigures, type Figure } from './figures';
+import { allFigures, LOWER_IS_BETTER, outsideBand, ratioFigures, type Figure } from './figures';
 import { BASELINE } from './paths';
 import type { Results } from './types';
 
@@ -84,8 +84,8 @@ export function compare(aArg: string, bArg: string): string {
     const band = a.isBaseline ? fa.band : b.isBaseline ? fb.band : Math.max(fa.band, fb.band);
     const change = pct(fa.value, fb.value);
     const out = outsideBand(change, band);
-    // for latency and control timings, lower is better
-    const better = fa.kind === 'latency' || fa.kind === 'latency-tail' || fa.kind === 'control' ? change < 0 : change > 0;
+    // for latency, control timings and CPU per packet, lower is better
+    const better = LOWER_IS_BETTER.includes(fa.kind) ? change < 0 : change > 0;
     // a lower bound (generator-limited mcr, or a peer with no lossless rate) moves only as a bound
     const bound = fa.lowerBound || fb.lowerBound ? ', involves a lower bound' : '';
     const flag = out ? `MOVED (${better ? 'better' : 'worse'}${bound})` : '';

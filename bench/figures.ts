@@ -6,7 +6,10 @@ import { formatCount as fmt } from '../src/cli/table';
 import { RELAYS } from './relays/registry';
 import type { Results, SearchSummary } from './types';
 
-export type FigureKind = 'ratio' | 'ratio-slow-peer' | 'pps' | 'latency' | 'latency-tail' | 'control';
+export type FigureKind = 'ratio' | 'ratio-slow-peer' | 'pps' | 'latency' | 'latency-tail' | 'control' | 'cpu-ratio' | 'cpu';
+
+/** Kinds where lower is better (latencies, control timings, CPU per packet and its ratios). */
+export const LOWER_IS_BETTER: readonly FigureKind[] = ['latency', 'latency-tail', 'control', 'cpu-ratio', 'cpu'];
 
 export interface Figure {
   value: number;
@@ -39,6 +42,10 @@ export const BANDS: Record<FigureKind, number> = {
   latency: 0.6,
   'latency-tail': 9,
   control: 0.5,
+  // relay-added CPU per packet (efficiency): a ratio's own band comes from its per-repetition
+  // ratios in the run (EfficiencyRatio.band); these are the fallbacks and the absolute figures'
+  'cpu-ratio': 0.3,
+  cpu: 0.5,
 };
 
 /** Outside the band: up by more than `band`, or down by the same factor (symmetric in ratio). */
@@ -85,6 +92,15 @@ export function ratioFigures(r: Results): Record<string, Figure> {
         };
     }
   }
+  for (const e of r.scenarios.efficiency?.summary?.ratios ?? []) {
+    if (e.value === null) continue;
+    out[`efficiency.${e.size}B.${e.ratePps / 1000}k.${e.relay}/${e.peer}`] = {
+      value: round(e.value, 3),
+      band: e.band ?? BANDS['cpu-ratio'],
+      unit: 'x',
+      kind: 'cpu-ratio',
+    };
+  }
   return out;
 }
 
@@ -113,6 +129,8 @@ export function allFigures(r: Results): Record<string, Figure> {
     for (const k of ['p50', 'p99', 'p999'] as const)
       abs(`latency.${p.relay}.${p.loadPct}%.${k}`, p[k], k === 'p50' ? 'latency' : 'latency-tail', 'us');
   }
+  for (const c of r.scenarios.efficiency?.summary?.cells ?? [])
+    abs(`efficiency.${c.size}B.${c.ratePps / 1000}k.${c.relay}.nsPerPacket`, c.relayAddedNsPerPacket.median, 'cpu', 'ns');
   const cp = r.scenarios.control?.summary;
   for (const [via, t] of Object.entries(cp?.load ?? {})) {
     for (const [op, tm] of Object.entries(t)) {

@@ -4,6 +4,7 @@
 import type { Chart } from './charts';
 import { formatCompact, formatCount as fmt, formatTable } from '../src/cli/table';
 import { drillSection, drillTerminal } from './drill-report';
+import { efficiencySection, efficiencyTerminal } from './efficiency-report';
 import { goals, ratioFigures } from './figures';
 import { byRelay, relayOrder } from './relays/registry';
 import type { Spread } from './cpu';
@@ -372,6 +373,13 @@ export function renderReport(r: Results, chartList: Chart[]): string {
     out.push('## Cost of telemetry export', '');
     if (tm?.off) out.push(...telemetrySection(tm), '');
     out.push(charts(chartList, 'telemetry'), '', notes(r, 'telemetry'), '');
+  }
+
+  // cost per packet (issue #11; not in the standard suite)
+  if (r.scenarios.efficiency) {
+    const ef = r.scenarios.efficiency.summary;
+    out.push('## CPU per forwarded packet (efficiency)', '', ...(ef ? efficiencySection(ef) : []));
+    out.push(charts(chartList, 'efficiency'), '', notes(r, 'efficiency'), '');
   }
 
   const figs = ratioFigures(r);
@@ -776,6 +784,8 @@ export function terminalSummary(r: Results): string {
   }
   const dr = r.scenarios.drill?.summary;
   if (dr) out.push(...drillTerminal(dr));
+  const ef = r.scenarios.efficiency?.summary;
+  if (ef) out.push(...efficiencyTerminal(ef));
   for (const [name, sc] of Object.entries(r.scenarios)) if (sc.error) out.push('', `scenario ${name} FAILED: ${sc.error}`);
   for (const [name, sc] of Object.entries(r.scenarios))
     if (sc.failures?.length) out.push('', `scenario ${name} FAILED:`, ...sc.failures.map((f) => `  - ${f}`));

@@ -21,6 +21,7 @@ import { SELECTABLE_RELAYS } from './relays/registry';
 import type { BenchContext } from './scenarios/common';
 import { control } from './scenarios/control';
 import { DRILL_DEFAULT_COUNT, DRILL_DEFAULT_ROUNDS, drill } from './scenarios/drill';
+import { EFFICIENCY_DEFAULT_REPETITIONS, EFFICIENCY_DEFAULT_TRIAL_S, efficiency } from './scenarios/efficiency';
 import { fanout } from './scenarios/fanout';
 import { latency } from './scenarios/latency';
 import { pipeline } from './scenarios/pipeline';
@@ -86,6 +87,14 @@ export const SCENARIOS: Array<{ [K in ScenarioId]: Scenario<K> }[ScenarioId]> = 
     what: `CPU per packet with OTLP export + Prometheus scraping on vs off, mcr-1w at --rate (default ${TELEMETRY_DEFAULT_RATE / 1000}k) pps, interleaved trials (not in the standard suite)`,
     standard: false,
   },
+  // not in the standard suite: issue #11's cost per packet, about 20 minutes
+  {
+    name: 'efficiency',
+    aliases: ['cpu'],
+    fn: efficiency,
+    what: `relay-added CPU per packet of mcr (default, busyPoll), kernel routing and the C relay at 50k/100k/250k pps, 1400 and 64 B, ${EFFICIENCY_DEFAULT_REPETITIONS} interleaved repetitions (not in the standard suite)`,
+    standard: false,
+  },
 ];
 
 const SCENARIO_LIST = SCENARIOS.map((s) => `  ${s.name.padEnd(11)} ${s.what}`).join('\n');
@@ -130,7 +139,7 @@ function parseArgs(argv: string[]): Args {
     )
     .option(
       '--trial-seconds <s>',
-      `length of one search trial (default 2, quick 0.5); telemetry: of one measured window (default ${TELEMETRY_DEFAULT_TRIAL_S}, quick 1)`,
+      `length of one search trial (default 2, quick 0.5); telemetry and efficiency: of one measured window (default ${TELEMETRY_DEFAULT_TRIAL_S} and ${EFFICIENCY_DEFAULT_TRIAL_S}, quick 1)`,
       num('a positive number', (n) => n > 0),
     )
     .option(
@@ -150,7 +159,7 @@ function parseArgs(argv: string[]): Args {
     )
     .option(
       '--repetitions <n>',
-      `telemetry: rounds of (generator alone, off, on) trials (default ${TELEMETRY_DEFAULT_ROUNDS}, quick 2)`,
+      `telemetry: rounds of (generator alone, off, on) trials (default ${TELEMETRY_DEFAULT_ROUNDS}, quick 2); efficiency: interleaved repetitions (default ${EFFICIENCY_DEFAULT_REPETITIONS}, quick 2)`,
       num('an integer from 1 to 100', (n) => Number.isInteger(n) && n >= 1 && n <= 100),
     )
     .option('--out <dir>', 'results directory (default bench/results/<timestamp>)')
@@ -195,7 +204,8 @@ function parseArgs(argv: string[]): Args {
   if ((o.duration !== undefined || o.controlRate !== undefined) && !named('soak'))
     fail('--duration and --control-rate belong to --scenario soak');
   if (o.rate !== undefined && !named('soak') && !named('telemetry')) fail('--rate belongs to --scenario soak or telemetry');
-  if (o.repetitions !== undefined && !named('telemetry')) fail('--repetitions belongs to --scenario telemetry');
+  if (o.repetitions !== undefined && !named('telemetry') && !named('efficiency'))
+    fail('--repetitions belongs to --scenario telemetry or efficiency');
   for (const r of o.relays ?? []) if (!SELECTABLE_RELAYS.includes(r)) fail(`unknown relay "${r}" (known: ${SELECTABLE_RELAYS.join(', ')})`);
   return {
     scenarios,
@@ -286,6 +296,8 @@ async function main(): Promise<number> {
     telemetryRatePps: args.ratePps,
     telemetryTrialS: args.trialSeconds,
     telemetryRounds: args.repetitions,
+    efficiencyTrialS: args.trialSeconds,
+    efficiencyRepetitions: args.repetitions,
   };
   const selected =
     args.scenarios.length === 0

@@ -5,6 +5,7 @@ import type { HostMeta } from './setup';
 import type { RelayCounters } from './relays/relay';
 import type { Timing } from './scenarios/control';
 import type { DrillSummary } from './scenarios/drill';
+import type { EfficiencySummary } from './scenarios/efficiency';
 import type { HopResult, SEED } from './scenarios/pipeline';
 import type { SoakSummary } from './scenarios/soak';
 import type { TelemetrySummary } from './scenarios/telemetry';
@@ -193,6 +194,7 @@ export interface Summaries {
   soak: SoakSummary;
   drill: DrillSummary;
   telemetry: TelemetrySummary;
+  efficiency: EfficiencySummary;
 }
 
 export type ScenarioId = keyof Summaries;

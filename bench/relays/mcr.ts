@@ -35,7 +35,15 @@ export class McrInstance implements RelayInstance {
   async counters(): Promise<RelayCounters> {
     const s = await this.client.request('stats');
     const t = s.totals;
-    return { rx: t.rxFrames, tx: t.txPackets, bufExhaust: t.bufExhaust, ringDrops: t.ringDrops, txErrors: t.txErrors };
+    return {
+      rx: t.rxFrames,
+      tx: t.txPackets,
+      bufExhaust: t.bufExhaust,
+      ringDrops: t.ringDrops,
+      txErrors: t.txErrors,
+      batches: t.batches,
+      wakeups: t.wakeups,
+    };
   }
 
   async spans(): Promise<Record<string, SpanHistogram>> {

@@ -12,19 +12,29 @@ export interface RelayInfo {
   peer?: boolean;
   /** measured by the standard throughput scenario */
   throughput?: boolean;
+  /** measured by the efficiency scenario (CPU per packet, issue #11); a new mcr variant there is one entry here plus its factory in run.ts */
+  efficiency?: boolean;
   /** loses packets erratically (GC pauses, per-packet wake-ups): its figures get the wider noise band */
   erratic?: boolean;
 }
 
 export const RELAYS: readonly RelayInfo[] = [
-  { id: 'mcr-1w', label: 'mcr (1 worker)', color: '#1f5fbf', selectable: true, throughput: true },
+  { id: 'mcr-1w', label: 'mcr (1 worker)', color: '#1f5fbf', selectable: true, throughput: true, efficiency: true },
   { id: 'mcr-2w', label: 'mcr (2 workers)', color: '#8e44ad', selectable: true, throughput: true },
-  { id: 'mcr-1w-poll', label: 'mcr (1 worker, busyPoll)', color: '#17becf', selectable: true },
+  { id: 'mcr-1w-poll', label: 'mcr (1 worker, busyPoll)', color: '#17becf', selectable: true, efficiency: true },
   // the audit drill build (issue #10), set up by the drill scenario only
   { id: 'mcr-1w-drill', label: 'mcr drill build (1 worker)', color: '#c0392b', selectable: false },
   { id: 'mcr-3hop', label: 'mcr x3 (1 worker each)', color: '#1f5fbf', selectable: false },
-  { id: 'kernel', label: 'kernel routing (smcroute)', color: '#2e9e44', selectable: true, peer: true, throughput: true },
-  { id: 'c-relay', label: 'C relay (recvmmsg/sendmmsg)', color: '#e67e00', selectable: true, peer: true, throughput: true },
+  { id: 'kernel', label: 'kernel routing (smcroute)', color: '#2e9e44', selectable: true, peer: true, throughput: true, efficiency: true },
+  {
+    id: 'c-relay',
+    label: 'C relay (recvmmsg/sendmmsg)',
+    color: '#e67e00',
+    selectable: true,
+    peer: true,
+    throughput: true,
+    efficiency: true,
+  },
   { id: 'node', label: 'naive Node.js dgram relay', color: '#d62728', selectable: true, peer: true, throughput: true, erratic: true },
   { id: 'socat', label: 'socat', color: '#795548', selectable: true, peer: true, throughput: true, erratic: true },
   { id: 'direct', label: 'no relay', color: '#7f7f7f', selectable: false },
@@ -32,6 +42,7 @@ export const RELAYS: readonly RelayInfo[] = [
 
 export const SELECTABLE_RELAYS = RELAYS.filter((r) => r.selectable).map((r) => r.id);
 export const THROUGHPUT_RELAYS = RELAYS.filter((r) => r.throughput).map((r) => r.id);
+export const EFFICIENCY_RELAYS = RELAYS.filter((r) => r.efficiency).map((r) => r.id);
 export const PEERS = RELAYS.filter((r) => r.peer).map((r) => r.id);
 
 export function relayInfo(id: string): RelayInfo {

@@ -47,6 +47,9 @@ export interface RelayCounters {
   bufExhaust?: number;
   ringDrops?: number;
   txErrors?: number;
+  /** mcr only: receive batches and poll() wake-ups of its workers (frames per wake-up, issue #11) */
+  batches?: number;
+  wakeups?: number;
 }
 
 export interface RelayInstance {

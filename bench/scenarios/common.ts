@@ -38,6 +38,9 @@ export interface BenchContext {
   telemetryRatePps?: number;
   telemetryTrialS?: number;
   telemetryRounds?: number;
+  /** efficiency only: --trial-seconds and --repetitions as given */
+  efficiencyTrialS?: number;
+  efficiencyRepetitions?: number;
 }
 
 export function relayById(ctx: BenchContext, id: string): Relay {

@@ -10,27 +10,15 @@
 // functions at the end (tests/unit/telemetry-bench.test.ts).
 import * as os from 'node:os';
 import { formatCompact } from '../../src/cli/table';
-import {
-  DEFAULT_CLK_TCK,
-  machineDelta,
-  median,
-  ratioOf,
-  readPidTicks,
-  readProcStat,
-  relayAddedNsPerPacket,
-  spread,
-  ticksToNs,
-  type CpuTimes,
-  type MachineCpu,
-  type Spread,
-} from '../cpu';
+import { median, ratioOf, relayAddedNsPerPacket, spread, ticksToNs, type MachineCpu, type Spread } from '../cpu';
 import { TELEMETRY_SINK } from '../paths';
 import { Progress } from '../progress';
-import { interrupted, sh, sleep, type Proc } from '../proc';
+import { interrupted, sleep, type Proc } from '../proc';
 import { mcrRelay, type McrInstance } from '../relays/mcr';
 import type { RelayCounters } from '../relays/relay';
 import type { ScrapeValues, SinkCounts, SinkSnapshot } from '../tools/telemetry-sink';
-import { ONE_HOP_PATH, pinning, quiesce, startGenerator, type TrafficPath } from '../traffic';
+import { clockTicks, loadavg1 as currentLoad, streamTrial } from '../stream-trial';
+import { ONE_HOP_PATH, pinning, type TrafficPath } from '../traffic';
 import { oneHop, type Topology } from '../topology';
 import type { ScenarioResult } from '../types';
 import { onePlan, startWarm, type BenchContext } from './common';
@@ -48,8 +36,6 @@ const SETTLE_MS = 2000;
 const OTLP_LISTEN = '127.0.0.1:4318';
 const METRICS_LISTEN = '127.0.0.1:9464';
 const SCRAPE_INTERVAL_MS = 1000;
-/** the window's offered rate may be this far off the requested rate before the trial is set aside */
-const PACE_TOLERANCE = 0.05;
 
 export type TelemetryConfigId = 'gen' | 'off' | 'on';
 
@@ -190,32 +176,7 @@ export interface TelemetrySummary {
 
 // --- measuring ---------------------------------------------------------------------------------
 
-interface Reading {
-  machine: CpuTimes;
-  procs: { mcrd?: number; dataplane?: number; sink?: number; generator?: number };
-  r0: number;
-  s0: number;
-  atMs: number;
-}
-
-type Pids = { mcrd?: number; dataplane?: number; sink?: number; generator?: number };
-
-function readNow(topo: Topology, pids: Pids): Reading {
-  // /proc/stat first and last bracket the cheaper reads
-  const machine = readProcStat();
-  return {
-    machine,
-    procs: {
-      mcrd: readPidTicks(pids.mcrd),
-      dataplane: readPidTicks(pids.dataplane),
-      sink: readPidTicks(pids.sink),
-      generator: readPidTicks(pids.generator),
-    },
-    r0: topo.counter('relay', 'r0').rxPackets,
-    s0: topo.counter('sink', 's0').rxPackets,
-    atMs: performance.now(),
-  };
-}
+type Pids = { mcrd?: number; dataplane?: number; sink?: number };
 
 /** The sink process and its counts on demand (SIGUSR2 -> one JSON line). */
 class Sink {
@@ -284,11 +245,6 @@ export function sinkWindow(a: SinkSnapshot, b: SinkSnapshot): SinkWindow {
   };
 }
 
-async function sleepUntil(t: number): Promise<void> {
-  const left = t - performance.now();
-  if (left > 0) await sleep(left);
-}
-
 interface TrialPlan {
   config: TelemetryConfigId;
   round: number;
@@ -300,8 +256,7 @@ interface TrialPlan {
 /** One trial: (mcrd with or without telemetry, or nothing), a continuous stream, a window in its middle. */
 async function runOne(ctx: BenchContext, topo: Topology, path: TrafficPath, p: TrialPlan, clkTck: number): Promise<TelemetryTrial> {
   const startedAt = new Date().toISOString();
-  const loadavg1 = os.loadavg()[0] ?? 0;
-  const problems: string[] = [];
+  const loadavg1 = currentLoad();
   let sink: Sink | undefined;
   let inst: McrInstance | undefined;
   const pids: Pids = {};
@@ -319,63 +274,31 @@ async function runOne(ctx: BenchContext, topo: Topology, path: TrafficPath, p: T
       pids.dataplane = workers.dataplane.pid ?? undefined;
       await sleep(SETTLE_MS);
     }
-    const mcr0 = inst ? await inst.counters() : undefined;
-    const c0 = { r0: topo.counter('relay', 'r0').rxPackets, s0: topo.counter('sink', 's0').rxPackets };
-    const count = Math.round(p.ratePps * (PRE_ROLL_S + p.trialS + POST_ROLL_S));
-    const gen = startGenerator(path, { streams: 1, rate: p.ratePps, count, size: SIZE, port: plan?.port ?? 5001 });
-    pids.generator = gen.proc.pid;
-    const t0 = performance.now();
-    await sleepUntil(t0 + PRE_ROLL_S * 1000);
-    const a = readNow(topo, pids);
-    const sa = sink ? await sink.snapshot() : undefined;
-    await sleepUntil(a.atMs + p.trialS * 1000);
-    const b = readNow(topo, pids);
-    const sb = sink ? await sink.snapshot() : undefined;
-    const g = await gen.result;
-    await quiesce(path, 150, 3000);
-    let mcr1 = inst ? await inst.counters() : undefined;
-    let c1 = { r0: topo.counter('relay', 'r0').rxPackets, s0: topo.counter('sink', 's0').rxPackets };
-    const offered = c1.r0 - c0.r0;
-    const agree = (m1: RelayCounters | undefined): boolean =>
-      !mcr0 || !m1 || (m1.rx - mcr0.rx + ((m1.ringDrops ?? 0) - (mcr0.ringDrops ?? 0)) === offered && m1.tx - mcr0.tx === c1.s0 - c0.s0);
-    if (inst && !agree(mcr1)) {
-      // mcr folds kernel ring drops into its counters every 250 ms
-      await sleep(400);
-      mcr1 = await inst.counters();
-      c1 = { r0: topo.counter('relay', 'r0').rxPackets, s0: topo.counter('sink', 's0').rxPackets };
-    }
-    const delivered = c1.s0 - c0.s0;
-    const mcr =
-      mcr0 && mcr1
-        ? {
-            rx: mcr1.rx - mcr0.rx,
-            tx: mcr1.tx - mcr0.tx,
-            ringDrops: (mcr1.ringDrops ?? 0) - (mcr0.ringDrops ?? 0),
-            txErrors: (mcr1.txErrors ?? 0) - (mcr0.txErrors ?? 0),
-          }
-        : undefined;
-
-    // exact delivery over the whole stream
-    if (g.sent !== count) problems.push(`the generator sent ${g.sent} of ${count} packets (send errors ${g.sendErrors})`);
-    if (offered !== g.sent) problems.push(`r0 received ${offered} of the ${g.sent} packets sent`);
-    if (plan) {
-      if (delivered !== offered) problems.push(`lossy: s0 received ${delivered} of ${offered} offered (${offered - delivered} lost)`);
-      if (mcr && (mcr.rx + (mcr.ringDrops ?? 0) !== offered || mcr.tx !== delivered))
-        problems.push(`mcr's counters: rx ${mcr.rx} + ring drops ${mcr.ringDrops} (offered ${offered}), tx ${mcr.tx} (s0 ${delivered})`);
-    }
-    const exact = problems.length === 0;
-    // the window
-    const windowS = (b.atMs - a.atMs) / 1000;
-    const windowOffered = b.r0 - a.r0;
-    const paced = windowOffered / windowS;
-    if (Math.abs(paced / p.ratePps - 1) > PACE_TOLERANCE)
-      problems.push(`the generator kept ${Math.round(paced)} pps in the window, not ${p.ratePps} (more than ${PACE_TOLERANCE * 100}% off)`);
-    if (b.procs.generator === undefined) problems.push('the generator had finished before the window closed');
-    const dt = (k: keyof Reading['procs']): number | undefined => {
-      const x = a.procs[k];
-      const y = b.procs[k];
-      return x === undefined || y === undefined ? undefined : y - x;
-    };
+    let sa: SinkSnapshot | undefined;
+    let sb: SinkSnapshot | undefined;
+    const raw = await streamTrial(
+      topo,
+      path,
+      {
+        ratePps: p.ratePps,
+        size: SIZE,
+        trialS: p.trialS,
+        preRollS: PRE_ROLL_S,
+        postRollS: POST_ROLL_S,
+        port: plan?.port ?? 5001,
+        forwarding: plan !== undefined,
+        pids,
+        counters: inst ? () => (inst as McrInstance).counters() : undefined,
+        onWindowStart: async () => {
+          sa = sink ? await sink.snapshot() : undefined;
+        },
+        onWindowEnd: async () => {
+          sb = sink ? await sink.snapshot() : undefined;
+        },
+      },
+      clkTck,
+    );
+    const problems = raw.problems;
     const sw = sa && sb ? sinkWindow(sa, sb) : undefined;
     if (p.config === 'on') {
       if (!sw || sw.traces.requests === 0) problems.push('no OTLP trace request reached the sink in the window');
@@ -383,6 +306,7 @@ async function runOne(ctx: BenchContext, topo: Topology, path: TrafficPath, p: T
       if (!sw || sw.scrapes.ok === 0)
         problems.push(`no /metrics scrape succeeded in the window${sw?.scrapes.lastError ? ` (${sw.scrapes.lastError})` : ''}`);
     }
+    const m = raw.relayCounters;
     return {
       config: p.config,
       round: p.round,
@@ -390,21 +314,15 @@ async function runOne(ctx: BenchContext, topo: Topology, path: TrafficPath, p: T
       startedAt,
       loadavg1,
       ratePps: p.ratePps,
-      count,
-      sent: g.sent,
-      genElapsedS: g.elapsedS,
-      offered,
-      delivered: plan ? delivered : 0,
-      mcr,
-      exact,
+      count: raw.count,
+      sent: raw.sent,
+      genElapsedS: raw.genElapsedS,
+      offered: raw.offered,
+      delivered: raw.delivered,
+      mcr: m ? { rx: m.rx, tx: m.tx, ringDrops: m.ringDrops ?? 0, txErrors: m.txErrors ?? 0 } : undefined,
+      exact: raw.exact,
       problems,
-      window: {
-        s: windowS,
-        offered: windowOffered,
-        delivered: plan ? b.s0 - a.s0 : 0,
-        machine: machineDelta(a.machine, b.machine, windowS, clkTck),
-        procTicks: { mcrd: dt('mcrd'), dataplane: dt('dataplane'), sink: dt('sink'), generator: dt('generator') },
-      },
+      window: raw.window,
       sink: sw,
     };
   } finally {
@@ -421,12 +339,6 @@ export function trialOrder(rounds: number): Array<{ config: TelemetryConfigId; r
     for (const config of ['gen', ...pair] as TelemetryConfigId[]) out.push({ config, round });
   }
   return out;
-}
-
-async function clockTicks(): Promise<number> {
-  const r = await sh('getconf', ['CLK_TCK'], { allowFail: true });
-  const n = Number(r.stdout.trim());
-  return Number.isInteger(n) && n > 0 ? n : DEFAULT_CLK_TCK;
 }
 
 export async function telemetry(ctx: BenchContext): Promise<ScenarioResult<'telemetry'>> {
