@@ -58,6 +58,7 @@
         "native/tests/counter_tests.cc",
         "native/tests/batcher_tests.cc",
         "native/tests/forward_tests.cc",
+        "native/tests/packet_egress_tests.cc",
         "native/tests/ring_tests.cc"
       ]
     },

@@ -59,6 +59,10 @@ RelayWrap::RelayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayWra
     if (!opts.Get("busyPoll").IsBoolean()) type_error(env, "a boolean", "options.busyPoll");
     options_.busy_poll = opts.Get("busyPoll").As<Napi::Boolean>();
   }
+  if (!opts.Get("packetEgress").IsUndefined()) {
+    if (!opts.Get("packetEgress").IsBoolean()) type_error(env, "a boolean", "options.packetEgress");
+    options_.packet_egress = opts.Get("packetEgress").As<Napi::Boolean>();
+  }
   if (!opts.Get("spanSampleEvery").IsUndefined())
     options_.span_sample_every = require_uint(env, opts, "spanSampleEvery", "options", 1u << 20);
   if (opts.Get("cpus").IsArray())

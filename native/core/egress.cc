@@ -3,6 +3,8 @@
 #include "mcr/egress.h"
 
 #include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -54,17 +56,75 @@ int open_egress_socket(const EgressKey& key, const std::string& ifname, int sndb
   // The socket only sends; keep what it could receive on its ephemeral port small.
   int rcvbuf = 4096;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  if (key.source != 0) {
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    src.sin_addr.s_addr = key.source;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof(src)) != 0) {
-      char text[INET_ADDRSTRLEN];
-      inet_ntop(AF_INET, &key.source, text, sizeof(text));
-      return close_and_fail(fd, error, std::string("bind(source ") + text + ")" + where);
-    }
+  // Bound now, not at the first send, so packet egress knows the source port to use.
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  src.sin_addr.s_addr = key.source;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof(src)) != 0) {
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &key.source, text, sizeof(text));
+    return close_and_fail(fd, error, std::string("bind(source ") + text + ")" + where);
   }
   return fd;
+}
+
+uint16_t egress_local_port(int fd) {
+  sockaddr_in local{};
+  socklen_t len = sizeof(local);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return 0;
+  return ntohs(local.sin_port);
+}
+
+int open_packet_egress_socket(int ifindex, const std::string& ifname, int sndbuf_bytes, std::string* error) {
+  const std::string where = " for output interface " + ifname;
+  // Protocol 0: the socket is in no receive path, so it costs nothing per received frame.
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return close_and_fail(fd, error, "socket(AF_PACKET)" + where);
+  int one = 1;
+  if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) != 0)
+    return close_and_fail(fd, error, "setsockopt(PACKET_VNET_HDR)" + where);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf_bytes, sizeof(sndbuf_bytes)) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf_bytes, sizeof(sndbuf_bytes));
+  // Sends without an address go to the bound interface; the kernel reads the EtherType from the
+  // frame (a protocol-0 socket), so nothing is looked up per message.
+  sockaddr_ll link{};
+  link.sll_family = AF_PACKET;
+  link.sll_ifindex = ifindex;
+  link.sll_protocol = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&link), sizeof(link)) != 0)
+    return close_and_fail(fd, error, "bind(AF_PACKET)" + where);
+  return fd;
+}
+
+void build_packet_template(PacketTemplate* out, const uint8_t src_mac[6], uint32_t source, uint16_t src_port,
+                           uint32_t group, uint16_t dst_port, uint8_t ttl) {
+  std::memset(out->bytes, 0, sizeof(out->bytes));
+  uint8_t* eth = out->bytes + kVnetHeaderLen;
+  // RFC 1112: 01:00:5e and the low 23 bits of the group.
+  const uint32_t g = ntohl(group);
+  const uint8_t dst_mac[6] = {0x01, 0x00, 0x5e, uint8_t((g >> 16) & 0x7f), uint8_t(g >> 8), uint8_t(g)};
+  std::memcpy(eth, dst_mac, 6);
+  std::memcpy(eth + 6, src_mac, 6);
+  eth[12] = 0x08, eth[13] = 0x00;
+  uint8_t* ip = out->bytes + kIpOffset;
+  ip[0] = 0x45;
+  ip[6] = 0x40;  // DF, ID 0: what the kernel sends from an unconnected UDP socket with PMTU discovery
+  ip[8] = ttl;
+  ip[9] = IPPROTO_UDP;
+  std::memcpy(ip + 12, &source, 4);
+  std::memcpy(ip + 16, &group, 4);
+  uint8_t* udp = out->bytes + kUdpOffset;
+  udp[0] = uint8_t(src_port >> 8), udp[1] = uint8_t(src_port);
+  udp[2] = uint8_t(dst_port >> 8), udp[3] = uint8_t(dst_port);
+  // Partial sums of what never changes per datagram (see fill_packet_header).
+  using checksum::load16;
+  uint32_t ip_sum = 0;
+  for (int i : {0, 4, 6, 12, 14, 16, 18}) ip_sum += load16(ip + i);
+  out->ip_sum = ip_sum;
+  out->pseudo_sum =
+      uint32_t(load16(ip + 12)) + load16(ip + 14) + load16(ip + 16) + load16(ip + 18) + htons(IPPROTO_UDP);
+  out->rewrite_sum =
+      uint32_t(load16(ip + 12)) + load16(ip + 14) + load16(ip + 16) + load16(ip + 18) + load16(udp) + load16(udp + 2);
 }
 
 void SendBatcher::count_error(int err, uint32_t first, uint32_t n, WorkerBlock& counters) {
@@ -81,7 +141,8 @@ void SendBatcher::count_error(int err, uint32_t first, uint32_t n, WorkerBlock& 
     default: which = tx_err_other; break;
   }
   bump(counters.counters[which], n);
-  for (uint32_t i = first; i < first + n; ++i) bump(counters.outputs[pending_[order_[i]].output_slot][out_errors]);
+  for (uint32_t i = first; i < first + n; ++i)
+    bump(counters.outputs[pending_[order_[i]].out->counter_slot][out_errors]);
 }
 
 void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters, SendLog* log) {
@@ -95,16 +156,29 @@ void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters, SendLog* 
     uint32_t pos = per_egress_[pending_[i].egress_index]++;
     order_[pos] = i;
     const Pending& p = pending_[i];
-    iovs_[pos].iov_base = const_cast<uint8_t*>(p.payload);
-    iovs_[pos].iov_len = p.len;
     msghdr& h = msgs_[pos].msg_hdr;
-    h.msg_name = const_cast<sockaddr_in*>(p.dest);
-    h.msg_namelen = sizeof(sockaddr_in);
-    h.msg_iov = &iovs_[pos];
-    h.msg_iovlen = 1;
+    h.msg_iov = iovs_[pos];
     h.msg_control = nullptr;
     h.msg_controllen = 0;
     h.msg_flags = 0;
+    if (p.in_ip != nullptr) {
+      // Packet egress: the filled-in frame header, then the payload from the ring slot.
+      fill_packet_header(frame_headers_[pos].bytes, p.out->packet_header, p.in_ip, p.payload - 8, p.len, p.ttl,
+                         p.checksum_partial);
+      iovs_[pos][0].iov_base = frame_headers_[pos].bytes;
+      iovs_[pos][0].iov_len = kPacketHeaderLen;
+      iovs_[pos][1].iov_base = const_cast<uint8_t*>(p.payload);
+      iovs_[pos][1].iov_len = p.len;
+      h.msg_name = nullptr;
+      h.msg_namelen = 0;
+      h.msg_iovlen = 2;
+      continue;
+    }
+    iovs_[pos][0].iov_base = const_cast<uint8_t*>(p.payload);
+    iovs_[pos][0].iov_len = p.len;
+    h.msg_name = const_cast<sockaddr_in*>(&p.out->dest);
+    h.msg_namelen = sizeof(sockaddr_in);
+    h.msg_iovlen = 1;
     if (any_ttl_ != 0 && p.ttl != 0) {
       // The kernel takes IP_TTL from a control message over the socket's (multicast) TTL.
       h.msg_control = ttl_controls_[pos].bytes;
@@ -169,8 +243,9 @@ void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters, SendLog* 
       for (uint32_t i = at; i < at + uint32_t(sent); ++i) {
         const Pending& p = pending_[order_[i]];
         bytes += p.len;
-        bump(counters.outputs[p.output_slot][out_packets]);
-        bump(counters.outputs[p.output_slot][out_bytes], p.len);
+        const uint32_t slot = p.out->counter_slot;
+        bump(counters.outputs[slot][out_packets]);
+        bump(counters.outputs[slot][out_bytes], p.len);
       }
       bump(counters.counters[tx_packets], uint64_t(sent));
       bump(counters.counters[tx_bytes], bytes);

@@ -72,6 +72,7 @@ WorkerCounter parse_udp_frame(const uint8_t* frame, size_t captured_len, size_t 
   out->ttl = ip[8];
   out->payload_len = uint16_t(udp_len - kUdpHeader);
   out->payload = udp + kUdpHeader;
+  out->ip = ip;
   return matched;
 }
 

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,6 +31,31 @@ uint32_t interface_mtu(const std::string& name) {
   return mtu;
 }
 
+}  // namespace
+
+namespace {
+// An output interface as packet egress sees it: Ethernet or not, its MAC, primary IPv4 address
+// and MTU. Anything unreadable leaves the interface to the UDP socket path.
+InterfaceLink interface_link(const std::string& name) {
+  InterfaceLink link;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return link;
+  ifreq req{};
+  std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (ioctl(fd, SIOCGIFHWADDR, &req) == 0 && req.ifr_hwaddr.sa_family == ARPHRD_ETHER) {
+    link.ethernet = true;
+    std::memcpy(link.mac, req.ifr_hwaddr.sa_data, 6);
+  }
+  req = ifreq{};
+  std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (ioctl(fd, SIOCGIFADDR, &req) == 0 && req.ifr_addr.sa_family == AF_INET)
+    link.address = reinterpret_cast<const sockaddr_in*>(&req.ifr_addr)->sin_addr.s_addr;
+  req = ifreq{};
+  std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (ioctl(fd, SIOCGIFMTU, &req) == 0 && req.ifr_mtu > 0) link.mtu = uint32_t(req.ifr_mtu);
+  close(fd);
+  return link;
+}
 }  // namespace
 
 Relay::Relay() = default;
@@ -72,15 +98,21 @@ std::map<std::string, Relay::Resolved> Relay::resolve(const std::vector<RuleConf
   auto add = [&](const std::string& name, bool input) {
     auto it = out.find(name);
     if (it != out.end() && !(input && it->second.ifindex > 0 && it->second.geometry.frame_size == 0)) return;
-    Resolved r{int(if_nametoindex(name.c_str())), RingGeometry{}};
+    Resolved r{int(if_nametoindex(name.c_str())), RingGeometry{}, InterfaceLink{}};
     // The MTU is read here, once per interface and build: it sizes the ring slots.
     if (input && r.ifindex > 0) r.geometry = ring_geometry_for(interface_mtu(name), options_.ring_bytes);
+    if (it != out.end()) r.link = it->second.link;  // an output that is also an input
     out[name] = r;
   };
   for (const RuleConfig& r : rules) {
     add(r.input_interface, true);
     for (const OutputConfig& o : r.outputs) add(o.interface, false);
   }
+  if (options_.packet_egress)
+    for (const RuleConfig& r : rules)
+      for (const OutputConfig& o : r.outputs)
+        if (Resolved& res = out[o.interface]; res.ifindex > 0 && res.link == InterfaceLink{})
+          res.link = interface_link(o.interface);
   return out;
 }
 
@@ -116,9 +148,23 @@ int Relay::egress_socket_for(const EgressKey& key, const std::string& ifname, St
     if (s.key == key) return s.fd;
   for (const EgressSocket& s : staged.egress)
     if (s.key == key) return s.fd;
-  const int fd = open_egress_socket(key, ifname, options_.sndbuf_bytes, error);
+  const int fd = key.packet ? open_packet_egress_socket(key.ifindex, ifname, options_.sndbuf_bytes, error)
+                            : open_egress_socket(key, ifname, options_.sndbuf_bytes, error);
   if (fd >= 0) staged.egress.push_back(EgressSocket{key, fd});
   return fd < 0 ? -1 : fd;
+}
+
+int Relay::table_egress_index(RuleTable& table, int fd, int ifindex, std::string* error) {
+  uint32_t index = 0;
+  while (index < table.egress_fds.size() && table.egress_fds[index] != fd) ++index;
+  if (index < table.egress_fds.size()) return int(index);
+  if (index >= SendBatcher::kMaxEgress) {
+    *error = "more than " + std::to_string(SendBatcher::kMaxEgress) + " distinct (interface, ttl, source) outputs";
+    return -1;
+  }
+  table.egress_fds.push_back(fd);
+  table.egress_ifindex.push_back(ifindex);
+  return int(index);
 }
 
 bool Relay::refused_before(const RuleConfig& rule) const {
@@ -190,24 +236,32 @@ void Relay::stage_rule(const RuleConfig& rule, const std::map<std::string, Resol
       st.error = err;
       break;
     }
-    uint32_t egress_index = 0;
-    while (egress_index < table.egress_fds.size() && table.egress_fds[egress_index] != fd) ++egress_index;
-    if (egress_index == table.egress_fds.size()) {
-      if (egress_index >= SendBatcher::kMaxEgress) {
-        st.error =
-            "more than " + std::to_string(SendBatcher::kMaxEgress) + " distinct (interface, ttl, source) outputs";
-        break;
-      }
-      table.egress_fds.push_back(fd);
-      table.egress_ifindex.push_back(oi.ifindex);
-    }
+    const int egress_index = table_egress_index(table, fd, oi.ifindex, &st.error);
+    if (egress_index < 0) break;
     OutputEntry oe{};
     oe.dest.sin_family = AF_INET;
     oe.dest.sin_addr.s_addr = out.group;
     oe.dest.sin_port = htons(out.port);
-    oe.egress_index = egress_index;
+    oe.egress_index = uint32_t(egress_index);
     oe.counter_slot = out.counter_slot % kMaxOutputSlots;
     oe.decrement_ttl = out.decrement_ttl;
+    // Packet egress: multicast groups only (unicast needs neighbour resolution, which the UDP
+    // socket does), on an Ethernet interface with an IPv4 address to send from.
+    const uint32_t source = out.source != 0 ? out.source : oi.link.address;
+    if (options_.packet_egress && IN_MULTICAST(ntohl(out.group)) && oi.link.ethernet && source != 0 &&
+        oi.link.mtu > kIpUdpHeaderLen) {
+      const int packet_fd = egress_socket_for(EgressKey{oi.ifindex, 0, 0, true}, out.interface, staged, &err);
+      if (packet_fd < 0) {
+        st.error = err;
+        break;
+      }
+      const int packet_index = table_egress_index(table, packet_fd, oi.ifindex, &st.error);
+      if (packet_index < 0) break;
+      oe.packet_egress_index = uint32_t(packet_index);
+      oe.packet_payload_limit = oi.link.mtu - kIpUdpHeaderLen + 1;
+      build_packet_template(&oe.packet_header, oi.link.mac, source, egress_local_port(fd), out.group, out.port,
+                            out.decrement_ttl ? uint8_t(1) : out.ttl);
+    }
     entry.decrements_ttl = entry.decrements_ttl || out.decrement_ttl;
     table.outputs.push_back(oe);
     st.outputs_up[o] = true;

@@ -59,17 +59,18 @@ void batcher_tests() {
     CHECK(fd1 >= 0 && fd2 >= 0);
     mcr::RuleTable t;
     t.egress_fds = {fd1, fd2};
-    std::vector<sockaddr_in> dests(3);
+    std::vector<mcr::OutputEntry> outs(3);
     for (int i = 0; i < 3; ++i) {
-      dests[i].sin_family = AF_INET;
-      dests[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      dests[i].sin_port = htons(ports[i]);
+      outs[i].dest.sin_family = AF_INET;
+      outs[i].dest.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      outs[i].dest.sin_port = htons(ports[i]);
+      outs[i].counter_slot = uint32_t(100 + i);
     }
     auto batcher = std::make_unique<mcr::SendBatcher>();
     auto counters = std::make_unique<mcr::WorkerBlock>();
     const uint8_t payload[] = "relay-me";
     for (int p = 0; p < 10; ++p)
-      for (int o = 0; o < 3; ++o) CHECK(batcher->add(o == 1 ? 1 : 0, uint32_t(100 + o), &dests[o], payload, 8));
+      for (int o = 0; o < 3; ++o) CHECK(batcher->add(o == 1 ? 1 : 0, &outs[o], payload, 8));
     batcher->flush(t, *counters);
     for (int o = 0; o < 3; ++o) {
       std::vector<std::string> got;
@@ -91,18 +92,20 @@ void batcher_tests() {
     int fd = mcr::open_egress_socket(key, "lo", 1 << 20, &error);
     mcr::RuleTable t;
     t.egress_fds = {fd};
-    sockaddr_in good{}, bad{};
-    good.sin_family = bad.sin_family = AF_INET;
-    good.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    good.sin_port = htons(port);
-    bad.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bad.sin_port = 0;  // port 0: EINVAL from the kernel
+    mcr::OutputEntry good{}, bad{};
+    good.dest.sin_family = bad.dest.sin_family = AF_INET;
+    good.dest.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    good.dest.sin_port = htons(port);
+    good.counter_slot = 1;
+    bad.dest.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bad.dest.sin_port = 0;  // port 0: EINVAL from the kernel
+    bad.counter_slot = 2;
     auto batcher = std::make_unique<mcr::SendBatcher>();
     auto counters = std::make_unique<mcr::WorkerBlock>();
     const uint8_t payload[] = "x";
-    batcher->add(0, 1, &good, payload, 1);
-    batcher->add(0, 2, &bad, payload, 1);
-    batcher->add(0, 1, &good, payload, 1);
+    batcher->add(0, &good, payload, 1);
+    batcher->add(0, &bad, payload, 1);
+    batcher->add(0, &good, payload, 1);
     batcher->flush(t, *counters);
     CHECK(drain(rx, nullptr) == 2);
     CHECK(counters->outputs[1][mcr::out_packets].load() == 2);
@@ -113,12 +116,12 @@ void batcher_tests() {
   });
   run("batcher: refuses more than its scratch space instead of overflowing", [](bool& ok) {
     auto batcher = std::make_unique<mcr::SendBatcher>();
-    sockaddr_in d{};
+    mcr::OutputEntry d{};
     const uint8_t p[] = "x";
     uint32_t accepted = 0;
-    for (uint32_t i = 0; i < mcr::SendBatcher::kMaxPending + 10; ++i) accepted += batcher->add(0, 0, &d, p, 1);
+    for (uint32_t i = 0; i < mcr::SendBatcher::kMaxPending + 10; ++i) accepted += batcher->add(0, &d, p, 1);
     CHECK(accepted == mcr::SendBatcher::kMaxPending);
-    CHECK(!batcher->add(mcr::SendBatcher::kMaxEgress, 0, &d, p, 1) || batcher->size() == mcr::SendBatcher::kMaxPending);
+    CHECK(!batcher->add(mcr::SendBatcher::kMaxEgress, &d, p, 1) || batcher->size() == mcr::SendBatcher::kMaxPending);
   });
 }
 

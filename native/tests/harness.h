@@ -33,6 +33,7 @@ void rule_table_tests();
 void counter_tests();
 void batcher_tests();
 void forward_tests();
+void packet_egress_tests();
 void ring_tests();
 
 }  // namespace mcr_test

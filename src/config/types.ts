@@ -51,6 +51,13 @@ export interface Config {
    * worker uses a whole CPU all the time. For CPUs given to mcr alone (`cpus`, isolcpus).
    */
   busyPoll: boolean;
+  /**
+   * How multicast outputs leave (docs/configuration.md): `packet` (default) sends them through the
+   * output interface's AF_PACKET socket with prebuilt headers, skipping the kernel's UDP/IP output
+   * path; `socket` sends every output through a UDP socket. Unicast outputs, datagrams over the
+   * output's MTU and interfaces that are not Ethernet or have no IPv4 address always use the socket.
+   */
+  egress: EgressMode;
   /** Default TTL for outputs that do not set one. */
   ttl: Ttl;
   logLevel: LogLevel;
@@ -61,6 +68,9 @@ export interface Config {
   telemetry: TelemetryConfig;
   rules: RuleSpec[];
 }
+
+export type EgressMode = 'packet' | 'socket';
+export const EGRESS_MODES: readonly EgressMode[] = ['packet', 'socket'];
 
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 export const OTLP_PROTOCOLS: readonly OtlpProtocol[] = ['http/protobuf', 'http/json'];
@@ -97,6 +107,7 @@ export const CONFIG_DEFAULTS = {
   realtimePriority: 0,
   spanSampleEvery: 16,
   busyPoll: false,
+  egress: 'packet',
   ttl: 16,
   logLevel: 'info',
   logFormat: 'text',

@@ -9,6 +9,8 @@ import { isIPv4, isMulticast, isUnspecifiedOrBroadcast } from '../lib/ipv4';
 import {
   CONFIG_DEFAULTS,
   LIMITS,
+  EGRESS_MODES,
+  type EgressMode,
   LOG_FORMATS,
   LOG_LEVELS,
   OTLP_PROTOCOLS,
@@ -40,6 +42,7 @@ const CONFIG_KEYS = [
   'realtimePriority',
   'spanSampleEvery',
   'busyPoll',
+  'egress',
   'ttl',
   'logLevel',
   'logFormat',
@@ -148,6 +151,7 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
   const busyPoll = optional(value, 'busyPoll', CONFIG_DEFAULTS.busyPoll, (v, p) => checkBoolean(v, p, problems));
   if (busyPoll === true && realtimePriority !== undefined && realtimePriority > 0)
     problems.push("busyPoll: cannot be combined with realtimePriority: a spinning SCHED_FIFO worker starves its CPU's kernel threads");
+  const egress = optional<EgressMode>(value, 'egress', CONFIG_DEFAULTS.egress, (v, p) => checkEnum(v, p, EGRESS_MODES, problems));
   // A bad top-level ttl is already reported; fall back so outputs are not reported again for it.
   const rules = Object.hasOwn(value, 'rules') ? checkRules(value.rules, ttl ?? CONFIG_DEFAULTS.ttl, problems) : [];
   const telemetry = Object.hasOwn(value, 'telemetry') ? checkTelemetry(value.telemetry, problems) : { ...TELEMETRY_DEFAULTS };
@@ -161,12 +165,25 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
     realtimePriority === undefined ||
     spanSampleEvery === undefined ||
     busyPoll === undefined ||
+    egress === undefined ||
     telemetry === undefined ||
     rules === undefined
   ) {
     return undefined;
   }
-  const config: Config = { workers, realtimePriority, spanSampleEvery, busyPoll, ttl, logLevel, logFormat, ringMiB, telemetry, rules };
+  const config: Config = {
+    workers,
+    realtimePriority,
+    spanSampleEvery,
+    busyPoll,
+    egress,
+    ttl,
+    logLevel,
+    logFormat,
+    ringMiB,
+    telemetry,
+    rules,
+  };
   if (cpus !== undefined) config.cpus = cpus;
   return config;
 }

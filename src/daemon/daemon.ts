@@ -87,6 +87,7 @@ export class Daemon implements ConfigHost {
       realtimePriority: this.config.realtimePriority,
       spanSampleEvery: this.config.spanSampleEvery,
       busyPoll: this.config.busyPoll,
+      packetEgress: this.config.egress === 'packet',
       countersPath: this.countersPath,
       logLevel: this.log.level,
       logFormat: this.config.logFormat,

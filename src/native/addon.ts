@@ -46,6 +46,8 @@ export interface RelayOptions {
   spanSampleEvery: number;
   /** Workers spin on empty rings instead of sleeping (dedicated CPUs only). */
   busyPoll: boolean;
+  /** Multicast outputs on Ethernet interfaces leave through AF_PACKET (config `egress: 'packet'`). */
+  packetEgress: boolean;
 }
 
 export interface NativeRelay {

@@ -46,6 +46,7 @@ describe('valid configs', () => {
       realtimePriority: 0,
       spanSampleEvery: 16,
       busyPoll: false,
+      egress: 'packet',
       ttl: 16,
       logLevel: 'info',
       logFormat: 'text',
@@ -71,6 +72,7 @@ describe('valid configs', () => {
       realtimePriority: 50,
       spanSampleEvery: 1,
       busyPoll: false,
+      egress: 'packet',
       ttl: 8,
       logLevel: 'debug',
       logFormat: 'json',
@@ -112,10 +114,11 @@ describe('one problem per rule, exact message', () => {
     [
       'unknown top-level key',
       { worker: 2 },
-      'worker: unknown key (expected one of workers, cpus, realtimePriority, spanSampleEvery, busyPoll, ttl, logLevel, logFormat, ringMiB, telemetry, rules)',
+      'worker: unknown key (expected one of workers, cpus, realtimePriority, spanSampleEvery, busyPoll, egress, ttl, logLevel, logFormat, ringMiB, telemetry, rules)',
     ],
     ['spanSampleEvery negative', { spanSampleEvery: -1 }, 'spanSampleEvery: expected an integer from 0 to 1048576, got -1'],
     ['busyPoll not a boolean', { busyPoll: 'yes' }, 'busyPoll: expected true or false, got "yes"'],
+    ['egress not a mode', { egress: 'raw' }, 'egress: expected one of packet, socket, got "raw"'],
     [
       'busyPoll with realtimePriority',
       { busyPoll: true, realtimePriority: 10 },

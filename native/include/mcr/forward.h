@@ -15,15 +15,27 @@
 
 namespace mcr {
 
+// Queues one output's copy of a datagram: through the output's packet egress when it has one and
+// the datagram fits the interface's MTU, else through its UDP socket.
+[[gnu::always_inline]] inline bool queue_output(const OutputEntry& out, const UdpDatagram& dgram, uint8_t ttl,
+                                                bool checksum_partial, SendBatcher& batcher) {
+  if (dgram.payload_len < out.packet_payload_limit) [[likely]]
+    return batcher.add_packet(out.packet_egress_index, &out, dgram.payload, dgram.payload_len, ttl, dgram.ip,
+                              checksum_partial);
+  return batcher.add(out.egress_index, &out, dgram.payload, dgram.payload_len, ttl);
+}
+
 // One received frame: parse, count, look up, queue one send per output. The queued sends point
 // into `frame`, which must stay valid until the next flush. snaplen: bytes captured; wire_len:
-// the frame's length on the wire. Flushes early only if the batcher's scratch space fills up.
+// the frame's length on the wire; checksum_partial: the ring marked the frame
+// TP_STATUS_CSUMNOTREADY (its UDP checksum is for the NIC to finish). Flushes early only if the
+// batcher's scratch space fills up.
 // always_inline: at -O2 GCC otherwise keeps it out of line, which costs the worker ~5% more
 // instructions per packet (measured with native/tests/hot-path) for the call and lost register
 // state.
 [[gnu::always_inline]] inline void process_frame(const RuleTable& table, uint32_t input_index, const uint8_t* frame,
                                                  uint32_t snaplen, uint32_t wire_len, SendBatcher& batcher,
-                                                 WorkerBlock& c) {
+                                                 WorkerBlock& c, bool checksum_partial = false) {
   bump(c.counters[rx_frames]);
   bump(c.counters[rx_bytes], wire_len);
   UdpDatagram dgram;
@@ -42,19 +54,14 @@ namespace mcr {
   bump(c.counters[matched]);
   bump(c.rules[rule->counter_slot][rule_packets]);
   bump(c.rules[rule->counter_slot][rule_bytes], dgram.payload_len);
-  // Copied to locals: the compiler cannot tell that the batcher's stores leave *rule and dgram
-  // alone, and would otherwise reload them for every output.
-  const uint8_t* const payload = dgram.payload;
-  const uint16_t payload_len = dgram.payload_len;
   const uint32_t end = rule->first_output + rule->output_count;
   if (!rule->decrements_ttl) [[likely]] {
     for (uint32_t o = rule->first_output; o < end; ++o) {
       const OutputEntry& out = table.outputs[o];
-      if (!batcher.add(out.egress_index, out.counter_slot, &out.dest, payload, payload_len)) {
+      if (!queue_output(out, dgram, 0, checksum_partial, batcher)) {
         // Scratch full (huge fan-out): send what we have; the caller still holds the frames.
         batcher.flush(table, c);
-        if (!batcher.add(out.egress_index, out.counter_slot, &out.dest, payload, payload_len))
-          bump(c.counters[pending_overflow]);
+        if (!queue_output(out, dgram, 0, checksum_partial, batcher)) bump(c.counters[pending_overflow]);
       }
     }
     return;
@@ -73,10 +80,9 @@ namespace mcr {
       }
       ttl = uint8_t(received_ttl - 1);
     }
-    if (!batcher.add(out.egress_index, out.counter_slot, &out.dest, payload, payload_len, ttl)) {
+    if (!queue_output(out, dgram, ttl, checksum_partial, batcher)) {
       batcher.flush(table, c);
-      if (!batcher.add(out.egress_index, out.counter_slot, &out.dest, payload, payload_len, ttl))
-        bump(c.counters[pending_overflow]);
+      if (!queue_output(out, dgram, ttl, checksum_partial, batcher)) bump(c.counters[pending_overflow]);
     }
   }
 }

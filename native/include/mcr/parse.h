@@ -17,6 +17,7 @@ struct UdpDatagram {
   uint8_t ttl;        // as received
   uint16_t payload_len;
   const uint8_t* payload;
+  const uint8_t* ip;  // the IPv4 header (packet egress reads the addresses its checksum update needs)
 };
 
 // frame: the captured bytes starting at the Ethernet header; captured_len: bytes present;

@@ -59,6 +59,7 @@ struct RelayOptions {
   int realtime_priority = 0;        // SCHED_FIFO priority for the workers, 0 = normal scheduling
   uint32_t span_sample_every = 16;  // time one receive batch in this many (0 = none), see Span
   bool busy_poll = false;           // workers spin instead of sleeping when their rings are empty
+  bool packet_egress = true;        // multicast outputs on Ethernet interfaces skip the UDP stack (mcr/egress.h)
   std::string counters_path;        // the supervisor's counter file
 };
 
@@ -69,6 +70,16 @@ struct InputInfo {
   int ifindex;
   unsigned rings;
   int fanout_group;  // -1: none (one worker)
+};
+
+// What packet egress needs of an output interface (mcr/egress.h), read again at every reconcile
+// so a change of address, MAC or MTU rebuilds the output's frame template.
+struct InterfaceLink {
+  bool ethernet = false;
+  uint8_t mac[6] = {};
+  uint32_t address = 0;  // primary IPv4, network order; 0 = none
+  uint32_t mtu = 0;
+  bool operator==(const InterfaceLink&) const = default;
 };
 
 class Worker;
@@ -118,6 +129,7 @@ class Relay {
   struct Resolved {
     int ifindex;
     RingGeometry geometry;  // inputs only: slots sized from the MTU
+    InterfaceLink link;     // outputs only, with packet egress on
     bool operator==(const Resolved&) const = default;
   };
   // What one build opened, so a refused change closes exactly that.
@@ -130,6 +142,8 @@ class Relay {
   std::map<std::string, Resolved> resolve(const std::vector<RuleConfig>& rules) const;
   const RingSet* ring_set_for(const std::string& ifname, const Resolved& in, Staging& staged, std::string* error);
   int egress_socket_for(const EgressKey& key, const std::string& ifname, Staging& staged, std::string* error);
+  // The table's index for egress socket `fd`, added if new; -1 with *error when the table is full.
+  static int table_egress_index(RuleTable& table, int fd, int ifindex, std::string* error);
   void stage_rule(const RuleConfig& rule, const std::map<std::string, Resolved>& resolved, Staging& staged,
                   RuleTable& table, std::map<std::string, uint32_t>& input_index, RuleStatus& st);
   bool refused_before(const RuleConfig& rule) const;

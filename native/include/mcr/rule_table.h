@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mcr/counters.h"
+#include "mcr/egress.h"
 
 namespace mcr {
 
@@ -21,9 +22,15 @@ constexpr size_t kMaxInputs = 256;
 
 struct OutputEntry {
   sockaddr_in dest;
-  uint32_t egress_index;  // which egress socket of the table sends it
+  uint32_t egress_index;  // which egress socket of the table sends it: its UDP socket
   uint32_t counter_slot;  // index into WorkerBlock::outputs
   bool decrement_ttl;     // send with the received TTL minus one instead of the socket's TTL
+  // Packet egress (mcr/egress.h): payloads shorter than this go through the egress socket
+  // packet_egress_index with packet_header; longer ones (they need fragmenting) and every
+  // payload of an output without packet egress (limit 0) through the UDP socket.
+  uint32_t packet_payload_limit;
+  uint32_t packet_egress_index;
+  PacketTemplate packet_header;
 };
 
 struct RuleEntry {

@@ -152,11 +152,14 @@ int null_send(int, mmsghdr*, unsigned n, int) {
 // Change anything here and the committed baseline no longer applies: bump the version in
 // kFrameSetName so gate.js refuses to compare against it.
 constexpr const char* kFrameSetName =
-    "v1: 64-frame batch; UDP payloads 64/512/1400/8000 B; per size 8 to a 1-output rule, "
-    "3 to a 10-output rule, 4 no_match, 1 malformed; 64 rules, 4 egress sockets";
+    "v2: 64-frame batch; UDP payloads 64/512/1400/8000 B; per size 8 to a 1-output rule, 3 to a 10-output rule, "
+    "4 no_match, 1 malformed; 64 rules, 4 UDP egress sockets, 2 packet egress sockets (MTU 1500: 8000 B goes by "
+    "UDP socket), UDP checksums alternately complete and partial";
 constexpr uint32_t kPayloadSizes[] = {64, 512, 1400, 8000};
 constexpr uint32_t kFanOut = 10;
-constexpr uint32_t kEgressSockets = 4;
+constexpr uint32_t kEgressSockets = 4;        // UDP sockets
+constexpr uint32_t kPacketEgressSockets = 2;  // after the UDP ones: egress indexes 4 and 5
+constexpr uint32_t kOutputMtu = 1500;
 constexpr uint32_t kRules = 64;  // the two that match plus idle ones, so the index is not trivial
 constexpr uint32_t kFrameSlot = 8192 + 64;
 
@@ -219,12 +222,24 @@ uint32_t build_frame(const FrameSpec& spec, uint32_t size_index, uint8_t* out, m
   udp[2] = uint8_t(port >> 8), udp[3] = uint8_t(port);
   udp[4] = uint8_t(udp_len >> 8), udp[5] = uint8_t(udp_len);
   for (uint32_t i = 0; i < spec.payload; ++i) udp[8 + i] = uint8_t(i);
+  // A complete UDP checksum (used by the frames the replay marks not partial).
+  if (spec.kind != malformed) {
+    uint32_t csum = 0;
+    for (int i = 12; i < 20; i += 2) csum += uint32_t(ip[i] << 8 | ip[i + 1]);
+    csum += 17 + udp_len;
+    for (uint32_t i = 0; i < udp_len; i += 2) csum += uint32_t(udp[i] << 8 | (i + 1 < udp_len ? udp[i + 1] : 0));
+    while (csum >> 16) csum = (csum & 0xffff) + (csum >> 16);
+    uint16_t c = uint16_t(~csum);
+    if (c == 0) c = 0xffff;
+    udp[6] = uint8_t(c >> 8), udp[7] = uint8_t(c);
+  }
   return len;
 }
 
 struct Frame {
   const uint8_t* bytes;
   uint32_t len;
+  bool checksum_partial;  // as the ring marks a local sender's frame (TP_STATUS_CSUMNOTREADY)
   Kind kind;
   uint32_t payload;
   mcr::WorkerCounter verdict;
@@ -237,7 +252,7 @@ struct Fixture {
   std::vector<uint32_t> fan_output_slots;
 };
 
-void build_fixture(Fixture& fx) {
+void build_fixture(Fixture& fx, bool socket_egress) {
   // Each frame sits 2 bytes into a 64-byte aligned slot, as in a ring slot, so the IP header
   // is 16-byte aligned the way the kernel lays it out.
   fx.storage.assign(size_t(kFramesPerBatch) * kFrameSlot + 64, 0);
@@ -249,14 +264,16 @@ void build_fixture(Fixture& fx) {
       uint8_t* at = base + size_t(n) * kFrameSlot + 2;
       mcr::WorkerCounter verdict;
       uint32_t len = build_frame(spec, s, at, &verdict);
-      fx.frames.push_back(Frame{at, len, kind, spec.payload, verdict});
+      fx.frames.push_back(Frame{at, len, n % 2 == 1, kind, spec.payload, verdict});
       ++n;
     }
   }
 
   mcr::RuleTable& t = fx.table;
   t.inputs.push_back(mcr::TableInput{1, {}});
-  for (uint32_t e = 0; e < kEgressSockets; ++e) t.egress_fds.push_back(int(100 + e));  // never used: null sink
+  for (uint32_t e = 0; e < kEgressSockets + kPacketEgressSockets; ++e)
+    t.egress_fds.push_back(int(100 + e));  // never used: null sink
+  const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 1};
   auto add_output = [&](uint32_t group, uint16_t port, uint32_t egress) {
     mcr::OutputEntry out{};
     out.dest.sin_family = AF_INET;
@@ -264,6 +281,11 @@ void build_fixture(Fixture& fx) {
     out.dest.sin_port = htons(port);
     out.egress_index = egress;
     out.counter_slot = uint32_t(t.outputs.size());
+    if (!socket_egress) {
+      out.packet_egress_index = kEgressSockets + egress % kPacketEgressSockets;
+      out.packet_payload_limit = kOutputMtu - mcr::kIpUdpHeaderLen + 1;
+      mcr::build_packet_template(&out.packet_header, mac, htonl(0x0a000201u), 40000, htonl(group), port, 16);
+    }
     t.outputs.push_back(out);
     return out.counter_slot;
   };
@@ -293,7 +315,8 @@ void build_fixture(Fixture& fx) {
 // traced batch (mcr/trace.h); --sample-every sets how often a batch is traced.
 void replay_batch(const Fixture& fx, mcr::SendBatcher& batcher, mcr::WorkerBlock& counters, mcr::BatchTrace& trace) {
   trace.begin(0, 0, 1);
-  for (const Frame& f : fx.frames) mcr::process_frame(fx.table, 0, f.bytes, f.len, f.len, batcher, counters);
+  for (const Frame& f : fx.frames)
+    mcr::process_frame(fx.table, 0, f.bytes, f.len, f.len, batcher, counters, f.checksum_partial);
   mcr::flush_batch(fx.table, batcher, counters, trace);
   if (trace.active())
     for (const Frame& f : fx.frames) mcr::trace_rules(fx.table, 0, f.bytes, f.len, f.len, trace);
@@ -383,6 +406,7 @@ bool allocation_counter_works() {
 int main(int argc, char** argv) {
   uint64_t warmup = 20, iterations = 1000;
   uint32_t sample_every = 0;
+  bool socket_egress = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
       warmup = parse_count(argv[++i], "--warmup");
@@ -390,8 +414,10 @@ int main(int argc, char** argv) {
       iterations = parse_count(argv[++i], "--iterations");
     else if (std::strcmp(argv[i], "--sample-every") == 0 && i + 1 < argc)
       sample_every = uint32_t(parse_count(argv[++i], "--sample-every"));
+    else if (std::strcmp(argv[i], "--socket-egress") == 0)
+      socket_egress = true;
     else {
-      std::fprintf(stderr, "usage: mcr_replay [--warmup N] [--iterations N] [--sample-every N]\n");
+      std::fprintf(stderr, "usage: mcr_replay [--warmup N] [--iterations N] [--sample-every N] [--socket-egress]\n");
       return 2;
     }
   }
@@ -401,7 +427,7 @@ int main(int argc, char** argv) {
   }
 
   Fixture fx;
-  build_fixture(fx);
+  build_fixture(fx, socket_egress);
   auto batcher = std::make_unique<mcr::SendBatcher>(null_send);
   auto counters = std::make_unique<mcr::WorkerBlock>();
   mcr_test::TraceFixture tracing(counters.get(), sample_every);
@@ -429,8 +455,10 @@ int main(int argc, char** argv) {
     per_kind[f.kind] += iterations;
     if (f.verdict == mcr::matched) sends_per_batch += f.kind == to_one ? 1 : kFanOut;
   }
-  // Every batch must reach every egress socket with exactly one call (the set uses all four).
-  const uint64_t want_calls = iterations * kEgressSockets, want_messages = iterations * sends_per_batch;
+  // Every batch must reach every egress socket it uses with exactly one call: all four UDP
+  // sockets (with packet egress, the 8000 B frames still reach all four) and both packet ones.
+  const uint64_t want_calls = iterations * (kEgressSockets + (socket_egress ? 0 : kPacketEgressSockets));
+  const uint64_t want_messages = iterations * sends_per_batch;
   const bool batching_ok = sink_calls == want_calls && sink_messages == want_messages;
 
   std::printf(
@@ -438,14 +466,14 @@ int main(int argc, char** argv) {
       "\"measuredIterations\":%llu,\"packets\":%llu,\"sends\":%llu,\"sendCalls\":%llu,"
       "\"categories\":{\"matchedOneOutput\":%llu,\"matchedFanOut\":%llu,\"noMatch\":%llu,\"malformed\":%llu},"
       "\"allocationsInLoop\":{\"operatorNew\":%llu,\"malloc\":%llu},\"countersVerified\":%s,\"batchingVerified\":%s,"
-      "\"spans\":%s,\"sampleEvery\":%u,\"tracedBatches\":%llu}\n",
+      "\"spans\":%s,\"sampleEvery\":%u,\"tracedBatches\":%llu,\"egress\":\"%s\"}\n",
       kFrameSetName, __VERSION__, RUNNING_ON_VALGRIND ? "true" : "false", (unsigned long long)warmup,
       (unsigned long long)iterations, (unsigned long long)(iterations * kFramesPerBatch),
       (unsigned long long)sink_messages, (unsigned long long)sink_calls, (unsigned long long)per_kind[to_one],
       (unsigned long long)per_kind[to_fan], (unsigned long long)(per_kind[miss_group] + per_kind[miss_port]),
       (unsigned long long)per_kind[malformed], (unsigned long long)new_in_loop, (unsigned long long)malloc_in_loop,
       counters_ok ? "true" : "false", batching_ok ? "true" : "false", MCR_ENABLE_SPANS ? "true" : "false", sample_every,
-      (unsigned long long)traced);
+      (unsigned long long)traced, socket_egress ? "socket" : "packet");
 
   int status = 0;
   if (!counters_ok) {
