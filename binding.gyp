@@ -22,12 +22,28 @@
         "native/core/membership.cc",
         "native/core/worker.cc",
         "native/core/relay.cc",
-        "native/core/affinity.cc"
+        "native/core/affinity.cc",
+        "native/core/xdp.cc"
+      ],
+      "link_settings": {"libraries": ["-lbpf"]}
+    },
+    {
+      "target_name": "mcr_xdp",
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "compile_xdp_programs",
+          "inputs": ["native/xdp/forward.bpf.c", "native/include/mcr/xdp_maps.h"],
+          "outputs": ["<(PRODUCT_DIR)/mcr_xdp.bpf.o"],
+          "action": ["clang", "-O2", "-g", "-Wall", "-target", "bpf", "-I/usr/include/<!(gcc -print-multiarch)",
+                     "-Inative/include", "-c", "native/xdp/forward.bpf.c", "-o", "<(PRODUCT_DIR)/mcr_xdp.bpf.o"],
+          "message": "Compiling the XDP programs (clang -target bpf)"
+        }
       ]
     },
     {
       "target_name": "mcr_native",
-      "dependencies": ["mcr_core"],
+      "dependencies": ["mcr_core", "mcr_xdp"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=9", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "sources": [

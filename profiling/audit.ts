@@ -412,7 +412,7 @@ function targetFlags(target: string): { cxx: string[]; ld: string[] } {
 
 export const DRILL_DIR = path.join(ROOT, 'build-drill');
 const DRILL_DEFINE = '-DMCR_DRILL_SEED_ANTIPATTERN=1';
-const CORE_SOURCES = ['parse', 'counters', 'rule_table', 'ingress_ring', 'egress', 'membership', 'worker', 'relay', 'affinity'].map(
+const CORE_SOURCES = ['parse', 'counters', 'rule_table', 'ingress_ring', 'egress', 'membership', 'worker', 'relay', 'affinity', 'xdp'].map(
   (f) => `native/core/${f}.cc`,
 );
 const BINDING_SOURCES = ['addon', 'relay_wrap', 'counters_wrap'].map((f) => `native/binding/${f}.cc`);
@@ -470,9 +470,10 @@ export async function buildDrill(): Promise<{ addon: string; replay: string; sec
     ...bindingJobs.map((j) => j.obj),
     archive,
     '-Wl,--end-group',
+    '-lbpf',
   ]);
   const replayBinary = path.join(DRILL_DIR, 'mcr_replay');
-  await sh('g++', [...replay.ld, '-o', replayBinary, '-Wl,--start-group', replayJob.obj, archive, '-Wl,--end-group']);
+  await sh('g++', [...replay.ld, '-o', replayBinary, '-Wl,--start-group', replayJob.obj, archive, '-Wl,--end-group', '-lbpf']);
   return { addon, replay: replayBinary, seconds: (Date.now() - t0) / 1000 };
 }
 

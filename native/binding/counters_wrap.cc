@@ -38,6 +38,7 @@ CountersWrap::CountersWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Co
 // snapshot(workers, ruleSlots: Uint32Array, outputSlots: Uint32Array) ->
 //   { workers: Float64Array[] (worker counters, then ringDrops, ringPackets),
 //     spans: Float64Array[] (per worker: kSpanBuckets per span, in spanNames order),
+//     xdp: Float64Array (the XDP path's worker counters),
 //     rules: Float64Array (2 per slot), outputs: Float64Array (3 per slot), dataplaneStarts }
 Napi::Value CountersWrap::JS_snapshot(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -78,6 +79,9 @@ Napi::Value CountersWrap::JS_snapshot(const Napi::CallbackInfo& info) {
     per_worker_sums.Set(w, values);
   }
   out.Set("spanSumsNs", per_worker_sums);
+  Napi::Float64Array xdp = Napi::Float64Array::New(env, kWorkerCounterCount);
+  for (uint32_t c = 0; c < kWorkerCounterCount; ++c) xdp[c] = load(region_.xdp().counters[c]);
+  out.Set("xdp", xdp);
 
   Napi::Float64Array rules = Napi::Float64Array::New(env, rule_slots.ElementLength() * kRuleCounterCount);
   for (size_t i = 0; i < rule_slots.ElementLength(); ++i) {
@@ -85,6 +89,8 @@ Napi::Value CountersWrap::JS_snapshot(const Napi::CallbackInfo& info) {
     for (uint32_t w = 0; w < workers; ++w)
       for (uint32_t c = 0; c < kRuleCounterCount; ++c)
         rules[i * kRuleCounterCount + c] += load(region_.worker(w).rules[slot][c]);
+    for (uint32_t c = 0; c < kRuleCounterCount; ++c)
+      rules[i * kRuleCounterCount + c] += load(region_.xdp().rules[slot][c]);
   }
   out.Set("rules", rules);
 
@@ -94,6 +100,8 @@ Napi::Value CountersWrap::JS_snapshot(const Napi::CallbackInfo& info) {
     for (uint32_t w = 0; w < workers; ++w)
       for (uint32_t c = 0; c < kOutputCounterCount; ++c)
         outputs[i * kOutputCounterCount + c] += load(region_.worker(w).outputs[slot][c]);
+    for (uint32_t c = 0; c < kOutputCounterCount; ++c)
+      outputs[i * kOutputCounterCount + c] += load(region_.xdp().outputs[slot][c]);
   }
   out.Set("outputs", outputs);
   out.Set("dataplaneStarts", load(control.dataplane_starts));

@@ -43,7 +43,8 @@ Napi::Function RelayWrap::Define(Napi::Env env) {
       {InstanceMethod("start", &RelayWrap::JS_start), InstanceMethod("setRules", &RelayWrap::JS_setRules),
        InstanceMethod("reconcile", &RelayWrap::JS_reconcile),
        InstanceMethod("pollKernelStats", &RelayWrap::JS_pollKernelStats), InstanceMethod("stop", &RelayWrap::JS_stop),
-       InstanceMethod("workers", &RelayWrap::JS_workers), InstanceMethod("inputs", &RelayWrap::JS_inputs)});
+       InstanceMethod("workers", &RelayWrap::JS_workers), InstanceMethod("inputs", &RelayWrap::JS_inputs),
+       InstanceMethod("xdp", &RelayWrap::JS_xdp)});
 }
 
 RelayWrap::RelayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayWrap>(info) {
@@ -53,6 +54,7 @@ RelayWrap::RelayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayWra
   options_.workers = require_uint(env, opts, "workers", "options", kMaxWorkers);
   options_.ring_bytes = size_t(require_uint(env, opts, "ringBytes", "options", 1u << 30));
   options_.counters_path = require_string(env, opts, "countersPath", "options");
+  if (!opts.Get("xdpObject").IsUndefined()) options_.xdp_object = require_string(env, opts, "xdpObject", "options");
   if (!opts.Get("realtimePriority").IsUndefined())
     options_.realtime_priority = int(require_uint(env, opts, "realtimePriority", "options", 99));
   if (!opts.Get("busyPoll").IsUndefined()) {
@@ -177,9 +179,19 @@ Napi::Value RelayWrap::JS_inputs(const Napi::CallbackInfo& info) {
     o.Set("ifindex", inputs[i].ifindex);
     o.Set("rings", inputs[i].rings);
     o.Set("fanoutGroup", inputs[i].fanout_group < 0 ? env.Null() : Napi::Number::New(env, inputs[i].fanout_group));
+    o.Set("xdp", inputs[i].xdp.empty() ? env.Null() : Napi::String::New(env, inputs[i].xdp));
     out.Set(uint32_t(i), o);
   }
   return out;
+}
+
+// xdp() -> { rules: number, status: string | null }: what the XDP path forwards, and why not more.
+Napi::Value RelayWrap::JS_xdp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("rules", double(relay_->xdp_rules()));
+  o.Set("status", relay_->xdp_status().empty() ? env.Null() : Napi::String::New(env, relay_->xdp_status()));
+  return o;
 }
 
 }  // namespace mcr::binding

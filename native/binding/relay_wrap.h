@@ -23,6 +23,7 @@ class RelayWrap : public Napi::ObjectWrap<RelayWrap> {
   Napi::Value JS_stop(const Napi::CallbackInfo& info);
   Napi::Value JS_workers(const Napi::CallbackInfo& info);
   Napi::Value JS_inputs(const Napi::CallbackInfo& info);
+  Napi::Value JS_xdp(const Napi::CallbackInfo& info);
 
   RelayOptions options_;
   std::unique_ptr<Relay> relay_;

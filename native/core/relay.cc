@@ -10,12 +10,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
 #include <thread>
 
 #include "mcr/worker.h"
+#include "mcr/xdp_maps.h"
 
 namespace mcr {
 
@@ -75,6 +77,10 @@ int Relay::start(const RelayOptions& options, std::string* error) {
   options_ = options;
   if (int rc = counters_.open(options.counters_path, false, error); rc != 0) return rc;
   bump(counters_.control().dataplane_starts);
+  // The XDP path is an addition: when it cannot load, everything forwards on the AF_PACKET path.
+  xdp_status_.clear();
+  if (!options.xdp_object.empty())
+    if (std::string err; xdp_.open(options.xdp_object, &counters_.xdp(), &err) != 0) xdp_status_ = err;
   // The configured rate; `mcrctl trace --sample` overrides it until the next start or reload.
   counters_.trace().sample_every.store(options.span_sample_every, std::memory_order_relaxed);
   for (unsigned i = 0; i < options.workers; ++i) {
@@ -328,7 +334,50 @@ int Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* 
     if (!wanted_groups.count({ifindex, group})) membership_.leave(ifindex, group);
   resolved_ = std::move(resolved);
   status_ = *status;
+  update_xdp();
   return kRulesApplied;
+}
+
+// The XDP path takes the rules it can forward exactly like the AF_PACKET path: every output
+// multicast on packet egress (so its frame template exists), each on its own interface, none on
+// the input. Its limit is the smallest output MTU; larger datagrams stay on the rings. Every rule
+// stays in the workers' table too, for what XDP passes on.
+void Relay::update_xdp() {
+  if (!xdp_.is_open()) return;
+  std::vector<XdpRule> rules;
+  const RuleTable& t = *current_;
+  for (const RuleEntry& r : t.rules) {
+    if (r.output_count == 0 || r.output_count > MCR_XDP_MAX_SET_OUTPUTS) continue;
+    XdpRule x{t.inputs[r.input_index].ifindex, r.group, r.port, r.counter_slot, UINT32_MAX, {}};
+    bool eligible = true;
+    for (uint32_t o = r.first_output; o < r.first_output + r.output_count && eligible; ++o) {
+      const OutputEntry& out = t.outputs[o];
+      if (out.packet_payload_limit == 0) {
+        eligible = false;
+        break;
+      }
+      const int ifindex = t.egress_ifindex[out.packet_egress_index];
+      eligible = ifindex != x.ifindex;
+      for (const XdpOutput& other : x.outputs) eligible = eligible && other.ifindex != ifindex;
+      const uint8_t* b = out.packet_header.bytes;
+      XdpOutput xo{};
+      xo.ifindex = ifindex;
+      std::memcpy(xo.dst_mac, b + kVnetHeaderLen, 6);
+      std::memcpy(xo.src_mac, b + kVnetHeaderLen + 6, 6);
+      std::memcpy(&xo.source, b + kIpOffset + 12, 4);
+      std::memcpy(&xo.group, b + kIpOffset + 16, 4);
+      xo.src_port = uint16_t(b[kUdpOffset] << 8 | b[kUdpOffset + 1]);
+      xo.dst_port = uint16_t(b[kUdpOffset + 2] << 8 | b[kUdpOffset + 3]);
+      xo.ttl = out.decrement_ttl ? 0 : b[kIpOffset + 8];
+      xo.counter_slot = out.counter_slot;
+      x.outputs.push_back(xo);
+      x.max_payload = std::min(x.max_payload, out.packet_payload_limit - 1);
+    }
+    if (eligible) rules.push_back(std::move(x));
+  }
+  std::string err;
+  xdp_rules_ = xdp_.update(rules, &err);
+  xdp_status_ = err;
 }
 
 // Every ring of a set must be in the one fanout group, or a frame reaches more than one worker
@@ -349,7 +398,9 @@ std::vector<InputInfo> Relay::inputs() const {
   for (const auto& [name, set] : rings_) {
     unsigned rings = 0;
     for (const auto& r : set.rings) rings += r ? 1 : 0;
-    out.push_back(InputInfo{name, set.ifindex, rings, set.fanout_group});
+    auto xdp = xdp_.attached().find(set.ifindex);
+    out.push_back(
+        InputInfo{name, set.ifindex, rings, set.fanout_group, xdp == xdp_.attached().end() ? "" : xdp->second});
   }
   return out;
 }
@@ -417,10 +468,12 @@ void Relay::read_ring_stats(RingSet& set) {
 
 void Relay::poll_kernel_stats() {
   if (!counters_.region()) return;
+  xdp_.read_counters();
   for (auto& [name, set] : rings_) read_ring_stats(set);
 }
 
 void Relay::stop() {
+  xdp_.close();  // detached first: what arrives from here on goes to the rings
   for (auto& w : workers_) w->stop();
   poll_kernel_stats();
   workers_.clear();

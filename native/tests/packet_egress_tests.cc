@@ -113,7 +113,8 @@ void packet_egress_tests() {
           FrameSpec spec;
           spec.payload = rng() % 1472;
           char src[32];
-          std::snprintf(src, sizeof(src), "10.%u.%u.%u", rng() % 256, rng() % 256, rng() % 256);
+          std::snprintf(src, sizeof(src), "10.%u.%u.%u", unsigned(rng() % 256), unsigned(rng() % 256),
+                        unsigned(rng() % 256));
           spec.src = src;
           spec.ttl = uint8_t(2 + rng() % 250);
           std::vector<uint8_t> f = frame_with_checksum(spec, uint16_t(rng()));

@@ -58,6 +58,12 @@ export interface Config {
    * output's MTU and interfaces that are not Ethernet or have no IPv4 address always use the socket.
    */
   egress: EgressMode;
+  /**
+   * Forward what it can in the kernel's receive path with XDP (docs/xdp.md): rules whose outputs
+   * are all multicast on packet egress, each on its own interface. Everything else, and everything
+   * when XDP cannot load or attach, stays on the AF_PACKET path.
+   */
+  xdp: boolean;
   /** Default TTL for outputs that do not set one. */
   ttl: Ttl;
   logLevel: LogLevel;
@@ -108,6 +114,7 @@ export const CONFIG_DEFAULTS = {
   spanSampleEvery: 16,
   busyPoll: false,
   egress: 'packet',
+  xdp: false,
   ttl: 16,
   logLevel: 'info',
   logFormat: 'text',

@@ -43,6 +43,7 @@ const CONFIG_KEYS = [
   'spanSampleEvery',
   'busyPoll',
   'egress',
+  'xdp',
   'ttl',
   'logLevel',
   'logFormat',
@@ -152,6 +153,8 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
   if (busyPoll === true && realtimePriority !== undefined && realtimePriority > 0)
     problems.push("busyPoll: cannot be combined with realtimePriority: a spinning SCHED_FIFO worker starves its CPU's kernel threads");
   const egress = optional<EgressMode>(value, 'egress', CONFIG_DEFAULTS.egress, (v, p) => checkEnum(v, p, EGRESS_MODES, problems));
+  const xdp = optional(value, 'xdp', CONFIG_DEFAULTS.xdp, (v, p) => checkBoolean(v, p, problems));
+  if (xdp === true && egress === 'socket') problems.push("xdp: needs egress 'packet' (the XDP path sends what packet egress would)");
   // A bad top-level ttl is already reported; fall back so outputs are not reported again for it.
   const rules = Object.hasOwn(value, 'rules') ? checkRules(value.rules, ttl ?? CONFIG_DEFAULTS.ttl, problems) : [];
   const telemetry = Object.hasOwn(value, 'telemetry') ? checkTelemetry(value.telemetry, problems) : { ...TELEMETRY_DEFAULTS };
@@ -166,6 +169,7 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
     spanSampleEvery === undefined ||
     busyPoll === undefined ||
     egress === undefined ||
+    xdp === undefined ||
     telemetry === undefined ||
     rules === undefined
   ) {
@@ -177,6 +181,7 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
     spanSampleEvery,
     busyPoll,
     egress,
+    xdp,
     ttl,
     logLevel,
     logFormat,

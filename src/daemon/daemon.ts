@@ -88,6 +88,7 @@ export class Daemon implements ConfigHost {
       spanSampleEvery: this.config.spanSampleEvery,
       busyPoll: this.config.busyPoll,
       packetEgress: this.config.egress === 'packet',
+      xdp: this.config.xdp,
       countersPath: this.countersPath,
       logLevel: this.log.level,
       logFormat: this.config.logFormat,

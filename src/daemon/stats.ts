@@ -149,6 +149,8 @@ export class StatsReader implements CounterSource {
       addInto(totals, c);
       if (worker < activeWorkers) workers.push({ worker, ...c });
     });
+    // What the XDP path forwarded counts in the totals (it has no worker of its own).
+    if (snap.xdp) addInto(totals, this.decode(snap.xdp, undefined, undefined));
     let outIndex = 0;
     const rules = records.map((r, i): RuleStats => {
       const rb = r.slot * 2;

@@ -3,7 +3,7 @@
 // the worker threads and sockets; the supervisor owns the rules and reads the counters from
 // the shared counter file, so this process can die and be restarted without losing either.
 import { Logger } from '../lib/logger';
-import { loadAddon, type NativeRelay, type NativeRuleStatus } from '../native/addon';
+import { loadAddon, xdpObjectPath, type NativeRelay, type NativeRuleStatus } from '../native/addon';
 import type { FromDataPlane, InitMessage, ToDataPlane } from './messages';
 
 const KERNEL_STATS_INTERVAL_MS = 250;
@@ -23,12 +23,13 @@ class DataPlane {
   private log: Logger = Logger.create('info', 'text', 'dataplane');
   /** Input interface -> what was last logged about its rings, so each ring set is logged once. */
   private loggedInputs = new Map<string, string>();
+  private loggedXdpStatus: string | null = null;
 
   init(msg: InitMessage): void {
     this.log = Logger.create(msg.logLevel, msg.logFormat, 'dataplane');
     const { Relay } = loadAddon();
-    const { type: _type, logLevel: _level, logFormat: _format, rules: _rules, ...options } = msg;
-    this.relay = new Relay(options);
+    const { type: _type, logLevel: _level, logFormat: _format, rules: _rules, xdp, ...options } = msg;
+    this.relay = new Relay({ ...options, ...(xdp ? { xdpObject: xdpObjectPath() } : {}) });
     this.relay.start();
     // The workers have pinned themselves; everything else in this process keeps off their CPUs.
     if (msg.cpus)
@@ -62,13 +63,19 @@ class DataPlane {
     const open = new Set<string>();
     for (const input of this.relay?.inputs() ?? []) {
       open.add(input.interface);
-      const text = `${input.rings} ring${input.rings === 1 ? '' : 's'}, ${input.fanoutGroup === null ? 'no fanout group (one worker)' : `fanout group ${input.fanoutGroup}`}`;
+      const text = `${input.rings} ring${input.rings === 1 ? '' : 's'}, ${input.fanoutGroup === null ? 'no fanout group (one worker)' : `fanout group ${input.fanoutGroup}`}${input.xdp ? `, XDP attached (${input.xdp} mode)` : ''}`;
       const key = `${input.ifindex} ${text}`;
       if (this.loggedInputs.get(input.interface) === key) continue;
       this.loggedInputs.set(input.interface, key);
       this.log.info(`input ${input.interface}: ${text}`);
     }
     for (const name of this.loggedInputs.keys()) if (!open.has(name)) this.loggedInputs.delete(name);
+    // The XDP path's trouble, once per change: what it could not load, attach or hold stays on the rings.
+    const xdp = this.relay?.xdp();
+    if (xdp && xdp.status !== this.loggedXdpStatus) {
+      if (xdp.status !== null) this.log.warn(`XDP path: ${xdp.status}; those rules forward on the AF_PACKET path`);
+      this.loggedXdpStatus = xdp.status;
+    }
     return statuses;
   }
 

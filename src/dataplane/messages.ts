@@ -9,6 +9,8 @@ export interface InitMessage extends RelayOptions {
   logLevel: LogLevel;
   logFormat: LogFormat;
   rules: NativeRule[];
+  /** config `xdp`: load the XDP path */
+  xdp: boolean;
 }
 
 export type ToDataPlane =

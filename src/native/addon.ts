@@ -48,6 +48,8 @@ export interface RelayOptions {
   busyPoll: boolean;
   /** Multicast outputs on Ethernet interfaces leave through AF_PACKET (config `egress: 'packet'`). */
   packetEgress: boolean;
+  /** The XDP programs' object file (xdpObjectPath()); absent: no XDP path (config `xdp`). */
+  xdpObject?: string;
 }
 
 export interface NativeRelay {
@@ -65,6 +67,8 @@ export interface NativeRelay {
   workers(): NativeWorker[];
   /** The input interfaces with open rings; fanoutGroup is null with one worker (no group). */
   inputs(): NativeInput[];
+  /** The XDP path: rules it forwards, and why it does not (load or attach failure, limits); null status when fine or off. */
+  xdp(): { rules: number; status: string | null };
 }
 
 /** One worker thread as the core reports it. */
@@ -83,6 +87,8 @@ export interface NativeInput {
   ifindex: number;
   rings: number;
   fanoutGroup: number | null;
+  /** the XDP path's attach mode on this input, null when not attached */
+  xdp: 'native' | 'generic' | null;
 }
 
 export interface CounterSnapshot {
@@ -92,6 +98,8 @@ export interface CounterSnapshot {
   spans: Float64Array[];
   /** Per worker: the sampled durations summed per span, nanoseconds, in `spanNames` order. */
   spanSumsNs: Float64Array[];
+  /** The XDP path's counters, in `workerCounterNames` order (what it forwarded). */
+  xdp: Float64Array;
   /** Two values (packets, bytes) per requested rule slot. */
   rules: Float64Array;
   /** Three values (packets, bytes, errors) per requested output slot. */
@@ -189,6 +197,11 @@ export interface Addon {
 }
 
 let cached: Addon | undefined;
+
+/** The XDP programs, built next to the shipped addon (native/xdp/forward.bpf.c). */
+export function xdpObjectPath(): string {
+  return path.resolve(__dirname, '..', '..', '..', 'build', 'Release', 'mcr_xdp.bpf.o');
+}
 
 export function loadAddon(): Addon {
   if (cached) return cached;

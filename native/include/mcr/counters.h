@@ -123,10 +123,13 @@ struct Region {
   RegionHeader header;
   WorkerBlock workers[kMaxWorkers];
   SpanRing span_rings[kMaxWorkers];
+  // What the XDP path forwarded (mcr/xdp.h), written by the data plane's control thread from the
+  // programs' per-CPU counters; its rule and output slots add to the workers'.
+  WorkerBlock xdp;
 };
 
 constexpr uint64_t kRegionMagic = 0x31534e544e43524dULL;  // "MRCNTNS1"
-constexpr uint32_t kRegionLayoutVersion = 3;
+constexpr uint32_t kRegionLayoutVersion = 4;
 
 // A mapping of the counter file. create=true makes a new, zeroed file (refusing a name a live
 // daemon holds; a dead one's file of the same name is replaced); create=false attaches to an
@@ -150,6 +153,7 @@ class CounterRegion {
   ControlBlock& control() const { return region_->header.control; }
   TraceControl& trace() const { return region_->header.trace; }
   SpanRing& span_ring(size_t worker) const { return region_->span_rings[worker]; }
+  WorkerBlock& xdp() const { return region_->xdp; }
 
  private:
   int create_file(const std::string& path, std::string* temp_name, std::string* error);

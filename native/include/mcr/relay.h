@@ -17,6 +17,7 @@
 #include "mcr/ingress_ring.h"
 #include "mcr/membership.h"
 #include "mcr/rule_table.h"
+#include "mcr/xdp.h"
 
 namespace mcr {
 
@@ -60,6 +61,7 @@ struct RelayOptions {
   uint32_t span_sample_every = 16;  // time one receive batch in this many (0 = none), see Span
   bool busy_poll = false;           // workers spin instead of sleeping when their rings are empty
   bool packet_egress = true;        // multicast outputs on Ethernet interfaces skip the UDP stack (mcr/egress.h)
+  std::string xdp_object;           // the XDP programs (mcr/xdp.h); empty: no XDP path
   std::string counters_path;        // the supervisor's counter file
 };
 
@@ -70,6 +72,7 @@ struct InputInfo {
   int ifindex;
   unsigned rings;
   int fanout_group;  // -1: none (one worker)
+  std::string xdp;   // the XDP path's attach mode: "native", "generic", or empty (not attached)
 };
 
 // What packet egress needs of an output interface (mcr/egress.h), read again at every reconcile
@@ -114,6 +117,11 @@ class Relay {
   bool worker_pinned(unsigned index) const;
   const CounterRegion& counters() const { return counters_; }
   std::vector<InputInfo> inputs() const;
+  // Why the XDP path is not (fully) in use: it could not load, or some rules or inputs could not
+  // take it. Empty when it is off or everything it could take runs on it.
+  const std::string& xdp_status() const { return xdp_status_; }
+  // Rules the XDP path forwards.
+  size_t xdp_rules() const { return xdp_rules_; }
 
  private:
   struct RingSet {
@@ -151,6 +159,7 @@ class Relay {
   void publish(std::unique_ptr<RuleTable> table);
   std::string check_fanout(const RingSet& set, const std::string& ifname) const;
   void read_ring_stats(RingSet& set);
+  void update_xdp();
 
   RelayOptions options_;
   CounterRegion counters_;
@@ -164,6 +173,9 @@ class Relay {
   std::vector<RuleConfig> rules_;
   std::map<std::string, Resolved> resolved_;  // interfaces as the current table saw them
   std::vector<RuleStatus> status_;            // what the current table made of each rule
+  XdpPath xdp_;
+  std::string xdp_status_;
+  size_t xdp_rules_ = 0;
   bool started_ = false;
 };
 
