@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { pollUntil } from '../helpers/control';
 import { assertDelivered, quietOneHop, ruleStats, stats, TempDir } from '../helpers/datapath';
 import { receive, send, skipReason, sleep, startDaemon, type DaemonHandle, type Topology } from '../helpers/netns';
+import { xdpObjectPath } from '../../src/native/addon';
 
 const skip = skipReason();
 const N = 5000;
@@ -109,8 +110,69 @@ describe('XDP path', { skip }, () => {
     }
   });
 
+  it('a source the relay has no route back to (strict rp_filter) is forwarded too', async () => {
+    await t.exec('relay', 'sysctl', ['-qw', 'net.ipv4.conf.all.rp_filter=1', 'net.ipv4.conf.r0.rp_filter=1']);
+    await t.ip('gen', ['addr', 'add', '192.168.77.1/24', 'dev', 'g0']);
+    try {
+      const sink = receive(t, 'sink', { group: '239.2.2.2', port: 6000, iface: 's0', count: N });
+      await sink.ready;
+      await send(t, 'gen', { group: '239.1.1.1', port: 5001, source: '192.168.77.1', rate: 50_000, count: N, size: 200 });
+      assertDelivered(await sink.result, N, 's0');
+    } finally {
+      await t.exec('relay', 'sysctl', ['-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.r0.rp_filter=0']);
+      await t.ip('gen', ['addr', 'del', '192.168.77.1/24', 'dev', 'g0']);
+    }
+  });
+
   it('removing the last rule on an input detaches the program', async () => {
     await mcrd.ctl(['remove', '--name', 'fan']);
     assert.equal(await xdpOn(t, 'relay', 'r0'), null);
+  });
+});
+
+describe('XDP path next to another XDP program', { skip }, () => {
+  let t: Topology;
+  let mcrd: DaemonHandle | undefined;
+  const dir = new TempDir();
+  after(async () => {
+    await mcrd?.stop();
+    await t?.destroy();
+    dir.remove();
+  });
+
+  it('leaves a program it did not attach in place and forwards on the AF_PACKET path, saying why', async () => {
+    t = await quietOneHop('xdpf');
+    // Someone else's program (here mcr's own object, loaded by iproute2: empty maps, so it passes
+    // every frame on) in generic mode.
+    await t.ip('relay', ['link', 'set', 'dev', 'r0', 'xdpgeneric', 'obj', xdpObjectPath(), 'sec', 'xdp']);
+    const idOf = async (): Promise<number | undefined> => {
+      const r = await t.ip('relay', ['-j', '-d', 'link', 'show', 'dev', 'r0']);
+      return (JSON.parse(r.stdout) as { xdp?: { prog?: { id?: number } } }[])[0]?.xdp?.prog?.id;
+    };
+    const foreign = await idOf();
+    assert.ok(foreign !== undefined);
+    const config = dir.config('mcr.json', {
+      xdp: true,
+      rules: [
+        {
+          name: 'one',
+          input: { interface: 'r0', group: '239.1.1.1', port: 5001 },
+          outputs: [{ interface: 'r1', group: '239.2.2.2', port: 6000 }],
+        },
+      ],
+    });
+    mcrd = await startDaemon(t, 'relay', { configFile: config });
+    const sink = receive(t, 'sink', { group: '239.2.2.2', port: 6000, iface: 's0', count: N });
+    await sink.ready;
+    await send(t, 'gen', { group: '239.1.1.1', port: 5001, source: '10.0.1.1', rate: 50_000, count: N, size: 200 });
+    assertDelivered(await sink.result, N, 's0');
+    const s = await pollUntil(
+      () => stats(mcrd as DaemonHandle),
+      (x) => (x.workers[0]?.rxFrames ?? 0) >= N,
+      'the worker forwarded the stream',
+    );
+    assert.equal(ruleStats(s, 'one').matchedPackets, N);
+    assert.equal(await idOf(), foreign, 'the other program is still attached');
+    assert.match(mcrd.stderr + mcrd.stdout, /XDP path: attaching XDP to r0 \(another XDP program is attached\)/);
   });
 });
