@@ -23,6 +23,8 @@ export interface Baseline {
     tuneHostApplied: boolean;
     results?: string;
   };
+  /** figures added with --write-baseline --add: their scenario (the figures' first name part) -> the run they come from */
+  addedSources?: Record<string, Baseline['source']>;
   figures: Record<string, Figure>;
 }
 
@@ -123,25 +125,60 @@ function fmtPct(x: number): string {
   return `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 }
 
-/** A baseline from one result set: ratio figures only, each with its noise band. */
-export function makeBaseline(resultsArg: string): Baseline {
-  const file = existsSync(resultsArg) && statSync(resultsArg).isDirectory() ? path.join(resultsArg, 'results.json') : resultsArg;
-  const r = JSON.parse(readFileSync(file, 'utf8')) as Results;
+const BASELINE_COMMENT =
+  "Reference figures for `npm run bench:compare`: ratios of mcr's maximum lossless rate to peers measured in the same run (not absolute pps, which depend on the machine), and (efficiency.*) of mcr's relay-added CPU per packet to peers', lower is better, each band from the quartiles of its per-repetition ratios in that run, widened to the change to a repeated run. band = relative noise band; see docs/benchmarks.md. Regenerate with `npm run bench:compare -- --write-baseline bench/results/<run>`; `--add` replaces only the scenarios that run measured (addedSources names the run each came from).";
+
+function sourceOf(r: Results, file: string): Baseline['source'] {
   return {
-    comment:
-      "Reference figures for `npm run bench:compare`: ratios of mcr's maximum lossless rate to peers measured in the same run (not absolute pps, which depend on the machine). band = relative noise band; see docs/benchmarks.md. Regenerate with `npm run bench:compare -- --write-baseline bench/results/<run>`.",
-    source: {
-      date: r.meta.date,
-      gitCommit: r.meta.gitCommit,
-      kernel: r.meta.kernel,
-      cpuModel: r.meta.cpuModel,
-      nproc: r.meta.nproc,
-      quick: r.meta.quick,
-      tuneHostApplied: r.meta.tuneHostApplied,
-      results: path.relative(process.cwd(), file),
-    },
-    figures: ratioFigures(r),
+    date: r.meta.date,
+    gitCommit: r.meta.gitCommit,
+    kernel: r.meta.kernel,
+    cpuModel: r.meta.cpuModel,
+    nproc: r.meta.nproc,
+    quick: r.meta.quick,
+    tuneHostApplied: r.meta.tuneHostApplied,
+    results: path.relative(process.cwd(), file),
   };
+}
+
+/** The first part of a figure's name: its scenario. */
+const scenarioOf = (name: string): string => name.split('.')[0] ?? name;
+
+/**
+ * A baseline from one result set: ratio figures only, each with its noise band. With `onto` (an
+ * existing baseline), only the scenarios this result set has figures for are replaced; the
+ * others stay, with their source.
+ */
+export function makeBaseline(resultsArg: string, onto?: Baseline, repeats: string[] = []): Baseline {
+  const readResults = (arg: string): { file: string; r: Results } => {
+    const file = existsSync(arg) && statSync(arg).isDirectory() ? path.join(arg, 'results.json') : arg;
+    return { file, r: JSON.parse(readFileSync(file, 'utf8')) as Results };
+  };
+  const { file, r } = readResults(resultsArg);
+  const figures = ratioFigures(r);
+  // a repeated run of the same code widens each band to hold the change between the runs
+  for (const rep of repeats) {
+    const other = ratioFigures(readResults(rep).r);
+    for (const [name, f] of Object.entries(figures)) {
+      const o = other[name];
+      if (!o || o.value <= 0 || f.value <= 0) continue;
+      const moved = Math.max(o.value / f.value, f.value / o.value) - 1;
+      if (moved > f.band) f.band = Math.ceil(moved * 100) / 100;
+    }
+  }
+  if (!onto) return { comment: BASELINE_COMMENT, source: sourceOf(r, file), figures };
+  const replaced = new Set(Object.keys(figures).map(scenarioOf));
+  const kept = Object.fromEntries(Object.entries(onto.figures).filter(([n]) => !replaced.has(scenarioOf(n))));
+  const addedSources = { ...onto.addedSources };
+  for (const sc of replaced) addedSources[sc] = sourceOf(r, file);
+  const src = sourceOf(r, file);
+  const again = repeats.length
+    ? `, bands widened to the change to the repeated run${repeats.length > 1 ? 's' : ''} ${repeats.join(', ')}`
+    : '';
+  const added = [...replaced]
+    .map((sc) => `${sc}.* from ${src.results} (${src.date}, commit ${src.gitCommit.slice(0, 12)}${again})`)
+    .join('; ');
+  return { comment: `${BASELINE_COMMENT} Added: ${added}.`, source: onto.source, addedSources, figures: { ...kept, ...figures } };
 }
 
 function main(argv: string[]): number {
@@ -157,21 +194,30 @@ function main(argv: string[]): number {
     .argument('[b]', 'the later results')
     .option('--write-baseline <results>', 'write the ratio figures of RESULTS as the baseline')
     .option('--out <file>', 'with --write-baseline: where to write it (default bench/baseline.json)')
+    .option('--add', "with --write-baseline: replace only the scenarios RESULTS measured, keep the baseline's others")
+    .option(
+      '--repeat <results>',
+      'with --write-baseline: a repeated run of the same code; each band is widened to hold the change between the runs (repeatable)',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
     .configureOutput({ outputError: (text, write) => write(`bench:compare: ${text.replace(/^error: /, '')}`) })
     .showHelpAfterError()
     .exitOverride()
-    .action((a: string | undefined, b: string | undefined, o: { writeBaseline?: string; out?: string }) => {
-      if (o.writeBaseline) {
-        const out = o.out ?? BASELINE;
-        const base = makeBaseline(o.writeBaseline);
-        if (base.source.quick) process.stderr.write('bench:compare: warning: this baseline comes from a quick run\n');
-        writeFileSync(out, `${JSON.stringify(base, null, 2)}\n`);
-        process.stdout.write(`wrote ${out}: ${Object.keys(base.figures).length} figures from ${o.writeBaseline}\n`);
-        return;
-      }
-      if (!a) return program.error('give A B, or RESULTS, or --write-baseline RESULTS', { exitCode: 2 });
-      process.stdout.write(b ? compare(a, b) : compare(BASELINE, a));
-    });
+    .action(
+      (a: string | undefined, b: string | undefined, o: { writeBaseline?: string; out?: string; add?: boolean; repeat?: string[] }) => {
+        if (o.writeBaseline) {
+          const out = o.out ?? BASELINE;
+          const onto = o.add ? (JSON.parse(readFileSync(out, 'utf8')) as Baseline) : undefined;
+          const base = makeBaseline(o.writeBaseline, onto, o.repeat);
+          if (base.source.quick) process.stderr.write('bench:compare: warning: this baseline comes from a quick run\n');
+          writeFileSync(out, `${JSON.stringify(base, null, 2)}\n`);
+          process.stdout.write(`wrote ${out}: ${Object.keys(base.figures).length} figures from ${o.writeBaseline}\n`);
+          return;
+        }
+        if (!a) return program.error('give A B, or RESULTS, or --write-baseline RESULTS', { exitCode: 2 });
+        process.stdout.write(b ? compare(a, b) : compare(BASELINE, a));
+      },
+    );
   try {
     program.parse(argv, { from: 'user' });
   } catch (err) {

@@ -57,7 +57,7 @@ export function efficiencySection(s: EfficiencySummary): string[] {
   );
   if (s.ratios.length)
     out.push(
-      'Ratios of the medians (lower is better; 1.0x = the same CPU per packet), with the range of the per-repetition ratios and the noise band taken from it:',
+      'Ratios of the medians (lower is better; 1.0x = the same CPU per packet), with the range (min-max) of the per-repetition ratios and the noise band taken from their quartiles:',
       '',
       mdTable(
         ['ratio', ...cols.map((c) => c.head)],

@@ -113,6 +113,7 @@ interface Args {
   ratePps?: number;
   controlRate?: number;
   repetitions?: number;
+  rates?: number[];
 }
 
 /** A commander argument parser: `value` as a number that passes `ok`, else `what` as the error. */
@@ -162,6 +163,9 @@ function parseArgs(argv: string[]): Args {
       `telemetry: rounds of (generator alone, off, on) trials (default ${TELEMETRY_DEFAULT_ROUNDS}, quick 2); efficiency: interleaved repetitions (default ${EFFICIENCY_DEFAULT_REPETITIONS}, quick 2)`,
       num('an integer from 1 to 100', (n) => Number.isInteger(n) && n >= 1 && n <= 100),
     )
+    .option('--rates <list>', 'efficiency: offered rates in pps (default 50000,100000,250000; quick 100000)', (v: string) =>
+      v.split(',').map(num('integers of at least 1000', (n) => Number.isInteger(n) && n >= 1000)),
+    )
     .option('--out <dir>', 'results directory (default bench/results/<timestamp>)')
     .option('--no-install', 'do not apt-get install missing peers (they are skipped)')
     .option('--no-pin', 'do not pin the generator to CPU 0 and the relays to CPU 1')
@@ -184,6 +188,7 @@ function parseArgs(argv: string[]): Args {
     rate?: number;
     controlRate?: number;
     repetitions?: number;
+    rates?: number[];
     out?: string;
     install: boolean;
     pin: boolean;
@@ -206,6 +211,7 @@ function parseArgs(argv: string[]): Args {
   if (o.rate !== undefined && !named('soak') && !named('telemetry')) fail('--rate belongs to --scenario soak or telemetry');
   if (o.repetitions !== undefined && !named('telemetry') && !named('efficiency'))
     fail('--repetitions belongs to --scenario telemetry or efficiency');
+  if (o.rates !== undefined && !named('efficiency')) fail('--rates belongs to --scenario efficiency');
   for (const r of o.relays ?? []) if (!SELECTABLE_RELAYS.includes(r)) fail(`unknown relay "${r}" (known: ${SELECTABLE_RELAYS.join(', ')})`);
   return {
     scenarios,
@@ -221,6 +227,7 @@ function parseArgs(argv: string[]): Args {
     ratePps: o.rate,
     controlRate: o.controlRate,
     repetitions: o.repetitions,
+    rates: o.rates,
   };
 }
 
@@ -298,6 +305,7 @@ async function main(): Promise<number> {
     telemetryRounds: args.repetitions,
     efficiencyTrialS: args.trialSeconds,
     efficiencyRepetitions: args.repetitions,
+    efficiencyRates: args.rates,
   };
   const selected =
     args.scenarios.length === 0

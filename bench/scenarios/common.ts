@@ -41,6 +41,8 @@ export interface BenchContext {
   /** efficiency only: --trial-seconds and --repetitions as given */
   efficiencyTrialS?: number;
   efficiencyRepetitions?: number;
+  /** efficiency only: --rates */
+  efficiencyRates?: number[];
 }
 
 export function relayById(ctx: BenchContext, id: string): Relay {

@@ -122,7 +122,7 @@ export interface EfficiencyRatio {
   value: number | null;
   /** per-repetition ratios (both trials of the repetition valid) */
   paired: Spread;
-  /** relative noise band from the paired ratios' range around value, at least MIN_RATIO_BAND */
+  /** relative noise band from the paired ratios' quartiles around value, at least MIN_RATIO_BAND */
   band: number | null;
 }
 
@@ -251,7 +251,7 @@ async function runOne(
 
 export async function efficiency(ctx: BenchContext): Promise<ScenarioResult<'efficiency'>> {
   const t0 = Date.now();
-  const rates = ctx.quick ? EFFICIENCY_QUICK.rates : EFFICIENCY_RATES;
+  const rates = ctx.efficiencyRates ?? (ctx.quick ? EFFICIENCY_QUICK.rates : EFFICIENCY_RATES);
   const sizes = ctx.quick ? EFFICIENCY_QUICK.sizes : EFFICIENCY_SIZES;
   const trialS = ctx.efficiencyTrialS ?? (ctx.quick ? EFFICIENCY_QUICK.trialS : EFFICIENCY_DEFAULT_TRIAL_S);
   const repetitions = ctx.efficiencyRepetitions ?? (ctx.quick ? EFFICIENCY_QUICK.repetitions : EFFICIENCY_DEFAULT_REPETITIONS);
@@ -346,10 +346,14 @@ export function deriveEfficiencyTrial(t: EfficiencyTrial, baselineBusyNsPerS: nu
 
 const valid = (t: EfficiencyTrial): boolean => t.problems.length === 0;
 
-/** The relative band that holds every paired ratio around `value` (up by band, or down by the same factor), at least MIN_RATIO_BAND. */
+/**
+ * The relative band around `value` that holds the middle half of the per-repetition ratios (up by
+ * band, or down by the same factor), at least MIN_RATIO_BAND. Quartiles, not min-max: one
+ * repetition disturbed by other work on the machine would otherwise set the band alone.
+ */
 export function pairedBand(value: number | null, paired: Spread): number | null {
-  if (value === null || value <= 0 || paired.min === null || paired.max === null || paired.min <= 0) return null;
-  const band = Math.max(paired.max / value - 1, value / paired.min - 1, MIN_RATIO_BAND);
+  if (value === null || value <= 0 || paired.q1 === null || paired.q3 === null || paired.q1 <= 0) return null;
+  const band = Math.max(paired.q3 / value - 1, value / paired.q1 - 1, MIN_RATIO_BAND);
   return Math.round(band * 100) / 100;
 }
 

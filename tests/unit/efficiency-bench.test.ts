@@ -5,11 +5,12 @@
 // regression figures, and the report, terminal table and chart built from synthetic trials with
 // known answers.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { writeCharts } from '../../bench/charts';
+import { makeBaseline, type Baseline } from '../../bench/compare';
 import { spread } from '../../bench/cpu';
 import { efficiencySection, efficiencyTerminal } from '../../bench/efficiency-report';
 import { allFigures, ratioFigures } from '../../bench/figures';
@@ -238,6 +239,46 @@ describe('efficiency: summary', () => {
     const all = allFigures(results);
     assert.deepEqual(all['efficiency.1400B.50k.kernel.nsPerPacket'], { value: 1000, band: 0.5, unit: 'ns', kind: 'cpu' });
     assert.equal(all['efficiency.1400B.50k.mcr-1w.nsPerPacket']?.value, 4000);
+  });
+});
+
+describe('efficiency: baseline', () => {
+  test('--add keeps the other scenarios; --repeat widens each band to the change between the runs', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mcr-eff-base-'));
+    try {
+      const write = (name: string, s: EfficiencySummary): string => {
+        mkdirSync(path.join(dir, name));
+        const r: Results = {
+          meta: benchMeta({ date: name }),
+          scenarios: { efficiency: { trials: [], summary: s, notes: [], durationS: 1 } },
+        };
+        writeFileSync(path.join(dir, name, 'results.json'), JSON.stringify(r));
+        return path.join(dir, name);
+      };
+      const first = summary();
+      // the repeated run: mcr/c-relay 2.5 instead of 2 (+25%), mcr/kernel 4.2 (+5%, inside its 10%)
+      const again = summary();
+      again.ratios = again.ratios.map((x) => ({ ...x, value: x.peer === 'c-relay' ? 2.5 : 4.2 }));
+      const onto: Baseline = {
+        comment: 'old',
+        source: { date: 'old', gitCommit: 'a'.repeat(40), kernel: 'k', cpuModel: 'c', nproc: 2, quick: false, tuneHostApplied: false },
+        figures: {
+          'throughput.64B.mcr-1w/kernel': { value: 0.8, band: 0.4, unit: 'x', kind: 'ratio' },
+          'efficiency.64B.50k.mcr-1w/kernel': { value: 9, band: 0.1, unit: 'x', kind: 'cpu-ratio' },
+        },
+      };
+      const b = makeBaseline(write('run1', first), onto, [write('run2', again)]);
+      assert.deepEqual(b.figures, {
+        'throughput.64B.mcr-1w/kernel': { value: 0.8, band: 0.4, unit: 'x', kind: 'ratio' },
+        'efficiency.1400B.50k.mcr-1w/kernel': { value: 4, band: 0.1, unit: 'x', kind: 'cpu-ratio' },
+        'efficiency.1400B.50k.mcr-1w/c-relay': { value: 2, band: 0.25, unit: 'x', kind: 'cpu-ratio' },
+      });
+      assert.equal(b.source.date, 'old');
+      assert.equal(b.addedSources?.efficiency?.date, 'run1');
+      assert.match(b.comment, /Added: efficiency\.\* from .*run1.*widened to the change to the repeated run .*run2/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
