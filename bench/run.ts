@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { writeCharts, type Chart } from './charts';
 import { cleanup, installSignalHandlers, interrupted, registerTempDir } from './proc';
-import { mcrRelay } from './relays/mcr';
+import { mcrRelay, mcrVariant } from './relays/mcr';
 import { cRelay } from './relays/c-relay';
 import { kernelRelay } from './relays/kernel';
 import { nodeRelay } from './relays/node-relay';
@@ -17,7 +17,7 @@ import type { Relay } from './relays/relay';
 import { RESULTS_DIR } from './paths';
 import { pinning } from './traffic';
 import { renderReport, terminalSummary } from './report';
-import { SELECTABLE_RELAYS } from './relays/registry';
+import { relayInfo, SELECTABLE_RELAYS } from './relays/registry';
 import type { BenchContext } from './scenarios/common';
 import { control } from './scenarios/control';
 import { DRILL_DEFAULT_COUNT, DRILL_DEFAULT_ROUNDS, drill } from './scenarios/drill';
@@ -283,7 +283,18 @@ async function main(): Promise<number> {
   const pin = args.pin && os.cpus().length >= 2 ? { gen: 0, relay: [1, 0] } : undefined;
   pinning.gen = pin?.gen;
   pinning.relay = pin?.relay;
-  const relays: Relay[] = [mcrRelay(1), mcrRelay(2), mcrRelay(1, true), kernelRelay, cRelay, nodeRelay, socatRelay];
+  const relays: Relay[] = [
+    mcrRelay(1),
+    mcrRelay(2),
+    mcrRelay(1, true),
+    mcrVariant('mcr-1w-socket', relayInfo('mcr-1w-socket').label, { egress: 'socket' }),
+    mcrVariant('mcr-1w-holdoff', relayInfo('mcr-1w-holdoff').label, { wakeupHoldoffUs: 50 }),
+    mcrVariant('mcr-1w-xdp', relayInfo('mcr-1w-xdp').label, { xdp: true }),
+    kernelRelay,
+    cRelay,
+    nodeRelay,
+    socatRelay,
+  ];
   const ctx: BenchContext = {
     quick: args.quick,
     trialSeconds: args.trialSeconds ?? (args.quick ? 0.5 : 2),

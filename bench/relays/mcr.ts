@@ -132,6 +132,15 @@ export async function startMcrd(plan: RelayPlan, label: string): Promise<McrInst
   return new McrInstance(daemon.proc, socket);
 }
 
+/**
+ * One-worker mcr with extra config keys (issue #11's levers): `id` and `label` as in the registry
+ * (bench/relays/registry.ts).
+ */
+export function mcrVariant(id: string, label: string, config: Record<string, unknown>): Relay {
+  const base = mcrRelay(1);
+  return { ...base, id, label, start: (plan) => base.start({ ...plan, mcrConfig: { ...plan.mcrConfig, ...config } }) };
+}
+
 /** mcr with `workers` workers; `busyPoll` is the dedicated-core configuration (config busyPoll). */
 export function mcrRelay(workers: number, busyPoll = false): Relay {
   return {

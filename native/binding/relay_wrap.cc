@@ -61,6 +61,8 @@ RelayWrap::RelayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayWra
     if (!opts.Get("busyPoll").IsBoolean()) type_error(env, "a boolean", "options.busyPoll");
     options_.busy_poll = opts.Get("busyPoll").As<Napi::Boolean>();
   }
+  if (!opts.Get("wakeupHoldoffUs").IsUndefined())
+    options_.wakeup_holdoff_us = require_uint(env, opts, "wakeupHoldoffUs", "options", 1000);
   if (!opts.Get("packetEgress").IsUndefined()) {
     if (!opts.Get("packetEgress").IsBoolean()) type_error(env, "a boolean", "options.packetEgress");
     options_.packet_egress = opts.Get("packetEgress").As<Napi::Boolean>();

@@ -88,6 +88,7 @@ int Relay::start(const RelayOptions& options, std::string* error) {
     settings.cpu = options.cpus.empty() ? -1 : options.cpus[i];
     settings.realtime_priority = options.realtime_priority;
     settings.busy_poll = options.busy_poll;
+    settings.wakeup_holdoff_us = options.wakeup_holdoff_us;
     workers_.push_back(std::make_unique<Worker>(i, settings, &counters_.worker(i), &counters_.span_ring(i),
                                                 &counters_.trace(), &table_, &generation_));
     if (int rc = workers_.back()->start(error); rc != 0) {

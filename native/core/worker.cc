@@ -168,6 +168,10 @@ void Worker::run() {
       if (ready > 0 && (fds[0].revents & POLLIN)) {
         uint64_t drained;
         (void)!read(wake_fd_, &drained, sizeof(drained));
+      } else if (ready > 0 && settings_.wakeup_holdoff_us != 0) {
+        // Coalesced wake-ups: the frames of the next holdoff interval ride on this one.
+        const timespec holdoff{0, long(settings_.wakeup_holdoff_us) * 1000};
+        clock_nanosleep(CLOCK_MONOTONIC, 0, &holdoff, nullptr);
       }
     }
 #if MCR_ENABLE_SPANS

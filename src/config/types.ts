@@ -59,6 +59,12 @@ export interface Config {
    */
   egress: EgressMode;
   /**
+   * After poll() wakes a worker for a frame, it sleeps this many microseconds before draining its
+   * rings, so one wake-up takes the frames of that interval (fewer wake-ups per packet, up to this
+   * much more latency). 0 (default): drain at once. Not with busyPoll, which never sleeps.
+   */
+  wakeupHoldoffUs: number;
+  /**
    * Forward what it can in the kernel's receive path with XDP (docs/xdp.md): rules whose outputs
    * are all multicast on packet egress, each on its own interface. Everything else, and everything
    * when XDP cannot load or attach, stays on the AF_PACKET path.
@@ -114,6 +120,7 @@ export const CONFIG_DEFAULTS = {
   spanSampleEvery: 16,
   busyPoll: false,
   egress: 'packet',
+  wakeupHoldoffUs: 0,
   xdp: false,
   ttl: 16,
   logLevel: 'info',
@@ -135,6 +142,7 @@ export const LIMITS = {
   maxWorkers: 32,
   maxRingMiB: 1024,
   maxSpanSampleEvery: 1_048_576,
+  maxWakeupHoldoffUs: 1000,
   maxOutputsPerRule: 256,
   maxSpansPerSecond: 100_000,
   /** the OTel SDK folds series beyond 2000 per instrument into one overflow series */

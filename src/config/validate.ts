@@ -43,6 +43,7 @@ const CONFIG_KEYS = [
   'spanSampleEvery',
   'busyPoll',
   'egress',
+  'wakeupHoldoffUs',
   'xdp',
   'ttl',
   'logLevel',
@@ -153,6 +154,11 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
   if (busyPoll === true && realtimePriority !== undefined && realtimePriority > 0)
     problems.push("busyPoll: cannot be combined with realtimePriority: a spinning SCHED_FIFO worker starves its CPU's kernel threads");
   const egress = optional<EgressMode>(value, 'egress', CONFIG_DEFAULTS.egress, (v, p) => checkEnum(v, p, EGRESS_MODES, problems));
+  const wakeupHoldoffUs = optional(value, 'wakeupHoldoffUs', CONFIG_DEFAULTS.wakeupHoldoffUs, (v, p) =>
+    checkInteger(v, p, 0, LIMITS.maxWakeupHoldoffUs, problems),
+  );
+  if (busyPoll === true && wakeupHoldoffUs !== undefined && wakeupHoldoffUs > 0)
+    problems.push('wakeupHoldoffUs: has no effect with busyPoll (a busy-polling worker never sleeps)');
   const xdp = optional(value, 'xdp', CONFIG_DEFAULTS.xdp, (v, p) => checkBoolean(v, p, problems));
   if (xdp === true && egress === 'socket') problems.push("xdp: needs egress 'packet' (the XDP path sends what packet egress would)");
   // A bad top-level ttl is already reported; fall back so outputs are not reported again for it.
@@ -170,6 +176,7 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
     busyPoll === undefined ||
     egress === undefined ||
     xdp === undefined ||
+    wakeupHoldoffUs === undefined ||
     telemetry === undefined ||
     rules === undefined
   ) {
@@ -181,6 +188,7 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
     spanSampleEvery,
     busyPoll,
     egress,
+    wakeupHoldoffUs,
     xdp,
     ttl,
     logLevel,

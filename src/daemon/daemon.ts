@@ -87,6 +87,7 @@ export class Daemon implements ConfigHost {
       realtimePriority: this.config.realtimePriority,
       spanSampleEvery: this.config.spanSampleEvery,
       busyPoll: this.config.busyPoll,
+      wakeupHoldoffUs: this.config.wakeupHoldoffUs,
       packetEgress: this.config.egress === 'packet',
       xdp: this.config.xdp,
       countersPath: this.countersPath,

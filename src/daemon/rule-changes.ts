@@ -11,7 +11,7 @@ import { ruleId, type RuleRecord, type RuleRegistry } from './rule-registry';
 import type { CounterSource } from './stats';
 
 /** Config keys the data plane is built with: changing one restarts it. */
-export const DATAPLANE_KEYS = ['workers', 'cpus', 'ringMiB', 'realtimePriority', 'busyPoll', 'egress', 'xdp'] as const;
+export const DATAPLANE_KEYS = ['workers', 'cpus', 'ringMiB', 'realtimePriority', 'busyPoll', 'egress', 'xdp', 'wakeupHoldoffUs'] as const;
 export type DataPlaneKey = (typeof DATAPLANE_KEYS)[number];
 
 /** What a reload needs from the daemon, which owns the config. */

@@ -60,6 +60,7 @@ struct RelayOptions {
   int realtime_priority = 0;        // SCHED_FIFO priority for the workers, 0 = normal scheduling
   uint32_t span_sample_every = 16;  // time one receive batch in this many (0 = none), see Span
   bool busy_poll = false;           // workers spin instead of sleeping when their rings are empty
+  uint32_t wakeup_holdoff_us = 0;   // see WorkerSettings
   bool packet_egress = true;        // multicast outputs on Ethernet interfaces skip the UDP stack (mcr/egress.h)
   std::string xdp_object;           // the XDP programs (mcr/xdp.h); empty: no XDP path
   std::string counters_path;        // the supervisor's counter file

@@ -20,6 +20,9 @@ struct WorkerSettings {
   int cpu = -1;               // pin to this CPU, -1 = leave to the scheduler
   int realtime_priority = 0;  // SCHED_FIFO priority, 0 = normal scheduling
   bool busy_poll = false;     // spin on empty rings instead of sleeping in poll()
+  // After poll() wakes for a frame, sleep this long before draining, so one wake-up takes the
+  // frames of a whole interval instead of one or two (0: drain at once).
+  uint32_t wakeup_holdoff_us = 0;
 };
 
 class Worker {
