@@ -42,6 +42,18 @@ export async function staleNamespaces(): Promise<string[]> {
  * The one-hop topology of shared/reference/peers-measured.md:
  *   gen: g0 10.0.1.1/24 <-> relay: r0 10.0.1.2/24 | r1 10.0.2.1/24 <-> sink: s0 10.0.2.2/24
  */
-export function oneHop(tag: string, mtu = 1500): Promise<Topology> {
-  return buildOneHop(new Topology(tag), { mtu });
+export async function oneHop(tag: string, mtu = 1500): Promise<Topology> {
+  const topo = await buildOneHop(new Topology(tag), { mtu });
+  await nicLikeFrames(topo);
+  return topo;
+}
+
+/**
+ * Frames as a NIC delivers them, for every relay alike: the generator's veth computes full UDP
+ * checksums (with offload on, a local sender leaves them partial, which a relay's XDP path cannot
+ * finish: docs/xdp.md), and the sink's veth has GRO on, which veth needs to accept XDP redirects.
+ */
+export async function nicLikeFrames(topo: Topology): Promise<void> {
+  await topo.exec('gen', 'ethtool', ['-K', 'g0', 'tx', 'off']);
+  await topo.exec('sink', 'ethtool', ['-K', 's0', 'gro', 'on']);
 }

@@ -257,11 +257,6 @@ export async function efficiency(ctx: BenchContext): Promise<ScenarioResult<'eff
   const repetitions = ctx.efficiencyRepetitions ?? (ctx.quick ? EFFICIENCY_QUICK.repetitions : EFFICIENCY_DEFAULT_REPETITIONS);
   const clkTck = await clockTicks();
   const topo = await oneHop('ef');
-  // Frames as a NIC delivers them, for every relay alike: the generator's veth computes full UDP
-  // checksums (with offload on, a local sender leaves them partial, which the XDP path cannot
-  // finish: docs/xdp.md), and the sink's veth has GRO on, which veth needs to accept XDP redirects.
-  await topo.exec('gen', 'ethtool', ['-K', 'g0', 'tx', 'off']);
-  await topo.exec('sink', 'ethtool', ['-K', 's0', 'gro', 'on']);
   const path = ONE_HOP_PATH(topo);
   const { run, skipped } = pickRelays(ctx, EFFICIENCY_RELAYS, onePlan(topo, ctx.dir));
   const relays = relayOrder(run.map((r) => r.id));
