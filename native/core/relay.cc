@@ -33,9 +33,6 @@ uint32_t interface_mtu(const std::string& name) {
   return mtu;
 }
 
-}  // namespace
-
-namespace {
 // An output interface as packet egress sees it: Ethernet or not, its MAC, primary IPv4 address
 // and MTU. Anything unreadable leaves the interface to the UDP socket path.
 InterfaceLink interface_link(const std::string& name) {

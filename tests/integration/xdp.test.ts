@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pollUntil } from '../helpers/control';
 import { assertDelivered, quietOneHop, ruleStats, stats, TempDir } from '../helpers/datapath';
-import { receive, send, skipReason, sleep, startDaemon, type DaemonHandle, type Topology } from '../helpers/netns';
+import { parseFinal, receive, send, skipReason, sleep, startDaemon, type DaemonHandle, type Topology } from '../helpers/netns';
 import { xdpObjectPath } from '../../src/native/addon';
 
 const skip = skipReason();
@@ -127,6 +127,20 @@ describe('XDP path', { skip }, () => {
   it('removing the last rule on an input detaches the program', async () => {
     await mcrd.ctl(['remove', '--name', 'fan']);
     assert.equal(await xdpOn(t, 'relay', 'r0'), null);
+  });
+
+  it('the FINAL lines include what XDP forwarded', async () => {
+    // Three streams of N so far, each to both outputs: two on the XDP path, one over the MTU on the rings.
+    const s = await pollUntil(
+      () => stats(mcrd),
+      (x) => x.totals.txPackets >= 6 * N,
+      'every stream counted',
+    );
+    await mcrd.stop();
+    const final = parseFinal(mcrd.stdout);
+    assert.ok(final, `FINAL lines in: ${mcrd.stdout}`);
+    assert.deepEqual([final.recv, final.egr_sent], [s.totals.rxFrames, s.totals.txPackets]);
+    assert.deepEqual([final.recv, final.egr_sent], [3 * N, 6 * N]);
   });
 });
 
