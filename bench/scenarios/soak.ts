@@ -5,6 +5,7 @@
 // both outputs got every packet exactly once (one mcrgen recv per output, kernel counters, mcr's
 // counters and FINAL lines), samples the RSS of mcrd and of its data-plane process every second,
 // and fails when either keeps growing after the warm-up (bench/memory.ts).
+import { snmpField } from '../../lab/snmp';
 import { readFileSync } from 'node:fs';
 import type { RuleSpec } from '../../src/config/types';
 import { ControlClient, ControlError } from '../../src/control/client';
@@ -221,12 +222,7 @@ async function stopReceiver(proc: Proc): Promise<RecvJson> {
 function udpRcvbufErrors(pid: number | undefined): number | undefined {
   if (!pid) return undefined;
   const snmp = readStatusFile(`/proc/${pid}/net/snmp`);
-  const lines = snmp?.split('\n').filter((l) => l.startsWith('Udp:'));
-  const [headLine, valueLine] = lines ?? [];
-  if (headLine === undefined || valueLine === undefined) return undefined;
-  const i = headLine.split(/\s+/).indexOf('RcvbufErrors');
-  const value = i > 0 ? valueLine.split(/\s+/)[i] : undefined;
-  return value !== undefined ? Number(value) : undefined;
+  return snmp === undefined ? undefined : snmpField(snmp, 'Udp', 'RcvbufErrors');
 }
 
 function readStatusFile(file: string): string | undefined {

@@ -121,10 +121,9 @@ void build_packet_template(PacketTemplate* out, const uint8_t src_mac[6], uint32
   uint32_t ip_sum = 0;
   for (int i : {0, 4, 6, 12, 14, 16, 18}) ip_sum += load16(ip + i);
   out->ip_sum = ip_sum;
-  out->pseudo_sum =
-      uint32_t(load16(ip + 12)) + load16(ip + 14) + load16(ip + 16) + load16(ip + 18) + htons(IPPROTO_UDP);
-  out->rewrite_sum =
-      uint32_t(load16(ip + 12)) + load16(ip + 14) + load16(ip + 16) + load16(ip + 18) + load16(udp) + load16(udp + 2);
+  const uint32_t addresses = uint32_t(load16(ip + 12)) + load16(ip + 14) + load16(ip + 16) + load16(ip + 18);
+  out->pseudo_sum = addresses + htons(IPPROTO_UDP);
+  out->rewrite_sum = addresses + load16(udp) + load16(udp + 2);
 }
 
 void SendBatcher::count_error(int err, uint32_t first, uint32_t n, WorkerBlock& counters) {

@@ -105,7 +105,6 @@ std::map<std::string, Relay::Resolved> Relay::resolve(const std::vector<RuleConf
     Resolved r{int(if_nametoindex(name.c_str())), RingGeometry{}, InterfaceLink{}};
     // The MTU is read here, once per interface and build: it sizes the ring slots.
     if (input && r.ifindex > 0) r.geometry = ring_geometry_for(interface_mtu(name), options_.ring_bytes);
-    if (it != out.end()) r.link = it->second.link;  // an output that is also an input
     out[name] = r;
   };
   for (const RuleConfig& r : rules) {

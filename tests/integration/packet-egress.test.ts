@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { snmpField } from '../../lab/snmp';
 import { assertDelivered, quietOneHop, TempDir } from '../helpers/datapath';
 import { ethernet, inject, ipv4, mcrPayload, multicastMac } from '../helpers/frames';
 import { receive, ROOT, send, skipReason, sleep, startDaemon, type DaemonHandle, type Topology } from '../helpers/netns';
@@ -68,10 +69,9 @@ async function startCapture(t: Topology, port: number, count: number): Promise<(
 /** A field of the namespace's /proc/net/snmp Udp line (OutDatagrams, InCsumErrors, ...). */
 async function udpSnmp(t: Topology, ns: string, field: string): Promise<number> {
   const r = await t.exec(ns, 'cat', ['/proc/net/snmp']);
-  const [head, values] = r.stdout.split('\n').filter((l) => l.startsWith('Udp:'));
-  const i = (head ?? '').split(/\s+/).indexOf(field);
-  assert.ok(i > 0 && values !== undefined, `Udp ${field} in /proc/net/snmp`);
-  return Number(values.split(/\s+/)[i]);
+  const value = snmpField(r.stdout, 'Udp', field);
+  assert.ok(value !== undefined, `Udp ${field} in /proc/net/snmp`);
+  return value;
 }
 
 /** Full UDP checksum (RFC 768) of an IPv4 packet's datagram, written into it. */
