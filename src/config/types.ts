@@ -78,8 +78,52 @@ export interface Config {
   ringMiB: number;
   /** Export of counters and spans (docs/observability.md); nothing is loaded without it. */
   telemetry: TelemetryConfig;
+  /** IGMP querier and membership (docs/igmp.md); absent: no IGMP, every route is a static rule. */
+  igmp?: IgmpConfig;
   rules: RuleSpec[];
 }
+
+/**
+ * The config file's `igmp` section (docs/igmp.md). Times are seconds, fractions allowed, with the
+ * minimums in IGMP_LIMITS (short enough for tests, long enough that a query's response window fits).
+ */
+export interface IgmpConfig {
+  /** Interfaces mcr is IGMP querier on and learns listeners from. */
+  interfaces: string[];
+  /** igmpproxy mode: every group with a listener on `interfaces` is routed from this interface. */
+  upstream?: string;
+  version: 2 | 3;
+  queryInterval: number;
+  queryResponseInterval: number;
+  lastMemberQueryInterval: number;
+  robustness: number;
+}
+
+export const IGMP_DEFAULTS = {
+  version: 3,
+  queryInterval: 125,
+  queryResponseInterval: 10,
+  lastMemberQueryInterval: 1,
+  robustness: 2,
+} as const satisfies Omit<IgmpConfig, 'interfaces' | 'upstream'>;
+
+/**
+ * Bounds of the IGMP timers. The maxima are what the messages can carry (IGMPv3 QQIC and Max Resp
+ * Code, RFC 3376 4.1.1 and 4.1.7; IGMPv2's Max Resp Time is 25.5 s at most); the minima keep a
+ * query's response window inside its interval.
+ */
+export const IGMP_LIMITS = {
+  minQueryInterval: 1,
+  maxQueryInterval: 31744,
+  minQueryResponseInterval: 0.1,
+  maxQueryResponseInterval: 3174.4,
+  maxQueryResponseIntervalV2: 25.5,
+  minLastMemberQueryInterval: 0.1,
+  maxLastMemberQueryInterval: 3174.4,
+  minRobustness: 1,
+  maxRobustness: 7,
+  maxInterfaces: 64,
+} as const;
 
 export type EgressMode = 'packet' | 'socket';
 export const EGRESS_MODES: readonly EgressMode[] = ['packet', 'socket'];

@@ -16,6 +16,9 @@ import {
   OTLP_PROTOCOLS,
   TELEMETRY_DEFAULTS,
   type Config,
+  IGMP_DEFAULTS,
+  IGMP_LIMITS,
+  type IgmpConfig,
   type TelemetryConfig,
   type LogFormat,
   type LogLevel,
@@ -50,8 +53,10 @@ const CONFIG_KEYS = [
   'logFormat',
   'ringMiB',
   'telemetry',
+  'igmp',
   'rules',
 ];
+const IGMP_KEYS = ['interfaces', 'upstream', 'version', 'queryInterval', 'queryResponseInterval', 'lastMemberQueryInterval', 'robustness'];
 const TELEMETRY_KEYS = [
   'otlpEndpoint',
   'otlpProtocol',
@@ -164,6 +169,7 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
   // A bad top-level ttl is already reported; fall back so outputs are not reported again for it.
   const rules = Object.hasOwn(value, 'rules') ? checkRules(value.rules, ttl ?? CONFIG_DEFAULTS.ttl, problems) : [];
   const telemetry = Object.hasOwn(value, 'telemetry') ? checkTelemetry(value.telemetry, problems) : { ...TELEMETRY_DEFAULTS };
+  const igmp = Object.hasOwn(value, 'igmp') ? checkIgmp(value.igmp, problems) : undefined;
 
   if (
     workers === undefined ||
@@ -178,7 +184,8 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
     xdp === undefined ||
     wakeupHoldoffUs === undefined ||
     telemetry === undefined ||
-    rules === undefined
+    rules === undefined ||
+    (Object.hasOwn(value, 'igmp') && igmp === undefined)
   ) {
     return undefined;
   }
@@ -198,7 +205,94 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
     rules,
   };
   if (cpus !== undefined) config.cpus = cpus;
+  if (igmp !== undefined) config.igmp = igmp;
   return config;
+}
+
+function checkIgmp(value: unknown, problems: Problems): IgmpConfig | undefined {
+  if (!isPlainObject(value)) {
+    problems.push(`igmp: expected an object, got ${describe(value)}`);
+    return undefined;
+  }
+  const before = problems.length;
+  checkKeys(value, 'igmp', IGMP_KEYS, problems);
+  const interfaces = required(value, 'igmp', 'interfaces', 'a list of interface names', problems, (v, p) => {
+    if (!Array.isArray(v) || v.length === 0 || v.length > IGMP_LIMITS.maxInterfaces) {
+      problems.push(`${p}: expected a list of 1-${IGMP_LIMITS.maxInterfaces} interface names, got ${describe(v)}`);
+      return undefined;
+    }
+    const names = v.map((name, i) => checkInterfaceName(name, `${p}[${i}]`, problems));
+    const seen = new Set<string>();
+    names.forEach((name, i) => {
+      if (name === undefined) return;
+      if (seen.has(name)) problems.push(`${p}[${i}]: ${name} is listed twice`);
+      seen.add(name);
+    });
+    return names.every((n) => n !== undefined) ? (names as string[]) : undefined;
+  });
+  const upstream = Object.hasOwn(value, 'upstream') ? checkInterfaceName(value.upstream, 'igmp.upstream', problems) : undefined;
+  if (upstream !== undefined && interfaces?.includes(upstream))
+    problems.push(`igmp.upstream: ${upstream} is also in igmp.interfaces (the upstream interface has no listeners of its own here)`);
+  const version = optional<2 | 3>(
+    value,
+    'version',
+    IGMP_DEFAULTS.version,
+    (v, p) => {
+      if (v === 2 || v === 3) return v;
+      problems.push(`${p}: expected 2 or 3, got ${describe(v)}`);
+      return undefined;
+    },
+    'igmp',
+  );
+  const seconds = (key: string, min: number, max: number, fallback: number): number | undefined =>
+    optional(
+      value,
+      key,
+      fallback,
+      (v, p) => {
+        if (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max) return v;
+        problems.push(`${p}: expected seconds from ${min} to ${max}, got ${describe(v)}`);
+        return undefined;
+      },
+      'igmp',
+    );
+  const queryInterval = seconds('queryInterval', IGMP_LIMITS.minQueryInterval, IGMP_LIMITS.maxQueryInterval, IGMP_DEFAULTS.queryInterval);
+  const responseMax = version === 2 ? IGMP_LIMITS.maxQueryResponseIntervalV2 : IGMP_LIMITS.maxQueryResponseInterval;
+  const queryResponseInterval = seconds(
+    'queryResponseInterval',
+    IGMP_LIMITS.minQueryResponseInterval,
+    responseMax,
+    IGMP_DEFAULTS.queryResponseInterval,
+  );
+  const lastMemberQueryInterval = seconds(
+    'lastMemberQueryInterval',
+    IGMP_LIMITS.minLastMemberQueryInterval,
+    version === 2 ? IGMP_LIMITS.maxQueryResponseIntervalV2 : IGMP_LIMITS.maxLastMemberQueryInterval,
+    IGMP_DEFAULTS.lastMemberQueryInterval,
+  );
+  const robustness = optional(
+    value,
+    'robustness',
+    IGMP_DEFAULTS.robustness,
+    (v, p) => checkInteger(v, p, IGMP_LIMITS.minRobustness, IGMP_LIMITS.maxRobustness, problems),
+    'igmp',
+  );
+  // RFC 3376 8.3: the response window must fit inside the query interval.
+  if (queryInterval !== undefined && queryResponseInterval !== undefined && queryResponseInterval >= queryInterval)
+    problems.push(`igmp.queryResponseInterval: must be shorter than igmp.queryInterval (${queryInterval} s), got ${queryResponseInterval}`);
+  if (
+    problems.length > before ||
+    interfaces === undefined ||
+    version === undefined ||
+    queryInterval === undefined ||
+    queryResponseInterval === undefined ||
+    lastMemberQueryInterval === undefined ||
+    robustness === undefined
+  )
+    return undefined;
+  const igmp: IgmpConfig = { interfaces, version, queryInterval, queryResponseInterval, lastMemberQueryInterval, robustness };
+  if (upstream !== undefined) igmp.upstream = upstream;
+  return igmp;
 }
 
 function checkTelemetry(value: unknown, problems: Problems): TelemetryConfig | undefined {

@@ -10,14 +10,24 @@ export interface NativeOutput {
   ttl: number | 'decrement';
   source?: string;
   slot: number;
+  /**
+   * Forward as a router: the received IPv4 header kept (source, destination and ports), TTL minus
+   * one, IP checksum updated; group, port, ttl and source are then not used. Needs packet egress.
+   */
+  routed?: boolean;
 }
 
 export interface NativeRule {
   interface: string;
   group: string;
+  /** 0: any UDP port (the most specific rule matching a packet wins, see src/routing/table.ts) */
   port: number;
   slot: number;
   outputs: NativeOutput[];
+  /** Only packets from this source ((S,G)); absent: any source. */
+  source?: string;
+  /** absent: udp; esp: IP protocol 50, port 0 */
+  protocol?: 'udp' | 'esp';
 }
 
 export type InterfaceState = 'up' | 'waiting-for-interface';
