@@ -23,7 +23,8 @@
         "native/core/worker.cc",
         "native/core/relay.cc",
         "native/core/affinity.cc",
-        "native/core/xdp.cc"
+        "native/core/xdp.cc",
+        "native/core/igmp_socket.cc"
       ],
       "link_settings": {"libraries": ["-lbpf"]}
     },
@@ -49,7 +50,8 @@
       "sources": [
         "native/binding/addon.cc",
         "native/binding/relay_wrap.cc",
-        "native/binding/counters_wrap.cc"
+        "native/binding/counters_wrap.cc",
+        "native/binding/igmp_socket_wrap.cc"
       ]
     },
     {
@@ -75,7 +77,8 @@
         "native/tests/batcher_tests.cc",
         "native/tests/forward_tests.cc",
         "native/tests/packet_egress_tests.cc",
-        "native/tests/ring_tests.cc"
+        "native/tests/ring_tests.cc",
+        "native/tests/igmp_socket_tests.cc"
       ]
     },
     {

@@ -6,6 +6,7 @@
 
 #include "counters_wrap.h"
 #include "errors.h"
+#include "igmp_socket_wrap.h"
 #include "mcr/affinity.h"
 #include "mcr/counters.h"
 #include "relay_wrap.h"
@@ -39,6 +40,7 @@ Napi::Value RemoveStaleCounterFiles(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Relay", mcr::binding::RelayWrap::Define(env));
   exports.Set("Counters", mcr::binding::CountersWrap::Define(env));
+  exports.Set("IgmpSocket", mcr::binding::IgmpSocketWrap::Define(env));
   exports.Set("confineThreads", Napi::Function::New(env, ConfineThreads, "confineThreads"));
   exports.Set("removeStaleCounterFiles", Napi::Function::New(env, RemoveStaleCounterFiles, "removeStaleCounterFiles"));
   return exports;

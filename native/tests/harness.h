@@ -35,5 +35,6 @@ void batcher_tests();
 void forward_tests();
 void packet_egress_tests();
 void ring_tests();
+void igmp_socket_tests();
 
 }  // namespace mcr_test
