@@ -98,6 +98,18 @@ Napi::Value RelayWrap::JS_setRules(const Napi::CallbackInfo& info) {
     rule.input_interface = require_string(env, r, "interface", where);
     rule.group = require_ipv4(env, r, "group", where);
     rule.port = uint16_t(require_uint(env, r, "port", where, 65535));
+    rule.source = require_ipv4(env, r, "source", where, true);
+    if (rule.source != 0 && (IN_MULTICAST(ntohl(rule.source)) || rule.source == INADDR_BROADCAST))
+      type_error(env, "a unicast IPv4 address", where + ".source");
+    Napi::Value protocol = r.Get("protocol");
+    if (!protocol.IsUndefined()) {
+      const std::string name = protocol.IsString() ? protocol.As<Napi::String>().Utf8Value() : "";
+      if (name == "esp")
+        rule.protocol = Protocol::esp;
+      else if (name != "udp")
+        type_error(env, "\"udp\" or \"esp\"", where + ".protocol");
+    }
+    if (rule.protocol == Protocol::esp && rule.port != 0) type_error(env, "0 (ESP has no ports)", where + ".port");
     rule.counter_slot = require_uint(env, r, "slot", where, kMaxRuleSlots - 1);
     Napi::Value outs = r.Get("outputs");
     if (!outs.IsArray()) type_error(env, "an array", where + ".outputs");
@@ -118,6 +130,16 @@ Napi::Value RelayWrap::JS_setRules(const Napi::CallbackInfo& info) {
       }
       out.source = require_ipv4(env, o, "source", owhere, true);
       out.counter_slot = require_uint(env, o, "slot", owhere, kMaxOutputSlots - 1);
+      Napi::Value routed = o.Get("routed");
+      if (!routed.IsUndefined()) {
+        if (!routed.IsBoolean()) type_error(env, "a boolean", owhere + ".routed");
+        out.routed = routed.As<Napi::Boolean>();
+      }
+      if (rule.protocol == Protocol::esp && !routed.IsUndefined() && !out.routed)
+        type_error(env, "true or absent (an ESP rule's outputs are always routed)", owhere + ".routed");
+      if (out.port == 0 && rule.port != 0 && !out.routed && rule.protocol == Protocol::udp)
+        type_error(env, "a port from 1 to 65535 (port 0 keeps the datagram's port: rules with port 0 only)",
+                   owhere + ".port");
       rule.outputs.push_back(out);
     }
     rules.push_back(std::move(rule));

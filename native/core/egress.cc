@@ -162,12 +162,28 @@ void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters, SendLog* 
     h.msg_flags = 0;
     if (p.in_ip != nullptr) {
       // Packet egress: the filled-in frame header, then the payload from the ring slot.
-      fill_packet_header(frame_headers_[pos].bytes, p.out->packet_header, p.in_ip, p.payload - 8, p.len, p.ttl,
-                         p.checksum_partial);
-      iovs_[pos][0].iov_base = frame_headers_[pos].bytes;
-      iovs_[pos][0].iov_len = kPacketHeaderLen;
-      iovs_[pos][1].iov_base = const_cast<uint8_t*>(p.payload);
-      iovs_[pos][1].iov_len = p.len;
+      uint8_t* header = frame_headers_[pos].bytes;
+      uint32_t header_len = kPacketHeaderLen;
+      const uint8_t* rest = p.payload;
+      uint32_t rest_len = p.len;
+      // One test per mode on the common paths: complete checksum, then partial, then the rest.
+      if (p.mode == 0) [[likely]] {
+        fill_packet_header(header, p.out->packet_header, p.in_ip, p.payload - 8, p.len, p.ttl, false);
+      } else if (p.mode == kPartialChecksum) [[likely]] {
+        fill_packet_header(header, p.out->packet_header, p.in_ip, p.payload - 8, p.len, p.ttl, true);
+      } else if (p.mode & kRouted) {
+        // Everything after the IPv4 header's first 20 bytes, as received (rest = in_ip + 20).
+        fill_routed_header(header, p.out->packet_header, p.in_ip, p.ttl, (p.mode & kPartialChecksum) != 0);
+        header_len = kRoutedHeaderLen;
+        rest_len = uint32_t(p.in_ip[2] << 8 | p.in_ip[3]) - 20;
+      } else {
+        fill_packet_header<true>(header, p.out->packet_header, p.in_ip, p.payload - 8, p.len, p.ttl,
+                                 (p.mode & kPartialChecksum) != 0);
+      }
+      iovs_[pos][0].iov_base = header;
+      iovs_[pos][0].iov_len = header_len;
+      iovs_[pos][1].iov_base = const_cast<uint8_t*>(rest);
+      iovs_[pos][1].iov_len = rest_len;
       h.msg_name = nullptr;
       h.msg_namelen = 0;
       h.msg_iovlen = 2;
@@ -178,16 +194,24 @@ void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters, SendLog* 
     h.msg_name = const_cast<sockaddr_in*>(&p.out->dest);
     h.msg_namelen = sizeof(sockaddr_in);
     h.msg_iovlen = 1;
-    if (any_ttl_ != 0 && p.ttl != 0) {
-      // The kernel takes IP_TTL from a control message over the socket's (multicast) TTL.
-      h.msg_control = ttl_controls_[pos].bytes;
-      h.msg_controllen = sizeof(ttl_controls_[pos].bytes);
-      cmsghdr* cm = CMSG_FIRSTHDR(&h);
-      cm->cmsg_level = IPPROTO_IP;
-      cm->cmsg_type = IP_TTL;
-      cm->cmsg_len = CMSG_LEN(sizeof(int));
-      const int ttl = p.ttl;
-      std::memcpy(CMSG_DATA(cm), &ttl, sizeof(ttl));
+    if (any_extra_ != 0) [[unlikely]] {
+      if (p.mode & kKeepPort) {
+        // Port 0 on the output: the datagram's own destination port (its UDP header precedes the payload).
+        keep_port_dests_[pos] = p.out->dest;
+        std::memcpy(&keep_port_dests_[pos].sin_port, p.payload - 6, 2);
+        h.msg_name = &keep_port_dests_[pos];
+      }
+      if (p.ttl != 0) {
+        // The kernel takes IP_TTL from a control message over the socket's (multicast) TTL.
+        h.msg_control = ttl_controls_[pos].bytes;
+        h.msg_controllen = sizeof(ttl_controls_[pos].bytes);
+        cmsghdr* cm = CMSG_FIRSTHDR(&h);
+        cm->cmsg_level = IPPROTO_IP;
+        cm->cmsg_type = IP_TTL;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        const int ttl = p.ttl;
+        std::memcpy(CMSG_DATA(cm), &ttl, sizeof(ttl));
+      }
     }
   }
   // After the scatter pass per_egress_[e] is the end of socket e's run.
@@ -258,7 +282,7 @@ void SendBatcher::flush(const RuleTable& table, WorkerBlock& counters, SendLog* 
     begin = end;
   }
   count_ = 0;
-  any_ttl_ = 0;
+  any_extra_ = 0;
 }
 
 }  // namespace mcr

@@ -77,12 +77,16 @@ int IngressRing::open(int ifindex, const std::string& ifname, const RingGeometry
   frame_count_ = geometry.frame_count();
   head_ = 0;
 
-  // Classic BPF: accept IPv4 UDP, drop everything else in the kernel.
+  // Classic BPF: accept IPv4 UDP, and ESP to a multicast destination (ESP rules; the host's own
+  // unicast IPsec traffic stays out of the ring); drop everything else in the kernel.
   sock_filter code[] = {
       BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),  // EtherType
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 3),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 6),
       BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 23),  // IPv4 protocol
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 1),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 3, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ESP, 0, 3),
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 30),  // first byte of the IPv4 destination
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 224, 0, 1),
       BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
       BPF_STMT(BPF_RET | BPF_K, 0),
   };

@@ -12,6 +12,8 @@ namespace {
 constexpr size_t kEthHeader = 14;
 constexpr size_t kIpv4MinHeader = 20;
 constexpr size_t kUdpHeader = 8;
+constexpr size_t kEspHeader = 8;  // SPI and sequence number
+constexpr uint8_t kProtoUdp = 17, kProtoEsp = 50;
 
 inline uint16_t load_be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
 inline uint32_t load_u32(const uint8_t* p) {
@@ -58,7 +60,20 @@ WorkerCounter parse_udp_frame(const uint8_t* frame, size_t captured_len, size_t 
   // Summing the header including its checksum field gives 0xffff when it is right.
   if (ipv4_header_checksum(ip, ihl) != 0) return filtered_bad_ip_checksum;
   if ((load_be16(ip + 6) & 0x3fff) != 0) return filtered_fragment;
-  if (ip[9] != 17) return filtered_not_udp;
+  if (ip[9] != kProtoUdp) [[unlikely]] {
+    if (ip[9] != kProtoEsp) return filtered_not_udp;
+    // ESP: the whole IP payload is what is forwarded; only its header's presence is checked.
+    const size_t esp_len = total_len - ihl;
+    if (esp_len < kEspHeader) return filtered_truncated;
+    out->src_addr = load_u32(ip + 12);
+    out->dst_addr = load_u32(ip + 16);
+    out->dst_port = kEspPort;
+    out->ttl = ip[8];
+    out->payload_len = uint16_t(esp_len);
+    out->payload = ip + ihl;
+    out->ip = ip;
+    return matched;
+  }
 
   const uint8_t* udp = ip + ihl;  // IP options (IHL > 5) are skipped, not rejected
   const size_t ip_payload = total_len - ihl;

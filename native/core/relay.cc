@@ -55,6 +55,10 @@ InterfaceLink interface_link(const std::string& name) {
   close(fd);
   return link;
 }
+
+// ESP rules' outputs are always routed: an ESP packet cannot be republished (its SA is keyed by
+// the group, and mcr has no UDP header to write).
+bool is_routed(const RuleConfig& rule, const OutputConfig& out) { return out.routed || rule.protocol == Protocol::esp; }
 }  // namespace
 
 Relay::Relay() = default;
@@ -111,9 +115,9 @@ std::map<std::string, Relay::Resolved> Relay::resolve(const std::vector<RuleConf
     add(r.input_interface, true);
     for (const OutputConfig& o : r.outputs) add(o.interface, false);
   }
-  if (options_.packet_egress)
-    for (const RuleConfig& r : rules)
-      for (const OutputConfig& o : r.outputs)
+  for (const RuleConfig& r : rules)
+    for (const OutputConfig& o : r.outputs)
+      if (options_.packet_egress || is_routed(r, o))
         if (Resolved& res = out[o.interface]; res.ifindex > 0 && res.link == InterfaceLink{})
           res.link = interface_link(o.interface);
   return out;
@@ -224,13 +228,44 @@ void Relay::stage_rule(const RuleConfig& rule, const std::map<std::string, Resol
   RuleEntry entry{};
   entry.input_index = input_index[rule.input_interface];
   entry.group = rule.group;
-  entry.port = rule.port;
+  entry.port = rule.protocol == Protocol::esp ? 0 : rule.port;
+  entry.source = rule.source;
+  entry.protocol = rule.protocol;
   entry.counter_slot = rule.counter_slot % kMaxRuleSlots;
   entry.first_output = uint32_t(table.outputs.size());
   for (size_t o = 0; o < rule.outputs.size(); ++o) {
     const OutputConfig& out = rule.outputs[o];
     const Resolved& oi = resolved.at(out.interface);
     if (oi.ifindex <= 0) continue;  // waiting for the interface
+    if (is_routed(rule, out)) {
+      // A router's copy: the AF_PACKET socket only, with an Ethernet header from the interface's
+      // MAC to the group's multicast MAC (the packet's own destination: the rule matched it).
+      if (!oi.link.ethernet || oi.link.mtu < 28) {
+        st.error = "routed output on " + out.interface + ": needs an Ethernet interface (it sends through AF_PACKET)";
+        break;
+      }
+      const int packet_fd = egress_socket_for(EgressKey{oi.ifindex, 0, 0, true}, out.interface, staged, &err);
+      if (packet_fd < 0) {
+        st.error = err;
+        break;
+      }
+      const int packet_index = table_egress_index(table, packet_fd, oi.ifindex, &st.error);
+      if (packet_index < 0) break;
+      OutputEntry oe{};
+      oe.dest.sin_family = AF_INET;
+      oe.dest.sin_addr.s_addr = rule.group;
+      oe.egress_index = uint32_t(packet_index);  // no UDP socket: nothing falls back to one
+      oe.packet_egress_index = uint32_t(packet_index);
+      oe.counter_slot = out.counter_slot % kMaxOutputSlots;
+      oe.decrement_ttl = true;
+      oe.routed = true;
+      oe.packet_payload_limit = oi.link.mtu + 1;  // IP packets up to the MTU
+      build_packet_template(&oe.packet_header, oi.link.mac, 0, 0, rule.group, 0, 1);
+      entry.per_output_work = true;
+      table.outputs.push_back(oe);
+      st.outputs_up[o] = true;
+      continue;
+    }
     // A decrementing output sets its TTL per datagram, so it shares the TTL-1 socket: the
     // socket's own TTL is then only what a datagram without a control message would get.
     const EgressKey key{oi.ifindex, out.decrement_ttl ? uint8_t(1) : out.ttl, out.source};
@@ -248,6 +283,7 @@ void Relay::stage_rule(const RuleConfig& rule, const std::map<std::string, Resol
     oe.egress_index = uint32_t(egress_index);
     oe.counter_slot = out.counter_slot % kMaxOutputSlots;
     oe.decrement_ttl = out.decrement_ttl;
+    oe.keep_port = out.port == 0;
     // Packet egress: multicast groups only (unicast needs neighbour resolution, which the UDP
     // socket does), on an Ethernet interface with an IPv4 address to send from.
     const uint32_t source = out.source != 0 ? out.source : oi.link.address;
@@ -265,7 +301,7 @@ void Relay::stage_rule(const RuleConfig& rule, const std::map<std::string, Resol
       build_packet_template(&oe.packet_header, oi.link.mac, source, egress_local_port(fd), out.group, out.port,
                             out.decrement_ttl ? uint8_t(1) : out.ttl);
     }
-    entry.decrements_ttl = entry.decrements_ttl || out.decrement_ttl;
+    entry.per_output_work = entry.per_output_work || out.decrement_ttl || oe.keep_port;
     table.outputs.push_back(oe);
     st.outputs_up[o] = true;
   }
@@ -338,13 +374,28 @@ int Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* 
 // The XDP path takes the rules it can forward exactly like the AF_PACKET path: every output
 // multicast on packet egress (so its frame template exists), each on its own interface, none on
 // the input. Its limit is the smallest output MTU; larger datagrams stay on the rings. Every rule
-// stays in the workers' table too, for what XDP passes on.
+// stays in the workers' table too, for what XDP passes on. Its map matches (input, group, port)
+// exactly, so rules with a source, any port or ESP, and rules with routed or port-keeping
+// outputs, stay on the AF_PACKET path; so does a (*,G,port) rule when an (S,G) rule of the same
+// input and group exists, whose source's packets it must not take.
 void Relay::update_xdp() {
   if (!xdp_.is_open()) return;
   std::vector<XdpRule> rules;
   const RuleTable& t = *current_;
+  std::set<std::pair<uint32_t, uint32_t>> source_groups;  // (input, group) with an (S,G) rule
+  for (const RuleEntry& r : t.rules)
+    if (r.source != 0) source_groups.insert({r.input_index, r.group});
+  size_t richer = 0;  // rules kept off the XDP path by their kind of match or output
   for (const RuleEntry& r : t.rules) {
     if (r.output_count == 0 || r.output_count > MCR_XDP_MAX_SET_OUTPUTS) continue;
+    bool plain =
+        r.source == 0 && r.port != 0 && r.protocol == Protocol::udp && !source_groups.count({r.input_index, r.group});
+    for (uint32_t o = r.first_output; o < r.first_output + r.output_count; ++o)
+      plain = plain && !t.outputs[o].routed && !t.outputs[o].keep_port;
+    if (!plain) {
+      ++richer;
+      continue;
+    }
     XdpRule x{t.inputs[r.input_index].ifindex, r.group, r.port, r.counter_slot, UINT32_MAX, {}};
     bool eligible = true;
     for (uint32_t o = r.first_output; o < r.first_output + r.output_count && eligible; ++o) {
@@ -374,6 +425,10 @@ void Relay::update_xdp() {
   }
   std::string err;
   xdp_rules_ = xdp_.update(rules, &err);
+  if (richer > 0)
+    err += (err.empty() ? "" : "; ") + std::to_string(richer) +
+           " rule(s) with a source, any port, ESP, or routed or port-keeping outputs (or beside an (S,G) rule of "
+           "their group)";
   xdp_status_ = err;
 }
 

@@ -133,7 +133,7 @@ Fixture& fixture() {
       r.counter_slot = uint32_t(t.rules.size());
       r.first_output = uint32_t(t.outputs.size());
       r.output_count = outputs;
-      r.decrements_ttl = decrement;
+      r.per_output_work = decrement;
       for (uint32_t o = 0; o < outputs; ++o) {
         mcr::OutputEntry out{};
         out.dest.sin_family = AF_INET;

@@ -83,7 +83,7 @@ void forward_tests() {
   run("process_frame: a decrementing output sends TTL-1 and drops TTL 1 as ttl_expired", [](bool& ok) {
     mcr::RuleTable t = forwarding_table();
     t.outputs[1].decrement_ttl = true;  // rule 0: port 6000 fixed, port 6001 decrements
-    t.rules[0].decrements_ttl = true;
+    t.rules[0].per_output_work = true;
     auto batcher = std::make_unique<mcr::SendBatcher>(capture_send);
     auto c = std::make_unique<mcr::WorkerBlock>();
     TraceFixture untraced(c.get());

@@ -3,7 +3,9 @@
 // its three checksum cases (complete: updated incrementally; partial: left to the NIC through the
 // virtio_net_hdr; none: stays none), each checked against a checksum computed from scratch over
 // the frame that would be on the wire, and process_frame's choice between packet egress and
-// the UDP socket.
+// the UDP socket. Routed copies (fill_routed_header: the received IPv4 header with TTL - 1 and
+// its checksum updated) and outputs that keep the datagram's port (port 0), likewise checked
+// against checksums computed from scratch.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -263,6 +265,218 @@ void packet_egress_tests() {
     CHECK(c->outputs[3][mcr::out_bytes].load() == 972 + 973);
     CHECK(c->counters[mcr::tx_packets].load() == 3);
   });
+
+  run("routed header: Ethernet to the group's MAC, the received IPv4 header with TTL-1 and a correct checksum",
+      [](bool& ok) {
+        std::mt19937 rng(4242);
+        int bad = 0;
+        for (int i = 0; i < 2000; ++i) {
+          FrameSpec spec;
+          spec.ihl = uint8_t(5 + i % 3);
+          spec.payload = rng() % 1400;
+          spec.ttl = uint8_t(2 + rng() % 254);
+          spec.protocol = (i % 4 == 0) ? 50 : 17;
+          char src[32], dst[32];
+          std::snprintf(src, sizeof(src), "10.%u.%u.%u", unsigned(rng() % 256), unsigned(rng() % 256),
+                        unsigned(1 + rng() % 254));
+          std::snprintf(dst, sizeof(dst), "239.%u.%u.%u", unsigned(rng() % 256), unsigned(rng() % 256),
+                        unsigned(rng() % 256));
+          spec.src = src;
+          spec.dst = dst;
+          std::vector<uint8_t> f = build_frame(spec);
+          f[14 + 4] = uint8_t(rng()), f[14 + 5] = uint8_t(rng());  // an IP ID, as senders set
+          uint8_t* in_ip = f.data() + 14;
+          in_ip[10] = in_ip[11] = 0;
+          const uint16_t sum = mcr::ipv4_header_checksum(in_ip, spec.ihl * 4u);
+          in_ip[10] = uint8_t(sum >> 8), in_ip[11] = uint8_t(sum);
+          mcr::UdpDatagram d;
+          if (mcr::parse_udp_frame(f.data(), f.size(), f.size(), &d) != mcr::matched) {
+            ++bad;
+            continue;
+          }
+          mcr::PacketTemplate t;
+          build_packet_template(&t, kMac, 0, 0, d.dst_addr, 0, 1);
+          uint8_t out[mcr::kPacketHeaderLen];
+          mcr::fill_routed_header(out, t, d.ip, uint8_t(d.ttl - 1), false);
+          const uint8_t* eth = out + mcr::kVnetHeaderLen;
+          const uint32_t g = ntohl(d.dst_addr);
+          const uint8_t want_mac[6] = {0x01, 0x00, 0x5e, uint8_t((g >> 16) & 0x7f), uint8_t(g >> 8), uint8_t(g)};
+          if (std::memcmp(eth, want_mac, 6) != 0 || std::memcmp(eth + 6, kMac, 6) != 0 || be16(eth + 12) != 0x0800)
+            ++bad;
+          const uint8_t* oip = out + mcr::kIpOffset;
+          // Every byte as received but the TTL and the checksum; the checksum right over the whole
+          // header, options included (they follow in the second iovec).
+          for (int b = 0; b < 20; ++b)
+            if (b != 8 && b != 10 && b != 11 && oip[b] != in_ip[b]) ++bad;
+          if (oip[8] != spec.ttl - 1) ++bad;
+          std::vector<uint8_t> header(oip, oip + 20);
+          header.insert(header.end(), in_ip + 20, in_ip + spec.ihl * 4u);
+          if (mcr::ipv4_header_checksum(header.data(), header.size()) != 0) ++bad;
+          for (uint32_t b = 0; b < mcr::kVnetHeaderLen; ++b)
+            if (out[b] != 0) ++bad;
+        }
+        CHECK(bad == 0);
+      });
+
+  run("process_frame: routed outputs send header + the rest of the packet; TTL 1, too big and partial checksums",
+      [](bool& ok) {
+        mcr::RuleTable t;
+        t.inputs.push_back(mcr::TableInput{1, {}});
+        t.egress_fds = {8};  // packet egress only
+        mcr::OutputEntry o{};
+        o.counter_slot = 5;
+        o.egress_index = 0;
+        o.packet_egress_index = 0;
+        o.routed = true;
+        o.decrement_ttl = true;
+        o.packet_payload_limit = 1000 + 1;  // MTU 1000
+        build_packet_template(&o.packet_header, kMac, 0, 0, inet_addr("239.1.1.1"), 0, 1);
+        t.outputs.push_back(o);
+        mcr::RuleEntry udp_rule{0, inet_addr("239.1.1.1"), 0, 0, 0, 1, true};  // (*,G,any)
+        mcr::RuleEntry esp_rule{0, inet_addr("239.1.1.1"), 0, 1, 0, 1, true, 0, mcr::Protocol::esp};
+        t.rules = {udp_rule, esp_rule};
+        t.build_index();
+        struct Seen {
+          std::vector<uint8_t> header;
+          const void* rest;
+          size_t rest_len;
+        };
+        static std::vector<Seen> seen;
+        seen.clear();
+        auto batcher = std::make_unique<mcr::SendBatcher>([](int, mmsghdr* msgs, unsigned n, int) {
+          for (unsigned i = 0; i < n; ++i) {
+            const msghdr& h = msgs[i].msg_hdr;
+            const auto* b = static_cast<const uint8_t*>(h.msg_iov[0].iov_base);
+            seen.push_back(Seen{std::vector<uint8_t>(b, b + h.msg_iov[0].iov_len), h.msg_iov[1].iov_base,
+                                h.msg_iovlen == 2 ? h.msg_iov[1].iov_len : 0});
+          }
+          return int(n);
+        });
+        auto c = std::make_unique<mcr::WorkerBlock>();
+        TraceFixture untraced(c.get());
+        auto send = [&](const FrameSpec& spec, bool partial) {
+          std::vector<uint8_t> f = build_frame(spec);
+          seen.clear();
+          mcr::process_frame(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), *batcher, *c, partial);
+          mcr::flush_batch(t, *batcher, *c, untraced.trace);
+          return f;
+        };
+        FrameSpec udp;
+        udp.port = 5123;
+        udp.ihl = 6;
+        std::vector<uint8_t> f = send(udp, false);
+        CHECK(seen.size() == 1);
+        if (seen.size() == 1) {
+          CHECK(seen[0].header.size() == mcr::kRoutedHeaderLen);
+          CHECK(seen[0].rest == f.data() + 14 + 20);
+          CHECK(seen[0].rest_len == 4 + 8 + 100);  // options, UDP header, payload
+          CHECK(seen[0].header[mcr::kIpOffset + 8] == 63);
+          CHECK(seen[0].header[0] == 0);
+        }
+        // A partial checksum: NEEDS_CSUM from the UDP header (after the options), offset 6.
+        send(udp, true);
+        CHECK(seen.size() == 1);
+        if (seen.size() == 1) {
+          uint16_t start, offset;
+          std::memcpy(&start, seen[0].header.data() + 6, 2);
+          std::memcpy(&offset, seen[0].header.data() + 8, 2);
+          CHECK(seen[0].header[0] == 1 && start == 14 + 24 && offset == 6);
+        }
+        // ESP: the whole IP payload after the header, untouched.
+        FrameSpec esp;
+        esp.protocol = 50;
+        f = send(esp, false);
+        CHECK(seen.size() == 1);
+        if (seen.size() == 1) {
+          CHECK(seen[0].rest == f.data() + 14 + 20 && seen[0].rest_len == 108);
+          CHECK(seen[0].header[mcr::kIpOffset + 9] == 50);
+        }
+        CHECK(c->rules[1][mcr::rule_packets].load() == 1 && c->rules[1][mcr::rule_bytes].load() == 108);
+        // TTL 1: not sent, ttl_expired. 1001 bytes of IP packet on an MTU of 1000: not sent, counted.
+        FrameSpec expiring;
+        expiring.ttl = 1;
+        send(expiring, false);
+        CHECK(seen.empty() && c->counters[mcr::ttl_expired].load() == 1);
+        FrameSpec big;
+        big.payload = 1000 - 28 + 1;
+        send(big, false);
+        CHECK(seen.empty() && c->counters[mcr::tx_err_too_big].load() == 1);
+        CHECK(c->outputs[5][mcr::out_errors].load() == 1);
+        big.payload = 1000 - 28;
+        send(big, false);
+        CHECK(seen.size() == 1);
+        CHECK(c->outputs[5][mcr::out_packets].load() == 4);
+        CHECK(c->counters[mcr::tx_packets].load() == 4);
+      });
+
+  run("port 0 outputs keep the datagram's port: incremental checksum equals one from scratch, UDP socket too",
+      [](bool& ok) {
+        std::mt19937 rng(1624);
+        int bad = 0;
+        for (int i = 0; i < 1000; ++i) {
+          FrameSpec spec;
+          spec.payload = rng() % 1472;
+          spec.port = uint16_t(1 + rng() % 65535);
+          std::vector<uint8_t> f = frame_with_checksum(spec, uint16_t(rng()));
+          for (size_t b = 0; b < spec.payload; ++b) f[14 + 28 + b] = uint8_t(rng());
+          uint8_t* udp = f.data() + 14 + 20;
+          const uint16_t c = udp_checksum(f.data() + 14, udp, udp + 8, uint16_t(spec.payload));
+          udp[6] = uint8_t(c >> 8), udp[7] = uint8_t(c);
+          mcr::UdpDatagram d;
+          mcr::parse_udp_frame(f.data(), f.size(), f.size(), &d);
+          mcr::PacketTemplate t;
+          build_packet_template(&t, kMac, htonl(rng()), uint16_t(rng()), htonl(0xe0000000u | (rng() & 0x0fffffff)), 0,
+                                16);
+          uint8_t out[mcr::kPacketHeaderLen];
+          mcr::fill_packet_header<true>(out, t, d.ip, d.payload - 8, d.payload_len, 0, false);
+          const uint8_t* oudp = out + mcr::kUdpOffset;
+          if (be16(oudp + 2) != spec.port) ++bad;
+          if (be16(oudp + 6) != udp_checksum(out + mcr::kIpOffset, oudp, d.payload, d.payload_len)) ++bad;
+          if (!ip_checksum_ok(out + mcr::kIpOffset)) ++bad;
+        }
+        CHECK(bad == 0);
+
+        // Through process_frame: packet egress below the MTU, the UDP socket above it, both with the port.
+        mcr::RuleTable t;
+        t.inputs.push_back(mcr::TableInput{1, {}});
+        t.egress_fds = {7, 8};
+        mcr::OutputEntry o{};
+        o.dest.sin_family = AF_INET;
+        o.dest.sin_addr.s_addr = inet_addr("239.2.2.2");
+        o.egress_index = 0;
+        o.counter_slot = 3;
+        o.keep_port = true;
+        o.packet_egress_index = 1;
+        o.packet_payload_limit = 1000 - mcr::kIpUdpHeaderLen + 1;
+        build_packet_template(&o.packet_header, kMac, inet_addr("10.0.2.1"), 40000, inet_addr("239.2.2.2"), 0, 16);
+        t.outputs.push_back(o);
+        t.rules.push_back(mcr::RuleEntry{0, inet_addr("239.1.1.1"), 0, 0, 0, 1, true});
+        t.build_index();
+        static std::vector<uint16_t> ports;
+        ports.clear();
+        auto batcher = std::make_unique<mcr::SendBatcher>([](int fd, mmsghdr* msgs, unsigned n, int) {
+          for (unsigned i = 0; i < n; ++i) {
+            const msghdr& h = msgs[i].msg_hdr;
+            if (fd == 7)
+              ports.push_back(ntohs(static_cast<const sockaddr_in*>(h.msg_name)->sin_port));
+            else
+              ports.push_back(be16(static_cast<const uint8_t*>(h.msg_iov[0].iov_base) + mcr::kUdpOffset + 2));
+          }
+          return int(n);
+        });
+        auto counters = std::make_unique<mcr::WorkerBlock>();
+        TraceFixture untraced(counters.get());
+        for (auto [port, payload] : {std::pair<uint16_t, size_t>{5001, 100}, {6002, 1400}, {7003, 10}}) {
+          FrameSpec spec;
+          spec.port = port;
+          spec.payload = payload;
+          std::vector<uint8_t> f = build_frame(spec);
+          mcr::process_frame(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), *batcher, *counters);
+          mcr::flush_batch(t, *batcher, *counters, untraced.trace);
+        }
+        CHECK((ports == std::vector<uint16_t>{5001, 6002, 7003}));
+        CHECK(t.outputs[0].dest.sin_port == 0);  // the shared address is left alone
+      });
 }
 
 }  // namespace mcr_test

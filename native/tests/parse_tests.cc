@@ -56,6 +56,43 @@ void parse_tests() {
       CHECK(mcr::parse_udp_frame(copy.data(), len, len, &d) != mcr::matched);
     }
   });
+
+  run("parse: ESP (IP protocol 50) is a datagram with kEspPort whose payload is the IP payload", [](bool& ok) {
+    for (uint8_t ihl : {uint8_t(5), uint8_t(7)}) {
+      FrameSpec spec;
+      spec.protocol = 50;
+      spec.ihl = ihl;
+      spec.payload = 92;  // the builder's "UDP header" plus this: 100 bytes of ESP
+      std::vector<uint8_t> f = build_frame(spec);
+      mcr::UdpDatagram d{};
+      CHECK(mcr::parse_udp_frame(f.data(), f.size(), f.size(), &d) == mcr::matched);
+      CHECK(d.dst_port == mcr::kEspPort);
+      CHECK(d.payload == f.data() + 14 + ihl * 4u);
+      CHECK(d.payload_len == 100);
+      CHECK(d.ip == f.data() + 14 && d.ttl == 64);
+      CHECK(d.src_addr == inet_addr("10.0.1.1") && d.dst_addr == inet_addr("239.1.1.1"));
+    }
+  });
+  run("parse: ESP shorter than its 8-byte header is filtered_truncated; other protocols filtered_not_udp",
+      [](bool& ok) {
+        for (int esp_len : {0, 1, 7, 8}) {
+          FrameSpec spec;
+          spec.protocol = 50;
+          spec.payload = 0;
+          spec.total_len_delta = esp_len - 8;  // IP payload esp_len bytes
+          std::vector<uint8_t> f = build_frame(spec);
+          mcr::UdpDatagram d{};
+          CHECK(mcr::parse_udp_frame(f.data(), f.size(), f.size(), &d) ==
+                (esp_len < 8 ? mcr::filtered_truncated : mcr::matched));
+        }
+        for (uint8_t protocol : {uint8_t(6), uint8_t(1), uint8_t(51), uint8_t(2)}) {
+          FrameSpec spec;
+          spec.protocol = protocol;
+          std::vector<uint8_t> f = build_frame(spec);
+          mcr::UdpDatagram d{};
+          CHECK(mcr::parse_udp_frame(f.data(), f.size(), f.size(), &d) == mcr::filtered_not_udp);
+        }
+      });
 }
 
 }  // namespace mcr_test

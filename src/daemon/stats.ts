@@ -26,6 +26,8 @@ const TX_ERRORS: Record<string, string> = {
   tx_err_emsgsize: 'EMSGSIZE',
   tx_err_eperm: 'EPERM',
   tx_err_other: 'other',
+  // a routed output's IP packet over the output MTU (mcr does not fragment routed packets)
+  tx_err_too_big: 'tooBig',
 };
 
 function emptyCounters(spanNames: string[], bucketCount: number): Counters {
@@ -85,7 +87,7 @@ function addInto(total: Counters, c: Counters): void {
 
 /** Where the supervisor's parts read counters from (StatsReader; a fake in unit tests). */
 export interface CounterSource {
-  markBase(record: RuleRecord, onlyOutputs?: number[]): void;
+  markBase(record: Pick<RuleRecord, 'slot' | 'outputSlots'>, onlyOutputs?: number[]): void;
   read(records: RuleRecord[], activeWorkers: number, uptimeSeconds: number): Stats;
 }
 
@@ -129,7 +131,7 @@ export class StatsReader implements CounterSource {
     this.workersSeen = Math.max(this.workersSeen, count);
   }
 
-  markBase(record: RuleRecord, onlyOutputs?: number[]): void {
+  markBase(record: Pick<RuleRecord, 'slot' | 'outputSlots'>, onlyOutputs?: number[]): void {
     const outputs = onlyOutputs ?? record.outputSlots;
     const snap = this.counters.snapshot(this.maxWorkers, Uint32Array.of(record.slot), Uint32Array.from(outputs));
     if (!onlyOutputs) this.ruleBases.set(snap.rules.subarray(0, 2), record.slot * 2);
@@ -170,6 +172,15 @@ export class StatsReader implements CounterSource {
       };
     });
     return { uptimeSeconds, totals, workers, rules };
+  }
+
+  /** Packets and bytes counted in rule slots since each was handed out (mcrctl mroute). */
+  ruleTotals(slots: number[]): Array<{ packets: number; bytes: number }> {
+    const snap = this.counters.snapshot(this.maxWorkers, Uint32Array.from(slots), new Uint32Array(0));
+    return slots.map((slot, i) => ({
+      packets: (snap.rules[i * 2] ?? 0) - (this.ruleBases[slot * 2] ?? 0),
+      bytes: (snap.rules[i * 2 + 1] ?? 0) - (this.ruleBases[slot * 2 + 1] ?? 0),
+    }));
   }
 
   close(): void {

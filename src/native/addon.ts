@@ -185,8 +185,36 @@ export interface NativeCounters {
   close(): void;
 }
 
+// --- IGMP packet socket (native/binding/igmp_socket_wrap.cc; wrapped by src/routing/igmp/socket.ts) ---
+
+/** One received IGMP datagram: the IPv4 packet from its header on, where and from whom it came. */
+export interface NativeIgmpPacket {
+  data: Buffer;
+  ifindex: number;
+  /** the sender's Ethernet address, "aa:bb:cc:dd:ee:ff" */
+  sourceMac: string;
+}
+
+/** One interface's IGMP packet socket (AF_PACKET, every IGMP frame arriving on it). */
+export interface NativeIgmpSocket {
+  readonly interface: string;
+  readonly ifindex: number;
+  /** Polls the socket on the event loop: the callback runs while packets wait (drain with receive), or with an error the socket reported. */
+  onReadable(callback: (error?: Error & { code?: string }) => void): void;
+  /** Up to `max` (1-1024, default 64) waiting packets; [] when none. */
+  receive(max?: number): NativeIgmpPacket[];
+  /** Sends one IPv4 packet (header included) to `group`'s multicast MAC; bytes sent. */
+  send(packet: Uint8Array, group: string): number;
+  /** Stops the callbacks and closes the socket; idempotent. */
+  close(): void;
+}
+
+// --- end IGMP packet socket ---
+
 export interface Addon {
   Relay: new (options: RelayOptions) => NativeRelay;
+  /** Opens the IGMP packet socket of one interface; throws (code ENODEV, EPERM, ...) naming it. */
+  IgmpSocket: { new (ifname: string): NativeIgmpSocket };
   /**
    * Moves every thread of this process but `keepTids` off `workerCpus` (back to the process's
    * first affinity when empty); returns how many moved, 0 when no CPU would be left.

@@ -47,7 +47,8 @@ constexpr size_t kMaxOutputSlots = 16384;
   X(table_swaps)              /* rule tables this worker picked up */                           \
   X(ttl_expired)              /* copies not sent: TTL-decrementing output, received TTL <= 1 */ \
   X(spans_written)            /* span records written into the worker's span ring */            \
-  X(spans_dropped)            /* span records lost: the span ring was full */
+  X(spans_dropped)            /* span records lost: the span ring was full */                   \
+  X(tx_err_too_big)           /* routed output: IP packet over the output MTU, dropped */
 
 enum WorkerCounter : uint32_t {
 #define MCR_X(name) name,

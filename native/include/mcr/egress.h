@@ -96,6 +96,9 @@ inline uint16_t fold(uint64_t sum) {
 // came with TP_STATUS_CSUMNOTREADY: local senders over veth) is left to the kernel or NIC again
 // through the virtio_net_hdr; a complete one is updated incrementally for the new addresses and
 // ports (RFC 1624), so the payload is never read; none (0) stays none.
+// KeepPort: the template's destination port is 0 and the copy takes the received one (an output
+// with port 0 on an any-port rule); the incremental update then adds that port too.
+template <bool KeepPort = false>
 [[gnu::always_inline]] inline void fill_packet_header(uint8_t* out, const PacketTemplate& tmpl, const uint8_t* in_ip,
                                                       const uint8_t* in_udp, uint16_t payload_len, uint8_t ttl,
                                                       bool checksum_partial) {
@@ -110,6 +113,7 @@ inline uint16_t fold(uint64_t sum) {
   const uint16_t ip_sum = uint16_t(~fold(uint64_t(tmpl.ip_sum) + total + load16(ip + 8)));
   std::memcpy(ip + 10, &ip_sum, 2);
   std::memcpy(udp + 4, &udp_len, 2);
+  if constexpr (KeepPort) std::memcpy(udp + 2, in_udp + 2, 2);
   uint16_t udp_sum;
   if (checksum_partial) {
     // virtio_net_hdr: VIRTIO_NET_HDR_F_NEEDS_CSUM, csum_start, csum_offset (host order, as the
@@ -126,13 +130,40 @@ inline uint16_t fold(uint64_t sum) {
       udp_sum = 0;
     } else {
       // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), m the old addresses and ports, m' the new.
-      const uint64_t s = uint64_t(uint16_t(~old)) + uint32_t(~load32(in_ip + 12)) + uint32_t(~load32(in_ip + 16)) +
-                         uint32_t(~load32(in_udp)) + tmpl.rewrite_sum;
+      uint64_t s = uint64_t(uint16_t(~old)) + uint32_t(~load32(in_ip + 12)) + uint32_t(~load32(in_ip + 16)) +
+                   uint32_t(~load32(in_udp)) + tmpl.rewrite_sum;
+      if constexpr (KeepPort) s += load16(in_udp + 2);  // the template's port is 0: add the kept one
       udp_sum = uint16_t(~fold(s));
       if (udp_sum == 0) udp_sum = 0xffff;  // 0 would mean "no checksum" (RFC 768)
     }
   }
   std::memcpy(udp + 6, &udp_sum, 2);
+}
+
+// A routed copy's frame header: the virtio_net_hdr, Ethernet from the template (the output
+// interface's MAC to the group's multicast MAC), and the received IPv4 header's first 20 bytes
+// with TTL `ttl` (the received one minus one) and the header checksum updated for it (RFC 1624
+// eqn. 3). Options, the UDP header and the payload (or the ESP packet) follow from the ring slot
+// unchanged, so source, destination and ports are the sender's. A UDP checksum the input left
+// for the NIC (checksum_partial: its pseudo-header is unchanged, so the partial sum stays valid)
+// is left to the kernel or NIC again: csum_start at the UDP header, after the IP options.
+constexpr uint32_t kRoutedHeaderLen = kVnetHeaderLen + 14 + 20;
+[[gnu::always_inline]] inline void fill_routed_header(uint8_t* out, const PacketTemplate& tmpl, const uint8_t* in_ip,
+                                                      uint8_t ttl, bool checksum_partial) {
+  using namespace checksum;
+  std::memcpy(out, tmpl.bytes, kIpOffset);
+  uint8_t* ip = out + kIpOffset;
+  std::memcpy(ip, in_ip, 20);
+  const uint16_t old_word = load16(ip + 8), old_sum = load16(ip + 10);
+  ip[8] = ttl;
+  const uint16_t ip_sum = uint16_t(~fold(uint64_t(uint16_t(~old_sum)) + uint16_t(~old_word) + load16(ip + 8)));
+  std::memcpy(ip + 10, &ip_sum, 2);
+  if (checksum_partial && in_ip[9] == IPPROTO_UDP) {
+    out[0] = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM, as in fill_packet_header
+    const uint16_t start = uint16_t(14 + (in_ip[0] & 0x0f) * 4), offset = 6;
+    std::memcpy(out + 6, &start, 2);
+    std::memcpy(out + 8, &offset, 2);
+  }
 }
 
 class RuleTable;
@@ -152,20 +183,31 @@ class SendBatcher {
   // Queue one output's copy of a datagram for its UDP socket `egress_index`; returns false when
   // the batch is full (the caller flushes and retries). ttl 0: the socket's own TTL; otherwise
   // this datagram's TTL (an IP_TTL control message).
-  bool add(uint32_t egress_index, const OutputEntry* out, const uint8_t* payload, uint16_t len, uint8_t ttl = 0) {
-    return add_packet(egress_index, out, payload, len, ttl, nullptr, false);
+  bool add(uint32_t egress_index, const OutputEntry* out, const uint8_t* payload, uint16_t len, uint8_t ttl = 0,
+           uint8_t mode = 0) {
+    return add_packet(egress_index, out, payload, len, ttl, nullptr, mode);
   }
   // The same for packet egress socket `egress_index`, the frame header built from the output's
   // template when the batch is sent (ttl 0: the template's). in_ip: the received datagram's IPv4
-  // header (its UDP header sits just before `payload`); checksum_partial: see fill_packet_header.
-  // in_ip nullptr: the UDP socket path (add()).
+  // header (its UDP header sits just before `payload`); mode: kPartialChecksum (see
+  // fill_packet_header) and kKeepPort. in_ip nullptr: the UDP socket path (add()).
   bool add_packet(uint32_t egress_index, const OutputEntry* out, const uint8_t* payload, uint16_t len, uint8_t ttl,
-                  const uint8_t* in_ip, bool checksum_partial) {
+                  const uint8_t* in_ip, uint8_t mode) {
     if (count_ == kMaxPending || egress_index >= kMaxEgress) return false;
-    pending_[count_++] = Pending{out, payload, in_ip, egress_index, len, ttl, checksum_partial};
-    any_ttl_ |= ttl;
+    pending_[count_++] = Pending{out, payload, in_ip, egress_index, len, ttl, mode};
+    any_extra_ |= ttl | (mode & kKeepPort);
     return true;
   }
+  // A routed copy (fill_routed_header) of the IPv4 packet at `in_ip` for packet egress socket
+  // `egress_index`, sent with TTL `ttl`; payload_len is what the counters count (the UDP payload,
+  // or an ESP packet's IP payload).
+  bool add_routed(uint32_t egress_index, const OutputEntry* out, const uint8_t* in_ip, uint16_t payload_len,
+                  uint8_t ttl, bool checksum_partial) {
+    return add_packet(egress_index, out, in_ip + 20, payload_len, ttl, in_ip,
+                      uint8_t(kRouted | (checksum_partial ? kPartialChecksum : 0)));
+  }
+  // Pending modes.
+  static constexpr uint8_t kPartialChecksum = 1, kRouted = 2, kKeepPort = 4;
   uint32_t size() const { return count_; }
 
   // Sends everything queued, updating the worker's counters. One send call per egress socket
@@ -181,7 +223,7 @@ class SendBatcher {
     uint32_t egress_index;
     uint16_t len;
     uint8_t ttl;
-    bool checksum_partial;
+    uint8_t mode;  // kPartialChecksum | kRouted | kKeepPort
   };
   // One IP_TTL control message per pending datagram, used only by those with their own TTL.
   struct alignas(cmsghdr) TtlControl {
@@ -191,7 +233,7 @@ class SendBatcher {
 
   SendFn send_;
   uint32_t count_ = 0;
-  uint8_t any_ttl_ = 0;  // non-zero: some pending datagram has its own TTL
+  uint8_t any_extra_ = 0;  // non-zero: some pending UDP-socket datagram has its own TTL or port
   Pending pending_[kMaxPending];
   uint32_t order_[kMaxPending];          // pending indexes sorted by egress socket
   uint32_t per_egress_[kMaxEgress + 1];  // counting-sort buckets
@@ -199,6 +241,7 @@ class SendBatcher {
   iovec iovs_[kMaxPending][2];                 // [0]: frame header (packet egress) or payload
   PacketTemplate frame_headers_[kMaxPending];  // packet egress: each datagram's filled-in header
   TtlControl ttl_controls_[kMaxPending];
+  sockaddr_in keep_port_dests_[kMaxPending];  // UDP socket, kKeepPort: the output's address, the datagram's port
 };
 
 }  // namespace mcr

@@ -16,13 +16,40 @@
 namespace mcr {
 
 // Queues one output's copy of a datagram: through the output's packet egress when it has one and
-// the datagram fits the interface's MTU, else through its UDP socket.
+// the datagram fits the interface's MTU, else through its UDP socket. mode: the checksum state,
+// plus SendBatcher::kKeepPort for an output that keeps the datagram's port.
 [[gnu::always_inline]] inline bool queue_output(const OutputEntry& out, const UdpDatagram& dgram, uint8_t ttl,
-                                                bool checksum_partial, SendBatcher& batcher) {
+                                                uint8_t mode, SendBatcher& batcher) {
   if (dgram.payload_len < out.packet_payload_limit) [[likely]]
-    return batcher.add_packet(out.packet_egress_index, &out, dgram.payload, dgram.payload_len, ttl, dgram.ip,
-                              checksum_partial);
-  return batcher.add(out.egress_index, &out, dgram.payload, dgram.payload_len, ttl);
+    return batcher.add_packet(out.packet_egress_index, &out, dgram.payload, dgram.payload_len, ttl, dgram.ip, mode);
+  return batcher.add(out.egress_index, &out, dgram.payload, dgram.payload_len, ttl, mode & SendBatcher::kKeepPort);
+}
+
+// One output of a rule with per-output work (RuleEntry::per_output_work): TTL - 1 for a
+// decrementing or routed output (a copy that would leave with TTL 0 is not sent: ttl_expired),
+// the router's path for a routed one (an IP packet over the output MTU is not sent:
+// tx_err_too_big), the datagram's port for one that keeps it. Returns false when the batch is full.
+[[gnu::always_inline]] inline bool queue_special_output(const OutputEntry& out, const UdpDatagram& dgram,
+                                                        bool checksum_partial, SendBatcher& batcher, WorkerBlock& c) {
+  uint8_t ttl = 0;
+  if (out.decrement_ttl) {
+    if (dgram.ttl <= 1) {
+      bump(c.counters[ttl_expired]);
+      return true;
+    }
+    ttl = uint8_t(dgram.ttl - 1);
+  }
+  if (out.routed) {
+    const uint32_t ip_len = uint32_t(dgram.ip[2] << 8 | dgram.ip[3]);
+    if (ip_len >= out.packet_payload_limit) {
+      bump(c.counters[tx_err_too_big]);
+      bump(c.outputs[out.counter_slot][out_errors]);
+      return true;
+    }
+    return batcher.add_routed(out.packet_egress_index, &out, dgram.ip, dgram.payload_len, ttl, checksum_partial);
+  }
+  return queue_output(out, dgram, ttl, uint8_t(checksum_partial | (out.keep_port ? SendBatcher::kKeepPort : 0)),
+                      batcher);
 }
 
 // One received frame: parse, count, look up, queue one send per output. The queued sends point
@@ -46,7 +73,7 @@ namespace mcr {
   }
   // The audit drill only (mcr/drill.h; expands to nothing in the shipped build).
   MCR_DRILL(drill::log(drill::Level::trace, drill::format_packet_trace(dgram.dst_addr, dgram.dst_port, wire_len));)
-  const RuleEntry* rule = table.lookup(input_index, dgram.dst_addr, dgram.dst_port);
+  const RuleEntry* rule = table.lookup(input_index, dgram.dst_addr, dgram.dst_port, dgram.src_addr);
   if (rule == nullptr) {
     bump(c.counters[no_match]);
     return;
@@ -55,7 +82,7 @@ namespace mcr {
   bump(c.rules[rule->counter_slot][rule_packets]);
   bump(c.rules[rule->counter_slot][rule_bytes], dgram.payload_len);
   const uint32_t end = rule->first_output + rule->output_count;
-  if (!rule->decrements_ttl) [[likely]] {
+  if (!rule->per_output_work) [[likely]] {
     for (uint32_t o = rule->first_output; o < end; ++o) {
       const OutputEntry& out = table.outputs[o];
       if (!queue_output(out, dgram, 0, checksum_partial, batcher)) {
@@ -66,23 +93,14 @@ namespace mcr {
     }
     return;
   }
-  // A rule with a TTL-decrementing output (its own loop, so the common case pays nothing). The
-  // output sends with the received TTL minus one, as a router does, which is what ends a
-  // forwarding loop: a copy that would leave with TTL 0 is not sent. ttl 0: the socket's own.
-  const uint8_t received_ttl = dgram.ttl;
+  // A rule with a TTL-decrementing, routed or port-keeping output (its own loop, so the common
+  // case pays nothing). A decrementing output sends with the received TTL minus one, as a router
+  // does, which is what ends a forwarding loop: a copy that would leave with TTL 0 is not sent.
   for (uint32_t o = rule->first_output; o < end; ++o) {
     const OutputEntry& out = table.outputs[o];
-    uint8_t ttl = 0;
-    if (out.decrement_ttl) {
-      if (received_ttl <= 1) {
-        bump(c.counters[ttl_expired]);
-        continue;
-      }
-      ttl = uint8_t(received_ttl - 1);
-    }
-    if (!queue_output(out, dgram, ttl, checksum_partial, batcher)) {
+    if (!queue_special_output(out, dgram, checksum_partial, batcher, c)) {
       batcher.flush(table, c);
-      if (!queue_output(out, dgram, ttl, checksum_partial, batcher)) bump(c.counters[pending_overflow]);
+      if (!queue_special_output(out, dgram, checksum_partial, batcher, c)) bump(c.counters[pending_overflow]);
     }
   }
 }
@@ -94,7 +112,7 @@ inline void trace_rules(const RuleTable& table, uint32_t input_index, const uint
                         uint32_t wire_len, BatchTrace& trace) {
   UdpDatagram dgram;
   if (parse_udp_frame(frame, snaplen, wire_len, &dgram) != matched) return;
-  if (const RuleEntry* rule = table.lookup(input_index, dgram.dst_addr, dgram.dst_port))
+  if (const RuleEntry* rule = table.lookup(input_index, dgram.dst_addr, dgram.dst_port, dgram.src_addr))
     trace.note_rule(rule->counter_slot);
 }
 

@@ -23,19 +23,25 @@ namespace mcr {
 
 struct OutputConfig {
   std::string interface;
-  uint32_t group;  // network byte order
-  uint16_t port;
+  uint32_t group;              // network byte order
+  uint16_t port;               // 0: the datagram's own destination port (rules with port 0 only)
   uint8_t ttl;                 // fixed TTL; unused when decrement_ttl
   bool decrement_ttl = false;  // the received TTL minus one, per packet
   uint32_t source;             // network byte order, 0 = unset
   uint32_t counter_slot;
+  // Forward as a router (mcr/egress.h fill_routed_header): the received IPv4 header kept, TTL - 1;
+  // group, port, ttl and source are not used. Needs an Ethernet interface (AF_PACKET egress,
+  // whatever RelayOptions::packet_egress says: a UDP socket cannot keep the sender's source).
+  bool routed = false;
   bool operator==(const OutputConfig&) const = default;
 };
 
 struct RuleConfig {
   std::string input_interface;
-  uint32_t group;  // network byte order
-  uint16_t port;
+  uint32_t group;                     // network byte order
+  uint16_t port;                      // 0: any UDP port; ESP: 0
+  uint32_t source = 0;                // network byte order, 0 = any source, else an (S,G) rule
+  Protocol protocol = Protocol::udp;  // ESP rules' outputs are always routed
   uint32_t counter_slot;
   std::vector<OutputConfig> outputs;
   bool operator==(const RuleConfig&) const = default;
