@@ -5,8 +5,10 @@
 // queries after BLOCK, older-host compatibility (7.3.2), RFC 2236 mode, two listeners on one link.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import * as fc from 'fast-check';
 import {
   encodeIgmpPacket,
+  GROUP_RECORD_TYPES,
   type GroupRecord,
   type IgmpMessage,
   type IgmpPacket,
@@ -608,3 +610,84 @@ describe('sent packets and configuration', () => {
 // A compile-time check that MembershipChange is the documented shape.
 const _change: MembershipChange = { group: G, mode: 'none', sources: [] };
 void _change;
+
+// ---- properties ----------------------------------------------------------------------------------
+
+describe('engine properties', () => {
+  const groups = ['239.1.1.1', '239.2.2.2', '232.1.1.1'];
+  const srcs = [S1, S2, S3, '10.9.0.4'];
+  const host = fc.constantFrom(H1, H2, '10.0.0.103');
+  const record = fc
+    .record({ type: fc.constantFrom(...GROUP_RECORD_TYPES), group: fc.constantFrom(...groups), sources: fc.subarray(srcs) })
+    .map((r) => ({ ...r }));
+  const query = fc
+    .record({
+      version: fc.constantFrom(2 as const, 3 as const),
+      group: fc.constantFrom('0.0.0.0', ...groups),
+      s: fc.boolean(),
+      qrv: fc.nat(7),
+      qqic: fc.integer({ min: 0, max: 40 }),
+      sources: fc.subarray(srcs),
+    })
+    .map(
+      (q): IgmpMessage => ({
+        type: 'query',
+        version: q.version,
+        group: q.group,
+        maxResponseMs: 1_000,
+        suppressRouterProcessing: q.version === 3 && q.s,
+        robustness: q.version === 3 ? q.qrv : 0,
+        queryIntervalSeconds: q.version === 3 ? q.qqic : 0,
+        sources: q.version === 3 ? q.sources : [],
+      }),
+    );
+  const step = fc.record({
+    dt: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 30_000 })),
+    from: fc.oneof(host, fc.constantFrom('10.0.0.1', '10.0.0.9')),
+    message: fc.oneof(
+      fc.array(record, { minLength: 1, maxLength: 3 }).map((records): IgmpMessage => ({ type: 'v3_report', records })),
+      fc.constantFrom(...groups).map((group): IgmpMessage => ({ type: 'v2_report', group })),
+      fc.constantFrom(...groups).map((group): IgmpMessage => ({ type: 'v2_leave', group })),
+      fc.constantFrom(...groups).map((group): IgmpMessage => ({ type: 'v1_report', group })),
+      query,
+    ),
+  });
+
+  test('any message sequence: changes match forwarding(), nothing is missed, INCLUDE has no blocked source, packets parse', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(2 as const, 3 as const), fc.array(step, { maxLength: 40 }), (version, steps) => {
+        const e = new IgmpInterface({ ...CONFIG, version });
+        const seen = new Map<string, MembershipChange>();
+        const check = (now: number, r: IgmpResult) => {
+          for (const c of r.changes) {
+            assert.deepEqual(e.forwarding(c.group), c);
+            if (c.mode === 'none') seen.delete(c.group);
+            else seen.set(c.group, c);
+          }
+          for (const s of r.send) assert.ok(parseIgmpPacket(s.packet).ok);
+          assert.deepEqual(
+            e.filters(),
+            [...seen.values()].sort((a, b) => (a.group < b.group ? -1 : 1)),
+          );
+          for (const g of e.view(now).groups) {
+            if (g.filterMode === 'include')
+              assert.ok(g.sources.length > 0 && g.sources.every((s) => s.expiresAt !== null && s.expiresAt > now));
+            else assert.ok(g.expiresAt > now);
+          }
+          const next = e.nextDeadline();
+          assert.ok(next === null || next > now);
+        };
+        let now = 0;
+        check(now, e.start(now));
+        for (const { dt, from, message } of steps) {
+          now += dt;
+          for (let at = e.nextDeadline(); at !== null && at <= now; at = e.nextDeadline()) check(at, e.tick(at));
+          check(now, e.receive({ ip: { source: from, destination: '224.0.0.22', ttl: 1, routerAlert: true }, message }, now));
+        }
+        now += 1_000_000;
+        for (let at = e.nextDeadline(); at !== null && at <= now; at = e.nextDeadline()) check(at, e.tick(at));
+      }),
+      { numRuns: 300, seed: 0x69676d70 },
+    );
+  });
+});
