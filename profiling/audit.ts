@@ -412,10 +412,20 @@ function targetFlags(target: string): { cxx: string[]; ld: string[] } {
 
 export const DRILL_DIR = path.join(ROOT, 'build-drill');
 const DRILL_DEFINE = '-DMCR_DRILL_SEED_ANTIPATTERN=1';
-const CORE_SOURCES = ['parse', 'counters', 'rule_table', 'ingress_ring', 'egress', 'membership', 'worker', 'relay', 'affinity', 'xdp'].map(
-  (f) => `native/core/${f}.cc`,
-);
-const BINDING_SOURCES = ['addon', 'relay_wrap', 'counters_wrap'].map((f) => `native/binding/${f}.cc`);
+const CORE_SOURCES = [
+  'parse',
+  'counters',
+  'rule_table',
+  'ingress_ring',
+  'egress',
+  'membership',
+  'worker',
+  'relay',
+  'affinity',
+  'xdp',
+  'igmp_socket',
+].map((f) => `native/core/${f}.cc`);
+const BINDING_SOURCES = ['addon', 'relay_wrap', 'counters_wrap', 'igmp_socket_wrap'].map((f) => `native/binding/${f}.cc`);
 
 /** Compiles in parallel (one job per CPU); an object newer than its source and every header is kept. */
 async function compileAll(jobs: { src: string; obj: string; flags: string[] }[]): Promise<void> {
