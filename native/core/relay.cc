@@ -215,14 +215,17 @@ void Relay::stage_rule(const RuleConfig& rule, const std::map<std::string, Resol
     table.inputs.push_back(ti);
   }
 
-  // Membership before the rule goes live, so IGMP-snooping switches start sending.
+  // Membership before the rule goes live, so IGMP-snooping switches start sending: source-specific
+  // for an (S,G) rule. A rule without outputs (a learned entry that only holds a source back from
+  // a wider one) wants nothing, so it joins nothing.
   std::string err;
-  if (!membership_.joined(in.ifindex, rule.group)) {
-    if (membership_.join(in.ifindex, rule.group, &err) != 0) {
+  const MembershipKey join{in.ifindex, rule.group, rule.source};
+  if (!rule.outputs.empty() && !membership_.joined(join)) {
+    if (membership_.join(join, &err) != 0) {
       st.error = err + " on " + rule.input_interface;
       return;
     }
-    staged.joined.push_back({in.ifindex, rule.group});
+    staged.joined.push_back(join);
   }
 
   RuleEntry entry{};
@@ -329,7 +332,7 @@ int Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* 
   if (all_or_nothing && refused) {
     // Nothing is published: close exactly what this call opened; the running table goes on.
     for (EgressSocket& s : staged.egress) close(s.fd);
-    for (auto [ifindex, group] : staged.joined) membership_.leave(ifindex, group);
+    for (const MembershipKey& key : staged.joined) membership_.leave(key);
     return kRulesRefused;  // staged.rings close as they go out of scope
   }
   table->build_index();
@@ -361,10 +364,11 @@ int Relay::build(const std::vector<RuleConfig>& rules, std::vector<RuleStatus>* 
       ++it;
     }
   }
-  std::set<std::pair<int, uint32_t>> wanted_groups;
-  for (const RuleEntry& e : current_->rules) wanted_groups.insert({current_->inputs[e.input_index].ifindex, e.group});
-  for (auto [ifindex, group] : membership_.all())
-    if (!wanted_groups.count({ifindex, group})) membership_.leave(ifindex, group);
+  std::set<MembershipKey> wanted_joins;
+  for (const RuleEntry& e : current_->rules)
+    if (e.output_count > 0) wanted_joins.insert({current_->inputs[e.input_index].ifindex, e.group, e.source});
+  for (const MembershipKey& key : membership_.all())
+    if (!wanted_joins.count(key)) membership_.leave(key);
   resolved_ = std::move(resolved);
   status_ = *status;
   update_xdp();
@@ -534,7 +538,7 @@ void Relay::stop() {
   rings_.clear();
   for (auto& s : egress_) close(s.fd);
   egress_.clear();
-  for (auto [ifindex, group] : membership_.all()) membership_.leave(ifindex, group);
+  for (const MembershipKey& key : membership_.all()) membership_.leave(key);
   started_ = false;
 }
 

@@ -152,7 +152,7 @@ class Relay {
     std::map<std::string, RingSet> rings;             // new ring sets, by interface
     std::map<std::string, std::string> input_errors;  // interface -> why its rings failed
     std::vector<EgressSocket> egress;                 // new egress sockets
-    std::vector<std::pair<int, uint32_t>> joined;     // new (ifindex, group) memberships
+    std::vector<MembershipKey> joined;                // new memberships
   };
   std::map<std::string, Resolved> resolve(const std::vector<RuleConfig>& rules) const;
   const RingSet* ring_set_for(const std::string& ifname, const Resolved& in, Staging& staged, std::string* error);

@@ -17,63 +17,13 @@ import {
 
 // ---- configuration -----------------------------------------------------------------------------
 
-/** Defaults in seconds, the config file's unit (RFC 3376 8.1-8.8). */
-export const IGMP_DEFAULTS = {
-  version: 3,
-  queryInterval: 125,
-  queryResponseInterval: 10,
-  lastMemberQueryInterval: 1,
-  robustness: 2,
-} as const;
-
-/**
- * Ranges in seconds, for config validation. Minimums let tests run short timers; maximums are
- * what the wire can carry: QQIC's float code tops out at 31744 s, a v3 Max Resp Code at 3174.4 s,
- * a v2 one at 25.5 s; QRV has 3 bits and 0 means "not given". queryResponseInterval must also
- * stay below queryInterval (RFC 3376 8.3).
- */
-export const IGMP_LIMITS = {
-  queryInterval: { min: 1, max: 31744 },
-  queryResponseInterval: { min: 0.1, max: 3174.4, maxVersion2: 25.5 },
-  lastMemberQueryInterval: { min: 0.1, max: 3174.4, maxVersion2: 25.5 },
-  robustness: { min: 1, max: 7 },
-} as const;
-
-/** The per-interface settings in the config's units (seconds). */
+/** The per-interface settings in the config's units (seconds; bounds and defaults: IGMP_LIMITS and IGMP_DEFAULTS in src/config/types.ts). */
 export interface IgmpTimerSettings {
   version: 2 | 3;
   queryInterval: number;
   queryResponseInterval: number;
   lastMemberQueryInterval: number;
   robustness: number;
-}
-
-/** Problems with a settings object, each `key: reason`; empty when it is usable. */
-export function igmpTimerProblems(settings: IgmpTimerSettings): string[] {
-  const problems: string[] = [];
-  const range = (key: keyof typeof IGMP_LIMITS, value: number, max: number) => {
-    const min = IGMP_LIMITS[key].min;
-    if (!Number.isFinite(value) || value < min || value > max) problems.push(`${key}: must be between ${min} and ${max}, got ${value}`);
-  };
-  const v2 = settings.version === 2;
-  range('queryInterval', settings.queryInterval, IGMP_LIMITS.queryInterval.max);
-  const qriMax = v2 ? IGMP_LIMITS.queryResponseInterval.maxVersion2 : IGMP_LIMITS.queryResponseInterval.max;
-  range('queryResponseInterval', settings.queryResponseInterval, qriMax);
-  const lmqiMax = v2 ? IGMP_LIMITS.lastMemberQueryInterval.maxVersion2 : IGMP_LIMITS.lastMemberQueryInterval.max;
-  range('lastMemberQueryInterval', settings.lastMemberQueryInterval, lmqiMax);
-  if (
-    !Number.isInteger(settings.robustness) ||
-    settings.robustness < IGMP_LIMITS.robustness.min ||
-    settings.robustness > IGMP_LIMITS.robustness.max
-  )
-    problems.push(
-      `robustness: must be an integer between ${IGMP_LIMITS.robustness.min} and ${IGMP_LIMITS.robustness.max}, got ${settings.robustness}`,
-    );
-  if (settings.queryResponseInterval >= settings.queryInterval)
-    problems.push(
-      `queryResponseInterval: must be less than queryInterval (${settings.queryInterval}), got ${settings.queryResponseInterval}`,
-    );
-  return problems;
 }
 
 /** The engine's configuration, in milliseconds. */
