@@ -24,12 +24,50 @@ export interface OutputSpec {
   ttl?: Ttl;
   /** Source address for the relayed packets; the kernel picks the interface's address when absent. */
   source?: string;
+  /**
+   * Forward only while this output's group has a listener on its interface (IGMP; multicast
+   * outputs on an IGMP interface only).
+   */
+  onlyWithListeners?: boolean;
+}
+
+/** What a rule's input is: UDP (the default) or ESP (IP protocol 50, forwarded as a router). */
+export type InputProtocol = 'udp' | 'esp';
+export const INPUT_PROTOCOLS: readonly InputProtocol[] = ['udp', 'esp'];
+
+export interface RuleInput {
+  interface: string;
+  group: string;
+  /** UDP destination port; 0 = any port (an output with port 0 then keeps each packet's port). ESP: 0. */
+  port: number;
+  /** Only packets from this unicast source (an (S,G) rule, preferred over the group's (*,G) rules). */
+  source?: string;
+  /** 'esp': IP protocol 50 to the group; every output's group is the input group and is routed. */
+  protocol?: InputProtocol;
 }
 
 export interface RuleSpec {
   name?: string;
-  input: { interface: string; group: string; port: number };
+  input: RuleInput;
   outputs: OutputSpec[];
+}
+
+/**
+ * The input match that identifies a rule (its id hashes this, and no two rules may share it):
+ * interface, group and port as before sources and protocols existed, so those rules keep their ids.
+ */
+export function ruleMatchKey(input: RuleInput): string {
+  const { interface: iface, group, port, source, protocol } = input;
+  const base = `${iface}|${group}|${port}`;
+  if (source === undefined && (protocol === undefined || protocol === 'udp')) return base;
+  return `${base}|${source ?? '*'}|${protocol ?? 'udp'}`;
+}
+
+/** A rule's input as people read it: `eth0 10.1.1.1->239.1.1.1:5001`, `:any`, `esp`. */
+export function describeRuleInput(input: RuleInput): string {
+  const from = input.source === undefined ? '' : `${input.source}->`;
+  const what = input.protocol === 'esp' ? ' esp' : `:${input.port === 0 ? 'any' : input.port}`;
+  return `${input.interface} ${from}${input.group}${what}`;
 }
 
 export interface Config {

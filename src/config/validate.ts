@@ -11,6 +11,8 @@ import {
   LIMITS,
   EGRESS_MODES,
   type EgressMode,
+  INPUT_PROTOCOLS,
+  type InputProtocol,
   LOG_FORMATS,
   LOG_LEVELS,
   OTLP_PROTOCOLS,
@@ -23,8 +25,11 @@ import {
   type LogFormat,
   type LogLevel,
   type OutputSpec,
+  type RuleInput,
   type RuleSpec,
   type Ttl,
+  describeRuleInput,
+  ruleMatchKey,
 } from './types';
 import { McrError } from '../lib/errors';
 
@@ -68,8 +73,8 @@ const TELEMETRY_KEYS = [
   'ruleMetricsLimit',
 ];
 const RULE_KEYS = ['name', 'input', 'outputs'];
-const INPUT_KEYS = ['interface', 'group', 'port'];
-const OUTPUT_KEYS = ['group', 'port', 'interface', 'ttl', 'source'];
+const INPUT_KEYS = ['interface', 'group', 'port', 'source', 'protocol'];
+const OUTPUT_KEYS = ['group', 'port', 'interface', 'ttl', 'source', 'onlyWithListeners'];
 const RULE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Linux IFNAMSIZ is 16 including the terminating NUL. */
 const MAX_INTERFACE_NAME_BYTES = 15;
@@ -126,7 +131,8 @@ export function parseOutputShorthand(text: string): OutputSpec[] {
     }
     const [groupText, portText, ifaceText] = parts as [string, string, string];
     const group = checkAddress(groupText, `${label} group`, problems);
-    const port = checkPort(/^[0-9]+$/.test(portText) ? Number(portText) : portText, `${label} port`, problems);
+    // Port 0 (keep each packet's port) is checked against the input by validateRuleSpec.
+    const port = checkPort(/^[0-9]+$/.test(portText) ? Number(portText) : portText, `${label} port`, problems, 0);
     const iface = checkInterfaceName(ifaceText, `${label} interface`, problems);
     if (group !== undefined && port !== undefined && iface !== undefined) {
       outputs.push({ group, port, interface: iface });
@@ -206,7 +212,28 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
   };
   if (cpus !== undefined) config.cpus = cpus;
   if (igmp !== undefined) config.igmp = igmp;
-  return config;
+  problems.push(...listenerGateProblems(rules, igmp));
+  return problems.length > 0 ? undefined : config;
+}
+
+/**
+ * Outputs with onlyWithListeners need IGMP on their interface: without it nobody would ever be
+ * seen listening and the output would never send. Each problem names the output's key path.
+ */
+export function listenerGateProblems(rules: readonly RuleSpec[], igmp: IgmpConfig | undefined, path = 'rules'): string[] {
+  const problems: string[] = [];
+  rules.forEach((rule, i) => {
+    rule.outputs.forEach((o, j) => {
+      if (o.onlyWithListeners !== true || igmp?.interfaces.includes(o.interface)) return;
+      const where = rules.length === 1 && path !== 'rules' ? `${path}.outputs[${j}]` : `${path}[${i}].outputs[${j}]`;
+      problems.push(
+        igmp === undefined
+          ? `${where}.onlyWithListeners: needs IGMP on ${o.interface} (an igmp section with ${o.interface} in igmp.interfaces)`
+          : `${where}.onlyWithListeners: ${o.interface} is not in igmp.interfaces (${igmp.interfaces.join(', ')}), so no listener would ever be seen there`,
+      );
+    });
+  });
+  return problems;
 }
 
 function checkIgmp(value: unknown, problems: Problems): IgmpConfig | undefined {
@@ -423,11 +450,11 @@ function checkRules(value: unknown, defaultTtl: Ttl, problems: Problems): RuleSp
         nameOwner.set(rule.name, index);
       }
     }
-    const { interface: iface, group, port } = rule.input;
-    const inputKey = `${iface}|${group}|${port}`;
+    // The rule id's match key: interface, group, port, and source and protocol where given.
+    const inputKey = ruleMatchKey(rule.input);
     const first = inputOwner.get(inputKey);
     if (first !== undefined) {
-      problems.push(`${path}.input: same interface, group and port as rules[${first}] (${iface} ${group}:${port})`);
+      problems.push(`${path}.input: same input match as rules[${first}] (${describeRuleInput(rule.input)})`);
     } else {
       inputOwner.set(inputKey, index);
     }
@@ -451,10 +478,16 @@ function checkRule(value: unknown, path: string, defaultTtl: Ttl, problems: Prob
   }
 
   const input = required(value, path, 'input', 'an object with interface, group and port', problems, (v, p) => checkInput(v, p, problems));
-  // Compare outputs with the input interface even when another input field is bad.
-  const inputInterface = isPlainObject(value.input) ? value.input.interface : undefined;
+  // Compare outputs with the input even when another input field is bad.
+  const raw = isPlainObject(value.input) ? value.input : {};
+  const context: OutputContext = {
+    interface: typeof raw.interface === 'string' ? raw.interface : undefined,
+    group: typeof raw.group === 'string' ? raw.group : undefined,
+    anyPort: raw.port === 0 || raw.protocol === 'esp',
+    esp: raw.protocol === 'esp',
+  };
   const outputs = required(value, path, 'outputs', 'a non-empty array of outputs', problems, (v, p) =>
-    checkOutputs(v, p, typeof inputInterface === 'string' ? inputInterface : undefined, defaultTtl, problems),
+    checkOutputs(v, p, context, defaultTtl, problems),
   );
 
   if (problems.length > before || input === undefined || outputs === undefined) return undefined;
@@ -463,26 +496,47 @@ function checkRule(value: unknown, path: string, defaultTtl: Ttl, problems: Prob
   return rule;
 }
 
-function checkInput(value: unknown, path: string, problems: Problems): RuleSpec['input'] | undefined {
+/** What an output is checked against: its rule's input, as far as it is readable. */
+interface OutputContext {
+  interface: string | undefined;
+  group: string | undefined;
+  /** the input's port is 0 (any), or it is ESP: an output may have port 0 */
+  anyPort: boolean;
+  esp: boolean;
+}
+
+function checkInput(value: unknown, path: string, problems: Problems): RuleInput | undefined {
   if (!isPlainObject(value)) {
     problems.push(`${path}: expected an object with interface, group and port, got ${describe(value)}`);
     return undefined;
   }
+  const before = problems.length;
   checkKeys(value, path, INPUT_KEYS, problems);
   const iface = required(value, path, 'interface', 'an interface name', problems, (v, p) => checkInterfaceName(v, p, problems));
   const group = required(value, path, 'group', 'an IPv4 address', problems, (v, p) => checkAddress(v, p, problems));
-  const port = required(value, path, 'port', 'an integer from 1 to 65535', problems, (v, p) => checkPort(v, p, problems));
-  if (iface === undefined || group === undefined || port === undefined) return undefined;
-  return { interface: iface, group, port };
+  let protocol: InputProtocol | undefined;
+  if (Object.hasOwn(value, 'protocol')) protocol = checkEnum(value.protocol, joinPath(path, 'protocol'), INPUT_PROTOCOLS, problems);
+  let port: number | undefined;
+  if (protocol === 'esp') {
+    // ESP has no ports: absent or 0.
+    port = 0;
+    if (Object.hasOwn(value, 'port') && value.port !== 0)
+      problems.push(`${joinPath(path, 'port')}: expected 0 or no port with protocol "esp" (ESP has no ports), got ${describe(value.port)}`);
+    if (group !== undefined && !isMulticast(group))
+      problems.push(`${joinPath(path, 'group')}: expected a multicast group with protocol "esp", got ${describe(group)}`);
+  } else {
+    port = required(value, path, 'port', 'an integer from 0 (any port) to 65535', problems, (v, p) => checkPort(v, p, problems, 0));
+  }
+  let source: string | undefined;
+  if (Object.hasOwn(value, 'source')) source = checkSourceAddress(value.source, joinPath(path, 'source'), problems);
+  if (problems.length > before || iface === undefined || group === undefined || port === undefined) return undefined;
+  const input: RuleInput = { interface: iface, group, port };
+  if (source !== undefined) input.source = source;
+  if (protocol !== undefined) input.protocol = protocol;
+  return input;
 }
 
-function checkOutputs(
-  value: unknown,
-  path: string,
-  inputInterface: string | undefined,
-  defaultTtl: Ttl,
-  problems: Problems,
-): OutputSpec[] | undefined {
+function checkOutputs(value: unknown, path: string, context: OutputContext, defaultTtl: Ttl, problems: Problems): OutputSpec[] | undefined {
   if (!Array.isArray(value) || value.length === 0) {
     problems.push(`${path}: expected a non-empty array of outputs, got ${describe(value)}`);
     return undefined;
@@ -496,7 +550,7 @@ function checkOutputs(
   let complete = true;
   value.forEach((entry, index) => {
     const itemPath = `${path}[${index}]`;
-    const output = checkOutput(entry, itemPath, inputInterface, defaultTtl, problems);
+    const output = checkOutput(entry, itemPath, context, defaultTtl, problems);
     if (output === undefined) {
       complete = false;
       return;
@@ -516,13 +570,7 @@ function checkOutputs(
   return complete ? outputs : undefined;
 }
 
-function checkOutput(
-  value: unknown,
-  path: string,
-  inputInterface: string | undefined,
-  defaultTtl: Ttl,
-  problems: Problems,
-): OutputSpec | undefined {
+function checkOutput(value: unknown, path: string, context: OutputContext, defaultTtl: Ttl, problems: Problems): OutputSpec | undefined {
   if (!isPlainObject(value)) {
     problems.push(`${path}: expected an object with group, port and interface, got ${describe(value)}`);
     return undefined;
@@ -530,9 +578,23 @@ function checkOutput(
   const before = problems.length;
   checkKeys(value, path, OUTPUT_KEYS, problems);
   const group = required(value, path, 'group', 'an IPv4 address', problems, (v, p) => checkAddress(v, p, problems));
-  const port = required(value, path, 'port', 'an integer from 1 to 65535', problems, (v, p) => checkPort(v, p, problems));
+  // ESP outputs are routed (the packet leaves as it came): no port of their own, absent or 0.
+  const port =
+    context.esp && !Object.hasOwn(value, 'port')
+      ? 0
+      : required(value, path, 'port', 'an integer from 1 to 65535', problems, (v, p) => checkPort(v, p, problems, 0));
+  if (port === 0 && !context.anyPort)
+    problems.push(`${path}.port: 0 keeps each packet's port, which needs an input with port 0 (any port); expected 1 to 65535`);
+  if (context.esp) {
+    if (port !== undefined && port !== 0)
+      problems.push(`${path}.port: expected 0 or no port on an ESP rule's output (it is routed: the packet keeps its own), got ${port}`);
+    if (group !== undefined && context.group !== undefined && group !== context.group)
+      problems.push(
+        `${path}.group: an ESP rule's outputs keep the input group ${context.group} (an ESP group SA is keyed by it), got ${describe(group)}`,
+      );
+  }
   const iface = required(value, path, 'interface', 'an interface name', problems, (v, p) => checkInterfaceName(v, p, problems));
-  if (iface !== undefined && iface === inputInterface) {
+  if (iface !== undefined && iface === context.interface) {
     problems.push(
       `${path}.interface: ${JSON.stringify(iface)} is also this rule's input interface (the relay would feed its own output back)`,
     );
@@ -540,12 +602,19 @@ function checkOutput(
   const ttl = optional<Ttl>(value, 'ttl', defaultTtl, (v, p) => checkTtl(v, p, problems), path);
   let source: string | undefined;
   if (Object.hasOwn(value, 'source')) source = checkSourceAddress(value.source, `${path}.source`, problems);
+  let onlyWithListeners: boolean | undefined;
+  if (Object.hasOwn(value, 'onlyWithListeners')) {
+    onlyWithListeners = checkBoolean(value.onlyWithListeners, `${path}.onlyWithListeners`, problems);
+    if (onlyWithListeners === true && group !== undefined && !isMulticast(group))
+      problems.push(`${path}.onlyWithListeners: listeners join groups: only on a multicast output, not ${describe(group)}`);
+  }
 
   if (problems.length > before || group === undefined || port === undefined || iface === undefined || ttl === undefined) {
     return undefined;
   }
   const output: OutputSpec = { group, port, interface: iface, ttl };
   if (source !== undefined) output.source = source;
+  if (onlyWithListeners !== undefined) output.onlyWithListeners = onlyWithListeners;
   return output;
 }
 
@@ -573,8 +642,9 @@ function checkBoolean(value: unknown, path: string, problems: Problems): boolean
   return undefined;
 }
 
-function checkPort(value: unknown, path: string, problems: Problems): number | undefined {
-  return checkInteger(value, path, 1, 65535, problems);
+/** min 0 where port 0 means "any" (an input) or "the packet's own" (an output). */
+function checkPort(value: unknown, path: string, problems: Problems, min = 1): number | undefined {
+  return checkInteger(value, path, min, 65535, problems);
 }
 
 function checkEnum<T extends string>(value: unknown, path: string, allowed: readonly T[], problems: Problems): T | undefined {

@@ -118,7 +118,7 @@ describe('one problem per rule, exact message', () => {
     [
       'unknown top-level key',
       { worker: 2 },
-      'worker: unknown key (expected one of workers, cpus, realtimePriority, spanSampleEvery, busyPoll, egress, wakeupHoldoffUs, xdp, ttl, logLevel, logFormat, ringMiB, telemetry, rules)',
+      'worker: unknown key (expected one of workers, cpus, realtimePriority, spanSampleEvery, busyPoll, egress, wakeupHoldoffUs, xdp, ttl, logLevel, logFormat, ringMiB, telemetry, igmp, rules)',
     ],
     ['spanSampleEvery negative', { spanSampleEvery: -1 }, 'spanSampleEvery: expected an integer from 0 to 1048576, got -1'],
     ['busyPoll not a boolean', { busyPoll: 'yes' }, 'busyPoll: expected true or false, got "yes"'],
@@ -193,12 +193,12 @@ describe('one problem per rule, exact message', () => {
           { ...withInput({}), input: { interface: 'eth0', group: '239.1.1.3', port: 1, grp: 'x' } },
         ],
       },
-      'rules[2].input.grp: unknown key (expected one of interface, group, port)',
+      'rules[2].input.grp: unknown key (expected one of interface, group, port, source, protocol)',
     ],
     [
       'unknown output key',
       { rules: [rule({ outputs: [output({ tll: 3 })] })] },
-      'rules[0].outputs[0].tll: unknown key (expected one of group, port, interface, ttl, source)',
+      'rules[0].outputs[0].tll: unknown key (expected one of group, port, interface, ttl, source, onlyWithListeners)',
     ],
     [
       'bad rule name',
@@ -215,7 +215,7 @@ describe('one problem per rule, exact message', () => {
     [
       'missing input port',
       { rules: [rule({ input: { interface: 'eth0', group: '239.1.1.1' } })] },
-      'rules[0].input.port: missing (expected an integer from 1 to 65535)',
+      'rules[0].input.port: missing (expected an integer from 0 (any port) to 65535)',
     ],
     [
       'input not an object',
@@ -278,8 +278,82 @@ describe('one problem per rule, exact message', () => {
       { rules: [withInput({ group: 4026597633 })] },
       'rules[0].input.group: expected an IPv4 address, got 4026597633',
     ],
-    ['port 0', { rules: [withInput({ port: 0 })] }, 'rules[0].input.port: expected an integer from 1 to 65535, got 0'],
-    ['port 65536', { rules: [withInput({ port: 65536 })] }, 'rules[0].input.port: expected an integer from 1 to 65535, got 65536'],
+    ['port -1', { rules: [withInput({ port: -1 })] }, 'rules[0].input.port: expected an integer from 0 to 65535, got -1'],
+    ['port 65536', { rules: [withInput({ port: 65536 })] }, 'rules[0].input.port: expected an integer from 0 to 65535, got 65536'],
+    [
+      'output port 0 on an input with a port',
+      { rules: [rule({ outputs: [output({ port: 0 })] })] },
+      "rules[0].outputs[0].port: 0 keeps each packet's port, which needs an input with port 0 (any port); expected 1 to 65535",
+    ],
+    [
+      'input source multicast',
+      { rules: [withInput({ source: '239.9.9.9' })] },
+      'rules[0].input.source: expected a unicast IPv4 address, got "239.9.9.9"',
+    ],
+    ['input source not an address', { rules: [withInput({ source: 'a' })] }, 'rules[0].input.source: expected an IPv4 address, got "a"'],
+    ['input protocol', { rules: [withInput({ protocol: 'tcp' })] }, 'rules[0].input.protocol: expected one of udp, esp, got "tcp"'],
+    [
+      'esp with a port',
+      {
+        rules: [
+          rule({
+            input: { interface: 'eth0', group: '239.1.1.1', port: 5001, protocol: 'esp' },
+            outputs: [output({ group: '239.1.1.1', port: 0 })],
+          }),
+        ],
+      },
+      'rules[0].input.port: expected 0 or no port with protocol "esp" (ESP has no ports), got 5001',
+    ],
+    [
+      'esp to a unicast group',
+      {
+        rules: [
+          rule({ input: { interface: 'eth0', group: '10.1.1.1', protocol: 'esp' }, outputs: [output({ group: '10.1.1.1', port: 0 })] }),
+        ],
+      },
+      'rules[0].input.group: expected a multicast group with protocol "esp", got "10.1.1.1"',
+    ],
+    [
+      'esp output to another group',
+      {
+        rules: [
+          rule({ input: { interface: 'eth0', group: '239.1.1.1', protocol: 'esp' }, outputs: [{ group: '239.2.2.2', interface: 'eth1' }] }),
+        ],
+      },
+      'rules[0].outputs[0].group: an ESP rule\'s outputs keep the input group 239.1.1.1 (an ESP group SA is keyed by it), got "239.2.2.2"',
+    ],
+    [
+      'esp output with a port',
+      {
+        rules: [
+          rule({
+            input: { interface: 'eth0', group: '239.1.1.1', protocol: 'esp' },
+            outputs: [output({ group: '239.1.1.1', port: 6000 })],
+          }),
+        ],
+      },
+      "rules[0].outputs[0].port: expected 0 or no port on an ESP rule's output (it is routed: the packet keeps its own), got 6000",
+    ],
+    [
+      'onlyWithListeners not a boolean',
+      { rules: [rule({ outputs: [output({ onlyWithListeners: 'yes' })] })] },
+      'rules[0].outputs[0].onlyWithListeners: expected true or false, got "yes"',
+    ],
+    [
+      'onlyWithListeners on a unicast output',
+      { rules: [rule({ outputs: [output({ group: '10.0.0.9', onlyWithListeners: true })] })] },
+      'rules[0].outputs[0].onlyWithListeners: listeners join groups: only on a multicast output, not "10.0.0.9"',
+    ],
+    [
+      'duplicate (S,G) rule',
+      { rules: [withInput({ source: '10.0.0.1' }), withInput({ source: '10.0.0.1', protocol: 'udp' })] },
+      'rules[1].input: same input match as rules[0] (eth0 10.0.0.1->239.1.1.1:5001)',
+    ],
+    [
+      'explicit udp is the same rule as none',
+      { rules: [withInput({}), withInput({ protocol: 'udp' })] },
+      'rules[1].input: same input match as rules[0] (eth0 239.1.1.1:5001)',
+    ],
     [
       'outputs missing',
       { rules: [{ input: { interface: 'eth0', group: '239.1.1.1', port: 5001 } }] },
@@ -309,7 +383,7 @@ describe('one problem per rule, exact message', () => {
     [
       'output port',
       { rules: [rule({ outputs: [output({ port: 70000 })] })] },
-      'rules[0].outputs[0].port: expected an integer from 1 to 65535, got 70000',
+      'rules[0].outputs[0].port: expected an integer from 0 to 65535, got 70000',
     ],
     [
       'output interface missing',
@@ -344,7 +418,7 @@ describe('one problem per rule, exact message', () => {
     [
       'duplicate rule input',
       { rules: [rule(), withInput({ port: 5009 }), rule({ outputs: [output({ interface: 'eth3' })] })] },
-      'rules[2].input: same interface, group and port as rules[0] (eth0 239.1.1.1:5001)',
+      'rules[2].input: same input match as rules[0] (eth0 239.1.1.1:5001)',
     ],
     [
       'duplicate output',
@@ -381,13 +455,13 @@ describe('errors', () => {
     const config = {
       workers: 0,
       logLevel: 'loud',
-      rules: [withInput({ group: '239.1', port: 0 }), rule({ outputs: [output({ interface: 'eth0', ttl: 0 })] })],
+      rules: [withInput({ group: '239.1', port: -1 }), rule({ outputs: [output({ interface: 'eth0', ttl: 0 })] })],
     };
     assert.deepEqual(problemsOf(config), [
       'workers: expected an integer from 1 to 32, got 0',
       'logLevel: expected one of error, warn, info, debug, trace, got "loud"',
       'rules[0].input.group: expected an IPv4 address, got "239.1"',
-      'rules[0].input.port: expected an integer from 1 to 65535, got 0',
+      'rules[0].input.port: expected an integer from 0 to 65535, got -1',
       `rules[1].outputs[0].interface: "eth0" is also this rule's input interface (the relay would feed its own output back)`,
       'rules[1].outputs[0].ttl: expected an integer from 1 to 255 or "decrement", got 0',
     ]);
@@ -445,7 +519,7 @@ describe('validateRuleSpec', () => {
   test('default path and ttl', () => {
     assert.equal(validateRuleSpec(rule()).outputs[0]?.ttl, 16);
     assert.throws(() => validateRuleSpec(withInput({ port: 'x' })), {
-      message: 'rule.input.port: expected an integer from 1 to 65535, got "x"',
+      message: 'rule.input.port: expected an integer from 0 to 65535, got "x"',
     });
   });
 
@@ -455,6 +529,48 @@ describe('validateRuleSpec', () => {
       input: { interface: 'eth0', group: '239.1.1.1', port: 5001 },
       outputs: [{ group: '239.2.2.2', port: 5002, interface: 'eth1', ttl: 16 }],
     });
+  });
+});
+
+describe('richer inputs: (S,G), any port, ESP, onlyWithListeners', () => {
+  test('an (S,G) any-port rule with a port-keeping output is accepted as written', () => {
+    const spec = validateRuleSpec(
+      rule({
+        input: { interface: 'eth0', group: '239.1.1.1', port: 0, source: '10.0.0.1' },
+        outputs: [output({ port: 0, onlyWithListeners: true }), output({ port: 7000 })],
+      }),
+    );
+    assert.deepEqual(spec.input, { interface: 'eth0', group: '239.1.1.1', port: 0, source: '10.0.0.1' });
+    assert.deepEqual(
+      spec.outputs.map((o) => [o.port, o.onlyWithListeners]),
+      [
+        [0, true],
+        [7000, undefined],
+      ],
+    );
+  });
+
+  test('ESP: port absent becomes 0, outputs keep the group and need no port', () => {
+    const spec = validateRuleSpec(
+      rule({ input: { interface: 'eth0', group: '239.1.1.1', protocol: 'esp' }, outputs: [{ group: '239.1.1.1', interface: 'eth1' }] }),
+    );
+    assert.deepEqual(spec.input, { interface: 'eth0', group: '239.1.1.1', port: 0, protocol: 'esp' });
+    assert.equal(spec.outputs[0]?.port, 0);
+  });
+
+  test('(S,G), (*,G) and ESP rules of one group and port are different rules', () => {
+    const config = parseConfigText(
+      JSON.stringify({
+        rules: [
+          withInput({}),
+          withInput({ source: '10.0.0.1' }),
+          withInput({ source: '10.0.0.2' }),
+          withInput({ port: 0 }),
+          rule({ input: { interface: 'eth0', group: '239.1.1.1', protocol: 'esp' }, outputs: [output({ group: '239.1.1.1', port: 0 })] }),
+        ],
+      }),
+    );
+    assert.equal(new Set(config.rules.map((r) => ruleId(r))).size, 5);
   });
 });
 
@@ -471,8 +587,8 @@ describe('parseOutputShorthand', () => {
     ['239.2.2.2:5002', ['output "239.2.2.2:5002": expected GROUP:PORT:INTERFACE']],
     ['239.2.2.2:5002:eth1:x', ['output "239.2.2.2:5002:eth1:x": expected GROUP:PORT:INTERFACE']],
     ['239.2:5002:eth1', ['output "239.2:5002:eth1" group: expected an IPv4 address, got "239.2"']],
-    ['239.2.2.2:http:eth1', ['output "239.2.2.2:http:eth1" port: expected an integer from 1 to 65535, got "http"']],
-    ['239.2.2.2:0:eth1', ['output "239.2.2.2:0:eth1" port: expected an integer from 1 to 65535, got 0']],
+    ['239.2.2.2:http:eth1', ['output "239.2.2.2:http:eth1" port: expected an integer from 0 to 65535, got "http"']],
+    ['239.2.2.2:65536:eth1', ['output "239.2.2.2:65536:eth1" port: expected an integer from 0 to 65535, got 65536']],
     [
       '239.2.2.2:5002:eth1,,1.2.3.4:1:',
       [
@@ -498,6 +614,22 @@ describe('ruleId and IPv4 helpers', () => {
     assert.equal(id, '112369aab3d3');
     assert.equal(ruleId(validateRuleSpec(rule({ name: 'x', outputs: [output({ port: 9 })] }))), id);
     assert.notEqual(ruleId(validateRuleSpec(withInput({ port: 5002 }))), id);
+    // protocol "udp" written out is the same rule, with the same id, as none.
+    assert.equal(ruleId(validateRuleSpec(withInput({ protocol: 'udp' }))), id);
+  });
+
+  test('ruleId with a source or ESP hashes interface|group|port|source|protocol', () => {
+    // printf '%s' 'eth0|239.1.1.1|5001|10.0.0.1|udp' | sha256sum | cut -c1-12
+    assert.equal(ruleId(validateRuleSpec(withInput({ source: '10.0.0.1' }))), 'b4e34e2e337b');
+    // printf '%s' 'eth0|239.1.1.1|0|*|esp' | sha256sum | cut -c1-12
+    assert.equal(
+      ruleId(
+        validateRuleSpec(
+          rule({ input: { interface: 'eth0', group: '239.1.1.1', protocol: 'esp' }, outputs: [output({ group: '239.1.1.1', port: 0 })] }),
+        ),
+      ),
+      'cc91d195ce21',
+    );
   });
 
   test('isIPv4 / isMulticast', () => {

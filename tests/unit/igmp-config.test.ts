@@ -65,3 +65,22 @@ describe('igmp config', () => {
     ]);
   });
 });
+
+describe('onlyWithListeners needs IGMP on its interface', () => {
+  const rule = (iface: string) =>
+    `{ input: { interface: "in", group: "239.1.1.1", port: 5000 }, outputs: [{ interface: "${iface}", group: "239.2.2.2", port: 6000, onlyWithListeners: true }] }`;
+
+  test('accepted on an IGMP interface', () => {
+    const config = parseConfigText(`{ igmp: { interfaces: ["d1"] }, rules: [${rule('d1')}] }`);
+    assert.equal(config.rules[0]?.outputs[0]?.onlyWithListeners, true);
+  });
+
+  test('refused without IGMP, and on an interface IGMP does not run on', () => {
+    assert.deepEqual(problems(`{ rules: [${rule('d1')}] }`), [
+      'rules[0].outputs[0].onlyWithListeners: needs IGMP on d1 (an igmp section with d1 in igmp.interfaces)',
+    ]);
+    assert.deepEqual(problems(`{ igmp: { interfaces: ["d2"] }, rules: [${rule('d1')}] }`), [
+      'rules[0].outputs[0].onlyWithListeners: d1 is not in igmp.interfaces (d2), so no listener would ever be seen there',
+    ]);
+  });
+});

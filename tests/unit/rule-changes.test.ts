@@ -258,7 +258,7 @@ describe('reload', () => {
     await assert.rejects(changes.reload(), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       assert.equal(err.code, 'EINVAL');
-      assert.deepEqual(err.problems, ['rules[1].outputs[0].port: expected an integer from 1 to 65535, got 70000']);
+      assert.deepEqual(err.problems, ['rules[1].outputs[0].port: expected an integer from 0 to 65535, got 70000']);
       return true;
     });
     assert.equal(dataPlane.sets.length, 0);
