@@ -5,12 +5,12 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, Option } from 'commander';
-import { LIMITS, LOG_LEVELS, type LogLevel, type OutputSpec, type RuleSpec, type Ttl } from '../config/types';
+import { type InputProtocol, LIMITS, LOG_LEVELS, type LogLevel, type OutputSpec, type RuleSpec, type Ttl } from '../config/types';
 import { ConfigError, loadConfigFile, parseOutputShorthand, validateRuleSpec } from '../config/validate';
 import { ControlClient, type RequestArgs } from '../control/client';
 import { defaultControlSocket, type Method, type Methods, type RuleSelector, type Stats, type VersionResult } from '../control/protocol';
 import { packageVersion } from '../lib/version';
-import { renderPing, renderRules, renderStats, renderTrace, renderWorkers } from './render';
+import { renderEvent, renderIgmpGroups, renderMroute, renderPing, renderRules, renderStats, renderTrace, renderWorkers } from './render';
 import { McrError } from '../lib/errors';
 
 /** The user typed something mcrctl cannot accept (exit 2). */
@@ -46,7 +46,12 @@ function buildProgram(): Command {
     .description('add a forwarding rule')
     .requiredOption('--input-interface <name>', 'interface the input stream arrives on')
     .requiredOption('--input-group <address>', 'group (or unicast address) the input stream is sent to')
-    .requiredOption('--input-port <port>', 'UDP destination port of the input stream')
+    .option('--input-port <port>', 'UDP destination port of the input stream, 0 = any port (none with --input-protocol esp)')
+    .option('--input-source <address>', 'only packets from this source address (an (S,G) rule)')
+    .option(
+      '--input-protocol <protocol>',
+      'udp (default) or esp: IP protocol 50, no port, outputs keep the input group and are forwarded as a router',
+    )
     .requiredOption('--outputs <list>', 'GROUP:PORT:INTERFACE[,GROUP:PORT:INTERFACE...] (repeatable)', collect)
     .option('--name <name>', 'a name for the rule')
     .option(
@@ -54,6 +59,7 @@ function buildProgram(): Command {
       'TTL for the outputs given here: 1-255, or "decrement" (the received TTL minus one) (default: the daemon\'s configured ttl)',
     )
     .option('--source <address>', 'source address for the outputs given here')
+    .option('--only-with-listeners', 'the outputs given here forward only while their group has a listener (IGMP)')
     .action(async (opts: AddOptions) => {
       const spec = ruleSpecFromOptions(opts);
       const result = await call(globals(), 'add', spec);
@@ -109,6 +115,24 @@ function buildProgram(): Command {
     .action(async () => {
       const result = await call(globals(), 'workers');
       print(globals(), result, () => renderWorkers(result));
+    });
+
+  program
+    .command('mroute')
+    .description('show every route the data plane uses, static and learned, with its packets')
+    .action(async () => {
+      const result = await call(globals(), 'mroute');
+      print(globals(), result, () => renderMroute(result));
+    });
+
+  program
+    .command('igmp')
+    .description('IGMP state')
+    .command('groups')
+    .description('show the querier of each IGMP interface and its groups with listeners')
+    .action(async () => {
+      const result = await call(globals(), 'igmp.groups');
+      print(globals(), result, () => renderIgmpGroups(result));
     });
 
   program
@@ -185,6 +209,14 @@ function buildProgram(): Command {
     });
 
   program
+    .command('events')
+    .description("print the daemon's events as they happen (routes, interfaces, data plane) until Ctrl-C")
+    .option('--queue <n>', 'events mcrd keeps for this client while it cannot keep up (default 1000)', (v) =>
+      parseWhole(v, '--queue', 1, 10_000),
+    )
+    .action((opts: { queue?: number }) => followEvents(globals(), opts.queue));
+
+  program
     .command('ping')
     .description('check that mcrd answers')
     .action(async () => {
@@ -218,11 +250,14 @@ function buildProgram(): Command {
 interface AddOptions {
   inputInterface: string;
   inputGroup: string;
-  inputPort: string;
+  inputPort?: string;
+  inputSource?: string;
+  inputProtocol?: string;
   outputs: string[];
   name?: string;
   ttl?: string;
   source?: string;
+  onlyWithListeners?: boolean;
 }
 
 /**
@@ -240,11 +275,16 @@ function ruleSpecFromOptions(opts: AddOptions): RuleSpec {
   for (const output of outputs) {
     if (opts.ttl !== undefined) output.ttl = integerOrText(opts.ttl) as Ttl;
     if (opts.source !== undefined) output.source = opts.source;
+    if (opts.onlyWithListeners === true) output.onlyWithListeners = true;
   }
+  if (opts.inputPort === undefined && opts.inputProtocol !== 'esp')
+    throw new UsageError('--input-port: missing (a UDP port, or 0 for any port)');
   const spec: RuleSpec = {
-    input: { interface: opts.inputInterface, group: opts.inputGroup, port: integerOrText(opts.inputPort) as number },
+    input: { interface: opts.inputInterface, group: opts.inputGroup, port: integerOrText(opts.inputPort ?? '0') as number },
     outputs,
   };
+  if (opts.inputSource !== undefined) spec.input.source = opts.inputSource;
+  if (opts.inputProtocol !== undefined) spec.input.protocol = opts.inputProtocol as InputProtocol;
   if (opts.name !== undefined) spec.name = opts.name;
   try {
     validateRuleSpec(structuredClone(spec));
@@ -261,6 +301,9 @@ function toOptionNames(problem: string): string {
     .replace(/^rule\.input\.interface:/, '--input-interface:')
     .replace(/^rule\.input\.group:/, '--input-group:')
     .replace(/^rule\.input\.port:/, '--input-port:')
+    .replace(/^rule\.input\.source:/, '--input-source:')
+    .replace(/^rule\.input\.protocol:/, '--input-protocol:')
+    .replace(/^rule\.outputs\[\d+\]\.onlyWithListeners:/, '--only-with-listeners:')
     .replace(/^rule\.name:/, '--name:')
     .replace(/^rule\.outputs\[\d+\]\.ttl:/, '--ttl:')
     .replace(/^rule\.outputs\[\d+\]\.source:/, '--source:')
@@ -314,6 +357,43 @@ async function watchStats(globals: GlobalOptions, intervalSeconds: number): Prom
         break; // Ctrl-C during the pause: a normal way to stop watching
       }
     }
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
+    client.close();
+  }
+}
+
+/**
+ * `mcrctl events`: one line per event (--json: each event's JSON exactly as mcrd sent it) until
+ * Ctrl-C (exit 0) or mcrd ends the stream (exit 1). A slow stdout pauses reading: mcrd then
+ * drops the oldest events for us and says how many, instead of either side growing without bound.
+ */
+async function followEvents(globals: GlobalOptions, queue: number | undefined): Promise<void> {
+  const client = new ControlClient(globals.socket);
+  let interrupted = false;
+  let paused = false;
+  const onInterrupt = (): void => {
+    interrupted = true;
+    client.close();
+  };
+  process.once('SIGINT', onInterrupt);
+  process.once('SIGTERM', onInterrupt);
+  try {
+    const { ended } = await client.subscribe('events', queue === undefined ? undefined : { queue }, (event, line) => {
+      if (!process.stdout.write(`${globals.json ? line : renderEvent(event)}\n`) && !paused) {
+        paused = true;
+        client.pause();
+        process.stdout.once('drain', () => {
+          paused = false;
+          client.resume();
+        });
+      }
+    });
+    const failure = await ended;
+    if (failure && !interrupted) throw failure;
+  } catch (err) {
+    if (!interrupted) throw err;
   } finally {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);

@@ -2,7 +2,17 @@
 // Turns control-protocol results into mcrctl's human-readable text (tables, one-line summaries).
 // Reads results defensively: a field a newer or older mcrd leaves out shows as 0 or '-', never a crash.
 
-import type { Counters, PingResult, RuleView, Stats, TraceResult, WorkersResult } from '../control/protocol';
+import type {
+  Counters,
+  IgmpGroupsResult,
+  MrouteResult,
+  PingResult,
+  RuleView,
+  Stats,
+  TraceResult,
+  WorkersResult,
+} from '../control/protocol';
+import { describeRuleInput } from '../config/types';
 import { spanDelta, spanHistogram, type SpanHistogram } from '../lib/histogram';
 import { formatCount, formatTable } from './table';
 
@@ -24,14 +34,19 @@ export function renderRules(rules: RuleView[]): string {
   const rows: string[][] = [];
   for (const rule of rules) {
     const outputs = rule.outputs ?? [];
+    // ESP outputs are routed (the packet leaves as it came); port 0 keeps each packet's port.
+    const esp = rule.input.protocol === 'esp';
     outputs.forEach((output, index) => {
-      const cell = `${output.group}:${output.port}:${output.interface}, ttl ${output.ttl ?? '-'}${
-        output.source === undefined ? '' : `, source ${output.source}`
-      }`;
+      const cell = esp
+        ? `${output.interface}, routed`
+        : `${output.group}:${output.port === 0 ? 'same' : output.port}:${output.interface}, ttl ${output.ttl ?? '-'}${
+            output.source === undefined ? '' : `, source ${output.source}`
+          }`;
+      const gated = (output as { onlyWithListeners?: boolean }).onlyWithListeners === true ? ', only with listeners' : '';
       rows.push(
         index === 0
-          ? [rule.id, rule.name ?? '-', `${rule.input.interface} ${rule.input.group}:${rule.input.port}`, cell, ruleStatus(rule)]
-          : ['', '', '', cell, ''],
+          ? [rule.id, rule.name ?? '-', describeRuleInput(rule.input), cell + gated, ruleStatus(rule)]
+          : ['', '', '', cell + gated, ''],
       );
     });
   }
@@ -215,4 +230,88 @@ function formatTimestamp(value: string | number): string {
 
 function number(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+/**
+ * One line per event (`mcrctl events`): time, type, then the fields, the known ones in words
+ * and any others (a newer mcrd's events) as key=value, so no event is ever hidden.
+ */
+export function renderEvent(event: Record<string, unknown>): string {
+  const { time, type, ...fields } = event;
+  const head = `${String(time ?? '-')} ${String(type ?? '?')}`;
+  const text = (v: unknown): string => (typeof v === 'string' && !/[\s"]/.test(v) ? v : JSON.stringify(v));
+  const rest = (keys: string[]): string[] =>
+    Object.entries(fields)
+      .filter(([k]) => !keys.includes(k))
+      .map(([k, v]) => `${k}=${text(v)}`);
+  if ((type === 'route.add' || type === 'route.remove') && typeof fields.route === 'string') {
+    const outputs = Array.isArray(fields.outputs)
+      ? (fields.outputs as { interface?: unknown; group?: unknown; port?: unknown }[]).map((o) =>
+          o.group === undefined ? String(o.interface) : `${String(o.group)}:${String(o.port)}:${String(o.interface)}`,
+        )
+      : [];
+    const port = fields.port === 0 ? 'any port' : `port ${String(fields.port)}`;
+    const words = [
+      fields.route,
+      `on ${String(fields.interface)}`,
+      port,
+      `-> ${outputs.length > 0 ? outputs.join(',') : '(none)'}`,
+      String(fields.origin),
+    ];
+    if (fields.rule !== undefined) words.push(`rule ${String(fields.rule)}${fields.name === undefined ? '' : ` (${String(fields.name)})`}`);
+    return [head, ...words, ...rest(['route', 'interface', 'group', 'source', 'port', 'outputs', 'origin', 'rule', 'name'])].join(' ');
+  }
+  return [head, ...Object.entries(fields).map(([k, v]) => `${k}=${text(v)}`)].join(' ');
+}
+
+/** `mcrctl igmp groups`: the querier of each IGMP interface, then one row per group. */
+export function renderIgmpGroups(result: IgmpGroupsResult): string {
+  if (!result.enabled) return 'IGMP is off (no igmp section in the config)';
+  const seconds = (s: number | null | undefined): string => (s === null || s === undefined ? '-' : `${s}s`);
+  const lines = result.interfaces.map((i) => {
+    if (i.querier === null) return `${i.interface}: waiting (${i.waiting ?? 'not started'})`;
+    const q = i.querier.self
+      ? `querier (this relay, ${i.querier.address})`
+      : `non-querier: querier ${i.querier.address}, expires in ${seconds(i.querier.otherQuerierExpiresIn)}`;
+    return `${i.interface}: ${q}`;
+  });
+  const rows = result.interfaces.flatMap((i) =>
+    i.groups.map((g) => [
+      i.interface,
+      g.group,
+      g.mode.toUpperCase(),
+      g.sources.length === 0 ? '-' : g.sources.map((s) => (g.mode === 'exclude' && !s.forwarded ? `!${s.source}` : s.source)).join(','),
+      g.lastReporter,
+      `v${g.compatibilityVersion}`,
+      seconds(g.expiresIn),
+    ]),
+  );
+  const table =
+    rows.length === 0
+      ? 'no groups with listeners'
+      : formatTable(['INTERFACE', 'GROUP', 'MODE', 'SOURCES', 'LAST_REPORTER', 'VERSION', 'EXPIRES'], rows);
+  const counts = (c: Record<string, number> | undefined): string =>
+    Object.entries(c ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none';
+  const c = result.counters;
+  const summary = [`received: ${counts(c?.received)}`, `sent: ${counts(c?.sent)}`, `malformed: ${counts(c?.errors)}`];
+  return [...lines, '', table, '', ...summary].join('\n');
+}
+
+/** `mcrctl mroute`: one row per entry of the data plane's table. */
+export function renderMroute(result: MrouteResult): string {
+  if (result.routes.length === 0) return 'no routes';
+  const rows = result.routes.map((r) => [
+    r.route,
+    r.port === 0 ? 'any' : String(r.port),
+    r.protocol,
+    r.interface,
+    r.outputs.length === 0
+      ? '-'
+      : r.outputs.map((o) => (o.forwarding === 'routed' ? o.interface : `${o.interface}>${o.group}:${o.port}`)).join(','),
+    r.origins.join(','),
+    formatCount(number(r.packets)),
+  ]);
+  return formatTable(['ROUTE', 'PORT', 'PROTO', 'INPUT', 'OUTPUTS', 'ORIGIN', 'PACKETS'], rows, (c) => c === 6);
 }

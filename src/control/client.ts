@@ -36,6 +36,9 @@ export class ControlClient<Map extends MethodMap<Map> = Methods> {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private received = '';
+  /** A streaming request's items (lines without `ok`), each with its exact text. */
+  private onItem: ((item: Record<string, unknown>, line: string) => void) | undefined;
+  private streamEnded: ((err: Error | undefined) => void) | undefined;
 
   /** timeoutMs: how long each request may wait for its reply, unless the request says otherwise. */
   constructor(
@@ -69,7 +72,42 @@ export class ControlClient<Map extends MethodMap<Map> = Methods> {
     });
   }
 
+  /**
+   * A streaming request (`events`): resolves with its reply, after which every line mcrd sends
+   * goes to `onItem` (parsed, and its exact text). `ended` resolves when the stream ends: with
+   * undefined after close(), with the reason when mcrd or the connection ended it.
+   */
+  async subscribe<M extends keyof Map & string>(
+    method: M,
+    params: Map[M]['params'],
+    onItem: (item: Record<string, unknown>, line: string) => void,
+  ): Promise<{ result: Map[M]['result']; ended: Promise<Error | undefined> }> {
+    if (this.onItem) throw new ControlError('EINVAL', 'this connection carries a stream already');
+    const ended = new Promise<Error | undefined>((resolve) => {
+      this.streamEnded = resolve;
+    });
+    this.onItem = onItem;
+    try {
+      const result = await this.request(method, ...([params] as RequestArgs<Map[M]['params']>));
+      return { result, ended };
+    } catch (err) {
+      this.onItem = undefined;
+      this.streamEnded = undefined;
+      throw err;
+    }
+  }
+
+  /** Stops reading from mcrd (its queue for us fills; it drops, never waits) until resume(). */
+  pause(): void {
+    this.socket?.pause();
+  }
+
+  resume(): void {
+    this.socket?.resume();
+  }
+
   close(): void {
+    this.endStream(undefined);
     const socket = this.socket;
     this.socket = undefined;
     this.connecting = undefined;
@@ -110,14 +148,18 @@ export class ControlClient<Map extends MethodMap<Map> = Methods> {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => this.onData(chunk));
     socket.on('error', (err) => {
-      this.failAll(new ControlError('ECLOSED', `control connection to ${this.socketPath} failed: ${err.message}`, { cause: err }));
+      const failure = new ControlError('ECLOSED', `control connection to ${this.socketPath} failed: ${err.message}`, { cause: err });
+      this.failAll(failure);
+      this.endStream(failure);
     });
     socket.on('close', () => {
       if (this.socket === socket) {
         this.socket = undefined;
         this.connecting = undefined;
       }
-      this.failAll(new ControlError('ECLOSED', 'mcrd closed the control connection'));
+      const closed = new ControlError('ECLOSED', 'mcrd closed the control connection');
+      this.failAll(closed);
+      this.endStream(closed);
     });
   }
 
@@ -150,7 +192,15 @@ export class ControlClient<Map extends MethodMap<Map> = Methods> {
     // id null: the server could not tell which request failed (unparseable line, ETOOBIG, EBUSY),
     // and closes the connection after it, so every outstanding request has failed.
     if (response.id === null) {
-      if (error !== undefined) this.failAll(error);
+      if (error !== undefined) {
+        this.failAll(error);
+        this.endStream(error);
+      }
+      return;
+    }
+    // A stream's item: it answers no request.
+    if (this.onItem && response.ok === undefined && response.id === undefined) {
+      this.onItem(response as Record<string, unknown>, line);
       return;
     }
     if (typeof response.id !== 'number') return;
@@ -160,6 +210,13 @@ export class ControlClient<Map extends MethodMap<Map> = Methods> {
     clearTimeout(pending.timer);
     if (error === undefined) pending.resolve(response.result);
     else pending.reject(error);
+  }
+
+  private endStream(err: Error | undefined): void {
+    const ended = this.streamEnded;
+    this.onItem = undefined;
+    this.streamEnded = undefined;
+    ended?.(err);
   }
 
   private failAll(err: Error): void {

@@ -6,6 +6,7 @@
 import type { Config, LogLevel, OutputSpec, RuleSpec } from '../config/types';
 import { McrError } from '../lib/errors';
 import type { SpanHistogram } from '../lib/histogram';
+import type { RouteOrigin } from '../routing/table';
 
 export type { SpanHistogram } from '../lib/histogram';
 
@@ -174,6 +175,17 @@ export interface TraceResult {
   batches?: TracedBatch[];
 }
 
+/** `events`: the subscriber's queue size (default 1000, at most 10000). */
+export interface EventsParams {
+  queue?: number;
+}
+
+/** The `events` reply; every line after it on the connection is one event (src/daemon/events.ts). */
+export interface EventsResult {
+  subscribed: true;
+  queue: number;
+}
+
 // ---- methods ---------------------------------------------------------------------------------
 
 /** The params of a method that takes none: it may be omitted (anything sent is ignored). */
@@ -181,6 +193,66 @@ export type NoParams = undefined;
 
 /** Which rule: by id or by name, exactly one of them. */
 export type RuleSelector = { id: string } | { name: string };
+
+/** `igmp.groups` (mcrctl igmp groups): per IGMP interface, the querier and the groups with listeners. */
+export interface IgmpGroupsResult {
+  /** false: no igmp section in the config */
+  enabled: boolean;
+  /**
+   * Messages since IGMP started, all interfaces: received and sent by kind (query_v2, report_v3,
+   * leave_v2, ...), malformed ones dropped by reason, well-formed ones that changed nothing by reason.
+   */
+  counters: {
+    received: Record<string, number>;
+    sent: Record<string, number>;
+    errors: Record<string, number>;
+    ignored: Record<string, number>;
+  };
+  interfaces: {
+    interface: string;
+    /** why IGMP does not run there yet (interface missing, no IPv4 address); null when it runs */
+    waiting: string | null;
+    /** null while waiting */
+    querier: { address: string; self: boolean; otherQuerierExpiresIn: number | null } | null;
+    groups: {
+      group: string;
+      mode: 'include' | 'exclude';
+      /** INCLUDE: the sources listened to; EXCLUDE: sources with timers (forwarded) and blocked ones (not) */
+      sources: { source: string; expiresIn: number | null; forwarded: boolean }[];
+      /** 1 or 2 while an older-version host is present, else 3 */
+      compatibilityVersion: 1 | 2 | 3;
+      lastReporter: string;
+      /** seconds until the group goes without another report */
+      expiresIn: number | null;
+    }[];
+  }[];
+}
+
+/** `mroute` (mcrctl mroute): every entry of the table the data plane uses, static and learned. */
+export interface MrouteResult {
+  routes: {
+    /** "(S,G)" or "(*,G)" */
+    route: string;
+    source?: string;
+    group: string;
+    /** 0: any UDP port */
+    port: number;
+    protocol: 'udp' | 'esp';
+    /** the input interface */
+    interface: string;
+    outputs: {
+      interface: string;
+      /** republished outputs: the group and port they send to (routed ones keep the packet's) */
+      group?: string;
+      port?: number;
+      forwarding: 'routed' | 'republished';
+      origin: RouteOrigin;
+    }[];
+    origins: RouteOrigin[];
+    packets: number;
+    bytes: number;
+  }[];
+}
 
 /** Every method of the protocol: the params it takes and the result it answers with. */
 export interface Methods {
@@ -196,6 +268,9 @@ export interface Methods {
   'logLevel.set': { params: { level: LogLevel }; result: { level: LogLevel } };
   'config.show': { params: NoParams; result: { path: string | null; config: Config } };
   'config.reload': { params: NoParams; result: ReloadResult };
+  events: { params: EventsParams | undefined; result: EventsResult };
+  'igmp.groups': { params: NoParams; result: IgmpGroupsResult };
+  mroute: { params: NoParams; result: MrouteResult };
 }
 
 export type Method = keyof Methods;
@@ -214,6 +289,9 @@ export const METHODS = [
   'logLevel.set',
   'config.show',
   'config.reload',
+  'events',
+  'igmp.groups',
+  'mroute',
 ] as const satisfies readonly Method[];
 
 // A method added to Methods but not to METHODS fails to compile here.
@@ -230,8 +308,30 @@ export function isMethod(name: string): name is Method {
 /** Any method map (Methods, or a test's own), as the generic client and server take it. */
 export type MethodMap<Map> = { [M in keyof Map]: { params: unknown; result: unknown } };
 
+/**
+ * Items a streaming method sends after its reply (`events`): the server takes them only as fast
+ * as the client reads, so what waits is bounded by the source, not by the socket.
+ */
+export interface StreamSource {
+  /** The next item to send, or undefined when none is ready. */
+  take(): object | undefined;
+  /** Called when items become ready after take() returned undefined. */
+  onReadable(listener: () => void): void;
+  /** The connection ended. */
+  close(): void;
+}
+
+/** The connection a request arrived on, as a handler may use it. */
+export interface Connection {
+  /**
+   * After this request's reply the connection carries the source's items, one JSON line each,
+   * until the client closes it: exempt from the idle timeout, later requests ignored.
+   */
+  stream(source: StreamSource): void;
+}
+
 /** What the server calls for one method, with params already checked. */
-export type Handler<P, R> = (params: P) => R | Promise<R>;
+export type Handler<P, R> = (params: P, connection: Connection) => R | Promise<R>;
 
 export type Handlers<Map extends MethodMap<Map> = Methods> = {
   [M in keyof Map]: Handler<Map[M]['params'], Map[M]['result']>;

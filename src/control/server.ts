@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { GroupEntry } from '../lib/groups';
 import { McrError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import type { Handlers, MethodMap, Methods, ParamChecks } from './protocol';
+import type { Connection, Handlers, MethodMap, Methods, ParamChecks, StreamSource } from './protocol';
 
 export const LIMITS = {
   maxLineBytes: 1 << 20,
@@ -31,6 +31,8 @@ function errorReply(id: unknown, code: string, message: string): string {
 export class ControlServer<Map extends MethodMap<Map> = Methods> {
   private readonly server: net.Server;
   private readonly clients = new Set<net.Socket>();
+  /** Connections turned into streams (`events`), with what they carry. */
+  private readonly streams = new Map<net.Socket, StreamSource>();
   /** Only a server that bound the path removes it again (never another daemon's socket). */
   private listening = false;
 
@@ -121,6 +123,8 @@ export class ControlServer<Map extends MethodMap<Map> = Methods> {
     };
     socket.setTimeout(LIMITS.idleMs, () => drop('ETIMEOUT', `idle for ${LIMITS.idleMs / 1000} s`));
     socket.on('data', (chunk: string) => {
+      // A stream's connection takes no more requests: what the client sends is discarded.
+      if (this.streams.has(socket)) return;
       buffered += chunk;
       for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
         const line = buffered.slice(0, newline);
@@ -129,6 +133,10 @@ export class ControlServer<Map extends MethodMap<Map> = Methods> {
         partialTimer = undefined;
         if (Buffer.byteLength(line) > LIMITS.maxLineBytes) return drop('ETOOBIG', `request line longer than ${LIMITS.maxLineBytes} bytes`);
         if (line.trim() !== '') void this.dispatch(socket, line);
+        if (this.streams.has(socket)) {
+          buffered = '';
+          return;
+        }
       }
       if (Buffer.byteLength(buffered) > LIMITS.maxLineBytes)
         return drop('ETOOBIG', `request line longer than ${LIMITS.maxLineBytes} bytes`);
@@ -145,6 +153,8 @@ export class ControlServer<Map extends MethodMap<Map> = Methods> {
     socket.on('close', () => {
       clearTimeout(partialTimer);
       this.clients.delete(socket);
+      this.streams.get(socket)?.close();
+      this.streams.delete(socket);
     });
   }
 
@@ -162,10 +172,24 @@ export class ControlServer<Map extends MethodMap<Map> = Methods> {
     if (!this.answers(method)) return this.reply(socket, errorReply(id, 'EMETHOD', `unknown method "${method}"`));
     if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params)))
       return this.reply(socket, errorReply(id, 'EINVAL', 'params must be an object'));
+    let stream: StreamSource | undefined;
+    const connection: Connection = {
+      stream: (source) => {
+        if (this.streams.has(socket) || socket.destroyed) throw new McrError('EINVAL', 'this connection is a stream already');
+        stream = source;
+        // Marked at once, so the requests after this one in the same chunk are not dispatched.
+        this.streams.set(socket, source);
+      },
+    };
     try {
-      const result = await this.call(method, params as Record<string, unknown> | undefined);
+      const result = await this.call(method, params as Record<string, unknown> | undefined, connection);
       this.reply(socket, `${JSON.stringify({ id: id ?? null, ok: true, result })}\n`);
+      if (stream) this.pump(socket, stream);
     } catch (err) {
+      if (stream) {
+        stream.close();
+        this.streams.delete(socket);
+      }
       const e = err as { code?: unknown; message?: string };
       const code = typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code) ? e.code : 'EINTERNAL';
       if (code === 'EINTERNAL') this.log.error(`control request ${method} failed: ${e.message ?? String(err)}`);
@@ -178,8 +202,43 @@ export class ControlServer<Map extends MethodMap<Map> = Methods> {
   }
 
   /** The params are checked (a ProtocolError names what is wrong) before the handler sees them. */
-  private call<M extends keyof Map>(method: M, raw: Record<string, unknown> | undefined): Promise<Map[M]['result']> | Map[M]['result'] {
-    return this.methods.handlers[method](this.methods.checks[method](raw));
+  private call<M extends keyof Map>(
+    method: M,
+    raw: Record<string, unknown> | undefined,
+    connection: Connection,
+  ): Promise<Map[M]['result']> | Map[M]['result'] {
+    return this.methods.handlers[method](this.methods.checks[method](raw), connection);
+  }
+
+  /**
+   * Sends the source's items as fast as the client reads them: a write that fills the socket's
+   * buffer stops the pump until 'drain', so a client that stops reading holds at most one
+   * buffer of lines here; the rest waits (bounded) in the source. No idle timeout: a quiet
+   * stream is a normal stream.
+   */
+  private pump(socket: net.Socket, source: StreamSource): void {
+    if (socket.destroyed) {
+      source.close();
+      this.streams.delete(socket);
+      return;
+    }
+    socket.setTimeout(0);
+    let waitingForDrain = false;
+    const send = (): void => {
+      if (waitingForDrain || socket.destroyed) return;
+      while (!socket.writableNeedDrain) {
+        const item = source.take();
+        if (item === undefined) return;
+        socket.write(`${JSON.stringify(item)}\n`);
+      }
+      waitingForDrain = true;
+      socket.once('drain', () => {
+        waitingForDrain = false;
+        send();
+      });
+    };
+    source.onReadable(send);
+    send();
   }
 
   private reply(socket: net.Socket, text: string): void {

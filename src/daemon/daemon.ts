@@ -14,9 +14,11 @@ import type { GroupEntry } from '../lib/groups';
 import type { Logger } from '../lib/logger';
 import { loadAddon, type NativeRule, type NativeRuleStatus } from '../native/addon';
 import { DataPlaneProcess } from './dataplane-process';
+import { EventBus, InterfaceStates, staticRouteEvent } from './events';
 import { handlers, paramChecks } from './handlers';
 import { RuleChanges, type ConfigHost, type DataPlaneKey } from './rule-changes';
 import { RuleRegistry, SlotPool } from './rule-registry';
+import { DaemonRouting } from './routing';
 import { finalLines, StatsReader } from './stats';
 import { CounterWatch } from './watch';
 import { SpanRecords } from './span-records';
@@ -41,11 +43,19 @@ export interface DaemonOptions {
 }
 
 export class Daemon implements ConfigHost {
+  /** The event stream (`mcrctl events`): every part of the daemon emits into it. */
+  readonly events = new EventBus();
+  /** Interface up/down as the rules' statuses show it, turned into events. */
+  private readonly interfaceStates = new InterfaceStates();
+  /** The data plane is being stopped for a reload's restart: its exit is not a crash. */
+  private plannedRestart = false;
   private current: Config;
   private readonly registry: RuleRegistry;
   private readonly stats: StatsReader;
   private readonly dataPlane: DataPlaneProcess;
   private readonly changes: RuleChanges;
+  /** IGMP and the routes it learns. */
+  private readonly routing: DaemonRouting;
   private readonly watch: CounterWatch;
   /** The workers' span rings and trace switches (mcrctl trace, the traces exporter). */
   private readonly spans: SpanRecords;
@@ -75,10 +85,9 @@ export class Daemon implements ConfigHost {
     this.removeStaleCounterFiles(addon);
     this.stats = new StatsReader(addon, this.countersPath);
     this.spans = new SpanRecords(this.stats.counterFile, () => this.stats.workerCount);
-    this.registry = new RuleRegistry(
-      new SlotPool(addon.Counters.maxRuleSlots, 'rule'),
-      new SlotPool(addon.Counters.maxOutputSlots, 'output'),
-    );
+    const ruleSlots = new SlotPool(addon.Counters.maxRuleSlots, 'rule');
+    const outputSlots = new SlotPool(addon.Counters.maxOutputSlots, 'output');
+    this.registry = new RuleRegistry(ruleSlots, outputSlots);
     this.dataPlane = new DataPlaneProcess(log.child('supervisor'), () => ({
       type: 'init',
       workers: this.config.workers,
@@ -111,17 +120,19 @@ export class Daemon implements ConfigHost {
       if (this.dataPlane.restarts > 0)
         this.log.info(`data plane restarted; ${this.registry.size} rules restored`, { pid: this.dataPlane.pid });
       // Rules changed while it was starting (accepted into the registry) go in now.
-      if (JSON.stringify(this.registry.toNative()) !== this.startRules)
+      if (JSON.stringify(this.registry.forDataPlane()) !== this.startRules)
         void this.changes
           .catchUp()
           .then(() => this.logRuleProblems())
           .catch((err: Error) => this.log.error(`cannot apply the rules changed during start-up: ${err.message}`));
       else this.logRuleProblems();
+      this.interfaceStates.observe(this.registry.list(), this.events);
     });
     this.dataPlane.on('status', (statuses: NativeRuleStatus[]) => {
       this.registry.applyStatuses(statuses);
       this.log.info('interface change picked up', { rulesUp: statuses.filter((s) => s.input === 'up').length });
       this.logRuleProblems();
+      this.interfaceStates.observe(this.registry.list(), this.events);
     });
     this.changes = new RuleChanges({
       registry: this.registry,
@@ -129,13 +140,40 @@ export class Daemon implements ConfigHost {
       counters: this.stats,
       host: this,
       log: this.log,
-      span: (name, attributes, fn) => (this.telemetry ? this.telemetry.controlSpan(name, attributes, fn) : fn()),
+      span: (name, attributes, fn) => (this.telemetry ? this.telemetry.controlSpan(name, attributes, fn) : fn(() => {})),
+      committed: ({ added, changed, removed }) => {
+        for (const r of removed) this.events.emit(staticRouteEvent('route.remove', r));
+        // A rule with new outputs: route.add again, with all of them.
+        for (const r of [...added, ...changed]) this.events.emit(staticRouteEvent('route.add', r));
+        this.routing.countStaticChanges(added.length + changed.length + removed.length);
+        this.interfaceStates.observe(this.registry.list(), this.events);
+      },
+    });
+    // A crash (a reload's restart and mcrd's stop say so themselves); the pid is still the old one.
+    this.dataPlane.on('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+      if (!this.started || this.stopping || this.plannedRestart) return;
+      const pid = this.dataPlane.pid;
+      this.events.emit({
+        type: 'dataplane.restart',
+        reason: `exited unexpectedly (${signal ?? `code ${code}`})`,
+        ...(pid !== undefined ? { pid } : {}),
+      });
     });
     // A data plane that died: a control-plane span from its exit to its replacement's ready.
     this.dataPlane.on('exit', (code: number | null, signal: NodeJS.Signals | null) => {
       if (!this.started || this.stopping || !this.telemetry) return;
       const ready = new Promise<void>((resolve) => this.dataPlane.once('ready', () => resolve()));
       void this.telemetry.controlSpan('mcr.dataplane.restart', { 'mcr.dataplane.exit': signal ?? `code ${code}` }, () => ready);
+    });
+    this.routing = new DaemonRouting({
+      registry: this.registry,
+      changes: this.changes,
+      counters: this.stats,
+      ruleSlots,
+      outputSlots,
+      events: this.events,
+      log: this.log,
+      ruleCounters: (slots) => this.stats.ruleTotals(slots),
     });
     this.watch = new CounterWatch(() => this.readStats().totals, this.log);
     const methods = {
@@ -150,6 +188,8 @@ export class Daemon implements ConfigHost {
         readStats: () => this.readStats(),
         spans: this.spans,
         interfaces: this.interfaces,
+        events: this.events,
+        routing: this.routing,
       }),
     };
     this.server = new ControlServer(options.controlSocket, methods, log.child('control'), options.controlSocketGroup);
@@ -157,6 +197,7 @@ export class Daemon implements ConfigHost {
       readStats: (maxRules) => this.readStats(maxRules),
       ruleCount: () => this.registry.size,
       dataPlaneRestarts: () => this.dataPlane.restarts,
+      routing: () => this.routing.metrics(),
       traces: {
         workers: () => this.stats.workerCount,
         drainSpans: (worker, max) => this.spans.drain(worker, max),
@@ -204,6 +245,10 @@ export class Daemon implements ConfigHost {
     await this.server.listen();
     await this.dataPlane.start();
     this.started = true;
+    // The config's rules are the first static route changes.
+    this.routing.countStaticChanges(this.registry.size);
+    // After the data plane: learned routes go in through RuleChanges like every later change.
+    this.routing.start(this.config);
     this.log.info(`mcrd ${packageVersion()} running`, {
       rules: this.registry.size,
       workers: this.config.workers,
@@ -218,6 +263,7 @@ export class Daemon implements ConfigHost {
     this.stopping ??= (async () => {
       this.watch.stop();
       this.spans.stop();
+      this.routing.stop();
       await this.dataPlane.stop();
       // A daemon that never forwarded has no FINAL figures to report.
       if (this.started) for (const line of finalLines(this.readStats())) process.stdout.write(`${line}\n`);
@@ -252,10 +298,21 @@ export class Daemon implements ConfigHost {
     this.spans.resetSample(next.spanSampleEvery);
     if (restartFor.length > 0) {
       this.log.info(`${restartFor.join(', ')} changed: restarting the data plane`);
-      await this.dataPlane.stop();
+      this.events.emit({
+        type: 'dataplane.restart',
+        reason: `config reload changed ${restartFor.join(', ')}`,
+        ...(this.dataPlane.pid !== undefined ? { pid: this.dataPlane.pid } : {}),
+      });
+      this.plannedRestart = true;
+      try {
+        await this.dataPlane.stop();
+      } finally {
+        this.plannedRestart = false;
+      }
       this.keepOffWorkerCpus();
       await this.dataPlane.start();
     }
+    this.routing.reconfigure(next);
     await this.reloadTelemetry();
   }
 
@@ -290,7 +347,7 @@ export class Daemon implements ConfigHost {
   }
 
   private rulesSentAtStart(): NativeRule[] {
-    const rules = this.registry.toNative();
+    const rules = this.registry.forDataPlane();
     this.startRules = JSON.stringify(rules);
     return rules;
   }

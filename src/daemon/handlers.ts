@@ -3,7 +3,7 @@
 // params as they arrive from the wire, and the handler that answers it. Rule changes are
 // delegated to RuleChanges; everything else reads the supervisor's state.
 import { LOG_LEVELS, type Config, type LogLevel } from '../config/types';
-import { validateRuleSpec } from '../config/validate';
+import { ConfigError, listenerGateProblems, validateRuleSpec } from '../config/validate';
 import {
   noParams,
   PROTOCOL_VERSION,
@@ -23,8 +23,10 @@ import type { SpanRecords } from './span-records';
 import type { Logger } from '../lib/logger';
 import { packageVersion } from '../lib/version';
 import type { DataPlane } from './dataplane-process';
+import { DEFAULT_QUEUE_LIMIT, MAX_QUEUE_LIMIT, type EventBus } from './events';
 import type { RuleChanges } from './rule-changes';
 import type { RuleRecord, RuleRegistry } from './rule-registry';
+import type { DaemonRouting } from './routing';
 import { LIMITS } from '../config/types';
 
 /** The daemon's config as the handlers read it. */
@@ -44,6 +46,10 @@ export interface HandlerParts {
   readStats(): Stats;
   spans: SpanRecords;
   interfaces: InterfaceNames;
+  /** `events` subscribes to it. */
+  events: Pick<EventBus, 'subscribe'>;
+  /** Learned routes and IGMP (mcrctl igmp groups, mcrctl mroute). */
+  routing: Pick<DaemonRouting, 'groups' | 'mroute'>;
 }
 
 export function paramChecks(host: ConfigView): ParamChecks {
@@ -52,7 +58,12 @@ export function paramChecks(host: ConfigView): ParamChecks {
     version: noParams,
     list: noParams,
     // The spec's outputs get the daemon's default ttl in force when the request arrives.
-    add: (raw) => validateRuleSpec(raw ?? {}, 'rule', host.config.ttl),
+    add: (raw) => {
+      const spec = validateRuleSpec(raw ?? {}, 'rule', host.config.ttl);
+      const gates = listenerGateProblems([spec], host.config.igmp, 'rule');
+      if (gates.length > 0) throw new ConfigError(gates);
+      return spec;
+    },
     remove: ruleSelector,
     stats: noParams,
     workers: noParams,
@@ -66,6 +77,15 @@ export function paramChecks(host: ConfigView): ParamChecks {
     },
     'config.show': noParams,
     'config.reload': noParams,
+    events: (raw) => {
+      const queue = raw?.queue;
+      if (queue === undefined) return undefined;
+      if (typeof queue !== 'number' || !Number.isInteger(queue) || queue < 1 || queue > MAX_QUEUE_LIMIT)
+        throw new ProtocolError('EINVAL', `queue: expected an integer from 1 to ${MAX_QUEUE_LIMIT}, got ${JSON.stringify(queue)}`);
+      return { queue };
+    },
+    'igmp.groups': noParams,
+    mroute: noParams,
   };
 }
 
@@ -116,6 +136,13 @@ export function handlers(parts: HandlerParts): Handlers {
         log.warn(`config reload (control socket) rejected: ${err.message}`);
         throw err;
       }),
+    events: (params, connection) => {
+      const subscriber = parts.events.subscribe(params?.queue ?? DEFAULT_QUEUE_LIMIT);
+      connection.stream(subscriber);
+      return { subscribed: true, queue: subscriber.limit };
+    },
+    'igmp.groups': () => parts.routing.groups(),
+    mroute: () => parts.routing.mroute(),
   };
 }
 

@@ -6,6 +6,7 @@
 import type { Config, RuleSpec } from '../config/types';
 import { ProtocolError, type ReloadResult, type RuleSelector } from '../control/protocol';
 import type { Logger } from '../lib/logger';
+import type { SpanEventAdder } from '../telemetry/traces';
 import type { DataPlane } from './dataplane-process';
 import { ruleId, type RuleRecord, type RuleRegistry } from './rule-registry';
 import type { CounterSource } from './stats';
@@ -31,12 +32,33 @@ export interface RuleChangeParts {
   counters: Pick<CounterSource, 'markBase'>;
   host: ConfigHost;
   log: Logger;
+  /**
+   * Told what each committed change did (the registry holds the result): the daemon turns it
+   * into route events and looks at the interface statuses. `changed`: same input, new outputs.
+   */
+  committed?: (change: CommittedChange) => void;
   /** Runs a change inside a control-plane span (telemetry's controlSpan); absent: just runs it. */
-  span?: <T>(name: string, attributes: Record<string, string | number>, fn: () => Promise<T>) => Promise<T>;
+  span?: <T>(name: string, attributes: Record<string, string | number>, fn: (addEvent: SpanEventAdder) => Promise<T>) => Promise<T>;
+}
+
+export interface CommittedChange {
+  added: RuleRecord[];
+  changed: RuleRecord[];
+  removed: RuleRecord[];
+}
+
+/** A learned route that came or went, for the span of the table change that carries it. */
+export interface RouteChangeNote {
+  type: 'route.add' | 'route.remove';
+  /** "(S,G) on IF" */
+  route: string;
+  origin: string;
 }
 
 export class RuleChanges {
   private queue: Promise<unknown> = Promise.resolve();
+  private routesPending: Promise<void> | undefined;
+  private readonly routeNotes: RouteChangeNote[] = [];
 
   constructor(private readonly parts: RuleChangeParts) {}
 
@@ -64,10 +86,10 @@ export class RuleChanges {
         const next = [...registry.list(), record];
         if (dataPlane.state === 'running') {
           try {
-            const result = await dataPlane.setRules(registry.toNative(next));
+            const result = await dataPlane.setRules(registry.forDataPlane(next));
             if (!result.applied) {
               // Refused as a whole in the data plane: the running rules never stopped forwarding.
-              const mine = result.statuses[result.statuses.length - 1];
+              const mine = result.statuses[next.length - 1]; // learned routes follow the static rules
               throw new ProtocolError(
                 'EDATAPLANE',
                 `rule rejected: ${mine?.error ?? result.statuses.find((s) => s.error)?.error ?? 'refused'}`,
@@ -80,6 +102,7 @@ export class RuleChanges {
           }
         }
         registry.insert(record);
+        this.parts.committed?.({ added: [record], changed: [], removed: [] });
         log.info('rule added', {
           id: record.id,
           name: spec.name,
@@ -101,13 +124,14 @@ export class RuleChanges {
       const next = registry.list().filter((r) => r !== record);
       if (dataPlane.state === 'running') {
         // Removing closes things; it cannot fail to install anything, but say so if it did.
-        const result = await dataPlane.setRules(registry.toNative(next));
+        const result = await dataPlane.setRules(registry.forDataPlane(next));
         if (!result.applied)
           throw new ProtocolError('EDATAPLANE', `remove refused: ${result.statuses.find((s) => s.error)?.error ?? 'refused'}`);
         registry.applyStatuses(result.statuses, next);
       }
       registry.delete(record.id);
       registry.release(record);
+      this.parts.committed?.({ added: [], changed: [], removed: [record] });
       log.info('rule removed', { id: record.id, name: record.spec.name });
       return record;
     });
@@ -148,10 +172,10 @@ export class RuleChanges {
         if (restartFor.length === 0 && dataPlane.state === 'running') {
           // All or nothing in the data plane: a refused reload changes nothing there, so there
           // is nothing to undo; only the slots allocated for it go back.
-          const result = await dataPlane.setRules(registry.toNative(nextRecords));
+          const result = await dataPlane.setRules(registry.forDataPlane(nextRecords));
           if (!result.applied) {
             const failed = result.statuses
-              .map((s, i) => (s.error ? `${nextRecords[i]?.spec.name ?? nextRecords[i]?.id}: ${s.error}` : ''))
+              .map((s, i) => (s.error ? `${nextRecords[i]?.spec.name ?? nextRecords[i]?.id ?? 'learned route'}: ${s.error}` : ''))
               .filter(Boolean);
             throw new ProtocolError('EDATAPLANE', `reload refused, running rules unchanged: ${failed.join('; ')}`);
           }
@@ -168,6 +192,7 @@ export class RuleChanges {
       registry.releaseOutputSlots(freedOutputSlots);
       for (const r of oldRecords) registry.delete(r.id);
       for (const r of nextRecords) registry.insert(r);
+      this.parts.committed?.({ added: created, changed, removed });
       await host.commitConfig(next, restartFor);
       const result = { rules: nextRecords.length, added: created.length, changed: changed.length, removed: removed.length };
       log.info('configuration reloaded', { ...result });
@@ -183,8 +208,28 @@ export class RuleChanges {
   catchUp(): Promise<void> {
     return this.serial(undefined, {}, async () => {
       const { registry, dataPlane } = this.parts;
-      registry.applyStatuses((await dataPlane.setRules(registry.toNative(), false)).statuses);
+      registry.applyStatuses((await dataPlane.setRules(registry.forDataPlane(), false)).statuses);
+      this.parts.committed?.({ added: [], changed: [], removed: [] });
     });
+  }
+
+  /**
+   * Learned routes or listeners changed: the compiled table goes in, as after a start (whatever
+   * installs forwards). Coalesced: a run that has not started yet covers every change before it.
+   */
+  routesChanged(changes: RouteChangeNote[] = []): Promise<void> {
+    this.routeNotes.push(...changes);
+    if (this.routesPending) return this.routesPending;
+    const run = this.serial('mcr.control.routes', {}, async (addEvent) => {
+      this.routesPending = undefined;
+      // The route changes this table carries, as span events of its control-plane span.
+      for (const note of this.routeNotes.splice(0)) addEvent(note.type, { 'mcr.route': note.route, 'mcr.route.origin': note.origin });
+      const { registry, dataPlane } = this.parts;
+      if (dataPlane.state !== 'running') return; // a starting data plane gets the table it is started with
+      registry.applyStatuses((await dataPlane.setRules(registry.forDataPlane(), false)).statuses);
+    });
+    this.routesPending = run;
+    return run;
   }
 
   private allocate(spec: RuleSpec): RuleRecord {
@@ -194,9 +239,13 @@ export class RuleChanges {
   }
 
   /** One change at a time, in arrival order; `span` names the change's control-plane span. */
-  private serial<T>(span: string | undefined, attributes: Record<string, string | number>, body: () => Promise<T>): Promise<T> {
+  private serial<T>(
+    span: string | undefined,
+    attributes: Record<string, string | number>,
+    body: (addEvent: SpanEventAdder) => Promise<T>,
+  ): Promise<T> {
     const traced = this.parts.span;
-    const fn = span && traced ? () => traced(span, attributes, body) : body;
+    const fn = span && traced ? () => traced(span, attributes, body) : () => body(() => {});
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
     return run;

@@ -2,17 +2,19 @@
 // The supervisor's authoritative rule set: ids, counter slots, and the last status the data
 // plane reported. The data plane holds only a copy, so it can be restarted at any time.
 import { createHash } from 'node:crypto';
-import type { RuleSpec } from '../config/types';
+import { ruleMatchKey, type RuleSpec } from '../config/types';
 import type { NativeRule, NativeRuleStatus } from '../native/addon';
 import { McrError } from '../lib/errors';
+import { compileRoutes, type CompiledRoute, type ListenerLookup, type RouteEntry } from '../routing/table';
 
 /**
- * A rule's identity, derived from the input only, so a rule keeps its id across reloads,
- * restarts and output edits, and two rules can never share an input.
+ * A rule's identity, derived from the input match only (interface, group, port, and source and
+ * protocol where given: ruleMatchKey), so a rule keeps its id across reloads, restarts and output
+ * edits, and two rules can never share an input match. Rules without source or protocol keep the
+ * ids they had before those existed.
  */
 export function ruleId(spec: RuleSpec): string {
-  const { interface: iface, group, port } = spec.input;
-  return createHash('sha256').update(`${iface}|${group}|${port}`).digest('hex').slice(0, 12);
+  return createHash('sha256').update(ruleMatchKey(spec.input)).digest('hex').slice(0, 12);
 }
 
 export interface RuleRecord {
@@ -60,7 +62,15 @@ export class SlotPool {
   }
 }
 
+/** What the routing table adds to the static rules: learned routes, and listeners for gated outputs. */
+export interface RouteContext {
+  learned(): RouteEntry[];
+  hasListener: ListenerLookup;
+}
+
 export class RuleRegistry {
+  /** Set by the daemon when IGMP runs; without it the data plane gets the static rules only. */
+  routes: RouteContext = { learned: () => [], hasListener: () => false };
   private readonly rules = new Map<string, RuleRecord>();
   /** Rule counter slot -> the rule holding it (span records name rules by slot). */
   private readonly slots = new Map<number, RuleRecord>();
@@ -147,20 +157,59 @@ export class RuleRegistry {
 
   /** The rule set as the data plane takes it (in registry order, which statuses follow). */
   toNative(records: RuleRecord[] = this.list()): NativeRule[] {
-    return records.map((r) => ({
-      interface: r.spec.input.interface,
-      group: r.spec.input.group,
-      port: r.spec.input.port,
-      slot: r.slot,
-      outputs: r.spec.outputs.map((o, i) => ({
-        interface: o.interface,
-        group: o.group,
-        port: o.port,
-        ttl: o.ttl ?? 16,
-        ...(o.source ? { source: o.source } : {}),
-        slot: outputSlot(r, i),
-      })),
-    }));
+    return records.map((r) => {
+      const { source, protocol } = r.spec.input;
+      // ESP is forwarded as a router does: the packet keeps its source, group and SPI.
+      const esp = protocol === 'esp';
+      return {
+        interface: r.spec.input.interface,
+        group: r.spec.input.group,
+        port: esp ? 0 : r.spec.input.port,
+        ...(source ? { source } : {}),
+        ...(esp ? { protocol } : {}),
+        slot: r.slot,
+        outputs: r.spec.outputs.map((o, i) => ({
+          interface: o.interface,
+          group: o.group,
+          port: o.port,
+          ttl: o.ttl ?? 16,
+          ...(o.source ? { source: o.source } : {}),
+          slot: outputSlot(r, i),
+          ...(esp ? { routed: true } : {}),
+        })),
+      };
+    });
+  }
+
+  /**
+   * The routing table compiled for the data plane: the static rules first, in registry order (so
+   * statuses map back to records by index), with learned routes and gated outputs merged in.
+   */
+  compile(records: RuleRecord[] = this.list()): CompiledRoute[] {
+    const entries: RouteEntry[] = this.toNative(records).map((rule, i) => {
+      const spec = records[i]?.spec;
+      return {
+        match: {
+          interface: rule.interface,
+          group: rule.group,
+          port: rule.port,
+          ...(rule.source ? { source: rule.source } : {}),
+          ...(rule.protocol ? { protocol: rule.protocol } : {}),
+        },
+        slot: rule.slot,
+        origin: 'static',
+        outputs: rule.outputs.map((o, j) => {
+          const gated = spec?.outputs[j]?.onlyWithListeners === true;
+          return { ...o, origin: 'static', ...(gated ? { onlyWithListeners: true } : {}) };
+        }),
+      };
+    });
+    return compileRoutes([...entries, ...this.routes.learned()], this.routes.hasListener);
+  }
+
+  /** The rule list the data plane takes: compile()'s rules. */
+  forDataPlane(records: RuleRecord[] = this.list()): NativeRule[] {
+    return this.compile(records).map((c) => c.rule);
   }
 
   applyStatuses(statuses: NativeRuleStatus[], records: RuleRecord[] = this.list()): void {

@@ -6,6 +6,7 @@
 // packets, and adds the (S,G,port) intersections an (S,G,any) and a (*,G,port) entry imply.
 import type { NativeOutput, NativeRule } from '../native/addon';
 
+/** Who put a route in the table; PIM and MSDP add their own origins. */
 export type RouteOrigin = 'static' | 'igmp';
 export type RouteProtocol = 'udp' | 'esp';
 

@@ -9,7 +9,8 @@ import type { Logger } from '../lib/logger';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 import { ExportFailures } from './failures';
 import { telemetryWanted, type TelemetrySettings } from './settings';
-import type { TraceExport, TraceSource } from './traces';
+import type { RoutingMetrics } from './metrics';
+import type { SpanEventAdder, TraceExport, TraceSource } from './traces';
 
 export { resolveTelemetrySettings, telemetryWanted, TelemetrySettingsError, type TelemetrySettings } from './settings';
 
@@ -21,6 +22,8 @@ export interface TelemetrySources {
   ruleCount(): number;
   /** Data-plane crashes the supervisor recovered from (DataPlaneProcess.restarts). */
   dataPlaneRestarts(): number;
+  /** IGMP and routing-table counts (src/daemon/routing.ts). */
+  routing?(): RoutingMetrics;
   /** The workers' span records (src/telemetry/traces.ts): without it no batch spans are exported. */
   traces?: TraceSource;
 }
@@ -38,14 +41,18 @@ export interface Telemetry {
    * Runs a control-plane operation (add, remove, reload, data-plane restart) inside a span named
    * `name`. The traces half (src/telemetry/traces.ts) implements it; without traces it only runs fn.
    */
-  controlSpan<T>(name: string, attributes: SpanAttributes, fn: () => T | Promise<T>): Promise<T>;
+  controlSpan<T>(name: string, attributes: SpanAttributes, fn: (addEvent: SpanEventAdder) => T | Promise<T>): Promise<T>;
   /** Flushes what OTLP export holds and closes the endpoint. */
   stop(): Promise<void>;
 }
 
 /** controlSpan for callers that hold no Telemetry (telemetry off): just runs fn. */
-export async function untraced<T>(_name: string, _attributes: SpanAttributes, fn: () => T | Promise<T>): Promise<T> {
-  return fn();
+export async function untraced<T>(
+  _name: string,
+  _attributes: SpanAttributes,
+  fn: (addEvent: SpanEventAdder) => T | Promise<T>,
+): Promise<T> {
+  return fn(() => {});
 }
 
 /**

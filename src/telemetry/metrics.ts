@@ -59,7 +59,7 @@ import type { TraceStats } from './traces';
  * | mcr_ring_drops_total | counter | worker | frames the kernel dropped because a receive ring was full |
  * | mcr_filtered_packets_total | counter | worker, reason | frames refused by the parser: truncated, bad_ip_header, bad_ip_checksum, fragment, not_udp, bad_udp_length, not_ipv4, oversize |
  * | mcr_no_match_packets_total | counter | worker | well-formed frames no rule wanted |
- * | mcr_tx_errors_total | counter | worker, errno | copies not sent: EAGAIN, ENOBUFS, unreachable, EMSGSIZE, EPERM, other |
+ * | mcr_tx_errors_total | counter | worker, errno | copies not sent: EAGAIN, ENOBUFS, unreachable, EMSGSIZE, EPERM, other, tooBig (a routed copy over the output MTU) |
  * | mcr_ttl_expired_packets_total | counter | worker | copies not sent by a `ttl: "decrement"` output (TTL 1 or 0 on arrival) |
  * | mcr_batches_total | counter | worker | receive batches processed (rx / batches = frames per batch) |
  * | mcr_wakeups_total | counter | worker | times the worker slept in poll() and woke (0 with busyPoll) |
@@ -74,6 +74,10 @@ import type { TraceStats } from './traces';
  * | mcr_telemetry_export_failures_total | counter | signal | failed OTLP exports (metrics, traces) |
  * | mcr_spans_exported_total | counter | | spans the OTLP traces endpoint acknowledged (with traces only) |
  * | mcr_spans_dropped_total | counter | reason | span records not exported: rate (over telemetry.spansPerSecond), queue (no export queue room), export (in failed requests) (with traces only) |
+ * | mcr_igmp_groups | gauge | interface | groups with listeners on an IGMP interface (igmp.interfaces) |
+ * | mcr_igmp_messages_total | counter | direction, type | IGMP messages received and sent: query_v1/v2/v3, report_v1/v2/v3, leave_v2 |
+ * | mcr_igmp_errors_total | counter | reason | malformed IGMP messages dropped (truncated, bad_ip_checksum, bad_igmp_checksum, ...) and send failures (send_failed) |
+ * | mcr_route_changes_total | counter | origin | routes added to or removed from the routing table: static (rules), igmp (learned) |
  * | mcr_build_info | gauge | version | always 1 |
  * | mcr_ring_wait_seconds | histogram | worker | sampled batches: oldest frame's kernel timestamp to pickup |
  * | mcr_batch_seconds | histogram | worker | sampled batches: pickup to the ring slots' release (parse, match, every sendmmsg) |
@@ -110,6 +114,10 @@ export const METRICS = [
   'mcr_telemetry_export_failures_total',
   'mcr_spans_exported_total',
   'mcr_spans_dropped_total',
+  'mcr_igmp_groups',
+  'mcr_igmp_messages_total',
+  'mcr_igmp_errors_total',
+  'mcr_route_changes_total',
   'mcr_build_info',
   'mcr_ring_wait_seconds',
   'mcr_batch_seconds',
@@ -123,6 +131,19 @@ export interface MetricSources {
   ruleCount(): number;
   /** Data-plane crashes the supervisor recovered from. */
   dataPlaneRestarts(): number;
+  /** IGMP and routing-table counts (absent or null: no IGMP; route changes still count static rules). */
+  routing?(): RoutingMetrics;
+}
+
+/** What the routing side counts (src/daemon/routing.ts). */
+export interface RoutingMetrics {
+  /** IGMP interface -> groups with listeners; empty without IGMP */
+  igmpGroups: Record<string, number>;
+  igmpReceived: Record<string, number>;
+  igmpSent: Record<string, number>;
+  igmpErrors: Record<string, number>;
+  /** origin -> route.add + route.remove */
+  routeChanges: Record<string, number>;
 }
 
 /** One counter-file read serves every instrument and the producer of one collection. */
@@ -281,6 +302,14 @@ export class McrMetrics {
       'span records not exported: over the spans-per-second budget (rate), no queue room (queue), in failed requests (export)',
     );
     const buildInfo = meter.createObservableGauge('mcr_build_info', { ...int, description: 'mcr version; always 1' });
+    const igmpGroups = meter.createObservableGauge('mcr_igmp_groups', {
+      ...int,
+      unit: '{group}',
+      description: 'groups with listeners on an IGMP interface',
+    });
+    const igmpMessages = counter('mcr_igmp_messages', '{message}', 'IGMP messages received and sent, by direction and type');
+    const igmpErrors = counter('mcr_igmp_errors', '{message}', 'malformed IGMP messages dropped and sends that failed, by reason');
+    const routeChanges = counter('mcr_route_changes', '{change}', 'routes added to or removed from the routing table, by origin');
     const observables: Observable[] = [
       ...counters.map(([c]) => c),
       filtered,
@@ -290,6 +319,10 @@ export class McrMetrics {
       spansExported,
       spansDropped,
       buildInfo,
+      igmpGroups,
+      igmpMessages,
+      igmpErrors,
+      routeChanges,
     ];
 
     // ONE callback per collection: one counter-file read, precomputed attribute objects.
@@ -315,6 +348,14 @@ export class McrMetrics {
       for (const signal of ['metrics', 'traces'] as const)
         result.observe(exportFailures, this.parts.failures.counts[signal], this.signalAttrs[signal]);
       result.observe(buildInfo, 1, this.buildAttrs);
+      const routing = this.parts.sources.routing?.();
+      if (routing) {
+        for (const [iface, n] of Object.entries(routing.igmpGroups)) result.observe(igmpGroups, n, { interface: iface });
+        for (const [type, n] of Object.entries(routing.igmpReceived)) result.observe(igmpMessages, n, { direction: 'received', type });
+        for (const [type, n] of Object.entries(routing.igmpSent)) result.observe(igmpMessages, n, { direction: 'sent', type });
+        for (const [reason, n] of Object.entries(routing.igmpErrors)) result.observe(igmpErrors, n, { reason });
+        for (const [origin, n] of Object.entries(routing.routeChanges)) result.observe(routeChanges, n, { origin });
+      }
       const traces = this.parts.traceStats?.();
       if (traces) {
         result.observe(spansExported, traces.exported);

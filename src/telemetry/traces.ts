@@ -111,9 +111,12 @@ export interface TraceStats {
 
 export type ControlAttributes = Record<string, string | number | boolean | undefined>;
 
+/** Adds a span event to the control-plane span being run (a route change, for one): controlSpan's fn gets one. */
+export type SpanEventAdder = (name: string, attributes?: ControlAttributes) => void;
+
 export interface TraceExport {
   /** Runs fn inside a span `name`; a throw sets status ERROR with the message and is rethrown. */
-  controlSpan<T>(name: string, attributes: ControlAttributes, fn: () => T | Promise<T>): Promise<T>;
+  controlSpan<T>(name: string, attributes: ControlAttributes, fn: (addEvent: SpanEventAdder) => T | Promise<T>): Promise<T>;
   /** One drain of every worker's ring now (the timer does this every drainIntervalMs). */
   drainNow(): void;
   /** Exports everything queued; resolves when the requests are answered or failed, never rejects. */
@@ -151,7 +154,7 @@ export function noTraces(): TraceExport {
     drainErrors: 0,
   };
   return {
-    controlSpan: async (_name, _attributes, fn) => fn(),
+    controlSpan: async (_name, _attributes, fn) => fn(() => {}),
     drainNow: () => {},
     flush: async () => {},
     stats: () => ({ ...zero }),
@@ -262,14 +265,17 @@ class OtlpTraces implements TraceExport {
     return { ...this.counts, queued: this.spansCreated - this.spansHanded };
   }
 
-  async controlSpan<T>(name: string, attributes: ControlAttributes, fn: () => T | Promise<T>): Promise<T> {
-    if (this.stopping) return fn();
-    const defined: Attributes = {};
-    for (const [key, value] of Object.entries(attributes)) if (value !== undefined) defined[key] = value;
-    const span = this.tracer.startSpan(name, { attributes: defined, root: true }, this.api.ROOT_CONTEXT);
+  async controlSpan<T>(name: string, attributes: ControlAttributes, fn: (addEvent: SpanEventAdder) => T | Promise<T>): Promise<T> {
+    if (this.stopping) return fn(() => {});
+    const defined = (attrs: ControlAttributes): Attributes => {
+      const out: Attributes = {};
+      for (const [key, value] of Object.entries(attrs)) if (value !== undefined) out[key] = value;
+      return out;
+    };
+    const span = this.tracer.startSpan(name, { attributes: defined(attributes), root: true }, this.api.ROOT_CONTEXT);
     this.counts.controlSpans++;
     try {
-      const result = await fn();
+      const result = await fn((event, attrs) => span.addEvent(event, defined(attrs ?? {})));
       this.endSpan(span);
       return result;
     } catch (err) {

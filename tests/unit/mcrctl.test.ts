@@ -438,8 +438,43 @@ describe('mcrctl', () => {
       '239.2.2.2:x:eth1',
     ]);
     assert.equal(bad.code, 2);
-    assert.equal(bad.stderr, 'mcrctl: --outputs: output "239.2.2.2:x:eth1" port: expected an integer from 1 to 65535, got "x"\n');
+    assert.equal(bad.stderr, 'mcrctl: --outputs: output "239.2.2.2:x:eth1" port: expected an integer from 0 to 65535, got "x"\n');
     assert.deepEqual(daemon.requests, []);
+  });
+
+  test('add --input-source, --input-protocol esp (no --input-port) and --only-with-listeners', async () => {
+    const base = ['--socket', socketPath, 'add', '--input-interface', 'eth0', '--input-group', '239.1.1.1'];
+    await runCli([...base, '--input-port', '0', '--input-source', '10.0.0.1', '--outputs', '239.2.2.2:0:eth1', '--only-with-listeners']);
+    assert.deepEqual(daemon.requests[0]?.params, {
+      input: { interface: 'eth0', group: '239.1.1.1', port: 0, source: '10.0.0.1' },
+      outputs: [{ group: '239.2.2.2', port: 0, interface: 'eth1', onlyWithListeners: true }],
+    });
+    await runCli([...base, '--input-protocol', 'esp', '--outputs', '239.1.1.1:0:eth1']);
+    assert.deepEqual(daemon.requests[1]?.params, {
+      input: { interface: 'eth0', group: '239.1.1.1', port: 0, protocol: 'esp' },
+      outputs: [{ group: '239.1.1.1', port: 0, interface: 'eth1' }],
+    });
+    const missing = await runCli([...base, '--outputs', '239.2.2.2:5002:eth1']);
+    assert.equal(missing.code, 2);
+    assert.equal(missing.stderr, 'mcrctl: --input-port: missing (a UDP port, or 0 for any port)\n');
+    const bad = await runCli([
+      ...base,
+      '--input-port',
+      '5001',
+      '--input-source',
+      '239.9.9.9',
+      '--input-protocol',
+      'tcp',
+      '--outputs',
+      '239.2.2.2:0:eth1',
+    ]);
+    assert.equal(bad.code, 2);
+    assert.equal(
+      bad.stderr,
+      'mcrctl: --input-protocol: expected one of udp, esp, got "tcp"; --input-source: expected a unicast IPv4 address, got "239.9.9.9"; ' +
+        "--outputs: 0 keeps each packet's port, which needs an input with port 0 (any port); expected 1 to 65535\n",
+    );
+    assert.equal(daemon.requests.length, 2);
   });
 
   test('remove by name', async () => {

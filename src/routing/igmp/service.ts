@@ -159,7 +159,9 @@ export class IgmpService {
     for (const r of [...this.running.values()]) {
       const address = ipv4Address(r.name);
       if (address === r.address) continue;
-      this.log.warn(`igmp: ${r.name}: ${address === null ? 'gone or without an IPv4 address' : `address changed to ${address}`}; restarting IGMP on it`);
+      this.log.warn(
+        `igmp: ${r.name}: ${address === null ? 'gone or without an IPv4 address' : `address changed to ${address}`}; restarting IGMP on it`,
+      );
       this.close(r, true);
       this.running.delete(r.name);
       this.waiting.set(r.name, 'restarting');
