@@ -16,6 +16,23 @@
 
 namespace mcr {
 
+namespace {
+
+// MCAST_JOIN_SOURCE_GROUP / MCAST_LEAVE_SOURCE_GROUP (RFC 3678) name the interface by index.
+group_source_req source_group_request(const MembershipKey& key) {
+  group_source_req req{};
+  req.gsr_interface = uint32_t(key.ifindex);
+  auto* g = reinterpret_cast<sockaddr_in*>(&req.gsr_group);
+  g->sin_family = AF_INET;
+  g->sin_addr.s_addr = key.group;
+  auto* s = reinterpret_cast<sockaddr_in*>(&req.gsr_source);
+  s->sin_family = AF_INET;
+  s->sin_addr.s_addr = key.source;
+  return req;
+}
+
+}  // namespace
+
 Membership::~Membership() {
   for (auto& h : holders_) ::close(h.fd);
 }
@@ -62,14 +79,7 @@ int Membership::join(const MembershipKey& key, std::string* error) {
     mreq.imr_ifindex = key.ifindex;
     rc = setsockopt(holders_[holder].fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq));
   } else {
-    group_source_req req{};
-    req.gsr_interface = uint32_t(key.ifindex);
-    auto* g = reinterpret_cast<sockaddr_in*>(&req.gsr_group);
-    g->sin_family = AF_INET;
-    g->sin_addr.s_addr = key.group;
-    auto* s = reinterpret_cast<sockaddr_in*>(&req.gsr_source);
-    s->sin_family = AF_INET;
-    s->sin_addr.s_addr = key.source;
+    const group_source_req req = source_group_request(key);
     rc = setsockopt(holders_[holder].fd, IPPROTO_IP, MCAST_JOIN_SOURCE_GROUP, &req, sizeof(req));
   }
   if (rc != 0) {
@@ -97,14 +107,7 @@ void Membership::leave(const MembershipKey& key) {
     mreq.imr_ifindex = key.ifindex;
     setsockopt(holders_[it->second].fd, IPPROTO_IP, IP_DROP_MEMBERSHIP, &mreq, sizeof(mreq));
   } else {
-    group_source_req req{};
-    req.gsr_interface = uint32_t(key.ifindex);
-    auto* g = reinterpret_cast<sockaddr_in*>(&req.gsr_group);
-    g->sin_family = AF_INET;
-    g->sin_addr.s_addr = key.group;
-    auto* s = reinterpret_cast<sockaddr_in*>(&req.gsr_source);
-    s->sin_family = AF_INET;
-    s->sin_addr.s_addr = key.source;
+    const group_source_req req = source_group_request(key);
     setsockopt(holders_[it->second].fd, IPPROTO_IP, MCAST_LEAVE_SOURCE_GROUP, &req, sizeof(req));
   }
   holders_[it->second].count--;
