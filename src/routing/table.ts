@@ -115,10 +115,13 @@ export function compileRoutes(entries: readonly RouteEntry[], hasListener: Liste
       for (const o of e.outputs) {
         if (o.onlyWithListeners && !hasListener(o.interface, o.group)) continue;
         if (match.source !== undefined && o.excludeSources?.includes(match.source)) continue;
-        const key = outputKey(o);
+        const { origin, onlyWithListeners: _gate, excludeSources: _excluded, ...native } = o;
+        // A port-keeping output (port 0) of an any-port entry, merged into an entry for one port:
+        // every packet it gets there has that port. The core takes port 0 only on any-port rules.
+        if (native.port === 0 && !native.routed && match.port !== 0) native.port = match.port;
+        const key = outputKey(native);
         if (seen.has(key)) continue;
         seen.add(key);
-        const { origin, onlyWithListeners: _gate, excludeSources: _excluded, ...native } = o;
         outputs.push(native);
         outputOrigins.push(origin);
       }

@@ -60,6 +60,26 @@ describe('compileRoutes', () => {
     assert.equal(implied?.rule.slot, 1, 'counted with the static rule that asked for the port');
   });
 
+  test('a port-keeping output merged into an entry for one port sends to that port (the core takes port 0 only on any-port rules)', () => {
+    const entries: RouteEntry[] = [
+      { match: { interface: 'in', group: '239.1.1.1', port: 0 }, slot: 1, origin: 'static', outputs: [out('a', 10, { port: 0 })] },
+      { match: { interface: 'in', group: '239.1.1.1', port: 5002 }, slot: 2, origin: 'static', outputs: [out('b', 11)] },
+      {
+        match: { interface: 'in', group: '239.1.1.1', port: 0, source: '10.0.0.1' },
+        slot: 3,
+        origin: 'static',
+        outputs: [out('c', 12, { port: 0 })],
+      },
+    ];
+    const ports = compileRoutes(entries, nobody).map((c) => [describeMatch(c.rule), c.rule.outputs.map((o) => `${o.interface}:${o.port}`)]);
+    assert.deepEqual(ports, [
+      ['(*,239.1.1.1)', ['a:0']],
+      ['(*,239.1.1.1:5002)', ['b:6000', 'a:5002']],
+      ['(10.0.0.1,239.1.1.1)', ['c:0', 'a:0']],
+      ['(10.0.0.1,239.1.1.1:5002)', ['a:5002', 'b:6000', 'c:5002']],
+    ]);
+  });
+
   test('ESP and UDP entries of one group do not mix', () => {
     const entries: RouteEntry[] = [
       { match: { interface: 'in', group: '239.1.1.1', port: 0, protocol: 'esp' }, slot: 1, origin: 'static', outputs: [out('a', 10)] },
