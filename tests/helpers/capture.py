@@ -4,8 +4,11 @@
 # socket and prints one JSON object per frame: Ethernet and IP header fields, the UDP checksum on
 # the wire, whether the kernel marked it partial (TP_STATUS_CSUMNOTREADY: the NIC would finish
 # it) and, when it is not partial, whether it is correct. Used by the packet egress test to read
-# what mcr put on the wire. Prints "capturing" on stderr once the socket is bound.
+# what mcr put on the wire. With --protocol esp it captures IP protocol 50 (no port) instead and
+# prints the IP header fields and the IP payload as hex. Prints "capturing" on stderr once the
+# socket is bound.
 #   python3 capture.py --interface s0 --port 6000 --count 10 --timeout 10
+#   python3 capture.py --interface s0 --protocol esp --count 10
 import argparse
 import json
 import socket
@@ -17,6 +20,7 @@ ETH_P_ALL = 0x0003
 SOL_PACKET = 263
 PACKET_AUXDATA = 8
 TP_STATUS_CSUMNOTREADY = 1 << 3
+IPPROTO_ESP = 50
 
 
 def ones_complement_sum(data: bytes) -> int:
@@ -32,13 +36,33 @@ def mac(b: bytes) -> str:
     return ":".join(f"{x:02x}" for x in b)
 
 
+def ip_fields(frame: bytes, ihl: int) -> dict:
+    ip = frame[14:]
+    total, ident, frag = struct.unpack("!HHH", ip[2:8])
+    return {
+        "dstMac": mac(frame[0:6]),
+        "srcMac": mac(frame[6:12]),
+        "src": socket.inet_ntoa(ip[12:16]),
+        "dst": socket.inet_ntoa(ip[16:20]),
+        "ttl": ip[8],
+        "tos": ip[1],
+        "id": ident,
+        "df": bool(frag & 0x4000),
+        "ipChecksumValid": ones_complement_sum(ip[:ihl]) == 0xFFFF,
+        "totalLength": total,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--interface", required=True)
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--protocol", choices=["udp", "esp"], default="udp")
+    ap.add_argument("--port", type=int, help="UDP destination port (required for udp)")
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--timeout", type=float, default=10.0)
     a = ap.parse_args()
+    if a.protocol == "udp" and a.port is None:
+        ap.error("--port is required with --protocol udp")
 
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
@@ -59,6 +83,14 @@ def main() -> int:
             continue
         ip = frame[14:]
         ihl = (ip[0] & 0x0F) * 4
+        if a.protocol == "esp":
+            if ip[9] != IPPROTO_ESP:
+                continue
+            # The IP total length, not the frame: short frames carry Ethernet padding.
+            total = struct.unpack("!H", ip[2:4])[0]
+            print(json.dumps({**ip_fields(frame, ihl), "payload": ip[ihl:total].hex()}), flush=True)
+            got += 1
+            continue
         if ip[9] != 17:
             continue
         udp = ip[ihl:]
@@ -74,20 +106,10 @@ def main() -> int:
         if not partial and ucsum != 0:
             pseudo = ip[12:20] + struct.pack("!BBH", 0, 17, ulen)
             valid = ones_complement_sum(pseudo + udp[:ulen]) == 0xFFFF
-        total, ident, frag = struct.unpack("!HHH", ip[2:8])
         print(
             json.dumps(
                 {
-                    "dstMac": mac(frame[0:6]),
-                    "srcMac": mac(frame[6:12]),
-                    "src": socket.inet_ntoa(ip[12:16]),
-                    "dst": socket.inet_ntoa(ip[16:20]),
-                    "ttl": ip[8],
-                    "tos": ip[1],
-                    "id": ident,
-                    "df": bool(frag & 0x4000),
-                    "ipChecksumValid": ones_complement_sum(ip[:ihl]) == 0xFFFF,
-                    "totalLength": total,
+                    **ip_fields(frame, ihl),
                     "srcPort": sport,
                     "dstPort": dport,
                     "udpLength": ulen,
