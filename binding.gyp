@@ -24,7 +24,8 @@
         "native/core/relay.cc",
         "native/core/affinity.cc",
         "native/core/xdp.cc",
-        "native/core/igmp_socket.cc"
+        "native/core/igmp_socket.cc",
+        "native/core/pim_socket.cc"
       ],
       "link_settings": {"libraries": ["-lbpf"]}
     },
@@ -51,7 +52,8 @@
         "native/binding/addon.cc",
         "native/binding/relay_wrap.cc",
         "native/binding/counters_wrap.cc",
-        "native/binding/igmp_socket_wrap.cc"
+        "native/binding/igmp_socket_wrap.cc",
+        "native/binding/pim_socket_wrap.cc"
       ]
     },
     {
@@ -78,7 +80,8 @@
         "native/tests/forward_tests.cc",
         "native/tests/packet_egress_tests.cc",
         "native/tests/ring_tests.cc",
-        "native/tests/igmp_socket_tests.cc"
+        "native/tests/igmp_socket_tests.cc",
+        "native/tests/pim_socket_tests.cc"
       ]
     },
     {

@@ -424,8 +424,11 @@ const CORE_SOURCES = [
   'affinity',
   'xdp',
   'igmp_socket',
+  'pim_socket',
 ].map((f) => `native/core/${f}.cc`);
-const BINDING_SOURCES = ['addon', 'relay_wrap', 'counters_wrap', 'igmp_socket_wrap'].map((f) => `native/binding/${f}.cc`);
+const BINDING_SOURCES = ['addon', 'relay_wrap', 'counters_wrap', 'igmp_socket_wrap', 'pim_socket_wrap'].map(
+  (f) => `native/binding/${f}.cc`,
+);
 
 /** Compiles in parallel (one job per CPU); an object newer than its source and every header is kept. */
 async function compileAll(jobs: { src: string; obj: string; flags: string[] }[]): Promise<void> {

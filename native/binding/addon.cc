@@ -9,6 +9,7 @@
 #include "igmp_socket_wrap.h"
 #include "mcr/affinity.h"
 #include "mcr/counters.h"
+#include "pim_socket_wrap.h"
 #include "relay_wrap.h"
 
 namespace {
@@ -41,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Relay", mcr::binding::RelayWrap::Define(env));
   exports.Set("Counters", mcr::binding::CountersWrap::Define(env));
   exports.Set("IgmpSocket", mcr::binding::IgmpSocketWrap::Define(env));
+  exports.Set("PimSocket", mcr::binding::PimSocketWrap::Define(env));
   exports.Set("confineThreads", Napi::Function::New(env, ConfineThreads, "confineThreads"));
   exports.Set("removeStaleCounterFiles", Napi::Function::New(env, RemoveStaleCounterFiles, "removeStaleCounterFiles"));
   return exports;

@@ -15,6 +15,7 @@ int main() {
   mcr_test::packet_egress_tests();
   mcr_test::ring_tests();
   mcr_test::igmp_socket_tests();
+  mcr_test::pim_socket_tests();
   std::printf("%d passed, %d failed\n", mcr_test::passed, mcr_test::failed);
   return mcr_test::failed == 0 ? 0 : 1;
 }

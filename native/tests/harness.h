@@ -36,5 +36,6 @@ void forward_tests();
 void packet_egress_tests();
 void ring_tests();
 void igmp_socket_tests();
+void pim_socket_tests();
 
 }  // namespace mcr_test

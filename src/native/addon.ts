@@ -211,10 +211,42 @@ export interface NativeIgmpSocket {
 
 // --- end IGMP packet socket ---
 
+// --- PIM socket (native/binding/pim_socket_wrap.cc; wrapped by src/routing/pim/socket.ts) ---
+
+/** One received PIM message: its bytes after the IP header, and the header fields PIM needs. */
+export interface NativePimPacket {
+  /** the PIM message, from its header on (the IP header stripped; not yet validated) */
+  data: Buffer;
+  /** the IP source and destination, dotted */
+  source: string;
+  destination: string;
+  ttl: number;
+  /** the interface it arrived on */
+  ifindex: number;
+}
+
+/** One interface's raw IPPROTO_PIM socket, joined to 224.0.0.13 there. */
+export interface NativePimSocket {
+  readonly interface: string;
+  readonly ifindex: number;
+  /** Polls the socket on the event loop: the callback runs while messages wait or the interface went down (drain with receive), or with an error of the poll. */
+  onReadable(callback: (error?: Error & { code?: string }) => void): void;
+  /** Up to `max` (1-1024, default 64) waiting messages; [] when none. Throws ENETDOWN once each time the interface goes down. */
+  receive(max?: number): NativePimPacket[];
+  /** Sends one PIM message (no IP header) to `destination`: TTL 1 when multicast; bytes sent. */
+  send(message: Uint8Array, destination: string): number;
+  /** Stops the callbacks and closes the socket; idempotent. */
+  close(): void;
+}
+
+// --- end PIM socket ---
+
 export interface Addon {
   Relay: new (options: RelayOptions) => NativeRelay;
   /** Opens the IGMP packet socket of one interface; throws (code ENODEV, EPERM, ...) naming it. */
   IgmpSocket: { new (ifname: string): NativeIgmpSocket };
+  /** Opens the raw PIM socket of one interface; throws (code ENODEV, EPERM, ...) naming it. */
+  PimSocket: { new (ifname: string): NativePimSocket };
   /**
    * Moves every thread of this process but `keepTids` off `workerCpus` (back to the process's
    * first affinity when empty); returns how many moved, 0 when no CPU would be left.

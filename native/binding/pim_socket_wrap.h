@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+// JS class PimSocket: one interface's raw PIM socket (mcr/pim_socket.h), polled on the JS
+// thread's event loop. While armed (onReadable) the poll keeps the object alive and the loop
+// running, as a net.Socket does; close() or the finalizer stops it.
+#pragma once
+#include <napi.h>
+#include <uv.h>
+
+#include "mcr/pim_socket.h"
+
+namespace mcr::binding {
+
+class PimSocketWrap : public Napi::ObjectWrap<PimSocketWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit PimSocketWrap(const Napi::CallbackInfo& info);
+  ~PimSocketWrap() override;
+
+ private:
+  Napi::Value JS_onReadable(const Napi::CallbackInfo& info);
+  Napi::Value JS_receive(const Napi::CallbackInfo& info);
+  Napi::Value JS_send(const Napi::CallbackInfo& info);
+  Napi::Value JS_close(const Napi::CallbackInfo& info);
+  Napi::Value JS_interface(const Napi::CallbackInfo& info);
+  Napi::Value JS_ifindex(const Napi::CallbackInfo& info);
+
+  static void on_poll(uv_poll_t* handle, int status, int events);
+  int start_poll();
+  // Stops polling and hands the uv handle to uv_close (which frees it); no JS is called.
+  void stop_poll();
+
+  PimSocket socket_;
+  uv_poll_t* poll_ = nullptr;
+  Napi::FunctionReference callback_;
+  // The poll holds a strong reference on the JS object while armed.
+  bool holding_ = false;
+};
+
+}  // namespace mcr::binding
