@@ -5,6 +5,7 @@ import type { Chart } from './charts';
 import { formatCompact, formatCount as fmt, formatTable } from '../src/cli/table';
 import { drillSection, drillTerminal } from './drill-report';
 import { efficiencySection, efficiencyTerminal } from './efficiency-report';
+import { igmpLatencySection, igmpLatencyTerminal } from './igmp-latency-report';
 import { goals, ratioFigures } from './figures';
 import { byRelay, relayOrder } from './relays/registry';
 import type { Spread } from './cpu';
@@ -380,6 +381,12 @@ export function renderReport(r: Results, chartList: Chart[]): string {
     const ef = r.scenarios.efficiency.summary;
     out.push('## CPU per forwarded packet (efficiency)', '', ...(ef ? efficiencySection(ef) : []));
     out.push(charts(chartList, 'efficiency'), '', notes(r, 'efficiency'), '');
+  }
+
+  // igmpproxy mode's join and leave latency (not in the standard suite)
+  if (r.scenarios['igmp-latency']) {
+    const il = r.scenarios['igmp-latency'].summary;
+    out.push('## IGMP join and leave latency', '', ...(il ? igmpLatencySection(il) : []), notes(r, 'igmp-latency'), '');
   }
 
   const figs = ratioFigures(r);
@@ -786,6 +793,8 @@ export function terminalSummary(r: Results): string {
   if (dr) out.push(...drillTerminal(dr));
   const ef = r.scenarios.efficiency?.summary;
   if (ef) out.push(...efficiencyTerminal(ef));
+  const il = r.scenarios['igmp-latency']?.summary;
+  if (il) out.push(...igmpLatencyTerminal(il));
   for (const [name, sc] of Object.entries(r.scenarios)) if (sc.error) out.push('', `scenario ${name} FAILED: ${sc.error}`);
   for (const [name, sc] of Object.entries(r.scenarios))
     if (sc.failures?.length) out.push('', `scenario ${name} FAILED:`, ...sc.failures.map((f) => `  - ${f}`));

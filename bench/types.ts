@@ -6,6 +6,7 @@ import type { RelayCounters } from './relays/relay';
 import type { Timing } from './scenarios/control';
 import type { DrillSummary } from './scenarios/drill';
 import type { EfficiencySummary } from './scenarios/efficiency';
+import type { IgmpLatencySummary } from './scenarios/igmp-latency';
 import type { HopResult, SEED } from './scenarios/pipeline';
 import type { SoakSummary } from './scenarios/soak';
 import type { TelemetrySummary } from './scenarios/telemetry';
@@ -195,6 +196,7 @@ export interface Summaries {
   drill: DrillSummary;
   telemetry: TelemetrySummary;
   efficiency: EfficiencySummary;
+  'igmp-latency': IgmpLatencySummary;
 }
 
 export type ScenarioId = keyof Summaries;
