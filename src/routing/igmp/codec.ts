@@ -5,6 +5,9 @@
 // drops. Encoding writes full IPv4 packets as RFC 3376 section 4 asks of every IGMP message:
 // TTL 1, precedence Internetwork Control, the Router Alert option (RFC 2113), correct checksums.
 import { parseIPv4 } from '../../lib/ipv4';
+import { addressAt, encodeIPv4Packet, internetChecksum, parseIPv4Header, writeAddress as writeIPv4Address } from '../../lib/ipv4-packet';
+
+export { internetChecksum };
 
 export const IPPROTO_IGMP = 2;
 
@@ -112,30 +115,12 @@ export type IgmpParseResult = { ok: true; packet: IgmpPacket } | { ok: false; re
 
 // ---- helpers -----------------------------------------------------------------------------------
 
-const IP_HEADER_MIN = 20;
-const ROUTER_ALERT = 0x94; // option type 148: copied flag + class 0 + number 20
 const IGMP_MIN = 8;
 const V3_QUERY_MIN = 12;
 const V3_RECORD_HEADER = 8;
 
-/** RFC 1071 ones' complement sum of `bytes[start, end)`, folded and complemented. */
-export function internetChecksum(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let sum = 0;
-  let i = start;
-  for (; i + 1 < end; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
-  if (i < end) sum += bytes[i]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-function addressAt(bytes: Uint8Array, at: number): string {
-  return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
-}
-
 function writeAddress(bytes: Uint8Array, at: number, address: string): void {
-  const octets = parseIPv4(address);
-  if (!octets) throw new RangeError(`IGMP encode: not an IPv4 address: ${JSON.stringify(address)}`);
-  bytes.set(octets, at);
+  writeIPv4Address(bytes, at, address, 'IGMP encode');
 }
 
 function u16(bytes: Uint8Array, at: number): number {
@@ -185,33 +170,11 @@ export function encodeFloatCode(value: number): number {
 /** Parses one IPv4 packet carrying IGMP; never throws. */
 export function parseIgmpPacket(bytes: Uint8Array): IgmpParseResult {
   const fail = (reason: IgmpParseError): IgmpParseResult => ({ ok: false, reason });
-  if (bytes.length < IP_HEADER_MIN) return fail('truncated');
-  if (bytes[0]! >> 4 !== 4) return fail('bad_ip_version');
-  const headerLength = (bytes[0]! & 0x0f) * 4;
-  if (headerLength < IP_HEADER_MIN) return fail('bad_ip_header');
-  const totalLength = u16(bytes, 2);
-  if (totalLength < headerLength) return fail('bad_ip_header');
-  // The socket may hand over Ethernet padding after the datagram: the IP total length rules.
-  if (bytes.length < totalLength || bytes.length < headerLength) return fail('truncated');
-  if (internetChecksum(bytes, 0, headerLength) !== 0) return fail('bad_ip_checksum');
-  if ((u16(bytes, 6) & 0x3fff) !== 0) return fail('fragment');
-  if (bytes[9] !== IPPROTO_IGMP) return fail('not_igmp');
-
-  let routerAlert = false;
-  for (let at = IP_HEADER_MIN; at < headerLength; ) {
-    const type = bytes[at]!;
-    if (type === 0) break; // end of option list
-    if (type === 1) {
-      at += 1; // no-operation
-      continue;
-    }
-    if (at + 1 >= headerLength) return fail('bad_ip_header');
-    const length = bytes[at + 1]!;
-    if (length < 2 || at + length > headerLength) return fail('bad_ip_header');
-    if (type === ROUTER_ALERT && length === 4) routerAlert = true;
-    at += length;
-  }
-  const ip: IpFields = { source: addressAt(bytes, 12), destination: addressAt(bytes, 16), ttl: bytes[8]!, routerAlert };
+  const parsed = parseIPv4Header(bytes);
+  if (!parsed.ok) return fail(parsed.reason);
+  const { headerLength, totalLength, protocol, source, destination, ttl, routerAlert } = parsed.header;
+  if (protocol !== IPPROTO_IGMP) return fail('not_igmp');
+  const ip: IpFields = { source, destination, ttl, routerAlert };
 
   const igmp = bytes.subarray(headerLength, totalLength);
   if (igmp.length < IGMP_MIN) return fail('bad_length');
@@ -396,25 +359,12 @@ function withChecksum(igmp: Uint8Array): Uint8Array {
 
 /** A full IPv4 packet: TOS 0xc0, DF, TTL 1 and Router Alert unless told otherwise, checksums filled. */
 export function encodeIgmpPacket(message: IgmpMessage, ip: EncodeIpOptions): Uint8Array {
-  const igmp = encodeIgmpMessage(message);
-  const routerAlert = ip.routerAlert ?? true;
-  const headerLength = IP_HEADER_MIN + (routerAlert ? 4 : 0);
-  const totalLength = headerLength + igmp.length;
-  if (totalLength > 0xffff) throw new RangeError('IGMP encode: packet over 65535 bytes');
-  const bytes = new Uint8Array(totalLength);
-  bytes[0] = 0x40 | (headerLength / 4);
-  bytes[1] = 0xc0; // precedence Internetwork Control (RFC 3376 section 4)
-  bytes[2] = totalLength >> 8;
-  bytes[3] = totalLength & 0xff;
-  bytes[6] = 0x40; // DF, as Linux sends IGMP
-  bytes[8] = ip.ttl ?? 1;
-  bytes[9] = IPPROTO_IGMP;
-  writeAddress(bytes, 12, ip.source);
-  writeAddress(bytes, 16, ip.destination ?? defaultDestination(message));
-  if (routerAlert) bytes.set([ROUTER_ALERT, 4, 0, 0], IP_HEADER_MIN);
-  const sum = internetChecksum(bytes, 0, headerLength);
-  bytes[10] = sum >> 8;
-  bytes[11] = sum & 0xff;
-  bytes.set(igmp, headerLength);
-  return bytes;
+  return encodeIPv4Packet(encodeIgmpMessage(message), {
+    protocol: IPPROTO_IGMP,
+    source: ip.source,
+    destination: ip.destination ?? defaultDestination(message),
+    ttl: ip.ttl ?? 1,
+    routerAlert: ip.routerAlert ?? true,
+    what: 'IGMP encode',
+  });
 }
