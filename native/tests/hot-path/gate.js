@@ -5,7 +5,10 @@
 // than the tolerance over baseline-instructions.json next to it. `--update` records a new baseline.
 // The frame set's outputs use packet egress, the default for multicast outputs; the same set with
 // every output on its UDP socket (--socket-egress, the path of unicast outputs and datagrams
-// over the MTU) is measured and gated too, against its own committed figure.
+// over the MTU) is measured and gated too, against its own committed figure. Two frame sets:
+// v2 (the default, top-level figures) and v3-match (the matching beyond (*,G,port): (S,G) and
+// any-port entries, ESP, routed and port-keeping outputs; its figures under `v3Match`), each
+// gated against its own baseline.
 // It also prices the span code: sampling off must stay within 1% of a build without it
 // (mcr_replay_nospans), every 64th batch traced within 3%.
 // Plain Node, no dependencies; docs/hot-path-gate.md explains what is measured.
@@ -17,7 +20,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const harness = path.join(root, 'build', 'Release', 'mcr_replay');
-const baselinePath = path.join(__dirname, 'baseline-instructions.json');
+const committedBaselinePath = path.join(__dirname, 'baseline-instructions.json');
 const defaultTolerance = 0.03;
 
 function fail(message) {
@@ -25,11 +28,18 @@ function fail(message) {
   process.exit(1);
 }
 
+// --baseline FILE: compare with (or --update) another file than the committed one (the unit test
+// uses it to prove a regression fails the gate).
 const args = process.argv.slice(2);
-const update = args.includes('--update');
-if (args.some((a) => a !== '--update')) {
-  console.error('usage: node native/tests/hot-path/gate.js [--update]');
-  process.exit(2);
+let update = false;
+let baselinePath = committedBaselinePath;
+for (let i = 0; i < args.length; ++i) {
+  if (args[i] === '--update') update = true;
+  else if (args[i] === '--baseline' && i + 1 < args.length) baselinePath = path.resolve(args[++i]);
+  else {
+    console.error('usage: node native/tests/hot-path/gate.js [--update] [--baseline FILE]');
+    process.exit(2);
+  }
 }
 
 if (!fs.existsSync(harness)) fail(`${path.relative(root, harness)} is missing: run \`npm run build\` first`);
@@ -80,68 +90,87 @@ function measure(binary, args = []) {
   return { summary, instructions, allocations, perPacket: instructions / summary.packets };
 }
 
-const { summary, instructions, allocations, perPacket } = measure(harness);
-const socketEgress = measure(harness, ['--socket-egress']);
+// Each frame set with packet egress (the default for multicast outputs) and with every output on
+// its UDP socket. `key` is mcr_replay's --frame-set; `stored` where its figures live in the file.
+const FRAME_SETS = [
+  { key: 'v2', prefix: '', stored: (b) => b },
+  { key: 'v3-match', prefix: 'v3-match ', stored: (b) => b?.v3Match },
+];
+const runs = FRAME_SETS.map((set) => ({
+  ...set,
+  packet: measure(harness, ['--frame-set', set.key]),
+  socket: measure(harness, ['--frame-set', set.key, '--socket-egress']),
+}));
+const perPacket = runs[0].packet.perPacket; // v2, the span cost's reference
 
 const fmt = (n) => n.toFixed(1);
 const pct = (r) => `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)}%`;
-const detail =
-  `${summary.packets} packets (${summary.categories.matchedOneOutput} to 1 output, ` +
-  `${summary.categories.matchedFanOut} fanned out, ${summary.categories.noMatch} unmatched, ` +
-  `${summary.categories.malformed} malformed), ${summary.sends} sends in ${summary.sendCalls} send calls, ` +
+const detail = ({ summary, instructions, allocations }) =>
+  `${summary.packets} packets (${Object.entries(summary.categories)
+    .map(([name, n]) => `${name} ${n}`)
+    .join(', ')}), ${summary.sends} sends in ${summary.sendCalls} send calls, ` +
   `${instructions} instructions; heap allocations in the measured loop: ${allocations} ` +
   `(operator new ${summary.allocationsInLoop.operatorNew}, malloc ${summary.allocationsInLoop.malloc})`;
 
 const baseline = fs.existsSync(baselinePath) ? JSON.parse(fs.readFileSync(baselinePath, 'utf8')) : undefined;
+const shown = path.relative(root, baselinePath);
 
 if (update) {
   const today = new Date().toISOString().slice(0, 10);
-  const next = {
-    instructionsPerPacket: Math.round(perPacket * 100) / 100,
-    socketEgressInstructionsPerPacket: Math.round(socketEgress.perPacket * 100) / 100,
-    frameSet: summary.frameSet,
-    measuredOn: `${summary.compiler}, ${valgrindVersion}, ${today}`,
-    tolerance: baseline?.tolerance ?? defaultTolerance,
-  };
+  const figures = (run) => ({
+    instructionsPerPacket: Math.round(run.packet.perPacket * 100) / 100,
+    socketEgressInstructionsPerPacket: Math.round(run.socket.perPacket * 100) / 100,
+    frameSet: run.packet.summary.frameSet,
+    measuredOn: `${run.packet.summary.compiler}, ${valgrindVersion}, ${today}`,
+  });
+  const next = { ...figures(runs[0]), tolerance: baseline?.tolerance ?? defaultTolerance, v3Match: figures(runs[1]) };
   fs.writeFileSync(baselinePath, `${JSON.stringify(next, null, 2)}\n`);
-  const was = baseline ? `, was ${fmt(baseline.instructionsPerPacket)}` : '';
-  console.log(`hot-path gate: baseline set to ${fmt(perPacket)} instructions/packet${was}`);
-  console.log(`  socket egress: ${fmt(socketEgress.perPacket)} instructions/packet`);
-  console.log(`  ${detail}`);
+  for (const run of runs) {
+    const was = run.stored(baseline) ? `, was ${fmt(run.stored(baseline).instructionsPerPacket)}` : '';
+    console.log(`hot-path gate: ${run.key} baseline set to ${fmt(run.packet.perPacket)} instructions/packet${was}`);
+    console.log(`  socket egress: ${fmt(run.socket.perPacket)} instructions/packet`);
+    console.log(`  ${detail(run.packet)}`);
+  }
   process.exit(0);
 }
 
-if (!baseline) fail(`no ${path.relative(root, baselinePath)}: record one with \`node native/tests/hot-path/gate.js --update\``);
-if (baseline.frameSet !== summary.frameSet)
-  fail(
-    `the frame set changed ("${summary.frameSet}"; the baseline was measured on "${baseline.frameSet}"): ` +
-      'record a new baseline with `node native/tests/hot-path/gate.js --update`',
-  );
+if (!baseline) fail(`no ${shown}: record one with \`node native/tests/hot-path/gate.js --update\``);
 const tolerance = baseline.tolerance ?? defaultTolerance;
-const gated = [
-  ['hot path', perPacket, baseline.instructionsPerPacket],
-  ['socket egress', socketEgress.perPacket, baseline.socketEgressInstructionsPerPacket],
-].map(([label, value, committed]) => {
-  const change = value / committed - 1;
-  return {
-    label,
-    change,
-    text: `${fmt(value)} instructions/packet, committed ${fmt(committed)} (${pct(change)}, limit +${(tolerance * 100).toFixed(0)}%)`,
-  };
-});
-for (const g of gated) {
-  if (!(g.change <= tolerance)) {
-    console.error(`${g.label} regressed: ${g.text}`);
-    console.error(`  ${detail}`);
-    console.error(`  baseline measured on ${baseline.measuredOn}`);
-    process.exit(1);
+const gated = [];
+for (const run of runs) {
+  const stored = run.stored(baseline);
+  if (!stored) fail(`${shown} has no ${run.key} figures: record them with \`node native/tests/hot-path/gate.js --update\``);
+  if (stored.frameSet !== run.packet.summary.frameSet)
+    fail(
+      `frame set ${run.key} changed ("${run.packet.summary.frameSet}"; the baseline was measured on "${stored.frameSet}"): ` +
+        'record a new baseline with `node native/tests/hot-path/gate.js --update`',
+    );
+  for (const [label, measured, committed] of [
+    ['hot path', run.packet, stored.instructionsPerPacket],
+    ['socket egress', run.socket, stored.socketEgressInstructionsPerPacket],
+  ]) {
+    const change = measured.perPacket / committed - 1;
+    gated.push({
+      label: `${run.prefix}${label}`,
+      change,
+      detail: detail(measured),
+      measuredOn: stored.measuredOn,
+      text: `${fmt(measured.perPacket)} instructions/packet, committed ${fmt(committed)} (${pct(change)}, limit +${(tolerance * 100).toFixed(0)}%)`,
+    });
   }
 }
+const regressed = gated.filter((g) => !(g.change <= tolerance));
+for (const g of regressed) {
+  console.error(`${g.label} regressed: ${g.text}`);
+  console.error(`  ${g.detail}`);
+  console.error(`  baseline measured on ${g.measuredOn}`);
+}
+if (regressed.length > 0) process.exit(1);
 for (const g of gated) console.log(`${g.label} ok: ${g.text}`);
-console.log(`  ${detail}`);
+for (const run of runs) console.log(`  ${run.key}: ${detail(run.packet)}`);
 if (gated.some((g) => g.change < -tolerance))
   console.log(
-    `note: more than ${(tolerance * 100).toFixed(0)}% under the committed figure; if that is the new normal, ` +
+    `note: more than ${(tolerance * 100).toFixed(0)}% under a committed figure; if that is the new normal, ` +
       'record it so later regressions are measured from here: node native/tests/hot-path/gate.js --update',
   );
 

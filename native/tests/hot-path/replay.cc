@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// mcr_replay: feeds a fixed, in-memory frame set through the workers' own per-frame code
-// (process_frame, flush_batch from mcr/forward.h) into a null sink, so native/tests/hot-path/gate.js can
+// mcr_replay: feeds a fixed, in-memory frame set (v2, or --frame-set v3-match) through the
+// workers' own per-frame code (process_frame, flush_batch from mcr/forward.h) into a null sink,
+// so native/tests/hot-path/gate.js can
 // count instructions per packet under callgrind. It checks every counter the frame set implies
 // and that the measured loop allocates nothing, prints one JSON line, and exits 1 otherwise.
 #include <arpa/inet.h>
@@ -148,58 +149,121 @@ int null_send(int, mmsghdr*, unsigned n, int) {
   return int(n);
 }
 
-// ---- The frame set -----------------------------------------------------------------------
-// Change anything here and the committed baseline no longer applies: bump the version in
-// kFrameSetName so gate.js refuses to compare against it.
-constexpr const char* kFrameSetName =
+// ---- The frame sets ----------------------------------------------------------------------
+// Change anything in a set and its committed baseline no longer applies: bump the version in
+// its name so gate.js refuses to compare against it.
+// v2 (the default): one- and ten-output (*,G,port) rules, the common case.
+// v3-match (--frame-set v3-match): the matching beyond (*,G,port): (S,G,port), (S,G,any) and
+// (*,G,any) entries beside (*,G,port) ones, ESP, routed outputs (TTL - 1, sender's addresses)
+// and port-0 outputs that keep the datagram's port.
+constexpr const char* kFrameSetV2Name =
     "v2: 64-frame batch; UDP payloads 64/512/1400/8000 B; per size 8 to a 1-output rule, 3 to a 10-output rule, "
     "4 no_match, 1 malformed; 64 rules, 4 UDP egress sockets, 2 packet egress sockets (MTU 1500: 8000 B goes by "
     "UDP socket), UDP checksums alternately complete and partial";
+constexpr const char* kFrameSetV3MatchName =
+    "v3-match: 64-frame batch; UDP payloads (ESP: 8 + payload) 64/512/1400/8000 B; per size 3 to (*,G,port) "
+    "[1 output], 2 to (S,G,port) [1 routed], 2 to (S,G,any) (beside that group's (*,G,port)) [1 keeping the port], "
+    "2 to (*,G,any) [2 plain, 1 keeping the port, 1 routed], 2 ESP to (*,G,ESP) [2 routed], 1 TTL 1 to (S,G,port) "
+    "(ttl_expired), 3 no_match (unknown group, (S,G) on another port, ESP to a UDP group), 1 malformed; 64 rules "
+    "of all four kinds, 4 UDP egress sockets, 2 packet egress sockets (MTU 1500: 8000 B goes by UDP socket, its "
+    "routed copies are tx_err_too_big), UDP checksums alternately complete and partial";
 constexpr uint32_t kPayloadSizes[] = {64, 512, 1400, 8000};
+constexpr uint32_t kSizes = sizeof(kPayloadSizes) / sizeof(kPayloadSizes[0]);
+constexpr uint32_t kFrameKinds = 16;  // frames per payload size
+constexpr uint32_t kFramesPerBatch = kSizes * kFrameKinds;
+static_assert(kFramesPerBatch == mcr::Worker::kBatch, "one pass over a set is one worker batch");
 constexpr uint32_t kFanOut = 10;
 constexpr uint32_t kEgressSockets = 4;        // UDP sockets
 constexpr uint32_t kPacketEgressSockets = 2;  // after the UDP ones: egress indexes 4 and 5
 constexpr uint32_t kOutputMtu = 1500;
-constexpr uint32_t kRules = 64;  // the two that match plus idle ones, so the index is not trivial
+constexpr uint32_t kRules = 64;  // the ones that match plus idle ones, so the index is not trivial
 constexpr uint32_t kFrameSlot = 8192 + 64;
 
-enum Kind : uint8_t { to_one, to_fan, miss_group, miss_port, malformed };
-// The order of kinds within one payload size, interleaved so equal frames are not adjacent.
-constexpr Kind kKindOrder[] = {to_one, to_fan,    to_one, miss_group, to_one,     to_one, to_fan,    miss_port,
-                               to_one, malformed, to_one, to_fan,     miss_group, to_one, miss_port, to_one};
-constexpr uint32_t kFramesPerBatch =
-    sizeof(kPayloadSizes) / sizeof(kPayloadSizes[0]) * (sizeof(kKindOrder) / sizeof(kKindOrder[0]));
-static_assert(kFramesPerBatch == mcr::Worker::kBatch, "one pass over the set is one worker batch");
+// Addresses (host order). kSourceOne is every v2 frame's source.
+constexpr uint32_t kSourceOne = 0x0a000101u, kSourceTwo = 0x0a000102u, kSourceOther = 0x0a000103u;
+constexpr uint32_t kGroupOne = 0xef010101u, kGroupFan = 0xef010102u, kGroupEsp = 0xef010103u,
+                   kGroupUnknown = 0xef090909u;
+constexpr uint16_t kPortOne = 5001, kPortFan = 5002, kPortOther = 5003, kPortUnknown = 5009;
 
-// Rule 0: 239.1.1.1:5001, one output. Rule 1: 239.1.1.2:5002, kFanOut outputs. Others: idle.
-constexpr uint32_t kGroupOne = 0xef010101u, kGroupFan = 0xef010102u, kGroupUnknown = 0xef090909u;
-constexpr uint16_t kPortOne = 5001, kPortFan = 5002, kPortUnknown = 5009;
+enum class Protocol : uint8_t { udp, esp };
 
+// One frame of a set: what it carries, which rule it must match (-1: none) and the summary
+// category it is counted in. Malformed frames are broken the way their size's turn says: bad
+// checksum, fragment, truncated, bad UDP length.
 struct FrameSpec {
-  Kind kind;
-  uint32_t payload;
-  mcr::WorkerCounter expected;  // the counter this frame must land in
+  uint8_t category;
+  uint32_t source;
+  uint32_t group;
+  uint16_t port;  // UDP destination port; ESP has none
+  Protocol protocol;
+  uint8_t ttl;
+  int rule;
+  bool malformed;
 };
 
-// Writes one Ethernet/IPv4/UDP frame into `out` and returns its length. Malformed frames are
-// broken the way their size's turn says: bad checksum, fragment, truncated, bad UDP length.
-uint32_t build_frame(const FrameSpec& spec, uint32_t size_index, uint8_t* out, mcr::WorkerCounter* verdict) {
-  uint32_t group = kGroupOne;
-  uint16_t port = kPortOne;
-  if (spec.kind == to_fan) group = kGroupFan, port = kPortFan;
-  if (spec.kind == miss_group) group = kGroupUnknown;
-  if (spec.kind == miss_port) port = kPortUnknown;
-  const uint32_t len = 14 + 20 + 8 + spec.payload;
+// v2: rule 0 = 239.1.1.1:5001 with one output, rule 1 = 239.1.1.2:5002 with kFanOut.
+const char* const kV2Categories[] = {"matchedOneOutput", "matchedFanOut", "noMatch", "malformed"};
+constexpr FrameSpec kV2ToOne{0, kSourceOne, kGroupOne, kPortOne, Protocol::udp, 64, 0, false};
+constexpr FrameSpec kV2ToFan{1, kSourceOne, kGroupFan, kPortFan, Protocol::udp, 64, 1, false};
+constexpr FrameSpec kV2MissGroup{2, kSourceOne, kGroupUnknown, kPortOne, Protocol::udp, 64, -1, false};
+constexpr FrameSpec kV2MissPort{2, kSourceOne, kGroupOne, kPortUnknown, Protocol::udp, 64, -1, false};
+constexpr FrameSpec kV2Malformed{3, kSourceOne, kGroupOne, kPortOne, Protocol::udp, 64, -1, true};
+// The order within one payload size, interleaved so equal frames are not adjacent.
+constexpr FrameSpec kV2Order[kFrameKinds] = {kV2ToOne,     kV2ToFan,    kV2ToOne,    kV2MissGroup, kV2ToOne, kV2ToOne,
+                                             kV2ToFan,     kV2MissPort, kV2ToOne,    kV2Malformed, kV2ToOne, kV2ToFan,
+                                             kV2MissGroup, kV2ToOne,    kV2MissPort, kV2ToOne};
+
+// v3-match rules: 0 (*,G1,5001) one plain output; 1 (S1,G1,5001) one routed; 2 (S2,G1,any) one
+// keeping the port; 3 (*,G2,any) two plain, one keeping the port, one routed; 4 (*,G3,ESP) two
+// routed. Rule 0 is what every other G1 frame would match were the more specific ones ignored.
+const char* const kV3Categories[] = {
+    "starGroupPort", "sourceGroupPort", "sourceGroupAnyPort", "starGroupAnyPort", "esp",
+    "ttlExpired",    "noMatch",         "malformed"};
+constexpr FrameSpec kV3StarPort{0, kSourceOther, kGroupOne, kPortOne, Protocol::udp, 64, 0, false};
+constexpr FrameSpec kV3SourcePort{1, kSourceOne, kGroupOne, kPortOne, Protocol::udp, 64, 1, false};
+constexpr FrameSpec kV3SourceAnyListed{2, kSourceTwo, kGroupOne, kPortOne, Protocol::udp, 64, 2, false};
+constexpr FrameSpec kV3SourceAnyOther{2, kSourceTwo, kGroupOne, kPortOther, Protocol::udp, 64, 2, false};
+constexpr FrameSpec kV3StarAny{3, kSourceOther, kGroupFan, kPortFan, Protocol::udp, 64, 3, false};
+constexpr FrameSpec kV3StarAnyOther{3, kSourceOne, kGroupFan, kPortOther, Protocol::udp, 64, 3, false};
+constexpr FrameSpec kV3Esp{4, kSourceOther, kGroupEsp, 0, Protocol::esp, 64, 4, false};
+constexpr FrameSpec kV3TtlOne{5, kSourceOne, kGroupOne, kPortOne, Protocol::udp, 1, 1, false};
+constexpr FrameSpec kV3MissGroup{6, kSourceOther, kGroupUnknown, kPortOne, Protocol::udp, 64, -1, false};
+constexpr FrameSpec kV3MissSourcePort{6, kSourceOne, kGroupOne, kPortUnknown, Protocol::udp, 64, -1, false};
+constexpr FrameSpec kV3MissEsp{6, kSourceOther, kGroupOne, 0, Protocol::esp, 64, -1, false};
+constexpr FrameSpec kV3Malformed{7, kSourceOther, kGroupOne, kPortOne, Protocol::udp, 64, -1, true};
+constexpr FrameSpec kV3Order[kFrameKinds] = {kV3StarPort,   kV3SourcePort,     kV3Esp,       kV3SourceAnyListed,
+                                             kV3StarAny,    kV3MissGroup,      kV3StarPort,  kV3TtlOne,
+                                             kV3SourcePort, kV3StarAnyOther,   kV3Malformed, kV3SourceAnyOther,
+                                             kV3Esp,        kV3MissSourcePort, kV3StarPort,  kV3MissEsp};
+
+struct FrameSet {
+  const char* key;   // --frame-set
+  const char* name;  // the version string recorded with the baseline
+  const FrameSpec* order;
+  const char* const* categories;
+  uint32_t category_count;
+};
+constexpr FrameSet kFrameSets[] = {
+    {"v2", kFrameSetV2Name, kV2Order, kV2Categories, 4},
+    {"v3-match", kFrameSetV3MatchName, kV3Order, kV3Categories, 8},
+};
+
+// Writes one Ethernet/IPv4 frame (UDP, or ESP with an 8-byte SPI and sequence number before
+// `payload` bytes) into `out` and returns its length; *verdict is the counter it must land in.
+uint32_t build_frame(const FrameSpec& spec, uint32_t payload, uint32_t size_index, uint8_t* out,
+                     mcr::WorkerCounter* verdict) {
+  const bool esp = spec.protocol == Protocol::esp;
+  const uint32_t len = 14 + 20 + 8 + payload;
   std::memset(out, 0, len);
   out[12] = 0x08;  // IPv4
   uint8_t* ip = out + 14;
   ip[0] = 0x45;
-  uint32_t total = 20 + 8 + spec.payload;
-  uint32_t udp_len = 8 + spec.payload;
+  uint32_t total = 20 + 8 + payload;
+  uint32_t udp_len = 8 + payload;
   uint16_t frag = 0x4000;  // DF
-  *verdict = spec.kind == to_one || spec.kind == to_fan ? mcr::matched : mcr::no_match;
+  *verdict = spec.rule >= 0 ? mcr::matched : mcr::no_match;
   bool break_checksum = false;
-  if (spec.kind == malformed) {
+  if (spec.malformed) {
     switch (size_index) {
       case 0: break_checksum = true, *verdict = mcr::filtered_bad_ip_checksum; break;
       case 1: frag = 0x2000, *verdict = mcr::filtered_fragment; break;  // first fragment (MF)
@@ -209,29 +273,34 @@ uint32_t build_frame(const FrameSpec& spec, uint32_t size_index, uint8_t* out, m
   }
   ip[2] = uint8_t(total >> 8), ip[3] = uint8_t(total);
   ip[6] = uint8_t(frag >> 8), ip[7] = uint8_t(frag);
-  ip[8] = 64;
-  ip[9] = 17;
-  const uint32_t src = htonl(0x0a000101u), dst = htonl(group);
+  ip[8] = spec.ttl;
+  ip[9] = esp ? 50 : 17;
+  const uint32_t src = htonl(spec.source), dst = htonl(spec.group);
   std::memcpy(ip + 12, &src, 4);
   std::memcpy(ip + 16, &dst, 4);
   uint16_t sum = mcr::ipv4_header_checksum(ip, 20);
   if (break_checksum) sum ^= 0x5555;
   ip[10] = uint8_t(sum >> 8), ip[11] = uint8_t(sum);
-  uint8_t* udp = ip + 20;
-  udp[0] = 0x13, udp[1] = 0x88;
-  udp[2] = uint8_t(port >> 8), udp[3] = uint8_t(port);
-  udp[4] = uint8_t(udp_len >> 8), udp[5] = uint8_t(udp_len);
-  for (uint32_t i = 0; i < spec.payload; ++i) udp[8 + i] = uint8_t(i);
+  uint8_t* l4 = ip + 20;
+  for (uint32_t i = 0; i < payload; ++i) l4[8 + i] = uint8_t(i);
+  if (esp) {
+    l4[2] = 0x10, l4[3] = 0x01;  // SPI 0x1001
+    l4[7] = 1;                   // sequence number 1
+    return len;
+  }
+  l4[0] = 0x13, l4[1] = 0x88;
+  l4[2] = uint8_t(spec.port >> 8), l4[3] = uint8_t(spec.port);
+  l4[4] = uint8_t(udp_len >> 8), l4[5] = uint8_t(udp_len);
   // A complete UDP checksum (used by the frames the replay marks not partial).
-  if (spec.kind != malformed) {
+  if (!spec.malformed) {
     uint32_t csum = 0;
     for (int i = 12; i < 20; i += 2) csum += uint32_t(ip[i] << 8 | ip[i + 1]);
     csum += 17 + udp_len;
-    for (uint32_t i = 0; i < udp_len; i += 2) csum += uint32_t(udp[i] << 8 | (i + 1 < udp_len ? udp[i + 1] : 0));
+    for (uint32_t i = 0; i < udp_len; i += 2) csum += uint32_t(l4[i] << 8 | (i + 1 < udp_len ? l4[i + 1] : 0));
     while (csum >> 16) csum = (csum & 0xffff) + (csum >> 16);
     uint16_t c = uint16_t(~csum);
     if (c == 0) c = 0xffff;
-    udp[6] = uint8_t(c >> 8), udp[7] = uint8_t(c);
+    l4[6] = uint8_t(c >> 8), l4[7] = uint8_t(c);
   }
   return len;
 }
@@ -240,31 +309,38 @@ struct Frame {
   const uint8_t* bytes;
   uint32_t len;
   bool checksum_partial;  // as the ring marks a local sender's frame (TP_STATUS_CSUMNOTREADY)
-  Kind kind;
-  uint32_t payload;
+  const FrameSpec* spec;
+  uint32_t counted;  // what the rule and output byte counters add: the UDP payload, or ESP's IP payload
+  uint32_t ip_len;   // the IP packet's length (a routed copy's size)
   mcr::WorkerCounter verdict;
 };
 
 struct Fixture {
+  const FrameSet* set;
   std::vector<uint8_t> storage;
   std::vector<Frame> frames;
   mcr::RuleTable table;
-  std::vector<uint32_t> fan_output_slots;
 };
 
-void build_fixture(Fixture& fx, bool socket_egress) {
+enum class OutputKind : uint8_t { plain, keep_port, routed };
+
+void build_fixture(Fixture& fx, const FrameSet& set, bool socket_egress) {
+  fx.set = &set;
   // Each frame sits 2 bytes into a 64-byte aligned slot, as in a ring slot, so the IP header
   // is 16-byte aligned the way the kernel lays it out.
   fx.storage.assign(size_t(kFramesPerBatch) * kFrameSlot + 64, 0);
   uint8_t* base = fx.storage.data() + (64 - reinterpret_cast<uintptr_t>(fx.storage.data()) % 64) % 64;
   uint32_t n = 0;
-  for (Kind kind : kKindOrder) {
-    for (uint32_t s = 0; s < sizeof(kPayloadSizes) / sizeof(kPayloadSizes[0]); ++s) {
-      FrameSpec spec{kind, kPayloadSizes[s], mcr::matched};
+  for (uint32_t k = 0; k < kFrameKinds; ++k) {
+    const FrameSpec& spec = set.order[k];
+    for (uint32_t s = 0; s < kSizes; ++s) {
       uint8_t* at = base + size_t(n) * kFrameSlot + 2;
       mcr::WorkerCounter verdict;
-      uint32_t len = build_frame(spec, s, at, &verdict);
-      fx.frames.push_back(Frame{at, len, n % 2 == 1, kind, spec.payload, verdict});
+      const uint32_t len = build_frame(spec, kPayloadSizes[s], s, at, &verdict);
+      const bool esp = spec.protocol == Protocol::esp;
+      // The ring marks only local UDP senders' frames partial; ESP has no checksum offload.
+      const bool partial = n % 2 == 1 && !esp;
+      fx.frames.push_back(Frame{at, len, partial, &spec, kPayloadSizes[s] + (esp ? 8 : 0), len - 14, verdict});
       ++n;
     }
   }
@@ -274,39 +350,69 @@ void build_fixture(Fixture& fx, bool socket_egress) {
   for (uint32_t e = 0; e < kEgressSockets + kPacketEgressSockets; ++e)
     t.egress_fds.push_back(int(100 + e));  // never used: null sink
   const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 1};
-  auto add_output = [&](uint32_t group, uint16_t port, uint32_t egress) {
+  // As Relay::build makes them (native/core/relay.cc): a routed output has no UDP socket and
+  // an MTU + 1 limit on the IP packet; a port-keeping one has port 0 in its address and template.
+  auto add_output = [&](uint32_t rule_group, uint32_t group, uint16_t port, uint32_t egress, OutputKind kind) {
     mcr::OutputEntry out{};
     out.dest.sin_family = AF_INET;
-    out.dest.sin_addr.s_addr = htonl(group);
-    out.dest.sin_port = htons(port);
-    out.egress_index = egress;
     out.counter_slot = uint32_t(t.outputs.size());
-    if (!socket_egress) {
-      out.packet_egress_index = kEgressSockets + egress % kPacketEgressSockets;
-      out.packet_payload_limit = kOutputMtu - mcr::kIpUdpHeaderLen + 1;
-      mcr::build_packet_template(&out.packet_header, mac, htonl(0x0a000201u), 40000, htonl(group), port, 16);
+    if (kind == OutputKind::routed) {
+      out.dest.sin_addr.s_addr = htonl(rule_group);
+      out.egress_index = out.packet_egress_index = kEgressSockets + egress % kPacketEgressSockets;
+      out.decrement_ttl = out.routed = true;
+      out.packet_payload_limit = kOutputMtu + 1;
+      mcr::build_packet_template(&out.packet_header, mac, 0, 0, htonl(rule_group), 0, 1);
+    } else {
+      if (kind == OutputKind::keep_port) port = 0, out.keep_port = true;
+      out.dest.sin_addr.s_addr = htonl(group);
+      out.dest.sin_port = htons(port);
+      out.egress_index = egress;
+      if (!socket_egress) {
+        out.packet_egress_index = kEgressSockets + egress % kPacketEgressSockets;
+        out.packet_payload_limit = kOutputMtu - mcr::kIpUdpHeaderLen + 1;
+        mcr::build_packet_template(&out.packet_header, mac, htonl(0x0a000201u), 40000, htonl(group), port, 16);
+      }
     }
     t.outputs.push_back(out);
-    return out.counter_slot;
   };
-  auto add_rule = [&](uint32_t group, uint16_t port, uint32_t outputs) {
+  auto add_rule = [&](uint32_t source, uint32_t group, uint16_t port, Protocol protocol,
+                      std::initializer_list<OutputKind> outputs) {
     mcr::RuleEntry r{};
     r.input_index = 0;
+    r.source = source == 0 ? 0 : htonl(source);
     r.group = htonl(group);
-    r.port = port;
+    r.port = protocol == Protocol::esp ? 0 : port;
+    r.protocol = protocol == Protocol::esp ? mcr::Protocol::esp : mcr::Protocol::udp;
     r.counter_slot = uint32_t(t.rules.size());
     r.first_output = uint32_t(t.outputs.size());
-    r.output_count = outputs;
-    for (uint32_t o = 0; o < outputs; ++o) {
-      uint32_t slot =
-          add_output(0xef020000u + r.counter_slot * 16 + o, uint16_t(6000 + o), (r.counter_slot + o) % kEgressSockets);
-      if (r.counter_slot == 1) fx.fan_output_slots.push_back(slot);
+    r.output_count = uint32_t(outputs.size());
+    uint32_t o = 0;
+    for (OutputKind kind : outputs) {
+      add_output(group, 0xef020000u + r.counter_slot * 16 + o, uint16_t(6000 + o),
+                 (r.counter_slot + o) % kEgressSockets, kind);
+      r.per_output_work = r.per_output_work || kind != OutputKind::plain;
+      ++o;
     }
     t.rules.push_back(r);
   };
-  add_rule(kGroupOne, kPortOne, 1);
-  add_rule(kGroupFan, kPortFan, kFanOut);
-  for (uint32_t i = 2; i < kRules; ++i) add_rule(0xef030000u + i, uint16_t(7000 + i), 1);
+  using enum OutputKind;
+  if (set.order == kV2Order) {
+    add_rule(0, kGroupOne, kPortOne, Protocol::udp, {plain});
+    add_rule(0, kGroupFan, kPortFan, Protocol::udp,
+             {plain, plain, plain, plain, plain, plain, plain, plain, plain, plain});
+    static_assert(kFanOut == 10);
+    for (uint32_t i = 2; i < kRules; ++i) add_rule(0, 0xef030000u + i, uint16_t(7000 + i), Protocol::udp, {plain});
+  } else {
+    add_rule(0, kGroupOne, kPortOne, Protocol::udp, {plain});
+    add_rule(kSourceOne, kGroupOne, kPortOne, Protocol::udp, {routed});
+    add_rule(kSourceTwo, kGroupOne, 0, Protocol::udp, {keep_port});
+    add_rule(0, kGroupFan, 0, Protocol::udp, {plain, keep_port, plain, routed});
+    add_rule(0, kGroupEsp, 0, Protocol::esp, {routed, routed});
+    // Idle rules of all four kinds.
+    for (uint32_t i = 5; i < kRules; ++i)
+      add_rule(i % 2 == 0 ? 0 : 0x0a000300u + i, 0xef030000u + i, i % 4 < 2 ? uint16_t(7000 + i) : 0, Protocol::udp,
+               {plain});
+  }
   t.build_index();
 }
 
@@ -324,9 +430,49 @@ void replay_batch(const Fixture& fx, mcr::SendBatcher& batcher, mcr::WorkerBlock
 }
 
 // ---- Counter check -------------------------------------------------------------------------
+// What becomes of one output's copy of a matched frame, from the output's description: a routed
+// copy of a frame with TTL <= 1 is not sent (ttl_expired), nor one whose IP packet is over the
+// MTU (tx_err_too_big); others go to the packet egress socket when the payload fits, else to the
+// UDP socket.
+struct Fate {
+  enum { sent, ttl_expired, too_big } what;
+  uint32_t egress;
+};
+Fate fate_of(const mcr::OutputEntry& out, const Frame& f) {
+  if (out.routed) {
+    if (f.spec->ttl <= 1) return {Fate::ttl_expired, 0};
+    if (f.ip_len > kOutputMtu) return {Fate::too_big, 0};
+    return {Fate::sent, out.packet_egress_index};
+  }
+  return {Fate::sent, f.counted < out.packet_payload_limit ? out.packet_egress_index : out.egress_index};
+}
+
+// One batch's sends: messages, and the egress sockets they go to (one send call each).
+struct BatchSends {
+  uint64_t messages = 0;
+  uint64_t calls = 0;
+};
+BatchSends batch_sends(const Fixture& fx) {
+  BatchSends b;
+  bool used[kEgressSockets + kPacketEgressSockets] = {};
+  for (const Frame& f : fx.frames) {
+    if (f.verdict != mcr::matched) continue;
+    const mcr::RuleEntry& r = fx.table.rules[uint32_t(f.spec->rule)];
+    for (uint32_t o = r.first_output; o < r.first_output + r.output_count; ++o) {
+      const Fate fate = fate_of(fx.table.outputs[o], f);
+      if (fate.what != Fate::sent) continue;
+      ++b.messages;
+      used[fate.egress] = true;
+    }
+  }
+  for (bool u : used) b.calls += u;
+  return b;
+}
+
 // Every slot of the worker block is compared with what `passes` passes over the set must give,
-// worked out from the frame specs alone, so a path that drops, misroutes or double-counts
-// anything cannot be measured as if it were healthy.
+// worked out from the frame specs (which rule each must match) and the outputs' descriptions,
+// so a path that drops, misroutes or double-counts anything cannot be measured as if it were
+// healthy.
 bool counters_match(const Fixture& fx, const mcr::WorkerBlock& got, uint64_t passes, uint64_t traced,
                     std::string* report) {
   auto expected = std::make_unique<mcr::WorkerBlock>();
@@ -336,15 +482,24 @@ bool counters_match(const Fixture& fx, const mcr::WorkerBlock& got, uint64_t pas
     add(expected->counters[mcr::rx_bytes], passes * f.len);
     add(expected->counters[f.verdict], passes);
     if (f.verdict != mcr::matched) continue;
-    const uint32_t rule = f.kind == to_one ? 0 : 1;
-    add(expected->rules[rule][mcr::rule_packets], passes);
-    add(expected->rules[rule][mcr::rule_bytes], passes * f.payload);
-    const mcr::RuleEntry& r = fx.table.rules[rule];
+    const mcr::RuleEntry& r = fx.table.rules[uint32_t(f.spec->rule)];
+    add(expected->rules[r.counter_slot][mcr::rule_packets], passes);
+    add(expected->rules[r.counter_slot][mcr::rule_bytes], passes * f.counted);
     for (uint32_t o = r.first_output; o < r.first_output + r.output_count; ++o) {
-      add(expected->outputs[o][mcr::out_packets], passes);
-      add(expected->outputs[o][mcr::out_bytes], passes * f.payload);
-      add(expected->counters[mcr::tx_packets], passes);
-      add(expected->counters[mcr::tx_bytes], passes * f.payload);
+      const mcr::OutputEntry& out = fx.table.outputs[o];
+      switch (fate_of(out, f).what) {
+        case Fate::ttl_expired: add(expected->counters[mcr::ttl_expired], passes); break;
+        case Fate::too_big:
+          add(expected->counters[mcr::tx_err_too_big], passes);
+          add(expected->outputs[out.counter_slot][mcr::out_errors], passes);
+          break;
+        case Fate::sent:
+          add(expected->outputs[out.counter_slot][mcr::out_packets], passes);
+          add(expected->outputs[out.counter_slot][mcr::out_bytes], passes * f.counted);
+          add(expected->counters[mcr::tx_packets], passes);
+          add(expected->counters[mcr::tx_bytes], passes * f.counted);
+          break;
+      }
     }
   }
   add(expected->counters[mcr::batches], passes);
@@ -407,6 +562,7 @@ int main(int argc, char** argv) {
   uint64_t warmup = 20, iterations = 1000;
   uint32_t sample_every = 0;
   bool socket_egress = false;
+  const FrameSet* set = &kFrameSets[0];
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
       warmup = parse_count(argv[++i], "--warmup");
@@ -416,8 +572,19 @@ int main(int argc, char** argv) {
       sample_every = uint32_t(parse_count(argv[++i], "--sample-every"));
     else if (std::strcmp(argv[i], "--socket-egress") == 0)
       socket_egress = true;
-    else {
-      std::fprintf(stderr, "usage: mcr_replay [--warmup N] [--iterations N] [--sample-every N] [--socket-egress]\n");
+    else if (std::strcmp(argv[i], "--frame-set") == 0 && i + 1 < argc) {
+      const char* key = argv[++i];
+      set = nullptr;
+      for (const FrameSet& s : kFrameSets)
+        if (std::strcmp(s.key, key) == 0) set = &s;
+      if (set == nullptr) {
+        std::fprintf(stderr, "mcr_replay: --frame-set must be v2 or v3-match, got '%s'\n", key);
+        return 2;
+      }
+    } else {
+      std::fprintf(stderr,
+                   "usage: mcr_replay [--frame-set v2|v3-match] [--warmup N] [--iterations N] [--sample-every N] "
+                   "[--socket-egress]\n");
       return 2;
     }
   }
@@ -427,7 +594,7 @@ int main(int argc, char** argv) {
   }
 
   Fixture fx;
-  build_fixture(fx, socket_egress);
+  build_fixture(fx, *set, socket_egress);
   auto batcher = std::make_unique<mcr::SendBatcher>(null_send);
   auto counters = std::make_unique<mcr::WorkerBlock>();
   mcr_test::TraceFixture tracing(counters.get(), sample_every);
@@ -449,31 +616,30 @@ int main(int argc, char** argv) {
   std::string mismatch;
   const uint64_t traced = MCR_ENABLE_SPANS && sample_every != 0 ? (warmup + iterations) / sample_every : 0;
   const bool counters_ok = counters_match(fx, *counters, warmup + iterations, traced, &mismatch);
-  uint64_t per_kind[5] = {};
-  uint64_t sends_per_batch = 0;
-  for (const Frame& f : fx.frames) {
-    per_kind[f.kind] += iterations;
-    if (f.verdict == mcr::matched) sends_per_batch += f.kind == to_one ? 1 : kFanOut;
-  }
-  // Every batch must reach every egress socket it uses with exactly one call: all four UDP
-  // sockets (with packet egress, the 8000 B frames still reach all four) and both packet ones.
-  const uint64_t want_calls = iterations * (kEgressSockets + (socket_egress ? 0 : kPacketEgressSockets));
-  const uint64_t want_messages = iterations * sends_per_batch;
+  // Every batch must reach every egress socket it uses with exactly one call (with packet
+  // egress, the 8000 B frames still reach the UDP sockets).
+  const BatchSends per_batch = batch_sends(fx);
+  const uint64_t want_calls = iterations * per_batch.calls;
+  const uint64_t want_messages = iterations * per_batch.messages;
   const bool batching_ok = sink_calls == want_calls && sink_messages == want_messages;
 
+  std::string categories;
+  for (uint32_t c = 0; c < set->category_count; ++c) {
+    uint64_t frames = 0;
+    for (const Frame& f : fx.frames) frames += f.spec->category == c ? iterations : 0;
+    categories += (c == 0 ? "\"" : ",\"") + std::string(set->categories[c]) + "\":" + std::to_string(frames);
+  }
   std::printf(
-      "{\"frameSet\":\"%s\",\"compiler\":\"g++ %s\",\"underValgrind\":%s,\"warmupIterations\":%llu,"
-      "\"measuredIterations\":%llu,\"packets\":%llu,\"sends\":%llu,\"sendCalls\":%llu,"
-      "\"categories\":{\"matchedOneOutput\":%llu,\"matchedFanOut\":%llu,\"noMatch\":%llu,\"malformed\":%llu},"
-      "\"allocationsInLoop\":{\"operatorNew\":%llu,\"malloc\":%llu},\"countersVerified\":%s,\"batchingVerified\":%s,"
-      "\"spans\":%s,\"sampleEvery\":%u,\"tracedBatches\":%llu,\"egress\":\"%s\"}\n",
-      kFrameSetName, __VERSION__, RUNNING_ON_VALGRIND ? "true" : "false", (unsigned long long)warmup,
+      "{\"frameSet\":\"%s\",\"frameSetKey\":\"%s\",\"compiler\":\"g++ %s\",\"underValgrind\":%s,"
+      "\"warmupIterations\":%llu,\"measuredIterations\":%llu,\"packets\":%llu,\"sends\":%llu,\"sendCalls\":%llu,"
+      "\"categories\":{%s},\"allocationsInLoop\":{\"operatorNew\":%llu,\"malloc\":%llu},\"countersVerified\":%s,"
+      "\"batchingVerified\":%s,\"spans\":%s,\"sampleEvery\":%u,\"tracedBatches\":%llu,\"egress\":\"%s\"}\n",
+      set->name, set->key, __VERSION__, RUNNING_ON_VALGRIND ? "true" : "false", (unsigned long long)warmup,
       (unsigned long long)iterations, (unsigned long long)(iterations * kFramesPerBatch),
-      (unsigned long long)sink_messages, (unsigned long long)sink_calls, (unsigned long long)per_kind[to_one],
-      (unsigned long long)per_kind[to_fan], (unsigned long long)(per_kind[miss_group] + per_kind[miss_port]),
-      (unsigned long long)per_kind[malformed], (unsigned long long)new_in_loop, (unsigned long long)malloc_in_loop,
-      counters_ok ? "true" : "false", batching_ok ? "true" : "false", MCR_ENABLE_SPANS ? "true" : "false", sample_every,
-      (unsigned long long)traced, socket_egress ? "socket" : "packet");
+      (unsigned long long)sink_messages, (unsigned long long)sink_calls, categories.c_str(),
+      (unsigned long long)new_in_loop, (unsigned long long)malloc_in_loop, counters_ok ? "true" : "false",
+      batching_ok ? "true" : "false", MCR_ENABLE_SPANS ? "true" : "false", sample_every, (unsigned long long)traced,
+      socket_egress ? "socket" : "packet");
 
   int status = 0;
   if (!counters_ok) {
