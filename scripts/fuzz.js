@@ -8,9 +8,9 @@
 //   node scripts/fuzz.js --runs N   (what npm test runs)
 //       each target for exactly N executions from a fixed seed over the committed seeds, into
 //       an empty scratch corpus, so a run is reproducible; also checks that the seeds cover every
-//       class the parser and the payload checker name. Binaries, corpus and logs go to a fresh
-//       build/fuzz/run-XXXXXX/ (concurrent runs do not share files), removed when all pass and
-//       kept, with the reproducer, when one fails.
+//       class the parser and the payload checker name, and every path the frame target reports.
+//       Binaries, corpus and logs go to a fresh build/fuzz/run-XXXXXX/ (concurrent runs do not
+//       share files), removed when all pass and kept, with the reproducer, when one fails.
 // Exits 1 on a crash, a sanitizer report or a failed check, naming the target and the
 // reproducer file; exits 1 too when clang or its libFuzzer runtime is missing.
 
@@ -29,6 +29,22 @@ const TARGETS = {
     includes: ['-Inative/tests'],
     // Every frame class the parser counts must have a seed: matched, no_match and each filtered_*.
     classes: () => ['matched', 'no_match', ...readNames('native/include/mcr/counters.h', /X\((filtered_\w+)\)/g)],
+    // Paths beyond the verdict (frame_fuzzer.cc prints "path NAME"), each needing a seed too.
+    paths: [
+      'esp_accepted', // the parser took an ESP packet (IP protocol 50) as a datagram
+      'esp_truncated', // ESP shorter than its 8-byte header: filtered_truncated
+      'esp_match', // an ESP rule matched
+      'sg_port_match', // an (S,G,port) rule matched
+      'sg_any_port_match', // an (S,G,any) rule matched
+      'any_port_match', // a (*,G,any) rule matched
+      'plain_table_match', // a table of (*,G,port) UDP rules only (the one-probe lookup) matched
+      'routed_sent', // a routed output's header reached the sink
+      'routed_ttl_expired', // a routed output's copy not sent: received TTL <= 1
+      'routed_too_big', // a routed output's copy not sent: IP packet over its MTU
+      'keep_port_socket_sent', // a port-0 output's copy through the UDP socket reached the sink
+      'keep_port_packet_sent', // a port-0 output's copy through packet egress reached the sink
+      'packet_sent', // a republished copy through packet egress reached the sink
+    ],
   },
   payload: {
     sources: ['native/fuzz/payload_fuzzer.cc'],
@@ -119,10 +135,19 @@ function checkSeedCoverage(name, binary) {
   const seeds = fs.readdirSync(seedDir).map((f) => path.join(seedDir, f));
   const r = spawnSync(binary, seeds, { encoding: 'utf8', env: { ...process.env, MCR_FUZZ_PRINT_VERDICT: '1' } });
   const seen = new Set([...r.stdout.matchAll(/^verdict (\w+)$/gm)].map((m) => m[1]));
-  const missing = TARGETS[name].classes().filter((c) => !seen.has(c));
+  const paths = TARGETS[name].paths ?? [];
+  const seenPaths = new Set([...r.stdout.matchAll(/^path (\w+)$/gm)].map((m) => m[1]));
+  const missing = [...TARGETS[name].classes().filter((c) => !seen.has(c)), ...paths.filter((p) => !seenPaths.has(p))];
+  const unknown = [...seenPaths].filter((p) => !paths.includes(p));
   if (r.status !== 0) {
     process.stdout.write(r.stderr.split('\n').slice(-40).join('\n'));
     console.log(`fuzz ${name}: a committed seed fails on its own (exit ${r.status})`);
+    return false;
+  }
+  if (unknown.length > 0) {
+    console.log(
+      `fuzz ${name}: the target prints path ${unknown.join(', ')}, which scripts/fuzz.js does not list (add it to TARGETS.${name}.paths)`,
+    );
     return false;
   }
   if (missing.length > 0) {
@@ -131,7 +156,10 @@ function checkSeedCoverage(name, binary) {
     );
     return false;
   }
-  console.log(`fuzz ${name}: ${seeds.length} seeds cover all ${seen.size} classes (${[...seen].sort().join(', ')})`);
+  console.log(
+    `fuzz ${name}: ${seeds.length} seeds cover all ${seen.size} classes (${[...seen].sort().join(', ')})` +
+      (paths.length > 0 ? ` and all ${paths.length} paths (${paths.join(', ')})` : ''),
+  );
   return true;
 }
 

@@ -3,7 +3,7 @@
 // Writes the committed seed corpora of the fuzz targets (native/fuzz/corpus/{frame,payload}/)
 // with the frame builder the integration tests use (tests/helpers/frames.ts, compiled to dist/
 // by `npm run build:ts`): one file per malformed class the parser counts, frames that match each
-// rule of frame_fuzzer.cc's table, the shared frame fixtures (tests/fixtures/frames.json), and
+// rule of frame_fuzzer.cc's tables (ESP, (S,G), any-port, routed and port-keeping outputs), the shared frame fixtures (tests/fixtures/frames.json), and
 // mcrgen payloads valid and corrupted. Run it again after changing any of them; the files are
 // small and deterministic.
 
@@ -12,7 +12,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..', '..');
 const frames = require(path.join(root, 'dist', 'tests', 'helpers', 'frames.js'));
-const { ethernet, ipv4, udp, udpFrame, mcrPayload, arpRequest } = frames;
+const { ethernet, ipv4, udp, udpFrame, mcrPayload, arpRequest, multicastMac } = frames;
 const { readFrameFixtures } = require(path.join(root, 'dist', 'tests', 'helpers', 'frame-fixtures.js'));
 
 function writeAll(dir, entries) {
@@ -23,8 +23,12 @@ function writeAll(dir, entries) {
 }
 
 // ---- frame target: control byte (see frame_fuzzer.cc) + frame ----------------------------
-// control: bit 0 input index, bits 1-2 sink mode, bits 3-7 extra wire bytes.
-const control = ({ input = 0, sink = 0, extraWire = 0 } = {}) => Buffer.from([input | (sink << 1) | (extraWire << 3)]);
+// control: bit 0 input index, bits 1-2 sink mode, bits 3-5 extra wire bytes, bit 6 partial UDP
+// checksum, bit 7 the plain table.
+const control = ({ input = 0, sink = 0, extraWire = 0, partial = false, plainTable = false } = {}) => {
+  if (extraWire > 7) throw new Error(`extraWire ${extraWire}: the control byte holds 0 to 7`);
+  return Buffer.from([input | (sink << 1) | (extraWire << 3) | (partial ? 0x40 : 0) | (plainTable ? 0x80 : 0)]);
+};
 const seed = (frame, c = {}) => Buffer.concat([control(c), frame]);
 
 const PAIR = { dst: '239.1.1.1', dstPort: 5001 };
@@ -33,11 +37,44 @@ const HUGE = { dst: '239.1.1.3', dstPort: 5003 };
 const DEC = { dst: '239.1.1.4', dstPort: 5004 };
 const HUGE_DEC = { dst: '239.1.1.5', dstPort: 5005 };
 const SRC = '10.0.1.1';
+// The full table's other rules (frame_fuzzer.cc add_special_rules).
+const SOURCE1 = '10.0.2.1';
+const SOURCE2 = '10.0.2.2';
+const SG = { dst: '239.1.2.1', dstPort: 5101 };
+const ANY_PORT = '239.1.2.2';
+const ESP_GROUP = '239.1.2.3';
+const ROUTED = { dst: '239.1.2.4', dstPort: 5104 };
+const UDP_ONLY = '239.1.2.5';
+const HUGE_MIXED = '239.1.2.6';
 const body = mcrPayload(7, 1, 64);
 // A frame with the IP header fields overridden and the UDP length field given.
 const custom = (ip, udpLength, payload = body) =>
   ethernet({}, ipv4({ src: SRC, dst: PAIR.dst, ...ip }, udp({ dstPort: PAIR.dstPort, length: udpLength }, payload)));
 const whole = udpFrame(PAIR);
+// An ESP packet (IP protocol 50): SPI, sequence number, then `size` bytes standing for the
+// encrypted rest; size < 0 cuts the 8-byte header short by that much.
+const espFrame = ({ dst = ESP_GROUP, src = SRC, size = 56, ip = {} } = {}) => {
+  const esp = Buffer.alloc(Math.max(0, 8 + size));
+  if (esp.length >= 4) esp.writeUInt32BE(0x1000, 0);
+  if (esp.length >= 8) esp.writeUInt32BE(7, 4);
+  for (let i = 8; i < esp.length; i++) esp[i] = (i * 7) & 0xff;
+  return ethernet({ dst: multicastMac(dst) }, ipv4({ src, dst, protocol: 50, ...ip }, esp));
+};
+// The frame with its UDP checksum filled in (frames.ts leaves it 0, "none"), so packet egress's
+// incremental update is checked against a right one.
+const withUdpChecksum = (frame) => {
+  const copy = Buffer.from(frame);
+  const ihl = (copy[14] & 0x0f) * 4;
+  const udpAt = 14 + ihl;
+  const udpLen = copy.readUInt16BE(udpAt + 4);
+  let sum = 17 + udpLen;
+  for (let i = 26; i < 34; i += 2) sum += copy.readUInt16BE(i);
+  copy.writeUInt16BE(0, udpAt + 6);
+  for (let i = 0; i < udpLen; i += 2) sum += (copy[udpAt + i] << 8) | (i + 1 < udpLen ? copy[udpAt + i + 1] : 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  copy.writeUInt16BE(~sum & 0xffff || 0xffff, udpAt + 6);
+  return copy;
+};
 
 const frameSeeds = [
   // Valid frames that match: each rule, each input, each sink behaviour, a few sizes.
@@ -58,6 +95,64 @@ const frameSeeds = [
   ['matched-decrement-ttl0-expired', seed(udpFrame({ ...DEC, ip: { ttl: 0 } }))],
   ['matched-huge-decrement-ttl16', seed(udpFrame({ ...HUGE_DEC, size: 32 }))],
   ['matched-huge-decrement-ttl1-sink-partial', seed(udpFrame({ ...HUGE_DEC, size: 32, ip: { ttl: 1 } }), { sink: 1 })],
+  // The same rules in the plain table: (*,G,port) UDP rules only, the one-probe lookup.
+  ['matched-pair-plain-table', seed(whole, { plainTable: true })],
+  ['matched-decrement-ttl1-plain-table', seed(udpFrame({ ...DEC, ip: { ttl: 1 } }), { plainTable: true })],
+  ['no_match-sg-plain-table', seed(udpFrame({ ...SG, src: SOURCE1 }), { plainTable: true })],
+  ['no_match-esp-plain-table', seed(espFrame(), { plainTable: true })],
+  // (S,G): one group with (S1,G,port), (S1,G,any), (*,G,port), (*,G,any) and (S2,G,port); the
+  // most specific wins.
+  ['matched-sg-port-source1', seed(udpFrame({ ...SG, src: SOURCE1 }))],
+  ['matched-sg-any-port-source1-routed', seed(udpFrame({ ...SG, src: SOURCE1, dstPort: 5200 }))],
+  ['matched-sg-any-port-source1-ttl1', seed(udpFrame({ ...SG, src: SOURCE1, dstPort: 5200, ip: { ttl: 1 } }))],
+  ['matched-sg-port-source2-decrement', seed(udpFrame({ ...SG, src: SOURCE2 }))],
+  ['matched-sg-group-port-other-source', seed(udpFrame({ ...SG, src: '10.0.2.3' }))],
+  ['matched-sg-group-any-port-source2', seed(withUdpChecksum(udpFrame({ ...SG, src: SOURCE2, dstPort: 9 })))],
+  ['matched-sg-port-source1-input1', seed(udpFrame({ ...SG, src: SOURCE1 }), { input: 1 })],
+  ['no_match-sg-source2-input1', seed(udpFrame({ ...SG, src: SOURCE2 }), { input: 1 })],
+  ['matched-sg-source-0', seed(udpFrame({ ...SG, src: '0.0.0.0', dstPort: 7 }))],
+  // Any port: copies that keep the datagram's port (UDP socket and packet egress), with a right
+  // UDP checksum, a partial one, TTL 1 and a payload too long for packet egress.
+  ...[0, 1, 5001, 40000, 65535].map((port) => [`matched-any-port-${port}`, seed(udpFrame({ dst: ANY_PORT, dstPort: port }))]),
+  ['matched-any-port-udp-checksum', seed(withUdpChecksum(udpFrame({ dst: ANY_PORT, dstPort: 4242, size: 333 })))],
+  ['matched-any-port-partial-checksum', seed(udpFrame({ dst: ANY_PORT, dstPort: 4243 }), { partial: true })],
+  ['matched-any-port-ttl1', seed(udpFrame({ dst: ANY_PORT, dstPort: 4244, ip: { ttl: 1 } }))],
+  ['matched-any-port-1480-socket', seed(udpFrame({ dst: ANY_PORT, dstPort: 4245, size: 1480 }))],
+  ['matched-any-port-sink-partial', seed(udpFrame({ dst: ANY_PORT, dstPort: 4246 }), { sink: 1 })],
+  ['matched-any-port-sink-eintr-eperm', seed(udpFrame({ dst: ANY_PORT, dstPort: 4247 }), { sink: 3 })],
+  ['matched-udp-any-port-on-esp-group', seed(udpFrame({ dst: ESP_GROUP, dstPort: 50 }))],
+  // ESP: routed to two outputs (one with a 256-byte MTU), an (S,G) ESP rule, TTL 1 and 0, IP
+  // options, the bare 8-byte header; ESP shorter than that, and ESP to groups without an ESP rule.
+  ['matched-esp-routed', seed(espFrame())],
+  ['matched-esp-routed-too-big', seed(espFrame({ size: 400 }))],
+  ['matched-esp-header-only', seed(espFrame({ size: 0 }))],
+  // IP packets of exactly the small MTU (sent) and one byte over it (too big).
+  ['matched-esp-at-small-mtu', seed(espFrame({ size: 256 - 28 }))],
+  ['matched-esp-small-mtu-plus-1', seed(espFrame({ size: 257 - 28 }))],
+  ['matched-esp-sg-source1', seed(espFrame({ src: SOURCE1 }))],
+  ['matched-esp-ttl1-expired', seed(espFrame({ ip: { ttl: 1 } }))],
+  ['matched-esp-ttl0-expired', seed(espFrame({ ip: { ttl: 0 } }))],
+  ['matched-esp-ttl2', seed(espFrame({ ip: { ttl: 2 } }))],
+  ['matched-esp-ip-options-ihl7', seed(espFrame({ ip: { options: Buffer.alloc(8, 1) } }))],
+  ['matched-esp-partial-flag', seed(espFrame(), { partial: true })],
+  ['matched-esp-sink-eagain', seed(espFrame(), { sink: 2 })],
+  ['filtered_truncated-esp-7', seed(espFrame({ size: -1 }))],
+  ['filtered_truncated-esp-0', seed(espFrame({ size: -8 }))],
+  ['filtered_truncated-esp-4-ihl6', seed(espFrame({ size: -4, ip: { options: Buffer.from([1, 1, 1, 1]) } }))],
+  ['no_match-esp-udp-only-group', seed(espFrame({ dst: UDP_ONLY }))],
+  ['no_match-esp-udp-group', seed(espFrame({ dst: PAIR.dst }))],
+  ['matched-udp-only-group', seed(udpFrame({ dst: UDP_ONLY, dstPort: 5 }))],
+  // A UDP rule with routed outputs beside republished copies (packet egress, UDP socket).
+  ['matched-routed-udp', seed(udpFrame({ ...ROUTED, ip: { ttl: 64 } }))],
+  ['matched-routed-udp-checksum', seed(withUdpChecksum(udpFrame({ ...ROUTED, size: 100 })))],
+  ['matched-routed-udp-too-big', seed(udpFrame({ ...ROUTED, size: 300 }))],
+  ['matched-routed-udp-ttl1-expired', seed(udpFrame({ ...ROUTED, ip: { ttl: 1 } }))],
+  ['matched-routed-udp-ip-options', seed(udpFrame({ ...ROUTED, ip: { options: Buffer.alloc(12, 1) } }))],
+  ['matched-routed-udp-partial-checksum', seed(udpFrame({ ...ROUTED, ip: { options: Buffer.from([1, 1, 1, 1]) } }), { partial: true })],
+  ['matched-routed-udp-sink-partial', seed(udpFrame(ROUTED), { sink: 1 })],
+  // More outputs than the scratch space, of every kind: routed, port-keeping, packet egress.
+  ['matched-huge-mixed', seed(udpFrame({ dst: HUGE_MIXED, dstPort: 9, size: 32 }))],
+  ['matched-huge-mixed-ttl1-sink-eintr-eperm', seed(udpFrame({ dst: HUGE_MIXED, dstPort: 10, size: 32, ip: { ttl: 1 } }), { sink: 3 })],
   ['no_match-group', seed(udpFrame({ dst: '239.9.9.9', dstPort: 5001 }))],
   ['no_match-port', seed(udpFrame({ dst: '239.1.1.1', dstPort: 5009 }))],
   ['no_match-one-on-input1', seed(udpFrame(ONE), { input: 1 })],
@@ -87,7 +182,8 @@ const frameSeeds = [
     seed(ethernet({ etherType: 0x86dd }, ipv4({ src: SRC, dst: PAIR.dst }, udp({ dstPort: 5001 }, body)))),
   ],
   ['filtered_oversize-1', seed(whole, { extraWire: 1 })],
-  ['filtered_oversize-31', seed(whole, { extraWire: 31 })],
+  ['filtered_oversize-7', seed(whole, { extraWire: 7 })],
+  ['filtered_oversize-esp', seed(espFrame(), { extraWire: 2 })],
   // The shared frame fixture table (tests/fixtures/frames.json), each under its verdict; its
   // matched fixtures go to PAIR. Not the jumbo one: a 9 KB seed would raise libFuzzer's input
   // size limit for every run.
