@@ -19,6 +19,13 @@ export function parseIPv4(text: string): [number, number, number, number] | null
   return octets as [number, number, number, number];
 }
 
+/** An IPv4 address as an unsigned 32-bit number, for elections (IGMP querier, PIM DR) and prefix checks. */
+export function addressValue(address: string): number {
+  const octets = parseIPv4(address);
+  if (!octets) throw new RangeError(`not an IPv4 address: ${JSON.stringify(address)}`);
+  return ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
+}
+
 export function isIPv4(text: string): boolean {
   return parseIPv4(text) !== null;
 }

@@ -4,10 +4,10 @@
 // Parsing never throws: every malformed packet becomes a typed reason the caller counts and
 // drops. Encoding writes full IPv4 packets as RFC 3376 section 4 asks of every IGMP message:
 // TTL 1, precedence Internetwork Control, the Router Alert option (RFC 2113), correct checksums.
-import { parseIPv4 } from '../../lib/ipv4';
+import { addressValue } from '../../lib/ipv4';
 import { addressAt, encodeIPv4Packet, internetChecksum, parseIPv4Header, writeAddress as writeIPv4Address } from '../../lib/ipv4-packet';
 
-export { internetChecksum };
+export { addressValue, internetChecksum };
 
 export const IPPROTO_IGMP = 2;
 
@@ -133,13 +133,6 @@ function isMulticastAt(bytes: Uint8Array, at: number): boolean {
 
 function isZeroAt(bytes: Uint8Array, at: number): boolean {
   return bytes[at] === 0 && bytes[at + 1] === 0 && bytes[at + 2] === 0 && bytes[at + 3] === 0;
-}
-
-/** An IPv4 address as an unsigned 32-bit number, for the querier election's comparison. */
-export function addressValue(address: string): number {
-  const octets = parseIPv4(address);
-  if (!octets) throw new RangeError(`not an IPv4 address: ${JSON.stringify(address)}`);
-  return ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
 }
 
 // ---- RFC 3376 4.1.1 / 4.1.7 floating point codes -----------------------------------------------
