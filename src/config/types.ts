@@ -118,6 +118,8 @@ export interface Config {
   telemetry: TelemetryConfig;
   /** IGMP querier and membership (docs/igmp.md); absent: no IGMP, every route is a static rule. */
   igmp?: IgmpConfig;
+  /** PIM-SM (RFC 7761) on the interfaces named; absent: no PIM. */
+  pim?: PimConfig;
   rules: RuleSpec[];
 }
 
@@ -161,6 +163,58 @@ export const IGMP_LIMITS = {
   minRobustness: 1,
   maxRobustness: 7,
   maxInterfaces: 64,
+} as const;
+
+/**
+ * The config file's `pim` section: PIM-SM with FRR and other routers. Times are whole seconds:
+ * helloInterval at least 1 (a neighbour then expires after 3 s) and joinPruneInterval at least 1;
+ * both at most 18724, so that the 3.5x holdtimes the messages carry fit their 16 bits below
+ * 0xffff ("forever"). drPriority is 0 to 4294967295, the highest wins the DR election.
+ */
+export interface PimConfig {
+  /**
+   * Interfaces PIM runs on. The file may name one as a string or as an object with its own
+   * drPriority / helloInterval; validated, each carries its values in effect.
+   */
+  interfaces: PimInterfaceConfig[];
+  /** Static RPs: the RP for each group range (longest prefix wins). Absent: none configured. */
+  rp?: PimRpConfig[];
+  /** Seconds between periodic Join/Prune messages (t_periodic, RFC 7761 4.11). */
+  joinPruneInterval: number;
+  /** Seconds between Hellos (Hello_Period) on interfaces that do not set their own. */
+  helloInterval: number;
+  /** DR priority on interfaces that do not set their own. */
+  drPriority: number;
+}
+
+export interface PimInterfaceConfig {
+  name: string;
+  drPriority: number;
+  helloInterval: number;
+}
+
+export interface PimRpConfig {
+  /** The RP's unicast address. */
+  address: string;
+  /** The group range it serves, a prefix inside 224.0.0.0/4 such as "239.0.0.0/8". */
+  groups: string;
+}
+
+export const PIM_DEFAULTS = {
+  joinPruneInterval: 60,
+  helloInterval: 30,
+  drPriority: 1,
+} as const satisfies Omit<PimConfig, 'interfaces' | 'rp'>;
+
+export const PIM_LIMITS = {
+  minHelloInterval: 1,
+  /** floor(3.5 x 18724) = 65534, the largest holdtime short of "forever". */
+  maxHelloInterval: 18724,
+  minJoinPruneInterval: 1,
+  maxJoinPruneInterval: 18724,
+  maxDrPriority: 0xffffffff,
+  maxInterfaces: 64,
+  maxRps: 64,
 } as const;
 
 export type EgressMode = 'packet' | 'socket';

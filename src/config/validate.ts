@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import * as JSON5 from 'json5';
-import { isIPv4, isMulticast, isUnspecifiedOrBroadcast } from '../lib/ipv4';
+import { addressValue, isIPv4, isMulticast, isUnspecifiedOrBroadcast } from '../lib/ipv4';
 import {
   CONFIG_DEFAULTS,
   LIMITS,
@@ -21,6 +21,11 @@ import {
   IGMP_DEFAULTS,
   IGMP_LIMITS,
   type IgmpConfig,
+  PIM_DEFAULTS,
+  PIM_LIMITS,
+  type PimConfig,
+  type PimInterfaceConfig,
+  type PimRpConfig,
   type TelemetryConfig,
   type LogFormat,
   type LogLevel,
@@ -59,9 +64,13 @@ const CONFIG_KEYS = [
   'ringMiB',
   'telemetry',
   'igmp',
+  'pim',
   'rules',
 ];
 const IGMP_KEYS = ['interfaces', 'upstream', 'version', 'queryInterval', 'queryResponseInterval', 'lastMemberQueryInterval', 'robustness'];
+const PIM_KEYS = ['interfaces', 'rp', 'joinPruneInterval', 'helloInterval', 'drPriority'];
+const PIM_INTERFACE_KEYS = ['name', 'drPriority', 'helloInterval'];
+const PIM_RP_KEYS = ['address', 'groups'];
 const TELEMETRY_KEYS = [
   'otlpEndpoint',
   'otlpProtocol',
@@ -176,6 +185,9 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
   const rules = Object.hasOwn(value, 'rules') ? checkRules(value.rules, ttl ?? CONFIG_DEFAULTS.ttl, problems) : [];
   const telemetry = Object.hasOwn(value, 'telemetry') ? checkTelemetry(value.telemetry, problems) : { ...TELEMETRY_DEFAULTS };
   const igmp = Object.hasOwn(value, 'igmp') ? checkIgmp(value.igmp, problems) : undefined;
+  const pim = Object.hasOwn(value, 'pim') ? checkPim(value.pim, problems) : undefined;
+  if (Object.hasOwn(value, 'pim') && igmp?.upstream !== undefined)
+    problems.push('igmp.upstream: igmpproxy mode cannot run with a pim section (PIM joins upstream itself)');
 
   if (
     workers === undefined ||
@@ -191,7 +203,8 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
     wakeupHoldoffUs === undefined ||
     telemetry === undefined ||
     rules === undefined ||
-    (Object.hasOwn(value, 'igmp') && igmp === undefined)
+    (Object.hasOwn(value, 'igmp') && igmp === undefined) ||
+    (Object.hasOwn(value, 'pim') && pim === undefined)
   ) {
     return undefined;
   }
@@ -212,6 +225,7 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
   };
   if (cpus !== undefined) config.cpus = cpus;
   if (igmp !== undefined) config.igmp = igmp;
+  if (pim !== undefined) config.pim = pim;
   problems.push(...listenerGateProblems(rules, igmp));
   return problems.length > 0 ? undefined : config;
 }
@@ -320,6 +334,140 @@ function checkIgmp(value: unknown, problems: Problems): IgmpConfig | undefined {
   const igmp: IgmpConfig = { interfaces, version, queryInterval, queryResponseInterval, lastMemberQueryInterval, robustness };
   if (upstream !== undefined) igmp.upstream = upstream;
   return igmp;
+}
+
+/** The `pim` section: interfaces as names or objects, each filled with the section's values it does not set. */
+function checkPim(value: unknown, problems: Problems): PimConfig | undefined {
+  if (!isPlainObject(value)) {
+    problems.push(`pim: expected an object, got ${describe(value)}`);
+    return undefined;
+  }
+  const before = problems.length;
+  checkKeys(value, 'pim', PIM_KEYS, problems);
+  const wholeSeconds = (min: number, max: number) => (v: unknown, p: string) => {
+    if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
+    problems.push(`${p}: expected whole seconds from ${min} to ${max}, got ${describe(v)}`);
+    return undefined;
+  };
+  const helloSeconds = wholeSeconds(PIM_LIMITS.minHelloInterval, PIM_LIMITS.maxHelloInterval);
+  const priority = (v: unknown, p: string) => checkInteger(v, p, 0, PIM_LIMITS.maxDrPriority, problems);
+  const joinPruneInterval = optional(
+    value,
+    'joinPruneInterval',
+    PIM_DEFAULTS.joinPruneInterval,
+    wholeSeconds(PIM_LIMITS.minJoinPruneInterval, PIM_LIMITS.maxJoinPruneInterval),
+    'pim',
+  );
+  const helloInterval = optional(value, 'helloInterval', PIM_DEFAULTS.helloInterval, helloSeconds, 'pim');
+  const drPriority = optional(value, 'drPriority', PIM_DEFAULTS.drPriority, priority, 'pim');
+
+  const interfaces = required(
+    value,
+    'pim',
+    'interfaces',
+    'a list of interface names or { name, drPriority, helloInterval }',
+    problems,
+    (v, p) => {
+      if (!Array.isArray(v) || v.length === 0 || v.length > PIM_LIMITS.maxInterfaces) {
+        problems.push(`${p}: expected a list of 1-${PIM_LIMITS.maxInterfaces} interfaces, got ${describe(v)}`);
+        return undefined;
+      }
+      const entries = v.map((entry, i): PimInterfaceConfig | undefined => {
+        const at = `${p}[${i}]`;
+        if (typeof entry === 'string') {
+          const name = checkInterfaceName(entry, at, problems);
+          return name === undefined ? undefined : { name, drPriority: drPriority ?? 0, helloInterval: helloInterval ?? 0 };
+        }
+        if (!isPlainObject(entry)) {
+          problems.push(`${at}: expected an interface name or { name, drPriority, helloInterval }, got ${describe(entry)}`);
+          return undefined;
+        }
+        checkKeys(entry, at, PIM_INTERFACE_KEYS, problems);
+        const name = required(entry, at, 'name', 'an interface name', problems, (n, np) => checkInterfaceName(n, np, problems));
+        const ownPriority = optional(entry, 'drPriority', drPriority ?? 0, priority, at);
+        const ownHello = optional(entry, 'helloInterval', helloInterval ?? 0, helloSeconds, at);
+        if (name === undefined || ownPriority === undefined || ownHello === undefined) return undefined;
+        return { name, drPriority: ownPriority, helloInterval: ownHello };
+      });
+      const seen = new Set<string>();
+      entries.forEach((entry, i) => {
+        if (entry === undefined) return;
+        if (seen.has(entry.name)) problems.push(`${p}[${i}]: ${entry.name} is listed twice`);
+        seen.add(entry.name);
+      });
+      return entries.every((e) => e !== undefined) ? (entries as PimInterfaceConfig[]) : undefined;
+    },
+  );
+  const rp = Object.hasOwn(value, 'rp') ? checkPimRps(value.rp, 'pim.rp', problems) : undefined;
+
+  if (
+    problems.length > before ||
+    interfaces === undefined ||
+    joinPruneInterval === undefined ||
+    helloInterval === undefined ||
+    drPriority === undefined
+  )
+    return undefined;
+  const pim: PimConfig = { interfaces, joinPruneInterval, helloInterval, drPriority };
+  if (rp !== undefined) pim.rp = rp;
+  return pim;
+}
+
+/** Static RPs: a unicast address and a group prefix each; no prefix given twice. */
+function checkPimRps(value: unknown, path: string, problems: Problems): PimRpConfig[] | undefined {
+  if (!Array.isArray(value) || value.length > PIM_LIMITS.maxRps) {
+    problems.push(`${path}: expected a list of up to ${PIM_LIMITS.maxRps} { address, groups } entries, got ${describe(value)}`);
+    return undefined;
+  }
+  const byPrefix = new Map<string, { address: string; at: string }>();
+  const rps = value.map((entry, i): PimRpConfig | undefined => {
+    const at = `${path}[${i}]`;
+    if (!isPlainObject(entry)) {
+      problems.push(`${at}: expected { address, groups }, got ${describe(entry)}`);
+      return undefined;
+    }
+    checkKeys(entry, at, PIM_RP_KEYS, problems);
+    const address = required(entry, at, 'address', "the RP's unicast IPv4 address", problems, (v, p) => checkSourceAddress(v, p, problems));
+    const groups = required(entry, at, 'groups', 'a multicast prefix such as "239.0.0.0/8"', problems, (v, p) =>
+      checkMulticastPrefix(v, p, problems),
+    );
+    if (address === undefined || groups === undefined) return undefined;
+    const earlier = byPrefix.get(groups);
+    if (earlier !== undefined) {
+      problems.push(
+        earlier.address === address
+          ? `${at}: ${address} for ${groups} is listed twice (${earlier.at})`
+          : `${at}.groups: ${groups} already has RP ${earlier.address} (${earlier.at}); one RP per group range`,
+      );
+      return undefined;
+    }
+    byPrefix.set(groups, { address, at });
+    return { address, groups };
+  });
+  return rps.every((r) => r !== undefined) ? (rps as PimRpConfig[]) : undefined;
+}
+
+/** `A.B.C.D/LEN` inside 224.0.0.0/4 with no bits set past the length. */
+function checkMulticastPrefix(value: unknown, path: string, problems: Problems): string | undefined {
+  const match = typeof value === 'string' ? /^([0-9.]+)\/([0-9]{1,2})$/.exec(value) : null;
+  const length = match ? Number(match[2]) : Number.NaN;
+  if (!match || !isIPv4(match[1]!) || !(length >= 0 && length <= 32)) {
+    problems.push(`${path}: expected a multicast prefix such as "239.0.0.0/8", got ${describe(value)}`);
+    return undefined;
+  }
+  const base = addressValue(match[1]!);
+  const mask = length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
+  if (length < 4 || !isMulticast(match[1]!)) {
+    problems.push(`${path}: ${value} is not inside the multicast range 224.0.0.0/4`);
+    return undefined;
+  }
+  if ((base & mask) >>> 0 !== base) {
+    const network = (base & mask) >>> 0;
+    const dotted = [24, 16, 8, 0].map((shift) => (network >>> shift) & 0xff).join('.');
+    problems.push(`${path}: ${value} has bits set past its /${length} (the prefix is ${dotted}/${length})`);
+    return undefined;
+  }
+  return `${match[1]}/${length}`;
 }
 
 function checkTelemetry(value: unknown, problems: Problems): TelemetryConfig | undefined {

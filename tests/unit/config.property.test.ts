@@ -149,6 +149,28 @@ const nearRule = nearRecord({
   input: orAny(nearInput),
   outputs: orAny(fc.array(orAny(nearOutput), { maxLength: 4 })),
 });
+const nearPimInterface = nearRecord({
+  name: orAny(nearInterface),
+  drPriority: orAny(fc.integer({ min: -1, max: 2 ** 32 })),
+  helloInterval: orAny(fc.oneof(fc.integer({ min: 0, max: 20_000 }), fc.double())),
+});
+const nearPrefix = fc.constantFrom(
+  '239.0.0.0/8',
+  '224.0.0.0/4',
+  '232.1.2.3/32',
+  '239.1.0.0/8',
+  '10.0.0.0/8',
+  '239.0.0.0/33',
+  '239.0.0.0',
+  '',
+);
+const nearPim = nearRecord({
+  interfaces: orAny(fc.array(orAny(fc.oneof(nearInterface, nearPimInterface)), { maxLength: 4 })),
+  rp: orAny(fc.array(orAny(nearRecord({ address: orAny(nearAddress), groups: orAny(nearPrefix) })), { maxLength: 3 })),
+  joinPruneInterval: orAny(fc.integer({ min: 0, max: 20_000 })),
+  helloInterval: orAny(fc.integer({ min: 0, max: 20_000 })),
+  drPriority: orAny(fc.integer({ min: -1, max: 2 ** 32 })),
+});
 const nearConfig = nearRecord({
   workers: orAny(fc.integer({ min: -1, max: 40 })),
   cpus: orAny(fc.array(orAny(fc.integer({ min: -1, max: 8 })), { maxLength: 5 })),
@@ -254,6 +276,17 @@ describe('config validation properties (fast-check)', () => {
     );
     // The generator is near the valid set, not only far off it: some cases pass.
     assert.ok(accepted > 0, 'no generated near-valid config was accepted');
+  });
+
+  test('pim sections with the real keys and wrong values: a Config or key-path problems that name real places', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(nearPim, (pim) => {
+        if ('config' in checkText(JSON.stringify({ pim }), { pim })) accepted++;
+      }),
+      RUNS,
+    );
+    assert.ok(accepted > 0, 'no generated near-valid pim section was accepted');
   });
 
   test('any rule value given to validateRuleSpec: a RuleSpec or problems under the given path', () => {
