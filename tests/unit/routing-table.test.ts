@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SlotPool } from '../../src/daemon/rule-registry';
-import { proxyRoutes, upstreamJoins, type ListenerFilter } from '../../src/routing/igmp/proxy';
+import { proxyRoutes, type ListenerFilter } from '../../src/routing/igmp/proxy';
 import { LearnedRoutes } from '../../src/routing/learned';
 import { compileRoutes, describeMatch, type RouteEntry, type RouteOutput } from '../../src/routing/table';
 
@@ -130,17 +130,16 @@ describe('compileRoutes', () => {
   });
 });
 
-describe('igmpproxy routes and joins', () => {
+describe('igmpproxy routes', () => {
   const members = (spec: Record<string, Record<string, ListenerFilter>>) =>
     new Map(Object.entries(spec).map(([iface, groups]) => [iface, new Map(Object.entries(groups))]));
 
-  test('an any-source listener: one (*,G) route and an any-source join', () => {
+  test('an any-source listener: one (*,G) route (the core joins it any-source)', () => {
     const m = members({ d1: { '239.1.1.1': { mode: 'exclude', sources: [] } } });
     assert.deepEqual(proxyRoutes('up', m), [{ match: { interface: 'up', group: '239.1.1.1', port: 0 }, outputs: [{ interface: 'd1' }] }]);
-    assert.deepEqual(upstreamJoins(m), [{ group: '239.1.1.1', sources: null }]);
   });
 
-  test('INCLUDE listeners: (S,G) routes per source, source-specific joins of the merged filter', () => {
+  test('INCLUDE listeners: (S,G) routes per source of the merged filter (the core joins each source-specifically)', () => {
     const m = members({
       d1: { '232.1.1.1': { mode: 'include', sources: ['10.0.0.1'] } },
       d2: { '232.1.1.1': { mode: 'include', sources: ['10.0.0.2', '10.0.0.1'] } },
@@ -149,16 +148,14 @@ describe('igmpproxy routes and joins', () => {
       { match: { interface: 'up', group: '232.1.1.1', port: 0, source: '10.0.0.1' }, outputs: [{ interface: 'd1' }, { interface: 'd2' }] },
       { match: { interface: 'up', group: '232.1.1.1', port: 0, source: '10.0.0.2' }, outputs: [{ interface: 'd2' }] },
     ]);
-    assert.deepEqual(upstreamJoins(m), [{ group: '232.1.1.1', sources: ['10.0.0.1', '10.0.0.2'] }]);
   });
 
-  test('an EXCLUDE listener beside an INCLUDE one: any-source join; the excluded source reaches only the other', () => {
+  test('an EXCLUDE listener beside an INCLUDE one: the (*,G) route; the excluded source reaches only the other', () => {
     const m = members({
       d1: { '232.1.1.1': { mode: 'exclude', sources: ['10.0.0.9'] } },
       d2: { '232.1.1.1': { mode: 'include', sources: ['10.0.0.9'] } },
     });
     const routes = proxyRoutes('up', m);
-    assert.deepEqual(upstreamJoins(m), [{ group: '232.1.1.1', sources: null }]);
     const learned = new LearnedRoutes(new SlotPool(100, 'rule'), new SlotPool(100, 'output'));
     learned.replace('igmp', routes);
     assert.deepEqual(summary(learned.entries()), ['(*,232.1.1.1) -> d1', '(10.0.0.9,232.1.1.1) -> d2']);

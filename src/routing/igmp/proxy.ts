@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // igmpproxy mode, pure: the listeners learned on the downstream interfaces become routes from
-// the upstream interface and the joins mcr makes upstream.
+// the upstream interface. The joins upstream follow from the routes: the core joins every route's
+// group on its input, source-specifically for an (S,G) route (native/core/membership.cc).
 import type { LearnedRoute } from '../learned';
 
 /** Who listens to a group on one interface (IGMPv3 filter; a v1/v2 listener is EXCLUDE {}). */
@@ -11,12 +12,6 @@ export interface ListenerFilter {
 
 /** Interface -> group -> filter, for groups with a listener only. */
 export type Memberships = ReadonlyMap<string, ReadonlyMap<string, ListenerFilter>>;
-
-/** A join on the upstream interface: sources null is an any-source join. */
-export interface UpstreamJoin {
-  group: string;
-  sources: string[] | null;
-}
 
 function byGroup(memberships: Memberships): Map<string, Array<{ iface: string; filter: ListenerFilter }>> {
   const groups = new Map<string, Array<{ iface: string; filter: ListenerFilter }>>();
@@ -57,16 +52,4 @@ export function proxyRoutes(upstream: string, memberships: Memberships): Learned
       routes.push({ match: { interface: upstream, group, port: 0, source }, outputs });
   }
   return routes;
-}
-
-/** Source-specific joins for a group every listener of which is INCLUDE, any-source otherwise. */
-export function upstreamJoins(memberships: Memberships): UpstreamJoin[] {
-  const joins: UpstreamJoin[] = [];
-  for (const [group, listeners] of byGroup(memberships)) {
-    if (listeners.every((l) => l.filter.mode === 'include')) {
-      const sources = [...new Set(listeners.flatMap((l) => l.filter.sources))].sort();
-      if (sources.length > 0) joins.push({ group, sources });
-    } else joins.push({ group, sources: null });
-  }
-  return joins;
 }
