@@ -10,7 +10,18 @@ import { ConfigError, loadConfigFile, parseOutputShorthand, validateRuleSpec } f
 import { ControlClient, type RequestArgs } from '../control/client';
 import { defaultControlSocket, type Method, type Methods, type RuleSelector, type Stats, type VersionResult } from '../control/protocol';
 import { packageVersion } from '../lib/version';
-import { renderEvent, renderIgmpGroups, renderMroute, renderPing, renderRules, renderStats, renderTrace, renderWorkers } from './render';
+import {
+  renderEvent,
+  renderIgmpGroups,
+  renderMroute,
+  renderPimInterfaces,
+  renderPimNeighbors,
+  renderPing,
+  renderRules,
+  renderStats,
+  renderTrace,
+  renderWorkers,
+} from './render';
 import { McrError } from '../lib/errors';
 
 /** The user typed something mcrctl cannot accept (exit 2). */
@@ -133,6 +144,22 @@ function buildProgram(): Command {
     .action(async () => {
       const result = await call(globals(), 'igmp.groups');
       print(globals(), result, () => renderIgmpGroups(result));
+    });
+
+  const pim = program.command('pim').description('PIM state');
+  pim
+    .command('neighbors')
+    .description('show the PIM neighbours of every PIM interface')
+    .action(async () => {
+      const result = await call(globals(), 'pim.neighbors');
+      print(globals(), result, () => renderPimNeighbors(result));
+    });
+  pim
+    .command('interfaces')
+    .description('show each PIM interface: address, DR, Hello settings, neighbours and message counts')
+    .action(async () => {
+      const result = await call(globals(), 'pim.interfaces');
+      print(globals(), result, () => renderPimInterfaces(result));
     });
 
   program

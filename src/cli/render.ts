@@ -6,6 +6,9 @@ import type {
   Counters,
   IgmpGroupsResult,
   MrouteResult,
+  PimCountersView,
+  PimInterfacesResult,
+  PimNeighborsResult,
   PingResult,
   RuleView,
   Stats,
@@ -297,6 +300,60 @@ export function renderIgmpGroups(result: IgmpGroupsResult): string {
   const c = result.counters;
   const summary = [`received: ${counts(c?.received)}`, `sent: ${counts(c?.sent)}`, `malformed: ${counts(c?.errors)}`];
   return [...lines, '', table, '', ...summary].join('\n');
+}
+
+/** `mcrctl pim neighbors`: one row per neighbour; DR marks the interface's elected DR. */
+export function renderPimNeighbors(result: PimNeighborsResult): string {
+  if (!result.enabled) return 'PIM is off (no pim section in the config)';
+  if (result.neighbors.length === 0) return 'no PIM neighbours';
+  const rows = result.neighbors.map((n) => [
+    n.interface,
+    n.address,
+    formatDuration(number(n.uptime)),
+    n.expiresIn === null || n.expiresIn === undefined ? 'never' : `${n.expiresIn}s`,
+    n.drPriority === null || n.drPriority === undefined ? '-' : String(n.drPriority),
+    n.generationId === null || n.generationId === undefined ? '-' : `0x${n.generationId.toString(16).padStart(8, '0')}`,
+    n.dr ? 'DR' : '',
+  ]);
+  return formatTable(['INTERFACE', 'NEIGHBOR', 'UPTIME', 'EXPIRES', 'DR_PRIORITY', 'GENERATION_ID', ''], rows);
+}
+
+/** `mcrctl pim interfaces`: one row per PIM interface, then the message counts. */
+export function renderPimInterfaces(result: PimInterfacesResult): string {
+  if (!result.enabled) return 'PIM is off (no pim section in the config)';
+  const total = (c: Record<string, number> | undefined): number => Object.values(c ?? {}).reduce((a, b) => a + number(b), 0);
+  const rows = result.interfaces.map((i) => [
+    i.interface,
+    i.address ?? `waiting (${i.waiting ?? 'not started'})`,
+    i.dr === null ? '-' : i.dr.self ? `${i.dr.address} (this router)` : i.dr.address,
+    String(i.drPriority),
+    `${i.helloInterval}s`,
+    `${i.holdtime}s`,
+    String(i.neighbors),
+    formatCount(total(i.counters?.received)),
+    formatCount(total(i.counters?.sent)),
+    formatCount(total(i.counters?.errors)),
+  ]);
+  const table =
+    rows.length === 0
+      ? 'no PIM interfaces'
+      : formatTable(
+          ['INTERFACE', 'ADDRESS', 'DR', 'DR_PRIORITY', 'HELLO', 'HOLDTIME', 'NEIGHBORS', 'RX', 'TX', 'ERRORS'],
+          rows,
+          (c) => c >= 6,
+        );
+  const counts = (c: Record<string, number> | undefined): string =>
+    Object.entries(c ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none';
+  const c: PimCountersView | undefined = result.counters;
+  const summary = [
+    `received: ${counts(c?.received)}`,
+    `sent: ${counts(c?.sent)}`,
+    `malformed: ${counts(c?.errors)}`,
+    `ignored: ${counts(c?.ignored)}`,
+  ];
+  return [table, '', ...summary].join('\n');
 }
 
 /** `mcrctl mroute`: one row per entry of the data plane's table. */

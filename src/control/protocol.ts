@@ -228,6 +228,68 @@ export interface IgmpGroupsResult {
   }[];
 }
 
+/** PIM messages counted since PIM started: by type (hello, join_prune, ...), malformed ones by reason, ignored ones by reason. */
+export interface PimCountersView {
+  received: Record<string, number>;
+  sent: Record<string, number>;
+  errors: Record<string, number>;
+  ignored: Record<string, number>;
+}
+
+/** `pim.neighbors` (mcrctl pim neighbors): every PIM neighbour of every interface. */
+export interface PimNeighborsResult {
+  /** false: no pim section in the config */
+  enabled: boolean;
+  neighbors: {
+    interface: string;
+    /** its primary address (its Hellos' source) */
+    address: string;
+    /** seconds since its first Hello */
+    uptime: number;
+    /** seconds until it expires without another Hello; null: holdtime 0xffff (never) */
+    expiresIn: number | null;
+    /** the holdtime of its last Hello, seconds */
+    holdtime: number;
+    /** null: its Hellos have no DR Priority option */
+    drPriority: number | null;
+    /** null: its Hellos have no Generation ID option */
+    generationId: number | null;
+    /** whether it is the interface's DR */
+    dr: boolean;
+    /** from its Address List option */
+    secondaryAddresses: string[];
+  }[];
+}
+
+/** `pim.interfaces` (mcrctl pim interfaces): per PIM interface, our Hello settings, the DR and the counters. */
+export interface PimInterfacesResult {
+  /** false: no pim section in the config */
+  enabled: boolean;
+  /** every interface's counters added up */
+  counters: PimCountersView;
+  interfaces: {
+    interface: string;
+    /** why PIM does not run there yet (interface missing, no IPv4 address); null when it runs */
+    waiting: string | null;
+    /** our address on it (the Hellos' source); null while waiting */
+    address: string | null;
+    /** the elected DR; null while waiting */
+    dr: { address: string; self: boolean } | null;
+    /** configured */
+    drPriority: number;
+    /** seconds */
+    helloInterval: number;
+    /** the holdtime our Hellos carry, seconds */
+    holdtime: number;
+    /** ours on this interface; null while waiting */
+    generationId: number | null;
+    /** seconds until our next periodic Hello; null while waiting */
+    nextHelloIn: number | null;
+    neighbors: number;
+    counters: PimCountersView;
+  }[];
+}
+
 /** `mroute` (mcrctl mroute): every entry of the table the data plane uses, static and learned. */
 export interface MrouteResult {
   routes: {
@@ -270,6 +332,8 @@ export interface Methods {
   'config.reload': { params: NoParams; result: ReloadResult };
   events: { params: EventsParams | undefined; result: EventsResult };
   'igmp.groups': { params: NoParams; result: IgmpGroupsResult };
+  'pim.neighbors': { params: NoParams; result: PimNeighborsResult };
+  'pim.interfaces': { params: NoParams; result: PimInterfacesResult };
   mroute: { params: NoParams; result: MrouteResult };
 }
 
@@ -291,6 +355,8 @@ export const METHODS = [
   'config.reload',
   'events',
   'igmp.groups',
+  'pim.neighbors',
+  'pim.interfaces',
   'mroute',
 ] as const satisfies readonly Method[];
 

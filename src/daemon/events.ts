@@ -53,6 +53,31 @@ export type McrEventBody =
   | { type: 'igmp.leave'; interface: string; group: string }
   | ({ type: 'route.add' } & RouteEventFields)
   | ({ type: 'route.remove' } & RouteEventFields)
+  | {
+      type: 'pim.neighbor.up';
+      interface: string;
+      /** The neighbour's primary address (its Hellos' source). */
+      neighbor: string;
+      /** Absent: its Hellos carry no DR Priority option (the election then goes by address). */
+      drPriority?: number;
+      /** null: its Hellos carry no Generation ID option. */
+      generationId: number | null;
+    }
+  | {
+      type: 'pim.neighbor.down';
+      interface: string;
+      neighbor: string;
+      /** expired (no Hello within its holdtime), holdtime_zero (it said goodbye), stopped (PIM stopped here). */
+      reason: string;
+    }
+  | {
+      type: 'pim.dr';
+      interface: string;
+      /** The elected DR; null when PIM stopped on the interface. */
+      dr: string | null;
+      /** Whether the DR is this router. */
+      self: boolean;
+    }
   | { type: 'interface.up'; interface: string }
   | { type: 'interface.down'; interface: string }
   | {

@@ -48,8 +48,8 @@ export interface HandlerParts {
   interfaces: InterfaceNames;
   /** `events` subscribes to it. */
   events: Pick<EventBus, 'subscribe'>;
-  /** Learned routes and IGMP (mcrctl igmp groups, mcrctl mroute). */
-  routing: Pick<DaemonRouting, 'groups' | 'mroute'>;
+  /** Learned routes, IGMP and PIM (mcrctl igmp groups, mcrctl mroute, mcrctl pim ...). */
+  routing: Pick<DaemonRouting, 'groups' | 'mroute' | 'pimNeighbors' | 'pimInterfaces'>;
 }
 
 export function paramChecks(host: ConfigView): ParamChecks {
@@ -85,6 +85,8 @@ export function paramChecks(host: ConfigView): ParamChecks {
       return { queue };
     },
     'igmp.groups': noParams,
+    'pim.neighbors': noParams,
+    'pim.interfaces': noParams,
     mroute: noParams,
   };
 }
@@ -142,6 +144,8 @@ export function handlers(parts: HandlerParts): Handlers {
       return { subscribed: true, queue: subscriber.limit };
     },
     'igmp.groups': () => parts.routing.groups(),
+    'pim.neighbors': () => parts.routing.pimNeighbors(),
+    'pim.interfaces': () => parts.routing.pimInterfaces(),
     mroute: () => parts.routing.mroute(),
   };
 }

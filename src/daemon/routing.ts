@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 // The daemon's learned routing: IGMP (querier, listeners, igmpproxy mode) feeding the routing
-// table, and the views of both (`mcrctl igmp groups`, `mcrctl mroute`). Static rules stay in the
-// RuleRegistry; this adds what the network taught and tells RuleChanges when the table changed.
-import type { Config, IgmpConfig } from '../config/types';
-import type { IgmpGroupsResult, MrouteResult } from '../control/protocol';
+// table, PIM (so far Hello, neighbours and DR election), and their views (`mcrctl igmp groups`,
+// `mcrctl pim ...`, `mcrctl mroute`). Static rules stay in the RuleRegistry; this adds what the
+// network taught and tells RuleChanges when the table changed.
+import type { Config, IgmpConfig, PimConfig } from '../config/types';
+import type { IgmpGroupsResult, MrouteResult, PimInterfacesResult, PimNeighborsResult } from '../control/protocol';
 import type { Logger } from '../lib/logger';
 import type { RoutingMetrics } from '../telemetry/metrics';
 import { IgmpService, type IgmpCounters, type MembershipEvent } from '../routing/igmp/service';
 import { proxyRoutes } from '../routing/igmp/proxy';
+import { helloHoldtimeSeconds } from '../routing/pim/neighbors';
+import { type PimChange, type PimCounters, PimService } from '../routing/pim/service';
 import { LearnedRoutes, type SlotSource } from '../routing/learned';
 import { describeMatch, type RouteEntry } from '../routing/table';
 import type { EventSink, RouteEventFields } from './events';
@@ -48,6 +51,8 @@ export function routeEvent(type: 'route.add' | 'route.remove', entry: RouteEntry
 export class DaemonRouting {
   private igmp: IgmpService | undefined;
   private igmpConfig: IgmpConfig | undefined;
+  private pim: PimService | undefined;
+  private pimConfig: PimConfig | undefined;
   private readonly learned: LearnedRoutes;
   /** route.add + route.remove by origin, since start. */
   readonly routeChanges: RouteChangeCounts = {};
@@ -63,24 +68,79 @@ export class DaemonRouting {
   }
 
   start(config: Config): void {
-    this.igmpConfig = config.igmp;
-    if (!config.igmp) return;
-    this.igmp = new IgmpService(config.igmp, this.parts.log.child('igmp'), (changes) => this.membershipChanged(changes));
-    this.igmp.start();
+    this.startIgmp(config.igmp);
+    this.startPim(config.pim);
   }
 
-  /** A reload: a changed igmp section restarts IGMP (listeners are learned again from the startup queries). */
+  /**
+   * A reload: a changed igmp section restarts IGMP (listeners are learned again from the startup
+   * queries); a changed pim section restarts PIM (goodbye Hellos, then a new generation ID, and
+   * the neighbours are learned again from their Hellos).
+   */
   reconfigure(next: Config): void {
-    if (JSON.stringify(next.igmp) === JSON.stringify(this.igmpConfig)) return;
-    this.parts.log.info('igmp settings changed: restarting IGMP');
-    this.stop();
-    this.start(next);
-    this.relearn();
+    if (JSON.stringify(next.igmp) !== JSON.stringify(this.igmpConfig)) {
+      this.parts.log.info('igmp settings changed: restarting IGMP');
+      this.stopIgmp();
+      this.startIgmp(next.igmp);
+      this.relearn();
+    }
+    if (JSON.stringify(next.pim) !== JSON.stringify(this.pimConfig)) {
+      this.parts.log.info('pim settings changed: restarting PIM');
+      this.stopPim();
+      this.startPim(next.pim);
+    }
   }
 
   stop(): void {
+    this.stopIgmp();
+    this.stopPim();
+  }
+
+  private startIgmp(config: IgmpConfig | undefined): void {
+    this.igmpConfig = config;
+    if (!config) return;
+    this.igmp = new IgmpService(config, this.parts.log.child('igmp'), (changes) => this.membershipChanged(changes));
+    this.igmp.start();
+  }
+
+  private stopIgmp(): void {
     this.igmp?.stop();
     this.igmp = undefined;
+  }
+
+  /** Without a pim section nothing is opened. */
+  private startPim(config: PimConfig | undefined): void {
+    this.pimConfig = config;
+    if (!config) return;
+    this.pim = new PimService(config, this.parts.log.child('pim'), (changes) => this.pimChanged(changes));
+    this.pim.start();
+  }
+
+  /** Sends the holdtime-0 Hellos and closes the sockets. */
+  private stopPim(): void {
+    this.pim?.stop();
+    this.pim = undefined;
+  }
+
+  private pimChanged(changes: PimChange[]): void {
+    for (const c of changes) {
+      if (c.type === 'neighbor_up')
+        this.parts.events.emit({
+          type: 'pim.neighbor.up',
+          interface: c.interface,
+          neighbor: c.neighbor,
+          ...(c.drPriority === null ? {} : { drPriority: c.drPriority }),
+          generationId: c.generationId,
+        });
+      else if (c.type === 'neighbor_down')
+        this.parts.events.emit({ type: 'pim.neighbor.down', interface: c.interface, neighbor: c.neighbor, reason: c.reason });
+      else if (c.type === 'dr_changed') this.parts.events.emit({ type: 'pim.dr', interface: c.interface, dr: c.dr, self: c.self });
+      // neighbor_restart matters to the Join/Prune engine, which is not built yet; the service logs it.
+    }
+  }
+
+  pimCounters(): PimCounters | null {
+    return this.pim?.totals() ?? null;
   }
 
   igmpCounters(): IgmpCounters | null {
@@ -90,11 +150,16 @@ export class DaemonRouting {
   /** The routing side's metrics (src/telemetry/metrics.ts). */
   metrics(): RoutingMetrics {
     const igmp = this.igmpCounters();
+    const pim = this.pimCounters();
     return {
       igmpGroups: this.groupCounts(),
       igmpReceived: igmp?.received ?? {},
       igmpSent: igmp?.sent ?? {},
       igmpErrors: igmp?.errors ?? {},
+      pimNeighbors: this.pimNeighborCounts(),
+      pimReceived: pim?.received ?? {},
+      pimSent: pim?.sent ?? {},
+      pimErrors: pim?.errors ?? {},
       routeChanges: this.routeChanges,
     };
   }
@@ -104,6 +169,13 @@ export class DaemonRouting {
     const counts: Record<string, number> = {};
     for (const name of this.igmpConfig?.interfaces ?? []) counts[name] = 0;
     for (const [iface, groups] of this.igmp?.listeners() ?? []) counts[iface] = groups.size;
+    return counts;
+  }
+
+  /** Neighbours per PIM interface (mcr_pim_neighbors{interface}); 0 while an interface waits. */
+  pimNeighborCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const s of this.pim?.status() ?? []) counts[s.interface] = s.view?.neighbors.length ?? 0;
     return counts;
   }
 
@@ -176,6 +248,57 @@ export class DaemonRouting {
           lastReporter: g.lastReporter,
           expiresIn: seconds(g.expiresAt),
         })),
+      })),
+    };
+  }
+
+  /** Seconds from the PIM engines' clock to `at` (ms), tenths; null stays null. */
+  private pimSeconds(at: number | null): number | null {
+    if (at === null || !this.pim) return null;
+    return Math.max(0, Math.round((at - this.pim.clock()) / 100) / 10);
+  }
+
+  /** `mcrctl pim neighbors`. */
+  pimNeighbors(): PimNeighborsResult {
+    if (!this.pim) return { enabled: false, neighbors: [] };
+    const now = this.pim.clock();
+    return {
+      enabled: true,
+      neighbors: this.pim.status().flatMap((s) =>
+        (s.view?.neighbors ?? []).map((n) => ({
+          interface: s.interface,
+          address: n.address,
+          uptime: Math.max(0, Math.round((now - n.upSince) / 1000)),
+          expiresIn: this.pimSeconds(n.expiresAt),
+          holdtime: n.holdtime,
+          drPriority: n.drPriority,
+          generationId: n.generationId,
+          dr: s.view?.dr === n.address,
+          secondaryAddresses: n.secondaryAddresses,
+        })),
+      ),
+    };
+  }
+
+  /** `mcrctl pim interfaces`. */
+  pimInterfaces(): PimInterfacesResult {
+    const empty = { received: {}, sent: {}, errors: {}, ignored: {} };
+    if (!this.pim) return { enabled: false, counters: empty, interfaces: [] };
+    return {
+      enabled: true,
+      counters: this.pim.totals(),
+      interfaces: this.pim.status().map((s) => ({
+        interface: s.interface,
+        waiting: s.waiting,
+        address: s.view?.address ?? null,
+        dr: s.view?.dr ? { address: s.view.dr, self: s.view.isDr } : null,
+        drPriority: s.settings.drPriority,
+        helloInterval: s.settings.helloInterval,
+        holdtime: s.view?.holdtime ?? helloHoldtimeSeconds(s.settings.helloInterval * 1000),
+        generationId: s.view?.generationId ?? null,
+        nextHelloIn: this.pimSeconds(s.view?.nextHelloAt ?? null),
+        neighbors: s.view?.neighbors.length ?? 0,
+        counters: s.counters,
       })),
     };
   }

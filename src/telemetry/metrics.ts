@@ -77,6 +77,9 @@ import type { TraceStats } from './traces';
  * | mcr_igmp_groups | gauge | interface | groups with listeners on an IGMP interface (igmp.interfaces) |
  * | mcr_igmp_messages_total | counter | direction, type | IGMP messages received and sent: query_v1/v2/v3, report_v1/v2/v3, leave_v2 |
  * | mcr_igmp_errors_total | counter | reason | malformed IGMP messages dropped (truncated, bad_ip_checksum, bad_igmp_checksum, ...) and send failures (send_failed) |
+ * | mcr_pim_neighbors | gauge | interface | PIM neighbours on a PIM interface (pim.interfaces) |
+ * | mcr_pim_messages_total | counter | direction, type | PIM messages received and sent: hello, join_prune, register, register_stop, assert |
+ * | mcr_pim_errors_total | counter | reason | malformed PIM messages dropped (truncated, bad_checksum, unsupported_type, ...) and send failures (send_failed) |
  * | mcr_route_changes_total | counter | origin | routes added to or removed from the routing table: static (rules), igmp (learned) |
  * | mcr_build_info | gauge | version | always 1 |
  * | mcr_ring_wait_seconds | histogram | worker | sampled batches: oldest frame's kernel timestamp to pickup |
@@ -117,6 +120,9 @@ export const METRICS = [
   'mcr_igmp_groups',
   'mcr_igmp_messages_total',
   'mcr_igmp_errors_total',
+  'mcr_pim_neighbors',
+  'mcr_pim_messages_total',
+  'mcr_pim_errors_total',
   'mcr_route_changes_total',
   'mcr_build_info',
   'mcr_ring_wait_seconds',
@@ -142,6 +148,11 @@ export interface RoutingMetrics {
   igmpReceived: Record<string, number>;
   igmpSent: Record<string, number>;
   igmpErrors: Record<string, number>;
+  /** PIM interface -> neighbours; empty without PIM */
+  pimNeighbors: Record<string, number>;
+  pimReceived: Record<string, number>;
+  pimSent: Record<string, number>;
+  pimErrors: Record<string, number>;
   /** origin -> route.add + route.remove */
   routeChanges: Record<string, number>;
 }
@@ -309,6 +320,13 @@ export class McrMetrics {
     });
     const igmpMessages = counter('mcr_igmp_messages', '{message}', 'IGMP messages received and sent, by direction and type');
     const igmpErrors = counter('mcr_igmp_errors', '{message}', 'malformed IGMP messages dropped and sends that failed, by reason');
+    const pimNeighbors = meter.createObservableGauge('mcr_pim_neighbors', {
+      ...int,
+      unit: '{neighbor}',
+      description: 'PIM neighbours on a PIM interface',
+    });
+    const pimMessages = counter('mcr_pim_messages', '{message}', 'PIM messages received and sent, by direction and type');
+    const pimErrors = counter('mcr_pim_errors', '{message}', 'malformed PIM messages dropped and sends that failed, by reason');
     const routeChanges = counter('mcr_route_changes', '{change}', 'routes added to or removed from the routing table, by origin');
     const observables: Observable[] = [
       ...counters.map(([c]) => c),
@@ -322,6 +340,9 @@ export class McrMetrics {
       igmpGroups,
       igmpMessages,
       igmpErrors,
+      pimNeighbors,
+      pimMessages,
+      pimErrors,
       routeChanges,
     ];
 
@@ -354,6 +375,10 @@ export class McrMetrics {
         for (const [type, n] of Object.entries(routing.igmpReceived)) result.observe(igmpMessages, n, { direction: 'received', type });
         for (const [type, n] of Object.entries(routing.igmpSent)) result.observe(igmpMessages, n, { direction: 'sent', type });
         for (const [reason, n] of Object.entries(routing.igmpErrors)) result.observe(igmpErrors, n, { reason });
+        for (const [iface, n] of Object.entries(routing.pimNeighbors)) result.observe(pimNeighbors, n, { interface: iface });
+        for (const [type, n] of Object.entries(routing.pimReceived)) result.observe(pimMessages, n, { direction: 'received', type });
+        for (const [type, n] of Object.entries(routing.pimSent)) result.observe(pimMessages, n, { direction: 'sent', type });
+        for (const [reason, n] of Object.entries(routing.pimErrors)) result.observe(pimErrors, n, { reason });
         for (const [origin, n] of Object.entries(routing.routeChanges)) result.observe(routeChanges, n, { origin });
       }
       const traces = this.parts.traceStats?.();
