@@ -109,7 +109,7 @@ describe('config file', { skip }, () => {
     const log = await logged('SIGHUP: reload rejected');
     const line = log.split('\n').find((l) => l.includes('SIGHUP: reload rejected')) as string;
     assert.match(line, /running rules unchanged/);
-    assert.ok(line.includes(`${file}: rules[2].input.grp: unknown key (expected one of interface, group, port)`), line);
+    assert.ok(line.includes(`${file}: rules[2].input.grp: unknown key (expected one of interface, group, port, source, protocol)`), line);
     assert.equal((await mcrd.ctl(['list', '--json'])).stdout, before);
     await stream(A, 3_000);
     await stream(B, 3_000);
@@ -192,7 +192,7 @@ describe('config file', { skip }, () => {
     assert.notEqual(r.code, 0);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^mcrd: invalid configuration: /);
-    assert.ok(r.stderr.includes(`${badFile}: rules[1].input.grp: unknown key (expected one of interface, group, port)`), r.stderr);
+    assert.ok(r.stderr.includes(`${badFile}: rules[1].input.grp: unknown key (expected one of interface, group, port, source, protocol)`), r.stderr);
     assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
     assert.equal(existsSync(socket), false);
   });
