@@ -3,13 +3,16 @@
 // veth link, both ways round (the lower address connects, the higher listens): the session comes
 // up on both sides, an SA mcr originates shows in FRR's SA cache, a peer that goes silent is
 // dropped by mcr's Hold timer and the session returns when FRR does, and a peer sending garbage
-// from the configured address has its session reset with the reason counted.
+// from the configured address has its session reset with the reason counted. FRR as RP and
+// first-hop router of a source on its other link originates an SA, which mcr caches.
 // The service runs as a child (tests/helpers/msdp-peer.ts) inside mcr's namespace.
 //   mcr: m0 <-> frr: f0   (10.0.9.1 and 10.0.9.2, one way round or the other)
+//               frr: f1 10.0.8.1 <-> src: s0 10.0.8.2 (a multicast source; FRR is its RP)
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import * as path from 'node:path';
 import { frrSkipReason, startFrr, type FrrInstance } from '../../lab/frr';
+import { send } from '../../lab/mcrgen';
 import { start, type Proc } from '../../lab/proc';
 import type { MsdpStatus } from '../../src/routing/msdp/service';
 import { pollUntil } from '../helpers/control';
@@ -30,13 +33,21 @@ interface FrrMsdpPeer {
   peer: string;
   local: string;
   state: string;
+  /** hh:mm:ss left */
+  holdTimer: string;
+  keepAliveTimer: string;
 }
+
+const seconds = (hms: string): number => hms.split(':').reduce((total, part) => total * 60 + Number(part), 0);
 
 interface ChildLine {
   event: string;
   type?: string;
   peer?: string;
   reason?: string;
+  source?: string;
+  group?: string;
+  rp?: string;
 }
 
 /** The MsdpService child: its JSON lines so far, and commands to it. */
@@ -88,8 +99,23 @@ interface Lab {
   frrAddress: string;
 }
 
+/**
+ * FRR: the MSDP peer with short timers (8.4 takes them at top level as KEEPALIVE HOLD RETRY; its
+ * running-config writes the first two swapped, so the test reads the timers from the peer view),
+ * and PIM with itself as RP, so a source on f1 makes it originate an SA.
+ */
 function frrConfig(frrAddress: string, mcrAddress: string): string {
-  return [`ip msdp timers ${KEEPALIVE_S} ${HOLD_S} ${CONNECT_RETRY_S}`, `ip msdp peer ${mcrAddress} source ${frrAddress}`, '!'].join('\n');
+  return [
+    `ip msdp timers ${KEEPALIVE_S} ${HOLD_S} ${CONNECT_RETRY_S}`,
+    `ip msdp peer ${mcrAddress} source ${frrAddress}`,
+    `ip pim rp ${frrAddress} 224.0.0.0/4`,
+    'interface f0',
+    ' ip pim',
+    '!',
+    'interface f1',
+    ' ip pim',
+    '!',
+  ].join('\n');
 }
 
 async function startLabFrr(t: Topology, frrAddress: string, mcrAddress: string): Promise<FrrInstance> {
@@ -100,7 +126,9 @@ async function setUp(mcrAddress: string, frrAddress: string): Promise<Lab> {
   const t = new Topology('msdp');
   await t.addNamespace('mcr');
   await t.addNamespace('frr');
+  await t.addNamespace('src');
   await t.link('mcr', 'm0', `${mcrAddress}/24`, 'frr', 'f0', `${frrAddress}/24`);
+  await t.link('src', 's0', '10.0.8.2/24', 'frr', 'f1', '10.0.8.1/24');
   const options = {
     localAddress: mcrAddress,
     peers: [{ address: frrAddress }],
@@ -127,16 +155,16 @@ async function tearDown(lab: Lab | undefined): Promise<void> {
   await lab?.t.destroy();
 }
 
-async function frrPeerState(frr: FrrInstance, peer: string): Promise<string | undefined> {
+async function frrPeer(frr: FrrInstance, peer: string): Promise<FrrMsdpPeer | undefined> {
   const peers = await frr.vtyshJson<Record<string, FrrMsdpPeer>>('show ip msdp peer');
-  return peers[peer]?.state;
+  return peers[peer];
 }
 
 async function waitEstablished(lab: Lab, ups: number): Promise<void> {
   await lab.mcr.waitFor('peer_up', ups, 'the session came up');
   await pollUntil(
-    () => frrPeerState(lab.frr, lab.mcrAddress),
-    (s) => s === 'established',
+    () => frrPeer(lab.frr, lab.mcrAddress),
+    (p) => p?.state === 'established',
     `FRR's peer ${lab.mcrAddress} established`,
     UP_DEADLINE_MS,
     200,
@@ -159,6 +187,12 @@ for (const [arrangement, mcrAddress, frrAddress] of [
       assert.equal(s.peers[0]?.role, mcrAddress === LOW ? 'connect' : 'listen');
       assert.ok((s.counters.received.keepalive ?? 0) >= 1, 'mcr got FRR KeepAlives');
       assert.deepEqual(s.counters.errors, {}, 'FRR sent nothing mcr could not parse');
+      // the per-peer form has the timers; the table form does not
+      const atFrr = (await lab.frr.vtyshJson<Record<string, FrrMsdpPeer>>(`show ip msdp peer ${mcrAddress}`))[mcrAddress];
+      assert.ok(
+        atFrr && seconds(atFrr.holdTimer) <= HOLD_S && seconds(atFrr.keepAliveTimer) <= KEEPALIVE_S,
+        `FRR runs the short timers: ${JSON.stringify(atFrr)}`,
+      );
     });
 
     it("an SA mcr originates appears in FRR's SA cache", async () => {
@@ -175,14 +209,37 @@ for (const [arrangement, mcrAddress, frrAddress] of [
       assert.equal(sa['239.1.1.1']?.['10.0.1.1']?.rp, mcrAddress, 'RP is mcr');
     });
 
-    it("a silent FRR is dropped by mcr's Hold timer; the session returns with FRR", async () => {
+    it("FRR as RP originates an SA for its source; mcr caches it with FRR's RP", async () => {
+      assert.ok(lab);
+      // a short stream from src: FRR, first-hop router and RP, registers the source with itself
+      const sent = await send(lab.t, 'src', { group: '239.2.2.2', port: 5000, source: '10.0.8.2', rate: 20, count: 20, ttl: 8 });
+      assert.equal(sent.sent, 20);
+      const added = await lab.mcr.waitFor('sa_added', 1, 'an SA from FRR');
+      assert.deepEqual(
+        { source: added[0]?.source, group: added[0]?.group, rp: added[0]?.rp, peer: added[0]?.peer },
+        { source: '10.0.8.2', group: '239.2.2.2', rp: frrAddress, peer: frrAddress },
+      );
+      const s = await lab.mcr.status();
+      assert.deepEqual(
+        s.sa.map((e) => `${e.source},${e.group},${e.rp}`),
+        [`10.0.8.2,239.2.2.2,${frrAddress}`],
+      );
+      assert.deepEqual(s.counters.rejected, {});
+    });
+
+    it("a silent FRR is dropped by mcr's Hold timer; the session returns with FRR", async (ctx) => {
       assert.ok(lab);
       const pimd = lab.frr.daemons.get('pimd');
       assert.ok(pimd);
       // frozen, pimd keeps its TCP connection open but sends nothing: only the Hold timer can notice
+      const frozenAt = Date.now();
       pimd.child.kill('SIGSTOP');
       const downs = await lab.mcr.waitFor('peer_down', 1, "mcr's Hold timer expired", HOLD_DEADLINE_MS);
+      ctx.diagnostic(`hold_expired seen ${Date.now() - frozenAt} ms after SIGSTOP (hold ${HOLD_S} s, polled every 100 ms)`);
       assert.equal(downs[0]?.reason, 'hold_expired');
+      // what was learned from FRR goes with the session
+      const removed = await lab.mcr.waitFor('sa_removed', 1, "FRR's SA removed");
+      assert.equal(removed[0]?.reason, 'peer_down');
       pimd.child.kill('SIGKILL');
       await lab.frr.stop();
       const upsBefore = lab.mcr.changes('peer_up').length;
