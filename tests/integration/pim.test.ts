@@ -47,7 +47,11 @@ interface Lab {
 }
 
 function mcrConfig(drPriority: number, helloInterval: number): unknown {
-  return { pim: { interfaces: [{ name: 'm0', drPriority, helloInterval }] }, rules: [] };
+  return {
+    pim: { interfaces: [{ name: 'm0', drPriority, helloInterval }] },
+    telemetry: { metricsListen: '127.0.0.1:9464' },
+    rules: [],
+  };
 }
 
 async function setUp(mcrAddress: string, frrAddress: string, mcrPriority: number, mcrHelloInterval = 1): Promise<Lab> {
@@ -118,8 +122,18 @@ async function neighbours(lab: Lab, mcrAddress: string, frrAddress: string): Pro
   return n;
 }
 
-/** Waits until both sides elect `dr`; `mcrIsDr` says whose address that is. */
-async function bothElect(lab: Lab, dr: string, mcrIsDr: boolean): Promise<void> {
+/**
+ * Waits until FRR lists mcr (`mcrAddress`) with `mcrPriority` and both sides elect `dr`;
+ * `mcrIsDr` says whose address that is. FRR alone elects itself, so it must see mcr first.
+ */
+async function bothElect(lab: Lab, dr: string, mcrIsDr: boolean, mcrAddress: string, mcrPriority: number): Promise<void> {
+  await pollUntil(
+    () => frrNeighbors(lab.frr),
+    (n) => n[mcrAddress]?.drPriority === mcrPriority,
+    `FRR to list mcr (${mcrAddress}) with DR priority ${mcrPriority}`,
+    DEADLINE_MS,
+    200,
+  );
   const frr = await pollUntil(
     () => frrInterface(lab.frr),
     (i) => i?.drAddress === dr,
@@ -130,7 +144,7 @@ async function bothElect(lab: Lab, dr: string, mcrIsDr: boolean): Promise<void> 
   assert.equal(frr?.drAddress, dr);
   const mcr = await pollUntil(
     () => mcrInterface(lab),
-    (i) => i?.dr?.address === dr,
+    (i) => i?.dr?.address === dr && i.neighbors === 1,
     `mcr to elect ${dr}`,
     DEADLINE_MS,
     200,
@@ -138,6 +152,9 @@ async function bothElect(lab: Lab, dr: string, mcrIsDr: boolean): Promise<void> 
   assert.deepEqual(mcr?.dr, { address: dr, self: mcrIsDr });
   const neighbor = (await mcrNeighbors(lab)).neighbors[0];
   assert.equal(neighbor?.dr, !mcrIsDr, 'the neighbour row marks FRR as DR exactly when it is');
+  // Both views were taken with each the other's neighbour.
+  assert.equal((await frrNeighbors(lab.frr))[mcrAddress]?.drPriority, mcrPriority);
+  assert.equal(mcr?.neighbors, 1);
 }
 
 /** Rewrites mcr's config file and applies it with `mcrctl config reload`. */
@@ -166,7 +183,7 @@ describe('PIM neighbours and DR election against FRR pimd', { skip }, () => {
 
     it('each lists the other; mcr (priority 10) is DR on both sides though its address is lower', async () => {
       await neighbours(lab, LOW, HIGH);
-      await bothElect(lab, LOW, true);
+      await bothElect(lab, LOW, true, LOW, 10);
       const frrSide = await frrNeighbors(lab.frr);
       assert.equal(frrSide[LOW]?.drPriority, 10, 'FRR read the DR Priority of mcr Hellos');
       const mcr = await mcrInterface(lab);
@@ -175,6 +192,17 @@ describe('PIM neighbours and DR election against FRR pimd', { skip }, () => {
       assert.ok((mcr?.counters.received.hello ?? 0) > 0, 'mcr counted FRR Hellos');
       assert.ok((mcr?.counters.sent.hello ?? 0) > 0, 'mcr counted its Hellos');
       assert.deepEqual(mcr?.counters.errors, {}, 'FRR Hellos parsed with no error');
+      // The same as metrics, read through mcrd's Prometheus endpoint in its namespace.
+      const metrics = (
+        await lab.t.exec('mcr', 'python3', [
+          '-c',
+          'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9464/metrics").read().decode())',
+        ])
+      ).stdout;
+      assert.match(metrics, /^mcr_pim_neighbors\{interface="m0"[^}]*\} 1$/m);
+      assert.match(metrics, /^mcr_pim_messages_total\{direction="sent",type="hello"[^}]*\} [1-9]\d*$/m);
+      assert.match(metrics, /^mcr_pim_messages_total\{direction="received",type="hello"[^}]*\} [1-9]\d*$/m);
+      assert.doesNotMatch(metrics, /^mcr_pim_errors_total/m);
     });
 
     it('a reload to priority 1 makes FRR (priority 5) DR on both sides; pim.neighbor.up and pim.dr arrive on mcrctl events', async () => {
@@ -225,8 +253,7 @@ describe('PIM neighbours and DR election against FRR pimd', { skip }, () => {
           JSON.stringify(events),
         );
         if (priority !== 1) await reload(lab, 1);
-        await bothElect(lab, HIGH, false);
-        assert.equal((await frrNeighbors(lab.frr))[LOW]?.drPriority, 1, 'FRR read the new priority');
+        await bothElect(lab, HIGH, false, LOW, 1);
       } finally {
         await follower.stop('SIGINT', 5000);
       }
@@ -234,14 +261,7 @@ describe('PIM neighbours and DR election against FRR pimd', { skip }, () => {
 
     it(`equal priority (${FRR_PRIORITY}): the higher address, FRR's, wins on both sides`, async () => {
       await reload(lab, FRR_PRIORITY);
-      await pollUntil(
-        () => frrNeighbors(lab.frr),
-        (n) => n[LOW]?.drPriority === FRR_PRIORITY,
-        'FRR to read mcr priority 5',
-        DEADLINE_MS,
-        200,
-      );
-      await bothElect(lab, HIGH, false);
+      await bothElect(lab, HIGH, false, LOW, FRR_PRIORITY);
     });
   });
 
@@ -256,7 +276,7 @@ describe('PIM neighbours and DR election against FRR pimd', { skip }, () => {
 
     it(`equal priority (${FRR_PRIORITY}): the higher address, mcr's, wins on both sides`, async () => {
       await neighbours(lab, HIGH, LOW);
-      await bothElect(lab, HIGH, true);
+      await bothElect(lab, HIGH, true, HIGH, FRR_PRIORITY);
       assert.equal((await mcrInterface(lab))?.holdtime, 35);
     });
 
