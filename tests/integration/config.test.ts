@@ -192,7 +192,10 @@ describe('config file', { skip }, () => {
     assert.notEqual(r.code, 0);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^mcrd: invalid configuration: /);
-    assert.ok(r.stderr.includes(`${badFile}: rules[1].input.grp: unknown key (expected one of interface, group, port, source, protocol)`), r.stderr);
+    assert.ok(
+      r.stderr.includes(`${badFile}: rules[1].input.grp: unknown key (expected one of interface, group, port, source, protocol)`),
+      r.stderr,
+    );
     assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
     assert.equal(existsSync(socket), false);
   });
