@@ -120,6 +120,8 @@ export interface Config {
   igmp?: IgmpConfig;
   /** PIM-SM (RFC 7761) on the interfaces named; absent: no PIM. */
   pim?: PimConfig;
+  /** MSDP (RFC 3618) peerings over TCP 639 (docs/pim.md); absent: no MSDP. */
+  msdp?: MsdpConfig;
   rules: RuleSpec[];
 }
 
@@ -215,6 +217,43 @@ export const PIM_LIMITS = {
   maxDrPriority: 0xffffffff,
   maxInterfaces: 64,
   maxRps: 64,
+} as const;
+
+/**
+ * The config file's `msdp` section: MSDP peerings from localAddress. Times are whole seconds:
+ * keepaliveInterval at least 1, holdTime at least 3 and longer than keepaliveInterval (RFC 3618
+ * 5.4-5.5), connectRetry at least 1; all at most 65535.
+ */
+export interface MsdpConfig {
+  /** Our unicast address: the TCP connections' source, and the RP field of SAs we originate. */
+  localAddress: string;
+  peers: MsdpPeerConfig[];
+  /** Seconds between KeepAlives on an idle session (KeepAlive-Period). */
+  keepaliveInterval: number;
+  /** Seconds without a message from a peer before its session is reset (HoldTime-Period). */
+  holdTime: number;
+  /** Seconds between connection attempts to a peer we connect to (ConnectRetry-Period). */
+  connectRetry: number;
+}
+
+export interface MsdpPeerConfig {
+  address: string;
+  /** Peers in one mesh group do not get each other's SAs from us (RFC 3618 10.2). */
+  meshGroup?: string;
+}
+
+export const MSDP_DEFAULTS = {
+  keepaliveInterval: 60,
+  holdTime: 75,
+  connectRetry: 30,
+} as const satisfies Omit<MsdpConfig, 'localAddress' | 'peers'>;
+
+export const MSDP_LIMITS = {
+  minKeepaliveInterval: 1,
+  minHoldTime: 3,
+  minConnectRetry: 1,
+  maxSeconds: 65535,
+  maxPeers: 64,
 } as const;
 
 export type EgressMode = 'packet' | 'socket';

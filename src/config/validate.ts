@@ -21,6 +21,10 @@ import {
   IGMP_DEFAULTS,
   IGMP_LIMITS,
   type IgmpConfig,
+  MSDP_DEFAULTS,
+  MSDP_LIMITS,
+  type MsdpConfig,
+  type MsdpPeerConfig,
   PIM_DEFAULTS,
   PIM_LIMITS,
   type PimConfig,
@@ -65,12 +69,16 @@ const CONFIG_KEYS = [
   'telemetry',
   'igmp',
   'pim',
+  'msdp',
   'rules',
 ];
 const IGMP_KEYS = ['interfaces', 'upstream', 'version', 'queryInterval', 'queryResponseInterval', 'lastMemberQueryInterval', 'robustness'];
 const PIM_KEYS = ['interfaces', 'rp', 'joinPruneInterval', 'helloInterval', 'drPriority'];
 const PIM_INTERFACE_KEYS = ['name', 'drPriority', 'helloInterval'];
 const PIM_RP_KEYS = ['address', 'groups'];
+const MSDP_KEYS = ['localAddress', 'peers', 'keepaliveInterval', 'holdTime', 'connectRetry'];
+const MSDP_PEER_KEYS = ['address', 'meshGroup'];
+const MESH_GROUP_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const TELEMETRY_KEYS = [
   'otlpEndpoint',
   'otlpProtocol',
@@ -188,6 +196,7 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
   const pim = Object.hasOwn(value, 'pim') ? checkPim(value.pim, problems) : undefined;
   if (Object.hasOwn(value, 'pim') && igmp?.upstream !== undefined)
     problems.push('igmp.upstream: igmpproxy mode cannot run with a pim section (PIM joins upstream itself)');
+  const msdp = Object.hasOwn(value, 'msdp') ? checkMsdp(value.msdp, problems) : undefined;
 
   if (
     workers === undefined ||
@@ -204,7 +213,8 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
     telemetry === undefined ||
     rules === undefined ||
     (Object.hasOwn(value, 'igmp') && igmp === undefined) ||
-    (Object.hasOwn(value, 'pim') && pim === undefined)
+    (Object.hasOwn(value, 'pim') && pim === undefined) ||
+    (Object.hasOwn(value, 'msdp') && msdp === undefined)
   ) {
     return undefined;
   }
@@ -226,6 +236,7 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
   if (cpus !== undefined) config.cpus = cpus;
   if (igmp !== undefined) config.igmp = igmp;
   if (pim !== undefined) config.pim = pim;
+  if (msdp !== undefined) config.msdp = msdp;
   problems.push(...listenerGateProblems(rules, igmp));
   return problems.length > 0 ? undefined : config;
 }
@@ -411,6 +422,85 @@ function checkPim(value: unknown, problems: Problems): PimConfig | undefined {
   const pim: PimConfig = { interfaces, joinPruneInterval, helloInterval, drPriority };
   if (rp !== undefined) pim.rp = rp;
   return pim;
+}
+
+/** The `msdp` section: a local address, distinct peers, and timers with hold longer than keepalive. */
+function checkMsdp(value: unknown, problems: Problems): MsdpConfig | undefined {
+  if (!isPlainObject(value)) {
+    problems.push(`msdp: expected an object, got ${describe(value)}`);
+    return undefined;
+  }
+  const before = problems.length;
+  checkKeys(value, 'msdp', MSDP_KEYS, problems);
+  const localAddress = required(value, 'msdp', 'localAddress', 'our unicast IPv4 address', problems, (v, p) =>
+    checkSourceAddress(v, p, problems),
+  );
+  const seconds = (key: string, min: number, fallback: number): number | undefined =>
+    optional(
+      value,
+      key,
+      fallback,
+      (v, p) => {
+        if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= MSDP_LIMITS.maxSeconds) return v;
+        problems.push(`${p}: expected whole seconds from ${min} to ${MSDP_LIMITS.maxSeconds}, got ${describe(v)}`);
+        return undefined;
+      },
+      'msdp',
+    );
+  const keepaliveInterval = seconds('keepaliveInterval', MSDP_LIMITS.minKeepaliveInterval, MSDP_DEFAULTS.keepaliveInterval);
+  const holdTime = seconds('holdTime', MSDP_LIMITS.minHoldTime, MSDP_DEFAULTS.holdTime);
+  const connectRetry = seconds('connectRetry', MSDP_LIMITS.minConnectRetry, MSDP_DEFAULTS.connectRetry);
+  // RFC 3618 5.5: a KeepAlive must arrive before the peer's Hold timer runs out.
+  if (keepaliveInterval !== undefined && holdTime !== undefined && holdTime <= keepaliveInterval)
+    problems.push(`msdp.holdTime: must be longer than msdp.keepaliveInterval (${keepaliveInterval} s), got ${holdTime}`);
+  const peers = required(value, 'msdp', 'peers', 'a list of { address, meshGroup }', problems, (v, p) => {
+    if (!Array.isArray(v) || v.length === 0 || v.length > MSDP_LIMITS.maxPeers) {
+      problems.push(`${p}: expected a list of 1-${MSDP_LIMITS.maxPeers} { address, meshGroup } entries, got ${describe(v)}`);
+      return undefined;
+    }
+    const seen = new Map<string, string>();
+    const entries = v.map((entry, i): MsdpPeerConfig | undefined => {
+      const at = `${p}[${i}]`;
+      if (!isPlainObject(entry)) {
+        problems.push(`${at}: expected { address, meshGroup }, got ${describe(entry)}`);
+        return undefined;
+      }
+      checkKeys(entry, at, MSDP_PEER_KEYS, problems);
+      const address = required(entry, at, 'address', "the peer's unicast IPv4 address", problems, (a, ap) =>
+        checkSourceAddress(a, ap, problems),
+      );
+      const meshGroup = Object.hasOwn(entry, 'meshGroup')
+        ? ((): string | undefined => {
+            if (typeof entry.meshGroup === 'string' && MESH_GROUP_NAME.test(entry.meshGroup)) return entry.meshGroup;
+            problems.push(`${at}.meshGroup: expected a name of 1-64 letters, digits, '_', '.' or '-', got ${describe(entry.meshGroup)}`);
+            return undefined;
+          })()
+        : undefined;
+      if (address === undefined || (Object.hasOwn(entry, 'meshGroup') && meshGroup === undefined)) return undefined;
+      if (address === localAddress) {
+        problems.push(`${at}.address: ${address} is msdp.localAddress (a router does not peer with itself)`);
+        return undefined;
+      }
+      const earlier = seen.get(address);
+      if (earlier !== undefined) {
+        problems.push(`${at}.address: ${address} is listed twice (${earlier})`);
+        return undefined;
+      }
+      seen.set(address, at);
+      return meshGroup === undefined ? { address } : { address, meshGroup };
+    });
+    return entries.every((e) => e !== undefined) ? (entries as MsdpPeerConfig[]) : undefined;
+  });
+  if (
+    problems.length > before ||
+    localAddress === undefined ||
+    peers === undefined ||
+    keepaliveInterval === undefined ||
+    holdTime === undefined ||
+    connectRetry === undefined
+  )
+    return undefined;
+  return { localAddress, peers, keepaliveInterval, holdTime, connectRetry };
 }
 
 /** Static RPs: a unicast address and a group prefix each; no prefix given twice. */

@@ -118,7 +118,7 @@ describe('one problem per rule, exact message', () => {
     [
       'unknown top-level key',
       { worker: 2 },
-      'worker: unknown key (expected one of workers, cpus, realtimePriority, spanSampleEvery, busyPoll, egress, wakeupHoldoffUs, xdp, ttl, logLevel, logFormat, ringMiB, telemetry, igmp, pim, rules)',
+      'worker: unknown key (expected one of workers, cpus, realtimePriority, spanSampleEvery, busyPoll, egress, wakeupHoldoffUs, xdp, ttl, logLevel, logFormat, ringMiB, telemetry, igmp, pim, msdp, rules)',
     ],
     ['spanSampleEvery negative', { spanSampleEvery: -1 }, 'spanSampleEvery: expected an integer from 0 to 1048576, got -1'],
     ['busyPoll not a boolean', { busyPoll: 'yes' }, 'busyPoll: expected true or false, got "yes"'],
