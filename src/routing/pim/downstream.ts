@@ -25,7 +25,8 @@
 // RP(G); this takes every one), (*,*,RP) and group ranges (a group with a mask shorter than 32 is
 // ignored and reported), Assert's effect on the olists (lost_assert), pim_include (local
 // members: the caller adds them), the neighbour check (the caller drops Join/Prunes from a source
-// it has no Hello from, RFC 7761 4.5), and a Prune(*,G) has no effect on (S,G,rpt) state.
+// it has no Hello from, RFC 7761 4.5), and a Prune(*,G) has no effect on (S,G,rpt) state here
+// (4.5.4 has no such row; FRR's pim_joinprune_recv clears the group's (S,G,rpt) state on one).
 import { addressValue } from '../../lib/ipv4';
 import type { EncodedSource, PimJoinPrune } from './codec';
 import { aggregateJoinPrune, type JoinPruneItem, type JoinPruneSend, sgSource, starGSource } from './jp-agg';
