@@ -3,10 +3,10 @@
 // `igmp.interfaces`, and the engine's timers. Everything protocol-shaped is in the engine; this
 // only moves bytes and time. (igmpproxy's joins upstream are the core's: it joins the input
 // group of every route it installs, source-specifically for an (S,G) route.)
-import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { IgmpConfig } from '../../config/types';
 import type { Logger } from '../../lib/logger';
+import { InterfaceSessions } from '../interface-sessions';
 import { parseIgmpPacket, type IgmpMessage } from './codec';
 import { IgmpInterface, igmpInterfaceConfig, type IgmpInterfaceView, type IgmpResult, type MembershipFilter } from './interface';
 import type { ListenerFilter, Memberships } from './proxy';
@@ -62,22 +62,14 @@ export function messageKind(m: IgmpMessage): string {
   }
 }
 
-/** The first IPv4 address of `name` in this namespace, or null. */
-function ipv4Address(name: string): string | null {
-  return networkInterfaces()[name]?.find((a) => a.family === 'IPv4')?.address ?? null;
-}
-
 const bump = (counts: Record<string, number>, key: string): void => {
   counts[key] = (counts[key] ?? 0) + 1;
 };
 
 export class IgmpService {
-  private readonly running = new Map<string, Running>();
-  private readonly waiting = new Map<string, string>();
+  private readonly sessions: InterfaceSessions<Running>;
   private readonly memberships = new Map<string, Map<string, ListenerFilter>>();
   private readonly counters: IgmpCounters = { received: {}, sent: {}, errors: {}, ignored: {} };
-  private retry: NodeJS.Timeout | undefined;
-  private stopped = false;
 
   constructor(
     private readonly config: IgmpConfig,
@@ -85,20 +77,20 @@ export class IgmpService {
     /** Called after memberships changed (already applied): recompute routes. */
     private readonly onChange: (changes: MembershipEvent[]) => void,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.sessions = new InterfaceSessions('IGMP', config.interfaces, log, {
+      open: (name, address) => this.open(name, address),
+      // An interface that lost its address or went away: its listeners are gone with it.
+      close: (r, restarting) => this.close(r, restarting),
+    });
+  }
 
   start(): void {
-    for (const name of this.config.interfaces) this.waiting.set(name, 'not started');
-    this.openWaiting();
-    // Interfaces that are missing or have no address yet are tried again every second, as rules' interfaces are.
-    this.retry = setInterval(() => this.openWaiting(), 1000);
+    this.sessions.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.retry) clearInterval(this.retry);
-    for (const r of this.running.values()) this.close(r, false);
-    this.running.clear();
+    this.sessions.stop();
   }
 
   /** Whether `group` has a listener on `iface` (any source). */
@@ -116,8 +108,8 @@ export class IgmpService {
 
   status(): IgmpInterfaceStatus[] {
     return this.config.interfaces.map((name) => {
-      const r = this.running.get(name);
-      return { interface: name, waiting: r ? null : (this.waiting.get(name) ?? 'not started'), view: r ? r.engine.view(this.now()) : null };
+      const r = this.sessions.running.get(name);
+      return { interface: name, waiting: this.sessions.waitingReason(name), view: r ? r.engine.view(this.now()) : null };
     });
   }
 
@@ -126,46 +118,16 @@ export class IgmpService {
     return this.now();
   }
 
-  private openWaiting(): void {
-    if (this.stopped) return;
-    for (const [name, why] of [...this.waiting]) {
-      const address = ipv4Address(name);
-      if (address === null) {
-        const reason = 'interface missing or without an IPv4 address';
-        if (why !== reason) this.log.warn(`igmp: ${name}: waiting (${reason})`);
-        this.waiting.set(name, reason);
-        continue;
-      }
-      let socket: IgmpPacketSocket;
-      try {
-        socket = new IgmpPacketSocket(name);
-      } catch (err) {
-        const reason = (err as Error).message;
-        if (why !== reason) this.log.error(`igmp: ${name}: ${reason}`);
-        this.waiting.set(name, reason);
-        continue;
-      }
-      const engine = new IgmpInterface(igmpInterfaceConfig(address, this.config));
-      const r: Running = { name, address, socket, engine, timer: undefined };
-      this.running.set(name, r);
-      this.waiting.delete(name);
-      socket.onPacket((p) => this.receive(r, p.data));
-      // ENETDOWN once per link down: the socket receives again when the link is back.
-      socket.onError((err) => this.log.warn(`igmp: ${name}: ${err.message}`));
-      this.log.info(`igmp: querier on ${name} (${address}), IGMPv${this.config.version}`);
-      this.apply(r, engine.start(this.now()));
-    }
-    // An interface that lost its address or went away: its listeners are gone with it.
-    for (const r of [...this.running.values()]) {
-      const address = ipv4Address(r.name);
-      if (address === r.address) continue;
-      this.log.warn(
-        `igmp: ${r.name}: ${address === null ? 'gone or without an IPv4 address' : `address changed to ${address}`}; restarting IGMP on it`,
-      );
-      this.close(r, true);
-      this.running.delete(r.name);
-      this.waiting.set(r.name, 'restarting');
-    }
+  private open(name: string, address: string): Running {
+    const engine = new IgmpInterface(igmpInterfaceConfig(address, this.config));
+    const socket = new IgmpPacketSocket(name);
+    const r: Running = { name, address, socket, engine, timer: undefined };
+    socket.onPacket((p) => this.receive(r, p.data));
+    // ENETDOWN once per link down: the socket receives again when the link is back.
+    socket.onError((err) => this.log.warn(`igmp: ${name}: ${err.message}`));
+    this.log.info(`igmp: querier on ${name} (${address}), IGMPv${this.config.version}`);
+    this.apply(r, engine.start(this.now()));
+    return r;
   }
 
   private close(r: Running, forget: boolean): void {
@@ -221,7 +183,7 @@ export class IgmpService {
     if (r.timer) clearTimeout(r.timer);
     r.timer = undefined;
     const at = r.engine.nextDeadline();
-    if (at === null || this.stopped) return;
+    if (at === null || this.sessions.isStopped) return;
     r.timer = setTimeout(() => this.apply(r, r.engine.tick(this.now())), Math.max(0, Math.ceil(at - this.now())));
   }
 }

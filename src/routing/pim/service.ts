@@ -4,10 +4,10 @@
 // engine; this only moves bytes and time, counts messages, and reports neighbour and DR changes.
 // So far PIM here is Hello, neighbours and DR election: Join/Prune, Register and Assert messages
 // are parsed and counted, and otherwise ignored.
-import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { PimConfig, PimInterfaceConfig } from '../../config/types';
 import type { Logger } from '../../lib/logger';
+import { InterfaceSessions } from '../interface-sessions';
 import { parsePimMessage, type PimMessage } from './codec';
 import { type PimNeighborChange, PimNeighbors, type PimNeighborResult, type PimNeighborsView, pimNeighborsConfig } from './neighbors';
 import { type PimPacket, PimPacketSocket } from './socket';
@@ -51,11 +51,6 @@ export function pimMessageKind(m: PimMessage): string {
   return m.type;
 }
 
-/** The first IPv4 address of `name` in this namespace, or null. */
-function ipv4Address(name: string): string | null {
-  return networkInterfaces()[name]?.find((a) => a.family === 'IPv4')?.address ?? null;
-}
-
 const bump = (counts: Record<string, number>, key: string): void => {
   counts[key] = (counts[key] ?? 0) + 1;
 };
@@ -72,12 +67,9 @@ export function sumPimCounters(all: Iterable<PimCounters>): PimCounters {
 }
 
 export class PimService {
-  private readonly running = new Map<string, Running>();
-  private readonly waiting = new Map<string, string>();
+  private readonly sessions: InterfaceSessions<Running>;
   /** Per interface, kept across restarts of PIM on it (address change, link gone). */
   private readonly counters = new Map<string, PimCounters>();
-  private retry: NodeJS.Timeout | undefined;
-  private stopped = false;
 
   constructor(
     private readonly config: PimConfig,
@@ -88,31 +80,36 @@ export class PimService {
     private readonly random: () => number = Math.random,
   ) {
     for (const i of config.interfaces) this.counters.set(i.name, emptyCounters());
+    const settings = new Map(config.interfaces.map((i) => [i.name, i]));
+    this.sessions = new InterfaceSessions(
+      'PIM',
+      config.interfaces.map((i) => i.name),
+      log,
+      {
+        open: (name, address) => this.open(name, address, settings.get(name) as PimInterfaceConfig),
+        // Stopping or restarting on a new address alike: a holdtime-0 Hello, then close.
+        close: (r) => this.close(r),
+      },
+    );
   }
 
   start(): void {
-    for (const i of this.config.interfaces) this.waiting.set(i.name, 'not started');
-    this.openWaiting();
-    // Interfaces that are missing or have no address yet are tried again every second, as IGMP's are.
-    this.retry = setInterval(() => this.openWaiting(), 1000);
+    this.sessions.start();
   }
 
   /** Sends a holdtime-0 Hello on every interface, so neighbours forget us at once (RFC 7761 4.3.1), and closes. */
   stop(): void {
-    this.stopped = true;
-    if (this.retry) clearInterval(this.retry);
-    for (const r of this.running.values()) this.close(r);
-    this.running.clear();
+    this.sessions.stop();
   }
 
   /** Per configured interface: its settings, state and counters. */
   status(): PimInterfaceStatus[] {
     return this.config.interfaces.map((settings) => {
-      const r = this.running.get(settings.name);
+      const r = this.sessions.running.get(settings.name);
       return {
         interface: settings.name,
         settings,
-        waiting: r ? null : (this.waiting.get(settings.name) ?? 'not started'),
+        waiting: this.sessions.waitingReason(settings.name),
         view: r ? r.engine.view() : null,
         counters: this.countersOf(settings.name),
       };
@@ -138,49 +135,16 @@ export class PimService {
     return c;
   }
 
-  private openWaiting(): void {
-    if (this.stopped) return;
-    for (const settings of this.config.interfaces) {
-      const { name } = settings;
-      const why = this.waiting.get(name);
-      if (why === undefined) continue;
-      const address = ipv4Address(name);
-      if (address === null) {
-        const reason = 'interface missing or without an IPv4 address';
-        if (why !== reason) this.log.warn(`pim: ${name}: waiting (${reason})`);
-        this.waiting.set(name, reason);
-        continue;
-      }
-      let socket: PimPacketSocket;
-      try {
-        socket = new PimPacketSocket(name);
-      } catch (err) {
-        const reason = (err as Error).message;
-        if (why !== reason) this.log.error(`pim: ${name}: ${reason}`);
-        this.waiting.set(name, reason);
-        continue;
-      }
-      const engine = new PimNeighbors(pimNeighborsConfig(address, settings), this.random);
-      const r: Running = { name, address, socket, engine, timer: undefined };
-      this.running.set(name, r);
-      this.waiting.delete(name);
-      socket.onPacket((p) => this.receive(r, p));
-      // ENETDOWN once per link down: the socket receives again when the link is back.
-      socket.onError((err) => this.log.warn(`pim: ${name}: ${err.message}`));
-      this.log.info(`pim: on ${name} (${address}), hello every ${settings.helloInterval}s, DR priority ${settings.drPriority}`);
-      this.apply(r, engine.start(this.now()));
-    }
-    // An interface that lost its address or went away: PIM starts again on it with the new address.
-    for (const r of [...this.running.values()]) {
-      const address = ipv4Address(r.name);
-      if (address === r.address) continue;
-      this.log.warn(
-        `pim: ${r.name}: ${address === null ? 'gone or without an IPv4 address' : `address changed to ${address}`}; restarting PIM on it`,
-      );
-      this.close(r);
-      this.running.delete(r.name);
-      this.waiting.set(r.name, 'restarting');
-    }
+  private open(name: string, address: string, settings: PimInterfaceConfig): Running {
+    const engine = new PimNeighbors(pimNeighborsConfig(address, settings), this.random);
+    const socket = new PimPacketSocket(name);
+    const r: Running = { name, address, socket, engine, timer: undefined };
+    socket.onPacket((p) => this.receive(r, p));
+    // ENETDOWN once per link down: the socket receives again when the link is back.
+    socket.onError((err) => this.log.warn(`pim: ${name}: ${err.message}`));
+    this.log.info(`pim: on ${name} (${address}), hello every ${settings.helloInterval}s, DR priority ${settings.drPriority}`);
+    this.apply(r, engine.start(this.now()));
+    return r;
   }
 
   private close(r: Running): void {
@@ -260,7 +224,7 @@ export class PimService {
     if (r.timer) clearTimeout(r.timer);
     r.timer = undefined;
     const at = r.engine.nextDeadline();
-    if (at === null || this.stopped) return;
+    if (at === null || this.sessions.isStopped) return;
     r.timer = setTimeout(() => this.apply(r, r.engine.tick(this.now())), Math.max(0, Math.ceil(at - this.now())));
   }
 }
