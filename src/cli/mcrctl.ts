@@ -14,6 +14,8 @@ import {
   renderEvent,
   renderIgmpGroups,
   renderMroute,
+  renderMsdpPeers,
+  renderMsdpSa,
   renderPimInterfaces,
   renderPimNeighbors,
   renderPing,
@@ -160,6 +162,22 @@ function buildProgram(): Command {
     .action(async () => {
       const result = await call(globals(), 'pim.interfaces');
       print(globals(), result, () => renderPimInterfaces(result));
+    });
+
+  const msdp = program.command('msdp').description('MSDP state');
+  msdp
+    .command('peers')
+    .description('show each MSDP peer: state, uptime, mesh group, messages, SAs learned, last reset reason')
+    .action(async () => {
+      const result = await call(globals(), 'msdp.peers');
+      print(globals(), result, () => renderMsdpPeers(result));
+    });
+  msdp
+    .command('sa')
+    .description('show the MSDP SA cache: (source, group, RP), the peer each came from, and when it expires')
+    .action(async () => {
+      const result = await call(globals(), 'msdp.sa');
+      print(globals(), result, () => renderMsdpSa(result));
     });
 
   program

@@ -6,6 +6,8 @@ import type {
   Counters,
   IgmpGroupsResult,
   MrouteResult,
+  MsdpPeersResult,
+  MsdpSaResult,
   PimCountersView,
   PimInterfacesResult,
   PimNeighborsResult,
@@ -354,6 +356,59 @@ export function renderPimInterfaces(result: PimInterfacesResult): string {
     `ignored: ${counts(c?.ignored)}`,
   ];
   return [table, '', ...summary].join('\n');
+}
+
+/** `mcrctl msdp peers`: one row per configured peer, then the message counts. */
+export function renderMsdpPeers(result: MsdpPeersResult): string {
+  if (!result.enabled) return 'MSDP is off (no msdp section in the config)';
+  const rows = (result.peers ?? []).map((p) => [
+    p.address,
+    p.state,
+    p.uptime === null || p.uptime === undefined ? '-' : formatDuration(number(p.uptime)),
+    p.meshGroup ?? '-',
+    formatCount(number(p.messagesIn)),
+    formatCount(number(p.messagesOut)),
+    formatCount(number(p.saLearned)),
+    p.lastResetReason ?? '-',
+  ]);
+  const table = formatTable(
+    ['PEER', 'STATE', 'UPTIME', 'MESH_GROUP', 'MSGS_IN', 'MSGS_OUT', 'SA_LEARNED', 'LAST_RESET'],
+    rows,
+    (c) => c >= 4 && c <= 6,
+  );
+  const counts = (c: Record<string, number> | undefined): string =>
+    Object.entries(c ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none';
+  const c = result.counters;
+  return [
+    `local address ${result.localAddress ?? '-'}`,
+    table,
+    '',
+    `received: ${counts(c?.received)}`,
+    `sent: ${counts(c?.sent)}`,
+    `malformed: ${counts(c?.errors)}`,
+    `SAs rejected: ${counts(c?.rejected)}`,
+    `connections refused: ${number(c?.refusedConnections)}`,
+  ].join('\n');
+}
+
+/** `mcrctl msdp sa`: the SA cache, one row per (S,G,RP). */
+export function renderMsdpSa(result: MsdpSaResult): string {
+  if (!result.enabled) return 'MSDP is off (no msdp section in the config)';
+  const lines: string[] = [];
+  const entries = result.entries ?? [];
+  lines.push(
+    entries.length === 0
+      ? 'no SAs learned'
+      : formatTable(
+          ['SOURCE', 'GROUP', 'RP', 'LEARNED_FROM', 'EXPIRES'],
+          entries.map((e) => [e.source, e.group, e.rp, e.peer, `${e.expiresIn}s`]),
+        ),
+  );
+  const originated = result.originated ?? [];
+  if (originated.length > 0) lines.push('', `originated as RP: ${originated.map((o) => `(${o.source}, ${o.group})`).join(', ')}`);
+  return lines.join('\n');
 }
 
 /** `mcrctl mroute`: one row per entry of the data plane's table. */

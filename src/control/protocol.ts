@@ -290,6 +290,66 @@ export interface PimInterfacesResult {
   }[];
 }
 
+/** MSDP messages counted since MSDP started: by type (source_active, keepalive, ...) and problems by reason. */
+export interface MsdpCountersView {
+  received: Record<string, number>;
+  sent: Record<string, number>;
+  /** malformed streams, by parse reason; each reset its session */
+  errors: Record<string, number>;
+  /** SAs not accepted, by reason (rpf_failed, own_rp) */
+  rejected: Record<string, number>;
+  /** incoming connections closed at once (not a configured peer, or not ours to accept) */
+  refusedConnections: number;
+}
+
+/** `msdp.peers` (mcrctl msdp peers): every configured MSDP peer. */
+export interface MsdpPeersResult {
+  /** false: no msdp section in the config */
+  enabled: boolean;
+  /** our address, the sessions' source; null without MSDP */
+  localAddress: string | null;
+  counters: MsdpCountersView;
+  peers: {
+    address: string;
+    /** disabled, inactive, listen, connecting, established */
+    state: string;
+    /** connect: we open the TCP connection (our address is lower); listen: the peer does */
+    role: 'connect' | 'listen';
+    /** seconds established; null when not established */
+    uptime: number | null;
+    meshGroup: string | null;
+    /** messages received from / sent to it since MSDP started */
+    messagesIn: number;
+    messagesOut: number;
+    /** SA cache entries learned from it now */
+    saLearned: number;
+    /** sessions reset since MSDP started */
+    resets: number;
+    /** why its last session ended (hold_expired, peer_closed, disabled, malformed_...); null: none ended */
+    lastResetReason: string | null;
+    /** seconds until its Hold timer expires without a message; null when not established */
+    holdExpiresIn: number | null;
+  }[];
+}
+
+/** `msdp.sa` (mcrctl msdp sa): the SA cache, (S,G,RP) entries learned from peers. */
+export interface MsdpSaResult {
+  /** false: no msdp section in the config */
+  enabled: boolean;
+  entries: {
+    source: string;
+    group: string;
+    /** the RP that originated it */
+    rp: string;
+    /** the peer it was learned from */
+    peer: string;
+    /** seconds until it expires without another SA */
+    expiresIn: number;
+  }[];
+  /** (S,G)s this router originates as RP */
+  originated: { source: string; group: string }[];
+}
+
 /** `mroute` (mcrctl mroute): every entry of the table the data plane uses, static and learned. */
 export interface MrouteResult {
   routes: {
@@ -334,6 +394,8 @@ export interface Methods {
   'igmp.groups': { params: NoParams; result: IgmpGroupsResult };
   'pim.neighbors': { params: NoParams; result: PimNeighborsResult };
   'pim.interfaces': { params: NoParams; result: PimInterfacesResult };
+  'msdp.peers': { params: NoParams; result: MsdpPeersResult };
+  'msdp.sa': { params: NoParams; result: MsdpSaResult };
   mroute: { params: NoParams; result: MrouteResult };
 }
 
@@ -357,6 +419,8 @@ export const METHODS = [
   'igmp.groups',
   'pim.neighbors',
   'pim.interfaces',
+  'msdp.peers',
+  'msdp.sa',
   'mroute',
 ] as const satisfies readonly Method[];
 

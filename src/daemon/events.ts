@@ -78,6 +78,35 @@ export type McrEventBody =
       /** Whether the DR is this router. */
       self: boolean;
     }
+  | {
+      type: 'msdp.peer.up';
+      /** The peer's address (msdp.peers[].address). */
+      peer: string;
+    }
+  | {
+      type: 'msdp.peer.down';
+      peer: string;
+      /** hold_expired, peer_closed, disabled (MSDP stopped or restarted here), malformed_<parse error>. */
+      reason: string;
+    }
+  | {
+      type: 'msdp.sa.add';
+      source: string;
+      group: string;
+      /** The RP that originated the SA. */
+      rp: string;
+      /** The peer it was learned from. */
+      peer: string;
+    }
+  | {
+      type: 'msdp.sa.remove';
+      source: string;
+      group: string;
+      rp: string;
+      peer: string;
+      /** expired (no SA for it within SG-State-Period), peer_down (its peer's session ended). */
+      reason: string;
+    }
   | { type: 'interface.up'; interface: string }
   | { type: 'interface.down'; interface: string }
   | {

@@ -48,8 +48,8 @@ export interface HandlerParts {
   interfaces: InterfaceNames;
   /** `events` subscribes to it. */
   events: Pick<EventBus, 'subscribe'>;
-  /** Learned routes, IGMP and PIM (mcrctl igmp groups, mcrctl mroute, mcrctl pim ...). */
-  routing: Pick<DaemonRouting, 'groups' | 'mroute' | 'pimNeighbors' | 'pimInterfaces'>;
+  /** Learned routes, IGMP, PIM and MSDP (mcrctl igmp groups, mcrctl mroute, mcrctl pim ..., mcrctl msdp ...). */
+  routing: Pick<DaemonRouting, 'groups' | 'mroute' | 'pimNeighbors' | 'pimInterfaces' | 'msdpPeers' | 'msdpSa'>;
 }
 
 export function paramChecks(host: ConfigView): ParamChecks {
@@ -87,6 +87,8 @@ export function paramChecks(host: ConfigView): ParamChecks {
     'igmp.groups': noParams,
     'pim.neighbors': noParams,
     'pim.interfaces': noParams,
+    'msdp.peers': noParams,
+    'msdp.sa': noParams,
     mroute: noParams,
   };
 }
@@ -146,6 +148,8 @@ export function handlers(parts: HandlerParts): Handlers {
     'igmp.groups': () => parts.routing.groups(),
     'pim.neighbors': () => parts.routing.pimNeighbors(),
     'pim.interfaces': () => parts.routing.pimInterfaces(),
+    'msdp.peers': () => parts.routing.msdpPeers(),
+    'msdp.sa': () => parts.routing.msdpSa(),
     mroute: () => parts.routing.mroute(),
   };
 }

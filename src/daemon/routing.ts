@@ -1,16 +1,24 @@
 // SPDX-License-Identifier: MIT
 // The daemon's learned routing: IGMP (querier, listeners, igmpproxy mode) feeding the routing
-// table, PIM (so far Hello, neighbours and DR election), and their views (`mcrctl igmp groups`,
-// `mcrctl pim ...`, `mcrctl mroute`). Static rules stay in the RuleRegistry; this adds what the
+// table, PIM (so far Hello, neighbours and DR election), MSDP peerings and their SA cache, and
+// their views (`mcrctl igmp groups`, `mcrctl pim ...`, `mcrctl msdp ...`, `mcrctl mroute`). Static rules stay in the RuleRegistry; this adds what the
 // network taught and tells RuleChanges when the table changed.
-import type { Config, IgmpConfig, PimConfig } from '../config/types';
-import type { IgmpGroupsResult, MrouteResult, PimInterfacesResult, PimNeighborsResult } from '../control/protocol';
+import type { Config, IgmpConfig, MsdpConfig, PimConfig } from '../config/types';
+import type {
+  IgmpGroupsResult,
+  MrouteResult,
+  MsdpPeersResult,
+  MsdpSaResult,
+  PimInterfacesResult,
+  PimNeighborsResult,
+} from '../control/protocol';
 import type { Logger } from '../lib/logger';
 import type { RoutingMetrics } from '../telemetry/metrics';
 import { IgmpService, type IgmpCounters, type MembershipEvent } from '../routing/igmp/service';
 import { proxyRoutes } from '../routing/igmp/proxy';
 import { helloHoldtimeSeconds } from '../routing/pim/neighbors';
 import { type PimChange, type PimCounters, PimService } from '../routing/pim/service';
+import { type MsdpChange, MsdpService, type MsdpStatus } from '../routing/msdp/service';
 import { LearnedRoutes, type SlotSource } from '../routing/learned';
 import { describeMatch, type RouteEntry } from '../routing/table';
 import type { EventSink, RouteEventFields } from './events';
@@ -53,6 +61,9 @@ export class DaemonRouting {
   private igmpConfig: IgmpConfig | undefined;
   private pim: PimService | undefined;
   private pimConfig: PimConfig | undefined;
+  private msdp: MsdpService | undefined;
+  private msdpConfig: MsdpConfig | undefined;
+  private msdpRetry: NodeJS.Timeout | undefined;
   private readonly learned: LearnedRoutes;
   /** route.add + route.remove by origin, since start. */
   readonly routeChanges: RouteChangeCounts = {};
@@ -70,6 +81,7 @@ export class DaemonRouting {
   start(config: Config): void {
     this.startIgmp(config.igmp);
     this.startPim(config.pim);
+    this.startMsdp(config.msdp);
   }
 
   /**
@@ -89,11 +101,161 @@ export class DaemonRouting {
       this.stopPim();
       this.startPim(next.pim);
     }
+    if (JSON.stringify(next.msdp) !== JSON.stringify(this.msdpConfig)) {
+      this.parts.log.info('msdp settings changed: restarting MSDP');
+      this.stopMsdp();
+      this.startMsdp(next.msdp);
+    }
   }
 
   stop(): void {
     this.stopIgmp();
     this.stopPim();
+    this.stopMsdp();
+  }
+
+  /**
+   * Without an msdp section nothing is opened. The listener binds localAddress: while that fails
+   * (the address is not configured yet) it tries again every connectRetry seconds.
+   */
+  private startMsdp(config: MsdpConfig | undefined): void {
+    this.msdpConfig = config;
+    if (!config) return;
+    const peers = new Set(config.peers.map((p) => p.address));
+    const service = new MsdpService({
+      localAddress: config.localAddress,
+      peers: config.peers,
+      // Peer-RPF (RFC 3618 10.1.3): without a view of unicast routing (BGP/MRIB) yet, the RPF
+      // peer for an RP is the peer that is the RP itself, else none. SAs from a sole peer or a
+      // mesh-group member are accepted by the cache's other rules.
+      rpfPeer: (rp) => (peers.has(rp) ? rp : null),
+      keepAliveMs: config.keepaliveInterval * 1000,
+      holdMs: config.holdTime * 1000,
+      connectRetryMs: config.connectRetry * 1000,
+      onChange: (change) => this.msdpChanged(change),
+    });
+    this.msdp = service;
+    const log = this.parts.log.child('msdp');
+    service.start().then(
+      () => log.info(`MSDP on ${config.localAddress} with ${config.peers.length} peer(s)`),
+      (err: Error) => {
+        if (this.msdp !== service) return;
+        log.error(`cannot listen on ${config.localAddress}:639: ${err.message}; trying again in ${config.connectRetry} s`);
+        service.stop();
+        this.msdp = undefined;
+        this.msdpRetry = setTimeout(() => {
+          this.msdpRetry = undefined;
+          if (this.msdpConfig === config && !this.msdp) this.startMsdp(config);
+        }, config.connectRetry * 1000);
+      },
+    );
+  }
+
+  /** Closes every session (each peer goes down with reason disabled, its SAs with it) and the listener. */
+  private stopMsdp(): void {
+    clearTimeout(this.msdpRetry);
+    this.msdpRetry = undefined;
+    const service = this.msdp;
+    this.msdp = undefined;
+    service?.stop();
+  }
+
+  private msdpChanged(c: MsdpChange): void {
+    if (c.type === 'peer_up') this.parts.events.emit({ type: 'msdp.peer.up', peer: c.peer });
+    else if (c.type === 'peer_down') this.parts.events.emit({ type: 'msdp.peer.down', peer: c.peer, reason: c.reason });
+    else if (c.type === 'sa_added')
+      this.parts.events.emit({ type: 'msdp.sa.add', source: c.source, group: c.group, rp: c.rp, peer: c.peer });
+    else if (c.type === 'sa_removed')
+      this.parts.events.emit({ type: 'msdp.sa.remove', source: c.source, group: c.group, rp: c.rp, peer: c.peer, reason: c.reason });
+    // 'state' (listen/connecting/...) is visible in msdp.peers; not an event of its own
+  }
+
+  /** The running MSDP service, for the PIM RP to originate SAs through once Register exists. */
+  msdpService(): MsdpService | undefined {
+    return this.msdp;
+  }
+
+  private msdpStatus(): MsdpStatus | undefined {
+    return this.msdp?.status();
+  }
+
+  /** `mcrctl msdp peers`. */
+  msdpPeers(): MsdpPeersResult {
+    const counters = { received: {}, sent: {}, errors: {}, rejected: {}, refusedConnections: 0 };
+    const config = this.msdpConfig;
+    if (!config) return { enabled: false, localAddress: null, counters, peers: [] };
+    const status = this.msdpStatus();
+    const now = this.msdp?.now() ?? 0;
+    const seconds = (at: number | null): number | null => (at === null ? null : Math.max(0, Math.round((at - now) / 100) / 10));
+    const learned: Record<string, number> = {};
+    for (const e of status?.sa ?? []) learned[e.peer] = (learned[e.peer] ?? 0) + 1;
+    return {
+      enabled: true,
+      localAddress: config.localAddress,
+      counters: status
+        ? {
+            received: status.counters.received,
+            sent: status.counters.sent,
+            errors: status.counters.errors,
+            rejected: status.counters.rejected,
+            refusedConnections: status.counters.refusedConnections,
+          }
+        : counters,
+      // Before the listener is bound (or while it retries) the configured peers show as disabled.
+      peers: config.peers.map((p) => {
+        const v = status?.peers.find((x) => x.peer === p.address);
+        const m = status?.peerMessages[p.address];
+        return {
+          address: p.address,
+          state: v?.state ?? 'disabled',
+          role: v?.role ?? 'connect',
+          uptime: v?.upSince == null ? null : Math.max(0, Math.round((now - v.upSince) / 1000)),
+          meshGroup: p.meshGroup ?? null,
+          messagesIn: m?.received ?? 0,
+          messagesOut: m?.sent ?? 0,
+          saLearned: learned[p.address] ?? 0,
+          resets: v?.resets ?? 0,
+          lastResetReason: v?.lastDownReason ?? null,
+          holdExpiresIn: v?.state === 'established' ? seconds(v.holdAt) : null,
+        };
+      }),
+    };
+  }
+
+  /** `mcrctl msdp sa`. */
+  msdpSa(): MsdpSaResult {
+    if (!this.msdpConfig) return { enabled: false, entries: [], originated: [] };
+    const status = this.msdpStatus();
+    const now = this.msdp?.now() ?? 0;
+    return {
+      enabled: true,
+      entries: (status?.sa ?? []).map((e) => ({
+        source: e.source,
+        group: e.group,
+        rp: e.rp,
+        peer: e.peer,
+        expiresIn: Math.max(0, Math.round((e.expiresAt - now) / 100) / 10),
+      })),
+      originated: status?.originated ?? [],
+    };
+  }
+
+  /** Per peer 1 when established, else 0 (mcr_msdp_peer_up{peer}); empty without MSDP. */
+  msdpPeerUp(): Record<string, number> {
+    const up: Record<string, number> = {};
+    const status = this.msdpStatus();
+    for (const p of this.msdpConfig?.peers ?? [])
+      up[p.address] = status?.peers.some((v) => v.peer === p.address && v.state === 'established') ? 1 : 0;
+    return up;
+  }
+
+  /** MSDP problems by reason for mcr_msdp_errors_total: parse errors, rejected SAs (sa_<reason>), refused connections. */
+  private msdpErrors(status: MsdpStatus | undefined): Record<string, number> {
+    if (!status) return {};
+    const errors: Record<string, number> = { ...status.counters.errors };
+    for (const [reason, n] of Object.entries(status.counters.rejected)) errors[`sa_${reason}`] = n;
+    if (status.counters.refusedConnections > 0) errors.refused_connection = status.counters.refusedConnections;
+    return errors;
   }
 
   private startIgmp(config: IgmpConfig | undefined): void {
@@ -151,6 +313,7 @@ export class DaemonRouting {
   metrics(): RoutingMetrics {
     const igmp = this.igmpCounters();
     const pim = this.pimCounters();
+    const msdp = this.msdpStatus();
     return {
       igmpGroups: this.groupCounts(),
       igmpReceived: igmp?.received ?? {},
@@ -160,6 +323,11 @@ export class DaemonRouting {
       pimReceived: pim?.received ?? {},
       pimSent: pim?.sent ?? {},
       pimErrors: pim?.errors ?? {},
+      msdpPeerUp: this.msdpPeerUp(),
+      msdpSaEntries: msdp ? msdp.sa.length : null,
+      msdpReceived: msdp?.counters.received ?? {},
+      msdpSent: msdp?.counters.sent ?? {},
+      msdpErrors: this.msdpErrors(msdp),
       routeChanges: this.routeChanges,
     };
   }

@@ -80,6 +80,10 @@ import type { TraceStats } from './traces';
  * | mcr_pim_neighbors | gauge | interface | PIM neighbours on a PIM interface (pim.interfaces) |
  * | mcr_pim_messages_total | counter | direction, type | PIM messages received and sent: hello, join_prune, register, register_stop, assert |
  * | mcr_pim_errors_total | counter | reason | malformed PIM messages dropped (truncated, bad_checksum, unsupported_type, ...) and send failures (send_failed) |
+ * | mcr_msdp_peer_up | gauge | peer | 1 while the MSDP session with a configured peer (msdp.peers) is established, else 0 |
+ * | mcr_msdp_sa_cache_entries | gauge | | (S,G,RP) entries in the MSDP SA cache, learned from peers (absent without MSDP) |
+ * | mcr_msdp_messages_total | counter | direction, type | MSDP messages received and sent: source_active, keepalive, sa_request, sa_response, notification |
+ * | mcr_msdp_errors_total | counter | reason | malformed MSDP streams (a session reset each: unknown_type, bad_length, ...), SAs rejected (sa_rpf_failed, sa_own_rp) and connections refused (refused_connection) |
  * | mcr_route_changes_total | counter | origin | routes added to or removed from the routing table: static (rules), igmp (learned) |
  * | mcr_build_info | gauge | version | always 1 |
  * | mcr_ring_wait_seconds | histogram | worker | sampled batches: oldest frame's kernel timestamp to pickup |
@@ -123,6 +127,10 @@ export const METRICS = [
   'mcr_pim_neighbors',
   'mcr_pim_messages_total',
   'mcr_pim_errors_total',
+  'mcr_msdp_peer_up',
+  'mcr_msdp_sa_cache_entries',
+  'mcr_msdp_messages_total',
+  'mcr_msdp_errors_total',
   'mcr_route_changes_total',
   'mcr_build_info',
   'mcr_ring_wait_seconds',
@@ -153,6 +161,13 @@ export interface RoutingMetrics {
   pimReceived: Record<string, number>;
   pimSent: Record<string, number>;
   pimErrors: Record<string, number>;
+  /** MSDP peer address -> 1 established / 0 not; empty without MSDP */
+  msdpPeerUp: Record<string, number>;
+  /** SA cache entries; null without MSDP */
+  msdpSaEntries: number | null;
+  msdpReceived: Record<string, number>;
+  msdpSent: Record<string, number>;
+  msdpErrors: Record<string, number>;
   /** origin -> route.add + route.remove */
   routeChanges: Record<string, number>;
 }
@@ -327,6 +342,18 @@ export class McrMetrics {
     });
     const pimMessages = counter('mcr_pim_messages', '{message}', 'PIM messages received and sent, by direction and type');
     const pimErrors = counter('mcr_pim_errors', '{message}', 'malformed PIM messages dropped and sends that failed, by reason');
+    const msdpPeerUp = meter.createObservableGauge('mcr_msdp_peer_up', {
+      ...int,
+      unit: '{session}',
+      description: 'whether the MSDP session with a configured peer is established (1) or not (0)',
+    });
+    const msdpSaEntries = meter.createObservableGauge('mcr_msdp_sa_cache_entries', {
+      ...int,
+      unit: '{entry}',
+      description: '(S,G,RP) entries in the MSDP SA cache',
+    });
+    const msdpMessages = counter('mcr_msdp_messages', '{message}', 'MSDP messages received and sent, by direction and type');
+    const msdpErrors = counter('mcr_msdp_errors', '{error}', 'malformed MSDP streams, rejected SAs and refused connections, by reason');
     const routeChanges = counter('mcr_route_changes', '{change}', 'routes added to or removed from the routing table, by origin');
     const observables: Observable[] = [
       ...counters.map(([c]) => c),
@@ -343,6 +370,10 @@ export class McrMetrics {
       pimNeighbors,
       pimMessages,
       pimErrors,
+      msdpPeerUp,
+      msdpSaEntries,
+      msdpMessages,
+      msdpErrors,
       routeChanges,
     ];
 
@@ -379,6 +410,11 @@ export class McrMetrics {
         for (const [type, n] of Object.entries(routing.pimReceived)) result.observe(pimMessages, n, { direction: 'received', type });
         for (const [type, n] of Object.entries(routing.pimSent)) result.observe(pimMessages, n, { direction: 'sent', type });
         for (const [reason, n] of Object.entries(routing.pimErrors)) result.observe(pimErrors, n, { reason });
+        for (const [peer, n] of Object.entries(routing.msdpPeerUp)) result.observe(msdpPeerUp, n, { peer });
+        if (routing.msdpSaEntries !== null) result.observe(msdpSaEntries, routing.msdpSaEntries);
+        for (const [type, n] of Object.entries(routing.msdpReceived)) result.observe(msdpMessages, n, { direction: 'received', type });
+        for (const [type, n] of Object.entries(routing.msdpSent)) result.observe(msdpMessages, n, { direction: 'sent', type });
+        for (const [reason, n] of Object.entries(routing.msdpErrors)) result.observe(msdpErrors, n, { reason });
         for (const [origin, n] of Object.entries(routing.routeChanges)) result.observe(routeChanges, n, { origin });
       }
       const traces = this.parts.traceStats?.();

@@ -52,12 +52,16 @@ export interface MsdpStatus {
   sa: SaCacheEntry[];
   originated: { source: string; group: string }[];
   counters: MsdpCounters;
+  /** Messages received from and sent to each peer (by address), over all its sessions. */
+  peerMessages: Record<string, { received: number; sent: number }>;
 }
 
 interface PeerSlot {
   engine: MsdpPeer;
   socket: net.Socket | null;
   reader: MsdpReader;
+  received: number;
+  sent: number;
 }
 
 const bump = (counts: Record<string, number>, key: string): void => {
@@ -93,7 +97,7 @@ export class MsdpService {
         ...(options.keepAliveMs !== undefined ? { keepAliveMs: options.keepAliveMs } : {}),
         ...(options.holdMs !== undefined ? { holdMs: options.holdMs } : {}),
       });
-      this.slots.set(p.address, { engine, socket: null, reader: new MsdpReader() });
+      this.slots.set(p.address, { engine, socket: null, reader: new MsdpReader(), received: 0, sent: 0 });
     }
   }
 
@@ -136,6 +140,11 @@ export class MsdpService {
     return removed;
   }
 
+  /** The engines' clock (ms): the time base of the views' upSince, holdAt and expiresAt. */
+  now(): number {
+    return this.clock();
+  }
+
   status(): MsdpStatus {
     return {
       listening: this.server !== null,
@@ -143,6 +152,7 @@ export class MsdpService {
       sa: this.cache.entries(),
       originated: this.cache.originated(),
       counters: structuredClone(this.counters),
+      peerMessages: Object.fromEntries([...this.slots].map(([address, s]) => [address, { received: s.received, sent: s.sent }])),
     };
   }
 
@@ -179,8 +189,10 @@ export class MsdpService {
     socket.on('data', (chunk: Buffer) => {
       if (slot.socket !== socket) return;
       for (const parsed of slot.reader.push(chunk)) {
-        if (parsed.ok) bump(this.counters.received, parsed.message.type);
-        else bump(this.counters.errors, parsed.reason);
+        if (parsed.ok) {
+          bump(this.counters.received, parsed.message.type);
+          slot.received++;
+        } else bump(this.counters.errors, parsed.reason);
         this.apply(slot, slot.engine.receive(this.clock(), parsed));
         if (slot.socket !== socket) break;
       }
@@ -234,6 +246,7 @@ export class MsdpService {
     if (!slot.socket) return;
     slot.socket.write(bytes);
     bump(this.counters.sent, message.type);
+    slot.sent++;
   }
 
   private handle(slot: PeerSlot, message: MsdpMessage): void {
