@@ -44,6 +44,20 @@ interface Lab {
   events: Proc;
 }
 
+function mcrConfig(meshGroup?: string): unknown {
+  return {
+    msdp: {
+      localAddress: MCR,
+      peers: [meshGroup === undefined ? { address: FRR } : { address: FRR, meshGroup }],
+      keepaliveInterval: KEEPALIVE_S,
+      holdTime: HOLD_S,
+      connectRetry: CONNECT_RETRY_S,
+    },
+    telemetry: { metricsListen: '127.0.0.1:9464' },
+    rules: [],
+  };
+}
+
 /** FRR: the MSDP peer with the same short timers, and PIM with itself as RP for every group. */
 const FRR_PIMD = [
   `ip msdp timers ${KEEPALIVE_S} ${HOLD_S} ${CONNECT_RETRY_S}`,
@@ -65,17 +79,7 @@ async function setUp(): Promise<Lab> {
   await t.addNamespace('src');
   await t.link('mcr', 'm0', `${MCR}/24`, 'frr', 'f0', `${FRR}/24`);
   await t.link('src', 's0', `${SOURCE}/24`, 'frr', 'f1', '10.0.28.1/24');
-  const configFile = dir.config('mcr.json', {
-    msdp: {
-      localAddress: MCR,
-      peers: [{ address: FRR }],
-      keepaliveInterval: KEEPALIVE_S,
-      holdTime: HOLD_S,
-      connectRetry: CONNECT_RETRY_S,
-    },
-    telemetry: { metricsListen: '127.0.0.1:9464' },
-    rules: [],
-  });
+  const configFile = dir.config('mcr.json', mcrConfig());
   const mcrd = await startDaemon(t, 'mcr', { configFile });
   // Subscribed before FRR starts: the daemon keeps no backlog, and the session comes up with FRR.
   const events = t.spawn('mcr', 'mcrctl events --json', 'node', [MCRCTL, '--socket', mcrd.socket, 'events', '--json']);
@@ -173,6 +177,48 @@ describe('MSDP in mcrd against FRR pimd', { skip }, () => {
     );
   });
 
+  it('a reload leaves an unchanged msdp section alone; a changed one restarts MSDP (down disabled, then up)', async () => {
+    assert.ok(lab);
+    const l = lab;
+    const kinds = (): string[] => eventsOf(l.events).map((e) => (e.type === 'msdp.peer.down' ? `down:${e.reason}` : e.type));
+    const before = kinds().length;
+    const resetsBefore = (await mcrPeers(l)).peers[0]?.resets;
+    await l.mcrd.ctl(['config', 'reload']);
+    // the reload is done when the call returns; a following meshGroup change then shows the order
+    l.dir.config('mcr.json', mcrConfig('core'));
+    await l.mcrd.ctl(['config', 'reload']);
+    const after = await pollUntil(
+      async () => kinds().slice(before),
+      (k) => k.includes('msdp.peer.up'),
+      'the session back after the changed section',
+      DEADLINE_MS,
+      100,
+    );
+    // exactly one restart: the unchanged reload reset nothing
+    assert.deepEqual(
+      after.filter((k) => k.startsWith('down:') || k === 'msdp.peer.up'),
+      ['down:disabled', 'msdp.peer.up'],
+    );
+    const peers = await pollUntil(
+      () => mcrPeers(l),
+      (r) => r.peers[0]?.state === 'established',
+      'established again',
+      DEADLINE_MS,
+      200,
+    );
+    assert.equal(peers.peers[0]?.meshGroup, 'core');
+    // a new service: its counts start again
+    assert.equal(peers.peers[0]?.resets, 0, `resets before the restart ${resetsBefore}`);
+    const frr = l.frr;
+    await pollUntil(
+      () => frr.vtyshJson<Record<string, FrrMsdpPeer>>('show ip msdp peer'),
+      (p) => p[MCR]?.state === 'established',
+      `FRR's peer ${MCR} established again`,
+      DEADLINE_MS,
+      200,
+    );
+  });
+
   it('FRR as RP originates an SA for its source; mcr caches (S,G,RP) and reports it', async (ctx) => {
     assert.ok(lab);
     const l = lab;
@@ -229,11 +275,15 @@ describe('MSDP in mcrd against FRR pimd', { skip }, () => {
     const pimd = l.frr.daemons.get('pimd');
     assert.ok(pimd);
     // frozen, pimd keeps its TCP connection open but sends nothing: only the Hold timer can notice
+    const seen = eventsOf(l.events).length;
     const frozenAt = Date.now();
     pimd.child.kill('SIGSTOP');
     try {
       const down = await pollUntil(
-        async () => eventsOf(l.events).filter((e) => e.type === 'msdp.peer.down'),
+        async () =>
+          eventsOf(l.events)
+            .slice(seen)
+            .filter((e) => e.type === 'msdp.peer.down'),
         (e) => e.length >= 1,
         "msdp.peer.down after mcr's Hold timer",
         HOLD_DEADLINE_MS,
@@ -245,7 +295,10 @@ describe('MSDP in mcrd against FRR pimd', { skip }, () => {
       // no earlier than the hold time less one KeepAlive interval (the last message came at most that long before the stop)
       assert.ok(tookMs >= (HOLD_S - KEEPALIVE_S) * 1000 - 500, `dropped after ${tookMs} ms`);
       const removed = await pollUntil(
-        async () => eventsOf(l.events).filter((e) => e.type === 'msdp.sa.remove'),
+        async () =>
+          eventsOf(l.events)
+            .slice(seen)
+            .filter((e) => e.type === 'msdp.sa.remove'),
         (e) => e.length >= 1,
         'msdp.sa.remove on mcrctl events',
         DEADLINE_MS,
