@@ -3,7 +3,9 @@
 // both sides; FRR, RP and first-hop router of a source on its other link, originates an SA that
 // mcrd caches with the right (S,G,RP) and shows in `mcrctl msdp sa --json`; msdp.peer.up and
 // msdp.sa.add arrive on `mcrctl events --json`; a frozen FRR is dropped by mcrd's Hold timer
-// (short timers) and its SA goes with it. Metrics are read from mcrd's Prometheus endpoint.
+// (short timers) and its SA goes with it; a reload restarts MSDP only when its section changed.
+// Metrics are read from mcrd's Prometheus endpoint. A second lab starts mcrd before its
+// localAddress exists: the listener binds once the address appears and FRR's session comes up.
 //   mcr: m0 10.0.29.1 <-> frr: f0 10.0.29.2   (mcr has the lower address: it connects)
 //                         frr: f1 10.0.28.1 <-> src: s0 10.0.28.2 (a multicast source; FRR is its RP)
 import assert from 'node:assert/strict';
@@ -319,5 +321,64 @@ describe('MSDP in mcrd against FRR pimd', { skip }, () => {
     } finally {
       pimd.child.kill('SIGKILL');
     }
+  });
+});
+
+describe('MSDP in mcrd: the listener waits for localAddress', { skip }, () => {
+  // mcr 10.0.27.2 (higher: it listens), FRR 10.0.27.1 connects; m0 gets mcr's address only after mcrd started
+  const LISTEN_MCR = '10.0.27.2';
+  const LISTEN_FRR = '10.0.27.1';
+  let t: Topology | undefined;
+  let mcrd: DaemonHandle | undefined;
+  let frr: FrrInstance | undefined;
+  const dir = new TempDir();
+  after(async () => {
+    await mcrd?.stop();
+    await frr?.stop();
+    await t?.destroy();
+    dir.remove();
+  });
+
+  it('binds once the address appears (retrying every connectRetry), then FRR connects and both sides are established', async () => {
+    t = new Topology('msdf');
+    await t.addNamespace('mcr');
+    await t.addNamespace('frr');
+    await t.link('mcr', 'm0', null, 'frr', 'f0', `${LISTEN_FRR}/24`);
+    const configFile = dir.config('mcr.json', {
+      msdp: { localAddress: LISTEN_MCR, peers: [{ address: LISTEN_FRR }], keepaliveInterval: 2, holdTime: 6, connectRetry: 1 },
+      rules: [],
+    });
+    mcrd = await startDaemon(t, 'mcr', { configFile });
+    const d = mcrd;
+    await pollUntil(
+      async () => d.stdout + d.stderr,
+      (log) => log.includes(`cannot listen on ${LISTEN_MCR}:639`),
+      'mcrd to log the failed bind',
+      DEADLINE_MS,
+      100,
+    );
+    const waiting = JSON.parse((await d.ctl(['msdp', 'peers', '--json'])).stdout) as MsdpPeersResult;
+    assert.equal(waiting.enabled, true);
+    assert.equal(waiting.peers[0]?.state, 'disabled', 'not started while the address is missing');
+    frr = await startFrr(t, 'frr', {
+      pimd: [`ip msdp timers 2 6 1`, `ip msdp peer ${LISTEN_MCR} source ${LISTEN_FRR}`, 'interface f0', ' ip pim', '!'].join('\n'),
+    });
+    await t.ip('mcr', ['addr', 'add', `${LISTEN_MCR}/24`, 'dev', 'm0']);
+    const peers = await pollUntil(
+      async () => JSON.parse((await d.ctl(['msdp', 'peers', '--json'])).stdout) as MsdpPeersResult,
+      (r) => r.peers[0]?.state === 'established',
+      "mcr's peer established after the address appeared",
+      DEADLINE_MS,
+      200,
+    );
+    assert.equal(peers.peers[0]?.role, 'listen');
+    const f = frr;
+    await pollUntil(
+      () => f.vtyshJson<Record<string, FrrMsdpPeer>>('show ip msdp peer'),
+      (p) => p[LISTEN_MCR]?.state === 'established',
+      `FRR's peer ${LISTEN_MCR} established`,
+      DEADLINE_MS,
+      200,
+    );
   });
 });
