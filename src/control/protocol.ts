@@ -6,6 +6,7 @@
 import type { Config, LogLevel, OutputSpec, RuleSpec } from '../config/types';
 import { McrError } from '../lib/errors';
 import type { SpanHistogram } from '../lib/histogram';
+import type { MessageCounters } from '../routing/message-counters';
 import type { RouteOrigin } from '../routing/table';
 
 export type { SpanHistogram } from '../lib/histogram';
@@ -202,12 +203,7 @@ export interface IgmpGroupsResult {
    * Messages since IGMP started, all interfaces: received and sent by kind (query_v2, report_v3,
    * leave_v2, ...), malformed ones dropped by reason, well-formed ones that changed nothing by reason.
    */
-  counters: {
-    received: Record<string, number>;
-    sent: Record<string, number>;
-    errors: Record<string, number>;
-    ignored: Record<string, number>;
-  };
+  counters: MessageCounters;
   interfaces: {
     interface: string;
     /** why IGMP does not run there yet (interface missing, no IPv4 address); null when it runs */
@@ -229,12 +225,7 @@ export interface IgmpGroupsResult {
 }
 
 /** PIM messages counted since PIM started: by type (hello, join_prune, ...), malformed ones by reason, ignored ones by reason. */
-export interface PimCountersView {
-  received: Record<string, number>;
-  sent: Record<string, number>;
-  errors: Record<string, number>;
-  ignored: Record<string, number>;
-}
+export type PimCountersView = MessageCounters;
 
 /** `pim.neighbors` (mcrctl pim neighbors): every PIM neighbour of every interface. */
 export interface PimNeighborsResult {

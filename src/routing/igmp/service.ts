@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { IgmpConfig } from '../../config/types';
 import type { Logger } from '../../lib/logger';
 import { InterfaceSessions } from '../interface-sessions';
+import { bump, emptyMessageCounters, type MessageCounters } from '../message-counters';
 import { parseIgmpPacket, type IgmpMessage } from './codec';
 import { IgmpInterface, igmpInterfaceConfig, type IgmpInterfaceView, type IgmpResult, type MembershipFilter } from './interface';
 import type { ListenerFilter, Memberships } from './proxy';
@@ -22,15 +23,8 @@ export interface MembershipEvent {
   reporter?: string;
 }
 
-export interface IgmpCounters {
-  /** received messages by kind (query_v2, report_v3, leave, ...) */
-  received: Record<string, number>;
-  sent: Record<string, number>;
-  /** malformed messages by reason, dropped */
-  errors: Record<string, number>;
-  /** well-formed messages that changed nothing, by reason */
-  ignored: Record<string, number>;
-}
+/** IGMP's message counters (kinds: query_v2, report_v3, leave_v2, ...). */
+export type IgmpCounters = MessageCounters;
 
 export interface IgmpInterfaceStatus {
   interface: string;
@@ -62,14 +56,10 @@ export function messageKind(m: IgmpMessage): string {
   }
 }
 
-const bump = (counts: Record<string, number>, key: string): void => {
-  counts[key] = (counts[key] ?? 0) + 1;
-};
-
 export class IgmpService {
   private readonly sessions: InterfaceSessions<Running>;
   private readonly memberships = new Map<string, Map<string, ListenerFilter>>();
-  private readonly counters: IgmpCounters = { received: {}, sent: {}, errors: {}, ignored: {} };
+  private readonly counters: IgmpCounters = emptyMessageCounters();
 
   constructor(
     private readonly config: IgmpConfig,

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { encodeSourceActive, MSDP_PORT, MsdpReader, type MsdpMessage } from './codec';
 import { MsdpPeer, type MsdpPeerAction, type MsdpPeerChange, type MsdpPeerResult, type MsdpPeerView } from './peer';
 import { type MsdpPeerInfo, SaCache, type SaCacheEntry, type SaChange, type SaSend } from './sa-cache';
+import { bump } from '../message-counters';
 
 export interface MsdpServiceOptions {
   localAddress: string;
@@ -63,10 +64,6 @@ interface PeerSlot {
   received: number;
   sent: number;
 }
-
-const bump = (counts: Record<string, number>, key: string): void => {
-  counts[key] = (counts[key] ?? 0) + 1;
-};
 
 export class MsdpService {
   private readonly slots = new Map<string, PeerSlot>();

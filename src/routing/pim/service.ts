@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { PimConfig, PimInterfaceConfig } from '../../config/types';
 import type { Logger } from '../../lib/logger';
 import { InterfaceSessions } from '../interface-sessions';
+import { bump, emptyMessageCounters, type MessageCounters, sumMessageCounters } from '../message-counters';
 import { parsePimMessage, type PimMessage } from './codec';
 import { type PimNeighborChange, PimNeighbors, type PimNeighborResult, type PimNeighborsView, pimNeighborsConfig } from './neighbors';
 import { type PimPacket, PimPacketSocket } from './socket';
@@ -19,15 +20,8 @@ export type PimChange =
   | { type: 'neighbor_restart'; interface: string; neighbor: string; generationId: number }
   | { type: 'dr_changed'; interface: string; dr: string | null; self: boolean };
 
-export interface PimCounters {
-  /** received messages by type (hello, join_prune, register, register_stop, assert) */
-  received: Record<string, number>;
-  sent: Record<string, number>;
-  /** malformed messages dropped, by the codec's reason; send_failed for sends the kernel refused */
-  errors: Record<string, number>;
-  /** well-formed messages that changed nothing, by the engine's reason (not_hello: a type not handled yet) */
-  ignored: Record<string, number>;
-}
+/** PIM's message counters (types: hello, join_prune, register, ...; ignored not_hello: a type not handled yet). */
+export type PimCounters = MessageCounters;
 
 export interface PimInterfaceStatus {
   interface: string;
@@ -51,21 +45,6 @@ export function pimMessageKind(m: PimMessage): string {
   return m.type;
 }
 
-const bump = (counts: Record<string, number>, key: string): void => {
-  counts[key] = (counts[key] ?? 0) + 1;
-};
-
-const emptyCounters = (): PimCounters => ({ received: {}, sent: {}, errors: {}, ignored: {} });
-
-/** The counters of every interface added up (the metrics' totals). */
-export function sumPimCounters(all: Iterable<PimCounters>): PimCounters {
-  const total = emptyCounters();
-  for (const c of all)
-    for (const kind of ['received', 'sent', 'errors', 'ignored'] as const)
-      for (const [k, v] of Object.entries(c[kind])) total[kind][k] = (total[kind][k] ?? 0) + v;
-  return total;
-}
-
 export class PimService {
   private readonly sessions: InterfaceSessions<Running>;
   /** Per interface, kept across restarts of PIM on it (address change, link gone). */
@@ -79,7 +58,7 @@ export class PimService {
     private readonly now: () => number = () => performance.now(),
     private readonly random: () => number = Math.random,
   ) {
-    for (const i of config.interfaces) this.counters.set(i.name, emptyCounters());
+    for (const i of config.interfaces) this.counters.set(i.name, emptyMessageCounters());
     const settings = new Map(config.interfaces.map((i) => [i.name, i]));
     this.sessions = new InterfaceSessions(
       'PIM',
@@ -118,7 +97,7 @@ export class PimService {
 
   /** Every interface's counters added up. */
   totals(): PimCounters {
-    return sumPimCounters(this.counters.values());
+    return sumMessageCounters(this.counters.values());
   }
 
   /** Milliseconds on the engines' clock, for turning their times into seconds. */
@@ -129,7 +108,7 @@ export class PimService {
   private countersOf(name: string): PimCounters {
     let c = this.counters.get(name);
     if (!c) {
-      c = emptyCounters();
+      c = emptyMessageCounters();
       this.counters.set(name, c);
     }
     return c;
