@@ -31,7 +31,7 @@ export class InterfaceSessions<S extends InterfaceSession> {
   private retry: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  /** `protocol` names it in log lines ("IGMP", "PIM"). */
+  /** `protocol` names it in log lines ("IGMP", "PIM"); `log` is the protocol's own (its prefix). */
   constructor(
     private readonly protocol: string,
     private readonly names: readonly string[],
@@ -64,12 +64,11 @@ export class InterfaceSessions<S extends InterfaceSession> {
 
   private sync(): void {
     if (this.stopped) return;
-    const prefix = this.protocol.toLowerCase();
     for (const [name, why] of [...this.waiting]) {
       const address = ipv4Address(name);
       if (address === null) {
         const reason = 'interface missing or without an IPv4 address';
-        if (why !== reason) this.log.warn(`${prefix}: ${name}: waiting (${reason})`);
+        if (why !== reason) this.log.warn(`${name}: waiting (${reason})`);
         this.waiting.set(name, reason);
         continue;
       }
@@ -78,7 +77,7 @@ export class InterfaceSessions<S extends InterfaceSession> {
         session = this.hooks.open(name, address);
       } catch (err) {
         const reason = (err as Error).message;
-        if (why !== reason) this.log.error(`${prefix}: ${name}: ${reason}`);
+        if (why !== reason) this.log.error(`${name}: ${reason}`);
         this.waiting.set(name, reason);
         continue;
       }
@@ -89,7 +88,7 @@ export class InterfaceSessions<S extends InterfaceSession> {
       const address = ipv4Address(s.name);
       if (address === s.address) continue;
       this.log.warn(
-        `${prefix}: ${s.name}: ${address === null ? 'gone or without an IPv4 address' : `address changed to ${address}`}; restarting ${this.protocol} on it`,
+        `${s.name}: ${address === null ? 'gone or without an IPv4 address' : `address changed to ${address}`}; restarting ${this.protocol} on it`,
       );
       this.hooks.close(s, true);
       this.running.delete(s.name);

@@ -114,8 +114,8 @@ export class IgmpService {
     const r: Running = { name, address, socket, engine, timer: undefined };
     socket.onPacket((p) => this.receive(r, p.data));
     // ENETDOWN once per link down: the socket receives again when the link is back.
-    socket.onError((err) => this.log.warn(`igmp: ${name}: ${err.message}`));
-    this.log.info(`igmp: querier on ${name} (${address}), IGMPv${this.config.version}`);
+    socket.onError((err) => this.log.warn(`${name}: ${err.message}`));
+    this.log.info(`querier on ${name} (${address}), IGMPv${this.config.version}`);
     this.apply(r, engine.start(this.now()));
     return r;
   }
@@ -149,7 +149,7 @@ export class IgmpService {
         bump(this.counters.sent, messageKind(s.message));
       } catch (err) {
         bump(this.counters.errors, 'send_failed');
-        this.log.debug(`igmp: ${r.name}: send to ${s.destination} failed: ${(err as Error).message}`);
+        this.log.debug(`${r.name}: send to ${s.destination} failed: ${(err as Error).message}`);
       }
     }
     if (result.changes.length > 0) this.changed(r.name, result.changes, reporter);

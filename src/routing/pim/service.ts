@@ -120,8 +120,8 @@ export class PimService {
     const r: Running = { name, address, socket, engine, timer: undefined };
     socket.onPacket((p) => this.receive(r, p));
     // ENETDOWN once per link down: the socket receives again when the link is back.
-    socket.onError((err) => this.log.warn(`pim: ${name}: ${err.message}`));
-    this.log.info(`pim: on ${name} (${address}), hello every ${settings.helloInterval}s, DR priority ${settings.drPriority}`);
+    socket.onError((err) => this.log.warn(`${name}: ${err.message}`));
+    this.log.info(`on ${name} (${address}), hello every ${settings.helloInterval}s, DR priority ${settings.drPriority}`);
     this.apply(r, engine.start(this.now()));
     return r;
   }
@@ -158,7 +158,7 @@ export class PimService {
         bump(counters.sent, pimMessageKind(s.message));
       } catch (err) {
         bump(counters.errors, 'send_failed');
-        this.log.debug(`pim: ${r.name}: send to ${s.destination} failed: ${(err as Error).message}`);
+        this.log.debug(`${r.name}: send to ${s.destination} failed: ${(err as Error).message}`);
       }
     }
     if (result.changes.length > 0) this.changed(r, result.changes);
@@ -172,7 +172,7 @@ export class PimService {
       switch (c.type) {
         case 'neighbor_up': {
           const n = view.neighbors.find((x) => x.address === c.address);
-          this.log.info(`pim: ${r.name}: neighbour ${c.address} up`);
+          this.log.info(`${r.name}: neighbour ${c.address} up`);
           out.push({
             type: 'neighbor_up',
             interface: r.name,
@@ -183,15 +183,15 @@ export class PimService {
           break;
         }
         case 'neighbor_down':
-          this.log.info(`pim: ${r.name}: neighbour ${c.address} down (${c.reason})`);
+          this.log.info(`${r.name}: neighbour ${c.address} down (${c.reason})`);
           out.push({ type: 'neighbor_down', interface: r.name, neighbor: c.address, reason: c.reason });
           break;
         case 'neighbor_restart':
-          this.log.info(`pim: ${r.name}: neighbour ${c.address} restarted (generation ID ${c.generationId})`);
+          this.log.info(`${r.name}: neighbour ${c.address} restarted (generation ID ${c.generationId})`);
           out.push({ type: 'neighbor_restart', interface: r.name, neighbor: c.address, generationId: c.generationId });
           break;
         case 'dr_changed':
-          if (c.dr !== null) this.log.info(`pim: ${r.name}: DR ${c.dr}${c.isUs ? ' (this router)' : ''}`);
+          if (c.dr !== null) this.log.info(`${r.name}: DR ${c.dr}${c.isUs ? ' (this router)' : ''}`);
           out.push({ type: 'dr_changed', interface: r.name, dr: c.dr, self: c.isUs });
           break;
       }
