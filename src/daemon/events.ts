@@ -5,7 +5,7 @@
 // is full the oldest events go, and the subscriber is told how many with a `dropped` event in
 // their place. Memory is bounded by the queue limits, whatever the readers do.
 import type { InterfaceStatus } from '../control/protocol';
-import type { RouteOrigin } from '../routing/table';
+import { type RouteOrigin, routeName } from '../routing/table';
 
 // ---- the events ------------------------------------------------------------------------------
 
@@ -285,7 +285,7 @@ export function staticRouteEvent(type: 'route.add' | 'route.remove', rule: Stati
   const { input, outputs, name } = rule.spec;
   return {
     type,
-    route: `(${input.source ?? '*'},${input.group})`,
+    route: routeName(input.source, input.group),
     interface: input.interface,
     group: input.group,
     ...(input.source !== undefined ? { source: input.source } : {}),

@@ -20,7 +20,8 @@ import { helloHoldtimeSeconds } from '../routing/pim/neighbors';
 import { type PimChange, type PimCounters, PimService } from '../routing/pim/service';
 import { type MsdpChange, MsdpService, type MsdpStatus } from '../routing/msdp/service';
 import { LearnedRoutes, type SlotSource } from '../routing/learned';
-import { describeMatch, type RouteEntry } from '../routing/table';
+import { emptyMessageCounters } from '../routing/message-counters';
+import { type RouteEntry, routeName } from '../routing/table';
 import type { EventSink, RouteEventFields } from './events';
 import type { RouteChangeNote, RuleChanges } from './rule-changes';
 import type { RuleRegistry } from './rule-registry';
@@ -38,6 +39,11 @@ export interface RoutingParts {
   ruleCounters: (slots: number[]) => Array<{ packets: number; bytes: number }>;
 }
 
+/** Seconds (tenths) from `now` to `at`, both ms on one engine's clock; null stays null, the past is 0. */
+function secondsUntil(at: number | null, now: number): number | null {
+  return at === null ? null : Math.max(0, Math.round((at - now) / 100) / 10);
+}
+
 /** Route changes as counted for telemetry (mcr_route_changes_total{origin}). */
 export type RouteChangeCounts = Record<string, number>;
 
@@ -45,7 +51,7 @@ export function routeEvent(type: 'route.add' | 'route.remove', entry: RouteEntry
   const m = entry.match;
   return {
     type,
-    route: describeMatch({ ...m, port: 0, protocol: 'udp' }),
+    route: routeName(m.source, m.group),
     interface: m.interface,
     group: m.group,
     ...(m.source ? { source: m.source } : {}),
@@ -186,7 +192,6 @@ export class DaemonRouting {
     if (!config) return { enabled: false, localAddress: null, counters, peers: [] };
     const status = this.msdpStatus();
     const now = this.msdp?.now() ?? 0;
-    const seconds = (at: number | null): number | null => (at === null ? null : Math.max(0, Math.round((at - now) / 100) / 10));
     const learned: Record<string, number> = {};
     for (const e of status?.sa ?? []) learned[e.peer] = (learned[e.peer] ?? 0) + 1;
     return {
@@ -216,7 +221,7 @@ export class DaemonRouting {
           saLearned: learned[p.address] ?? 0,
           resets: v?.resets ?? 0,
           lastResetReason: v?.lastDownReason ?? null,
-          holdExpiresIn: v?.state === 'established' ? seconds(v.holdAt) : null,
+          holdExpiresIn: v?.state === 'established' ? secondsUntil(v.holdAt, now) : null,
         };
       }),
     };
@@ -234,7 +239,7 @@ export class DaemonRouting {
         group: e.group,
         rp: e.rp,
         peer: e.peer,
-        expiresIn: Math.max(0, Math.round((e.expiresAt - now) / 100) / 10),
+        expiresIn: secondsUntil(e.expiresAt, now) ?? 0,
       })),
       originated: status?.originated ?? [],
     };
@@ -392,9 +397,9 @@ export class DaemonRouting {
 
   /** `mcrctl igmp groups`. */
   groups(): IgmpGroupsResult {
-    if (!this.igmp) return { enabled: false, counters: { received: {}, sent: {}, errors: {}, ignored: {} }, interfaces: [] };
+    if (!this.igmp) return { enabled: false, counters: emptyMessageCounters(), interfaces: [] };
     const now = this.igmp.clock();
-    const seconds = (at: number | null): number | null => (at === null ? null : Math.max(0, Math.round((at - now) / 100) / 10));
+    const seconds = (at: number | null): number | null => secondsUntil(at, now);
     return {
       enabled: true,
       counters: this.igmp.counts(),
@@ -422,8 +427,7 @@ export class DaemonRouting {
 
   /** Seconds from the PIM engines' clock to `at` (ms), tenths; null stays null. */
   private pimSeconds(at: number | null): number | null {
-    if (at === null || !this.pim) return null;
-    return Math.max(0, Math.round((at - this.pim.clock()) / 100) / 10);
+    return this.pim ? secondsUntil(at, this.pim.clock()) : null;
   }
 
   /** `mcrctl pim neighbors`. */
@@ -450,8 +454,7 @@ export class DaemonRouting {
 
   /** `mcrctl pim interfaces`. */
   pimInterfaces(): PimInterfacesResult {
-    const empty = { received: {}, sent: {}, errors: {}, ignored: {} };
-    if (!this.pim) return { enabled: false, counters: empty, interfaces: [] };
+    if (!this.pim) return { enabled: false, counters: emptyMessageCounters(), interfaces: [] };
     return {
       enabled: true,
       counters: this.pim.totals(),
@@ -477,7 +480,7 @@ export class DaemonRouting {
     const counts = this.parts.ruleCounters(compiled.map((c) => c.rule.slot));
     return {
       routes: compiled.map((c, i) => ({
-        route: describeMatch({ ...c.rule, port: 0, protocol: 'udp' }),
+        route: routeName(c.rule.source, c.rule.group),
         ...(c.rule.source ? { source: c.rule.source } : {}),
         group: c.rule.group,
         port: c.rule.port,

@@ -57,6 +57,11 @@ export function describeMatch(m: RouteMatch): string {
   return `(${m.source ?? '*'},${m.group}${port})${m.protocol === 'esp' ? ' esp' : ''}`;
 }
 
+/** A route as routers name it: "(S,G)", or "(*,G)" without a source. */
+export function routeName(source: string | undefined, group: string): string {
+  return `(${source ?? '*'},${group})`;
+}
+
 /** Whether entry `general` wants the packets of match `specific`: same input, protocol and group, and no narrower. */
 function covers(general: RouteMatch, specific: RouteMatch): boolean {
   return (
