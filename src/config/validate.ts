@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import * as JSON5 from 'json5';
-import { addressValue, isIPv4, isMulticast, isUnspecifiedOrBroadcast } from '../lib/ipv4';
+import { addressText, addressValue, isIPv4, isMulticast, isUnspecifiedOrBroadcast } from '../lib/ipv4';
 import {
   CONFIG_DEFAULTS,
   LIMITS,
@@ -149,7 +149,7 @@ export function parseOutputShorthand(text: string): OutputSpec[] {
     const [groupText, portText, ifaceText] = parts as [string, string, string];
     const group = checkAddress(groupText, `${label} group`, problems);
     // Port 0 (keep each packet's port) is checked against the input by validateRuleSpec.
-    const port = checkPort(/^[0-9]+$/.test(portText) ? Number(portText) : portText, `${label} port`, problems, 0);
+    const port = checkPort(/^[0-9]+$/.test(portText) ? Number(portText) : portText, `${label} port`, problems);
     const iface = checkInterfaceName(ifaceText, `${label} interface`, problems);
     if (group !== undefined && port !== undefined && iface !== undefined) {
       outputs.push({ group, port, interface: iface });
@@ -355,11 +355,7 @@ function checkPim(value: unknown, problems: Problems): PimConfig | undefined {
   }
   const before = problems.length;
   checkKeys(value, 'pim', PIM_KEYS, problems);
-  const wholeSeconds = (min: number, max: number) => (v: unknown, p: string) => {
-    if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
-    problems.push(`${p}: expected whole seconds from ${min} to ${max}, got ${describe(v)}`);
-    return undefined;
-  };
+  const wholeSeconds = (min: number, max: number) => (v: unknown, p: string) => checkWholeSeconds(v, p, min, max, problems);
   const helloSeconds = wholeSeconds(PIM_LIMITS.minHelloInterval, PIM_LIMITS.maxHelloInterval);
   const priority = (v: unknown, p: string) => checkInteger(v, p, 0, PIM_LIMITS.maxDrPriority, problems);
   const joinPruneInterval = optional(
@@ -436,17 +432,7 @@ function checkMsdp(value: unknown, problems: Problems): MsdpConfig | undefined {
     checkSourceAddress(v, p, problems),
   );
   const seconds = (key: string, min: number, fallback: number): number | undefined =>
-    optional(
-      value,
-      key,
-      fallback,
-      (v, p) => {
-        if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= MSDP_LIMITS.maxSeconds) return v;
-        problems.push(`${p}: expected whole seconds from ${min} to ${MSDP_LIMITS.maxSeconds}, got ${describe(v)}`);
-        return undefined;
-      },
-      'msdp',
-    );
+    optional(value, key, fallback, (v, p) => checkWholeSeconds(v, p, min, MSDP_LIMITS.maxSeconds, problems), 'msdp');
   const keepaliveInterval = seconds('keepaliveInterval', MSDP_LIMITS.minKeepaliveInterval, MSDP_DEFAULTS.keepaliveInterval);
   const holdTime = seconds('holdTime', MSDP_LIMITS.minHoldTime, MSDP_DEFAULTS.holdTime);
   const connectRetry = seconds('connectRetry', MSDP_LIMITS.minConnectRetry, MSDP_DEFAULTS.connectRetry);
@@ -503,6 +489,13 @@ function checkMsdp(value: unknown, problems: Problems): MsdpConfig | undefined {
   return { localAddress, peers, keepaliveInterval, holdTime, connectRetry };
 }
 
+/** PIM's and MSDP's timers: whole seconds, as their messages carry them. */
+function checkWholeSeconds(value: unknown, path: string, min: number, max: number, problems: Problems): number | undefined {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+  problems.push(`${path}: expected whole seconds from ${min} to ${max}, got ${describe(value)}`);
+  return undefined;
+}
+
 /** Static RPs: a unicast address and a group prefix each; no prefix given twice. */
 function checkPimRps(value: unknown, path: string, problems: Problems): PimRpConfig[] | undefined {
   if (!Array.isArray(value) || value.length > PIM_LIMITS.maxRps) {
@@ -552,9 +545,7 @@ function checkMulticastPrefix(value: unknown, path: string, problems: Problems):
     return undefined;
   }
   if ((base & mask) >>> 0 !== base) {
-    const network = (base & mask) >>> 0;
-    const dotted = [24, 16, 8, 0].map((shift) => (network >>> shift) & 0xff).join('.');
-    problems.push(`${path}: ${value} has bits set past its /${length} (the prefix is ${dotted}/${length})`);
+    problems.push(`${path}: ${value} has bits set past its /${length} (the prefix is ${addressText((base & mask) >>> 0)}/${length})`);
     return undefined;
   }
   return `${match[1]}/${length}`;
@@ -763,7 +754,7 @@ function checkInput(value: unknown, path: string, problems: Problems): RuleInput
     if (group !== undefined && !isMulticast(group))
       problems.push(`${joinPath(path, 'group')}: expected a multicast group with protocol "esp", got ${describe(group)}`);
   } else {
-    port = required(value, path, 'port', 'an integer from 0 (any port) to 65535', problems, (v, p) => checkPort(v, p, problems, 0));
+    port = required(value, path, 'port', 'an integer from 0 (any port) to 65535', problems, (v, p) => checkPort(v, p, problems));
   }
   let source: string | undefined;
   if (Object.hasOwn(value, 'source')) source = checkSourceAddress(value.source, joinPath(path, 'source'), problems);
@@ -820,7 +811,7 @@ function checkOutput(value: unknown, path: string, context: OutputContext, defau
   const port =
     context.esp && !Object.hasOwn(value, 'port')
       ? 0
-      : required(value, path, 'port', 'an integer from 1 to 65535', problems, (v, p) => checkPort(v, p, problems, 0));
+      : required(value, path, 'port', 'an integer from 1 to 65535', problems, (v, p) => checkPort(v, p, problems));
   if (port === 0 && !context.anyPort)
     problems.push(`${path}.port: 0 keeps each packet's port, which needs an input with port 0 (any port); expected 1 to 65535`);
   if (context.esp) {
@@ -880,9 +871,9 @@ function checkBoolean(value: unknown, path: string, problems: Problems): boolean
   return undefined;
 }
 
-/** min 0 where port 0 means "any" (an input) or "the packet's own" (an output). */
-function checkPort(value: unknown, path: string, problems: Problems, min = 1): number | undefined {
-  return checkInteger(value, path, min, 65535, problems);
+/** 0 is a port here too: "any" on an input, "the packet's own" on an output (each checked against the other by its caller). */
+function checkPort(value: unknown, path: string, problems: Problems): number | undefined {
+  return checkInteger(value, path, 0, 65535, problems);
 }
 
 function checkEnum<T extends string>(value: unknown, path: string, allowed: readonly T[], problems: Problems): T | undefined {

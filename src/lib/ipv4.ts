@@ -26,6 +26,11 @@ export function addressValue(address: string): number {
   return ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
 }
 
+/** The dotted quad of an unsigned 32-bit address value (addressValue's inverse). */
+export function addressText(value: number): string {
+  return [24, 16, 8, 0].map((shift) => (value >>> shift) & 0xff).join('.');
+}
+
 export function isIPv4(text: string): boolean {
   return parseIPv4(text) !== null;
 }
