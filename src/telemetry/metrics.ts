@@ -145,7 +145,7 @@ export interface MetricSources {
   ruleCount(): number;
   /** Data-plane crashes the supervisor recovered from. */
   dataPlaneRestarts(): number;
-  /** IGMP and routing-table counts (absent or null: no IGMP; route changes still count static rules). */
+  /** IGMP, PIM, MSDP and routing-table counts (empty maps for a protocol that is off; route changes always count static rules). */
   routing?(): RoutingMetrics;
 }
 
@@ -402,20 +402,24 @@ export class McrMetrics {
       result.observe(buildInfo, 1, this.buildAttrs);
       const routing = this.parts.sources.routing?.();
       if (routing) {
-        for (const [iface, n] of Object.entries(routing.igmpGroups)) result.observe(igmpGroups, n, { interface: iface });
-        for (const [type, n] of Object.entries(routing.igmpReceived)) result.observe(igmpMessages, n, { direction: 'received', type });
-        for (const [type, n] of Object.entries(routing.igmpSent)) result.observe(igmpMessages, n, { direction: 'sent', type });
-        for (const [reason, n] of Object.entries(routing.igmpErrors)) result.observe(igmpErrors, n, { reason });
-        for (const [iface, n] of Object.entries(routing.pimNeighbors)) result.observe(pimNeighbors, n, { interface: iface });
-        for (const [type, n] of Object.entries(routing.pimReceived)) result.observe(pimMessages, n, { direction: 'received', type });
-        for (const [type, n] of Object.entries(routing.pimSent)) result.observe(pimMessages, n, { direction: 'sent', type });
-        for (const [reason, n] of Object.entries(routing.pimErrors)) result.observe(pimErrors, n, { reason });
-        for (const [peer, n] of Object.entries(routing.msdpPeerUp)) result.observe(msdpPeerUp, n, { peer });
+        // One point per key of a count map, the key under `label`, with `fixed` attributes beside it.
+        const each = (instrument: Observable, counts: Record<string, number>, label: string, fixed: Attributes = {}): void => {
+          for (const [key, n] of Object.entries(counts)) result.observe(instrument, n, { ...fixed, [label]: key });
+        };
+        each(igmpGroups, routing.igmpGroups, 'interface');
+        each(igmpMessages, routing.igmpReceived, 'type', { direction: 'received' });
+        each(igmpMessages, routing.igmpSent, 'type', { direction: 'sent' });
+        each(igmpErrors, routing.igmpErrors, 'reason');
+        each(pimNeighbors, routing.pimNeighbors, 'interface');
+        each(pimMessages, routing.pimReceived, 'type', { direction: 'received' });
+        each(pimMessages, routing.pimSent, 'type', { direction: 'sent' });
+        each(pimErrors, routing.pimErrors, 'reason');
+        each(msdpPeerUp, routing.msdpPeerUp, 'peer');
         if (routing.msdpSaEntries !== null) result.observe(msdpSaEntries, routing.msdpSaEntries);
-        for (const [type, n] of Object.entries(routing.msdpReceived)) result.observe(msdpMessages, n, { direction: 'received', type });
-        for (const [type, n] of Object.entries(routing.msdpSent)) result.observe(msdpMessages, n, { direction: 'sent', type });
-        for (const [reason, n] of Object.entries(routing.msdpErrors)) result.observe(msdpErrors, n, { reason });
-        for (const [origin, n] of Object.entries(routing.routeChanges)) result.observe(routeChanges, n, { origin });
+        each(msdpMessages, routing.msdpReceived, 'type', { direction: 'received' });
+        each(msdpMessages, routing.msdpSent, 'type', { direction: 'sent' });
+        each(msdpErrors, routing.msdpErrors, 'reason');
+        each(routeChanges, routing.routeChanges, 'origin');
       }
       const traces = this.parts.traceStats?.();
       if (traces) {
