@@ -269,6 +269,22 @@ export function renderEvent(event: Record<string, unknown>): string {
   return [head, ...Object.entries(fields).map(([k, v]) => `${k}=${text(v)}`)].join(' ');
 }
 
+/** "kind n, kind n" of a count map, or "none". */
+function countList(c: Record<string, number> | undefined): string {
+  return (
+    Object.entries(c ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none'
+  );
+}
+
+/** The message-counter lines IGMP, PIM and MSDP views end with. */
+function messageLines(
+  c: { received?: Record<string, number>; sent?: Record<string, number>; errors?: Record<string, number> } | undefined,
+): string[] {
+  return [`received: ${countList(c?.received)}`, `sent: ${countList(c?.sent)}`, `malformed: ${countList(c?.errors)}`];
+}
+
 /** `mcrctl igmp groups`: the querier of each IGMP interface, then one row per group. */
 export function renderIgmpGroups(result: IgmpGroupsResult): string {
   if (!result.enabled) return 'IGMP is off (no igmp section in the config)';
@@ -295,13 +311,7 @@ export function renderIgmpGroups(result: IgmpGroupsResult): string {
     rows.length === 0
       ? 'no groups with listeners'
       : formatTable(['INTERFACE', 'GROUP', 'MODE', 'SOURCES', 'LAST_REPORTER', 'VERSION', 'EXPIRES'], rows);
-  const counts = (c: Record<string, number> | undefined): string =>
-    Object.entries(c ?? {})
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ') || 'none';
-  const c = result.counters;
-  const summary = [`received: ${counts(c?.received)}`, `sent: ${counts(c?.sent)}`, `malformed: ${counts(c?.errors)}`];
-  return [...lines, '', table, '', ...summary].join('\n');
+  return [...lines, '', table, '', ...messageLines(result.counters)].join('\n');
 }
 
 /** `mcrctl pim neighbors`: one row per neighbour; DR marks the interface's elected DR. */
@@ -344,18 +354,8 @@ export function renderPimInterfaces(result: PimInterfacesResult): string {
           rows,
           (c) => c >= 6,
         );
-  const counts = (c: Record<string, number> | undefined): string =>
-    Object.entries(c ?? {})
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ') || 'none';
   const c: PimCountersView | undefined = result.counters;
-  const summary = [
-    `received: ${counts(c?.received)}`,
-    `sent: ${counts(c?.sent)}`,
-    `malformed: ${counts(c?.errors)}`,
-    `ignored: ${counts(c?.ignored)}`,
-  ];
-  return [table, '', ...summary].join('\n');
+  return [table, '', ...messageLines(c), `ignored: ${countList(c?.ignored)}`].join('\n');
 }
 
 /** `mcrctl msdp peers`: one row per configured peer, then the message counts. */
@@ -376,19 +376,13 @@ export function renderMsdpPeers(result: MsdpPeersResult): string {
     rows,
     (c) => c >= 4 && c <= 6,
   );
-  const counts = (c: Record<string, number> | undefined): string =>
-    Object.entries(c ?? {})
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ') || 'none';
   const c = result.counters;
   return [
     `local address ${result.localAddress ?? '-'}`,
     table,
     '',
-    `received: ${counts(c?.received)}`,
-    `sent: ${counts(c?.sent)}`,
-    `malformed: ${counts(c?.errors)}`,
-    `SAs rejected: ${counts(c?.rejected)}`,
+    ...messageLines(c),
+    `SAs rejected: ${countList(c?.rejected)}`,
     `connections refused: ${number(c?.refusedConnections)}`,
   ].join('\n');
 }
