@@ -35,6 +35,16 @@ inline uint32_t require_uint(Napi::Env env, Napi::Object obj, const char* key, c
   return uint32_t(d);
 }
 
+// receive(max)'s argument of the protocol sockets: an integer from 1 to `limit`, `fallback` when absent.
+inline uint32_t receive_max_arg(const Napi::CallbackInfo& info, uint32_t limit, uint32_t fallback) {
+  if (info.Length() < 1 || info[0].IsUndefined()) return fallback;
+  if (!info[0].IsNumber()) type_error(info.Env(), "a number", "max");
+  const double d = info[0].As<Napi::Number>().DoubleValue();
+  if (!(d >= 1 && d <= limit) || d != double(uint32_t(d)))
+    type_error(info.Env(), "an integer from 1 to " + std::to_string(limit), "max");
+  return uint32_t(d);
+}
+
 // An array of numbers as ints; `element` names what each must be ("a CPU number").
 inline std::vector<int> require_int_array(Napi::Env env, const Napi::Value& value, const std::string& element,
                                           const std::string& name) {

@@ -26,8 +26,6 @@ std::string mac_text(const uint8_t mac[6]) {
   return text;
 }
 
-void free_handle(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }
-
 }  // namespace
 
 Napi::Function IgmpSocketWrap::Define(Napi::Env env) {
@@ -50,35 +48,11 @@ IgmpSocketWrap::IgmpSocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
 IgmpSocketWrap::~IgmpSocketWrap() {
   // Finalizer (GC, or the environment's teardown at exit): the uv handle is closed without
   // calling JS; the strong reference, if any, is the one being finalized.
-  stop_poll();
+  poll_.stop();
   socket_.close();
 }
 
-int IgmpSocketWrap::start_poll() {
-  if (poll_) return 0;
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(Env(), &loop) != napi_ok || !loop) return -EINVAL;
-  auto* handle = new uv_poll_t;
-  if (int rc = uv_poll_init(loop, handle, socket_.fd()); rc != 0) {
-    delete handle;
-    return rc;
-  }
-  handle->data = this;
-  if (int rc = uv_poll_start(handle, UV_READABLE, on_poll); rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(handle), free_handle);
-    return rc;
-  }
-  poll_ = handle;
-  return 0;
-}
-
-void IgmpSocketWrap::stop_poll() {
-  if (!poll_) return;
-  uv_poll_stop(poll_);
-  poll_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(poll_), free_handle);
-  poll_ = nullptr;
-}
+int IgmpSocketWrap::start_poll() { return poll_.start(Env(), socket_.fd(), on_poll, this); }
 
 void IgmpSocketWrap::on_poll(uv_poll_t* handle, int status, int) {
   auto* self = static_cast<IgmpSocketWrap*>(handle->data);
@@ -93,7 +67,7 @@ void IgmpSocketWrap::on_poll(uv_poll_t* handle, int status, int) {
     int err = 0;
     socklen_t len = sizeof(err);
     if (self->socket_.fd() >= 0 && getsockopt(self->socket_.fd(), SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
-      self->stop_poll();
+      self->poll_.stop();
       if (self->start_poll() != 0) err = EBADF;
     } else {
       err = -status;
@@ -127,14 +101,7 @@ Napi::Value IgmpSocketWrap::JS_onReadable(const Napi::CallbackInfo& info) {
 // receive(max) -> [{ data: Buffer, ifindex, sourceMac }]: up to max waiting packets, [] when none.
 Napi::Value IgmpSocketWrap::JS_receive(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint32_t max = 64;
-  if (info.Length() >= 1 && !info[0].IsUndefined()) {
-    if (!info[0].IsNumber()) type_error(env, "a number", "max");
-    const double d = info[0].As<Napi::Number>().DoubleValue();
-    if (!(d >= 1 && d <= kMaxReceive) || d != double(uint32_t(d)))
-      type_error(env, "an integer from 1 to " + std::to_string(kMaxReceive), "max");
-    max = uint32_t(d);
-  }
+  const uint32_t max = receive_max_arg(info, kMaxReceive, 64);
   std::vector<IgmpPacket> packets;
   std::string error;
   if (int rc = socket_.receive(&packets, max, &error); rc < 0) throw errno_error(env, rc, error);
@@ -168,7 +135,7 @@ Napi::Value IgmpSocketWrap::JS_send(const Napi::CallbackInfo& info) {
 
 // close(): stops the callbacks and closes the socket; idempotent.
 Napi::Value IgmpSocketWrap::JS_close(const Napi::CallbackInfo& info) {
-  stop_poll();
+  poll_.stop();
   socket_.close();
   callback_.Reset();
   if (holding_) {

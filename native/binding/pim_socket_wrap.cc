@@ -27,8 +27,6 @@ std::string address_text(uint32_t address) {
   return text;
 }
 
-void free_handle(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }
-
 std::string where(const PimSocket& socket) { return "PIM socket on " + socket.ifname() + ": "; }
 
 }  // namespace
@@ -53,35 +51,11 @@ PimSocketWrap::PimSocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
 PimSocketWrap::~PimSocketWrap() {
   // Finalizer (GC, or the environment's teardown at exit): the uv handle is closed without
   // calling JS; the strong reference, if any, is the one being finalized.
-  stop_poll();
+  poll_.stop();
   socket_.close();
 }
 
-int PimSocketWrap::start_poll() {
-  if (poll_) return 0;
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(Env(), &loop) != napi_ok || !loop) return -EINVAL;
-  auto* handle = new uv_poll_t;
-  if (int rc = uv_poll_init(loop, handle, socket_.poll_fd()); rc != 0) {
-    delete handle;
-    return rc;
-  }
-  handle->data = this;
-  if (int rc = uv_poll_start(handle, UV_READABLE, on_poll); rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(handle), free_handle);
-    return rc;
-  }
-  poll_ = handle;
-  return 0;
-}
-
-void PimSocketWrap::stop_poll() {
-  if (!poll_) return;
-  uv_poll_stop(poll_);
-  poll_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(poll_), free_handle);
-  poll_ = nullptr;
-}
+int PimSocketWrap::start_poll() { return poll_.start(Env(), socket_.poll_fd(), on_poll, this); }
 
 void PimSocketWrap::on_poll(uv_poll_t* handle, int status, int) {
   auto* self = static_cast<PimSocketWrap*>(handle->data);
@@ -92,7 +66,7 @@ void PimSocketWrap::on_poll(uv_poll_t* handle, int status, int) {
   if (status < 0) {
     // The poll fd is an epoll fd, which raises no POLLERR: socket errors come from receive().
     // libuv stopped the handle; this is the poll itself failing, and it is not restarted.
-    self->stop_poll();
+    self->poll_.stop();
     argument = errno_error(env, status, where(self->socket_) + "uv_poll: " + uv_strerror(status)).Value();
   }
   try {
@@ -123,14 +97,7 @@ Napi::Value PimSocketWrap::JS_onReadable(const Napi::CallbackInfo& info) {
 // messages (IP header stripped), [] when none.
 Napi::Value PimSocketWrap::JS_receive(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint32_t max = 64;
-  if (info.Length() >= 1 && !info[0].IsUndefined()) {
-    if (!info[0].IsNumber()) type_error(env, "a number", "max");
-    const double d = info[0].As<Napi::Number>().DoubleValue();
-    if (!(d >= 1 && d <= kMaxReceive) || d != double(uint32_t(d)))
-      type_error(env, "an integer from 1 to " + std::to_string(kMaxReceive), "max");
-    max = uint32_t(d);
-  }
+  const uint32_t max = receive_max_arg(info, kMaxReceive, 64);
   std::vector<PimPacket> packets;
   std::string error;
   if (int rc = socket_.receive(&packets, max, &error); rc < 0) throw errno_error(env, rc, error);
@@ -168,7 +135,7 @@ Napi::Value PimSocketWrap::JS_send(const Napi::CallbackInfo& info) {
 
 // close(): stops the callbacks and closes the socket; idempotent.
 Napi::Value PimSocketWrap::JS_close(const Napi::CallbackInfo& info) {
-  stop_poll();
+  poll_.stop();
   socket_.close();
   callback_.Reset();
   if (holding_) {

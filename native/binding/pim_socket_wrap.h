@@ -6,6 +6,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "uv_poll.h"
+
 #include "mcr/pim_socket.h"
 
 namespace mcr::binding {
@@ -26,11 +28,9 @@ class PimSocketWrap : public Napi::ObjectWrap<PimSocketWrap> {
 
   static void on_poll(uv_poll_t* handle, int status, int events);
   int start_poll();
-  // Stops polling and hands the uv handle to uv_close (which frees it); no JS is called.
-  void stop_poll();
 
   PimSocket socket_;
-  uv_poll_t* poll_ = nullptr;
+  UvPoll poll_;
   Napi::FunctionReference callback_;
   // The poll holds a strong reference on the JS object while armed.
   bool holding_ = false;
