@@ -12,7 +12,9 @@ Napi::Function CountersWrap::Define(Napi::Env env) {
       {InstanceMethod("snapshot", &CountersWrap::JS_snapshot),
        InstanceMethod("drainSpans", &CountersWrap::JS_drainSpans),
        InstanceMethod("skipSpans", &CountersWrap::JS_skipSpans), InstanceMethod("setTrace", &CountersWrap::JS_setTrace),
-       InstanceMethod("traceState", &CountersWrap::JS_traceState), InstanceMethod("close", &CountersWrap::JS_close)});
+       InstanceMethod("traceState", &CountersWrap::JS_traceState),
+       InstanceMethod("drainPunts", &CountersWrap::JS_drainPunts), InstanceMethod("setPunt", &CountersWrap::JS_setPunt),
+       InstanceMethod("close", &CountersWrap::JS_close)});
   Napi::Array names = Napi::Array::New(env, kWorkerCounterCount);
   for (uint32_t i = 0; i < kWorkerCounterCount; ++i) names.Set(i, worker_counter_name(i));
   cls.Set("workerCounterNames", names);
@@ -193,6 +195,51 @@ Napi::Value CountersWrap::JS_skipSpans(const Napi::CallbackInfo& info) {
   if (head <= tail) return Napi::Number::New(env, 0);
   ring.tail.store(head, std::memory_order_release);
   return Napi::Number::New(env, double(head - tail));
+}
+
+// drainPunts(worker, max) -> NativePunt[]: the oldest records of that worker's punt ring, taken
+// out (mcrd's one reader, src/daemon/punts.ts). The packet is copied: the slot is the worker's
+// again once the tail moves.
+Napi::Value CountersWrap::JS_drainPunts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!region_.region()) throw Napi::Error::New(env, "counter file is closed");
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+    type_error(env, "(worker: number, max: number)", "drainPunts arguments");
+  const uint32_t worker = info[0].As<Napi::Number>().Uint32Value();
+  if (worker >= kMaxWorkers) throw Napi::RangeError::New(env, "drainPunts: worker out of range");
+  const uint64_t max = info[1].As<Napi::Number>().Uint32Value();
+  PuntRing& ring = region_.punt_ring(worker);
+  const uint64_t tail = ring.tail.load(std::memory_order_relaxed);
+  const uint64_t head = ring.head.load(std::memory_order_acquire);
+  const uint64_t available = head > tail ? head - tail : 0;
+  const uint64_t take = available < max ? available : max;
+  Napi::Array out = Napi::Array::New(env, take);
+  for (uint64_t i = 0; i < take; ++i) {
+    const PuntRecord& r = ring.records[(tail + i) % kPuntRingRecords];
+    const uint32_t length = r.length < kPuntPacketBytes ? r.length : kPuntPacketBytes;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("timeNs", Napi::Number::New(env, double(r.time_ns)));
+    o.Set("ifindex", r.ifindex);
+    o.Set("ruleSlot", r.rule_slot);
+    o.Set("reason", punt_reason_name(r.reason));
+    o.Set("wireLength", r.wire_length);
+    o.Set("packet", Napi::Buffer<uint8_t>::Copy(env, r.packet, length));
+    out.Set(uint32_t(i), o);
+  }
+  ring.tail.store(tail + take, std::memory_order_release);
+  return out;
+}
+
+// setPunt({ perSecond?, burst? }): each worker's punt rate (tokens per second) and bucket size.
+Napi::Value CountersWrap::JS_setPunt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!region_.region()) throw Napi::Error::New(env, "counter file is closed");
+  if (info.Length() < 1 || !info[0].IsObject()) type_error(env, "(settings: object)", "setPunt arguments");
+  Napi::Object o = info[0].As<Napi::Object>();
+  PuntControl& p = region_.punt();
+  if (o.Has("perSecond")) p.per_second.store(o.Get("perSecond").As<Napi::Number>().Uint32Value());
+  if (o.Has("burst")) p.burst.store(o.Get("burst").As<Napi::Number>().Uint32Value());
+  return env.Undefined();
 }
 
 // setTrace({ sampleEvery?, recordsEnabled?, chaseRuleSlot?, chaseRemaining? })

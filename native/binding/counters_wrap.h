@@ -16,6 +16,8 @@ class CountersWrap : public Napi::ObjectWrap<CountersWrap> {
   Napi::Value JS_snapshot(const Napi::CallbackInfo& info);
   Napi::Value JS_drainSpans(const Napi::CallbackInfo& info);
   Napi::Value JS_skipSpans(const Napi::CallbackInfo& info);
+  Napi::Value JS_drainPunts(const Napi::CallbackInfo& info);
+  Napi::Value JS_setPunt(const Napi::CallbackInfo& info);
   Napi::Value JS_setTrace(const Napi::CallbackInfo& info);
   Napi::Value JS_traceState(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);

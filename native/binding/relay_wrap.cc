@@ -110,6 +110,23 @@ Napi::Value RelayWrap::JS_setRules(const Napi::CallbackInfo& info) {
         type_error(env, "\"udp\" or \"esp\"", where + ".protocol");
     }
     if (rule.protocol == Protocol::esp && rule.port != 0) type_error(env, "0 (ESP has no ports)", where + ".port");
+    if (Napi::Value punt = r.Get("punt"); !punt.IsUndefined()) {
+      const std::string name = punt.IsString() ? punt.As<Napi::String>().Utf8Value() : "";
+      for (uint8_t k = 1; k < kPuntReasonCount; ++k)
+        if (name == punt_reason_name(k)) rule.punt = PuntReason(k);
+      if (rule.punt == PuntReason::none)
+        type_error(env, "\"new_source\", \"register\" or \"wrong_interface\"", where + ".punt");
+    }
+    if (Napi::Value join = r.Get("joinGroup"); !join.IsUndefined()) {
+      if (!join.IsBoolean()) type_error(env, "a boolean", where + ".joinGroup");
+      rule.join_group = join.As<Napi::Boolean>().Value();
+    }
+    // Group 0.0.0.0: the input's (*,*) entry (mcr/rule_table.h), only as a punting rule.
+    if (rule.group == 0 &&
+        (rule.punt == PuntReason::none || rule.port != 0 || rule.source != 0 || rule.protocol != Protocol::udp ||
+         (r.Get("outputs").IsArray() && r.Get("outputs").As<Napi::Array>().Length() != 0)))
+      type_error(env, "a multicast group (0.0.0.0 only for a punting rule with port 0, no source and no outputs)",
+                 where + ".group");
     rule.counter_slot = require_uint(env, r, "slot", where, kMaxRuleSlots - 1);
     Napi::Value outs = r.Get("outputs");
     if (!outs.IsArray()) type_error(env, "an array", where + ".outputs");

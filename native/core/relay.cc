@@ -84,6 +84,12 @@ int Relay::start(const RelayOptions& options, std::string* error) {
     if (std::string err; xdp_.open(options.xdp_object, &counters_.xdp(), &err) != 0) xdp_status_ = err;
   // The configured rate; `mcrctl trace --sample` overrides it until the next start or reload.
   counters_.trace().sample_every.store(options.span_sample_every, std::memory_order_relaxed);
+  // The punt rate mcrd set survives a data-plane restart (the file is mcrd's); a new file's zeros
+  // mean "not set yet".
+  if (counters_.punt().per_second.load() == 0 && counters_.punt().burst.load() == 0) {
+    counters_.punt().per_second.store(kPuntPerSecondDefault);
+    counters_.punt().burst.store(kPuntBurstDefault);
+  }
   for (unsigned i = 0; i < options.workers; ++i) {
     WorkerSettings settings;
     settings.cpu = options.cpus.empty() ? -1 : options.cpus[i];
@@ -91,7 +97,8 @@ int Relay::start(const RelayOptions& options, std::string* error) {
     settings.busy_poll = options.busy_poll;
     settings.wakeup_holdoff_us = options.wakeup_holdoff_us;
     workers_.push_back(std::make_unique<Worker>(i, settings, &counters_.worker(i), &counters_.span_ring(i),
-                                                &counters_.trace(), &table_, &generation_));
+                                                &counters_.trace(), &counters_.punt_ring(i), &counters_.punt(), &table_,
+                                                &generation_));
     if (int rc = workers_.back()->start(error); rc != 0) {
       stop();
       return rc;
@@ -217,10 +224,11 @@ void Relay::stage_rule(const RuleConfig& rule, const std::map<std::string, Resol
 
   // Membership before the rule goes live, so IGMP-snooping switches start sending: source-specific
   // for an (S,G) rule. A rule without outputs (a learned entry that only holds a source back from
-  // a wider one) wants nothing, so it joins nothing.
+  // a wider one) wants nothing, so it joins nothing, unless it punts (PIM wants to see the data).
   std::string err;
   const MembershipKey join{in.ifindex, rule.group, rule.source};
-  if (!rule.outputs.empty() && !membership_.joined(join)) {
+  if (rule.join_group && rule.group != 0 && (!rule.outputs.empty() || rule.punt != PuntReason::none) &&
+      !membership_.joined(join)) {
     if (membership_.join(join, &err) != 0) {
       st.error = err + " on " + rule.input_interface;
       return;
@@ -234,6 +242,8 @@ void Relay::stage_rule(const RuleConfig& rule, const std::map<std::string, Resol
   entry.port = rule.protocol == Protocol::esp ? 0 : rule.port;
   entry.source = rule.source;
   entry.protocol = rule.protocol;
+  entry.punt = rule.punt;
+  entry.per_output_work = rule.punt != PuntReason::none;
   entry.counter_slot = rule.counter_slot % kMaxRuleSlots;
   entry.first_output = uint32_t(table.outputs.size());
   for (size_t o = 0; o < rule.outputs.size(); ++o) {
@@ -392,8 +402,8 @@ void Relay::update_xdp() {
   size_t richer = 0;  // rules kept off the XDP path by their kind of match or output
   for (const RuleEntry& r : t.rules) {
     if (r.output_count == 0 || r.output_count > MCR_XDP_MAX_SET_OUTPUTS) continue;
-    bool plain =
-        r.source == 0 && r.port != 0 && r.protocol == Protocol::udp && !source_groups.count({r.input_index, r.group});
+    bool plain = r.source == 0 && r.port != 0 && r.protocol == Protocol::udp && r.punt == PuntReason::none &&
+                 !source_groups.count({r.input_index, r.group});
     for (uint32_t o = r.first_output; o < r.first_output + r.output_count; ++o)
       plain = plain && !t.outputs[o].routed && !t.outputs[o].keep_port;
     if (!plain) {

@@ -15,8 +15,13 @@ void RuleTable::build_index() {
   slots_.assign(capacity, Slot{0, 0, kEmpty});
   index_mask_ = capacity - 1;
   kinds_ = 0;
+  for (TableInput& in : inputs) in.any_group_rule = TableInput::kNoRule;
   for (uint32_t i = 0; i < rules.size(); ++i) {
     const RuleEntry& r = rules[i];
+    if (r.group == 0) {
+      inputs[r.input_index].any_group_rule = i;
+      continue;
+    }
     if (r.source != 0) kinds_ |= kSourceEntries;
     if (r.protocol == Protocol::udp && r.port == 0) kinds_ |= kAnyPortEntries;
     const uint64_t key = make_key(r.input_index, r.group, table_port(r));

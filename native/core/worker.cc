@@ -37,11 +37,13 @@ thread_local uint64_t drill_ring_full_ = 0;  // the drill's "total exhaustions" 
 }  // namespace
 
 Worker::Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters, SpanRing* spans,
-               TraceControl* trace, std::atomic<RuleTable*>* table, std::atomic<uint64_t>* generation)
+               TraceControl* trace, PuntRing* punts, const PuntControl* punt_control, std::atomic<RuleTable*>* table,
+               std::atomic<uint64_t>* generation)
     : index_(index),
       settings_(settings),
       counters_(counters),
       trace_(index, counters, spans, trace),
+      punter_(punts, punt_control),
       table_(table),
       generation_(generation),
       batcher_(std::make_unique<SendBatcher>()) {}
@@ -96,7 +98,7 @@ uint32_t Worker::drain_ring(const RuleTable& table, uint32_t input_index) {
                   drill::Level::critical, drill::format_exhaustion("ingress ring full", ENOBUFS, ++drill_ring_full_));)
     ring->advance();
     process_frame(table, input_index, reinterpret_cast<const uint8_t*>(hdr) + hdr->tp_mac, hdr->tp_snaplen, hdr->tp_len,
-                  batcher, c, (hdr->tp_status & TP_STATUS_CSUMNOTREADY) != 0);
+                  batcher, c, (hdr->tp_status & TP_STATUS_CSUMNOTREADY) != 0, &punter_);
   }
   flush_batch(table, batcher, c, trace_);
   if (trace_.active()) [[unlikely]]

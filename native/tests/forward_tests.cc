@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -300,6 +301,101 @@ void forward_tests() {
     for (uint32_t bkt = 0; bkt < mcr::kSpanBuckets; ++bkt) timed += c->spans[mcr::span_batch][bkt].load();
     CHECK(timed == 0);  // a chase is not a sample: the histograms stay as sampling made them
   });
+
+  run("process_frame: a punting rule copies its packets to the punt ring within the rate; others never punt",
+      [](bool& ok) {
+        mcr::RuleTable t = forwarding_table();
+        t.rules[0].punt = mcr::PuntReason::new_source;  // rule 0 punts; rule 1 does not
+        t.rules[0].per_output_work = true;
+        auto batcher = std::make_unique<mcr::SendBatcher>(capture_send);
+        auto c = std::make_unique<mcr::WorkerBlock>();
+        auto ring = std::make_unique<mcr::PuntRing>();
+        mcr::PuntControl control{};
+        control.per_second.store(1);  // one token a second: within the test, only the first burst
+        control.burst.store(3);
+        mcr::Punter punter(ring.get(), &control);
+        TraceFixture untraced(c.get());
+        captured.clear();
+        capture_errno = 0;
+        FrameSpec other;
+        other.dst = "239.1.1.2";
+        other.port = 5002;
+        const std::vector<uint8_t> punting = build_frame(FrameSpec{}), quiet = build_frame(other);
+        for (int i = 0; i < 5; ++i) {
+          mcr::process_frame(t, 0, punting.data(), uint32_t(punting.size()), uint32_t(punting.size()), *batcher, *c,
+                             false, &punter);
+          mcr::process_frame(t, 0, quiet.data(), uint32_t(quiet.size()), uint32_t(quiet.size()), *batcher, *c, false,
+                             &punter);
+          mcr::flush_batch(t, *batcher, *c, untraced.trace);
+        }
+        // Every packet still forwarded (rule 0: two outputs, rule 1: one); three punted, two over the rate.
+        CHECK(c->counters[mcr::tx_packets].load() == 15);
+        CHECK(c->counters[mcr::punted].load() == 3);
+        CHECK(c->counters[mcr::punt_rate_limited].load() == 2);
+        CHECK(ring->head.load() == 3);
+        const mcr::PuntRecord& r = ring->records[0];
+        CHECK(r.reason == uint8_t(mcr::PuntReason::new_source) && r.rule_slot == 3 && r.ifindex == 1);
+        CHECK(r.wire_length == punting.size() - 14 && r.length == r.wire_length);
+        CHECK(std::memcmp(r.packet, punting.data() + 14, r.length) == 0);
+        CHECK(std::string(mcr::punt_reason_name(r.reason)) == "new_source");
+
+        // A full ring (mcrd not reading) costs a counted drop, never a wait or an overwrite.
+        control.burst.store(1000);
+        control.per_second.store(1000000000);
+        for (uint32_t i = 0; i < mcr::kPuntRingRecords; ++i)
+          mcr::process_frame(t, 0, punting.data(), uint32_t(punting.size()), uint32_t(punting.size()), *batcher, *c,
+                             false, &punter);
+        mcr::flush_batch(t, *batcher, *c, untraced.trace);
+        CHECK(ring->head.load() == mcr::kPuntRingRecords);
+        CHECK(c->counters[mcr::punt_ring_full].load() == 3);
+        ring->tail.store(ring->head.load());  // the reader took them: punting goes on
+        mcr::process_frame(t, 0, punting.data(), uint32_t(punting.size()), uint32_t(punting.size()), *batcher, *c,
+                           false, &punter);
+        CHECK(ring->head.load() == mcr::kPuntRingRecords + 1);
+      });
+
+  run("process_frame: an input's (*,*) punting entry takes routable multicast no rule matched, nothing else",
+      [](bool& ok) {
+        mcr::RuleTable t = forwarding_table();
+        mcr::RuleEntry any{};
+        any.input_index = 0;
+        any.group = 0;
+        any.counter_slot = 8;
+        any.first_output = 0;
+        any.output_count = 0;
+        any.per_output_work = true;
+        any.punt = mcr::PuntReason::new_source;
+        t.rules.push_back(any);
+        t.build_index();
+        auto batcher = std::make_unique<mcr::SendBatcher>(capture_send);
+        auto c = std::make_unique<mcr::WorkerBlock>();
+        auto ring = std::make_unique<mcr::PuntRing>();
+        mcr::PuntControl control{};
+        control.per_second.store(1000000);
+        control.burst.store(100);
+        mcr::Punter punter(ring.get(), &control);
+        TraceFixture untraced(c.get());
+        captured.clear();
+        capture_errno = 0;
+        auto send = [&](const char* dst, uint16_t port) {
+          FrameSpec spec;
+          spec.dst = dst;
+          spec.port = port;
+          const std::vector<uint8_t> f = build_frame(spec);
+          mcr::process_frame(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), *batcher, *c, false, &punter);
+          mcr::flush_batch(t, *batcher, *c, untraced.trace);
+        };
+        send("239.1.1.1", 5001);  // rule 0: forwarded, not punted
+        send("239.7.7.7", 5001);  // no rule: the (*,*) entry punts it
+        send("224.0.0.9", 520);   // link-local: never routed, so never punted
+        send("10.0.9.9", 5001);   // unicast
+        CHECK(c->counters[mcr::tx_packets].load() == 2);
+        CHECK(c->counters[mcr::punted].load() == 1);
+        CHECK(c->counters[mcr::matched].load() == 2);  // the rule's frame and the punted one
+        CHECK(c->counters[mcr::no_match].load() == 2);
+        CHECK(c->rules[8][mcr::rule_packets].load() == 1);
+        CHECK(ring->records[0].packet[16] == 239 && ring->records[0].packet[17] == 7);
+      });
 }
 
 }  // namespace mcr_test

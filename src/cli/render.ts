@@ -131,7 +131,13 @@ export function renderStats(current: StatsView, previous?: StatsView): string {
   const ruleTable =
     ruleRows.length === 0 ? 'no rules' : formatTable(['RULE', 'NAME', 'OUTPUT', unit, rates ? 'TX_ERR/S' : 'TX_ERR'], ruleRows);
   const spans = renderSpans(current.totals.spans, rates ? previous?.totals.spans : undefined);
-  return [title, '', workerTable, '', ruleTable, ...(spans ? ['', spans] : [])].join('\n');
+  const t = current.totals;
+  // Only where a routing protocol asked for punts (PIM): a relay of static rules never punts.
+  const punts =
+    (t.punted ?? 0) + (t.puntRateLimited ?? 0) + (t.puntRingFull ?? 0) > 0
+      ? `punts to mcrd (PIM): ${value(t.punted, previous?.totals.punted)} copied, ${value(t.puntRateLimited, previous?.totals.puntRateLimited)} over the rate, ${value(t.puntRingFull, previous?.totals.puntRingFull)} ring full`
+      : undefined;
+  return [title, '', workerTable, ...(punts ? [punts] : []), '', ruleTable, ...(spans ? ['', spans] : [])].join('\n');
 }
 
 /** What the sampled spans mean, for the table's heading. */

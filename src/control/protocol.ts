@@ -71,6 +71,13 @@ export interface Counters {
   /** Span records the workers wrote for export, and those lost because nobody took them in time. */
   spansWritten: number;
   spansDropped: number;
+  /**
+   * Packets copied to mcrd for a routing protocol (PIM's data-driven events, docs/pim.md), and
+   * punts not made: over the punt rate, or the punt ring full because mcrd had not emptied it.
+   */
+  punted: number;
+  puntRateLimited: number;
+  puntRingFull: number;
   /** Sampled spans (log2 µs histograms, src/lib/histogram.ts), keyed by span name in camelCase. */
   spans: Record<string, SpanHistogram>;
 }

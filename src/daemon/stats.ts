@@ -50,6 +50,9 @@ function emptyCounters(spanNames: string[], bucketCount: number): Counters {
     wakeups: 0,
     spansWritten: 0,
     spansDropped: 0,
+    punted: 0,
+    puntRateLimited: 0,
+    puntRingFull: 0,
   };
 }
 
@@ -70,6 +73,9 @@ export const NUMERIC_COUNTERS = [
   'wakeups',
   'spansWritten',
   'spansDropped',
+  'punted',
+  'puntRateLimited',
+  'puntRingFull',
 ] as const;
 
 function addInto(total: Counters, c: Counters): void {
@@ -215,6 +221,9 @@ export class StatsReader implements CounterSource {
     c.ttlExpired = get('ttl_expired');
     c.spansWritten = get('spans_written');
     c.spansDropped = get('spans_dropped');
+    c.punted = get('punted');
+    c.puntRateLimited = get('punt_rate_limited');
+    c.puntRingFull = get('punt_ring_full');
     c.txBytes = get('tx_bytes');
     for (const [native, key] of Object.entries(TX_ERRORS)) {
       c.txErrorsByErrno[key] = get(native);

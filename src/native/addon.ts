@@ -28,6 +28,14 @@ export interface NativeRule {
   source?: string;
   /** absent: udp; esp: IP protocol 50, port 0 */
   protocol?: 'udp' | 'esp';
+  /**
+   * Also copy matched packets to mcrd (rate-limited) for a routing protocol: PIM's data-driven
+   * events. With group "0.0.0.0" (port 0, no source, no outputs): the input's (*,*) entry, which
+   * punts the routable multicast no other rule of the input matched.
+   */
+  punt?: PuntReason;
+  /** false: do not join the group on the input (PIM routes: their Join/Prune messages bring the traffic). Default true. */
+  joinGroup?: boolean;
 }
 
 export type InterfaceState = 'up' | 'waiting-for-interface';
@@ -182,7 +190,29 @@ export interface NativeCounters {
   /** Changes the given switches; the others keep their values. */
   setTrace(settings: Partial<TraceState>): void;
   traceState(): TraceState;
+  /** Takes up to `max` punt records out of one worker's punt ring (oldest first). */
+  drainPunts(worker: number, max: number): NativePunt[];
+  /** Each worker's punt rate (tokens per second, 0 = punt nothing) and bucket size. */
+  setPunt(settings: { perSecond?: number; burst?: number }): void;
   close(): void;
+}
+
+/** Why a rule punts its packets to mcrd (native/include/mcr/punt_record.h). */
+export type PuntReason = 'new_source' | 'register' | 'wrong_interface';
+
+/** One punted packet (native/include/mcr/punt.h). */
+export interface NativePunt {
+  /** CLOCK_REALTIME ns when the worker punted it */
+  timeNs: number;
+  /** the interface it arrived on */
+  ifindex: number;
+  /** the counter slot of the rule that punted it */
+  ruleSlot: number;
+  reason: PuntReason;
+  /** the IPv4 packet's total length; more than packet.length when it was longer than a punt record holds */
+  wireLength: number;
+  /** the IPv4 packet from its header on */
+  packet: Buffer;
 }
 
 // --- IGMP packet socket (native/binding/igmp_socket_wrap.cc; wrapped by src/routing/igmp/socket.ts) ---

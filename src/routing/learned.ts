@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Routes an origin learned (IGMP today; PIM and MSDP next), with counter slots that stay with a
 // route while it exists, so `mcrctl mroute` counts a route from when it appeared.
+import type { PuntReason } from '../native/addon';
 import type { RouteEntry, RouteMatch, RouteOrigin, RouteOutput } from './table';
 import { matchKey } from './table';
 
@@ -8,6 +9,8 @@ import { matchKey } from './table';
 export interface LearnedRoute {
   match: RouteMatch;
   outputs: Array<{ interface: string; excludeSources?: string[] }>;
+  punt?: PuntReason;
+  joinGroup?: false;
 }
 
 /** Counter slots (the registry's SlotPools). */
@@ -76,6 +79,8 @@ export class LearnedRoutes {
           return out;
         });
         const entry: RouteEntry = { match: route.match, slot, origin, outputs };
+        if (route.punt !== undefined) entry.punt = route.punt;
+        if (route.joinGroup === false) entry.joinGroup = false;
         next.set(key, entry);
         if (!before) {
           added.push(entry);

@@ -4,10 +4,10 @@
 // entry per packet (the most specific: (S,G,port), (S,G,any), (*,G,port), (*,G,any)), so
 // compiling merges into each entry every output of the less specific entries that also want its
 // packets, and adds the (S,G,port) intersections an (S,G,any) and a (*,G,port) entry imply.
-import type { NativeOutput, NativeRule } from '../native/addon';
+import type { NativeOutput, NativeRule, PuntReason } from '../native/addon';
 
-/** Who put a route in the table; PIM and MSDP add their own origins. */
-export type RouteOrigin = 'static' | 'igmp';
+/** Who put a route in the table. */
+export type RouteOrigin = 'static' | 'igmp' | 'pim';
 export type RouteProtocol = 'udp' | 'esp';
 
 /** What a route matches on one input interface. port 0: any UDP port; source absent: any source. */
@@ -33,6 +33,10 @@ export interface RouteEntry {
   slot: number;
   origin: RouteOrigin;
   outputs: readonly RouteOutput[];
+  /** Also copy its packets to mcrd (PIM's data-driven events); group 0.0.0.0: the input's (*,*) entry. */
+  punt?: PuntReason;
+  /** false: the core does not join the group on the input (PIM's routes: Join/Prune brings the traffic). */
+  joinGroup?: false;
 }
 
 /** A compiled entry: what the core gets (rule), and where it came from (for mroute and statuses). */
@@ -51,6 +55,9 @@ export function matchKey(m: RouteMatch): string {
   return `${m.interface}|${m.protocol ?? 'udp'}|${m.source ?? '*'}|${m.group}|${m.port}`;
 }
 
+/** The group of an input's (*,*) entry (PIM's watch for new sources, src/routing/pim/router.ts). */
+export const ANY_GROUP = '0.0.0.0';
+
 /** "(S,G)" or "(*,G)" with the port when it is not any. */
 export function describeMatch(m: RouteMatch): string {
   const port = m.port === 0 ? '' : `:${m.port}`;
@@ -59,7 +66,7 @@ export function describeMatch(m: RouteMatch): string {
 
 /** A route as routers name it: "(S,G)", or "(*,G)" without a source. */
 export function routeName(source: string | undefined, group: string): string {
-  return `(${source ?? '*'},${group})`;
+  return `(${source ?? '*'},${group === ANY_GROUP ? '*' : group})`;
 }
 
 /** Whether entry `general` wants the packets of match `specific`: same input, protocol and group, and no narrower. */
@@ -133,6 +140,11 @@ export function compileRoutes(entries: readonly RouteEntry[], hasListener: Liste
     }
     const rule: NativeRule = { interface: match.interface, group: match.group, port: match.port, slot, outputs };
     if (match.source !== undefined) rule.source = match.source;
+    // Punting and joining are the owning match's own: a wider entry's outputs merge in, its punt does not.
+    const own = contributors.filter((e) => matchKey(e.match) === matchKey(match));
+    const punt = own.find((e) => e.punt !== undefined)?.punt;
+    if (punt !== undefined) rule.punt = punt;
+    if (own.length > 0 && own.every((e) => e.joinGroup === false)) rule.joinGroup = false;
     if (match.protocol !== undefined && match.protocol !== 'udp') rule.protocol = match.protocol;
     compiled.push({ rule, origins: [...origins], outputOrigins, entry });
   };

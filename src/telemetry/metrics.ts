@@ -189,6 +189,9 @@ const WORKER_COUNTERS = [
   ['mcr_wakeups', '{wakeup}', 'times the worker slept in poll() and woke', 'wakeups'],
   ['mcr_span_records_written', '{record}', 'span records the worker wrote into its span ring for export', 'spansWritten'],
   ['mcr_span_records_dropped', '{record}', 'span records lost because the span ring was full (nobody took them in time)', 'spansDropped'],
+  ['mcr_punted_packets', '{packet}', 'packets copied to mcrd for a routing protocol (PIM data-driven events)', 'punted'],
+  ['mcr_punt_rate_limited_packets', '{packet}', 'punts not made because they were over the punt rate', 'puntRateLimited'],
+  ['mcr_punt_ring_full_packets', '{packet}', 'punts not made because mcrd had not emptied the punt ring', 'puntRingFull'],
 ] as const satisfies readonly (readonly [string, string, string, keyof Counters])[];
 
 /** The span histograms exported, by their key in Counters.spans. */

@@ -35,6 +35,9 @@ function counters(rx: number): Counters {
     wakeups: 7,
     spansWritten: 8,
     spansDropped: 9,
+    punted: 10,
+    puntRateLimited: 11,
+    puntRingFull: 12,
     spans: { ringWait: spanHistogram([1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 524_295), batch: zero, idleSpin: zero },
   };
 }

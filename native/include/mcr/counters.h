@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "mcr/punt_record.h"
 #include "mcr/span_record.h"
 
 namespace mcr {
@@ -48,7 +49,10 @@ constexpr size_t kMaxOutputSlots = 16384;
   X(ttl_expired)              /* copies not sent: TTL-decrementing output, received TTL <= 1 */ \
   X(spans_written)            /* span records written into the worker's span ring */            \
   X(spans_dropped)            /* span records lost: the span ring was full */                   \
-  X(tx_err_too_big)           /* routed output: IP packet over the output MTU, dropped */
+  X(tx_err_too_big)           /* routed output: IP packet over the output MTU, dropped */       \
+  X(punted)                   /* packets copied to mcrd for a routing protocol (mcr/punt.h) */  \
+  X(punt_rate_limited)        /* punts not made: over the punt rate */                          \
+  X(punt_ring_full)           /* punts not made: mcrd had not emptied the punt ring */
 
 enum WorkerCounter : uint32_t {
 #define MCR_X(name) name,
@@ -118,6 +122,7 @@ struct alignas(4096) RegionHeader {
   uint32_t max_workers, max_rule_slots, max_output_slots, worker_counter_slots;
   ControlBlock control;
   TraceControl trace;
+  PuntControl punt;
 };
 
 struct Region {
@@ -127,10 +132,11 @@ struct Region {
   // What the XDP path forwarded (mcr/xdp.h), written by the data plane's control thread from the
   // programs' per-CPU counters; its rule and output slots add to the workers'.
   WorkerBlock xdp;
+  PuntRing punt_rings[kMaxWorkers];
 };
 
 constexpr uint64_t kRegionMagic = 0x31534e544e43524dULL;  // "MRCNTNS1"
-constexpr uint32_t kRegionLayoutVersion = 4;
+constexpr uint32_t kRegionLayoutVersion = 5;
 
 // A mapping of the counter file. create=true makes a new, zeroed file (refusing a name a live
 // daemon holds; a dead one's file of the same name is replaced); create=false attaches to an
@@ -154,6 +160,8 @@ class CounterRegion {
   ControlBlock& control() const { return region_->header.control; }
   TraceControl& trace() const { return region_->header.trace; }
   SpanRing& span_ring(size_t worker) const { return region_->span_rings[worker]; }
+  PuntControl& punt() const { return region_->header.punt; }
+  PuntRing& punt_ring(size_t worker) const { return region_->punt_rings[worker]; }
   WorkerBlock& xdp() const { return region_->xdp; }
 
  private:

@@ -10,6 +10,7 @@
 #include "mcr/drill.h"
 #include "mcr/egress.h"
 #include "mcr/parse.h"
+#include "mcr/punt.h"
 #include "mcr/rule_table.h"
 #include "mcr/trace.h"
 
@@ -55,14 +56,16 @@ namespace mcr {
 // One received frame: parse, count, look up, queue one send per output. The queued sends point
 // into `frame`, which must stay valid until the next flush. snaplen: bytes captured; wire_len:
 // the frame's length on the wire; checksum_partial: the ring marked the frame
-// TP_STATUS_CSUMNOTREADY (its UDP checksum is for the NIC to finish). Flushes early only if the
-// batcher's scratch space fills up.
+// TP_STATUS_CSUMNOTREADY (its UDP checksum is for the NIC to finish); punter: the worker's punt
+// ring (a rule that punts does nothing more without one). Flushes early only if the batcher's
+// scratch space fills up.
 // always_inline: at -O2 GCC otherwise keeps it out of line, which costs the worker ~5% more
 // instructions per packet (measured with native/tests/hot-path) for the call and lost register
 // state.
 [[gnu::always_inline]] inline void process_frame(const RuleTable& table, uint32_t input_index, const uint8_t* frame,
                                                  uint32_t snaplen, uint32_t wire_len, SendBatcher& batcher,
-                                                 WorkerBlock& c, bool checksum_partial = false) {
+                                                 WorkerBlock& c, bool checksum_partial = false,
+                                                 Punter* punter = nullptr) {
   bump(c.counters[rx_frames]);
   bump(c.counters[rx_bytes], wire_len);
   UdpDatagram dgram;
@@ -75,8 +78,14 @@ namespace mcr {
   MCR_DRILL(drill::log(drill::Level::trace, drill::format_packet_trace(dgram.dst_addr, dgram.dst_port, wire_len));)
   const RuleEntry* rule = table.lookup(input_index, dgram.dst_addr, dgram.dst_port, dgram.src_addr);
   if (rule == nullptr) {
-    bump(c.counters[no_match]);
-    return;
+    // The input's (*,*) entry, if it has one, takes routable multicast (not 224.0.0.0/24).
+    const uint32_t any = table.inputs[input_index].any_group_rule;
+    const uint32_t group = ntohl(dgram.dst_addr);
+    if (any == TableInput::kNoRule || (group >> 28) != 0xe || (group >> 8) == 0xe00000) [[likely]] {
+      bump(c.counters[no_match]);
+      return;
+    }
+    rule = &table.rules[any];
   }
   bump(c.counters[matched]);
   bump(c.rules[rule->counter_slot][rule_packets]);
@@ -96,6 +105,10 @@ namespace mcr {
   // A rule with a TTL-decrementing, routed or port-keeping output (its own loop, so the common
   // case pays nothing). A decrementing output sends with the received TTL minus one, as a router
   // does, which is what ends a forwarding loop: a copy that would leave with TTL 0 is not sent.
+  // A punting rule (PIM's) is one of these too: its packets also go to mcrd, within the punt rate.
+  if (rule->punt != PuntReason::none && punter != nullptr) [[unlikely]]
+    punter->punt(rule->punt, table.inputs[input_index].ifindex, rule->counter_slot, dgram.ip,
+                 uint32_t(dgram.ip[2] << 8 | dgram.ip[3]), snaplen - uint32_t(dgram.ip - frame), c, realtime_ns());
   for (uint32_t o = rule->first_output; o < end; ++o) {
     const OutputEntry& out = table.outputs[o];
     if (!queue_special_output(out, dgram, checksum_partial, batcher, c)) {

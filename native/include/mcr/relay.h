@@ -38,10 +38,14 @@ struct OutputConfig {
 
 struct RuleConfig {
   std::string input_interface;
-  uint32_t group;                     // network byte order
-  uint16_t port;                      // 0: any UDP port; ESP: 0
-  uint32_t source = 0;                // network byte order, 0 = any source, else an (S,G) rule
-  Protocol protocol = Protocol::udp;  // ESP rules' outputs are always routed
+  uint32_t group;                      // network byte order
+  uint16_t port;                       // 0: any UDP port; ESP: 0
+  uint32_t source = 0;                 // network byte order, 0 = any source, else an (S,G) rule
+  Protocol protocol = Protocol::udp;   // ESP rules' outputs are always routed
+  PuntReason punt = PuntReason::none;  // copy matched packets to mcrd (mcr/punt.h)
+  // Join the group on the input (an IGMP report upstream, so switches and a querier send it). A
+  // PIM route does not: its Join/Prune messages bring the traffic.
+  bool join_group = true;
   uint32_t counter_slot;
   std::vector<OutputConfig> outputs;
   bool operator==(const RuleConfig&) const = default;

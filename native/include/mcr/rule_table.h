@@ -13,6 +13,7 @@
 #include "mcr/counters.h"
 #include "mcr/egress.h"
 #include "mcr/parse.h"
+#include "mcr/punt_record.h"
 
 namespace mcr {
 
@@ -55,11 +56,19 @@ struct RuleEntry {
   bool per_output_work;
   uint32_t source;  // network byte order; 0 = any source, else an (S,G) entry
   Protocol protocol;
+  // Copy matched packets to mcrd (mcr/punt.h), rate-limited; such a rule has per_output_work set,
+  // so the check costs rules without it nothing.
+  PuntReason punt;
 };
 
 struct TableInput {
   int ifindex;
   IngressRing* rings[kMaxWorkers];  // one per worker, owned by the Relay
+  // The input's (*,*) entry (group 0: a punting rule, PIM's watch for new sources on an
+  // interface), which takes multicast datagrams no other entry matched; kNoRule when none. Not in
+  // the hash index, so lookups never see it: only the no-match path does.
+  uint32_t any_group_rule = kNoRule;
+  static constexpr uint32_t kNoRule = 0xffffffffu;
 };
 
 class RuleTable {

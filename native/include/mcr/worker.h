@@ -11,6 +11,7 @@
 
 #include "mcr/counters.h"
 #include "mcr/egress.h"
+#include "mcr/punt.h"
 #include "mcr/rule_table.h"
 #include "mcr/trace.h"
 
@@ -30,10 +31,11 @@ class Worker {
   static constexpr uint32_t kBatch = 64;   // frames per ring per batch
   static constexpr int kIdlePollMs = 100;  // bounds how long a table swap waits on us
 
-  // counters, spans and trace live in the counter file (CounterRegion); the worker is the only
-  // writer of its block and of its span ring's head.
+  // counters, spans, punts and their switches live in the counter file (CounterRegion); the
+  // worker is the only writer of its block and of its span and punt rings' heads.
   Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters, SpanRing* spans, TraceControl* trace,
-         std::atomic<RuleTable*>* table, std::atomic<uint64_t>* generation);
+         PuntRing* punts, const PuntControl* punt_control, std::atomic<RuleTable*>* table,
+         std::atomic<uint64_t>* generation);
   ~Worker();
 
   int start(std::string* error);
@@ -58,6 +60,7 @@ class Worker {
   WorkerSettings settings_;
   WorkerBlock* counters_;
   BatchTrace trace_;
+  Punter punter_;
   std::atomic<RuleTable*>* table_;
   std::atomic<uint64_t>* generation_;
   std::atomic<uint64_t> observed_{0};
