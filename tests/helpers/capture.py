@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 # Captures IPv4/UDP frames to one UDP destination port on one interface with an AF_PACKET
-# socket and prints one JSON object per frame: Ethernet and IP header fields, the UDP checksum on
-# the wire, whether the kernel marked it partial (TP_STATUS_CSUMNOTREADY: the NIC would finish
-# it) and, when it is not partial, whether it is correct. Used by the packet egress test to read
-# what mcr put on the wire. With --protocol esp it captures IP protocol 50 (no port) instead and
-# prints the IP header fields and the IP payload as hex. Prints "capturing" on stderr once the
-# socket is bound.
+# socket and prints one JSON object per frame: Ethernet and IP header fields, the UDP payload
+# (hex), the UDP checksum on the wire, whether the kernel marked it partial
+# (TP_STATUS_CSUMNOTREADY: the NIC would finish it) and, when it is not partial, whether it is
+# correct. Used by the packet egress and IP sender tests to read what was put on the wire. With
+# --protocol esp it captures IP protocol 50 (no port) instead and prints the IP header fields and
+# the IP payload as hex. Prints "capturing" on stderr once the socket is bound.
 #   python3 capture.py --interface s0 --port 6000 --count 10 --timeout 10
 #   python3 capture.py --interface s0 --protocol esp --count 10
 import argparse
@@ -116,6 +116,7 @@ def main() -> int:
                     "udpChecksum": ucsum,
                     "udpChecksumPartial": partial,
                     "udpChecksumValid": valid,
+                    "payload": udp[8:ulen].hex(),
                 }
             ),
             flush=True,
