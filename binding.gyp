@@ -25,7 +25,9 @@
         "native/core/affinity.cc",
         "native/core/xdp.cc",
         "native/core/igmp_socket.cc",
-        "native/core/pim_socket.cc"
+        "native/core/pim_socket.cc",
+        "native/core/route_lookup.cc",
+        "native/core/ip_sender.cc"
       ],
       "link_settings": {"libraries": ["-lbpf"]}
     },
@@ -53,7 +55,9 @@
         "native/binding/relay_wrap.cc",
         "native/binding/counters_wrap.cc",
         "native/binding/igmp_socket_wrap.cc",
-        "native/binding/pim_socket_wrap.cc"
+        "native/binding/pim_socket_wrap.cc",
+        "native/binding/route_lookup_wrap.cc",
+        "native/binding/ip_sender_wrap.cc"
       ]
     },
     {
@@ -81,7 +85,9 @@
         "native/tests/packet_egress_tests.cc",
         "native/tests/ring_tests.cc",
         "native/tests/igmp_socket_tests.cc",
-        "native/tests/pim_socket_tests.cc"
+        "native/tests/pim_socket_tests.cc",
+        "native/tests/route_lookup_tests.cc",
+        "native/tests/ip_sender_tests.cc"
       ]
     },
     {

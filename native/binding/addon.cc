@@ -7,10 +7,12 @@
 #include "counters_wrap.h"
 #include "errors.h"
 #include "igmp_socket_wrap.h"
+#include "ip_sender_wrap.h"
 #include "mcr/affinity.h"
 #include "mcr/counters.h"
 #include "pim_socket_wrap.h"
 #include "relay_wrap.h"
+#include "route_lookup_wrap.h"
 
 namespace {
 
@@ -43,6 +45,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Counters", mcr::binding::CountersWrap::Define(env));
   exports.Set("IgmpSocket", mcr::binding::IgmpSocketWrap::Define(env));
   exports.Set("PimSocket", mcr::binding::PimSocketWrap::Define(env));
+  exports.Set("IpSender", mcr::binding::IpSenderWrap::Define(env));
+  exports.Set("RouteMonitor", mcr::binding::RouteMonitorWrap::Define(env));
+  exports.Set("routeLookup", Napi::Function::New(env, mcr::binding::RouteLookup, "routeLookup"));
   exports.Set("confineThreads", Napi::Function::New(env, ConfineThreads, "confineThreads"));
   exports.Set("removeStaleCounterFiles", Napi::Function::New(env, RemoveStaleCounterFiles, "removeStaleCounterFiles"));
   return exports;

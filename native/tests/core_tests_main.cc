@@ -16,6 +16,8 @@ int main() {
   mcr_test::ring_tests();
   mcr_test::igmp_socket_tests();
   mcr_test::pim_socket_tests();
+  mcr_test::ip_sender_tests();
+  mcr_test::route_lookup_tests();
   std::printf("%d passed, %d failed\n", mcr_test::passed, mcr_test::failed);
   return mcr_test::failed == 0 ? 0 : 1;
 }

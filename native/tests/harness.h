@@ -37,5 +37,7 @@ void packet_egress_tests();
 void ring_tests();
 void igmp_socket_tests();
 void pim_socket_tests();
+void ip_sender_tests();
+void route_lookup_tests();
 
 }  // namespace mcr_test

@@ -271,12 +271,84 @@ export interface NativePimSocket {
 
 // --- end PIM socket ---
 
+// --- IP sender (native/binding/ip_sender_wrap.cc; src/routing/ip-sender.ts prepares packets for it) ---
+
+/** Sends whole IPv4 multicast packets out of one Ethernet interface (AF_PACKET), as given. */
+export interface NativeIpSender {
+  readonly interface: string;
+  readonly ifindex: number;
+  /** The interface MTU as last read (at open, and again when a packet did not fit). */
+  readonly mtu: number;
+  /**
+   * Sends one IPv4 packet, header included (source, TTL and checksum as given), to its
+   * destination's multicast MAC; bytes sent. Throws EINVAL (short, not IPv4, lengths that
+   * disagree, not multicast), EMSGSIZE (over the MTU), EBADF (closed).
+   */
+  send(packet: Uint8Array): number;
+  /** Idempotent. */
+  close(): void;
+}
+
+// --- end IP sender ---
+
+// --- Kernel route lookup (native/binding/route_lookup_wrap.cc; wrapped by src/routing/rpf.ts) ---
+
+/** The kernel's rtm_type of a route, as `ip route` names it. */
+export type NativeRouteType =
+  | 'unicast'
+  | 'local'
+  | 'broadcast'
+  | 'anycast'
+  | 'multicast'
+  | 'blackhole'
+  | 'unreachable'
+  | 'prohibit'
+  | 'throw'
+  | 'nat'
+  | 'xresolve'
+  | 'unspec';
+
+/** The kernel's answer to `ip route get ADDRESS`, in this process's network namespace. */
+export interface NativeRoute {
+  /** the output interface's name ("" when it went away meanwhile) */
+  interface: string;
+  ifindex: number;
+  /** the next hop; absent when the address is directly connected (or local) */
+  gateway?: string;
+  preferredSource?: string;
+  type: NativeRouteType;
+  /** the prefix length of the table entry that matched (RTM_F_FIB_MATCH; 0 for a default route) */
+  prefixLength: number;
+}
+
+/** A NETLINK_ROUTE socket on the IPv4 route, IPv4 address and link groups, polled on the event loop. */
+export interface NativeRouteMonitor {
+  /** Stops the callbacks and closes the socket; idempotent. */
+  close(): void;
+}
+
+// --- end kernel route lookup ---
+
 export interface Addon {
   Relay: new (options: RelayOptions) => NativeRelay;
   /** Opens the IGMP packet socket of one interface; throws (code ENODEV, EPERM, ...) naming it. */
   IgmpSocket: { new (ifname: string): NativeIgmpSocket };
   /** Opens the raw PIM socket of one interface; throws (code ENODEV, EPERM, ...) naming it. */
   PimSocket: { new (ifname: string): NativePimSocket };
+  /** Opens an IP sender on one Ethernet interface (needs CAP_NET_RAW); throws (code ENODEV, EINVAL for a non-Ethernet one, EPERM, ...) naming it. */
+  IpSender: { new (ifname: string): NativeIpSender };
+  /**
+   * Looks `address` up in the kernel's routing table (one RTM_GETROUTE, as `ip route get`); throws
+   * an Error naming the address with the kernel's code when there is no route: ENETUNREACH (none),
+   * EHOSTUNREACH (an unreachable route), EACCES (prohibit), EINVAL (blackhole).
+   */
+  routeLookup(address: string): NativeRoute;
+  /**
+   * Opens the route monitor: `onChange` runs on the event loop with how many route, address or link
+   * changes arrived (at least 1 after the socket overflowed), or once with count 0 and an error,
+   * after which the monitor is closed. Keeps the loop alive until close().
+   */
+  RouteMonitor: { new (onChange: (count: number, error?: Error & { code?: string }) => void): NativeRouteMonitor };
   /**
    * Moves every thread of this process but `keepTids` off `workerCpus` (back to the process's
    * first affinity when empty); returns how many moved, 0 when no CPU would be left.
