@@ -18,6 +18,7 @@ import { EventBus, InterfaceStates, staticRouteEvent } from './events';
 import { handlers, paramChecks } from './handlers';
 import { RuleChanges, type ConfigHost, type DataPlaneKey } from './rule-changes';
 import { RuleRegistry, SlotPool } from './rule-registry';
+import { PuntReader } from './punts';
 import { DaemonRouting } from './routing';
 import { finalLines, StatsReader } from './stats';
 import { CounterWatch } from './watch';
@@ -174,6 +175,7 @@ export class Daemon implements ConfigHost {
       events: this.events,
       log: this.log,
       ruleCounters: (slots) => this.stats.ruleTotals(slots),
+      punts: new PuntReader(this.stats.counterFile, () => this.stats.workerCount),
     });
     this.watch = new CounterWatch(() => this.readStats().totals, this.log);
     const methods = {

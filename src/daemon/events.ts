@@ -79,6 +79,18 @@ export type McrEventBody =
       self: boolean;
     }
   | {
+      /** Join state made (pim.join) or gone (pim.prune): towards an upstream neighbour, or an interface joined from below. */
+      type: 'pim.join' | 'pim.prune';
+      /** "(S,G)" or "(*,G)". */
+      route: string;
+      group: string;
+      source?: string;
+      /** upstream: we joined (or pruned) towards `neighbor` on `interface`; downstream: a neighbour's Join added `interface` to the olist (or its Prune or expiry took it out). */
+      direction: 'upstream' | 'downstream';
+      interface: string;
+      neighbor?: string;
+    }
+  | {
       type: 'msdp.peer.up';
       /** The peer's address (msdp.peers[].address). */
       peer: string;

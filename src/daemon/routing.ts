@@ -23,6 +23,11 @@ import { LearnedRoutes, type SlotSource } from '../routing/learned';
 import { emptyMessageCounters } from '../routing/message-counters';
 import { type RouteEntry, routeName } from '../routing/table';
 import type { EventSink, RouteEventFields } from './events';
+import type { PuntReader } from './punts';
+import { RpfTable } from '../routing/rpf';
+import type { LearnedRoute } from '../routing/learned';
+import type { PimJoinChange } from '../routing/pim/router';
+import { loadAddon, type NativeIpSender } from '../native/addon';
 import type { RouteChangeNote, RuleChanges } from './rule-changes';
 import type { RuleRegistry } from './rule-registry';
 import type { CounterSource } from './stats';
@@ -37,6 +42,8 @@ export interface RoutingParts {
   log: Logger;
   /** Packets and bytes counted in rule slots (mroute's packets column). */
   ruleCounters: (slots: number[]) => Array<{ packets: number; bytes: number }>;
+  /** The workers' punt rings (PIM's data-driven events). */
+  punts: PuntReader;
 }
 
 /** Seconds (tenths) from `now` to `at`, both ms on one engine's clock; null stays null, the past is 0. */
@@ -67,6 +74,10 @@ export class DaemonRouting {
   private igmpConfig: IgmpConfig | undefined;
   private pim: PimService | undefined;
   private pimConfig: PimConfig | undefined;
+  /** PIM's view of the unicast routing table (RPF), followed while PIM runs. */
+  private rpf: RpfTable | undefined;
+  /** The RP's senders of decapsulated Register packets, one per output interface, opened on first use. */
+  private readonly ipSenders = new Map<string, NativeIpSender>();
   private msdp: MsdpService | undefined;
   private msdpConfig: MsdpConfig | undefined;
   private msdpRetry: NodeJS.Timeout | undefined;
@@ -169,8 +180,8 @@ export class DaemonRouting {
   private msdpChanged(c: MsdpChange): void {
     if (c.type === 'peer_up') this.parts.events.emit({ type: 'msdp.peer.up', peer: c.peer });
     else if (c.type === 'peer_down') this.parts.events.emit({ type: 'msdp.peer.down', peer: c.peer, reason: c.reason });
-    else if (c.type === 'sa_added')
-      this.parts.events.emit({ type: 'msdp.sa.add', source: c.source, group: c.group, rp: c.rp, peer: c.peer });
+    if (c.type === 'sa_added' || c.type === 'sa_removed') this.pim?.update();
+    if (c.type === 'sa_added') this.parts.events.emit({ type: 'msdp.sa.add', source: c.source, group: c.group, rp: c.rp, peer: c.peer });
     else if (c.type === 'sa_removed')
       this.parts.events.emit({ type: 'msdp.sa.remove', source: c.source, group: c.group, rp: c.rp, peer: c.peer, reason: c.reason });
     // 'state' (listen/connecting/...) is visible in msdp.peers; not an event of its own
@@ -279,14 +290,89 @@ export class DaemonRouting {
   private startPim(config: PimConfig | undefined): void {
     this.pimConfig = config;
     if (!config) return;
-    this.pim = new PimService(config, this.parts.log.child('pim'), (changes) => this.pimChanged(changes));
+    const log = this.parts.log.child('pim');
+    const rpf = new RpfTable({
+      onChange: (changes) => {
+        for (const c of changes)
+          log.info(`RPF towards ${c.address}: ${c.current ? `${c.current.interface} via ${c.current.neighbor}` : 'no route'}`);
+        this.pim?.update();
+      },
+      onError: (err) => log.error(`unicast routes are no longer followed: ${err.message}`),
+    });
+    this.rpf = rpf;
+    const pimNames = new Set(config.interfaces.map((i) => i.name));
+    this.pim = new PimService(config, log, (changes) => this.pimChanged(changes), {
+      rpf: (address) => rpf.watch(address),
+      listeners: (group) => [...(this.igmp?.listeners() ?? [])].filter(([, groups]) => groups.has(group)).map(([iface]) => iface),
+      listenedGroups: () => [...new Set([...(this.igmp?.listeners().values() ?? [])].flatMap((groups) => [...groups.keys()]))],
+      igmpOnlyInterfaces: () => (this.igmpConfig?.interfaces ?? []).filter((i) => !pimNames.has(i)),
+      forward: (iface, packet) => this.forwardPacket(iface, packet, log),
+      routePackets: (route) => this.pimRoutePackets(route),
+      setRoutes: (routes) => this.setPimRoutes(routes),
+      joinChanged: (change) => this.pimJoinChanged(change),
+      sourceActive: (source, group, active) => {
+        if (active) this.msdp?.originate(source, group);
+        else this.msdp?.withdraw(source, group);
+      },
+      remoteSources: () => this.msdpStatus()?.sa ?? [],
+    });
     this.pim.start();
+    this.parts.punts.start((p) => {
+      const route = this.learned.entries().find((e) => e.origin === 'pim' && e.slot === p.ruleSlot);
+      if (route) this.pim?.punted(p, route.match.interface);
+    });
   }
 
-  /** Sends the holdtime-0 Hellos and closes the sockets. */
+  /** Prunes what PIM joined, sends the holdtime-0 Hellos and closes the sockets. */
   private stopPim(): void {
+    this.parts.punts.stop();
     this.pim?.stop();
     this.pim = undefined;
+    this.rpf?.close();
+    this.rpf = undefined;
+    for (const sender of this.ipSenders.values()) sender.close();
+    this.ipSenders.clear();
+  }
+
+  /** The RP's copy of a Register's inner packet down one interface of the shared tree. */
+  private forwardPacket(iface: string, packet: Uint8Array, log: Logger): void {
+    try {
+      let sender = this.ipSenders.get(iface);
+      if (!sender) {
+        sender = new (loadAddon().IpSender)(iface);
+        this.ipSenders.set(iface, sender);
+      }
+      sender.send(packet);
+    } catch (err) {
+      log.debug(`cannot forward a registered packet on ${iface}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Packets on a PIM route since it appeared, or undefined when it is not in the table. */
+  private pimRoutePackets(route: { source: string; group: string; interface: string }): number | undefined {
+    const entry = this.learned
+      .entries()
+      .find(
+        (e) =>
+          e.origin === 'pim' && e.match.interface === route.interface && e.match.group === route.group && e.match.source === route.source,
+      );
+    return entry ? this.parts.ruleCounters([entry.slot])[0]?.packets : undefined;
+  }
+
+  private setPimRoutes(routes: LearnedRoute[]): void {
+    this.replaceLearned('pim', routes);
+  }
+
+  private pimJoinChanged(c: PimJoinChange): void {
+    this.parts.events.emit({
+      type: c.type === 'join' ? 'pim.join' : 'pim.prune',
+      route: routeName(c.source ?? undefined, c.group),
+      group: c.group,
+      ...(c.source ? { source: c.source } : {}),
+      direction: c.direction,
+      interface: c.interface,
+      ...(c.direction === 'upstream' ? { neighbor: c.neighbor } : {}),
+    });
   }
 
   private pimChanged(changes: PimChange[]): void {
@@ -302,7 +388,7 @@ export class DaemonRouting {
       else if (c.type === 'neighbor_down')
         this.parts.events.emit({ type: 'pim.neighbor.down', interface: c.interface, neighbor: c.neighbor, reason: c.reason });
       else if (c.type === 'dr_changed') this.parts.events.emit({ type: 'pim.dr', interface: c.interface, dr: c.dr, self: c.self });
-      // neighbor_restart matters to the Join/Prune engine, which is not built yet; the service logs it.
+      // neighbor_restart goes to the router (its Joins towards that neighbour go again soon); the service logs it.
     }
   }
 
@@ -365,19 +451,26 @@ export class DaemonRouting {
         });
     }
     this.relearn();
+    // Local members make (*,G) joins at a PIM last hop.
+    this.pim?.update();
   }
 
   /** Recomputes the learned routes and hands the compiled table to the data plane. */
   private relearn(): void {
     const upstream = this.igmpConfig?.upstream;
     const routes = upstream !== undefined && this.igmp ? proxyRoutes(upstream, this.igmp.listeners()) : [];
+    this.replaceLearned('igmp', routes);
+  }
+
+  /** One origin's routes replaced, their changes reported, the compiled table handed to the data plane. */
+  private replaceLearned(origin: 'igmp' | 'pim', routes: readonly LearnedRoute[]): void {
     const notes: RouteChangeNote[] = [];
     try {
-      const { added, removed } = this.learned.replace('igmp', routes);
+      const { added, removed } = this.learned.replace(origin, routes);
       for (const e of removed) notes.push(this.routeChanged('route.remove', e));
       for (const e of added) notes.push(this.routeChanged('route.add', e));
     } catch (err) {
-      this.parts.log.error(`igmp: routes not updated: ${(err as Error).message}`);
+      this.parts.log.error(`${origin}: routes not updated: ${(err as Error).message}`);
       return;
     }
     this.parts.changes.routesChanged(notes).catch((err: Error) => this.parts.log.error(`cannot apply the learned routes: ${err.message}`));

@@ -2,14 +2,16 @@
 // PIM's I/O edge in mcrd: one raw PIM socket and one Hello/neighbour engine (PimNeighbors) per
 // interface of `pim.interfaces`, and the engines' timers. Everything protocol-shaped is in the
 // engine; this only moves bytes and time, counts messages, and reports neighbour and DR changes.
-// So far PIM here is Hello, neighbours and DR election: Join/Prune, Register and Assert messages
-// are parsed and counted, and otherwise ignored.
+// Routing (Join/Prune, Register, Register-Stop, the routes of origin `pim`) is the PimRouter's
+// (router.ts), which this feeds with messages and neighbour changes and lends its sockets to.
+// Assert messages are parsed, counted and ignored (docs/pim.md).
 import { performance } from 'node:perf_hooks';
 import type { PimConfig, PimInterfaceConfig } from '../../config/types';
 import type { Logger } from '../../lib/logger';
 import { InterfaceSessions } from '../interface-sessions';
 import { bump, emptyMessageCounters, type MessageCounters, sumMessageCounters } from '../message-counters';
 import { parsePimMessage, type PimMessage } from './codec';
+import { type PimRouterInterface, type PimRouterIo, PimRouter } from './router';
 import { type PimNeighborChange, PimNeighbors, type PimNeighborResult, type PimNeighborsView, pimNeighborsConfig } from './neighbors';
 import { type PimPacket, PimPacketSocket } from './socket';
 
@@ -45,8 +47,14 @@ export function pimMessageKind(m: PimMessage): string {
   return m.type;
 }
 
+/** What the router needs from the rest of mcrd: everything of PimRouterIo but the PIM sockets. */
+export type PimRoutingHooks = Omit<PimRouterIo, 'interfaces' | 'send' | 'count'>;
+
 export class PimService {
   private readonly sessions: InterfaceSessions<Running>;
+  readonly router: PimRouter;
+  private routerTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
   /** Per interface, kept across restarts of PIM on it (address change, link gone). */
   private readonly counters = new Map<string, PimCounters>();
 
@@ -55,9 +63,21 @@ export class PimService {
     private readonly log: Logger,
     /** Neighbour and DR changes, in the order the engines reported them. */
     private readonly onChange: (changes: PimChange[]) => void,
+    hooks: PimRoutingHooks,
     private readonly now: () => number = () => performance.now(),
     private readonly random: () => number = Math.random,
   ) {
+    this.router = new PimRouter(
+      config.rp ?? [],
+      config.joinPruneInterval * 1000,
+      {
+        ...hooks,
+        interfaces: () => this.routerInterfaces(),
+        send: (iface, destination, message, bytes) => this.sendMessage(iface, destination, message, bytes),
+        count: (kind, reason) => bump(this.totalsExtra[kind], reason),
+      },
+      random,
+    );
     for (const i of config.interfaces) this.counters.set(i.name, emptyMessageCounters());
     const settings = new Map(config.interfaces.map((i) => [i.name, i]));
     this.sessions = new InterfaceSessions(
@@ -76,9 +96,29 @@ export class PimService {
     this.sessions.start();
   }
 
-  /** Sends a holdtime-0 Hello on every interface, so neighbours forget us at once (RFC 7761 4.3.1), and closes. */
+  /**
+   * Prunes what the router joined, then a holdtime-0 Hello on every interface, so neighbours
+   * forget us at once (RFC 7761 4.3.1), and closes.
+   */
   stop(): void {
+    this.stopped = true;
+    clearTimeout(this.routerTimer);
+    this.router.stop(this.now());
     this.sessions.stop();
+  }
+
+  /** Listeners, unicast routes or MSDP's sources changed: the router looks again. */
+  update(): void {
+    if (this.stopped) return;
+    this.router.update(this.now());
+    this.scheduleRouter();
+  }
+
+  /** A packet a PIM route punted, with the route's input interface. */
+  punted(p: Parameters<PimRouter['punted']>[0], iface: string): void {
+    if (this.stopped) return;
+    this.router.punted(p, iface, this.now());
+    this.scheduleRouter();
   }
 
   /** Per configured interface: its settings, state and counters. */
@@ -95,9 +135,61 @@ export class PimService {
     });
   }
 
-  /** Every interface's counters added up. */
+  /** Every interface's counters added up, with the router's own errors and ignored messages. */
   totals(): PimCounters {
-    return sumMessageCounters(this.counters.values());
+    return sumMessageCounters([...this.counters.values(), this.totalsExtra]);
+  }
+
+  /** The router's errors and ignored messages (not tied to one interface's socket). */
+  private readonly totalsExtra: PimCounters = emptyMessageCounters();
+
+  private routerInterfaces(): Map<string, PimRouterInterface> {
+    const out = new Map<string, PimRouterInterface>();
+    for (const [name, r] of this.sessions.running) {
+      const view = r.engine.view();
+      if (!view.started) continue;
+      out.set(name, {
+        name,
+        address: r.address,
+        isDr: r.engine.isDr(),
+        neighborCount: view.neighbors.length,
+        lanDelay: r.engine.lanDelay(),
+        neighborFor: (address) => r.engine.neighborFor(address),
+      });
+    }
+    return out;
+  }
+
+  /** The router's messages: a Hello first where RFC 7761 4.3.1 wants one, then the message. */
+  private sendMessage(iface: string, destination: string, message: PimMessage, bytes: Uint8Array): void {
+    const r = this.sessions.running.get(iface);
+    const counters = this.countersOf(iface);
+    if (!r) {
+      bump(counters.errors, 'send_no_interface');
+      return;
+    }
+    this.apply(r, r.engine.helloBeforeSending(this.now()));
+    try {
+      r.socket.send(bytes, destination);
+      bump(counters.sent, pimMessageKind(message));
+    } catch (err) {
+      bump(counters.errors, 'send_failed');
+      this.log.debug(`${iface}: ${message.type} to ${destination} failed: ${(err as Error).message}`);
+    }
+  }
+
+  private scheduleRouter(): void {
+    clearTimeout(this.routerTimer);
+    this.routerTimer = undefined;
+    const at = this.router.nextDeadline();
+    if (at === null || this.stopped) return;
+    this.routerTimer = setTimeout(
+      () => {
+        this.router.tick(this.now());
+        this.scheduleRouter();
+      },
+      Math.max(0, Math.ceil(at - this.now())),
+    );
   }
 
   /** Milliseconds on the engines' clock, for turning their times into seconds. */
@@ -141,13 +233,30 @@ export class PimService {
       bump(counters.errors, parsed.reason);
       return;
     }
-    bump(counters.received, pimMessageKind(parsed.message));
-    const result = r.engine.receive(
-      { ip: { source: packet.source, destination: packet.destination, ttl: packet.ttl }, message: parsed.message },
-      this.now(),
-    );
-    if (result.ignored) bump(counters.ignored, result.ignored);
-    this.apply(r, result);
+    const message = parsed.message;
+    bump(counters.received, pimMessageKind(message));
+    const now = this.now();
+    switch (message.type) {
+      case 'hello': {
+        const result = r.engine.receive({ ip: { source: packet.source, destination: packet.destination, ttl: packet.ttl }, message }, now);
+        if (result.ignored) bump(counters.ignored, result.ignored);
+        this.apply(r, result);
+        return;
+      }
+      case 'join_prune':
+        this.router.receiveJoinPrune(r.name, packet.source, message, now);
+        break;
+      case 'register':
+        this.router.receiveRegister(r.name, packet.source, packet.destination, message, now);
+        break;
+      case 'register_stop':
+        this.router.receiveRegisterStop(message, now);
+        break;
+      case 'assert':
+        bump(counters.ignored, 'assert_unsupported');
+        return;
+    }
+    this.scheduleRouter();
   }
 
   private apply(r: Running, result: PimNeighborResult, reschedule = true): void {
@@ -163,6 +272,13 @@ export class PimService {
     }
     if (result.changes.length > 0) this.changed(r, result.changes);
     if (reschedule) this.schedule(r);
+    // Neighbours and DRs decide RPF' and where local members count: the router looks again.
+    if (result.changes.length > 0 && !this.stopped) {
+      const now = this.now();
+      for (const c of result.changes) if (c.type === 'neighbor_restart') this.router.neighborRestarted(r.name, c.address, now);
+      this.router.update(now);
+      this.scheduleRouter();
+    }
   }
 
   private changed(r: Running, changes: PimNeighborChange[]): void {

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+// PIM-SM routing between mcr and FRR 8.4's pimd (RFC 7761), IGMP off on the links between routers:
+// what goes over those links is PIM alone.
+//
+// FRR as first hop and RP, mcr as last-hop DR (the issue's scenario 2):
+//   src: s0 10.0.40.1 <-> frr: f0 10.0.40.2 | f1 10.0.41.2, RP 10.255.0.2 on lo
+//                         <-> mcr: m0 10.0.41.1 (pim) | m1 10.0.42.1 (igmp) <-> rcv: r0 10.0.42.2 (listener)
+// A listener behind mcr joins; FRR shows mcr's (*,G) Join; the source's first packets come down
+// the shared tree and switch mcr to the shortest-path tree (FRR shows the (S,G) Join); a stream sent
+// after that arrives exactly, from its source; the listener leaves and FRR's join state goes.
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { frrSkipReason, startFrr, type FrrInstance } from '../../lab/frr';
+import { MCRCTL } from '../../lab/paths';
+import type { MrouteResult } from '../../src/control/protocol';
+import type { McrEvent } from '../../src/daemon/events';
+import { pollUntil } from '../helpers/control';
+import { TempDir } from '../helpers/datapath';
+import { ROOT, send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
+
+const skip = skipReason() ?? frrSkipReason();
+const LISTENER = path.join(ROOT, 'tests', 'helpers', 'listener.py');
+const GROUP = '239.40.40.40';
+const SOURCE = '10.0.40.1';
+const RP = '10.255.0.2';
+const FRR_UPSTREAM = '10.0.41.2';
+const MCR_PIM = '10.0.41.1';
+const N = 500;
+/** Hellos every second (both sides), Join/Prune every 5 s on mcr's side. */
+const DEADLINE_MS = 30_000;
+
+/** FRR's `show ip pim join json`: interface -> group -> source ("*" for (*,G)) -> state. */
+type FrrJoins = Record<string, Record<string, Record<string, { channelJoinName?: string; upTime?: string }>>>;
+
+interface ListenResult {
+  total: number;
+  bySource: Record<string, number>;
+}
+
+describe('PIM-SM: FRR as first hop and RP, mcr as last-hop DR', { skip }, () => {
+  let t: Topology;
+  let mcrd: DaemonHandle;
+  let frr: FrrInstance;
+  const dir = new TempDir();
+
+  before(async () => {
+    t = new Topology('pimr');
+    for (const ns of ['src', 'frr', 'mcr', 'rcv']) await t.addNamespace(ns);
+    await t.link('src', 's0', '10.0.40.1/24', 'frr', 'f0', '10.0.40.2/24');
+    await t.link('frr', 'f1', '10.0.41.2/24', 'mcr', 'm0', '10.0.41.1/24');
+    await t.link('mcr', 'm1', '10.0.42.1/24', 'rcv', 'r0', '10.0.42.2/24');
+    await t.ip('frr', ['addr', 'add', `${RP}/32`, 'dev', 'lo']);
+    await t.ip('frr', ['link', 'set', 'lo', 'up']);
+    await t.ip('src', ['route', 'add', 'default', 'via', '10.0.40.2']);
+    await t.ip('rcv', ['route', 'add', 'default', 'via', '10.0.42.1']);
+    // mcr's unicast routes towards the RP and the source: its RPF.
+    await t.ip('mcr', ['route', 'add', `${RP}/32`, 'via', FRR_UPSTREAM]);
+    await t.ip('mcr', ['route', 'add', '10.0.40.0/24', 'via', FRR_UPSTREAM]);
+    await t.ip('frr', ['route', 'add', '10.0.42.0/24', 'via', MCR_PIM]);
+    frr = await startFrr(t, 'frr', {
+      pimd: [
+        'interface lo',
+        ' ip pim',
+        '!',
+        'interface f0',
+        ' ip pim',
+        ' ip pim hello 1 3',
+        '!',
+        'interface f1',
+        ' ip pim',
+        ' ip pim hello 1 3',
+        '!',
+        `ip pim rp ${RP} 239.0.0.0/8`,
+        'ip pim join-prune-interval 5',
+        '!',
+      ].join('\n'),
+    });
+    const configFile = dir.config('mcr.json', {
+      pim: {
+        interfaces: [{ name: 'm0', helloInterval: 1 }],
+        rp: [{ address: RP, groups: '239.0.0.0/8' }],
+        joinPruneInterval: 5,
+      },
+      igmp: { interfaces: ['m1'], queryInterval: 2, queryResponseInterval: 1, lastMemberQueryInterval: 0.2, robustness: 2 },
+      rules: [],
+    });
+    mcrd = await startDaemon(t, 'mcr', { configFile });
+    await pollUntil(
+      () => frr.vtyshJson<Record<string, Record<string, unknown>>>('show ip pim neighbor'),
+      (n) => n.f1?.[MCR_PIM] !== undefined,
+      'FRR to see mcr as a PIM neighbour',
+      DEADLINE_MS,
+      200,
+    );
+  });
+  after(async () => {
+    await mcrd?.stop();
+    await frr?.stop();
+    await t?.destroy();
+    dir.remove();
+  });
+
+  const frrJoins = (): Promise<FrrJoins> => frr.vtyshJson<FrrJoins>('show ip pim join');
+  const routes = async (): Promise<MrouteResult['routes']> => (await mcrd.request('mroute')).routes;
+
+  it('joins towards the RP for a listener, switches to the source tree, forwards exactly, and prunes on leave', async () => {
+    const events = t.spawn('mcr', 'mcrctl events --json', 'node', [MCRCTL, '--socket', mcrd.socket, 'events', '--json']);
+    const listener = t.spawn('rcv', 'listener', 'python3', [LISTENER, '--interface', 'r0', '--group', GROUP, '--port', '7000']);
+    await pollUntil(
+      async () => listener.stderr,
+      (s) => s.includes('joined'),
+      'the listener to join',
+    );
+    // FRR (the RP's router) has mcr's (*,G) Join on f1.
+    await pollUntil(frrJoins, (j) => j.f1?.[GROUP]?.['*'] !== undefined, "FRR to show mcr's (*,G) Join on f1", DEADLINE_MS, 250);
+    const starG = (await routes()).find((r) => r.group === GROUP && r.source === undefined);
+    assert.deepEqual(starG?.origins, ['pim']);
+    assert.equal(starG?.interface, 'm0');
+    assert.deepEqual(
+      starG?.outputs.map((o) => o.interface),
+      ['m1'],
+    );
+
+    // The first packets come down the shared tree; mcr joins the source and FRR shows it.
+    await send(t, 'src', { group: GROUP, port: 7001, source: SOURCE, rate: 50, count: 20, ttl: 16 });
+    await pollUntil(frrJoins, (j) => j.f1?.[GROUP]?.[SOURCE] !== undefined, "FRR to show mcr's (S,G) Join on f1", DEADLINE_MS, 250);
+    const sg = await pollUntil(routes, (r) => r.some((x) => x.group === GROUP && x.source === SOURCE), 'the (S,G) route');
+    assert.equal(sg.find((x) => x.group === GROUP && x.source === SOURCE)?.interface, 'm0');
+
+    // After the switch: exactly N to the listener, from the source.
+    await send(t, 'src', { group: GROUP, port: 7000, source: SOURCE, rate: 2000, count: N, ttl: 16 });
+    await pollUntil(
+      async () => (await routes()).find((x) => x.group === GROUP && x.source === SOURCE)?.packets ?? 0,
+      (p) => p >= N,
+      'the (S,G) route to count the stream',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    await listener.stop('SIGTERM');
+    const got = JSON.parse(listener.stdout.trim().split('\n').pop() ?? '{}') as ListenResult;
+    assert.deepEqual(got.bySource, { [SOURCE]: N });
+
+    // The leave: mcr prunes, FRR's join state for f1 goes.
+    await pollUntil(frrJoins, (j) => j.f1?.[GROUP] === undefined, "FRR's join state on f1 to go after the leave", DEADLINE_MS, 250);
+    await pollUntil(routes, (r) => !r.some((x) => x.group === GROUP && x.origins.includes('pim')), "mcr's PIM routes to go");
+    await events.stop('SIGTERM');
+    const seen = events.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as McrEvent);
+    const joins = seen.filter((e) => e.type === 'pim.join' && e.direction === 'upstream');
+    assert.ok(
+      joins.some((e) => e.type === 'pim.join' && e.route === `(*,${GROUP})` && e.neighbor === FRR_UPSTREAM),
+      JSON.stringify(seen),
+    );
+    assert.ok(
+      joins.some((e) => e.type === 'pim.join' && e.route === `(${SOURCE},${GROUP})`),
+      JSON.stringify(seen),
+    );
+    assert.ok(
+      seen.some((e) => e.type === 'pim.prune' && e.route === `(*,${GROUP})`),
+      JSON.stringify(seen),
+    );
+  });
+});
