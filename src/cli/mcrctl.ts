@@ -17,7 +17,9 @@ import {
   renderMsdpPeers,
   renderMsdpSa,
   renderPimInterfaces,
+  renderPimJoins,
   renderPimNeighbors,
+  renderPimRp,
   renderPing,
   renderRules,
   renderStats,
@@ -162,6 +164,20 @@ function buildProgram(): Command {
     .action(async () => {
       const result = await call(globals(), 'pim.interfaces');
       print(globals(), result, () => renderPimInterfaces(result));
+    });
+  pim
+    .command('rp')
+    .description('show the RP of each group range and the RPF interface and neighbour towards it')
+    .action(async () => {
+      const result = await call(globals(), 'pim.rp');
+      print(globals(), result, () => renderPimRp(result));
+    });
+  pim
+    .command('joins')
+    .description('show the Joins sent upstream, the Joins and Prunes received, and the (S,G) state data made')
+    .action(async () => {
+      const result = await call(globals(), 'pim.joins');
+      print(globals(), result, () => renderPimJoins(result));
     });
 
   const msdp = program.command('msdp').description('MSDP state');

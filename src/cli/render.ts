@@ -10,7 +10,9 @@ import type {
   MsdpSaResult,
   PimCountersView,
   PimInterfacesResult,
+  PimJoinsResult,
   PimNeighborsResult,
+  PimRpResult,
   PingResult,
   RuleView,
   Stats,
@@ -362,6 +364,67 @@ export function renderPimInterfaces(result: PimInterfacesResult): string {
         );
   const c: PimCountersView | undefined = result.counters;
   return [table, '', ...messageLines(c), `ignored: ${countList(c?.ignored)}`].join('\n');
+}
+
+/** Seconds left as "4.2s", or "-" when the timer is not running. */
+function secondsLeft(s: number | null | undefined): string {
+  return s === null || s === undefined ? '-' : `${s}s`;
+}
+
+/** `mcrctl pim rp`: one row per configured RP with the RPF answer towards it. */
+export function renderPimRp(result: PimRpResult): string {
+  if (!result.enabled) return 'PIM is off (no pim section in the config)';
+  if (result.rps.length === 0) return 'no RPs configured';
+  const rows = result.rps.map((r) => [
+    r.groups,
+    r.rp,
+    r.self ? 'yes' : 'no',
+    r.rpf?.interface ?? 'no route',
+    r.rpf === null ? '-' : r.rpf.local ? 'local' : r.rpf.neighbor,
+  ]);
+  return formatTable(['GROUPS', 'RP', 'SELF', 'RPF_INTERFACE', 'RPF_NEIGHBOR'], rows);
+}
+
+/** `mcrctl pim joins`: upstream Join state, downstream Join/Prune state, then the (S,G) state data made. */
+export function renderPimJoins(result: PimJoinsResult): string {
+  if (!result.enabled) return 'PIM is off (no pim section in the config)';
+  const upstream = result.upstream.map((u) => [
+    u.route,
+    u.rp ?? '-',
+    u.state,
+    u.rpf?.interface ?? 'no route',
+    u.rpf?.neighbor ?? '-',
+    secondsLeft(u.joinTimerIn),
+  ]);
+  const downstream = result.downstream.map((d) => [
+    d.route,
+    d.kind,
+    d.interface,
+    d.state,
+    // Joined with no Expiry Timer: a holdtime of forever (0xffff).
+    d.expiresIn === null ? 'never' : secondsLeft(d.expiresIn),
+    secondsLeft(d.prunePendingIn),
+  ]);
+  const sources = result.sources.map((s) => [
+    s.route,
+    s.kind,
+    secondsLeft(s.keepaliveIn),
+    s.register === null ? '-' : s.registerTimerIn === null ? s.register : `${s.register} (${s.registerTimerIn}s)`,
+  ]);
+  return [
+    'upstream:',
+    upstream.length === 0
+      ? 'no upstream joins'
+      : formatTable(['ROUTE', 'RP', 'STATE', 'RPF_INTERFACE', 'RPF_NEIGHBOR', 'JOIN_TIMER'], upstream),
+    '',
+    'downstream:',
+    downstream.length === 0
+      ? 'no joins or prunes received'
+      : formatTable(['ROUTE', 'KIND', 'INTERFACE', 'STATE', 'EXPIRES', 'PRUNE_PENDING'], downstream),
+    '',
+    'sources:',
+    sources.length === 0 ? 'no data-driven sources' : formatTable(['ROUTE', 'KIND', 'KEEPALIVE', 'REGISTER'], sources),
+  ].join('\n');
 }
 
 /** `mcrctl msdp peers`: one row per configured peer, then the message counts. */

@@ -288,6 +288,72 @@ export interface PimInterfacesResult {
   }[];
 }
 
+/** `pim.rp` (mcrctl pim rp): the static RP map, and how the unicast routing table reaches each RP. */
+export interface PimRpResult {
+  /** false: no pim section in the config */
+  enabled: boolean;
+  rps: {
+    /** the group range, a prefix such as 239.0.0.0/8 */
+    groups: string;
+    /** the RP's address */
+    rp: string;
+    /** the RP's address is one of this router's */
+    self: boolean;
+    /** RPF towards the RP: the interface and next hop (the RP itself when directly connected); null: no route */
+    rpf: { interface: string; neighbor: string; local: boolean } | null;
+  }[];
+}
+
+/** `pim.joins` (mcrctl pim joins): the Join state towards upstream neighbours, the Joins and Prunes received, and the (S,G) state data made. */
+export interface PimJoinsResult {
+  /** false: no pim section in the config */
+  enabled: boolean;
+  /** Joins this router sends (or would send): (*,G) towards RP(G), (S,G) towards S */
+  upstream: {
+    /** "(*,G)" or "(S,G)" */
+    route: string;
+    /** null: (*,G) */
+    source: string | null;
+    group: string;
+    /** (*,G) only: RP(G); null for (S,G) */
+    rp: string | null;
+    state: 'joined' | 'not_joined';
+    /** RPF': the upstream neighbour and its interface; null: no route towards the RP or source */
+    rpf: { interface: string; neighbor: string } | null;
+    /** seconds until the next periodic Join; null: not running */
+    joinTimerIn: number | null;
+  }[];
+  /** Joins and Prunes received, per interface */
+  downstream: {
+    route: string;
+    /** '*,G' and 'S,G': Join state; 'S,G,rpt': a Prune of S off the shared tree */
+    kind: '*,G' | 'S,G' | 'S,G,rpt';
+    source: string | null;
+    group: string;
+    interface: string;
+    /** join, prune_pending ('*,G', 'S,G'); prune, prune_pending, prune_tmp, prune_pending_tmp ('S,G,rpt') */
+    state: string;
+    /** seconds until the state runs out without another Join/Prune; null: not running or holdtime forever */
+    expiresIn: number | null;
+    /** seconds until a pending Prune takes effect; null: none pending */
+    prunePendingIn: number | null;
+  }[];
+  /** (S,G) state made by data, not by a Join */
+  sources: {
+    route: string;
+    source: string;
+    group: string;
+    /** first_hop: a directly connected source; spt: switched to the source tree at a last hop; registered: a Register at the RP; msdp: an SA at the RP */
+    kind: 'first_hop' | 'spt' | 'registered' | 'msdp';
+    /** seconds until the Keepalive Timer ends the state without more packets */
+    keepaliveIn: number;
+    /** the first hop's Register state; null: not registering */
+    register: 'join' | 'prune' | 'join_pending' | null;
+    /** seconds until the Register-Stop Timer fires; null: not running */
+    registerTimerIn: number | null;
+  }[];
+}
+
 /** MSDP messages counted since MSDP started: by type (source_active, keepalive, ...) and problems by reason. */
 export interface MsdpCountersView {
   received: Record<string, number>;
@@ -392,6 +458,8 @@ export interface Methods {
   'igmp.groups': { params: NoParams; result: IgmpGroupsResult };
   'pim.neighbors': { params: NoParams; result: PimNeighborsResult };
   'pim.interfaces': { params: NoParams; result: PimInterfacesResult };
+  'pim.rp': { params: NoParams; result: PimRpResult };
+  'pim.joins': { params: NoParams; result: PimJoinsResult };
   'msdp.peers': { params: NoParams; result: MsdpPeersResult };
   'msdp.sa': { params: NoParams; result: MsdpSaResult };
   mroute: { params: NoParams; result: MrouteResult };
@@ -417,6 +485,8 @@ export const METHODS = [
   'igmp.groups',
   'pim.neighbors',
   'pim.interfaces',
+  'pim.rp',
+  'pim.joins',
   'msdp.peers',
   'msdp.sa',
   'mroute',

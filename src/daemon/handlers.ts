@@ -49,7 +49,7 @@ export interface HandlerParts {
   /** `events` subscribes to it. */
   events: Pick<EventBus, 'subscribe'>;
   /** Learned routes, IGMP, PIM and MSDP (mcrctl igmp groups, mcrctl mroute, mcrctl pim ..., mcrctl msdp ...). */
-  routing: Pick<DaemonRouting, 'groups' | 'mroute' | 'pimNeighbors' | 'pimInterfaces' | 'msdpPeers' | 'msdpSa'>;
+  routing: Pick<DaemonRouting, 'groups' | 'mroute' | 'pimNeighbors' | 'pimInterfaces' | 'pimRp' | 'pimJoins' | 'msdpPeers' | 'msdpSa'>;
 }
 
 export function paramChecks(host: ConfigView): ParamChecks {
@@ -87,6 +87,8 @@ export function paramChecks(host: ConfigView): ParamChecks {
     'igmp.groups': noParams,
     'pim.neighbors': noParams,
     'pim.interfaces': noParams,
+    'pim.rp': noParams,
+    'pim.joins': noParams,
     'msdp.peers': noParams,
     'msdp.sa': noParams,
     mroute: noParams,
@@ -148,6 +150,8 @@ export function handlers(parts: HandlerParts): Handlers {
     'igmp.groups': () => parts.routing.groups(),
     'pim.neighbors': () => parts.routing.pimNeighbors(),
     'pim.interfaces': () => parts.routing.pimInterfaces(),
+    'pim.rp': () => parts.routing.pimRp(),
+    'pim.joins': () => parts.routing.pimJoins(),
     'msdp.peers': () => parts.routing.msdpPeers(),
     'msdp.sa': () => parts.routing.msdpSa(),
     mroute: () => parts.routing.mroute(),

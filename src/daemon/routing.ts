@@ -10,7 +10,9 @@ import type {
   MsdpPeersResult,
   MsdpSaResult,
   PimInterfacesResult,
+  PimJoinsResult,
   PimNeighborsResult,
+  PimRpResult,
 } from '../control/protocol';
 import type { Logger } from '../lib/logger';
 import type { RoutingMetrics } from '../telemetry/metrics';
@@ -563,6 +565,57 @@ export class DaemonRouting {
         nextHelloIn: this.pimSeconds(s.view?.nextHelloAt ?? null),
         neighbors: s.view?.neighbors.length ?? 0,
         counters: s.counters,
+      })),
+    };
+  }
+
+  /** `mcrctl pim rp`. */
+  pimRp(): PimRpResult {
+    if (!this.pim) return { enabled: false, rps: [] };
+    return {
+      enabled: true,
+      rps: this.pim.router.rpView().map((r) => ({
+        groups: r.groups,
+        rp: r.rp,
+        self: r.self,
+        rpf: r.rpf ? { interface: r.rpf.interface, neighbor: r.rpf.neighbor, local: r.rpf.local } : null,
+      })),
+    };
+  }
+
+  /** `mcrctl pim joins`. */
+  pimJoins(): PimJoinsResult {
+    if (!this.pim) return { enabled: false, upstream: [], downstream: [], sources: [] };
+    const view = this.pim.router.joinsView();
+    return {
+      enabled: true,
+      upstream: view.upstream.map((u) => ({
+        route: routeName(u.source ?? undefined, u.group),
+        source: u.source,
+        group: u.group,
+        rp: u.rp,
+        state: u.state,
+        rpf: u.rpf ? { interface: u.rpf.interface, neighbor: u.rpf.neighbor } : null,
+        joinTimerIn: this.pimSeconds(u.joinTimerAt),
+      })),
+      downstream: view.downstream.map((d) => ({
+        route: routeName(d.source ?? undefined, d.group),
+        kind: d.kind,
+        source: d.source,
+        group: d.group,
+        interface: d.interface,
+        state: d.state,
+        expiresIn: this.pimSeconds(d.expiresAt),
+        prunePendingIn: this.pimSeconds(d.prunePendingAt),
+      })),
+      sources: view.sources.map((s) => ({
+        route: routeName(s.source, s.group),
+        source: s.source,
+        group: s.group,
+        kind: s.kind,
+        keepaliveIn: this.pimSeconds(s.keepaliveAt) ?? 0,
+        register: s.register,
+        registerTimerIn: this.pimSeconds(s.registerTimerAt),
       })),
     };
   }

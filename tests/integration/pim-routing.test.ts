@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { frrSkipReason, startFrr, type FrrInstance } from '../../lab/frr';
 import { MCRCTL } from '../../lab/paths';
-import type { MrouteResult } from '../../src/control/protocol';
+import type { MrouteResult, PimJoinsResult, PimRpResult } from '../../src/control/protocol';
 import type { McrEvent } from '../../src/daemon/events';
 import { pollUntil } from '../helpers/control';
 import { TempDir } from '../helpers/datapath';
@@ -127,6 +127,35 @@ describe('PIM-SM: FRR as first hop and RP, mcr as last-hop DR', { skip }, () => 
     await pollUntil(frrJoins, (j) => j.f1?.[GROUP]?.[SOURCE] !== undefined, "FRR to show mcr's (S,G) Join on f1", DEADLINE_MS, 250);
     const sg = await pollUntil(routes, (r) => r.some((x) => x.group === GROUP && x.source === SOURCE), 'the (S,G) route');
     assert.equal(sg.find((x) => x.group === GROUP && x.source === SOURCE)?.interface, 'm0');
+
+    // mcrctl pim rp / pim joins show that state: the RP through FRR, both Joins sent, the SPT source.
+    const rp = JSON.parse((await mcrd.ctl(['pim', 'rp', '--json'])).stdout) as PimRpResult;
+    assert.deepEqual(rp, {
+      enabled: true,
+      rps: [{ groups: '239.0.0.0/8', rp: RP, self: false, rpf: { interface: 'm0', neighbor: FRR_UPSTREAM, local: false } }],
+    });
+    const pimJoins = async (): Promise<PimJoinsResult> => JSON.parse((await mcrd.ctl(['pim', 'joins', '--json'])).stdout) as PimJoinsResult;
+    const joined = await pollUntil(
+      pimJoins,
+      (j) => j.upstream.filter((u) => u.group === GROUP && u.state === 'joined').length === 2,
+      'mcrctl pim joins to show the (*,G) and (S,G) joined',
+    );
+    const upstream = (route: string) => joined.upstream.find((u) => u.route === route);
+    for (const route of [`(*,${GROUP})`, `(${SOURCE},${GROUP})`]) {
+      assert.equal(upstream(route)?.state, 'joined', JSON.stringify(joined));
+      assert.deepEqual(upstream(route)?.rpf, { interface: 'm0', neighbor: FRR_UPSTREAM }, JSON.stringify(joined));
+    }
+    assert.equal(upstream(`(*,${GROUP})`)?.rp, RP);
+    assert.deepEqual(
+      joined.sources.filter((s) => s.group === GROUP).map((s) => [s.route, s.kind]),
+      [[`(${SOURCE},${GROUP})`, 'spt']],
+    );
+    const rpText = (await mcrd.ctl(['pim', 'rp'])).stdout;
+    assert.match(rpText, /^239\.0\.0\.0\/8\s+10\.255\.0\.2\s+no\s+m0\s+10\.0\.41\.2$/m, rpText);
+    const joinsText = (await mcrd.ctl(['pim', 'joins'])).stdout;
+    assert.match(joinsText, /^\(\*,239\.40\.40\.40\)\s+10\.255\.0\.2\s+joined\s+m0\s+10\.0\.41\.2\s/m, joinsText);
+    assert.match(joinsText, /^\(10\.0\.40\.1,239\.40\.40\.40\)\s+-\s+joined\s+m0\s+10\.0\.41\.2\s/m, joinsText);
+    assert.match(joinsText, /^\(10\.0\.40\.1,239\.40\.40\.40\)\s+spt\s/m, joinsText);
 
     // After the switch: exactly N to the listener, from the source.
     await send(t, 'src', { group: GROUP, port: 7000, source: SOURCE, rate: 2000, count: N, ttl: 16 });
