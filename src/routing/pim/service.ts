@@ -215,6 +215,8 @@ export class PimService {
     socket.onError((err) => this.log.warn(`${name}: ${err.message}`));
     this.log.info(`on ${name} (${address}), hello every ${settings.helloInterval}s, DR priority ${settings.drPriority}`);
     this.apply(r, engine.start(this.now()));
+    // The session table holds the interface only once this returns: the router looks again then.
+    setImmediate(() => this.update());
     return r;
   }
 
@@ -224,6 +226,7 @@ export class PimService {
     // The engine's stop sends the holdtime-0 Hello and reports the neighbours down and no DR.
     this.apply(r, r.engine.stop(), false);
     r.socket.close();
+    setImmediate(() => this.update());
   }
 
   private receive(r: Running, packet: PimPacket): void {
