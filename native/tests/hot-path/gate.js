@@ -8,7 +8,11 @@
 // over the MTU) is measured and gated too, against its own committed figure. Two frame sets:
 // v2 (the default, top-level figures) and v3-match (the matching beyond (*,G,port): (S,G) and
 // any-port entries, ESP, routed and port-keeping outputs; its figures under `v3Match`), each
-// gated against its own baseline.
+// gated against its own baseline. A third, pim (PIM's routes: routed (*,G) punting new_source,
+// (S,G) beside it, the input's (*,*)), is gated with packet egress only (its outputs are all
+// routed, which never use a UDP socket) and with the punts rate-limited away, PIM's steady state;
+// the same set with every punt copied (--punt-all, the worst case while sources switch) is
+// measured and printed, not gated. Its figures are under `pim`.
 // It also prices the span code: sampling off must stay within 1% of a build without it
 // (mcr_replay_nospans), every 64th batch traced within 3%.
 // Plain Node, no dependencies; docs/hot-path-gate.md explains what is measured.
@@ -31,13 +35,18 @@ function fail(message) {
 // --baseline FILE: compare with (or --update) another file than the committed one (the unit test
 // uses it to prove a regression fails the gate).
 const args = process.argv.slice(2);
+// --update-set KEY: record one frame set's figures and keep the others' (a new set's first baseline).
 let update = false;
+let updateOnly;
 let baselinePath = committedBaselinePath;
 for (let i = 0; i < args.length; ++i) {
   if (args[i] === '--update') update = true;
-  else if (args[i] === '--baseline' && i + 1 < args.length) baselinePath = path.resolve(args[++i]);
+  else if (args[i] === '--update-set' && i + 1 < args.length) {
+    update = true;
+    updateOnly = args[++i];
+  } else if (args[i] === '--baseline' && i + 1 < args.length) baselinePath = path.resolve(args[++i]);
   else {
-    console.error('usage: node native/tests/hot-path/gate.js [--update] [--baseline FILE]');
+    console.error('usage: node native/tests/hot-path/gate.js [--update | --update-set v2|v3-match|pim] [--baseline FILE]');
     process.exit(2);
   }
 }
@@ -91,15 +100,21 @@ function measure(binary, args = []) {
 }
 
 // Each frame set with packet egress (the default for multicast outputs) and with every output on
-// its UDP socket. `key` is mcr_replay's --frame-set; `stored` where its figures live in the file.
+// its UDP socket. `key` is mcr_replay's --frame-set; `stored` where its figures live in the file
+// (`field`: under which key, none for v2's top-level figures). pim's outputs are all routed (packet
+// egress only), so it has no socket egress figure; it is measured once more with every punt copied.
 const FRAME_SETS = [
-  { key: 'v2', prefix: '', stored: (b) => b },
-  { key: 'v3-match', prefix: 'v3-match ', stored: (b) => b?.v3Match },
+  { key: 'v2', prefix: '', stored: (b) => b, socketEgress: true },
+  { key: 'v3-match', prefix: 'v3-match ', field: 'v3Match', stored: (b) => b?.v3Match, socketEgress: true },
+  { key: 'pim', prefix: 'pim ', field: 'pim', stored: (b) => b?.pim, socketEgress: false, puntAll: true },
 ];
+if (updateOnly !== undefined && !FRAME_SETS.some((set) => set.key === updateOnly))
+  fail(`--update-set must name a frame set (${FRAME_SETS.map((set) => set.key).join(', ')}), got "${updateOnly}"`);
 const runs = FRAME_SETS.map((set) => ({
   ...set,
   packet: measure(harness, ['--frame-set', set.key]),
-  socket: measure(harness, ['--frame-set', set.key, '--socket-egress']),
+  socket: set.socketEgress ? measure(harness, ['--frame-set', set.key, '--socket-egress']) : undefined,
+  puntAll: set.puntAll ? measure(harness, ['--frame-set', set.key, '--punt-all']) : undefined,
 }));
 const perPacket = runs[0].packet.perPacket; // v2, the span cost's reference
 
@@ -117,18 +132,29 @@ const shown = path.relative(root, baselinePath);
 
 if (update) {
   const today = new Date().toISOString().slice(0, 10);
+  const round = (n) => Math.round(n * 100) / 100;
   const figures = (run) => ({
-    instructionsPerPacket: Math.round(run.packet.perPacket * 100) / 100,
-    socketEgressInstructionsPerPacket: Math.round(run.socket.perPacket * 100) / 100,
+    instructionsPerPacket: round(run.packet.perPacket),
+    ...(run.socket ? { socketEgressInstructionsPerPacket: round(run.socket.perPacket) } : {}),
+    // Not gated: the cost when every punt is copied, kept for reference.
+    ...(run.puntAll ? { puntAllInstructionsPerPacket: round(run.puntAll.perPacket) } : {}),
     frameSet: run.packet.summary.frameSet,
     measuredOn: `${run.packet.summary.compiler}, ${valgrindVersion}, ${today}`,
   });
-  const next = { ...figures(runs[0]), tolerance: baseline?.tolerance ?? defaultTolerance, v3Match: figures(runs[1]) };
+  let next;
+  if (updateOnly === undefined) {
+    next = { ...figures(runs[0]), tolerance: baseline?.tolerance ?? defaultTolerance };
+    for (const run of runs.slice(1)) next[run.field] = figures(run);
+  } else {
+    const run = runs.find((r) => r.key === updateOnly);
+    next = run.field ? { ...baseline, [run.field]: figures(run) } : { ...baseline, ...figures(run) };
+  }
   fs.writeFileSync(baselinePath, `${JSON.stringify(next, null, 2)}\n`);
-  for (const run of runs) {
+  for (const run of runs.filter((r) => updateOnly === undefined || r.key === updateOnly)) {
     const was = run.stored(baseline) ? `, was ${fmt(run.stored(baseline).instructionsPerPacket)}` : '';
     console.log(`hot-path gate: ${run.key} baseline set to ${fmt(run.packet.perPacket)} instructions/packet${was}`);
-    console.log(`  socket egress: ${fmt(run.socket.perPacket)} instructions/packet`);
+    if (run.socket) console.log(`  socket egress: ${fmt(run.socket.perPacket)} instructions/packet`);
+    if (run.puntAll) console.log(`  every punt copied: ${fmt(run.puntAll.perPacket)} instructions/packet`);
     console.log(`  ${detail(run.packet)}`);
   }
   process.exit(0);
@@ -139,16 +165,15 @@ const tolerance = baseline.tolerance ?? defaultTolerance;
 const gated = [];
 for (const run of runs) {
   const stored = run.stored(baseline);
-  if (!stored) fail(`${shown} has no ${run.key} figures: record them with \`node native/tests/hot-path/gate.js --update\``);
+  if (!stored) fail(`${shown} has no ${run.key} figures: record them with \`node native/tests/hot-path/gate.js --update-set ${run.key}\``);
   if (stored.frameSet !== run.packet.summary.frameSet)
     fail(
       `frame set ${run.key} changed ("${run.packet.summary.frameSet}"; the baseline was measured on "${stored.frameSet}"): ` +
         'record a new baseline with `node native/tests/hot-path/gate.js --update`',
     );
-  for (const [label, measured, committed] of [
-    ['hot path', run.packet, stored.instructionsPerPacket],
-    ['socket egress', run.socket, stored.socketEgressInstructionsPerPacket],
-  ]) {
+  const figures = [['hot path', run.packet, stored.instructionsPerPacket]];
+  if (run.socket) figures.push(['socket egress', run.socket, stored.socketEgressInstructionsPerPacket]);
+  for (const [label, measured, committed] of figures) {
     const change = measured.perPacket / committed - 1;
     gated.push({
       label: `${run.prefix}${label}`,
@@ -168,6 +193,14 @@ for (const g of regressed) {
 if (regressed.length > 0) process.exit(1);
 for (const g of gated) console.log(`${g.label} ok: ${g.text}`);
 for (const run of runs) console.log(`  ${run.key}: ${detail(run.packet)}`);
+for (const run of runs.filter((r) => r.puntAll)) {
+  const p = (m) => m.summary.punts;
+  console.log(
+    `  ${run.key} punts: rate-limited ${p(run.packet).rateLimited} (punted ${p(run.packet).punted}); with every punt copied ` +
+      `(--punt-all, not gated): ${fmt(run.puntAll.perPacket)} instructions/packet, punted ${p(run.puntAll).punted}, ` +
+      `ring full ${p(run.puntAll).ringFull}`,
+  );
+}
 if (gated.some((g) => g.change < -tolerance))
   console.log(
     `note: more than ${(tolerance * 100).toFixed(0)}% under a committed figure; if that is the new normal, ` +

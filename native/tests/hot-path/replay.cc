@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// mcr_replay: feeds a fixed, in-memory frame set (v2, or --frame-set v3-match) through the
+// mcr_replay: feeds a fixed, in-memory frame set (v2, --frame-set v3-match or pim) through the
 // workers' own per-frame code (process_frame, flush_batch from mcr/forward.h) into a null sink,
 // so native/tests/hot-path/gate.js can
 // count instructions per packet under callgrind. It checks every counter the frame set implies
@@ -29,6 +29,7 @@
 #include "mcr/egress.h"
 #include "mcr/forward.h"
 #include "mcr/parse.h"
+#include "mcr/punt.h"
 #include "mcr/rule_table.h"
 #include "mcr/worker.h"
 #include "trace_fixture.h"
@@ -156,6 +157,10 @@ int null_send(int, mmsghdr*, unsigned n, int) {
 // v3-match (--frame-set v3-match): the matching beyond (*,G,port): (S,G,port), (S,G,any) and
 // (*,G,any) entries beside (*,G,port) ones, ESP, routed outputs (TTL - 1, sender's addresses)
 // and port-0 outputs that keep the datagram's port.
+// pim (--frame-set pim): the routes PIM installs at a last hop (src/routing/pim/router.ts): a
+// routed (*,G,any) that punts new_source, the switched source's (S,G,any) beside it that does
+// not, and the input's (*,*) watch; the punts are rate-limited away (the steady state) unless
+// --punt-all.
 constexpr const char* kFrameSetV2Name =
     "v2: 64-frame batch; UDP payloads 64/512/1400/8000 B; per size 8 to a 1-output rule, 3 to a 10-output rule, "
     "4 no_match, 1 malformed; 64 rules, 4 UDP egress sockets, 2 packet egress sockets (MTU 1500: 8000 B goes by "
@@ -167,6 +172,13 @@ constexpr const char* kFrameSetV3MatchName =
     "(ttl_expired), 3 no_match (unknown group, (S,G) on another port, ESP to a UDP group), 1 malformed; 64 rules "
     "of all four kinds, 4 UDP egress sockets, 2 packet egress sockets (MTU 1500: 8000 B goes by UDP socket, its "
     "routed copies are tx_err_too_big), UDP checksums alternately complete and partial";
+constexpr const char* kFrameSetPimName =
+    "pim: 64-frame batch; UDP payloads 64/512/1400/8000 B; per size 8 to (S1,G1,any) [2 routed, no punt], 4 from "
+    "S2 to (*,G1,any) [2 routed, punts new_source], 2 to an unknown group taken by the input's (*,*) [no output, "
+    "punts new_source], 1 to 224.0.0.251 (no_match: (*,*) skips link-local), 1 malformed; 64 rules (59 idle "
+    "routed (S,G,any) and (*,G,any)), 4 UDP egress sockets, 2 packet egress sockets (MTU 1500: routed copies of "
+    "8000 B are tx_err_too_big), UDP checksums alternately complete and partial; punt rate 0 (every punt "
+    "rate-limited) or, with --punt-all, unlimited with the ring emptied after each batch";
 constexpr uint32_t kPayloadSizes[] = {64, 512, 1400, 8000};
 constexpr uint32_t kSizes = sizeof(kPayloadSizes) / sizeof(kPayloadSizes[0]);
 constexpr uint32_t kFrameKinds = 16;  // frames per payload size
@@ -182,7 +194,7 @@ constexpr uint32_t kFrameSlot = 8192 + 64;
 // Addresses (host order). kSourceOne is every v2 frame's source.
 constexpr uint32_t kSourceOne = 0x0a000101u, kSourceTwo = 0x0a000102u, kSourceOther = 0x0a000103u;
 constexpr uint32_t kGroupOne = 0xef010101u, kGroupFan = 0xef010102u, kGroupEsp = 0xef010103u,
-                   kGroupUnknown = 0xef090909u;
+                   kGroupUnknown = 0xef090909u, kGroupLinkLocal = 0xe00000fbu;
 constexpr uint16_t kPortOne = 5001, kPortFan = 5002, kPortOther = 5003, kPortUnknown = 5009;
 
 enum class Protocol : uint8_t { udp, esp };
@@ -236,6 +248,21 @@ constexpr FrameSpec kV3Order[kFrameKinds] = {kV3StarPort,   kV3SourcePort,     k
                                              kV3SourcePort, kV3StarAnyOther,   kV3Malformed, kV3SourceAnyOther,
                                              kV3Esp,        kV3MissSourcePort, kV3StarPort,  kV3MissEsp};
 
+// pim rules: 0 (*,G1,any) two routed outputs, punting new_source; 1 (S1,G1,any) two routed, no
+// punt (the source the last hop switched to the shortest-path tree); 2 the input's (*,*), no
+// outputs, punting new_source.
+const char* const kPimCategories[] = {"sourceGroup", "starGroupPunting", "anyGroupPunting", "noMatch", "malformed"};
+constexpr FrameSpec kPimSource{0, kSourceOne, kGroupOne, kPortOne, Protocol::udp, 64, 1, false};
+constexpr FrameSpec kPimSourceOtherPort{0, kSourceOne, kGroupOne, kPortOther, Protocol::udp, 64, 1, false};
+constexpr FrameSpec kPimNewSource{1, kSourceTwo, kGroupOne, kPortOne, Protocol::udp, 64, 0, false};
+constexpr FrameSpec kPimAnyGroup{2, kSourceOther, kGroupUnknown, kPortOne, Protocol::udp, 64, 2, false};
+constexpr FrameSpec kPimLinkLocal{3, kSourceOther, kGroupLinkLocal, kPortOne, Protocol::udp, 64, -1, false};
+constexpr FrameSpec kPimMalformed{4, kSourceOne, kGroupOne, kPortOne, Protocol::udp, 64, -1, true};
+constexpr FrameSpec kPimOrder[kFrameKinds] = {kPimSource,   kPimNewSource,       kPimSource,    kPimAnyGroup,
+                                              kPimSource,   kPimSourceOtherPort, kPimNewSource, kPimLinkLocal,
+                                              kPimSource,   kPimMalformed,       kPimNewSource, kPimSourceOtherPort,
+                                              kPimAnyGroup, kPimSource,          kPimNewSource, kPimSourceOtherPort};
+
 struct FrameSet {
   const char* key;   // --frame-set
   const char* name;  // the version string recorded with the baseline
@@ -246,6 +273,7 @@ struct FrameSet {
 constexpr FrameSet kFrameSets[] = {
     {"v2", kFrameSetV2Name, kV2Order, kV2Categories, 4},
     {"v3-match", kFrameSetV3MatchName, kV3Order, kV3Categories, 8},
+    {"pim", kFrameSetPimName, kPimOrder, kPimCategories, 5},
 };
 
 // Writes one Ethernet/IPv4 frame (UDP, or ESP with an 8-byte SPI and sequence number before
@@ -315,17 +343,34 @@ struct Frame {
   mcr::WorkerCounter verdict;
 };
 
+// The worker's punt ring and its switches, as the counter file holds them (mcr/punt_record.h).
+struct PuntState {
+  mcr::PuntRing ring{};
+  mcr::PuntControl control{};
+};
+
 struct Fixture {
   const FrameSet* set;
   std::vector<uint8_t> storage;
   std::vector<Frame> frames;
   mcr::RuleTable table;
+  // Every set passes a Punter, as Worker::drain_ring does (the check is then live, not folded away).
+  std::unique_ptr<PuntState> punts;
+  mcr::Punter punter;
+  bool punt_all = false;  // unlimited rate: every punting packet is copied
 };
 
 enum class OutputKind : uint8_t { plain, keep_port, routed };
 
-void build_fixture(Fixture& fx, const FrameSet& set, bool socket_egress) {
+void build_fixture(Fixture& fx, const FrameSet& set, bool socket_egress, bool punt_all) {
   fx.set = &set;
+  fx.punts = std::make_unique<PuntState>();
+  // Rate 0: every punt is over the rate, counted and dropped (a PIM route's steady state). "All":
+  // a rate and burst no run reaches, so each punting packet is copied into the ring.
+  fx.punts->control.per_second.store(punt_all ? 1000000000u : 0u);
+  fx.punts->control.burst.store(punt_all ? 0xffffffffu : mcr::kPuntBurstDefault);
+  fx.punter = mcr::Punter(&fx.punts->ring, &fx.punts->control);
+  fx.punt_all = punt_all;
   // Each frame sits 2 bytes into a 64-byte aligned slot, as in a ring slot, so the IP header
   // is 16-byte aligned the way the kernel lays it out.
   fx.storage.assign(size_t(kFramesPerBatch) * kFrameSlot + 64, 0);
@@ -376,8 +421,10 @@ void build_fixture(Fixture& fx, const FrameSet& set, bool socket_egress) {
     t.outputs.push_back(out);
   };
   auto add_rule = [&](uint32_t source, uint32_t group, uint16_t port, Protocol protocol,
-                      std::initializer_list<OutputKind> outputs) {
+                      std::initializer_list<OutputKind> outputs, mcr::PuntReason punt = mcr::PuntReason::none) {
     mcr::RuleEntry r{};
+    r.punt = punt;
+    r.per_output_work = punt != mcr::PuntReason::none;  // as Relay::build sets it
     r.input_index = 0;
     r.source = source == 0 ? 0 : htonl(source);
     r.group = htonl(group);
@@ -402,6 +449,14 @@ void build_fixture(Fixture& fx, const FrameSet& set, bool socket_egress) {
              {plain, plain, plain, plain, plain, plain, plain, plain, plain, plain});
     static_assert(kFanOut == 10);
     for (uint32_t i = 2; i < kRules; ++i) add_rule(0, 0xef030000u + i, uint16_t(7000 + i), Protocol::udp, {plain});
+  } else if (set.order == kPimOrder) {
+    // Port 0 and routed outputs, as PIM's routes are built (src/routing/pim/router.ts routes()).
+    add_rule(0, kGroupOne, 0, Protocol::udp, {routed, routed}, mcr::PuntReason::new_source);
+    add_rule(kSourceOne, kGroupOne, 0, Protocol::udp, {routed, routed});
+    add_rule(0, 0, 0, Protocol::udp, {}, mcr::PuntReason::new_source);  // (*,*): group 0
+    // Idle PIM routes: (S,G,any) and (*,G,any), routed.
+    for (uint32_t i = 3; i < kRules; ++i)
+      add_rule(i % 2 == 0 ? 0 : 0x0a000300u + i, 0xef030000u + i, 0, Protocol::udp, {routed});
   } else {
     add_rule(0, kGroupOne, kPortOne, Protocol::udp, {plain});
     add_rule(kSourceOne, kGroupOne, kPortOne, Protocol::udp, {routed});
@@ -419,11 +474,13 @@ void build_fixture(Fixture& fx, const FrameSet& set, bool socket_egress) {
 // ---- One pass: exactly what Worker::drain_ring does with a full batch ---------------------
 // The span hooks are part of it: begin and end per batch, the timed sends and the rules of a
 // traced batch (mcr/trace.h); --sample-every sets how often a batch is traced.
-void replay_batch(const Fixture& fx, mcr::SendBatcher& batcher, mcr::WorkerBlock& counters, mcr::BatchTrace& trace) {
+// With --punt-all the harness stands in for mcrd and empties the punt ring after each batch.
+void replay_batch(Fixture& fx, mcr::SendBatcher& batcher, mcr::WorkerBlock& counters, mcr::BatchTrace& trace) {
   trace.begin(0, 0, 1);
   for (const Frame& f : fx.frames)
-    mcr::process_frame(fx.table, 0, f.bytes, f.len, f.len, batcher, counters, f.checksum_partial);
+    mcr::process_frame(fx.table, 0, f.bytes, f.len, f.len, batcher, counters, f.checksum_partial, &fx.punter);
   mcr::flush_batch(fx.table, batcher, counters, trace);
+  if (fx.punt_all) fx.punts->ring.tail.store(fx.punts->ring.head.load(std::memory_order_relaxed));
   if (trace.active())
     for (const Frame& f : fx.frames) mcr::trace_rules(fx.table, 0, f.bytes, f.len, f.len, trace);
   trace.end(uint32_t(fx.frames.size()));
@@ -483,6 +540,8 @@ bool counters_match(const Fixture& fx, const mcr::WorkerBlock& got, uint64_t pas
     add(expected->counters[f.verdict], passes);
     if (f.verdict != mcr::matched) continue;
     const mcr::RuleEntry& r = fx.table.rules[uint32_t(f.spec->rule)];
+    if (r.punt != mcr::PuntReason::none)
+      add(expected->counters[fx.punt_all ? mcr::punted : mcr::punt_rate_limited], passes);
     add(expected->rules[r.counter_slot][mcr::rule_packets], passes);
     add(expected->rules[r.counter_slot][mcr::rule_bytes], passes * f.counted);
     for (uint32_t o = r.first_output; o < r.first_output + r.output_count; ++o) {
@@ -561,7 +620,7 @@ bool allocation_counter_works() {
 int main(int argc, char** argv) {
   uint64_t warmup = 20, iterations = 1000;
   uint32_t sample_every = 0;
-  bool socket_egress = false;
+  bool socket_egress = false, punt_all = false;
   const FrameSet* set = &kFrameSets[0];
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
@@ -572,19 +631,21 @@ int main(int argc, char** argv) {
       sample_every = uint32_t(parse_count(argv[++i], "--sample-every"));
     else if (std::strcmp(argv[i], "--socket-egress") == 0)
       socket_egress = true;
+    else if (std::strcmp(argv[i], "--punt-all") == 0)
+      punt_all = true;
     else if (std::strcmp(argv[i], "--frame-set") == 0 && i + 1 < argc) {
       const char* key = argv[++i];
       set = nullptr;
       for (const FrameSet& s : kFrameSets)
         if (std::strcmp(s.key, key) == 0) set = &s;
       if (set == nullptr) {
-        std::fprintf(stderr, "mcr_replay: --frame-set must be v2 or v3-match, got '%s'\n", key);
+        std::fprintf(stderr, "mcr_replay: --frame-set must be v2, v3-match or pim, got '%s'\n", key);
         return 2;
       }
     } else {
       std::fprintf(stderr,
-                   "usage: mcr_replay [--frame-set v2|v3-match] [--warmup N] [--iterations N] [--sample-every N] "
-                   "[--socket-egress]\n");
+                   "usage: mcr_replay [--frame-set v2|v3-match|pim] [--warmup N] [--iterations N] [--sample-every N] "
+                   "[--socket-egress] [--punt-all]\n");
       return 2;
     }
   }
@@ -594,7 +655,7 @@ int main(int argc, char** argv) {
   }
 
   Fixture fx;
-  build_fixture(fx, *set, socket_egress);
+  build_fixture(fx, *set, socket_egress, punt_all);
   auto batcher = std::make_unique<mcr::SendBatcher>(null_send);
   auto counters = std::make_unique<mcr::WorkerBlock>();
   mcr_test::TraceFixture tracing(counters.get(), sample_every);
@@ -633,13 +694,16 @@ int main(int argc, char** argv) {
       "{\"frameSet\":\"%s\",\"frameSetKey\":\"%s\",\"compiler\":\"g++ %s\",\"underValgrind\":%s,"
       "\"warmupIterations\":%llu,\"measuredIterations\":%llu,\"packets\":%llu,\"sends\":%llu,\"sendCalls\":%llu,"
       "\"categories\":{%s},\"allocationsInLoop\":{\"operatorNew\":%llu,\"malloc\":%llu},\"countersVerified\":%s,"
-      "\"batchingVerified\":%s,\"spans\":%s,\"sampleEvery\":%u,\"tracedBatches\":%llu,\"egress\":\"%s\"}\n",
+      "\"batchingVerified\":%s,\"spans\":%s,\"sampleEvery\":%u,\"tracedBatches\":%llu,\"egress\":\"%s\","
+      "\"punts\":{\"punted\":%llu,\"rateLimited\":%llu,\"ringFull\":%llu}}\n",
       set->name, set->key, __VERSION__, RUNNING_ON_VALGRIND ? "true" : "false", (unsigned long long)warmup,
       (unsigned long long)iterations, (unsigned long long)(iterations * kFramesPerBatch),
       (unsigned long long)sink_messages, (unsigned long long)sink_calls, categories.c_str(),
       (unsigned long long)new_in_loop, (unsigned long long)malloc_in_loop, counters_ok ? "true" : "false",
       batching_ok ? "true" : "false", MCR_ENABLE_SPANS ? "true" : "false", sample_every, (unsigned long long)traced,
-      socket_egress ? "socket" : "packet");
+      socket_egress ? "socket" : "packet", (unsigned long long)counters->counters[mcr::punted].load(),
+      (unsigned long long)counters->counters[mcr::punt_rate_limited].load(),
+      (unsigned long long)counters->counters[mcr::punt_ring_full].load());
 
   int status = 0;
   if (!counters_ok) {
