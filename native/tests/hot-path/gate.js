@@ -169,7 +169,7 @@ for (const run of runs) {
   if (stored.frameSet !== run.packet.summary.frameSet)
     fail(
       `frame set ${run.key} changed ("${run.packet.summary.frameSet}"; the baseline was measured on "${stored.frameSet}"): ` +
-        'record a new baseline with `node native/tests/hot-path/gate.js --update`',
+        `record a new baseline with \`node native/tests/hot-path/gate.js --update-set ${run.key}\``,
     );
   const figures = [['hot path', run.packet, stored.instructionsPerPacket]];
   if (run.socket) figures.push(['socket egress', run.socket, stored.socketEgressInstructionsPerPacket]);

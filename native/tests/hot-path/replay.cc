@@ -175,7 +175,7 @@ constexpr const char* kFrameSetV3MatchName =
 constexpr const char* kFrameSetPimName =
     "pim: 64-frame batch; UDP payloads 64/512/1400/8000 B; per size 8 to (S1,G1,any) [2 routed, no punt], 4 from "
     "S2 to (*,G1,any) [2 routed, punts new_source], 2 to an unknown group taken by the input's (*,*) [no output, "
-    "punts new_source], 1 to 224.0.0.251 (no_match: (*,*) skips link-local), 1 malformed; 64 rules (59 idle "
+    "punts new_source], 1 to 224.0.0.251 (no_match: (*,*) skips link-local), 1 malformed; 64 rules (61 idle "
     "routed (S,G,any) and (*,G,any)), 4 UDP egress sockets, 2 packet egress sockets (MTU 1500: routed copies of "
     "8000 B are tx_err_too_big), UDP checksums alternately complete and partial; punt rate 0 (every punt "
     "rate-limited) or, with --punt-all, unlimited with the ring emptied after each batch";
