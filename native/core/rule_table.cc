@@ -3,6 +3,8 @@
 // tables that hold (S,G) or any-port entries.
 #include "mcr/rule_table.h"
 
+#include <arpa/inet.h>
+
 namespace mcr {
 
 namespace {
@@ -20,6 +22,7 @@ void RuleTable::build_index() {
     const RuleEntry& r = rules[i];
     if (r.group == 0) {
       inputs[r.input_index].any_group_rule = i;
+      kinds_ |= kAnyGroupEntries;
       continue;
     }
     if (r.source != 0) kinds_ |= kSourceEntries;
@@ -43,7 +46,14 @@ const RuleEntry* RuleTable::lookup_specific(uint64_t key, uint32_t port, uint32_
       if (const RuleEntry* r = probe(any_key, source)) return r;
   }
   if (const RuleEntry* r = probe(key, 0)) return r;
-  return any_port ? probe(any_key, 0) : nullptr;
+  if (any_port)
+    if (const RuleEntry* r = probe(any_key, 0)) return r;
+  if ((kinds_ & kAnyGroupEntries) == 0) return nullptr;
+  // The input's (*,*) entry takes routable multicast only (not 224.0.0.0/24).
+  const uint32_t any = inputs[key >> 56].any_group_rule;
+  const uint32_t group = ntohl(uint32_t(key));
+  if (any == TableInput::kNoRule || (group >> 28) != 0xe || (group >> 8) == 0xe00000) return nullptr;
+  return &rules[any];
 }
 
 }  // namespace mcr

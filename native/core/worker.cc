@@ -46,7 +46,9 @@ Worker::Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* coun
       punter_(punts, punt_control),
       table_(table),
       generation_(generation),
-      batcher_(std::make_unique<SendBatcher>()) {}
+      batcher_(std::make_unique<SendBatcher>()) {
+  batcher_->set_punter(&punter_);
+}
 
 Worker::~Worker() {
   stop();
@@ -98,7 +100,7 @@ uint32_t Worker::drain_ring(const RuleTable& table, uint32_t input_index) {
                   drill::Level::critical, drill::format_exhaustion("ingress ring full", ENOBUFS, ++drill_ring_full_));)
     ring->advance();
     process_frame(table, input_index, reinterpret_cast<const uint8_t*>(hdr) + hdr->tp_mac, hdr->tp_snaplen, hdr->tp_len,
-                  batcher, c, (hdr->tp_status & TP_STATUS_CSUMNOTREADY) != 0, &punter_);
+                  batcher, c, (hdr->tp_status & TP_STATUS_CSUMNOTREADY) != 0);
   }
   flush_batch(table, batcher, c, trace_);
   if (trace_.active()) [[unlikely]]

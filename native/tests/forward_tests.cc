@@ -314,6 +314,7 @@ void forward_tests() {
         control.per_second.store(1);  // one token a second: within the test, only the first burst
         control.burst.store(3);
         mcr::Punter punter(ring.get(), &control);
+        batcher->set_punter(&punter);
         TraceFixture untraced(c.get());
         captured.clear();
         capture_errno = 0;
@@ -322,10 +323,8 @@ void forward_tests() {
         other.port = 5002;
         const std::vector<uint8_t> punting = build_frame(FrameSpec{}), quiet = build_frame(other);
         for (int i = 0; i < 5; ++i) {
-          mcr::process_frame(t, 0, punting.data(), uint32_t(punting.size()), uint32_t(punting.size()), *batcher, *c,
-                             false, &punter);
-          mcr::process_frame(t, 0, quiet.data(), uint32_t(quiet.size()), uint32_t(quiet.size()), *batcher, *c, false,
-                             &punter);
+          mcr::process_frame(t, 0, punting.data(), uint32_t(punting.size()), uint32_t(punting.size()), *batcher, *c);
+          mcr::process_frame(t, 0, quiet.data(), uint32_t(quiet.size()), uint32_t(quiet.size()), *batcher, *c, false);
           mcr::flush_batch(t, *batcher, *c, untraced.trace);
         }
         // Every packet still forwarded (rule 0: two outputs, rule 1: one); three punted, two over the rate.
@@ -343,14 +342,12 @@ void forward_tests() {
         control.burst.store(1000);
         control.per_second.store(1000000000);
         for (uint32_t i = 0; i < mcr::kPuntRingRecords; ++i)
-          mcr::process_frame(t, 0, punting.data(), uint32_t(punting.size()), uint32_t(punting.size()), *batcher, *c,
-                             false, &punter);
+          mcr::process_frame(t, 0, punting.data(), uint32_t(punting.size()), uint32_t(punting.size()), *batcher, *c);
         mcr::flush_batch(t, *batcher, *c, untraced.trace);
         CHECK(ring->head.load() == mcr::kPuntRingRecords);
         CHECK(c->counters[mcr::punt_ring_full].load() == 3);
         ring->tail.store(ring->head.load());  // the reader took them: punting goes on
-        mcr::process_frame(t, 0, punting.data(), uint32_t(punting.size()), uint32_t(punting.size()), *batcher, *c,
-                           false, &punter);
+        mcr::process_frame(t, 0, punting.data(), uint32_t(punting.size()), uint32_t(punting.size()), *batcher, *c);
         CHECK(ring->head.load() == mcr::kPuntRingRecords + 1);
       });
 
@@ -374,6 +371,7 @@ void forward_tests() {
         control.per_second.store(1000000);
         control.burst.store(100);
         mcr::Punter punter(ring.get(), &control);
+        batcher->set_punter(&punter);
         TraceFixture untraced(c.get());
         captured.clear();
         capture_errno = 0;
@@ -382,7 +380,7 @@ void forward_tests() {
           spec.dst = dst;
           spec.port = port;
           const std::vector<uint8_t> f = build_frame(spec);
-          mcr::process_frame(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), *batcher, *c, false, &punter);
+          mcr::process_frame(t, 0, f.data(), uint32_t(f.size()), uint32_t(f.size()), *batcher, *c);
           mcr::flush_batch(t, *batcher, *c, untraced.trace);
         };
         send("239.1.1.1", 5001);  // rule 0: forwarded, not punted

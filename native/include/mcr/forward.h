@@ -53,19 +53,27 @@ namespace mcr {
                       batcher);
 }
 
+// A punting rule's packet to the worker's punt ring (mcr/punt.h), when the batcher has one. Out of
+// line and cold, with arguments the loop holds anyway: the check in process_frame stays a compare
+// and a call that most packets never reach.
+[[gnu::noinline, gnu::cold]] inline void punt_packet(SendBatcher& batcher, const RuleEntry& rule,
+                                                     const RuleTable& table, uint32_t input_index, const uint8_t* ip,
+                                                     WorkerBlock& c) {
+  if (Punter* punter = batcher.punter()) punter->punt(rule, table.inputs[input_index].ifindex, ip, c);
+}
+
 // One received frame: parse, count, look up, queue one send per output. The queued sends point
 // into `frame`, which must stay valid until the next flush. snaplen: bytes captured; wire_len:
 // the frame's length on the wire; checksum_partial: the ring marked the frame
-// TP_STATUS_CSUMNOTREADY (its UDP checksum is for the NIC to finish); punter: the worker's punt
-// ring (a rule that punts does nothing more without one). Flushes early only if the batcher's
-// scratch space fills up.
+// TP_STATUS_CSUMNOTREADY (its UDP checksum is for the NIC to finish). A punting rule's packets also
+// go to the batcher's Punter, if it has one. Flushes early only if the batcher's scratch space
+// fills up.
 // always_inline: at -O2 GCC otherwise keeps it out of line, which costs the worker ~5% more
 // instructions per packet (measured with native/tests/hot-path) for the call and lost register
 // state.
 [[gnu::always_inline]] inline void process_frame(const RuleTable& table, uint32_t input_index, const uint8_t* frame,
                                                  uint32_t snaplen, uint32_t wire_len, SendBatcher& batcher,
-                                                 WorkerBlock& c, bool checksum_partial = false,
-                                                 Punter* punter = nullptr) {
+                                                 WorkerBlock& c, bool checksum_partial = false) {
   bump(c.counters[rx_frames]);
   bump(c.counters[rx_bytes], wire_len);
   UdpDatagram dgram;
@@ -78,14 +86,8 @@ namespace mcr {
   MCR_DRILL(drill::log(drill::Level::trace, drill::format_packet_trace(dgram.dst_addr, dgram.dst_port, wire_len));)
   const RuleEntry* rule = table.lookup(input_index, dgram.dst_addr, dgram.dst_port, dgram.src_addr);
   if (rule == nullptr) {
-    // The input's (*,*) entry, if it has one, takes routable multicast (not 224.0.0.0/24).
-    const uint32_t any = table.inputs[input_index].any_group_rule;
-    const uint32_t group = ntohl(dgram.dst_addr);
-    if (any == TableInput::kNoRule || (group >> 28) != 0xe || (group >> 8) == 0xe00000) [[likely]] {
-      bump(c.counters[no_match]);
-      return;
-    }
-    rule = &table.rules[any];
+    bump(c.counters[no_match]);
+    return;
   }
   bump(c.counters[matched]);
   bump(c.rules[rule->counter_slot][rule_packets]);
@@ -105,10 +107,6 @@ namespace mcr {
   // A rule with a TTL-decrementing, routed or port-keeping output (its own loop, so the common
   // case pays nothing). A decrementing output sends with the received TTL minus one, as a router
   // does, which is what ends a forwarding loop: a copy that would leave with TTL 0 is not sent.
-  // A punting rule (PIM's) is one of these too: its packets also go to mcrd, within the punt rate.
-  if (rule->punt != PuntReason::none && punter != nullptr) [[unlikely]]
-    punter->punt(rule->punt, table.inputs[input_index].ifindex, rule->counter_slot, dgram.ip,
-                 uint32_t(dgram.ip[2] << 8 | dgram.ip[3]), snaplen - uint32_t(dgram.ip - frame), c, realtime_ns());
   for (uint32_t o = rule->first_output; o < end; ++o) {
     const OutputEntry& out = table.outputs[o];
     if (!queue_special_output(out, dgram, checksum_partial, batcher, c)) {
@@ -116,6 +114,9 @@ namespace mcr {
       if (!queue_special_output(out, dgram, checksum_partial, batcher, c)) bump(c.counters[pending_overflow]);
     }
   }
+  // A punting rule (PIM's) is one of these too: its packets also go to mcrd, within the punt rate.
+  if (rule->punt != PuntReason::none) [[unlikely]]
+    punt_packet(batcher, *rule, table, input_index, dgram.ip, c);
 }
 
 // A traced batch's frames, once more after the batch: which rules they matched, for the span

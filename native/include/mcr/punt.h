@@ -11,6 +11,8 @@
 
 #include "mcr/counters.h"
 #include "mcr/punt_record.h"
+#include "mcr/rule_table.h"
+#include "mcr/trace.h"
 
 namespace mcr {
 
@@ -21,11 +23,11 @@ class Punter {
   Punter() = default;
   Punter(PuntRing* ring, const PuntControl* control) : ring_(ring), control_(control) {}
 
-  // ip: the IPv4 header; ip_length: its total length; available: bytes of it in the frame.
-  void punt(PuntReason reason, uint32_t ifindex, uint32_t rule_slot, const uint8_t* ip, uint32_t ip_length,
-            uint32_t available, WorkerBlock& c, uint64_t now_ns) {
+  // ip: the IPv4 header of a packet the parser checked, so its whole total length is in the frame.
+  // Most calls end at the token check: a source punts until its (S,G) entry takes its packets.
+  void punt(const RuleEntry& rule, int ifindex, const uint8_t* ip, WorkerBlock& c) {
     if (ring_ == nullptr) return;
-    if (!take_token(now_ns)) {
+    if (tokens_ == 0 && !refill()) {
       bump(c.counters[punt_rate_limited]);
       return;
     }
@@ -34,14 +36,16 @@ class Punter {
       bump(c.counters[punt_ring_full]);
       return;
     }
+    --tokens_;
     PuntRecord& r = ring_->records[head % kPuntRingRecords];
-    const uint32_t copy = std::min({ip_length, available, kPuntPacketBytes});
-    r.time_ns = now_ns;
-    r.ifindex = ifindex;
-    r.rule_slot = rule_slot;
+    const uint32_t ip_length = uint32_t(ip[2] << 8 | ip[3]);
+    const uint32_t copy = std::min(ip_length, kPuntPacketBytes);
+    r.time_ns = realtime_ns();
+    r.ifindex = uint32_t(ifindex);
+    r.rule_slot = rule.counter_slot;
     r.wire_length = ip_length;
     r.length = uint16_t(copy);
-    r.reason = uint8_t(reason);
+    r.reason = uint8_t(rule.punt);
     r.reserved = 0;
     std::memcpy(r.packet, ip, copy);
     ring_->head.store(head + 1, std::memory_order_release);
@@ -49,19 +53,18 @@ class Punter {
   }
 
  private:
-  bool take_token(uint64_t now_ns) {
-    if (tokens_ == 0) {
-      const uint32_t per_second = control_->per_second.load(std::memory_order_relaxed);
-      const uint64_t elapsed = now_ns - refilled_ns_;
-      const uint64_t gained = per_second == 0 ? 0 : elapsed / (1000000000ull / per_second + 1);
-      if (gained == 0) return false;
-      const uint32_t burst = control_->burst.load(std::memory_order_relaxed);
-      tokens_ = uint32_t(gained < burst ? gained : burst);
-      refilled_ns_ = now_ns;
-      if (tokens_ == 0) return false;
-    }
-    --tokens_;
-    return true;
+  // An empty bucket: the tokens gained since the last refill (at most the burst). The clock is read
+  // only here, and not at all while the rate is 0.
+  bool refill() {
+    const uint32_t per_second = control_->per_second.load(std::memory_order_relaxed);
+    if (per_second == 0) return false;
+    const uint64_t now = realtime_ns();
+    const uint64_t gained = (now - refilled_ns_) / (1000000000ull / per_second + 1);
+    if (gained == 0) return false;
+    const uint32_t burst = control_->burst.load(std::memory_order_relaxed);
+    tokens_ = uint32_t(gained < burst ? gained : burst);
+    refilled_ns_ = now;
+    return tokens_ != 0;
   }
 
   PuntRing* ring_ = nullptr;

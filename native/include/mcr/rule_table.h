@@ -83,8 +83,9 @@ class RuleTable {
   void build_index();
 
   // The most specific entry for a datagram on `input_index`: (S,G,port), then (S,G,any), then
-  // (*,G,port), then (*,G,any). port: the UDP destination port, or kEspPort for ESP (which
-  // only ESP entries match). source: the datagram's source, network order. A table with only
+  // (*,G,port), then (*,G,any), then the input's (*,*) entry for routable multicast. port: the
+  // UDP destination port, or kEspPort for ESP (which only ESP entries match). source: the datagram's source, network
+  // order. A table with only
   // (*,G,port) UDP entries does one probe, as before sources and any-port entries existed.
   // No allocation.
   const RuleEntry* lookup(uint32_t input_index, uint32_t group, uint32_t port, uint32_t source = 0) const {
@@ -98,7 +99,7 @@ class RuleTable {
   static constexpr uint32_t kEmpty = 0xffffffffu;
   // Which entry kinds beyond (*,G,port) the table holds (build_index), so lookup probes only for
   // kinds that exist.
-  static constexpr uint8_t kSourceEntries = 1, kAnyPortEntries = 2;
+  static constexpr uint8_t kSourceEntries = 1, kAnyPortEntries = 2, kAnyGroupEntries = 4;
   struct Slot {
     uint64_t key;
     uint32_t source;

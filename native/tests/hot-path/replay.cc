@@ -354,7 +354,7 @@ struct Fixture {
   std::vector<uint8_t> storage;
   std::vector<Frame> frames;
   mcr::RuleTable table;
-  // Every set passes a Punter, as Worker::drain_ring does (the check is then live, not folded away).
+  // Every set's batcher holds a Punter, as the worker's does (the check is then live, not folded away).
   std::unique_ptr<PuntState> punts;
   mcr::Punter punter;
   bool punt_all = false;  // unlimited rate: every punting packet is copied
@@ -478,7 +478,7 @@ void build_fixture(Fixture& fx, const FrameSet& set, bool socket_egress, bool pu
 void replay_batch(Fixture& fx, mcr::SendBatcher& batcher, mcr::WorkerBlock& counters, mcr::BatchTrace& trace) {
   trace.begin(0, 0, 1);
   for (const Frame& f : fx.frames)
-    mcr::process_frame(fx.table, 0, f.bytes, f.len, f.len, batcher, counters, f.checksum_partial, &fx.punter);
+    mcr::process_frame(fx.table, 0, f.bytes, f.len, f.len, batcher, counters, f.checksum_partial);
   mcr::flush_batch(fx.table, batcher, counters, trace);
   if (fx.punt_all) fx.punts->ring.tail.store(fx.punts->ring.head.load(std::memory_order_relaxed));
   if (trace.active())
@@ -657,6 +657,7 @@ int main(int argc, char** argv) {
   Fixture fx;
   build_fixture(fx, *set, socket_egress, punt_all);
   auto batcher = std::make_unique<mcr::SendBatcher>(null_send);
+  batcher->set_punter(&fx.punter);  // as Worker does: the punt check is live, not folded away
   auto counters = std::make_unique<mcr::WorkerBlock>();
   mcr_test::TraceFixture tracing(counters.get(), sample_every);
   mcr::BatchTrace& trace = tracing.trace;
