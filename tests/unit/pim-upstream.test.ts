@@ -4,12 +4,15 @@
 // (JoinDesired, the periodic Join Timer, Join suppression with t_suppressed = rand(1.1, 1.4) x
 // t_periodic bounded by the seen holdtime, Prune override with t_override, RPF' changes with and
 // without an Assert, a neighbour's new Generation ID), the aggregation of Joins and Prunes into
-// one message per upstream neighbour (jp-agg.ts), and a fast-check property over random event
-// sequences: no throw, deadlines after now, every message encodes and parses back.
+// one message per upstream neighbour (jp-agg.ts), the Prune(S,G,rpt)s every Join(*,G) carries
+// (setRptPrunes) down to the (S,G,rpt) state they make at a PimDownstream fed our encoded messages,
+// and a fast-check property over random event sequences: no throw, deadlines after now, every
+// message encodes and parses back, every Prune(S,G,rpt) rides in a group record with a Join(*,G).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as fc from 'fast-check';
 import { type EncodedSource, type PimJoinPrune, parsePimMessage } from '../../src/routing/pim/codec';
+import { PimDownstream } from '../../src/routing/pim/downstream';
 import { aggregateJoinPrune, type JoinPruneSend, sgRptSource, sgSource, starGSource } from '../../src/routing/pim/jp-agg';
 import {
   joinDesired,
@@ -224,7 +227,135 @@ describe('PIM upstream: (S,G) sees the prunes that override it, (*,G) its RP', (
   });
 });
 
+describe('PIM upstream: Prune(S,G,rpt) with the Join(*,G) (setRptPrunes)', () => {
+  const RPT = [sgRptSource(S), sgRptSource(S2)];
+  /** (*,G) Joined towards UP at t = 0, JT at 60 s. */
+  function starJoined(random = randoms(0.5)): PimUpstream {
+    const u = engine(random);
+    u.setRpf(STAR, UP, 0, { rp: RP });
+    assert.deepEqual(messages(u.setJoinDesired(STAR, true, 0)), [one(NBR, G, [starGSource(RP)], [])]);
+    return u;
+  }
+  const starView = (u: PimUpstream) => u.view().find((v) => v.source === null && v.group === G)!;
+
+  test("a source added while Joined: Join(*,G) and every Prune(S,G,rpt) of the set to RPF'(*,G) at once, JT unchanged", () => {
+    const u = starJoined();
+    assert.deepEqual(messages(u.setRptPrunes(G, [S], 5_000)), [one(NBR, G, [starGSource(RP)], [sgRptSource(S)])]);
+    assert.deepEqual(messages(u.setRptPrunes(G, [S2, S, S2], 6_000)), [one(NBR, G, [starGSource(RP)], RPT)]);
+    assert.equal(starView(u).joinTimerAt, PERIOD);
+    assert.deepEqual(starView(u).rptPrunes, [S, S2]);
+    assert.deepEqual(u.setRptPrunes(G, [S, S2], 7_000).send, [], 'the same set: nothing');
+  });
+
+  test('periodic Join(*,G) carries the prunes; a removed source is left out of the next one, and its removal sends nothing', () => {
+    const u = starJoined();
+    u.setRptPrunes(G, [S, S2], 5_000);
+    assert.deepEqual(messages(u.tick(PERIOD)), [one(NBR, G, [starGSource(RP)], RPT)]);
+    assert.deepEqual(u.setRptPrunes(G, [S2], PERIOD + 1_000).send, []);
+    assert.deepEqual(messages(u.tick(2 * PERIOD)), [one(NBR, G, [starGSource(RP)], [sgRptSource(S2)])]);
+    assert.deepEqual(u.setRptPrunes(G, [], 2 * PERIOD + 1_000).send, []);
+    assert.deepEqual(messages(u.tick(3 * PERIOD)), [one(NBR, G, [starGSource(RP)], [])]);
+  });
+
+  test("prunes set while NotJoined or without RPF' send nothing; the Join(*,G) that follows carries them", () => {
+    const u = engine();
+    assert.deepEqual(u.setRptPrunes(G, [S], 0).send, []);
+    assert.deepEqual(u.setRpf(STAR, UP, 0, { rp: RP }).send, []);
+    assert.deepEqual(messages(u.setJoinDesired(STAR, true, 1_000)), [one(NBR, G, [starGSource(RP)], [sgRptSource(S)])]);
+    assert.deepEqual(messages(u.setRpf(STAR, null, 2_000)), [one(NBR, G, [], [starGSource(RP)])], "RPF' lost: Prune(*,G) only");
+    assert.deepEqual(u.setRptPrunes(G, [S, S2], 3_000).send, []);
+    assert.deepEqual(messages(u.setRpf(STAR, UP, 4_000, { rp: RP })), [one(NBR, G, [starGSource(RP)], RPT)]);
+  });
+
+  test('a Prune(*,G) carries no (S,G,rpt) items', () => {
+    const u = starJoined();
+    u.setRptPrunes(G, [S, S2], 5_000);
+    assert.deepEqual(messages(u.setJoinDesired(STAR, false, 6_000)), [one(NBR, G, [], [starGSource(RP)])]);
+  });
+
+  test("RPF'(*,G) changes: Prune(*,G) alone to the old, Join(*,G) with the prunes to the new; a new RP on the same neighbour: one record", () => {
+    const u = starJoined();
+    u.setRptPrunes(G, [S], 5_000);
+    assert.deepEqual(messages(u.setRpf(STAR, { interface: 'up1', neighbor: NBR2 }, 6_000, { rp: RP })), [
+      one(NBR, G, [], [starGSource(RP)]),
+      one(NBR2, G, [starGSource(RP)], [sgRptSource(S)]),
+    ]);
+    assert.deepEqual(messages(u.setRpf(STAR, { interface: 'up1', neighbor: NBR2 }, 7_000, { rp: RP2 })), [
+      one(NBR2, G, [starGSource(RP2)], [starGSource(RP), sgRptSource(S)]),
+    ]);
+  });
+
+  test('the overriding Joins after a seen Prune(*,G) (of (*,G) and of (S,G) to the same neighbour) share one record with the prunes', () => {
+    const u = starJoined(randoms(0));
+    u.setRpf({ source: S2, group: G }, UP, 0);
+    u.setJoinDesired({ source: S2, group: G }, true, 0);
+    u.setRptPrunes(G, [S], 5_000);
+    const both = one(NBR, G, [starGSource(RP), sgSource(S2)], [sgRptSource(S)]);
+    assert.deepEqual(messages(u.seen('up0', seenMessage(NBR, [], [starGSource(RP)]), 10_000)), [both]);
+    assert.deepEqual(messages(u.tick(10_000 + PERIOD)), [both]);
+    assert.deepEqual(
+      u.view().map((v) => v.rptPrunes),
+      [[S], []],
+    );
+  });
+
+  test('bad addresses are refused by name', () => {
+    assert.throws(() => engine().setRptPrunes('239.1.1', [S], 0), /setRptPrunes: group "239\.1\.1" is not an IPv4 address/);
+    assert.throws(() => engine().setRptPrunes(G, [S, 'x'], 0), /setRptPrunes \(\*,239\.1\.1\.1\): source "x" is not an IPv4 address/);
+  });
+
+  test('round trip: a PimDownstream fed our encoded messages prunes S off (*,G) on its interface, keeps it with each Join(*,G), and drops it at End of Message of a Join(*,G) without it', () => {
+    const u = engine();
+    u.setRpf(STAR, UP, 0, { rp: RP });
+    const d = new PimDownstream(HT);
+    d.setInterface({ name: 'down0', address: NBR, neighborCount: 1, jpOverrideIntervalMs: 3_000 });
+    /** Our sends as the upstream router gets them: bytes parsed back, on its interface down0. */
+    const deliver = (out: PimUpstreamResult, now: number) =>
+      out.send.flatMap((send) => {
+        const parsed = parsePimMessage(send.bytes);
+        if (!parsed.ok || parsed.message.type !== 'join_prune') return assert.fail('our message does not parse as a Join/Prune');
+        return d.receive('down0', parsed.message, now).changes;
+      });
+    assert.deepEqual(deliver(u.setJoinDesired(STAR, true, 0), 0), [{ type: 'oif_added', source: null, group: G, interface: 'down0' }]);
+    assert.deepEqual(d.joinedInterfaces(STAR), ['down0']);
+    assert.deepEqual(deliver(u.setRptPrunes(G, [S], 5_000), 5_000), [{ type: 'rpt_prune_added', source: S, group: G, interface: 'down0' }]);
+    assert.deepEqual(d.rptPrunedInterfaces(S, G), ['down0']);
+    const rpt = () => d.view().find((v) => v.kind === 'S,G,rpt' && v.source === S);
+    assert.deepEqual([rpt()?.state, rpt()?.expiresAt], ['prune', 5_000 + HT * 1000]);
+    // The periodic Join(*,G) carries the prune: Prune -> PruneTmp -> Prune, ET refreshed.
+    assert.deepEqual(deliver(u.tick(PERIOD), PERIOD), []);
+    assert.deepEqual([rpt()?.state, rpt()?.expiresAt], ['prune', PERIOD + HT * 1000]);
+    // Taken out: the next Join(*,G) has no Prune(S,G,rpt); End of Message ends the Prune state.
+    assert.deepEqual(deliver(u.setRptPrunes(G, [], PERIOD + 1_000), PERIOD + 1_000), []);
+    assert.deepEqual(d.rptPrunedInterfaces(S, G), ['down0'], 'nothing sent on removal');
+    assert.deepEqual(deliver(u.tick(2 * PERIOD), 2 * PERIOD), [{ type: 'rpt_prune_removed', source: S, group: G, interface: 'down0' }]);
+    assert.deepEqual(d.rptPrunedInterfaces(S, G), []);
+    assert.equal(rpt(), undefined, '(S,G,rpt) back in NoInfo');
+    assert.deepEqual(d.joinedInterfaces(STAR), ['down0']);
+  });
+});
+
 describe('PIM Join/Prune aggregation (jp-agg)', () => {
+  test('a Join(*,G) and the Prune(S,G,rpt)s after it start a new message rather than split; too big for one message, no empty message', () => {
+    const to = { interface: 'up0', neighbor: NBR };
+    const bundle = [
+      { ...to, group: G, source: starGSource(RP), join: true },
+      { ...to, group: G, source: sgRptSource(S), join: false },
+      { ...to, group: G, source: sgRptSource(S2), join: false },
+    ];
+    const items = [{ ...to, group: G2, source: sgSource(S), join: true }, ...bundle];
+    // 14 + (12 + 8) = 34 bytes, then the bundle's 12 + 3 x 8 = 36 passes 60: the Join(*,G) alone would fit.
+    assert.deepEqual(messages(aggregateJoinPrune(items, HT, 60)), [
+      one(NBR, G2, [sgSource(S)], []),
+      one(NBR, G, [starGSource(RP)], [sgRptSource(S), sgRptSource(S2)]),
+    ]);
+    assert.deepEqual(messages(aggregateJoinPrune(bundle, HT, 34)), [
+      one(NBR, G, [starGSource(RP)], []),
+      one(NBR, G, [], [sgRptSource(S)]),
+      one(NBR, G, [], [sgRptSource(S2)]),
+    ]);
+  });
+
   test('Joins due together go to each neighbour in one message, groups merged', () => {
     const u = engine();
     u.setRpf(STAR, UP, 0, { rp: RP });
@@ -305,10 +436,11 @@ const eventArb = fc.oneof(
     holdtime: fc.constantFrom(0, 1, 30, 210, 0xffff),
   }),
   fc.record({ type: fc.constant('restart' as const), neighbor: fc.constantFrom(NBR, NBR2, OTHER) }),
+  fc.record({ type: fc.constant('rptPrunes' as const), group: fc.constantFrom(G, G2), sources: fc.subarray([S, S2]) }),
   fc.record({ type: fc.constant('advance' as const), ms: fc.nat(100_000) }),
 );
 
-test('property: random events never throw, leave deadlines in the future, and every message encodes and parses back', () => {
+test('property: random events never throw, leave deadlines in the future, every message encodes and parses back, and every Prune(S,G,rpt) has a Join(*,G) in its group record', () => {
   fc.assert(
     fc.property(
       fc.array(eventArb, { maxLength: 40 }),
@@ -346,12 +478,23 @@ test('property: random events never throw, leave deadlines in the future, and ev
             case 'restart':
               out = u.neighborRestarted('up0', e.neighbor, now);
               break;
+            case 'rptPrunes':
+              out = u.setRptPrunes(e.group, e.sources, now);
+              break;
             case 'advance':
               now += e.ms;
               out = u.tick(now);
               break;
           }
-          for (const m of messages(out)) assert.equal(m.holdtime, HT);
+          for (const m of messages(out)) {
+            assert.equal(m.holdtime, HT);
+            for (const g of m.groups)
+              if (g.prunes.some((s) => s.rpt && !s.wildcard))
+                assert.ok(
+                  g.joins.some((s) => s.wildcard),
+                  `${g.group}: Prune(S,G,rpt) without Join(*,G)`,
+                );
+          }
           assert.ok(out.send.every((s) => s.bytes.length <= 100));
           const next = u.nextDeadline();
           assert.ok(next === null || next > now, `deadline ${next} not after ${now}`);

@@ -48,7 +48,8 @@ export function aggregateJoinPrune(
   if (maxBytes < MESSAGE_HEADER_BYTES + GROUP_BYTES + SOURCE_BYTES)
     throw new RangeError(`Join/Prune aggregation: maxBytes ${maxBytes} cannot hold a single join`);
   const streams = new Map<string, { interface: string; neighbor: string; messages: { groups: JoinPruneGroup[]; bytes: number }[] }>();
-  for (const item of items) {
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
     const streamKey = `${item.interface}\0${item.neighbor}`;
     let stream = streams.get(streamKey);
     if (stream === undefined) {
@@ -62,8 +63,14 @@ export function aggregateJoinPrune(
     if (dup) continue;
     let message = stream.messages[stream.messages.length - 1];
     let group = message?.groups.find((g) => g.group === item.group);
-    const cost = SOURCE_BYTES + (group === undefined ? GROUP_BYTES : 0);
-    if (message === undefined || message.bytes + cost > maxBytes || (group === undefined && message.groups.length >= MAX_GROUPS)) {
+    // A Join(*,G) and the Prune(S,G,rpt)s right after it stay in one group record when they fit in
+    // one message: a receiver takes those prunes only with the Join(*,G) (RFC 7761 4.5.4's PruneTmp;
+    // FRR's pim_joinprune_recv ignores a Prune(S,G,rpt) whose group record has no Join(*,G)).
+    let attached = 0;
+    if (item.join && item.source.wildcard) while (isAttachedRptPrune(items[i + 1 + attached], item)) attached++;
+    const cost = SOURCE_BYTES * (1 + attached) + (group === undefined ? GROUP_BYTES : 0);
+    const full = message !== undefined && message.bytes + cost > maxBytes && (attached === 0 || message.groups.length > 0);
+    if (message === undefined || full || (group === undefined && message.groups.length >= MAX_GROUPS)) {
       message = { groups: [], bytes: MESSAGE_HEADER_BYTES };
       stream.messages.push(message);
       group = undefined;
@@ -84,6 +91,16 @@ export function aggregateJoinPrune(
     }
   return sends;
 }
+
+/** `next` is a Prune(S,G,rpt) to the same neighbour and group as the Join(*,G) `join`. */
+const isAttachedRptPrune = (next: JoinPruneItem | undefined, join: JoinPruneItem): boolean =>
+  next !== undefined &&
+  !next.join &&
+  next.source.rpt &&
+  !next.source.wildcard &&
+  next.interface === join.interface &&
+  next.neighbor === join.neighbor &&
+  next.group === join.group;
 
 /** The Encoded-Source of a (*,G) join or prune: the RP's address with S, W and R set (RFC 7761 4.9.5.1). */
 export const starGSource = (rp: string): EncodedSource => ({ address: rp, sparse: true, wildcard: true, rpt: true });

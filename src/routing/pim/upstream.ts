@@ -24,11 +24,25 @@
 // - Joined, RPF' GenID changes (neighborRestarted): JT = min(JT, t_override).
 // RPF' null (no route or no PIM neighbour towards RP or S): Joined sends nothing and its JT stops
 // until a neighbour appears, which is a change of RPF' (Join to the new).
+// Prune(S,G,rpt), simplified from 4.5.8/4.5.9 to what a last hop on the shortest-path tree needs
+// (FRR's pim_msg_get_jp_group_size/pim_msg_build_jp_groups do the same): the caller names, per
+// group, the sources to prune off the shared tree (setRptPrunes: SPTbit set and RPF'(S,G) !=
+// RPF'(*,G)). Every Join(*,G) we send (triggered, periodic, to a new RPF', after an override)
+// carries their Prune(S,G,rpt)s in its group record, so the upstream router's (S,G,rpt) Prune
+// state is refreshed with the (*,G) Join; a source added while Joined sends Join(*,G) and all the
+// prunes at once (JT unchanged). A source taken out is simply left out of the next Join(*,G): at
+// the upstream router that Join moves (S,G,rpt) Prune to PruneTmp and, with no Prune(S,G,rpt) in
+// the message, End of Message moves it to NoInfo (4.5.4), so no Join(S,G,rpt) is needed. A
+// Prune(*,G) carries none: it takes the whole shared tree, S too (4.5.9: RPTJoinDesired(G) ->
+// false moves (S,G,rpt) to RPTNotJoined sending nothing; FRR adds them to a (*,G) Join only).
 // Not implemented: the SPT bit and the switch from the shared tree (JoinDesired(S,G) -> false does
-// not clear an SPTbit here), the Keepalive Timer's part in JoinDesired(S,G), the (S,G,rpt)
-// upstream machine of 4.5.8/4.5.9 (no Prune(S,G,rpt) is ever sent), (*,*,RP), and RP discovery
-// (the caller gives RP(G) with the (*,G) RPF').
-import { addressValue } from '../../lib/ipv4';
+// not clear an SPTbit here; the caller decides which sources to prune), the rest of the (S,G,rpt)
+// upstream machine of 4.5.8/4.5.9 (PruneDesired(S,G,rpt) from an empty inherited olist, the
+// Override Timer and its Join(S,G,rpt) on a LAN: another router's Join(*,G) without our prune
+// ends the upstream's (S,G,rpt) Prune state on that LAN until our next Join(*,G)), the Keepalive
+// Timer's part in JoinDesired(S,G), (*,*,RP), and RP discovery (the caller gives RP(G) with the
+// (*,G) RPF').
+import { addressValue, isIPv4 } from '../../lib/ipv4';
 import type { PimJoinPrune } from './codec';
 import {
   aggregateJoinPrune,
@@ -36,6 +50,7 @@ import {
   type JoinPruneItem,
   type JoinPruneSend,
   joinPruneHoldtimeSeconds,
+  sgRptSource,
   sgSource,
   starGSource,
 } from './jp-agg';
@@ -78,6 +93,8 @@ export interface UpstreamView {
   state: UpstreamState;
   rpf: UpstreamRpf | null;
   joinTimerAt: number | null;
+  /** (*,G): the sources whose Prune(S,G,rpt) goes with each Join(*,G), sorted; (S,G): empty. */
+  rptPrunes: string[];
 }
 
 export interface PimUpstreamResult {
@@ -100,6 +117,8 @@ interface Upstream {
   state: UpstreamState;
   rpf: UpstreamRpf | null;
   joinTimerAt: number | null;
+  /** (*,G) only: setRptPrunes' sources, sorted. */
+  rptPrunes: string[];
 }
 
 const entryKey = (e: UpstreamEntry) => `${e.source ?? '*'} ${e.group}`;
@@ -146,10 +165,10 @@ export class PimUpstream {
         u.rp = rp;
         this.override(u, now);
       } else {
-        if (u.rpf !== null) items.push(this.item(u, false));
+        if (u.rpf !== null) items.push(...this.items(u, false));
         u.rpf = rpf && { ...rpf };
         u.rp = rp;
-        if (u.rpf !== null) items.push(this.item(u, true));
+        if (u.rpf !== null) items.push(...this.items(u, true));
         u.joinTimerAt = u.rpf === null ? null : now + this.periodMs;
       }
     } else {
@@ -166,14 +185,36 @@ export class PimUpstream {
     if (desired && u.state === 'not_joined') {
       u.state = 'joined';
       if (u.rpf !== null) {
-        items.push(this.item(u, true));
+        items.push(...this.items(u, true));
         u.joinTimerAt = now + this.periodMs;
       }
     } else if (!desired && u.state === 'joined') {
       u.state = 'not_joined';
-      if (u.rpf !== null) items.push(this.item(u, false));
+      if (u.rpf !== null) items.push(...this.items(u, false));
       u.joinTimerAt = null;
     }
+    return this.finish(items, now);
+  }
+
+  /**
+   * The sources to prune off the shared tree of (*,G): those with the SPT bit set whose RPF'(S,G)
+   * is not RPF'(*,G). A source added while (*,G) is Joined with an RPF' sends Join(*,G) with every
+   * Prune(S,G,rpt) of the set to RPF'(*,G) at once (JT unchanged); a source removed sends nothing
+   * and is left out of the next Join(*,G), which ends the upstream's (S,G,rpt) Prune state (RFC
+   * 7761 4.5.4, End of Message). The set lives with the (*,G) entry: remove() forgets it.
+   */
+  setRptPrunes(group: string, sources: readonly string[], now: number): PimUpstreamResult {
+    if (!isIPv4(group)) throw new RangeError(`PIM upstream: setRptPrunes: group ${JSON.stringify(group)} is not an IPv4 address`);
+    for (const s of sources)
+      if (!isIPv4(s)) throw new RangeError(`PIM upstream: setRptPrunes (*,${group}): source ${JSON.stringify(s)} is not an IPv4 address`);
+    const entry: UpstreamEntry = { source: null, group };
+    if (sources.length === 0 && !this.entries.has(entryKey(entry))) return this.finish([], now);
+    const u = this.entry(entry);
+    const next = [...new Set(sources)].sort((a, b) => addressValue(a) - addressValue(b));
+    const gained = next.some((s) => !u.rptPrunes.includes(s));
+    u.rptPrunes = next;
+    const items: JoinPruneItem[] = [];
+    if (gained && u.state === 'joined' && u.rpf !== null) items.push(...this.items(u, true));
     return this.finish(items, now);
   }
 
@@ -235,7 +276,7 @@ export class PimUpstream {
   /** Every entry with state or an RPF', sorted by group then source ((*,G) first). */
   view(): UpstreamView[] {
     return [...this.entries.values()]
-      .map((u) => ({ ...u, rpf: u.rpf && { ...u.rpf } }))
+      .map((u) => ({ ...u, rpf: u.rpf && { ...u.rpf }, rptPrunes: [...u.rptPrunes] }))
       .sort(
         (a, b) =>
           addressValue(a.group) - addressValue(b.group) ||
@@ -258,21 +299,19 @@ export class PimUpstream {
     if (u.joinTimerAt > now + overrideMs) u.joinTimerAt = now + overrideMs;
   }
 
-  private item(u: Upstream, join: boolean): JoinPruneItem {
-    return {
-      interface: u.rpf!.interface,
-      neighbor: u.rpf!.neighbor,
-      group: u.group,
-      source: u.source === null ? starGSource(u.rp!) : sgSource(u.source),
-      join,
-    };
+  /** The Join or Prune of an entry; a Join(*,G) is followed by its Prune(S,G,rpt)s (jp-agg keeps them in its group record). */
+  private items(u: Upstream, join: boolean): JoinPruneItem[] {
+    const to = { interface: u.rpf!.interface, neighbor: u.rpf!.neighbor, group: u.group };
+    const items: JoinPruneItem[] = [{ ...to, source: u.source === null ? starGSource(u.rp!) : sgSource(u.source), join }];
+    if (join && u.source === null) for (const s of u.rptPrunes) items.push({ ...to, source: sgRptSource(s), join: false });
+    return items;
   }
 
   /** Adds the periodic Joins due by `now` to `items` and aggregates them. */
   private finish(items: JoinPruneItem[], now: number): PimUpstreamResult {
     for (const u of this.entries.values())
       if (u.state === 'joined' && u.joinTimerAt !== null && u.joinTimerAt <= now && u.rpf !== null) {
-        items.push(this.item(u, true));
+        items.push(...this.items(u, true));
         u.joinTimerAt = now + this.periodMs;
       }
     return { send: aggregateJoinPrune(items, this.holdtime, this.maxBytes) };
@@ -282,7 +321,7 @@ export class PimUpstream {
     const key = entryKey(e);
     let u = this.entries.get(key);
     if (u === undefined) {
-      u = { source: e.source, group: e.group, rp: null, state: 'not_joined', rpf: null, joinTimerAt: null };
+      u = { source: e.source, group: e.group, rp: null, state: 'not_joined', rpf: null, joinTimerAt: null, rptPrunes: [] };
       this.entries.set(key, u);
     }
     return u;
