@@ -44,6 +44,14 @@ const TARGETS = {
       'keep_port_socket_sent', // a port-0 output's copy through the UDP socket reached the sink
       'keep_port_packet_sent', // a port-0 output's copy through packet egress reached the sink
       'packet_sent', // a republished copy through packet egress reached the sink
+      'punt_copied', // a punting rule's packet copied into the punt ring
+      'punt_copy_capped', // a punted packet longer than a record: its first kPuntPacketBytes copied
+      'punt_rate_limited', // a punt not made: the bucket empty (rate or burst 0)
+      'punt_ring_full', // a punt not made: the ring's reader a whole ring behind
+      'punt_no_punter', // a punting rule's packet with no Punter in the batcher: forwarded only
+      'any_group_punt', // an input's (*,*) entry took routable multicast no rule matched
+      'any_group_skipped_link_local', // 224.0.0.0/24 on the (*,*) entry's input: no_match
+      'any_group_skipped_not_multicast', // unicast or 240/4 on the (*,*) entry's input: no_match
     ],
   },
   payload: {

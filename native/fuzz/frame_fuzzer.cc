@@ -15,9 +15,19 @@
 //     the received one did (or the pseudo-header sum the NIC completes, for a partial one).
 //   packet egress, routed: the received IPv4 header with TTL - 1 and a valid checksum (options
 //     included), then the rest of the received packet from the ring slot, unchanged.
+// And the punt path (mcr/punt.h): a frame that matched a punting rule (a routed (*,G,any)
+// new_source, an (S,G,any) register, a wrong_interface (S,G) without outputs, input 1's (*,*)
+// entry) moves exactly one of punted, punt_rate_limited, punt_ring_full; any other frame (or one
+// with no Punter in the batcher) moves none. A copied record holds the frame's IPv4 packet (its
+// total length, capped at kPuntPacketBytes), the rule's reason and slot and the input's ifindex;
+// a full ring is never written; a fresh bucket with a rate and a burst is never rate-limited, one
+// at rate or burst 0 always is; a long-lived bucket that ran dry stays dry at rate or burst 0, and
+// one that saw a full ring still holds a token. The (*,*) entry takes routable multicast only
+// (224/4 but not 224.0.0.0/24) that no other entry matched.
 //
-// Input layout: byte 0 is a control byte, the rest is the captured frame (snaplen = size - 1,
-// in its own exact-size allocation so ASan sees any read past it).
+// Input layout: bytes 0 and 1 are control bytes, the rest is the captured frame (snaplen =
+// size - 2, in its own exact-size allocation so ASan sees any read past it).
+// Byte 0:
 //   bit 0     input interface index (0 or 1; the tables differ per input)
 //   bits 1-2  how the null sink behaves: 0 accepts all, 1 accepts half (partial sends),
 //             2 fails with EAGAIN (drop the rest), 3 EINTR then EPERM (retry, then drop one)
@@ -25,6 +35,13 @@
 //   bit 6     the ring marked the frame's UDP checksum partial (TP_STATUS_CSUMNOTREADY)
 //   bit 7     which table: 0 the full one (every rule kind), 1 the plain one (its (*,G,port) UDP
 //             rules only, which the table looks up with its one-probe path)
+// Byte 1, the punt path:
+//   bits 0-1  PuntControl per_second: 0, 1, 1000, 0xffffffff
+//   bits 2-3  PuntControl burst: 0, 1, 64, 0xffffffff
+//   bit 4     the bucket: 0 a fresh Punter (empty, never refilled), 1 the ring's long-lived one
+//   bits 5-6  the ring: 0-2 the one the target drains after each frame, with 0, 127 (one slot
+//             left) or 128 (full) records unread; 3 the one it never drains (full after 128 copies)
+//   bit 7     no Punter in the batcher: punting rules only forward
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -41,6 +58,8 @@
 #include "mcr/egress.h"
 #include "mcr/forward.h"
 #include "mcr/parse.h"
+#include "mcr/punt.h"
+#include "mcr/punt_record.h"
 #include "mcr/rule_table.h"
 #include "trace_fixture.h"
 
@@ -76,6 +95,10 @@ constexpr uint16_t kPortRouted = 5104;
 constexpr uint32_t kGroupUdpOnly = 0xef010205u;    // a UDP any-port rule only: ESP finds nothing
 constexpr uint32_t kGroupHugeMixed = 0xef010206u;  // every special kind of output, early flushes
 constexpr uint32_t kSmallMtuBytes = 256;           // one routed output's: larger packets are too big
+// Punting rules: (*,G,any) new_source and (S1,G,any) register on input 0, both routed; (S2,G,any)
+// wrong_interface without outputs on input 1; and input 1's (*,*) entry (new_source).
+constexpr uint32_t kGroupPunt = 0xef010207u;
+constexpr uint32_t kAnyGroupInput = 1;
 // UDP sockets, then packet (AF_PACKET) sockets; never used as fds: the sink stands in for sendmmsg.
 constexpr int kEgressFds[] = {100, 101, 102, 103, 104};
 constexpr uint32_t kUdpSockets = 3, kPacketSockets = 2;
@@ -297,11 +320,12 @@ struct RuleSpec {
   uint16_t port;  // 0: any UDP port (ESP rules: ignored)
   uint32_t source = 0;
   mcr::Protocol protocol = mcr::Protocol::udp;
+  mcr::PuntReason punt = mcr::PuntReason::none;
 };
 
 // Adds a rule with outputs built as the relay builds them (native/core/relay.cc): a routed
-// output decrements and sends through a packet socket only; per_output_work when any output
-// decrements, is routed or keeps the port.
+// output decrements and sends through a packet socket only; per_output_work when the rule punts
+// or any output decrements, is routed or keeps the port.
 void add_rule(mcr::RuleTable& t, const RuleSpec& spec, const std::vector<uint8_t>& kinds) {
   mcr::RuleEntry r{};
   r.input_index = spec.input;
@@ -309,6 +333,8 @@ void add_rule(mcr::RuleTable& t, const RuleSpec& spec, const std::vector<uint8_t
   r.port = spec.protocol == mcr::Protocol::esp ? 0 : spec.port;
   r.source = htonl(spec.source);
   r.protocol = spec.protocol;
+  r.punt = spec.punt;
+  r.per_output_work = spec.punt != mcr::PuntReason::none;
   r.counter_slot = uint32_t(t.rules.size());
   r.first_output = uint32_t(t.outputs.size());
   r.output_count = uint32_t(kinds.size());
@@ -394,6 +420,13 @@ void add_special_rules(mcr::RuleTable& t) {
   const uint8_t cycle[] = {kRouted, kKeepPort | kPacket, kKeepPort, kPacket | kDecrement, kPlain};
   for (uint32_t o = 0; o < kHugeFanOut; ++o) mixed[o] = cycle[o % 5];
   add_rule(t, {0, kGroupHugeMixed, 0}, mixed);
+  // Punting rules, and input 1's (*,*) entry (group 0), which takes routable multicast that no
+  // other entry on input 1 matched.
+  using mcr::PuntReason;
+  add_rule(t, {0, kGroupPunt, 0, 0, Protocol::udp, PuntReason::new_source}, {kRouted});
+  add_rule(t, {0, kGroupPunt, 0, kSource1, Protocol::udp, PuntReason::register_source}, {kRouted | kSmallMtu});
+  add_rule(t, {1, kGroupPunt, 0, kSource2, Protocol::udp, PuntReason::wrong_interface}, {});
+  add_rule(t, {kAnyGroupInput, 0, 0, 0, Protocol::udp, PuntReason::new_source}, {});
 }
 
 struct Fixture {
@@ -403,6 +436,13 @@ struct Fixture {
   // Large (~0.5 MB): allocated once, not per input.
   std::unique_ptr<mcr::WorkerBlock> counters;
   std::unique_ptr<mcr_test::TraceFixture> tracing;
+  // The punt path: the control the input sets, and two rings (~270 KB each): [0] drained after
+  // every frame, [1] never drained; each with a long-lived Punter, and what the target knows of
+  // that Punter's bucket from the outcomes it saw.
+  mcr::PuntControl punt_control{};
+  std::unique_ptr<mcr::PuntRing> punt_rings[2];
+  std::unique_ptr<mcr::Punter> lived_punters[2];
+  enum class Bucket : uint8_t { unknown, dry, has_token } lived_buckets[2] = {};
 };
 
 Fixture& fixture() {
@@ -421,25 +461,43 @@ Fixture& fixture() {
     f->batcher = std::make_unique<mcr::SendBatcher>(null_send);
     f->counters = std::make_unique<mcr::WorkerBlock>();
     f->tracing = std::make_unique<mcr_test::TraceFixture>(f->counters.get(), 1);
+    for (int i = 0; i < 2; ++i) {
+      f->punt_rings[i] = std::make_unique<mcr::PuntRing>();
+      f->lived_punters[i] = std::make_unique<mcr::Punter>(f->punt_rings[i].get(), &f->punt_control);
+    }
     return f;
   }();
   return *fx;
 }
 
+// Routable multicast: 224.0.0.0/4 but not the link-local 224.0.0.0/24 (network order in).
+bool routable_multicast(uint32_t group) {
+  const uint32_t g = ntohl(group);
+  return (g >> 28) == 0xe && (g >> 8) != 0xe00000;
+}
+
 // The lookup's specification, by linear scan: among the rules on the input for the group that
-// the datagram's protocol, port and source fit, the most specific.
+// the datagram's protocol, port and source fit, the most specific; else, for routable multicast
+// (UDP or ESP), the input's (*,*) entry (group 0) if it has one.
 const mcr::RuleEntry* reference_lookup(const mcr::RuleTable& t, uint32_t input, const mcr::UdpDatagram& d) {
   const bool esp = d.dst_port == mcr::kEspPort;
   const mcr::RuleEntry* best = nullptr;
+  const mcr::RuleEntry* any_group = nullptr;
   int best_rank = 4;
   for (const mcr::RuleEntry& r : t.rules) {
-    if (r.input_index != input || r.group != d.dst_addr) continue;
+    if (r.input_index != input) continue;
+    if (r.group == 0) {
+      any_group = &r;
+      continue;
+    }
+    if (r.group != d.dst_addr) continue;
     if ((r.protocol == mcr::Protocol::esp) != esp) continue;
     if (!esp && r.port != 0 && r.port != d.dst_port) continue;
     if (r.source != 0 && r.source != d.src_addr) continue;
     const int rank = (r.source != 0 ? 0 : 2) + (esp || r.port == d.dst_port ? 0 : 1);
     if (rank < best_rank) best = &r, best_rank = rank;
   }
+  if (best == nullptr && routable_multicast(d.dst_addr)) return any_group;
   return best;
 }
 
@@ -473,7 +531,7 @@ bool is_short_esp(const uint8_t* frame, size_t snaplen) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 1) return 0;
+  if (size < 2) return 0;
   Fixture& fx = fixture();
   mcr::WorkerBlock& c = *fx.counters;
   const uint8_t control = data[0];
@@ -487,9 +545,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // An exact-size copy: the bytes after the frame are ASan's redzone, as after a ring slot's
   // captured bytes there is nothing the parser may read.
-  const size_t snaplen = size - 1;
+  const size_t snaplen = size - 2;
   std::unique_ptr<uint8_t[]> frame(new uint8_t[snaplen ? snaplen : 1]);
-  if (snaplen) std::memcpy(frame.get(), data + 1, snaplen);
+  if (snaplen) std::memcpy(frame.get(), data + 2, snaplen);
   const uint32_t wire_len = uint32_t(snaplen) + ((control >> 3) & 7u);
   g_frame_begin = frame.get();
   g_frame_end = frame.get() + snaplen;
@@ -510,6 +568,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t too_big_before = counter(c, mcr::tx_err_too_big);
   const uint64_t rule_packets_before = g_rule ? c.rules[g_rule->counter_slot][mcr::rule_packets].load() : 0;
 
+  // The punt path as byte 1 sets it: the rate and burst, which ring (and how far behind its
+  // reader is), a fresh or the long-lived bucket, or no Punter at all.
+  const uint8_t punt_control = data[1];
+  static constexpr uint32_t kRates[] = {0, 1, 1000, 0xffffffffu};
+  static constexpr uint32_t kBursts[] = {0, 1, 64, 0xffffffffu};
+  const uint32_t punt_rate = kRates[punt_control & 3u], punt_burst = kBursts[(punt_control >> 2) & 3u];
+  fx.punt_control.per_second.store(punt_rate, std::memory_order_relaxed);
+  fx.punt_control.burst.store(punt_burst, std::memory_order_relaxed);
+  const bool lived_bucket = (punt_control & 0x10) != 0;
+  const unsigned ring_mode = (punt_control >> 5) & 3u;
+  const int ring_index = ring_mode == 3 ? 1 : 0;
+  mcr::PuntRing& ring = *fx.punt_rings[ring_index];
+  if (ring_mode < 3) {
+    static constexpr uint64_t kUnread[] = {0, mcr::kPuntRingRecords - 1, mcr::kPuntRingRecords};
+    ring.tail.store(ring.head.load() - kUnread[ring_mode]);
+  }
+  mcr::Punter fresh_punter(&ring, &fx.punt_control);
+  mcr::Punter* punter = (punt_control & 0x80) ? nullptr
+                        : lived_bucket        ? fx.lived_punters[ring_index].get()
+                                              : &fresh_punter;
+  fx.batcher->set_punter(punter);
+  const uint64_t punted_before = counter(c, mcr::punted);
+  const uint64_t rate_limited_before = counter(c, mcr::punt_rate_limited);
+  const uint64_t ring_full_before = counter(c, mcr::punt_ring_full);
+  const uint64_t head_before = ring.head.load(), tail_before = ring.tail.load();
+  const bool ring_was_full = head_before - tail_before >= mcr::kPuntRingRecords;
+
   // Every batch traced, with a record: the trace hooks see every frame the fuzzer makes.
   mcr::BatchTrace& trace = fx.tracing->trace;
   trace.begin(0, 0, 1);
@@ -519,6 +604,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   trace.end(1);
   FUZZ_CHECK(fx.tracing->drain() == 1);
   FUZZ_CHECK(fx.batcher->size() == 0);
+  fx.batcher->set_punter(nullptr);  // the fresh one goes out of scope
 
   // The counters' promise: one frame, one verdict.
   FUZZ_CHECK(counter(c, mcr::rx_frames) == rx_before + 1);
@@ -576,6 +662,48 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(counter(c, mcr::tx_err_too_big) - too_big_before == expected_too_big);
   FUZZ_CHECK(counter(c, mcr::pending_overflow) == overflow_before);
 
+  // The punt path: a frame that matched a punting rule, with a Punter in the batcher, moves
+  // exactly one of its three counters; any other frame none, and never the ring's tail.
+  const bool punting = g_rule != nullptr && g_rule->punt != mcr::PuntReason::none;
+  const uint64_t copied = counter(c, mcr::punted) - punted_before;
+  const uint64_t rate_limited = counter(c, mcr::punt_rate_limited) - rate_limited_before;
+  const uint64_t ring_full = counter(c, mcr::punt_ring_full) - ring_full_before;
+  FUZZ_CHECK(copied + rate_limited + ring_full == (punting && punter != nullptr ? 1u : 0u));
+  FUZZ_CHECK(ring.head.load() == head_before + copied && ring.tail.load() == tail_before);
+  if (g_rule != nullptr && g_rule->group == 0) {
+    // The (*,*) entry: only on its input, only for routable multicast nothing else took.
+    FUZZ_CHECK(!plain_table && input == kAnyGroupInput && routable_multicast(d.dst_addr));
+  }
+  bool copy_capped = false;
+  if (copied) {
+    // The record: the frame's IPv4 packet from its header, its total length capped, the rule's
+    // reason and slot, the input's interface.
+    FUZZ_CHECK(!ring_was_full);
+    const mcr::PuntRecord& r = ring.records[head_before % mcr::kPuntRingRecords];
+    const uint32_t ip_length = be16(d.ip + 2);
+    copy_capped = ip_length > mcr::kPuntPacketBytes;
+    FUZZ_CHECK(r.wire_length == ip_length && r.length == (copy_capped ? mcr::kPuntPacketBytes : ip_length));
+    FUZZ_CHECK(r.length <= size_t(g_frame_end - d.ip) && std::memcmp(r.packet, d.ip, r.length) == 0);
+    FUZZ_CHECK(r.reason == uint8_t(g_rule->punt) && r.rule_slot == g_rule->counter_slot);
+    FUZZ_CHECK(r.ifindex == uint32_t(table.inputs[input].ifindex) && r.reserved == 0 && r.time_ns != 0);
+  }
+  if (punting && punter != nullptr) {
+    // Past the bucket, the ring decides: a full one is a counted drop, never a write.
+    if (!rate_limited) FUZZ_CHECK((ring_full != 0) == ring_was_full);
+    const bool no_refill = punt_rate == 0 || punt_burst == 0;
+    if (!lived_bucket) {
+      // A fresh bucket was last refilled at time 0: any rate and burst fill it, 0 of either never.
+      FUZZ_CHECK((rate_limited != 0) == no_refill);
+    } else {
+      // Tokens change only here: a rate-limited punt leaves none, a full ring leaves at least one.
+      Fixture::Bucket& known = fx.lived_buckets[ring_index];
+      if (known == Fixture::Bucket::has_token) FUZZ_CHECK(!rate_limited);
+      if (known == Fixture::Bucket::dry && no_refill) FUZZ_CHECK(rate_limited);
+      known = rate_limited ? Fixture::Bucket::dry : ring_full ? Fixture::Bucket::has_token : Fixture::Bucket::unknown;
+    }
+  }
+  if (ring_mode < 3) ring.tail.store(ring.head.load());  // the reader takes what was copied
+
   // For the corpus check in scripts/fuzz.js: which classes each seed exercises, the verdict and
   // the paths beyond it (scripts/fuzz.js lists the paths the seeds must reach).
   static const bool print_verdicts = std::getenv("MCR_FUZZ_PRINT_VERDICT") != nullptr;
@@ -596,6 +724,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (g_saw_keep_port_socket) path("keep_port_socket_sent");
     if (g_saw_keep_port_packet) path("keep_port_packet_sent");
     if (g_saw_packet) path("packet_sent");
+    if (copied) path("punt_copied");
+    if (copy_capped) path("punt_copy_capped");
+    if (rate_limited) path("punt_rate_limited");
+    if (ring_full) path("punt_ring_full");
+    if (punting && punter == nullptr) path("punt_no_punter");
+    if (g_rule && g_rule->group == 0) path("any_group_punt");
+    if (parsed == mcr::matched && !g_rule && !plain_table && input == kAnyGroupInput) {
+      const uint32_t dst = ntohl(d.dst_addr);
+      if ((dst >> 8) == 0xe00000) path("any_group_skipped_link_local");
+      if ((dst >> 28) != 0xe) path("any_group_skipped_not_multicast");
+    }
   }
   return 0;
 }

@@ -22,14 +22,27 @@ function writeAll(dir, entries) {
   console.log(`${path.relative(root, dir)}: ${entries.length} files`);
 }
 
-// ---- frame target: control byte (see frame_fuzzer.cc) + frame ----------------------------
-// control: bit 0 input index, bits 1-2 sink mode, bits 3-5 extra wire bytes, bit 6 partial UDP
+// ---- frame target: two control bytes (see frame_fuzzer.cc) + frame -----------------------
+// byte 0: bit 0 input index, bits 1-2 sink mode, bits 3-5 extra wire bytes, bit 6 partial UDP
 // checksum, bit 7 the plain table.
+// byte 1 (the punt path): bits 0-1 the rate, bits 2-3 the burst (each one of PUNT_LEVELS), bit 4
+// the long-lived bucket, bits 5-6 the ring (PUNT_RINGS), bit 7 no Punter.
+const PUNT_LEVELS = { 0: 0, 1: 1, 64: 2, 1000: 2, max: 3 }; // rates 0 1 1000 max, bursts 0 1 64 max
+const PUNT_RINGS = { empty: 0, oneLeft: 1, full: 2, undrained: 3 };
+const level = (what, v) => {
+  if (!(v in PUNT_LEVELS) || (what === 'rate' && v === 64) || (what === 'burst' && v === 1000))
+    throw new Error(`punt ${what} ${v}: not one the frame target offers`);
+  return PUNT_LEVELS[v];
+};
 const control = ({ input = 0, sink = 0, extraWire = 0, partial = false, plainTable = false } = {}) => {
   if (extraWire > 7) throw new Error(`extraWire ${extraWire}: the control byte holds 0 to 7`);
-  return Buffer.from([input | (sink << 1) | (extraWire << 3) | (partial ? 0x40 : 0) | (plainTable ? 0x80 : 0)]);
+  return input | (sink << 1) | (extraWire << 3) | (partial ? 0x40 : 0) | (plainTable ? 0x80 : 0);
 };
-const seed = (frame, c = {}) => Buffer.concat([control(c), frame]);
+const puntControl = ({ rate = 1000, burst = 64, lived = false, ring = 'empty', noPunter = false } = {}) => {
+  if (!(ring in PUNT_RINGS)) throw new Error(`punt ring ${ring}: one of ${Object.keys(PUNT_RINGS).join(', ')}`);
+  return level('rate', rate) | (level('burst', burst) << 2) | (lived ? 0x10 : 0) | (PUNT_RINGS[ring] << 5) | (noPunter ? 0x80 : 0);
+};
+const seed = (frame, c = {}) => Buffer.concat([Buffer.from([control(c), puntControl(c.punt)]), frame]);
 
 const PAIR = { dst: '239.1.1.1', dstPort: 5001 };
 const ONE = { dst: '239.1.1.2', dstPort: 5002 };
@@ -46,6 +59,9 @@ const ESP_GROUP = '239.1.2.3';
 const ROUTED = { dst: '239.1.2.4', dstPort: 5104 };
 const UDP_ONLY = '239.1.2.5';
 const HUGE_MIXED = '239.1.2.6';
+// Punting rules: (*,G,any) new_source and (SOURCE1,G,any) register on input 0, (SOURCE2,G,any)
+// wrong_interface on input 1; input 1's (*,*) entry takes routable multicast nothing else did.
+const PUNT_GROUP = '239.1.2.7';
 const body = mcrPayload(7, 1, 64);
 // A frame with the IP header fields overridden and the UDP length field given.
 const custom = (ip, udpLength, payload = body) =>
@@ -109,7 +125,7 @@ const frameSeeds = [
   ['matched-sg-group-port-other-source', seed(udpFrame({ ...SG, src: '10.0.2.3' }))],
   ['matched-sg-group-any-port-source2', seed(withUdpChecksum(udpFrame({ ...SG, src: SOURCE2, dstPort: 9 })))],
   ['matched-sg-port-source1-input1', seed(udpFrame({ ...SG, src: SOURCE1 }), { input: 1 })],
-  ['no_match-sg-source2-input1', seed(udpFrame({ ...SG, src: SOURCE2 }), { input: 1 })],
+  ['matched-any-group-sg-source2-input1', seed(udpFrame({ ...SG, src: SOURCE2 }), { input: 1 })],
   ['matched-sg-source-0', seed(udpFrame({ ...SG, src: '0.0.0.0', dstPort: 7 }))],
   // Any port: copies that keep the datagram's port (UDP socket and packet egress), with a right
   // UDP checksum, a partial one, TTL 1 and a payload too long for packet egress.
@@ -155,7 +171,40 @@ const frameSeeds = [
   ['matched-huge-mixed-ttl1-sink-eintr-eperm', seed(udpFrame({ dst: HUGE_MIXED, dstPort: 10, size: 32, ip: { ttl: 1 } }), { sink: 3 })],
   ['no_match-group', seed(udpFrame({ dst: '239.9.9.9', dstPort: 5001 }))],
   ['no_match-port', seed(udpFrame({ dst: '239.1.1.1', dstPort: 5009 }))],
-  ['no_match-one-on-input1', seed(udpFrame(ONE), { input: 1 })],
+  ['matched-any-group-one-on-input1', seed(udpFrame(ONE), { input: 1 })],
+  ['no_match-one-on-input1-plain-table', seed(udpFrame(ONE), { input: 1, plainTable: true })],
+  // The punt path: each punting rule copied, over the rate (rate 0, burst 0), a full ring, the
+  // last free slot, a packet longer than a record holds, no Punter, the long-lived buckets.
+  ['matched-punt-new-source', seed(udpFrame({ dst: PUNT_GROUP, dstPort: 9, src: SOURCE2 }))],
+  [
+    'matched-punt-register',
+    seed(withUdpChecksum(udpFrame({ dst: PUNT_GROUP, dstPort: 9, src: SOURCE1 })), { punt: { rate: 1, burst: 1 } }),
+  ],
+  ['matched-punt-register-too-big', seed(udpFrame({ dst: PUNT_GROUP, dstPort: 9, src: SOURCE1, size: 300 }))],
+  ['matched-punt-wrong-interface-input1', seed(udpFrame({ dst: PUNT_GROUP, dstPort: 9, src: SOURCE2 }), { input: 1 })],
+  ['matched-punt-rate-0', seed(udpFrame({ dst: PUNT_GROUP, dstPort: 9 }), { punt: { rate: 0 } })],
+  ['matched-punt-burst-0', seed(udpFrame({ dst: PUNT_GROUP, dstPort: 9 }), { punt: { rate: 'max', burst: 0 } })],
+  ['matched-punt-ring-full', seed(udpFrame({ dst: PUNT_GROUP, dstPort: 9 }), { punt: { ring: 'full' } })],
+  ['matched-punt-ring-one-left', seed(udpFrame({ dst: PUNT_GROUP, dstPort: 9 }), { punt: { ring: 'oneLeft', burst: 'max' } })],
+  ['matched-punt-undrained-ring', seed(udpFrame({ dst: PUNT_GROUP, dstPort: 9 }), { punt: { ring: 'undrained' } })],
+  ['matched-punt-copy-capped', seed(udpFrame({ dst: PUNT_GROUP, dstPort: 9, size: 2100 }))],
+  ['matched-punt-no-punter', seed(udpFrame({ dst: PUNT_GROUP, dstPort: 9 }), { punt: { noPunter: true } })],
+  ['matched-punt-ttl1-expired', seed(udpFrame({ dst: PUNT_GROUP, dstPort: 9, ip: { ttl: 1 } }))],
+  ['matched-punt-lived-bucket', seed(udpFrame({ dst: PUNT_GROUP, dstPort: 9 }), { punt: { lived: true, rate: 1, burst: 1 } })],
+  ['matched-punt-lived-bucket-rate-0', seed(udpFrame({ dst: PUNT_GROUP, dstPort: 9 }), { punt: { lived: true, rate: 0 } })],
+  ['matched-punt-lived-undrained', seed(udpFrame({ dst: PUNT_GROUP, dstPort: 9 }), { punt: { lived: true, ring: 'undrained' } })],
+  // Input 1's (*,*) entry: routable multicast no rule took, UDP and ESP, at the range's edges;
+  // never link-local (224.0.0.0/24) or unicast, and never on input 0 or the plain table.
+  ['matched-any-group-input1', seed(udpFrame({ dst: '239.9.9.9', dstPort: 5001 }), { input: 1 })],
+  ['matched-any-group-224-0-1-0', seed(udpFrame({ dst: '224.0.1.0', dstPort: 5001 }), { input: 1 })],
+  ['matched-any-group-239-255-255-255', seed(udpFrame({ dst: '239.255.255.255', dstPort: 5001 }), { input: 1 })],
+  ['matched-any-group-esp', seed(espFrame({ dst: '239.9.9.9' }), { input: 1 })],
+  ['matched-any-group-rate-0', seed(udpFrame({ dst: '239.9.9.9', dstPort: 5001 }), { input: 1, punt: { rate: 0 } })],
+  ['no_match-any-group-link-local-224-0-0-9', seed(udpFrame({ dst: '224.0.0.9', dstPort: 520 }), { input: 1 })],
+  ['no_match-any-group-link-local-224-0-0-255', seed(udpFrame({ dst: '224.0.0.255', dstPort: 5001 }), { input: 1 })],
+  ['no_match-any-group-unicast', seed(udpFrame({ dst: '10.0.9.9', dstPort: 5001 }), { input: 1 })],
+  ['no_match-any-group-240-0-0-1', seed(udpFrame({ dst: '240.0.0.1', dstPort: 5001 }), { input: 1 })],
+  ['no_match-any-group-223-255-255-255', seed(udpFrame({ dst: '223.255.255.255', dstPort: 5001 }), { input: 1 })],
   // filtered_truncated: shorter than the headers, or total length beyond the frame.
   ['filtered_truncated-empty', seed(Buffer.alloc(0))],
   ['filtered_truncated-eth-only', seed(whole.subarray(0, 14))],
