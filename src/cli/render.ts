@@ -424,6 +424,17 @@ export function renderPimJoins(result: PimJoinsResult): string {
     '',
     'sources:',
     sources.length === 0 ? 'no data-driven sources' : formatTable(['ROUTE', 'KIND', 'KEEPALIVE', 'REGISTER'], sources),
+    // Only where another router forwards onto one of our LANs: most routers never assert.
+    ...((result.asserts ?? []).length === 0
+      ? []
+      : [
+          '',
+          'asserts:',
+          formatTable(
+            ['ROUTE', 'INTERFACE', 'STATE', 'WINNER', 'TIMER'],
+            (result.asserts ?? []).map((a) => [a.route, a.interface, a.state, a.winner, secondsLeft(a.timerIn)]),
+          ),
+        ]),
   ].join('\n');
 }
 

@@ -352,6 +352,20 @@ export interface PimJoinsResult {
     /** seconds until the Register-Stop Timer fires; null: not running */
     registerTimerIn: number | null;
   }[];
+  /** Assert state per interface (RFC 7761 4.6): where mcr and another router forward the same route onto one LAN */
+  asserts: {
+    /** "(S,G)", or "(*,G)" for an assert on the shared tree */
+    route: string;
+    source: string | null;
+    group: string;
+    interface: string;
+    /** winner: mcr keeps forwarding there; loser: mcr stopped forwarding there */
+    state: 'winner' | 'loser';
+    /** the winner's address (mcr's own when it won) */
+    winner: string;
+    /** loser: seconds until the state ends without the winner's refresh; winner: until mcr asserts again */
+    timerIn: number;
+  }[];
 }
 
 /** MSDP messages counted since MSDP started: by type (source_active, keepalive, ...) and problems by reason. */

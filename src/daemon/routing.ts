@@ -305,6 +305,10 @@ export class DaemonRouting {
     const pimNames = new Set(config.interfaces.map((i) => i.name));
     this.pim = new PimService(config, log, (changes) => this.pimChanged(changes), {
       rpf: (address) => rpf.watch(address),
+      // Sources come and go: stop following the routes towards those PIM forgot.
+      rpfInUse: (addresses) => {
+        for (const a of [...rpf.watched().keys()]) if (!addresses.has(a)) rpf.unwatch(a);
+      },
       listeners: (group) => [...(this.igmp?.listeners() ?? [])].filter(([, groups]) => groups.has(group)).map(([iface]) => iface),
       listenedGroups: () => [...new Set([...(this.igmp?.listeners().values() ?? [])].flatMap((groups) => [...groups.keys()]))],
       igmpOnlyInterfaces: () => (this.igmpConfig?.interfaces ?? []).filter((i) => !pimNames.has(i)),
@@ -585,7 +589,7 @@ export class DaemonRouting {
 
   /** `mcrctl pim joins`. */
   pimJoins(): PimJoinsResult {
-    if (!this.pim) return { enabled: false, upstream: [], downstream: [], sources: [] };
+    if (!this.pim) return { enabled: false, upstream: [], downstream: [], sources: [], asserts: [] };
     const view = this.pim.router.joinsView();
     return {
       enabled: true,
@@ -616,6 +620,15 @@ export class DaemonRouting {
         keepaliveIn: this.pimSeconds(s.keepaliveAt) ?? 0,
         register: s.register,
         registerTimerIn: this.pimSeconds(s.registerTimerAt),
+      })),
+      asserts: view.asserts.map((a) => ({
+        route: routeName(a.source ?? undefined, a.group),
+        source: a.source,
+        group: a.group,
+        interface: a.interface,
+        state: a.state,
+        winner: a.winner,
+        timerIn: this.pimSeconds(a.timerAt) ?? 0,
       })),
     };
   }

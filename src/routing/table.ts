@@ -121,7 +121,11 @@ export function compileRoutes(entries: readonly RouteEntry[], hasListener: Liste
     const seen = new Set<string>();
     // Own entries first (same match, in order), then the less specific ones.
     const contributors = entries.filter((e) => matchKey(e.match) === matchKey(match));
-    for (const e of entries) if (!contributors.includes(e) && covers(e.match, match)) contributors.push(e);
+    // PIM computes each (S,G)'s outputs whole (inherited_olist: the (*,G)'s less (S,G,rpt) prunes
+    // and lost Asserts), so a wider PIM entry adds nothing to a PIM entry; other origins still do.
+    const pimOwned = contributors.length > 0 && contributors.every((e) => e.origin === 'pim');
+    for (const e of entries)
+      if (!contributors.includes(e) && covers(e.match, match) && !(pimOwned && e.origin === 'pim')) contributors.push(e);
     for (const e of contributors) {
       origins.add(e.origin);
       for (const o of e.outputs) {

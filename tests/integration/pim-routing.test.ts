@@ -157,6 +157,13 @@ describe('PIM-SM: FRR as first hop and RP, mcr as last-hop DR', { skip }, () => 
     assert.match(joinsText, /^\(10\.0\.40\.1,239\.40\.40\.40\)\s+-\s+joined\s+m0\s+10\.0\.41\.2\s/m, joinsText);
     assert.match(joinsText, /^\(10\.0\.40\.1,239\.40\.40\.40\)\s+spt\s/m, joinsText);
 
+    // PIM's routes bring their traffic with Joins: mcr's host stack joined nothing on m0 (no IGMP
+    // report went up), though both routes take their packets from there.
+    const hex = (a: string): string => Buffer.from(a.split('.').map(Number)).readUInt32LE(0).toString(16).toUpperCase().padStart(8, '0');
+    const igmp = (await t.exec('mcr', 'cat', ['/proc/net/igmp'])).stdout;
+    const m0Groups = igmp.split(/\n(?=\d)/).find((block) => /^\d+\s+m0\b/.test(block)) ?? '';
+    assert.ok(!m0Groups.includes(hex(GROUP)), `no membership of ${GROUP} on m0: ${igmp}`);
+
     // After the switch: exactly N to the listener, from the source.
     await send(t, 'src', { group: GROUP, port: 7000, source: SOURCE, rate: 2000, count: N, ttl: 16 });
     await pollUntil(

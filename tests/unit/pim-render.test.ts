@@ -128,10 +128,10 @@ describe('renderPimRp', () => {
 describe('renderPimJoins', () => {
   test('PIM off, and PIM on with no state', () => {
     assert.equal(
-      renderPimJoins({ enabled: false, upstream: [], downstream: [], sources: [] }),
+      renderPimJoins({ enabled: false, upstream: [], downstream: [], sources: [], asserts: [] }),
       'PIM is off (no pim section in the config)',
     );
-    assert.deepEqual(renderPimJoins({ enabled: true, upstream: [], downstream: [], sources: [] }).split('\n'), [
+    assert.deepEqual(renderPimJoins({ enabled: true, upstream: [], downstream: [], sources: [], asserts: [] }).split('\n'), [
       'upstream:',
       'no upstream joins',
       '',
@@ -143,7 +143,7 @@ describe('renderPimJoins', () => {
     ]);
   });
 
-  test('the three sections: upstream joins, downstream channels, data-driven sources', () => {
+  test('the sections: upstream joins, downstream channels, data-driven sources, asserts', () => {
     const result: PimJoinsResult = {
       enabled: true,
       upstream: [
@@ -228,6 +228,17 @@ describe('renderPimJoins', () => {
           registerTimerIn: null,
         },
       ],
+      asserts: [
+        {
+          route: '(10.0.40.1,239.40.40.40)',
+          source: '10.0.40.1',
+          group: '239.40.40.40',
+          interface: 'm2',
+          state: 'loser',
+          winner: '10.0.43.3',
+          timerIn: 178.5,
+        },
+      ],
     };
     assert.deepEqual(renderPimJoins(result).split('\n'), [
       'upstream:',
@@ -247,6 +258,10 @@ describe('renderPimJoins', () => {
       '(10.0.40.1,239.40.40.40)  spt        209.8s     -',
       '(10.0.42.2,239.2.2.2)     first_hop  180s       prune (41.3s)',
       '(10.0.42.3,239.2.2.2)     first_hop  200s       join',
+      '',
+      'asserts:',
+      'ROUTE                     INTERFACE  STATE  WINNER     TIMER',
+      '(10.0.40.1,239.40.40.40)  m2         loser  10.0.43.3  178.5s',
     ]);
   });
 });

@@ -130,6 +130,43 @@ describe('compileRoutes', () => {
   });
 });
 
+describe('compileRoutes: PIM routes', () => {
+  const pim = (iface: string, slot: number): RouteOutput => out(iface, slot, { origin: 'pim', routed: true, ttl: 'decrement' });
+  test("a PIM (S,G) keeps its own outputs: the (*,G)'s pruned or assert-lost interfaces do not come back", () => {
+    const entries: RouteEntry[] = [
+      {
+        match: { interface: 'up', group: '239.1.1.1', port: 0 },
+        slot: 1,
+        origin: 'pim',
+        outputs: [pim('lan', 10), pim('far', 11)],
+        punt: 'new_source',
+      },
+      { match: { interface: 'up', group: '239.1.1.1', port: 0, source: '10.0.0.1' }, slot: 2, origin: 'pim', outputs: [pim('far', 12)] },
+    ];
+    assert.deepEqual(summary(entries), ['(*,239.1.1.1) -> lan,far', '(10.0.0.1,239.1.1.1) -> far']);
+    // The punt stays with its own entry: the (S,G) does not punt.
+    assert.deepEqual(
+      compileRoutes(entries, nobody).map((c) => c.rule.punt),
+      ['new_source', undefined],
+    );
+  });
+
+  test('a static rule covering a PIM (S,G) still adds its outputs to it', () => {
+    const entries: RouteEntry[] = [
+      { match: { interface: 'up', group: '239.1.1.1', port: 0 }, slot: 1, origin: 'static', outputs: [out('mirror', 10)] },
+      {
+        match: { interface: 'up', group: '239.1.1.1', port: 0, source: '10.0.0.1' },
+        slot: 2,
+        origin: 'pim',
+        outputs: [pim('far', 12)],
+        joinGroup: false,
+      },
+    ];
+    assert.deepEqual(summary(entries), ['(*,239.1.1.1) -> mirror', '(10.0.0.1,239.1.1.1) -> far,mirror']);
+    assert.equal(compileRoutes(entries, nobody)[1]?.rule.joinGroup, false);
+  });
+});
+
 describe('igmpproxy routes', () => {
   const members = (spec: Record<string, Record<string, ListenerFilter>>) =>
     new Map(Object.entries(spec).map(([iface, groups]) => [iface, new Map(Object.entries(groups))]));

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 
 #include "mcr/counters.h"
 #include "mcr/punt_record.h"
@@ -27,7 +28,9 @@ class Punter {
   // Most calls end at the token check: a source punts until its (S,G) entry takes its packets.
   void punt(const RuleEntry& rule, int ifindex, const uint8_t* ip, WorkerBlock& c) {
     if (ring_ == nullptr) return;
-    if (tokens_ == 0 && !refill()) {
+    // Rate 0 stops punting at once, whatever the bucket still holds (mcrd's "punt nothing").
+    const uint32_t per_second = control_->per_second.load(std::memory_order_relaxed);
+    if (per_second == 0 || (tokens_ == 0 && !refill(per_second))) {
       bump(c.counters[punt_rate_limited]);
       return;
     }
@@ -55,10 +58,11 @@ class Punter {
  private:
   // An empty bucket: the tokens gained since the last refill (at most the burst). The clock is read
   // only here, and not at all while the rate is 0.
-  bool refill() {
-    const uint32_t per_second = control_->per_second.load(std::memory_order_relaxed);
-    if (per_second == 0) return false;
-    const uint64_t now = realtime_ns();
+  bool refill(uint32_t per_second) {
+    // Monotonic: a step of the wall clock must neither hand out a burst nor wrap the difference.
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const uint64_t now = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
     const uint64_t gained = (now - refilled_ns_) / (1000000000ull / per_second + 1);
     if (gained == 0) return false;
     const uint32_t burst = control_->burst.load(std::memory_order_relaxed);

@@ -22,7 +22,15 @@ import { encodeIPv4Packet } from '../../lib/ipv4-packet';
 import { forwardCopy } from '../ip-sender';
 import type { LearnedRoute } from '../learned';
 import { ANY_GROUP } from '../table';
-import { encodePimMessage, type PimJoinPrune, type PimMessage, type PimRegister, type PimRegisterStop } from './codec';
+import {
+  ALL_PIM_ROUTERS,
+  encodePimMessage,
+  type PimAssert,
+  type PimJoinPrune,
+  type PimMessage,
+  type PimRegister,
+  type PimRegisterStop,
+} from './codec';
 import { PimDownstream, type PimDownstreamChange, type PimDownstreamResult } from './downstream';
 import type { JoinPruneSend } from './jp-agg';
 import type { PimLanDelay } from './neighbors';
@@ -35,6 +43,15 @@ export const REGISTER_SUPPRESSION_MS = 60_000;
 export const REGISTER_PROBE_MS = 5_000;
 /** RP_Keepalive_Period: 3 x Register_Suppression_Time + Register_Probe_Time. */
 export const RP_KEEPALIVE_PERIOD_MS = 3 * REGISTER_SUPPRESSION_MS + REGISTER_PROBE_MS;
+/** Assert_Time and Assert_Override_Interval (4.11): a loser forgets after 180 s, a winner re-asserts 3 s before. */
+export const ASSERT_TIME_MS = 180_000;
+export const ASSERT_OVERRIDE_INTERVAL_MS = 3_000;
+/** A winner answers data on its outgoing interface with at most one Assert per interface and route this often. */
+export const ASSERT_RATE_LIMIT_MS = 1_000;
+/** The metric of an AssertCancel (4.6.3: infinite preference and metric). */
+const ASSERT_CANCEL_PREFERENCE = 0x7fffffff;
+const ASSERT_CANCEL_METRIC = 0xffffffff;
+
 /** How often the (S,G) routes' packet counters are read to refresh their Keepalive Timers. */
 export const KEEPALIVE_CHECK_MS = 5_000;
 
@@ -64,6 +81,8 @@ export interface PimRouterIo {
   /** Sends one PIM message on `iface` (a Join/Prune to 224.0.0.13, or a unicast Register / Register-Stop). */
   send(iface: string, destination: string, message: PimMessage, bytes: Uint8Array): void;
   rpf(address: string): RpfResult | undefined;
+  /** After each update: the addresses whose RPF still matters (the RPs, the sources with state); the rest need not be followed. */
+  rpfInUse?(addresses: ReadonlySet<string>): void;
   /** Interfaces with IGMP listeners for `group` (any filter mode). */
   listeners(group: string): readonly string[];
   /** Every group with an IGMP listener somewhere. */
@@ -108,6 +127,36 @@ interface DataSource {
   native?: boolean;
 }
 
+/** One interface's Assert state for (S,G) or, source null, (*,G) (RFC 7761 4.6). NoInfo is no entry. */
+export interface AssertEntry {
+  source: string | null;
+  group: string;
+  interface: string;
+  state: 'winner' | 'loser';
+  /** The winner's address (ours when we won). */
+  winner: string;
+  /** Loser: when the state ends without a refresh; winner: when we assert again. */
+  timerAt: number;
+  /** Winner: when we last sent an Assert. */
+  sentAt: number;
+}
+
+/** An Assert metric (4.6.3): the RPT bit, the route's preference and metric, and the sender's address. */
+interface AssertMetric {
+  rpt: boolean;
+  preference: number;
+  metric: number;
+  address: string;
+}
+
+/** Whether `a` beats `b`: SPT over RPT, lower preference, lower metric, then the higher address. */
+export function assertWins(a: AssertMetric, b: AssertMetric): boolean {
+  if (a.rpt !== b.rpt) return !a.rpt;
+  if (a.preference !== b.preference) return a.preference < b.preference;
+  if (a.metric !== b.metric) return a.metric < b.metric;
+  return addressValue(a.address) > addressValue(b.address);
+}
+
 export interface PimRpView {
   groups: string;
   rp: string;
@@ -116,6 +165,7 @@ export interface PimRpView {
 }
 
 export interface PimJoinsView {
+  asserts: AssertEntry[];
   upstream: UpstreamView[];
   downstream: ReturnType<PimDownstream['view']>;
   sources: Array<{
@@ -129,6 +179,7 @@ export interface PimJoinsView {
 }
 
 const sgKey = (source: string, group: string) => `${source} ${group}`;
+const assertKey = (source: string | null, group: string, iface: string) => `${source ?? '*'} ${group} ${iface}`;
 
 function prefixContains(prefix: string, group: string): number | null {
   const [net, len] = prefix.split('/');
@@ -157,6 +208,8 @@ export class PimRouter {
   readonly downstream: PimDownstream;
   readonly upstream: PimUpstream;
   private readonly sources = new Map<string, DataSource>();
+  /** Assert state by "source-or-* group interface". */
+  private readonly asserts = new Map<string, AssertEntry>();
   private lastRoutes = '';
   private nextKeepaliveCheck: number | null = null;
   private upstreamStates = new Map<string, { state: string; interface: string; neighbor: string }>();
@@ -188,6 +241,7 @@ export class PimRouter {
 
   joinsView(): PimJoinsView {
     return {
+      asserts: [...this.asserts.values()].map((a) => ({ ...a })),
       upstream: this.upstream.view().filter((u) => u.state === 'joined' || u.rpf !== null),
       downstream: this.downstream.view(),
       sources: [...this.sources.values()].map((s) => ({
@@ -249,6 +303,7 @@ export class PimRouter {
     this.sendJoinPrunes(sends, now);
     this.reportUpstream();
     this.publishRoutes();
+    this.io.rpfInUse?.(new Set([...this.rps.map((r) => r.address), ...this.sgEntries().map((s) => s.source)]));
   }
 
   /** A Join/Prune message from a neighbour on `iface`. */
@@ -294,7 +349,15 @@ export class PimRouter {
       this.sendRegister(s, false, p.packet);
       return;
     }
-    if (p.reason !== 'new_source' || this.sources.has(key)) return;
+    if (p.reason === 'wrong_interface') {
+      // A directly connected source on a LAN we forward onto is a new source, not another forwarder.
+      const from = this.io.rpf(p.source);
+      if (!(from !== undefined && from.interface === iface && from.neighbor === p.source)) {
+        this.dataOnOutgoing(iface, p.source, p.group, now);
+        return;
+      }
+    }
+    if (this.sources.has(key)) return;
     const rp = rpFor(this.rps, p.group);
     if (rp === null) return;
     const rpf = this.io.rpf(p.source);
@@ -355,7 +418,8 @@ export class PimRouter {
       return;
     }
     const rpfS = this.io.rpf(message.source);
-    for (const out of olist) if (out !== rpfS?.interface) this.io.forward(out, inner.packet);
+    for (const out of this.withoutLost(olist, message.source, message.group))
+      if (out !== rpfS?.interface) this.io.forward(out, inner.packet);
   }
 
   /** A Register-Stop from the RP: the first hop stops encapsulating (or, with source 0.0.0.0, every source of the group). */
@@ -373,6 +437,42 @@ export class PimRouter {
     }
     if (!matched) this.io.count('ignored', 'register_stop_unknown');
     this.publishRoutes();
+  }
+
+  /**
+   * An Assert from a neighbour on `iface` (4.6): where we forward the same (S,G) or (*,G) onto
+   * `iface`, the better metric keeps forwarding and the other stops (a loser takes `iface` out of
+   * its olist until Assert_Time passes without the winner's refresh, or the winner cancels).
+   */
+  receiveAssert(iface: string, from: string, message: PimAssert, now: number): void {
+    const source = message.rpt ? null : message.source;
+    const key = assertKey(source, message.group, iface);
+    const existing = this.asserts.get(key);
+    if (message.metricPreference === ASSERT_CANCEL_PREFERENCE && message.metric === ASSERT_CANCEL_METRIC) {
+      if (existing?.state === 'loser' && existing.winner === from) {
+        this.asserts.delete(key);
+        this.publishRoutes();
+      }
+      return;
+    }
+    const ours = this.assertMetric(iface, message.rpt ? null : message.source, message.source, message.group);
+    if (ours === null) {
+      this.io.count('ignored', 'assert_not_forwarding');
+      return;
+    }
+    const theirs: AssertMetric = { rpt: message.rpt, preference: message.metricPreference, metric: message.metric, address: from };
+    if (assertWins(theirs, ours)) {
+      this.asserts.set(key, {
+        source,
+        group: message.group,
+        interface: iface,
+        state: 'loser',
+        winner: from,
+        timerAt: now + ASSERT_TIME_MS,
+        sentAt: 0,
+      });
+      if (existing?.state !== 'loser' || existing.winner !== from) this.publishRoutes();
+    } else this.sendAssert(iface, message.source, message.group, ours, now);
   }
 
   /** Runs everything due by `now`: the engines' timers, Register timers, Keepalive checks. */
@@ -393,6 +493,14 @@ export class PimRouter {
         r.timerAt = null;
         changed = true;
       }
+    }
+    for (const [key, a] of this.asserts) {
+      if (a.timerAt > now) continue;
+      const ours = a.state === 'winner' ? this.assertMetric(a.interface, a.source, a.source ?? '0.0.0.0', a.group) : null;
+      if (ours === null) {
+        this.asserts.delete(key);
+        changed = true;
+      } else this.sendAssert(a.interface, a.source ?? '0.0.0.0', a.group, ours, now);
     }
     if (this.nextKeepaliveCheck !== null && this.nextKeepaliveCheck <= now) {
       this.nextKeepaliveCheck = now + KEEPALIVE_CHECK_MS;
@@ -424,6 +532,7 @@ export class PimRouter {
     consider(this.upstream.nextDeadline());
     consider(this.nextKeepaliveCheck);
     for (const s of this.sources.values()) consider(s.register?.timerAt);
+    for (const a of this.asserts.values()) consider(a.timerAt);
     return next;
   }
 
@@ -463,6 +572,63 @@ export class PimRouter {
     for (const i of this.starGOlist(group)) if (!pruned.has(i)) out.add(i);
     if (iif !== undefined) out.delete(iif);
     return [...out].sort();
+  }
+
+  /** `olist` without the interfaces where we lost an Assert for (S,G) or, for either, for (*,G). */
+  private withoutLost(olist: readonly string[], source: string | null, group: string): string[] {
+    const lost = (i: string) =>
+      this.asserts.get(assertKey(null, group, i))?.state === 'loser' ||
+      (source !== null && this.asserts.get(assertKey(source, group, i))?.state === 'loser');
+    return olist.filter((i) => !lost(i));
+  }
+
+  /**
+   * Our Assert metric for data of (`dataSource`, group) on `iface`, or null when we do not forward
+   * it there. assertSource null: the (*,G) assert (RPT bit, the metric towards the RP); else (S,G).
+   * Preference 0 for a directly connected source or RP, 1 otherwise (a route from the kernel's
+   * table, as FRR rates a static route), metric 0: mcr has no routing protocol metric of its own.
+   */
+  private assertMetric(iface: string, assertSource: string | null, dataSource: string, group: string): AssertMetric | null {
+    const address = this.io.interfaces().get(iface)?.address;
+    if (address === undefined) return null;
+    const metricTowards = (target: string, rpt: boolean): AssertMetric | null => {
+      const r = this.io.rpf(target);
+      if (r === undefined || r.interface === iface) return null;
+      return { rpt, preference: r.local || r.neighbor === target ? 0 : 1, metric: 0, address };
+    };
+    if (assertSource !== null && this.sgOlist(assertSource, group, this.io.rpf(assertSource)?.interface).includes(iface)) {
+      const viaSpt = this.upstream.state({ source: assertSource, group }) === 'joined' || this.sources.has(sgKey(assertSource, group));
+      if (viaSpt) return metricTowards(assertSource, false);
+    }
+    const rp = rpFor(this.rps, group);
+    if (rp === null || !this.starGOlist(group).includes(iface)) return null;
+    return dataSource === '0.0.0.0' || this.io.rpf(dataSource)?.interface !== iface ? metricTowards(rp, true) : null;
+  }
+
+  /** Data of (S,G) arrived on an interface we forward it onto: another router forwards it too. */
+  private dataOnOutgoing(iface: string, source: string, group: string, now: number): void {
+    const ours = this.assertMetric(iface, source, source, group);
+    if (ours === null) return;
+    const key = assertKey(ours.rpt ? null : source, group, iface);
+    const a = this.asserts.get(key);
+    if (a?.state === 'loser' || (a !== undefined && now - a.sentAt < ASSERT_RATE_LIMIT_MS)) return;
+    this.sendAssert(iface, source, group, ours, now);
+  }
+
+  /** Sends our Assert on `iface` and holds the winner's state until we assert again. */
+  private sendAssert(iface: string, source: string, group: string, ours: AssertMetric, now: number): void {
+    const message: PimAssert = { type: 'assert', group, source, rpt: ours.rpt, metricPreference: ours.preference, metric: ours.metric };
+    this.sendOne(iface, ALL_PIM_ROUTERS, message, encodePimMessage(message));
+    const key = assertKey(ours.rpt ? null : source, group, iface);
+    this.asserts.set(key, {
+      source: ours.rpt ? null : source,
+      group,
+      interface: iface,
+      state: 'winner',
+      winner: ours.address,
+      timerAt: now + ASSERT_TIME_MS - ASSERT_OVERRIDE_INTERVAL_MS,
+      sentAt: now,
+    });
   }
 
   /** Every (S,G) with state: a downstream Join(S,G), an upstream entry, or data we keep. */
@@ -603,7 +769,7 @@ export class PimRouter {
       if (u.source !== null || u.rp === null) continue;
       const rpf = this.io.rpf(u.rp);
       if (!rpf || rpf.local) continue;
-      const olist = this.starGOlist(u.group).filter((i) => i !== rpf.interface);
+      const olist = this.withoutLost(this.starGOlist(u.group), null, u.group).filter((i) => i !== rpf.interface);
       if (olist.length === 0) continue;
       const route: LearnedRoute = {
         match: { interface: rpf.interface, group: u.group, port: 0 },
@@ -619,7 +785,7 @@ export class PimRouter {
       if (!rpf || rpf.local) continue;
       const s = this.sources.get(sgKey(source, group));
       const registering = s?.register?.state === 'join';
-      const olist = this.sgOlist(source, group, rpf.interface);
+      const olist = this.withoutLost(this.sgOlist(source, group, rpf.interface), source, group);
       // A source nobody wants still gets an entry while it registers (its packets go to the RP) or
       // while its Keepalive Timer runs (its counter shows whether it still sends).
       if (olist.length === 0 && s === undefined) continue;
@@ -631,6 +797,37 @@ export class PimRouter {
       if (registering) route.punt = 'register';
       routes.push(route);
     }
+    // A source whose (S,G) Assert we lost on an interface the (*,G) still forwards onto: its
+    // packets leave the shared tree without that interface.
+    for (const a of this.asserts.values()) {
+      if (a.state !== 'loser' || a.source === null || routes.some((r) => r.match.source === a.source && r.match.group === a.group))
+        continue;
+      const star = routes.find((r) => r.match.source === undefined && r.match.group === a.group);
+      if (!star) continue;
+      routes.push({
+        match: { ...star.match, source: a.source },
+        outputs: outputs(
+          this.withoutLost(
+            star.outputs.map((o) => o.interface),
+            a.source,
+            a.group,
+          ),
+        ),
+        joinGroup: false,
+      });
+    }
+    // Where we forward onto a LAN with other PIM routers, data arriving there means another
+    // forwarder: watched, punting wrong_interface (an Assert follows). Pushed last: a route with
+    // the same match (an input that is also another route's output) keeps its own entry.
+    for (const r of [...routes])
+      for (const o of r.outputs)
+        if ((interfaces.get(o.interface)?.neighborCount ?? 0) > 0)
+          routes.push({
+            match: { interface: o.interface, group: r.match.group, port: 0, ...(r.match.source ? { source: r.match.source } : {}) },
+            outputs: [],
+            punt: 'wrong_interface',
+            joinGroup: false,
+          });
     // (*,*) where a directly connected source would first show up.
     const watch = new Set<string>(this.io.igmpOnlyInterfaces());
     for (const i of interfaces.values()) if (i.isDr) watch.add(i.name);

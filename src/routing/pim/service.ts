@@ -4,7 +4,7 @@
 // engine; this only moves bytes and time, counts messages, and reports neighbour and DR changes.
 // Routing (Join/Prune, Register, Register-Stop, the routes of origin `pim`) is the PimRouter's
 // (router.ts), which this feeds with messages and neighbour changes and lends its sockets to.
-// Assert messages are parsed, counted and ignored (docs/pim.md).
+// Assert messages go to the router too.
 import { performance } from 'node:perf_hooks';
 import type { PimConfig, PimInterfaceConfig } from '../../config/types';
 import type { Logger } from '../../lib/logger';
@@ -256,8 +256,8 @@ export class PimService {
         this.router.receiveRegisterStop(message, now);
         break;
       case 'assert':
-        bump(counters.ignored, 'assert_unsupported');
-        return;
+        this.router.receiveAssert(r.name, packet.source, message, now);
+        break;
     }
     this.scheduleRouter();
   }
