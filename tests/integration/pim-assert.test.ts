@@ -172,7 +172,10 @@ describe('PIM Assert: two mcr routers forwarding onto one LAN', { skip }, () => 
     const route = (await mcr[loser.k]!.request('mroute')).routes.find(
       (r) => r.group === GROUP && r.source === SOURCE && r.interface === loser.input,
     );
-    assert.ok(route && !route.outputs.some((o) => o.interface === loser.lan), JSON.stringify({ route, settled, joins: await mcr[loser.k]!.request('pim.joins'), mroute: await mcr[loser.k]!.request('mroute') }));
+    assert.ok(
+      route && !route.outputs.some((o) => o.interface === loser.lan),
+      JSON.stringify({ route, settled, joins: await mcr[loser.k]!.request('pim.joins'), mroute: await mcr[loser.k]!.request('mroute') }),
+    );
     await warmUp;
     await send(t, 'src', { group: GROUP, port: 7000, source: SOURCE, rate: 1000, count: N, ttl: 16 });
     await new Promise((r) => setTimeout(r, 1000));
