@@ -395,6 +395,7 @@ export function renderPimJoins(result: PimJoinsResult): string {
     u.rpf?.interface ?? 'no route',
     u.rpf?.neighbor ?? '-',
     secondsLeft(u.joinTimerIn),
+    (u.rptPrunes ?? []).length === 0 ? '-' : (u.rptPrunes ?? []).join(','),
   ]);
   const downstream = result.downstream.map((d) => [
     d.route,
@@ -415,7 +416,7 @@ export function renderPimJoins(result: PimJoinsResult): string {
     'upstream:',
     upstream.length === 0
       ? 'no upstream joins'
-      : formatTable(['ROUTE', 'RP', 'STATE', 'RPF_INTERFACE', 'RPF_NEIGHBOR', 'JOIN_TIMER'], upstream),
+      : formatTable(['ROUTE', 'RP', 'STATE', 'RPF_INTERFACE', 'RPF_NEIGHBOR', 'JOIN_TIMER', 'RPT_PRUNES'], upstream),
     '',
     'downstream:',
     downstream.length === 0

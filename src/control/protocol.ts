@@ -322,6 +322,8 @@ export interface PimJoinsResult {
     rpf: { interface: string; neighbor: string } | null;
     /** seconds until the next periodic Join; null: not running */
     joinTimerIn: number | null;
+    /** (*,G) only: sources pruned off the shared tree (Prune(S,G,rpt) with each Join(*,G)) */
+    rptPrunes: string[];
   }[];
   /** Joins and Prunes received, per interface */
   downstream: {

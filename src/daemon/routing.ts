@@ -601,6 +601,7 @@ export class DaemonRouting {
         state: u.state,
         rpf: u.rpf ? { interface: u.rpf.interface, neighbor: u.rpf.neighbor } : null,
         joinTimerIn: this.pimSeconds(u.joinTimerAt),
+        rptPrunes: u.rptPrunes,
       })),
       downstream: view.downstream.map((d) => ({
         route: routeName(d.source ?? undefined, d.group),

@@ -199,3 +199,124 @@ describe('PIM-SM: FRR as first hop and RP, mcr as last-hop DR', { skip }, () => 
     );
   });
 });
+
+// The switch to the source tree through another neighbour than the RP's, with the RPT prune:
+//   src: s0 10.0.45.1 <-> fhr (FRR): f0 10.0.45.2 | f1 10.0.46.1 <-> rp (FRR): p1 10.0.46.2, RP 10.255.0.4 on lo
+//   fhr f2 10.0.47.1 <-> mcr m2 10.0.47.2 (the source tree);  rp p2 10.0.48.1 <-> mcr m0 10.0.48.2 (the shared tree)
+//   mcr m1 10.0.49.1 (igmp) <-> rcv r0 10.0.49.2 (listener)
+// mcr joins (*,G) towards the RP on m0; the source's first packets come down the shared tree; mcr
+// joins (S,G) towards the first hop on m2 and prunes S off the shared tree: the RP shows the
+// (S,G,rpt) prune from mcr on p2; the stream then arrives once, by the source tree.
+describe('PIM-SM: the switch to the source tree through another neighbour prunes the source off the shared tree', { skip }, () => {
+  const G = '239.45.45.45';
+  const S = '10.0.45.1';
+  const RP4 = '10.255.0.4';
+  let t: Topology;
+  let mcrd: DaemonHandle;
+  let fhr: FrrInstance;
+  let rp: FrrInstance;
+  const dir = new TempDir();
+
+  before(async () => {
+    t = new Topology('pimt');
+    for (const ns of ['src', 'fhr', 'rp', 'mcr', 'rcv']) await t.addNamespace(ns);
+    await t.link('src', 's0', `${S}/24`, 'fhr', 'f0', '10.0.45.2/24');
+    await t.link('fhr', 'f1', '10.0.46.1/24', 'rp', 'p1', '10.0.46.2/24');
+    await t.link('fhr', 'f2', '10.0.47.1/24', 'mcr', 'm2', '10.0.47.2/24');
+    await t.link('rp', 'p2', '10.0.48.1/24', 'mcr', 'm0', '10.0.48.2/24');
+    await t.link('mcr', 'm1', '10.0.49.1/24', 'rcv', 'r0', '10.0.49.2/24');
+    await t.ip('rp', ['addr', 'add', `${RP4}/32`, 'dev', 'lo']);
+    await t.ip('src', ['route', 'add', 'default', 'via', '10.0.45.2']);
+    await t.ip('rcv', ['route', 'add', 'default', 'via', '10.0.49.1']);
+    await t.ip('fhr', ['route', 'add', `${RP4}/32`, 'via', '10.0.46.2']);
+    await t.ip('fhr', ['route', 'add', '10.0.49.0/24', 'via', '10.0.47.2']);
+    await t.ip('rp', ['route', 'add', '10.0.45.0/24', 'via', '10.0.46.1']);
+    await t.ip('rp', ['route', 'add', '10.0.49.0/24', 'via', '10.0.48.2']);
+    await t.ip('mcr', ['route', 'add', `${RP4}/32`, 'via', '10.0.48.1']);
+    await t.ip('mcr', ['route', 'add', '10.0.45.0/24', 'via', '10.0.47.1']);
+    const hello = [' ip pim', ' ip pim hello 1 3', '!'];
+    const tail = [`ip pim rp ${RP4} 239.0.0.0/8`, 'ip pim join-prune-interval 5', '!'];
+    fhr = await startFrr(t, 'fhr', {
+      pimd: ['interface f0', ' ip pim', '!', 'interface f1', ...hello, 'interface f2', ...hello, ...tail].join('\n'),
+    });
+    rp = await startFrr(t, 'rp', {
+      pimd: ['interface lo', ' ip pim', '!', 'interface p1', ...hello, 'interface p2', ...hello, ...tail].join('\n'),
+    });
+    mcrd = await startDaemon(t, 'mcr', {
+      configFile: dir.config('mcr.json', {
+        pim: {
+          interfaces: [
+            { name: 'm0', helloInterval: 1 },
+            { name: 'm2', helloInterval: 1 },
+          ],
+          rp: [{ address: RP4, groups: '239.0.0.0/8' }],
+          joinPruneInterval: 5,
+        },
+        igmp: { interfaces: ['m1'], queryInterval: 2, queryResponseInterval: 1, lastMemberQueryInterval: 0.2, robustness: 2 },
+        rules: [],
+      }),
+    });
+    await pollUntil(
+      () => mcrd.request('pim.neighbors'),
+      (n) => n.neighbors.length === 2,
+      'mcr to see both FRR routers',
+      DEADLINE_MS,
+      200,
+    );
+  });
+  after(async () => {
+    await mcrd?.stop();
+    await fhr?.stop();
+    await rp?.stop();
+    await t?.destroy();
+    dir.remove();
+  });
+
+  it('joins (S,G) towards the first hop, prunes S off the shared tree at the RP, and forwards the stream once', async () => {
+    const listener = t.spawn('rcv', 'listener', 'python3', [LISTENER, '--interface', 'r0', '--group', G, '--port', '7000']);
+    await pollUntil(
+      async () => listener.stderr,
+      (s) => s.includes('joined'),
+      'the listener to join',
+    );
+    await pollUntil(
+      () => rp.vtyshJson<FrrJoins>('show ip pim join'),
+      (j) => j.p2?.[G]?.['*'] !== undefined,
+      "the RP to show mcr's (*,G) Join on p2",
+      DEADLINE_MS,
+      250,
+    );
+    await send(t, 'src', { group: G, port: 7001, source: S, rate: 50, count: 40, ttl: 16 });
+    await pollUntil(
+      () => fhr.vtyshJson<FrrJoins>('show ip pim join'),
+      (j) => j.f2?.[G]?.[S] !== undefined,
+      "the first hop to show mcr's (S,G) Join on f2",
+      DEADLINE_MS,
+      250,
+    );
+    const joins = await pollUntil(
+      () => mcrd.request('pim.joins'),
+      (j) => j.upstream.some((u) => u.source === null && u.group === G && u.rptPrunes.includes(S)),
+      "mcr's (*,G) to carry the Prune(S,G,rpt)",
+      DEADLINE_MS,
+      250,
+    );
+    assert.ok(
+      joins.upstream.some((u) => u.source === S && u.rpf?.interface === 'm2'),
+      JSON.stringify(joins),
+    );
+    const rpJoins = await pollUntil(
+      () => rp.vtyshJson<FrrJoins>('show ip pim join'),
+      (j) => j.p2?.[G]?.[S] !== undefined,
+      "the RP to show mcr's (S,G,rpt) prune on p2",
+      DEADLINE_MS,
+      250,
+    );
+    assert.match(JSON.stringify(rpJoins.p2?.[G]?.[S]), /PRUNE/i, JSON.stringify(rpJoins));
+    await send(t, 'src', { group: G, port: 7000, source: S, rate: 2000, count: N, ttl: 16 });
+    await new Promise((r) => setTimeout(r, 1000));
+    await listener.stop('SIGTERM');
+    const got = JSON.parse(listener.stdout.trim().split('\n').pop() ?? '{}') as ListenResult;
+    assert.deepEqual(got.bySource, { [S]: N });
+  });
+});

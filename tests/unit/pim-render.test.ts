@@ -155,6 +155,7 @@ describe('renderPimJoins', () => {
           state: 'joined',
           rpf: { interface: 'm0', neighbor: '10.0.41.2' },
           joinTimerIn: 3.2,
+          rptPrunes: ['10.0.40.9'],
         },
         {
           route: '(10.0.40.1,239.40.40.40)',
@@ -164,8 +165,18 @@ describe('renderPimJoins', () => {
           state: 'joined',
           rpf: { interface: 'm0', neighbor: '10.0.41.2' },
           joinTimerIn: 4.9,
+          rptPrunes: [],
         },
-        { route: '(*,239.1.1.1)', source: null, group: '239.1.1.1', rp: '10.9.9.9', state: 'not_joined', rpf: null, joinTimerIn: null },
+        {
+          route: '(*,239.1.1.1)',
+          source: null,
+          group: '239.1.1.1',
+          rp: '10.9.9.9',
+          state: 'not_joined',
+          rpf: null,
+          joinTimerIn: null,
+          rptPrunes: [],
+        },
       ],
       downstream: [
         {
@@ -242,10 +253,10 @@ describe('renderPimJoins', () => {
     };
     assert.deepEqual(renderPimJoins(result).split('\n'), [
       'upstream:',
-      'ROUTE                     RP          STATE       RPF_INTERFACE  RPF_NEIGHBOR  JOIN_TIMER',
-      '(*,239.40.40.40)          10.255.0.2  joined      m0             10.0.41.2     3.2s',
-      '(10.0.40.1,239.40.40.40)  -           joined      m0             10.0.41.2     4.9s',
-      '(*,239.1.1.1)             10.9.9.9    not_joined  no route       -             -',
+      'ROUTE                     RP          STATE       RPF_INTERFACE  RPF_NEIGHBOR  JOIN_TIMER  RPT_PRUNES',
+      '(*,239.40.40.40)          10.255.0.2  joined      m0             10.0.41.2     3.2s        10.0.40.9',
+      '(10.0.40.1,239.40.40.40)  -           joined      m0             10.0.41.2     4.9s        -',
+      '(*,239.1.1.1)             10.9.9.9    not_joined  no route       -             -           -',
       '',
       'downstream:',
       'ROUTE                     KIND     INTERFACE  STATE          EXPIRES  PRUNE_PENDING',

@@ -300,6 +300,14 @@ export class PimRouter {
       sends.push(...this.upstream.setJoinDesired(entry, desired && !connected, now).send);
       if (this.upstream.state(entry) === 'not_joined' && !desired && !this.sources.has(sgKey(source, group))) this.upstream.remove(entry);
     }
+    // Sources joined on their own tree through another neighbour than the RP's are pruned off the
+    // shared tree (Prune(S,G,rpt) with every Join(*,G), RFC 7761 4.5.9 as upstream.ts has it).
+    for (const u of this.upstream.view()) {
+      if (u.source !== null || u.rp === null) continue;
+      const starRpf = this.rpfNeighbor(u.rp);
+      const prunes = this.rptPrunedSources(u.group, starRpf);
+      sends.push(...this.upstream.setRptPrunes(u.group, prunes, now).send);
+    }
     this.sendJoinPrunes(sends, now);
     this.reportUpstream();
     this.publishRoutes();
@@ -641,6 +649,17 @@ export class PimRouter {
     return [...sgs.values()];
   }
 
+  /** Sources of `group` joined on their own tree (SPT) through another neighbour than RPF'(*,G). */
+  private rptPrunedSources(group: string, starRpf: UpstreamRpf | null): string[] {
+    if (starRpf === null) return [];
+    const out: string[] = [];
+    for (const u of this.upstream.view()) {
+      if (u.source === null || u.group !== group || u.state !== 'joined' || u.rpf === null) continue;
+      if (u.rpf.interface !== starRpf.interface || u.rpf.neighbor !== starRpf.neighbor) out.push(u.source);
+    }
+    return out;
+  }
+
   /** Whether data state wants the SPT for (S,G): a last hop's switch, or the RP's registered / announced source. */
   private sptWanted(source: string, group: string): boolean {
     const s = this.sources.get(sgKey(source, group));
@@ -796,6 +815,16 @@ export class PimRouter {
       };
       if (registering) route.punt = 'register';
       routes.push(route);
+    }
+    // A source on its own tree through another interface: its packets still coming down the shared
+    // tree (until the upstream router has our Prune(S,G,rpt)) are not forwarded twice.
+    for (const u of this.upstream.view()) {
+      if (u.source === null || u.state !== 'joined' || u.rpf === null) continue;
+      const star = routes.find((r) => r.match.source === undefined && r.match.group === u.group);
+      if (!star || star.match.interface === u.rpf.interface) continue;
+      if (routes.some((r) => r.match.interface === star.match.interface && r.match.source === u.source && r.match.group === u.group))
+        continue;
+      routes.push({ match: { ...star.match, source: u.source }, outputs: [], joinGroup: false });
     }
     // A source whose (S,G) Assert we lost on an interface the (*,G) still forwards onto: its
     // packets leave the shared tree without that interface.
