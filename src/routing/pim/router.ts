@@ -272,7 +272,8 @@ export class PimRouter {
     const starGroups = new Set<string>();
     for (const g of this.io.listenedGroups()) if (this.localInterfaces(g).length > 0) starGroups.add(g);
     for (const v of this.downstream.view()) if (v.kind === '*,G') starGroups.add(v.group);
-    for (const u of this.upstream.view()) if (u.source === null && u.state === 'joined') starGroups.add(u.group);
+    // Every (*,G) the engine holds, so one no longer wanted is pruned and then forgotten.
+    for (const u of this.upstream.view()) if (u.source === null) starGroups.add(u.group);
     for (const group of starGroups) {
       const rp = routableGroup(group) ? rpFor(this.rps, group) : null;
       const olist = this.starGOlist(group);
