@@ -691,15 +691,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Past the bucket, the ring decides: a full one is a counted drop, never a write.
     if (!rate_limited) FUZZ_CHECK((ring_full != 0) == ring_was_full);
     const bool no_refill = punt_rate == 0 || punt_burst == 0;
+    // Rate 0 punts nothing, whatever the bucket still holds (mcrd's "stop punting").
+    if (punt_rate == 0) FUZZ_CHECK(rate_limited);
     if (!lived_bucket) {
       // A fresh bucket was last refilled at time 0: any rate and burst fill it, 0 of either never.
       FUZZ_CHECK((rate_limited != 0) == no_refill);
     } else {
-      // Tokens change only here: a rate-limited punt leaves none, a full ring leaves at least one.
+      // Tokens change only here: a rate-limited punt at a rate above 0 leaves none (at rate 0 the
+      // bucket is not looked at), a full ring leaves at least one.
       Fixture::Bucket& known = fx.lived_buckets[ring_index];
-      if (known == Fixture::Bucket::has_token) FUZZ_CHECK(!rate_limited);
+      if (known == Fixture::Bucket::has_token && punt_rate != 0) FUZZ_CHECK(!rate_limited);
       if (known == Fixture::Bucket::dry && no_refill) FUZZ_CHECK(rate_limited);
-      known = rate_limited ? Fixture::Bucket::dry : ring_full ? Fixture::Bucket::has_token : Fixture::Bucket::unknown;
+      if (punt_rate != 0)
+        known = rate_limited ? Fixture::Bucket::dry : ring_full ? Fixture::Bucket::has_token : Fixture::Bucket::unknown;
     }
   }
   if (ring_mode < 3) ring.tail.store(ring.head.load());  // the reader takes what was copied

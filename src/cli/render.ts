@@ -139,7 +139,20 @@ export function renderStats(current: StatsView, previous?: StatsView): string {
     (t.punted ?? 0) + (t.puntRateLimited ?? 0) + (t.puntRingFull ?? 0) > 0
       ? `punts to mcrd (PIM): ${value(t.punted, previous?.totals.punted)} copied, ${value(t.puntRateLimited, previous?.totals.puntRateLimited)} over the rate, ${value(t.puntRingFull, previous?.totals.puntRingFull)} ring full`
       : undefined;
-  return [title, '', workerTable, ...(punts ? [punts] : []), '', ruleTable, ...(spans ? ['', spans] : [])].join('\n');
+  // Routing protocols that run: their message totals (not rates: these are control-plane counts).
+  const protocols = Object.entries(current.protocols ?? {}).map(
+    ([name, c]) => `${name} (totals): received ${countList(c?.received)}; sent ${countList(c?.sent)}; malformed ${countList(c?.errors)}`,
+  );
+  return [
+    title,
+    '',
+    workerTable,
+    ...(punts ? [punts] : []),
+    ...(protocols.length > 0 ? ['', ...protocols] : []),
+    '',
+    ruleTable,
+    ...(spans ? ['', spans] : []),
+  ].join('\n');
 }
 
 /** What the sampled spans mean, for the table's heading. */

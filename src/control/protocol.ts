@@ -99,11 +99,20 @@ export interface RuleStats {
   outputs: OutputStats[];
 }
 
+/** One routing protocol's messages by type, and malformed messages by reason. */
+export interface ProtocolCounters {
+  received: Record<string, number>;
+  sent: Record<string, number>;
+  errors: Record<string, number>;
+}
+
 export interface Stats {
   uptimeSeconds: number;
   totals: Counters;
   workers: ({ worker: number } & Counters)[];
   rules: RuleStats[];
+  /** The routing protocols that run (their config section is present), since they started. */
+  protocols?: { igmp?: ProtocolCounters; pim?: ProtocolCounters; msdp?: ProtocolCounters };
 }
 
 export interface PingResult {

@@ -401,7 +401,10 @@ export class Daemon implements ConfigHost {
   /** Counters with the first `maxRules` rules' rows (telemetry's limit); totals and per-worker rows are always complete. */
   private readStats(maxRules = Number.MAX_SAFE_INTEGER): Stats {
     // Every worker that has run is listed, so the rows add up to the totals after `workers` shrank.
-    return this.stats.read(this.registry.list().slice(0, maxRules), Number.MAX_SAFE_INTEGER, (Date.now() - this.startedAt) / 1000);
+    const stats = this.stats.read(this.registry.list().slice(0, maxRules), Number.MAX_SAFE_INTEGER, (Date.now() - this.startedAt) / 1000);
+    const protocols = this.routing?.protocolCounters();
+    if (protocols && Object.keys(protocols).length > 0) stats.protocols = protocols;
+    return stats;
   }
 
   private logRuleProblems(): void {

@@ -5,6 +5,7 @@
 // network taught and tells RuleChanges when the table changed.
 import type { Config, IgmpConfig, MsdpConfig, PimConfig } from '../config/types';
 import type {
+  Stats,
   IgmpGroupsResult,
   MrouteResult,
   MsdpPeersResult,
@@ -396,6 +397,23 @@ export class DaemonRouting {
       else if (c.type === 'dr_changed') this.parts.events.emit({ type: 'pim.dr', interface: c.interface, dr: c.dr, self: c.self });
       // neighbor_restart goes to the router (its Joins towards that neighbour go again soon); the service logs it.
     }
+  }
+
+  /** `mcrctl stats`: each running protocol's message counters. */
+  protocolCounters(): NonNullable<Stats['protocols']> {
+    const pick = (c: { received: Record<string, number>; sent: Record<string, number>; errors: Record<string, number> }) => ({
+      received: { ...c.received },
+      sent: { ...c.sent },
+      errors: { ...c.errors },
+    });
+    const out: NonNullable<Stats['protocols']> = {};
+    const igmp = this.igmpCounters();
+    if (igmp) out.igmp = pick(igmp);
+    const pim = this.pimCounters();
+    if (pim) out.pim = pick(pim);
+    const msdp = this.msdpStatus();
+    if (msdp) out.msdp = { received: { ...msdp.counters.received }, sent: { ...msdp.counters.sent }, errors: this.msdpErrors(msdp) };
+    return out;
   }
 
   pimCounters(): PimCounters | null {

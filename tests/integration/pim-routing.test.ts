@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { frrSkipReason, startFrr, type FrrInstance } from '../../lab/frr';
 import { MCRCTL } from '../../lab/paths';
-import type { MrouteResult, PimJoinsResult, PimRpResult } from '../../src/control/protocol';
+import type { MrouteResult, PimJoinsResult, PimRpResult, Stats } from '../../src/control/protocol';
 import type { McrEvent } from '../../src/daemon/events';
 import { pollUntil } from '../helpers/control';
 import { TempDir } from '../helpers/datapath';
@@ -175,6 +175,14 @@ describe('PIM-SM: FRR as first hop and RP, mcr as last-hop DR', { skip }, () => 
     await listener.stop('SIGTERM');
     const got = JSON.parse(listener.stdout.trim().split('\n').pop() ?? '{}') as ListenResult;
     assert.deepEqual(got.bySource, { [SOURCE]: N });
+    // The switch came from a punted packet; PIM's message counts are in mcrctl stats.
+    const stats = JSON.parse((await mcrd.ctl(['stats', '--json'])).stdout) as Stats;
+    assert.ok(stats.totals.punted > 0, JSON.stringify(stats.totals));
+    assert.ok((stats.protocols?.pim?.sent.join_prune ?? 0) > 0, JSON.stringify(stats.protocols));
+    assert.ok((stats.protocols?.igmp?.received.v3_report ?? 0) > 0, JSON.stringify(stats.protocols));
+    const text = (await mcrd.ctl(['stats'])).stdout;
+    assert.match(text, /^punts to mcrd \(PIM\): [1-9]\d* copied/m);
+    assert.match(text, /^pim \(totals\): received .*hello \d+/m);
 
     // The leave: mcr prunes, FRR's join state for f1 goes.
     await pollUntil(frrJoins, (j) => j.f1?.[GROUP] === undefined, "FRR's join state on f1 to go after the leave", DEADLINE_MS, 250);
