@@ -101,7 +101,7 @@ describe('PimRouter: first hop Register', () => {
     assert.equal(first.length, 1);
     assert.equal(first[0]?.destination, RP);
     assert.equal(first[0]?.iface, 'up0');
-    assert.equal((first[0]?.message as { nullRegister: boolean }).nullRegister, false);
+    assert.equal((first[0]!.message as { nullRegister: boolean }).nullRegister, false);
     // The (S,G) route punts its packets for encapsulation while registering.
     assert.equal(w.published.find((x) => x.match.source === SRC)?.punt, 'register');
     r.punted(punt('register'), 'src0', 1100);
@@ -120,7 +120,7 @@ describe('PimRouter: first hop Register', () => {
     r.tick(probeAt);
     const probe = w.take('register');
     assert.equal(probe.length, 1);
-    assert.equal((probe[0]?.message as { nullRegister: boolean }).nullRegister, true);
+    assert.equal((probe[0]!.message as { nullRegister: boolean }).nullRegister, true);
     assert.equal(r.joinsView().sources[0]?.register, 'join_pending');
     // No Register-Stop within the probe time: back to registering data.
     r.tick(probeAt + REGISTER_PROBE_MS);
@@ -190,16 +190,21 @@ describe('PimRouter: no state left behind', () => {
     w.routes.set(RP, { interface: 'up0', neighbor: '10.0.2.2', local: false });
     w.routes.set(SRC, { interface: 'up0', neighbor: '10.0.2.2', local: false });
     const r = new PimRouter([{ address: RP, groups: '239.0.0.0/8' }], 60_000, w.io());
-    let now = 0;
+    const clock = { now: 0 };
+    /** The clock moved on by `ms`: the new time. */
+    const after = (ms: number): number => {
+      clock.now += ms;
+      return clock.now;
+    };
     w.listeners.set('lan0', new Set([G]));
-    r.update((now += 10));
-    r.punted(punt('new_source'), 'up0', (now += 10)); // the SPT switch
+    r.update(after(10));
+    r.punted(punt('new_source'), 'up0', after(10)); // the SPT switch
     assert.equal(r.joinsView().upstream.filter((u) => u.state === 'joined').length, 2);
     for (let i = 0; i < 50; i++) {
       w.interfaces.set('up0', { address: '10.0.2.1', isDr: true, neighbors: [] });
-      r.update((now += 100));
+      r.update(after(100));
       w.interfaces.set('up0', { address: '10.0.2.1', isDr: false, neighbors: ['10.0.2.2'] });
-      r.update((now += 100));
+      r.update(after(100));
       // A downstream router's Join on another interface that then goes away.
       w.interfaces.set('down0', { address: '10.0.3.1', isDr: true, neighbors: ['10.0.3.2'] });
       r.receiveJoinPrune(
@@ -211,14 +216,19 @@ describe('PimRouter: no state left behind', () => {
           holdtime: 3,
           groups: [{ group: G, maskLength: 32, joins: [{ address: RP, sparse: true, wildcard: true, rpt: true }], prunes: [] }],
         },
-        (now += 10),
+        after(10),
       );
       w.interfaces.delete('down0');
-      r.update((now += 10));
+      r.update(after(10));
     }
     w.listeners.clear();
-    r.update((now += 10));
-    for (let t = 0; t < 400 && r.nextDeadline() !== null; t++) r.tick((now = Math.max(now, r.nextDeadline() ?? now)));
+    r.update(after(10));
+    for (let t = 0; t < 400; t++) {
+      const due = r.nextDeadline();
+      if (due === null) break;
+      clock.now = Math.max(clock.now, due);
+      r.tick(clock.now);
+    }
     const view = r.joinsView();
     assert.deepEqual(view.downstream, []);
     assert.deepEqual(view.sources, []);
