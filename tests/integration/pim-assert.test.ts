@@ -4,7 +4,7 @@
 // there (it is DR, with IGMP), mcr_B for a downstream router's (mcr_C's) Joins; the duplicates make
 // them assert, both agree on the winner, the loser stops, and each listener then gets every packet
 // exactly once. FRR 8.4 is the first hop and RP.
-// (Against FRR 8.4 as the other forwarder the election could not be completed: docs/pim.md, Assert.)
+// With FRR as the other forwarder: pim-assert-frr.test.ts.
 //   src: s0 10.0.90.2 <-> fhr (FRR, RP 10.255.0.90): a0 10.0.90.1 | a1 10.0.91.1 | a2 10.0.92.1
 //   fhr a1 <-> mcra m0 10.0.91.2;  fhr a2 <-> mcrb b0 10.0.92.2
 //   LAN (a bridge, snooping off): mcra m1 10.0.93.2 (DR, IGMP), mcrb b1 10.0.93.3, mcrc c1 10.0.93.4,
