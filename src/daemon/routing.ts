@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The daemon's learned routing: IGMP (querier, listeners, igmpproxy mode) feeding the routing
-// table, PIM (so far Hello, neighbours and DR election), MSDP peerings and their SA cache, and
+// table, PIM (its router: Joins, Registers, Asserts and routes of origin pim; the RPF table, the
+// punt reader and the RP's packet senders it needs), MSDP peerings and their SA cache, and
 // their views (`mcrctl igmp groups`, `mcrctl pim ...`, `mcrctl msdp ...`, `mcrctl mroute`). Static rules stay in the RuleRegistry; this adds what the
 // network taught and tells RuleChanges when the table changed.
 import type { Config, IgmpConfig, MsdpConfig, PimConfig } from '../config/types';
@@ -188,11 +189,6 @@ export class DaemonRouting {
     else if (c.type === 'sa_removed')
       this.parts.events.emit({ type: 'msdp.sa.remove', source: c.source, group: c.group, rp: c.rp, peer: c.peer, reason: c.reason });
     // 'state' (listen/connecting/...) is visible in msdp.peers; not an event of its own
-  }
-
-  /** The running MSDP service, for the PIM RP to originate SAs through once Register exists. */
-  msdpService(): MsdpService | undefined {
-    return this.msdp;
   }
 
   private msdpStatus(): MsdpStatus | undefined {

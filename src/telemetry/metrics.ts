@@ -65,6 +65,9 @@ import type { TraceStats } from './traces';
  * | mcr_wakeups_total | counter | worker | times the worker slept in poll() and woke (0 with busyPoll) |
  * | mcr_span_records_written_total | counter | worker | span records written into the worker's span ring (only while traces are exported, or a trace is chased) |
  * | mcr_span_records_dropped_total | counter | worker | span records lost because the span ring was full |
+ * | mcr_punted_packets_total | counter | worker | packets copied to mcrd for PIM's data-driven events |
+ * | mcr_punt_rate_limited_packets_total | counter | worker | punts not made: over the punt rate |
+ * | mcr_punt_ring_full_packets_total | counter | worker | punts not made: mcrd had not emptied the punt ring |
  * | mcr_rule_matched_packets_total | counter | rule | frames that matched the rule |
  * | mcr_rule_matched_bytes_total | counter | rule | UDP payload bytes of those frames |
  * | mcr_output_tx_packets_total | counter | rule, output | packets sent to one output (`group:port@interface`) |
@@ -84,7 +87,7 @@ import type { TraceStats } from './traces';
  * | mcr_msdp_sa_cache_entries | gauge | | (S,G,RP) entries in the MSDP SA cache, learned from peers (absent without MSDP) |
  * | mcr_msdp_messages_total | counter | direction, type | MSDP messages received and sent: source_active, keepalive, sa_request, sa_response, notification |
  * | mcr_msdp_errors_total | counter | reason | malformed MSDP streams (a session reset each: unknown_type, bad_length, ...), SAs rejected (sa_rpf_failed, sa_own_rp) and connections refused (refused_connection) |
- * | mcr_route_changes_total | counter | origin | routes added to or removed from the routing table: static (rules), igmp (learned) |
+ * | mcr_route_changes_total | counter | origin | routes added to or removed from the routing table: static (rules), igmp and pim (learned) |
  * | mcr_build_info | gauge | version | always 1 |
  * | mcr_ring_wait_seconds | histogram | worker | sampled batches: oldest frame's kernel timestamp to pickup |
  * | mcr_batch_seconds | histogram | worker | sampled batches: pickup to the ring slots' release (parse, match, every sendmmsg) |
@@ -112,6 +115,9 @@ export const METRICS = [
   'mcr_wakeups_total',
   'mcr_span_records_written_total',
   'mcr_span_records_dropped_total',
+  'mcr_punted_packets_total',
+  'mcr_punt_rate_limited_packets_total',
+  'mcr_punt_ring_full_packets_total',
   'mcr_rule_matched_packets_total',
   'mcr_rule_matched_bytes_total',
   'mcr_output_tx_packets_total',

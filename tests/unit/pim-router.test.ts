@@ -171,6 +171,52 @@ describe('PimRouter: RP', () => {
   });
 });
 
+describe('PimRouter: transit', () => {
+  test('a downstream Prune(S,G,rpt) takes S off that interface of the shared tree; other sources still flow', () => {
+    const w = new World();
+    w.interfaces.set('up0', { address: '10.0.2.1', isDr: false, neighbors: ['10.0.2.2'] });
+    w.interfaces.set('down0', { address: '10.0.3.1', isDr: true, neighbors: ['10.0.3.2'] });
+    w.interfaces.set('down1', { address: '10.0.4.1', isDr: true, neighbors: ['10.0.4.2'] });
+    w.routes.set(RP, { interface: 'up0', neighbor: '10.0.2.2', local: false });
+    const r = new PimRouter([{ address: RP, groups: '239.0.0.0/8' }], 60_000, w.io());
+    const starJoin = { address: RP, sparse: true, wildcard: true, rpt: true };
+    for (const [iface, me, from] of [
+      ['down0', '10.0.3.1', '10.0.3.2'],
+      ['down1', '10.0.4.1', '10.0.4.2'],
+    ] as const)
+      r.receiveJoinPrune(
+        iface,
+        from,
+        { type: 'join_prune', upstreamNeighbor: me, holdtime: 210, groups: [{ group: G, maskLength: 32, joins: [starJoin], prunes: [] }] },
+        10,
+      );
+    r.receiveJoinPrune(
+      'down1',
+      '10.0.4.2',
+      {
+        type: 'join_prune',
+        upstreamNeighbor: '10.0.4.1',
+        holdtime: 210,
+        groups: [{ group: G, maskLength: 32, joins: [starJoin], prunes: [{ address: SRC, sparse: true, wildcard: false, rpt: true }] }],
+      },
+      20,
+    );
+    const routes = w.published.filter(
+      (x) => (x.match.group === G && x.outputs.length > 0) || (x.match.source === SRC && x.punt === undefined),
+    );
+    const star = routes.find((x) => x.match.source === undefined && x.match.interface === 'up0');
+    const sg = routes.find((x) => x.match.source === SRC && x.match.interface === 'up0');
+    assert.deepEqual(
+      star?.outputs.map((o) => o.interface),
+      ['down0', 'down1'],
+    );
+    assert.deepEqual(
+      sg?.outputs.map((o) => o.interface),
+      ['down0'],
+    );
+  });
+});
+
 describe('PimRouter: Assert metrics', () => {
   const m = (rpt: boolean, preference: number, metric: number, address: string) => ({ rpt, preference, metric, address });
   test('SPT beats RPT, then lower preference, then lower metric, then the higher address', () => {

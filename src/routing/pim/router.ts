@@ -257,14 +257,7 @@ export class PimRouter {
 
   /** Interfaces came or went, a DR or neighbour changed, listeners changed, the unicast routes changed: recompute. */
   update(now: number): void {
-    const interfaces = this.io.interfaces();
-    for (const i of interfaces.values())
-      this.downstream.setInterface({
-        name: i.name,
-        address: i.address,
-        neighborCount: i.neighborCount,
-        jpOverrideIntervalMs: i.lanDelay.propagationDelayMs + i.lanDelay.overrideIntervalMs,
-      });
+    const interfaces = this.syncInterfaces();
     for (const v of this.downstream.view())
       if (!interfaces.has(v.interface)) this.applyDownstream(this.downstream.removeInterface(v.interface));
 
@@ -315,9 +308,23 @@ export class PimRouter {
     this.io.rpfInUse?.(new Set([...this.rps.map((r) => r.address), ...this.sgEntries().map((s) => s.source)]));
   }
 
+  /** The downstream engine's view of the interfaces (addresses, neighbour counts, override intervals), refreshed. */
+  private syncInterfaces(): ReadonlyMap<string, PimRouterInterface> {
+    const interfaces = this.io.interfaces();
+    for (const i of interfaces.values())
+      this.downstream.setInterface({
+        name: i.name,
+        address: i.address,
+        neighborCount: i.neighborCount,
+        jpOverrideIntervalMs: i.lanDelay.propagationDelayMs + i.lanDelay.overrideIntervalMs,
+      });
+    return interfaces;
+  }
+
   /** A Join/Prune message from a neighbour on `iface`. */
   receiveJoinPrune(iface: string, from: string, message: PimJoinPrune, now: number): void {
-    const i = this.io.interfaces().get(iface);
+    // The interface may have come up since the last update: the engine must know it first.
+    const i = this.syncInterfaces().get(iface);
     if (!i) return;
     // RFC 7761 4.5: Join/Prunes from a router we have no Hello from are dropped.
     if (i.neighborFor(from) === undefined) {
@@ -826,6 +833,20 @@ export class PimRouter {
       if (routes.some((r) => r.match.interface === star.match.interface && r.match.source === u.source && r.match.group === u.group))
         continue;
       routes.push({ match: { ...star.match, source: u.source }, outputs: [], joinGroup: false });
+    }
+    // A source pruned off the shared tree by a downstream router (Prune(S,G,rpt)) where we have no
+    // (S,G) state: its packets leave the (*,G) without that interface.
+    for (const v of this.downstream.view()) {
+      if (v.kind !== 'S,G,rpt' || v.state !== 'prune' || v.source === null) continue;
+      const source = v.source;
+      if (routes.some((r) => r.match.source === source && r.match.group === v.group)) continue;
+      const star = routes.find((r) => r.match.source === undefined && r.match.group === v.group);
+      if (!star) continue;
+      routes.push({
+        match: { ...star.match, source },
+        outputs: outputs(this.withoutLost(this.sgOlist(source, v.group, star.match.interface), source, v.group)),
+        joinGroup: false,
+      });
     }
     // A source whose (S,G) Assert we lost on an interface the (*,G) still forwards onto: its
     // packets leave the shared tree without that interface.
