@@ -412,23 +412,20 @@ function targetFlags(target: string): { cxx: string[]; ld: string[] } {
 
 export const DRILL_DIR = path.join(ROOT, 'build-drill');
 const DRILL_DEFINE = '-DMCR_DRILL_SEED_ANTIPATTERN=1';
-const CORE_SOURCES = [
-  'parse',
-  'counters',
-  'rule_table',
-  'ingress_ring',
-  'egress',
-  'membership',
-  'worker',
-  'relay',
-  'affinity',
-  'xdp',
-  'igmp_socket',
-  'pim_socket',
-].map((f) => `native/core/${f}.cc`);
-const BINDING_SOURCES = ['addon', 'relay_wrap', 'counters_wrap', 'igmp_socket_wrap', 'pim_socket_wrap'].map(
-  (f) => `native/binding/${f}.cc`,
-);
+/**
+ * The drill compiles what the shipped build does: the core library's and the addon's sources, read
+ * from binding.gyp (its JSON with `#` comment lines), so a source added there is never missing here.
+ */
+function gypSources(target: string): string[] {
+  const gyp = JSON.parse(readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '')) as {
+    targets: Array<{ target_name: string; sources?: string[] }>;
+  };
+  const sources = gyp.targets.find((t) => t.target_name === target)?.sources;
+  if (!sources) throw new Error(`binding.gyp has no sources for target ${target}`);
+  return sources.filter((f) => f.endsWith('.cc'));
+}
+const CORE_SOURCES = gypSources('mcr_core');
+const BINDING_SOURCES = gypSources('mcr_native');
 
 /** Compiles in parallel (one job per CPU); an object newer than its source and every header is kept. */
 async function compileAll(jobs: { src: string; obj: string; flags: string[] }[]): Promise<void> {
