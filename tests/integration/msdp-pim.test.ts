@@ -8,16 +8,15 @@
 // domain border and the listener gets the stream, exactly, from its source. A source in B (at mcr,
 // its RP and first hop) appears in FRR's SA cache with mcr as RP.
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { frrSkipReason, startFrr, type FrrInstance } from '../../lab/frr';
 import type { MsdpSaResult } from '../../src/control/protocol';
 import { pollUntil } from '../helpers/control';
 import { TempDir } from '../helpers/datapath';
-import { ROOT, send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
+import { send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
+import { frrPimInterface, mcrPimConfig, shortIgmpConfig, startListener, waitForMcrNeighbors, type FrrJoins } from '../helpers/pim-lab';
 
 const skip = skipReason() ?? frrSkipReason();
-const LISTENER = path.join(ROOT, 'tests', 'helpers', 'listener.py');
 const MCR = '10.0.71.1';
 const FRR = '10.0.71.2';
 const SOURCE_A = '10.0.70.2';
@@ -25,11 +24,6 @@ const SOURCE_B = '10.0.73.2';
 const GROUP = '239.70.70.70';
 const N = 400;
 const DEADLINE_MS = 30_000;
-
-interface ListenResult {
-  total: number;
-  bySource: Record<string, number>;
-}
 
 describe('MSDP between two PIM domains: FRR as RP of one, mcr as RP of the other', { skip }, () => {
   let t: Topology;
@@ -54,25 +48,13 @@ describe('MSDP between two PIM domains: FRR as RP of one, mcr as RP of the other
         'ip msdp timers 2 6 2',
         `ip msdp peer ${MCR} source ${FRR}`,
         `ip pim rp ${FRR} 239.0.0.0/8`,
-        'interface f0',
-        ' ip pim',
-        ' ip pim hello 1 3',
-        '!',
-        'interface f1',
-        ' ip pim',
-        '!',
+        frrPimInterface('f0', { hello: true }),
+        frrPimInterface('f1'),
       ].join('\n'),
     });
     const configFile = dir.config('mcr.json', {
-      pim: {
-        interfaces: [
-          { name: 'm0', helloInterval: 1 },
-          { name: 'm2', helloInterval: 1 },
-        ],
-        rp: [{ address: MCR, groups: '239.0.0.0/8' }],
-        joinPruneInterval: 5,
-      },
-      igmp: { interfaces: ['m1'], queryInterval: 2, queryResponseInterval: 1, lastMemberQueryInterval: 0.2, robustness: 2 },
+      pim: mcrPimConfig(['m0', 'm2'], MCR, '239.0.0.0/8'),
+      igmp: shortIgmpConfig('m1'),
       msdp: { localAddress: MCR, peers: [{ address: FRR }], keepaliveInterval: 2, holdTime: 6, connectRetry: 2 },
       rules: [],
     });
@@ -84,13 +66,7 @@ describe('MSDP between two PIM domains: FRR as RP of one, mcr as RP of the other
       DEADLINE_MS,
       200,
     );
-    await pollUntil(
-      () => mcrd.request('pim.neighbors'),
-      (n) => n.neighbors.some((x) => x.address === FRR),
-      'FRR as PIM neighbour',
-      DEADLINE_MS,
-      200,
-    );
+    await waitForMcrNeighbors(mcrd, (n) => n.neighbors.some((x) => x.address === FRR), 'FRR as PIM neighbour', DEADLINE_MS);
   });
   after(async () => {
     await mcrd?.stop();
@@ -100,12 +76,8 @@ describe('MSDP between two PIM domains: FRR as RP of one, mcr as RP of the other
   });
 
   it("a source in FRR's domain reaches a listener in mcr's domain across the border", async () => {
-    const listener = t.spawn('rcv', 'listener', 'python3', [LISTENER, '--interface', 'r0', '--group', GROUP, '--port', '7000']);
-    await pollUntil(
-      async () => listener.stderr,
-      (s) => s.includes('joined'),
-      'the listener to join',
-    );
+    const listener = startListener(t, 'rcv', 'r0', GROUP, 7000);
+    await listener.ready;
     // The source becomes active at FRR (its RP and first hop): an SA reaches mcr.
     const warmUp = send(t, 'srca', { group: GROUP, port: 7001, source: SOURCE_A, rate: 20, count: 100, ttl: 16 });
     const sa = await pollUntil(
@@ -118,7 +90,7 @@ describe('MSDP between two PIM domains: FRR as RP of one, mcr as RP of the other
     assert.equal(sa.entries.find((e) => e.source === SOURCE_A)?.rp, FRR);
     // mcr has a listener: it joins the source across the border.
     await pollUntil(
-      () => frr.vtyshJson<Record<string, Record<string, Record<string, unknown>>>>('show ip pim join'),
+      () => frr.vtyshJson<FrrJoins>('show ip pim join'),
       (j) => j.f0?.[GROUP]?.[SOURCE_A] !== undefined,
       "mcr's (S,G) Join at FRR on f0",
       DEADLINE_MS,
@@ -132,8 +104,7 @@ describe('MSDP between two PIM domains: FRR as RP of one, mcr as RP of the other
     );
     await send(t, 'srca', { group: GROUP, port: 7000, source: SOURCE_A, rate: 2000, count: N, ttl: 16 });
     await new Promise((r) => setTimeout(r, 1000));
-    await listener.stop('SIGTERM');
-    const got = JSON.parse(listener.stdout.trim().split('\n').pop() ?? '{}') as ListenResult;
+    const got = await listener.stop();
     assert.deepEqual(got.bySource, { [SOURCE_A]: N });
   });
 

@@ -11,28 +11,27 @@
 //                                 host h0 10.0.93.10 (listener)
 //   mcrc c2 10.0.94.1 (IGMP) <-> rcv r0 10.0.94.2 (listener); mcrc reaches the RP and source via mcrb
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { frrSkipReason, startFrr, type FrrInstance } from '../../lab/frr';
-import type { Proc } from '../../lab/proc';
+import { frrSkipReason, type FrrInstance } from '../../lab/frr';
 import { pollUntil } from '../helpers/control';
 import { TempDir } from '../helpers/datapath';
-import { ROOT, send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
+import { send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
+import {
+  ASSERT_LAB,
+  assertLanLab,
+  mcrPimConfig,
+  shortIgmpConfig,
+  startListener,
+  type FrrJoins,
+  type McrPimInterface,
+  waitForMcrNeighbors,
+} from '../helpers/pim-lab';
 
 const skip = skipReason() ?? frrSkipReason();
-const LISTENER = path.join(ROOT, 'tests', 'helpers', 'listener.py');
 const GROUP = '239.90.90.90';
-const SOURCE = '10.0.90.2';
-const RP = '10.255.0.90';
-const A_LAN = '10.0.93.2';
-const B_LAN = '10.0.93.3';
+const { source: SOURCE, rp: RP, aLan: A_LAN, bLan: B_LAN } = ASSERT_LAB;
 const N = 400;
 const DEADLINE_MS = 40_000;
-
-interface ListenResult {
-  total: number;
-  bySource: Record<string, number>;
-}
 
 describe('PIM Assert: two mcr routers forwarding onto one LAN', { skip }, () => {
   let t: Topology;
@@ -40,82 +39,23 @@ describe('PIM Assert: two mcr routers forwarding onto one LAN', { skip }, () => 
   let fhr: FrrInstance | undefined;
   const dir = new TempDir();
 
-  const pim = (interfaces: Array<{ name: string; drPriority?: number }>) => ({
-    interfaces: interfaces.map((i) => ({ helloInterval: 1, ...i })),
-    rp: [{ address: RP, groups: '239.0.0.0/8' }],
-    joinPruneInterval: 5,
-  });
-  const igmp = (name: string) => ({
-    interfaces: [name],
-    queryInterval: 2,
-    queryResponseInterval: 1,
-    lastMemberQueryInterval: 0.2,
-    robustness: 2,
-  });
+  const pim = (interfaces: McrPimInterface[]) => mcrPimConfig(interfaces, RP, '239.0.0.0/8');
 
   before(async () => {
     t = new Topology('pima');
-    for (const ns of ['src', 'fhr', 'mcra', 'mcrb', 'mcrc', 'lan', 'host', 'rcv']) await t.addNamespace(ns);
-    await t.link('src', 's0', `${SOURCE}/24`, 'fhr', 'a0', '10.0.90.1/24');
-    await t.link('fhr', 'a1', '10.0.91.1/24', 'mcra', 'm0', '10.0.91.2/24');
-    await t.link('fhr', 'a2', '10.0.92.1/24', 'mcrb', 'b0', '10.0.92.2/24');
-    await t.link('mcrc', 'c2', '10.0.94.1/24', 'rcv', 'r0', '10.0.94.2/24');
-    // The LAN: a bridge in its own namespace, multicast snooping off (every frame floods).
-    await t.ip('lan', ['link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0']);
-    await t.ip('lan', ['link', 'set', 'br0', 'up']);
-    const members: Array<[string, string, string, string]> = [
-      ['mcra', 'm1', `${A_LAN}/24`, 'la'],
-      ['mcrb', 'b1', `${B_LAN}/24`, 'lb'],
-      ['mcrc', 'c1', '10.0.93.4/24', 'lc'],
-      ['host', 'h0', '10.0.93.10/24', 'lh'],
-    ];
-    for (const [ns, ifname, addr, port] of members) {
-      await t.link(ns, ifname, addr, 'lan', port, null);
-      await t.ip('lan', ['link', 'set', port, 'master', 'br0']);
-    }
-    await t.ip('fhr', ['addr', 'add', `${RP}/32`, 'dev', 'lo']);
-    await t.ip('src', ['route', 'add', 'default', 'via', '10.0.90.1']);
-    await t.ip('host', ['route', 'add', 'default', 'via', A_LAN]);
-    await t.ip('rcv', ['route', 'add', 'default', 'via', '10.0.94.1']);
-    for (const to of ['10.0.93.0/24', '10.0.94.0/24']) await t.ip('fhr', ['route', 'add', to, 'via', '10.0.92.2']);
-    for (const to of [`${RP}/32`, '10.0.90.0/24']) {
-      await t.ip('mcra', ['route', 'add', to, 'via', '10.0.91.1']);
-      await t.ip('mcrb', ['route', 'add', to, 'via', '10.0.92.1']);
-      await t.ip('mcrc', ['route', 'add', to, 'via', B_LAN]);
-    }
-    await t.ip('mcrb', ['route', 'add', '10.0.94.0/24', 'via', '10.0.93.4']);
-    fhr = await startFrr(t, 'fhr', {
-      pimd: [
-        'interface lo',
-        ' ip pim',
-        '!',
-        'interface a0',
-        ' ip pim',
-        '!',
-        'interface a1',
-        ' ip pim',
-        ' ip pim hello 1 3',
-        '!',
-        'interface a2',
-        ' ip pim',
-        ' ip pim hello 1 3',
-        '!',
-        `ip pim rp ${RP} 239.0.0.0/8`,
-        'ip pim join-prune-interval 5',
-        '!',
-      ].join('\n'),
-    });
+    fhr = await assertLanLab(t, 'mcrb');
     mcr.a = await startDaemon(t, 'mcra', {
-      configFile: dir.config('a.json', { pim: pim([{ name: 'm0' }, { name: 'm1', drPriority: 100 }]), igmp: igmp('m1'), rules: [] }),
+      configFile: dir.config('a.json', { pim: pim(['m0', { name: 'm1', drPriority: 100 }]), igmp: shortIgmpConfig('m1'), rules: [] }),
     });
-    mcr.b = await startDaemon(t, 'mcrb', { configFile: dir.config('b.json', { pim: pim([{ name: 'b0' }, { name: 'b1' }]), rules: [] }) });
-    mcr.c = await startDaemon(t, 'mcrc', { configFile: dir.config('c.json', { pim: pim([{ name: 'c1' }]), igmp: igmp('c2'), rules: [] }) });
-    await pollUntil(
-      () => mcr.a!.request('pim.neighbors'),
+    mcr.b = await startDaemon(t, 'mcrb', { configFile: dir.config('b.json', { pim: pim(['b0', 'b1']), rules: [] }) });
+    mcr.c = await startDaemon(t, 'mcrc', {
+      configFile: dir.config('c.json', { pim: pim(['c1']), igmp: shortIgmpConfig('c2'), rules: [] }),
+    });
+    await waitForMcrNeighbors(
+      mcr.a!,
       (n) => n.neighbors.filter((x) => x.interface === 'm1').length === 2 && n.neighbors.some((x) => x.interface === 'm0'),
       'mcr_A to see FRR on m0 and mcr_B, mcr_C on the LAN',
       DEADLINE_MS,
-      200,
     );
   });
   after(async () => {
@@ -125,25 +65,13 @@ describe('PIM Assert: two mcr routers forwarding onto one LAN', { skip }, () => 
     dir.remove();
   });
 
-  const listen = (ns: string, ifname: string): Proc =>
-    t.spawn(ns, `listener ${ns}`, 'python3', [LISTENER, '--interface', ifname, '--group', GROUP, '--port', '7000']);
-  const result = async (p: Proc): Promise<ListenResult> => {
-    await p.stop('SIGTERM');
-    return JSON.parse(p.stdout.trim().split('\n').pop() ?? '{}') as ListenResult;
-  };
-
   it('both agree on the Assert winner, the loser stops, and each listener gets every packet once', async () => {
-    const onLan = listen('host', 'h0');
-    const behindC = listen('rcv', 'r0');
-    for (const p of [onLan, behindC])
-      await pollUntil(
-        async () => p.stderr,
-        (s) => s.includes('joined'),
-        'a listener to join',
-      );
+    const onLan = startListener(t, 'host', 'h0', GROUP, 7000);
+    const behindC = startListener(t, 'rcv', 'r0', GROUP, 7000);
+    for (const l of [onLan, behindC]) await l.ready;
     // Both forward onto the LAN: mcr_A for its local listener, mcr_B for mcr_C's Joins.
     await pollUntil(
-      () => fhr!.vtyshJson<Record<string, Record<string, Record<string, unknown>>>>('show ip pim join'),
+      () => fhr!.vtyshJson<FrrJoins>('show ip pim join'),
       (j) => j.a1?.[GROUP] !== undefined && j.a2?.[GROUP] !== undefined,
       'Joins from mcr_A (a1) and mcr_B (a2) at the first hop',
       DEADLINE_MS,
@@ -179,7 +107,7 @@ describe('PIM Assert: two mcr routers forwarding onto one LAN', { skip }, () => 
     await warmUp;
     await send(t, 'src', { group: GROUP, port: 7000, source: SOURCE, rate: 1000, count: N, ttl: 16 });
     await new Promise((r) => setTimeout(r, 1000));
-    const [lan, far] = [await result(onLan), await result(behindC)];
+    const [lan, far] = [await onLan.stop(), await behindC.stop()];
     assert.deepEqual(lan.bySource, { [SOURCE]: N }, 'the LAN listener');
     assert.deepEqual(far.bySource, { [SOURCE]: N }, 'the listener behind mcr_C');
   });

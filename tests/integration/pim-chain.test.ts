@@ -8,36 +8,26 @@
 // switches to the source tree; a stream then reaches the listener exactly, and each hop's route
 // counted it.
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { MrouteResult } from '../../src/control/protocol';
 import { pollUntil } from '../helpers/control';
 import { TempDir } from '../helpers/datapath';
-import { ROOT, send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
+import { send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
+import { mcrPimConfig, shortIgmpConfig, startListener, waitForMcrNeighbors } from '../helpers/pim-lab';
 
 const skip = skipReason();
-const LISTENER = path.join(ROOT, 'tests', 'helpers', 'listener.py');
 const GROUP = '239.80.80.80';
 const SOURCE = '10.0.80.2';
 const RP = '10.255.0.8';
 const N = 400;
 const DEADLINE_MS = 30_000;
 
-interface ListenResult {
-  total: number;
-  bySource: Record<string, number>;
-}
-
 describe('PIM-SM: a chain of three mcr routers (first hop, RP, last hop)', { skip }, () => {
   let t: Topology;
   const d: Record<'fhr' | 'rp' | 'lhr', DaemonHandle | undefined> = { fhr: undefined, rp: undefined, lhr: undefined };
   const dir = new TempDir();
 
-  const pim = (interfaces: string[]) => ({
-    interfaces: interfaces.map((name) => ({ name, helloInterval: 1 })),
-    rp: [{ address: RP, groups: '239.0.0.0/8' }],
-    joinPruneInterval: 5,
-  });
+  const pim = (interfaces: string[]) => mcrPimConfig(interfaces, RP, '239.0.0.0/8');
 
   before(async () => {
     t = new Topology('pimc');
@@ -59,17 +49,11 @@ describe('PIM-SM: a chain of three mcr routers (first hop, RP, last hop)', { ski
     d.lhr = await startDaemon(t, 'lhr', {
       configFile: dir.config('lhr.json', {
         pim: pim(['c0']),
-        igmp: { interfaces: ['c1'], queryInterval: 2, queryResponseInterval: 1, lastMemberQueryInterval: 0.2, robustness: 2 },
+        igmp: shortIgmpConfig('c1'),
         rules: [],
       }),
     });
-    await pollUntil(
-      () => d.rp!.request('pim.neighbors'),
-      (n) => n.neighbors.length === 2,
-      'the RP to see both neighbours',
-      DEADLINE_MS,
-      200,
-    );
+    await waitForMcrNeighbors(d.rp!, (n) => n.neighbors.length === 2, 'the RP to see both neighbours', DEADLINE_MS);
   });
   after(async () => {
     for (const h of Object.values(d)) await h?.stop();
@@ -81,12 +65,8 @@ describe('PIM-SM: a chain of three mcr routers (first hop, RP, last hop)', { ski
     (await h.request('mroute')).routes.find((r) => r.group === GROUP && r.source === SOURCE);
 
   it('joins, registers, switches to the source tree and forwards the stream exactly through all three', async () => {
-    const listener = t.spawn('rcv', 'listener', 'python3', [LISTENER, '--interface', 'r0', '--group', GROUP, '--port', '7000']);
-    await pollUntil(
-      async () => listener.stderr,
-      (s) => s.includes('joined'),
-      'the listener to join',
-    );
+    const listener = startListener(t, 'rcv', 'r0', GROUP, 7000);
+    await listener.ready;
     await pollUntil(
       () => d.rp!.request('pim.joins'),
       (j) => j.downstream.some((x) => x.kind === '*,G' && x.group === GROUP && x.interface === 'b1'),
@@ -121,8 +101,7 @@ describe('PIM-SM: a chain of three mcr routers (first hop, RP, last hop)', { ski
     const before = await Promise.all([d.fhr!, d.rp!, d.lhr!].map(async (h) => (await sgRoute(h))?.packets ?? 0));
     await send(t, 'src', { group: GROUP, port: 7000, source: SOURCE, rate: 2000, count: N, ttl: 16 });
     await new Promise((r) => setTimeout(r, 1000));
-    await listener.stop('SIGTERM');
-    const got = JSON.parse(listener.stdout.trim().split('\n').pop() ?? '{}') as ListenResult;
+    const got = await listener.stop();
     assert.deepEqual(got.bySource, { [SOURCE]: N });
     // Each hop's (S,G) route counted the stream once.
     const after = await Promise.all([d.fhr!, d.rp!, d.lhr!].map(async (h) => (await sgRoute(h))?.packets ?? 0));

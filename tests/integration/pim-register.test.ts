@@ -9,16 +9,15 @@
 // through mcr; once the native packets arrive FRR sends Register-Stop and mcr stops encapsulating:
 // a second stream is delivered exactly, natively, and no data Register leaves mcr meanwhile.
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { frrSkipReason, startFrr, type FrrInstance } from '../../lab/frr';
 import type { MrouteResult, PimInterfacesResult } from '../../src/control/protocol';
 import { pollUntil } from '../helpers/control';
 import { TempDir } from '../helpers/datapath';
-import { ROOT, send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
+import { send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
+import { frrPimdConfig, frrPimInterface, mcrPimConfig, startListener, waitForFrrNeighbor } from '../helpers/pim-lab';
 
 const skip = skipReason() ?? frrSkipReason();
-const LISTENER = path.join(ROOT, 'tests', 'helpers', 'listener.py');
 const GROUP = '239.50.50.50';
 const SOURCE = '10.0.50.1';
 const RP = '10.255.0.5';
@@ -29,11 +28,6 @@ const DEADLINE_MS = 30_000;
 
 /** FRR's `show ip pim upstream json`: group -> source -> entry. */
 type FrrUpstream = Record<string, Record<string, { state?: string; regState?: string; joinState?: string; inboundInterface?: string }>>;
-
-interface ListenResult {
-  total: number;
-  bySource: Record<string, number>;
-}
 
 describe('PIM-SM: mcr as first-hop DR registering to FRR as RP and last hop', { skip }, () => {
   let t: Topology;
@@ -55,44 +49,15 @@ describe('PIM-SM: mcr as first-hop DR registering to FRR as RP and last hop', { 
     await t.ip('mcr', ['route', 'add', '10.0.52.0/24', 'via', FRR_DOWN]);
     await t.ip('frr', ['route', 'add', '10.0.50.0/24', 'via', MCR_UP]);
     frr = await startFrr(t, 'frr', {
-      pimd: [
-        'interface lo',
-        ' ip pim',
-        '!',
-        'interface f1',
-        ' ip pim',
-        ' ip pim hello 1 3',
-        '!',
-        'interface f2',
-        ' ip pim',
-        ' ip igmp',
-        ' ip igmp query-max-response-time 10',
-        ' ip igmp query-interval 2',
-        '!',
-        `ip pim rp ${RP} 239.0.0.0/8`,
-        'ip pim join-prune-interval 5',
-        '!',
-      ].join('\n'),
+      pimd: frrPimdConfig(
+        [frrPimInterface('lo'), frrPimInterface('f1', { hello: true }), frrPimInterface('f2', { igmp: true })],
+        RP,
+        '239.0.0.0/8',
+      ),
     });
-    const configFile = dir.config('mcr.json', {
-      pim: {
-        interfaces: [
-          { name: 'm0', helloInterval: 1 },
-          { name: 'm1', helloInterval: 1 },
-        ],
-        rp: [{ address: RP, groups: '239.0.0.0/8' }],
-        joinPruneInterval: 5,
-      },
-      rules: [],
-    });
+    const configFile = dir.config('mcr.json', { pim: mcrPimConfig(['m0', 'm1'], RP, '239.0.0.0/8'), rules: [] });
     mcrd = await startDaemon(t, 'mcr', { configFile });
-    await pollUntil(
-      () => frr.vtyshJson<Record<string, Record<string, unknown>>>('show ip pim neighbor'),
-      (n) => n.f1?.[MCR_UP] !== undefined,
-      'FRR to see mcr as a PIM neighbour',
-      DEADLINE_MS,
-      200,
-    );
+    await waitForFrrNeighbor(frr, 'f1', MCR_UP, DEADLINE_MS);
     // mcr is DR on the source's LAN (it is the only router there).
     await pollUntil(
       () => mcrd.request('pim.interfaces'),
@@ -113,12 +78,8 @@ describe('PIM-SM: mcr as first-hop DR registering to FRR as RP and last hop', { 
   const counters = async () => (await mcrd.request('pim.interfaces')).counters;
 
   it('registers a new source to the RP, which joins it; Register-Stop ends the encapsulation; the stream arrives exactly', async () => {
-    const listener = t.spawn('rcv', 'listener', 'python3', [LISTENER, '--interface', 'r0', '--group', GROUP, '--port', '7000']);
-    await pollUntil(
-      async () => listener.stderr,
-      (s) => s.includes('joined'),
-      'the listener to join',
-    );
+    const listener = startListener(t, 'rcv', 'r0', GROUP, 7000);
+    await listener.ready;
     await pollUntil(
       () => frr.vtyshJson<FrrUpstream>('show ip pim upstream'),
       (u) => u[GROUP]?.['*'] !== undefined,
@@ -163,8 +124,7 @@ describe('PIM-SM: mcr as first-hop DR registering to FRR as RP and last hop', { 
     await send(t, 'src', { group: GROUP, port: 7000, source: SOURCE, rate: 2000, count: N, ttl: 16 });
     await pollUntil(sgPackets, (p) => p >= packetsBefore + N, "the (S,G) route's count");
     await new Promise((r) => setTimeout(r, 500));
-    await listener.stop('SIGTERM');
-    const got = JSON.parse(listener.stdout.trim().split('\n').pop() ?? '{}') as ListenResult;
+    const got = await listener.stop();
     assert.deepEqual(got.bySource, { [SOURCE]: N });
     assert.equal((await counters()).sent.register ?? 0, registersBefore, 'no Register while suppressed');
   });

@@ -9,7 +9,6 @@
 // the shared tree and switch mcr to the shortest-path tree (FRR shows the (S,G) Join); a stream sent
 // after that arrives exactly, from its source; the listener leaves and FRR's join state goes.
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { frrSkipReason, startFrr, type FrrInstance } from '../../lab/frr';
 import { MCRCTL } from '../../lab/paths';
@@ -17,10 +16,19 @@ import type { MrouteResult, PimJoinsResult, PimRpResult, Stats } from '../../src
 import type { McrEvent } from '../../src/daemon/events';
 import { pollUntil } from '../helpers/control';
 import { TempDir } from '../helpers/datapath';
-import { ROOT, send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
+import { send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
+import {
+  frrPimdConfig,
+  frrPimInterface,
+  mcrPimConfig,
+  shortIgmpConfig,
+  startListener,
+  waitForFrrNeighbor,
+  waitForMcrNeighbors,
+  type FrrJoins,
+} from '../helpers/pim-lab';
 
 const skip = skipReason() ?? frrSkipReason();
-const LISTENER = path.join(ROOT, 'tests', 'helpers', 'listener.py');
 const GROUP = '239.40.40.40';
 const SOURCE = '10.0.40.1';
 const RP = '10.255.0.2';
@@ -29,14 +37,6 @@ const MCR_PIM = '10.0.41.1';
 const N = 500;
 /** Hellos every second (both sides), Join/Prune every 5 s on mcr's side. */
 const DEADLINE_MS = 30_000;
-
-/** FRR's `show ip pim join json`: interface -> group -> source ("*" for (*,G)) -> state. */
-type FrrJoins = Record<string, Record<string, Record<string, { channelJoinName?: string; upTime?: string }>>>;
-
-interface ListenResult {
-  total: number;
-  bySource: Record<string, number>;
-}
 
 describe('PIM-SM: FRR as first hop and RP, mcr as last-hop DR', { skip }, () => {
   let t: Topology;
@@ -59,40 +59,15 @@ describe('PIM-SM: FRR as first hop and RP, mcr as last-hop DR', { skip }, () => 
     await t.ip('mcr', ['route', 'add', '10.0.40.0/24', 'via', FRR_UPSTREAM]);
     await t.ip('frr', ['route', 'add', '10.0.42.0/24', 'via', MCR_PIM]);
     frr = await startFrr(t, 'frr', {
-      pimd: [
-        'interface lo',
-        ' ip pim',
-        '!',
-        'interface f0',
-        ' ip pim',
-        ' ip pim hello 1 3',
-        '!',
-        'interface f1',
-        ' ip pim',
-        ' ip pim hello 1 3',
-        '!',
-        `ip pim rp ${RP} 239.0.0.0/8`,
-        'ip pim join-prune-interval 5',
-        '!',
-      ].join('\n'),
+      pimd: frrPimdConfig(
+        [frrPimInterface('lo'), frrPimInterface('f0', { hello: true }), frrPimInterface('f1', { hello: true })],
+        RP,
+        '239.0.0.0/8',
+      ),
     });
-    const configFile = dir.config('mcr.json', {
-      pim: {
-        interfaces: [{ name: 'm0', helloInterval: 1 }],
-        rp: [{ address: RP, groups: '239.0.0.0/8' }],
-        joinPruneInterval: 5,
-      },
-      igmp: { interfaces: ['m1'], queryInterval: 2, queryResponseInterval: 1, lastMemberQueryInterval: 0.2, robustness: 2 },
-      rules: [],
-    });
+    const configFile = dir.config('mcr.json', { pim: mcrPimConfig(['m0'], RP, '239.0.0.0/8'), igmp: shortIgmpConfig('m1'), rules: [] });
     mcrd = await startDaemon(t, 'mcr', { configFile });
-    await pollUntil(
-      () => frr.vtyshJson<Record<string, Record<string, unknown>>>('show ip pim neighbor'),
-      (n) => n.f1?.[MCR_PIM] !== undefined,
-      'FRR to see mcr as a PIM neighbour',
-      DEADLINE_MS,
-      200,
-    );
+    await waitForFrrNeighbor(frr, 'f1', MCR_PIM, DEADLINE_MS);
   });
   after(async () => {
     await mcrd?.stop();
@@ -106,12 +81,8 @@ describe('PIM-SM: FRR as first hop and RP, mcr as last-hop DR', { skip }, () => 
 
   it('joins towards the RP for a listener, switches to the source tree, forwards exactly, and prunes on leave', async () => {
     const events = t.spawn('mcr', 'mcrctl events --json', 'node', [MCRCTL, '--socket', mcrd.socket, 'events', '--json']);
-    const listener = t.spawn('rcv', 'listener', 'python3', [LISTENER, '--interface', 'r0', '--group', GROUP, '--port', '7000']);
-    await pollUntil(
-      async () => listener.stderr,
-      (s) => s.includes('joined'),
-      'the listener to join',
-    );
+    const listener = startListener(t, 'rcv', 'r0', GROUP, 7000);
+    await listener.ready;
     // FRR (the RP's router) has mcr's (*,G) Join on f1.
     await pollUntil(frrJoins, (j) => j.f1?.[GROUP]?.['*'] !== undefined, "FRR to show mcr's (*,G) Join on f1", DEADLINE_MS, 250);
     const starG = (await routes()).find((r) => r.group === GROUP && r.source === undefined);
@@ -172,8 +143,7 @@ describe('PIM-SM: FRR as first hop and RP, mcr as last-hop DR', { skip }, () => 
       'the (S,G) route to count the stream',
     );
     await new Promise((r) => setTimeout(r, 500));
-    await listener.stop('SIGTERM');
-    const got = JSON.parse(listener.stdout.trim().split('\n').pop() ?? '{}') as ListenResult;
+    const got = await listener.stop();
     assert.deepEqual(got.bySource, { [SOURCE]: N });
     // The switch came from a punted packet; PIM's message counts are in mcrctl stats.
     const stats = JSON.parse((await mcrd.ctl(['stats', '--json'])).stdout) as Stats;
@@ -242,35 +212,17 @@ describe('PIM-SM: the switch to the source tree through another neighbour prunes
     await t.ip('rp', ['route', 'add', '10.0.49.0/24', 'via', '10.0.48.2']);
     await t.ip('mcr', ['route', 'add', `${RP4}/32`, 'via', '10.0.48.1']);
     await t.ip('mcr', ['route', 'add', '10.0.45.0/24', 'via', '10.0.47.1']);
-    const hello = [' ip pim', ' ip pim hello 1 3', '!'];
-    const tail = [`ip pim rp ${RP4} 239.0.0.0/8`, 'ip pim join-prune-interval 5', '!'];
+    const hello = { hello: true };
     fhr = await startFrr(t, 'fhr', {
-      pimd: ['interface f0', ' ip pim', '!', 'interface f1', ...hello, 'interface f2', ...hello, ...tail].join('\n'),
+      pimd: frrPimdConfig([frrPimInterface('f0'), frrPimInterface('f1', hello), frrPimInterface('f2', hello)], RP4, '239.0.0.0/8'),
     });
     rp = await startFrr(t, 'rp', {
-      pimd: ['interface lo', ' ip pim', '!', 'interface p1', ...hello, 'interface p2', ...hello, ...tail].join('\n'),
+      pimd: frrPimdConfig([frrPimInterface('lo'), frrPimInterface('p1', hello), frrPimInterface('p2', hello)], RP4, '239.0.0.0/8'),
     });
     mcrd = await startDaemon(t, 'mcr', {
-      configFile: dir.config('mcr.json', {
-        pim: {
-          interfaces: [
-            { name: 'm0', helloInterval: 1 },
-            { name: 'm2', helloInterval: 1 },
-          ],
-          rp: [{ address: RP4, groups: '239.0.0.0/8' }],
-          joinPruneInterval: 5,
-        },
-        igmp: { interfaces: ['m1'], queryInterval: 2, queryResponseInterval: 1, lastMemberQueryInterval: 0.2, robustness: 2 },
-        rules: [],
-      }),
+      configFile: dir.config('mcr.json', { pim: mcrPimConfig(['m0', 'm2'], RP4, '239.0.0.0/8'), igmp: shortIgmpConfig('m1'), rules: [] }),
     });
-    await pollUntil(
-      () => mcrd.request('pim.neighbors'),
-      (n) => n.neighbors.length === 2,
-      'mcr to see both FRR routers',
-      DEADLINE_MS,
-      200,
-    );
+    await waitForMcrNeighbors(mcrd, (n) => n.neighbors.length === 2, 'mcr to see both FRR routers', DEADLINE_MS);
   });
   after(async () => {
     await mcrd?.stop();
@@ -281,12 +233,8 @@ describe('PIM-SM: the switch to the source tree through another neighbour prunes
   });
 
   it('joins (S,G) towards the first hop, prunes S off the shared tree at the RP, and forwards the stream once', async () => {
-    const listener = t.spawn('rcv', 'listener', 'python3', [LISTENER, '--interface', 'r0', '--group', G, '--port', '7000']);
-    await pollUntil(
-      async () => listener.stderr,
-      (s) => s.includes('joined'),
-      'the listener to join',
-    );
+    const listener = startListener(t, 'rcv', 'r0', G, 7000);
+    await listener.ready;
     await pollUntil(
       () => rp.vtyshJson<FrrJoins>('show ip pim join'),
       (j) => j.p2?.[G]?.['*'] !== undefined,
@@ -323,8 +271,7 @@ describe('PIM-SM: the switch to the source tree through another neighbour prunes
     assert.match(JSON.stringify(rpJoins.p2?.[G]?.[S]), /PRUNE/i, JSON.stringify(rpJoins));
     await send(t, 'src', { group: G, port: 7000, source: S, rate: 2000, count: N, ttl: 16 });
     await new Promise((r) => setTimeout(r, 1000));
-    await listener.stop('SIGTERM');
-    const got = JSON.parse(listener.stdout.trim().split('\n').pop() ?? '{}') as ListenResult;
+    const got = await listener.stop();
     assert.deepEqual(got.bySource, { [S]: N });
   });
 });

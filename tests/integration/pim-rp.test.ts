@@ -7,16 +7,15 @@
 // packets down the shared tree, joins the source and answers with Register-Stop once the native
 // packets arrive; a stream sent after that reaches the listener exactly, from its source.
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { frrSkipReason, startFrr, type FrrInstance } from '../../lab/frr';
 import type { PimInterfacesResult } from '../../src/control/protocol';
 import { pollUntil } from '../helpers/control';
 import { TempDir } from '../helpers/datapath';
-import { ROOT, send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
+import { send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
+import { frrPimdConfig, frrPimInterface, mcrPimConfig, startListener, waitForMcrNeighbors, type FrrJoins } from '../helpers/pim-lab';
 
 const skip = skipReason() ?? frrSkipReason();
-const LISTENER = path.join(ROOT, 'tests', 'helpers', 'listener.py');
 const GROUP = '239.60.60.60';
 const SOURCE = '10.0.60.1';
 const RP = '10.255.0.9';
@@ -27,16 +26,6 @@ type FrrUpstream = Record<
   string,
   Record<string, { joinState?: string; regState?: string; inboundInterface?: string; rpfAddress?: string }>
 >;
-type FrrJoins = Record<string, Record<string, Record<string, unknown>>>;
-
-interface ListenResult {
-  total: number;
-  bySource: Record<string, number>;
-}
-
-function frrPimd(lines: string[]): string {
-  return [...lines, `ip pim rp ${RP} 239.0.0.0/8`, 'ip pim join-prune-interval 5', '!'].join('\n');
-}
 
 describe('PIM-SM: mcr as RP between an FRR first hop and an FRR last hop', { skip }, () => {
   let t: Topology;
@@ -61,39 +50,15 @@ describe('PIM-SM: mcr as RP between an FRR first hop and an FRR last hop', { ski
     for (const to of [`${RP}/32`, '10.0.60.0/24', '10.0.61.0/24']) await t.ip('lhr', ['route', 'add', to, 'via', '10.0.62.1']);
     await t.ip('mcr', ['route', 'add', '10.0.60.0/24', 'via', '10.0.61.2']);
     await t.ip('mcr', ['route', 'add', '10.0.63.0/24', 'via', '10.0.62.2']);
-    const hello = [' ip pim', ' ip pim hello 1 3', '!'];
-    fhr = await startFrr(t, 'fhr', { pimd: frrPimd(['interface a0', ' ip pim', '!', 'interface a1', ...hello]) });
+    fhr = await startFrr(t, 'fhr', {
+      pimd: frrPimdConfig([frrPimInterface('a0'), frrPimInterface('a1', { hello: true })], RP, '239.0.0.0/8'),
+    });
     lhr = await startFrr(t, 'lhr', {
-      pimd: frrPimd([
-        'interface b1',
-        ...hello,
-        'interface b2',
-        ' ip pim',
-        ' ip igmp',
-        ' ip igmp query-max-response-time 10',
-        ' ip igmp query-interval 2',
-        '!',
-      ]),
+      pimd: frrPimdConfig([frrPimInterface('b1', { hello: true }), frrPimInterface('b2', { igmp: true })], RP, '239.0.0.0/8'),
     });
-    const configFile = dir.config('mcr.json', {
-      pim: {
-        interfaces: [
-          { name: 'm0', helloInterval: 1 },
-          { name: 'm1', helloInterval: 1 },
-        ],
-        rp: [{ address: RP, groups: '239.0.0.0/8' }],
-        joinPruneInterval: 5,
-      },
-      rules: [],
-    });
+    const configFile = dir.config('mcr.json', { pim: mcrPimConfig(['m0', 'm1'], RP, '239.0.0.0/8'), rules: [] });
     mcrd = await startDaemon(t, 'mcr', { configFile });
-    await pollUntil(
-      () => mcrd.request('pim.neighbors'),
-      (n) => n.neighbors.length === 2,
-      'mcr to see both FRR routers',
-      DEADLINE_MS,
-      200,
-    );
+    await waitForMcrNeighbors(mcrd, (n) => n.neighbors.length === 2, 'mcr to see both FRR routers', DEADLINE_MS);
   });
   after(async () => {
     await mcrd?.stop();
@@ -106,12 +71,8 @@ describe('PIM-SM: mcr as RP between an FRR first hop and an FRR last hop', { ski
   const counters = async (): Promise<PimInterfacesResult['counters']> => (await mcrd.request('pim.interfaces')).counters;
 
   it("takes the last hop's Join and the first hop's Registers, forwards down the shared tree, and stops the Registers", async () => {
-    const listener = t.spawn('rcv', 'listener', 'python3', [LISTENER, '--interface', 'r0', '--group', GROUP, '--port', '7000']);
-    await pollUntil(
-      async () => listener.stderr,
-      (s) => s.includes('joined'),
-      'the listener to join',
-    );
+    const listener = startListener(t, 'rcv', 'r0', GROUP, 7000);
+    await listener.ready;
     // The last hop joins the shared tree towards mcr.
     await pollUntil(
       () => lhr.vtyshJson<FrrUpstream>('show ip pim upstream'),
@@ -157,8 +118,7 @@ describe('PIM-SM: mcr as RP between an FRR first hop and an FRR last hop', { ski
     const registersBefore = (await counters()).received.register ?? 0;
     await send(t, 'src', { group: GROUP, port: 7000, source: SOURCE, rate: 2000, count: N, ttl: 16 });
     await new Promise((r) => setTimeout(r, 1000));
-    await listener.stop('SIGTERM');
-    const got = JSON.parse(listener.stdout.trim().split('\n').pop() ?? '{}') as ListenResult;
+    const got = await listener.stop();
     assert.deepEqual(got.bySource, { [SOURCE]: N });
     assert.equal((await counters()).received.register ?? 0, registersBefore, 'no data Register after the Register-Stop');
   });
