@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { startFrr, type FrrInstance } from '../../lab/frr';
 import type { PimNeighborsResult } from '../../src/control/protocol';
 import { pollUntil } from './control';
-import { ROOT, type DaemonHandle, type Topology } from './netns';
+import { ROOT, send, type DaemonHandle, type Topology } from './netns';
 
 const LISTENER = path.join(ROOT, 'tests', 'helpers', 'listener.py');
 
@@ -165,4 +165,37 @@ export async function assertLanLab(t: Topology, b: string): Promise<FrrInstance>
       '239.0.0.0/8',
     ),
   });
+}
+
+/** A warm-up stream: one group from one source to a port the listeners do not count. */
+export interface WarmUp {
+  ns: string;
+  group: string;
+  source: string;
+  port: number;
+}
+
+/**
+ * Sends the warm-up in one-second pieces (50 packets at 50/s) until `check` gives a value `done`
+ * accepts, and returns it; fails after `timeoutMs` naming `what`. Data-driven state (a Register,
+ * the switch to the source tree, an Assert, FRR's 31 s SPT-bit timer) needs packets for as long as
+ * it takes to settle, and a router that was not ready for the first packets gets the next ones.
+ */
+export async function sendUntil<T>(
+  t: Topology,
+  warm: WarmUp,
+  check: () => Promise<T>,
+  done: (value: T) => boolean,
+  what: string,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await check();
+    if (done(last)) return last;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms sending and waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await send(t, warm.ns, { group: warm.group, port: warm.port, source: warm.source, rate: 50, count: 50, ttl: 16 });
+  }
 }

@@ -14,7 +14,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { frrSkipReason, startFrr, type FrrInstance } from '../../lab/frr';
-import { pollUntil } from '../helpers/control';
 import { TempDir } from '../helpers/datapath';
 import { send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
 import {
@@ -25,8 +24,8 @@ import {
   mcrPimConfig,
   shortIgmpConfig,
   startListener,
-  type FrrJoins,
   type McrPimInterface,
+  sendUntil,
   waitForMcrNeighbors,
 } from '../helpers/pim-lab';
 
@@ -75,30 +74,35 @@ describe('PIM Assert: mcr and FRR forwarding onto one LAN', { skip }, () => {
   });
 
   it('FRR wins the Assert with the better preference, mcr stops, and each listener gets every packet once', async () => {
-    const onLan = startListener(t, 'host', 'h0', GROUP, 7000);
+    // First FRR_B alone forwards onto the LAN, for mcr_C's listener, until FRR has set the (S,G)'s
+    // SPT bit (its 31 s timer): only then can it assert (CouldAssert). Were mcr_A to forward first,
+    // FRR 8.4 would take mcr's Assert as loser while it cannot assert, and keep forwarding.
     const behindC = startListener(t, 'rcv', 'r0', GROUP, 7000);
-    for (const l of [onLan, behindC]) await l.ready;
-    await pollUntil(
-      () => fhr!.vtyshJson<FrrJoins>('show ip pim join'),
-      (j) => j.a1?.[GROUP] !== undefined && j.a2?.[GROUP] !== undefined,
-      'Joins from mcr_A (a1) and FRR_B (a2) at the first hop',
-      DEADLINE_MS,
-      250,
+    await behindC.ready;
+    const warm = { ns: 'src', group: GROUP, source: SOURCE, port: 7001 };
+    await sendUntil(
+      t,
+      warm,
+      () => frrb!.vtysh('show ip mroute'),
+      (text) => new RegExp(`${SOURCE.replaceAll('.', '\\.')}\\s+${GROUP.replaceAll('.', '\\.')}\\s+\\S*T`).test(text),
+      "FRR_B's (S,G) with the SPT bit",
+      ASSERT_DEADLINE_MS,
     );
-    // A stream in short pieces until the election settles: both forward (S,G) onto the LAN, mcr_A
-    // asserts first, FRR_B answers once it has the SPT bit.
+    // Then mcr_A's listener: mcr_A forwards onto the LAN too, sees FRR_B's copies and asserts;
+    // FRR_B answers with its better preference and wins.
+    const onLan = startListener(t, 'host', 'h0', GROUP, 7000);
+    await onLan.ready;
     const mine = async () =>
       (await mcr.a!.request('pim.joins')).asserts.find((x) => x.group === GROUP && x.source === SOURCE && x.interface === 'm1');
-    const deadline = Date.now() + ASSERT_DEADLINE_MS;
-    let a = await mine();
-    let frrView = '';
-    while (!(a?.state === 'loser' && /b1\s+\S+\s+10\.0\.90\.2\s+239\.90\.90\.90\s+WINNER/.test(frrView))) {
-      if (Date.now() > deadline) assert.fail(`no settled Assert: mcr ${JSON.stringify(a)}; FRR_B ${frrView}`);
-      await send(t, 'src', { group: GROUP, port: 7001, source: SOURCE, rate: 50, count: 50, ttl: 16 });
-      a = await mine();
-      frrView = await frrb!.vtysh('show ip pim assert');
-    }
-    assert.equal(a?.winner, B_LAN);
+    const settled = await sendUntil(
+      t,
+      warm,
+      async () => ({ mcr: await mine(), frr: await frrb!.vtysh('show ip pim assert') }),
+      (v) => v.mcr?.state === 'loser' && /b1\s+\S+\s+10\.0\.90\.2\s+239\.90\.90\.90\s+WINNER/.test(v.frr),
+      'mcr_A to lose the Assert and FRR_B to win it',
+      DEADLINE_MS,
+    );
+    assert.equal(settled.mcr?.winner, B_LAN);
     const route = (await mcr.a!.request('mroute')).routes.find((r) => r.group === GROUP && r.source === SOURCE && r.interface === 'm0');
     assert.ok(route && !route.outputs.some((o) => o.interface === 'm1'), JSON.stringify(route));
     await send(t, 'src', { group: GROUP, port: 7000, source: SOURCE, rate: 1000, count: N, ttl: 16 });

@@ -13,7 +13,7 @@ import type { MrouteResult } from '../../src/control/protocol';
 import { pollUntil } from '../helpers/control';
 import { TempDir } from '../helpers/datapath';
 import { send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
-import { mcrPimConfig, shortIgmpConfig, startListener, waitForMcrNeighbors } from '../helpers/pim-lab';
+import { mcrPimConfig, sendUntil, shortIgmpConfig, startListener, waitForMcrNeighbors } from '../helpers/pim-lab';
 
 const skip = skipReason();
 const GROUP = '239.80.80.80';
@@ -74,28 +74,30 @@ describe('PIM-SM: a chain of three mcr routers (first hop, RP, last hop)', { ski
       DEADLINE_MS,
       250,
     );
-    await send(t, 'src', { group: GROUP, port: 7001, source: SOURCE, rate: 50, count: 40, ttl: 16 });
-    await pollUntil(
+    const warm = { ns: 'src', group: GROUP, source: SOURCE, port: 7001 };
+    await sendUntil(
+      t,
+      warm,
       async () => (await d.rp!.request('pim.interfaces')).counters.received.register ?? 0,
       (n) => n > 0,
       'Registers at the RP',
       DEADLINE_MS,
-      250,
     );
-    await send(t, 'src', { group: GROUP, port: 7001, source: SOURCE, rate: 50, count: 40, ttl: 16 });
-    await pollUntil(
+    await sendUntil(
+      t,
+      warm,
       async () => (await d.fhr!.request('pim.interfaces')).counters.received.register_stop ?? 0,
       (n) => n > 0,
       'a Register-Stop at the first hop',
       DEADLINE_MS,
-      250,
     );
-    await pollUntil(
+    await sendUntil(
+      t,
+      warm,
       () => d.lhr!.request('pim.joins'),
       (j) => j.upstream.some((u) => u.source === SOURCE && u.group === GROUP && u.state === 'joined'),
       "the last hop's switch to the source tree",
       DEADLINE_MS,
-      250,
     );
 
     const before = await Promise.all([d.fhr!, d.rp!, d.lhr!].map(async (h) => (await sgRoute(h))?.packets ?? 0));

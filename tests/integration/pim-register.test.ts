@@ -15,7 +15,7 @@ import type { MrouteResult, PimInterfacesResult } from '../../src/control/protoc
 import { pollUntil } from '../helpers/control';
 import { TempDir } from '../helpers/datapath';
 import { send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
-import { frrPimdConfig, frrPimInterface, mcrPimConfig, startListener, waitForFrrNeighbor } from '../helpers/pim-lab';
+import { frrPimdConfig, frrPimInterface, mcrPimConfig, sendUntil, startListener, waitForFrrNeighbor } from '../helpers/pim-lab';
 
 const skip = skipReason() ?? frrSkipReason();
 const GROUP = '239.50.50.50';
@@ -89,13 +89,14 @@ describe('PIM-SM: mcr as first-hop DR registering to FRR as RP and last hop', { 
     );
 
     // The first packets: registered by mcr, accepted by FRR, which joins the source through mcr.
-    await send(t, 'src', { group: GROUP, port: 7001, source: SOURCE, rate: 50, count: 30, ttl: 16 });
-    const upstream = await pollUntil(
+    const warm = { ns: 'src', group: GROUP, source: SOURCE, port: 7001 };
+    const upstream = await sendUntil(
+      t,
+      warm,
       () => frr.vtyshJson<FrrUpstream>('show ip pim upstream'),
       (u) => u[GROUP]?.[SOURCE] !== undefined,
       "FRR's (S,G) from mcr's Registers",
       DEADLINE_MS,
-      250,
     );
     assert.ok(upstream[GROUP]?.[SOURCE], JSON.stringify(upstream));
     assert.ok(((await counters()).sent.register ?? 0) > 0, 'mcr sent Registers');
@@ -108,8 +109,7 @@ describe('PIM-SM: mcr as first-hop DR registering to FRR as RP and last hop', { 
       250,
     );
     // The source's native packets reach the RP, which answers the Registers with Register-Stop.
-    await send(t, 'src', { group: GROUP, port: 7001, source: SOURCE, rate: 50, count: 30, ttl: 16 });
-    await pollUntil(counters, (c) => (c.received.register_stop ?? 0) > 0, 'a Register-Stop from FRR', DEADLINE_MS, 250);
+    await sendUntil(t, warm, counters, (c) => (c.received.register_stop ?? 0) > 0, 'a Register-Stop from FRR', DEADLINE_MS);
     const sg = (await routes()).find((r) => r.group === GROUP && r.source === SOURCE);
     assert.equal(sg?.interface, 'm0');
     assert.deepEqual(

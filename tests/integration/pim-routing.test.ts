@@ -21,6 +21,7 @@ import {
   frrPimdConfig,
   frrPimInterface,
   mcrPimConfig,
+  sendUntil,
   shortIgmpConfig,
   startListener,
   waitForFrrNeighbor,
@@ -94,8 +95,8 @@ describe('PIM-SM: FRR as first hop and RP, mcr as last-hop DR', { skip }, () => 
     );
 
     // The first packets come down the shared tree; mcr joins the source and FRR shows it.
-    await send(t, 'src', { group: GROUP, port: 7001, source: SOURCE, rate: 50, count: 20, ttl: 16 });
-    await pollUntil(frrJoins, (j) => j.f1?.[GROUP]?.[SOURCE] !== undefined, "FRR to show mcr's (S,G) Join on f1", DEADLINE_MS, 250);
+    const warm = { ns: 'src', group: GROUP, source: SOURCE, port: 7001 };
+    await sendUntil(t, warm, frrJoins, (j) => j.f1?.[GROUP]?.[SOURCE] !== undefined, "FRR to show mcr's (S,G) Join on f1", DEADLINE_MS);
     const sg = await pollUntil(routes, (r) => r.some((x) => x.group === GROUP && x.source === SOURCE), 'the (S,G) route');
     assert.equal(sg.find((x) => x.group === GROUP && x.source === SOURCE)?.interface, 'm0');
 
@@ -149,7 +150,7 @@ describe('PIM-SM: FRR as first hop and RP, mcr as last-hop DR', { skip }, () => 
     const stats = JSON.parse((await mcrd.ctl(['stats', '--json'])).stdout) as Stats;
     assert.ok(stats.totals.punted > 0, JSON.stringify(stats.totals));
     assert.ok((stats.protocols?.pim?.sent.join_prune ?? 0) > 0, JSON.stringify(stats.protocols));
-    assert.ok((stats.protocols?.igmp?.received.v3_report ?? 0) > 0, JSON.stringify(stats.protocols));
+    assert.ok((stats.protocols?.igmp?.received.report_v3 ?? 0) > 0, JSON.stringify(stats.protocols));
     const text = (await mcrd.ctl(['stats'])).stdout;
     assert.match(text, /^punts to mcrd \(PIM\): [1-9]\d* copied/m);
     assert.match(text, /^pim \(totals\): received .*hello \d+/m);
@@ -242,13 +243,13 @@ describe('PIM-SM: the switch to the source tree through another neighbour prunes
       DEADLINE_MS,
       250,
     );
-    await send(t, 'src', { group: G, port: 7001, source: S, rate: 50, count: 40, ttl: 16 });
-    await pollUntil(
+    await sendUntil(
+      t,
+      { ns: 'src', group: G, source: S, port: 7001 },
       () => fhr.vtyshJson<FrrJoins>('show ip pim join'),
       (j) => j.f2?.[G]?.[S] !== undefined,
       "the first hop to show mcr's (S,G) Join on f2",
       DEADLINE_MS,
-      250,
     );
     const joins = await pollUntil(
       () => mcrd.request('pim.joins'),

@@ -13,7 +13,15 @@ import type { PimInterfacesResult } from '../../src/control/protocol';
 import { pollUntil } from '../helpers/control';
 import { TempDir } from '../helpers/datapath';
 import { send, skipReason, startDaemon, Topology, type DaemonHandle } from '../helpers/netns';
-import { frrPimdConfig, frrPimInterface, mcrPimConfig, startListener, waitForMcrNeighbors, type FrrJoins } from '../helpers/pim-lab';
+import {
+  frrPimdConfig,
+  frrPimInterface,
+  mcrPimConfig,
+  sendUntil,
+  startListener,
+  waitForMcrNeighbors,
+  type FrrJoins,
+} from '../helpers/pim-lab';
 
 const skip = skipReason() ?? frrSkipReason();
 const GROUP = '239.60.60.60';
@@ -95,17 +103,17 @@ describe('PIM-SM: mcr as RP between an FRR first hop and an FRR last hop', { ski
 
     // The first packets: the first hop registers them to mcr; they reach the listener down the
     // shared tree; mcr joins the source and stops the Registers once native packets arrive.
-    await send(t, 'src', { group: GROUP, port: 7001, source: SOURCE, rate: 50, count: 40, ttl: 16 });
-    await pollUntil(counters, (c) => (c.received.register ?? 0) > 0, 'a Register at mcr', DEADLINE_MS, 250);
-    await pollUntil(
+    const warm = { ns: 'src', group: GROUP, source: SOURCE, port: 7001 };
+    await sendUntil(t, warm, counters, (c) => (c.received.register ?? 0) > 0, 'a Register at mcr', DEADLINE_MS);
+    await sendUntil(
+      t,
+      warm,
       () => fhr.vtyshJson<FrrJoins>('show ip pim join'),
       (j) => j.a1?.[GROUP]?.[SOURCE] !== undefined,
       "mcr's (S,G) Join at the first hop on a1",
       DEADLINE_MS,
-      250,
     );
-    await send(t, 'src', { group: GROUP, port: 7001, source: SOURCE, rate: 50, count: 40, ttl: 16 });
-    await pollUntil(counters, (c) => (c.sent.register_stop ?? 0) > 0, 'a Register-Stop from mcr', DEADLINE_MS, 250);
+    await sendUntil(t, warm, counters, (c) => (c.sent.register_stop ?? 0) > 0, 'a Register-Stop from mcr', DEADLINE_MS);
     await pollUntil(
       () => fhr.vtyshJson<FrrUpstream>('show ip pim upstream'),
       (u) => u[GROUP]?.[SOURCE]?.regState === 'RegPrune',
