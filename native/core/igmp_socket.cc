@@ -68,12 +68,8 @@ void ipv4_multicast_mac(uint32_t group, uint8_t mac[6]) {
 int IgmpSocket::open(const std::string& ifname, std::string* error) {
   close();
   const std::string at = where(ifname);
-  if (ifname.empty() || ifname.size() >= IFNAMSIZ) return fail(error, at + "invalid interface name", EINVAL);
-  const int ifindex = int(if_nametoindex(ifname.c_str()));
-  if (ifindex == 0) {
-    const int err = errno == ENXIO || errno == 0 ? ENODEV : errno;
-    return fail(error, at + "no such interface", err);
-  }
+  const int ifindex = interface_index(ifname, at, error);
+  if (ifindex < 0) return ifindex;
   // Protocol 0: nothing is queued before the filter is attached and the socket bound.
   const int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {

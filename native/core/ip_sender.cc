@@ -60,12 +60,8 @@ int check_ipv4_multicast_packet(const uint8_t* packet, size_t length, std::strin
 int IpSender::open(const std::string& ifname, std::string* error) {
   close();
   const std::string at = where(ifname);
-  if (ifname.empty() || ifname.size() >= IFNAMSIZ) return fail(error, at + "invalid interface name", EINVAL);
-  const int ifindex = int(if_nametoindex(ifname.c_str()));
-  if (ifindex == 0) {
-    const int err = errno == ENXIO || errno == 0 ? ENODEV : errno;
-    return fail(error, at + "no such interface", err);
-  }
+  const int ifindex = interface_index(ifname, at, error);
+  if (ifindex < 0) return ifindex;
   // Protocol 0: the socket only sends, so it never has frames queued for it.
   const int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0)

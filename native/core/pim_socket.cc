@@ -43,12 +43,8 @@ std::string where(const std::string& ifname) { return "PIM socket on " + ifname 
 int PimSocket::open(const std::string& ifname, std::string* error) {
   close();
   const std::string at = where(ifname);
-  if (ifname.empty() || ifname.size() >= IFNAMSIZ) return fail(error, at + "invalid interface name", EINVAL);
-  const int ifindex = int(if_nametoindex(ifname.c_str()));
-  if (ifindex == 0) {
-    const int err = errno == ENXIO || errno == 0 ? ENODEV : errno;
-    return fail(error, at + "no such interface", err);
-  }
+  const int ifindex = interface_index(ifname, at, error);
+  if (ifindex < 0) return ifindex;
   int fd = -1, link_fd = -1, poll_fd = -1;
   auto give_up = [&](const std::string& step) {
     const int err = errno;
