@@ -86,6 +86,8 @@ export class DaemonRouting {
   private msdpConfig: MsdpConfig | undefined;
   private msdpRetry: NodeJS.Timeout | undefined;
   private readonly learned: LearnedRoutes;
+  /** Set by stop(): route changes the protocols make as they stop need not reach the data plane. */
+  private stopping = false;
   /** route.add + route.remove by origin, since start. */
   readonly routeChanges: RouteChangeCounts = {};
 
@@ -130,6 +132,7 @@ export class DaemonRouting {
   }
 
   stop(): void {
+    this.stopping = true;
     this.stopIgmp();
     this.stopPim();
     this.stopMsdp();
@@ -493,7 +496,11 @@ export class DaemonRouting {
       this.parts.log.error(`${origin}: routes not updated: ${(err as Error).message}`);
       return;
     }
-    this.parts.changes.routesChanged(notes).catch((err: Error) => this.parts.log.error(`cannot apply the learned routes: ${err.message}`));
+    this.parts.changes.routesChanged(notes).catch((err: Error) => {
+      // mcrd stopping: the protocols withdraw their routes as the data plane goes; nothing is wrong.
+      if (this.stopping) this.parts.log.debug(`learned routes not applied while stopping: ${err.message}`);
+      else this.parts.log.error(`cannot apply the learned routes: ${err.message}`);
+    });
   }
 
   private routeChanged(type: 'route.add' | 'route.remove', entry: RouteEntry): RouteChangeNote {
