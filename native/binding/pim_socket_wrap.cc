@@ -12,20 +12,13 @@
 #include <vector>
 
 #include "errors.h"
+#include "mcr/address_text.h"
 
 namespace mcr::binding {
 
 namespace {
 
 constexpr uint32_t kMaxReceive = 1024;
-
-std::string address_text(uint32_t address) {
-  char text[INET_ADDRSTRLEN];
-  in_addr a{};
-  a.s_addr = address;
-  inet_ntop(AF_INET, &a, text, sizeof(text));
-  return text;
-}
 
 std::string where(const PimSocket& socket) { return "PIM socket on " + socket.ifname() + ": "; }
 

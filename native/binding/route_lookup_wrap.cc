@@ -12,18 +12,11 @@
 #include <string>
 
 #include "errors.h"
+#include "mcr/address_text.h"
 
 namespace mcr::binding {
 
 namespace {
-
-std::string address_text(uint32_t address) {
-  char text[INET_ADDRSTRLEN];
-  in_addr a{};
-  a.s_addr = address;
-  inet_ntop(AF_INET, &a, text, sizeof(text));
-  return text;
-}
 
 // The rtm_type names `ip route` prints.
 const char* type_name(uint8_t type) {

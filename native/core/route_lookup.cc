@@ -21,6 +21,7 @@
 #include <cstring>
 #include <vector>
 
+#include "mcr/address_text.h"
 #include "mcr/fail.h"
 
 namespace mcr {
@@ -33,14 +34,6 @@ constexpr size_t kAnswerBytes = 8192;
 constexpr size_t kNotificationBytes = 32768;
 
 std::atomic<uint32_t> next_sequence{1};
-
-std::string address_text(uint32_t address) {
-  char text[INET_ADDRSTRLEN];
-  in_addr a{};
-  a.s_addr = address;
-  inet_ntop(AF_INET, &a, text, sizeof(text));
-  return text;
-}
 
 // Reads the attributes of one RTM_NEWROUTE into *out.
 void parse_route(const nlmsghdr* header, RouteAnswer* out) {
