@@ -86,6 +86,8 @@ export class DaemonRouting {
   private msdpConfig: MsdpConfig | undefined;
   private msdpRetry: NodeJS.Timeout | undefined;
   private readonly learned: LearnedRoutes;
+  /** The input interface of each PIM route, by rule slot (what a punt names). */
+  private pimInputBySlot = new Map<number, string>();
   /** Set by stop(): route changes the protocols make as they stop need not reach the data plane. */
   private stopping = false;
   /** route.add + route.remove by origin, since start. */
@@ -324,8 +326,8 @@ export class DaemonRouting {
     });
     this.pim.start();
     this.parts.punts.start((p) => {
-      const route = this.learned.entries().find((e) => e.origin === 'pim' && e.slot === p.ruleSlot);
-      if (route) this.pim?.punted(p, route.match.interface);
+      const input = this.pimInputBySlot.get(p.ruleSlot);
+      if (input !== undefined) this.pim?.punted(p, input);
     });
   }
 
@@ -367,6 +369,10 @@ export class DaemonRouting {
 
   private setPimRoutes(routes: LearnedRoute[]): void {
     this.replaceLearned('pim', routes);
+    // Punts name their route by rule slot: looked up per punt, so kept as a map.
+    this.pimInputBySlot = new Map(
+      this.learned.entries().flatMap((e) => (e.origin === 'pim' ? [[e.slot, e.match.interface] as const] : [])),
+    );
   }
 
   private pimJoinChanged(c: PimJoinChange): void {
