@@ -26,19 +26,16 @@ export interface Punt {
 
 export class PuntReader {
   private timer: NodeJS.Timeout | undefined;
-  /** Records whose IPv4 header did not parse (a worker only punts what it parsed: never expected). */
-  malformed = 0;
 
   constructor(
-    private readonly counters: Pick<NativeCounters, 'drainPunts' | 'setPunt'>,
+    private readonly counters: Pick<NativeCounters, 'drainPunts'>,
     /** workers whose rings may hold records (the highest count any data plane used) */
     private readonly workers: () => number,
   ) {}
 
   /** Starts polling; `onPunt` gets every packet, oldest first per worker. What was punted before start is dropped. */
-  start(onPunt: (p: Punt) => void, settings?: { perSecond: number; burst: number }): void {
+  start(onPunt: (p: Punt) => void): void {
     this.stop();
-    if (settings) this.counters.setPunt(settings);
     for (let w = 0; w < this.workers(); w++) this.counters.drainPunts(w, DRAIN_MAX);
     this.timer = setInterval(() => this.poll(onPunt), PUNT_POLL_MS);
     this.timer.unref();
@@ -52,9 +49,9 @@ export class PuntReader {
   private poll(onPunt: (p: Punt) => void): void {
     for (let w = 0; w < this.workers(); w++)
       for (const record of this.counters.drainPunts(w, DRAIN_MAX)) {
+        // A worker punts only what it parsed: a record without an IPv4 header is never expected.
         const punt = parsePunt(record);
         if (punt) onPunt(punt);
-        else this.malformed++;
       }
   }
 }
