@@ -592,9 +592,13 @@ export class PimRouter {
 
   /** `olist` without the interfaces where we lost an Assert for (S,G) or, for either, for (*,G). */
   private withoutLost(olist: readonly string[], source: string | null, group: string): string[] {
-    const lost = (i: string) =>
-      this.asserts.get(assertKey(null, group, i))?.state === 'loser' ||
-      (source !== null && this.asserts.get(assertKey(source, group, i))?.state === 'loser');
+    // An (S,G) Assert's outcome, won or lost, rules S's packets on that interface; only without one
+    // does the (*,G) Assert's decide (RFC 7761 4.6: AssertWinner(S,G,I) defaults to (*,G)'s). Else a
+    // router that won (S,G) but lost (*,G) would stop S as well as the (S,G) loser, and nobody sends.
+    const lost = (i: string): boolean => {
+      const sg = source === null ? undefined : this.asserts.get(assertKey(source, group, i));
+      return (sg ?? this.asserts.get(assertKey(null, group, i)))?.state === 'loser';
+    };
     return olist.filter((i) => !lost(i));
   }
 
