@@ -297,7 +297,7 @@ async function main(): Promise<number> {
     mcrRelay(2),
     mcrRelay(1, true),
     mcrVariant('mcr-1w-socket', relayInfo('mcr-1w-socket').label, { egress: 'socket' }),
-    mcrVariant('mcr-1w-holdoff', relayInfo('mcr-1w-holdoff').label, { wakeupHoldoffUs: 50 }),
+    mcrVariant('mcr-1w-noholdoff', relayInfo('mcr-1w-noholdoff').label, { wakeupHoldoffUs: 0 }),
     mcrVariant('mcr-1w-xdp', relayInfo('mcr-1w-xdp').label, { xdp: true }),
     kernelRelay,
     cRelay,

@@ -24,7 +24,7 @@ export const RELAYS: readonly RelayInfo[] = [
   { id: 'mcr-1w-poll', label: 'mcr (1 worker, busyPoll)', color: '#17becf', selectable: true, efficiency: true },
   // issue #11's levers, each a config key on one worker (bench/relays/mcr.ts mcrVariant)
   { id: 'mcr-1w-socket', label: 'mcr (1 worker, UDP socket egress)', color: '#7fa7e0', selectable: true, efficiency: true },
-  { id: 'mcr-1w-holdoff', label: 'mcr (1 worker, 50 µs wake-up holdoff)', color: '#9467bd', selectable: true, efficiency: true },
+  { id: 'mcr-1w-noholdoff', label: 'mcr (1 worker, no wake-up holdoff)', color: '#9467bd', selectable: true, efficiency: true },
   { id: 'mcr-1w-xdp', label: 'mcr (1 worker, XDP)', color: '#0b2e6b', selectable: true, throughput: true, efficiency: true },
   // the audit drill build (issue #10), set up by the drill scenario only
   { id: 'mcr-1w-drill', label: 'mcr drill build (1 worker)', color: '#c0392b', selectable: false },

@@ -14,7 +14,7 @@ import { formatCompact } from '../../src/cli/table';
 import { genMaxFor, onePlan, pickRelays, searchConfig, searchRelay, startWarm, type BenchContext } from './common';
 
 export const LOADS = [10, 50, 90];
-const RELAYS = ['mcr-1w', 'mcr-1w-poll', 'mcr-1w-holdoff', 'mcr-1w-xdp', 'kernel', 'c-relay', 'node', 'socat'];
+const RELAYS = ['mcr-1w', 'mcr-1w-poll', 'mcr-1w-noholdoff', 'mcr-1w-xdp', 'kernel', 'c-relay', 'node', 'socat'];
 const STAMP_GROUP = 4;
 
 /** Small paced bursts (4 packets), but at most 25k generator wake-ups a second. */

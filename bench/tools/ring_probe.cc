@@ -2,7 +2,9 @@
 // ring_probe: receives UDP frames on one interface through an AF_PACKET ring, TPACKET_V2 or
 // TPACKET_V3, and reports frames/s, kernel drops and the latency from mcrgen's send timestamp
 // to the moment userspace sees the frame. It exists to measure the ring-version choice the
-// relay made (docs/performance.md), with everything else held equal.
+// relay made (docs/performance.md), with everything else held equal. How it waits for frames is
+// the relay worker's choice too: poll() (default), a holdoff after a wake-up from a short sleep
+// (--holdoff-us, like `wakeupHoldoffUs`), or never sleeping (--busy-poll).
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <linux/filter.h>
@@ -11,6 +13,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,10 +63,18 @@ int main(int argc, char** argv) {
   uint64_t count = 100000;
   double timeout_s = 3;
   unsigned block_tov_ms = 0;  // 0: the kernel's default (derived from link speed)
-  static option opts[] = {
-      {"device", required_argument, nullptr, 'd'},       {"version", required_argument, nullptr, 'v'},
-      {"count", required_argument, nullptr, 'c'},        {"timeout", required_argument, nullptr, 't'},
-      {"block-tov-ms", required_argument, nullptr, 'b'}, {nullptr, 0, nullptr, 0}};
+  unsigned holdoff_us = 0;
+  bool busy_poll = false;
+  int so_busy_poll_us = 0;
+  static option opts[] = {{"device", required_argument, nullptr, 'd'},
+                          {"version", required_argument, nullptr, 'v'},
+                          {"count", required_argument, nullptr, 'c'},
+                          {"timeout", required_argument, nullptr, 't'},
+                          {"block-tov-ms", required_argument, nullptr, 'b'},
+                          {"holdoff-us", required_argument, nullptr, 'h'},
+                          {"busy-poll", no_argument, nullptr, 'p'},
+                          {"so-busy-poll-us", required_argument, nullptr, 's'},
+                          {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     switch (c) {
       case 'd': device = optarg; break;
@@ -71,15 +82,20 @@ int main(int argc, char** argv) {
       case 'c': count = std::strtoull(optarg, nullptr, 10); break;
       case 't': timeout_s = std::atof(optarg); break;
       case 'b': block_tov_ms = unsigned(std::atoi(optarg)); break;
+      case 'h': holdoff_us = unsigned(std::atoi(optarg)); break;
+      case 'p': busy_poll = true; break;
+      case 's': so_busy_poll_us = std::atoi(optarg); break;
       default:
         std::fprintf(stderr,
-                     "usage: ring_probe --device IF [--version 2|3] [--count N] [--timeout S] [--block-tov-ms MS]\n");
+                     "usage: ring_probe --device IF [--version 2|3] [--count N] [--timeout S] [--block-tov-ms MS]\n"
+                     "                  [--holdoff-us US | --busy-poll] [--so-busy-poll-us US]\n");
         return 2;
     }
   }
-  if (!device || (version != 2 && version != 3)) {
+  if (!device || (version != 2 && version != 3) || (busy_poll && holdoff_us != 0)) {
     std::fprintf(stderr,
-                 "usage: ring_probe --device IF [--version 2|3] [--count N] [--timeout S] [--block-tov-ms MS]\n");
+                 "usage: ring_probe --device IF [--version 2|3] [--count N] [--timeout S] [--block-tov-ms MS]\n"
+                 "                  [--holdoff-us US | --busy-poll] [--so-busy-poll-us US]\n");
     return 2;
   }
   int fd = socket(AF_PACKET, SOCK_RAW, 0);
@@ -107,6 +123,13 @@ int main(int argc, char** argv) {
                         BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 23), BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 1),
                         BPF_STMT(BPF_RET | BPF_K, 0xffffffff),  BPF_STMT(BPF_RET | BPF_K, 0)};
   sock_fprog prog{6, code};
+  // SO_BUSY_POLL: poll() spins on the socket's NAPI instance first (with net.core.busy_poll set).
+  if (so_busy_poll_us != 0) {
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &so_busy_poll_us, sizeof(so_busy_poll_us)) != 0) die("SO_BUSY_POLL");
+    if (setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one)) != 0) die("SO_PREFER_BUSY_POLL");
+  }
+  if (holdoff_us != 0) prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0) die("SO_ATTACH_FILTER");
   sockaddr_ll addr{};
   addr.sll_family = AF_PACKET;
@@ -151,7 +174,12 @@ int main(int argc, char** argv) {
       continue;
     }
     if (double(now_ns() - idle_since) / 1e9 > timeout_s) break;
-    poll(&pfd, 1, 100);
+    if (busy_poll) continue;
+    const uint64_t sleep_started = now_ns();
+    if (poll(&pfd, 1, 100) > 0 && holdoff_us != 0 && now_ns() - sleep_started <= 8ull * holdoff_us * 1000) {
+      const timespec holdoff{0, long(holdoff_us) * 1000};
+      clock_nanosleep(CLOCK_MONOTONIC, 0, &holdoff, nullptr);
+    }
   }
   tpacket_stats_v3 st{};
   socklen_t len = sizeof(st);

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -34,6 +35,11 @@ inline void cpu_relax() {
 #if defined(MCR_DRILL_SEED_ANTIPATTERN) && MCR_DRILL_SEED_ANTIPATTERN
 thread_local uint64_t drill_ring_full_ = 0;  // the drill's "total exhaustions" for ring-full frames
 #endif
+inline uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
 }  // namespace
 
 Worker::Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters, SpanRing* spans,
@@ -131,6 +137,10 @@ void Worker::run() {
   pthread_setname_np(pthread_self(), name);
   started_.store(true);
 
+  const uint64_t holdoff_ns = uint64_t(settings_.wakeup_holdoff_us) * 1000;
+  const uint64_t dense_sleep_ns = holdoff_ns * kDenseSleepFactor;
+  // The default 50 µs timer slack would double a 50 µs holdoff.
+  if (holdoff_ns != 0) prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   const RuleTable* last = nullptr;
   [[maybe_unused]] uint64_t last_idle_ns = 0;  // busyPoll: when the previous idle pass ended, 0 after work
   pollfd fds[1 + kMaxInputs];
@@ -167,15 +177,17 @@ void Worker::run() {
 #endif
     } else if (work == 0) {
       // Only when every ring is empty: sleep until a frame, a wake-up or the timeout.
+      const uint64_t sleep_started_ns = holdoff_ns != 0 ? monotonic_ns() : 0;
       int ready = poll(fds, nfds, kIdlePollMs);
       bump(counters_->counters[wakeups]);
       if (ready > 0 && (fds[0].revents & POLLIN)) {
         uint64_t drained;
         (void)!read(wake_fd_, &drained, sizeof(drained));
-      } else if (ready > 0 && settings_.wakeup_holdoff_us != 0) {
+      } else if (ready > 0 && holdoff_ns != 0 && monotonic_ns() - sleep_started_ns <= dense_sleep_ns) {
         // Coalesced wake-ups: the frames of the next holdoff interval ride on this one.
-        const timespec holdoff{0, long(settings_.wakeup_holdoff_us) * 1000};
+        const timespec holdoff{0, long(holdoff_ns)};
         clock_nanosleep(CLOCK_MONOTONIC, 0, &holdoff, nullptr);
+        bump(counters_->counters[holdoffs]);
       }
     }
 #if MCR_ENABLE_SPANS

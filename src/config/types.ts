@@ -97,9 +97,11 @@ export interface Config {
    */
   egress: EgressMode;
   /**
-   * After poll() wakes a worker for a frame, it sleeps this many microseconds before draining its
-   * rings, so one wake-up takes the frames of that interval (fewer wake-ups per packet, up to this
-   * much more latency). 0 (default): drain at once. Not with busyPoll, which never sleeps.
+   * After poll() wakes a worker for a frame from a short sleep (at most twice this long: dense
+   * traffic), it sleeps this many microseconds before draining its rings, so one wake-up takes the
+   * frames of that interval: fewer wake-ups and system calls per packet, up to this much more
+   * latency. A wake-up from a longer sleep (sparse traffic) drains at once. 0: never hold off.
+   * Default 50. Ignored with busyPoll, which never sleeps.
    */
   wakeupHoldoffUs: number;
   /**
@@ -295,7 +297,7 @@ export const CONFIG_DEFAULTS = {
   spanSampleEvery: 16,
   busyPoll: false,
   egress: 'packet',
-  wakeupHoldoffUs: 0,
+  wakeupHoldoffUs: 50,
   xdp: false,
   ttl: 16,
   logLevel: 'info',

@@ -185,8 +185,8 @@ function checkConfig(value: unknown, problems: Problems): Config | undefined {
   const wakeupHoldoffUs = optional(value, 'wakeupHoldoffUs', CONFIG_DEFAULTS.wakeupHoldoffUs, (v, p) =>
     checkInteger(v, p, 0, LIMITS.maxWakeupHoldoffUs, problems),
   );
-  if (busyPoll === true && wakeupHoldoffUs !== undefined && wakeupHoldoffUs > 0)
-    problems.push('wakeupHoldoffUs: has no effect with busyPoll (a busy-polling worker never sleeps)');
+  // wakeupHoldoffUs with busyPoll is accepted and ignored (a busy-polling worker never sleeps): the
+  // default is not 0, so a shown configuration (defaults filled in) must load again.
   const xdp = optional(value, 'xdp', CONFIG_DEFAULTS.xdp, (v, p) => checkBoolean(v, p, problems));
   if (xdp === true && egress === 'socket') problems.push("xdp: needs egress 'packet' (the XDP path sends what packet egress would)");
   // A bad top-level ttl is already reported; fall back so outputs are not reported again for it.

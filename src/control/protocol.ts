@@ -68,6 +68,8 @@ export interface Counters {
   batches: number;
   /** Times a worker slept in poll() and woke (0 with busyPoll). */
   wakeups: number;
+  /** Wake-ups a worker followed with a holdoff sleep (`wakeupHoldoffUs`, dense traffic only). */
+  holdoffs: number;
   /** Span records the workers wrote for export, and those lost because nobody took them in time. */
   spansWritten: number;
   spansDropped: number;

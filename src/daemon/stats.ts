@@ -48,6 +48,7 @@ function emptyCounters(spanNames: string[], bucketCount: number): Counters {
     ttlExpired: 0,
     batches: 0,
     wakeups: 0,
+    holdoffs: 0,
     spansWritten: 0,
     spansDropped: 0,
     punted: 0,
@@ -71,6 +72,7 @@ export const NUMERIC_COUNTERS = [
   'ttlExpired',
   'batches',
   'wakeups',
+  'holdoffs',
   'spansWritten',
   'spansDropped',
   'punted',
@@ -218,6 +220,7 @@ export class StatsReader implements CounterSource {
     c.txPackets = get('tx_packets');
     c.batches = get('batches');
     c.wakeups = get('wakeups');
+    c.holdoffs = get('holdoffs');
     c.ttlExpired = get('ttl_expired');
     c.spansWritten = get('spans_written');
     c.spansDropped = get('spans_dropped');

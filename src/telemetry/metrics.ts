@@ -63,6 +63,7 @@ import type { TraceStats } from './traces';
  * | mcr_ttl_expired_packets_total | counter | worker | copies not sent by a `ttl: "decrement"` output (TTL 1 or 0 on arrival) |
  * | mcr_batches_total | counter | worker | receive batches processed (rx / batches = frames per batch) |
  * | mcr_wakeups_total | counter | worker | times the worker slept in poll() and woke (0 with busyPoll) |
+ * | mcr_holdoffs_total | counter | worker | wake-ups followed by a `wakeupHoldoffUs` sleep (dense traffic only) |
  * | mcr_span_records_written_total | counter | worker | span records written into the worker's span ring (only while traces are exported, or a trace is chased) |
  * | mcr_span_records_dropped_total | counter | worker | span records lost because the span ring was full |
  * | mcr_punted_packets_total | counter | worker | packets copied to mcrd for PIM's data-driven events |
@@ -113,6 +114,7 @@ export const METRICS = [
   'mcr_ttl_expired_packets_total',
   'mcr_batches_total',
   'mcr_wakeups_total',
+  'mcr_holdoffs_total',
   'mcr_span_records_written_total',
   'mcr_span_records_dropped_total',
   'mcr_punted_packets_total',
@@ -193,6 +195,7 @@ const WORKER_COUNTERS = [
   ['mcr_ttl_expired_packets', '{packet}', 'copies not sent by a ttl "decrement" output: TTL 1 or 0 on arrival', 'ttlExpired'],
   ['mcr_batches', '{batch}', 'receive batches processed', 'batches'],
   ['mcr_wakeups', '{wakeup}', 'times the worker slept in poll() and woke', 'wakeups'],
+  ['mcr_holdoffs', '{holdoff}', 'wake-ups followed by a wakeupHoldoffUs sleep (dense traffic only)', 'holdoffs'],
   ['mcr_span_records_written', '{record}', 'span records the worker wrote into its span ring for export', 'spansWritten'],
   ['mcr_span_records_dropped', '{record}', 'span records lost because the span ring was full (nobody took them in time)', 'spansDropped'],
   ['mcr_punted_packets', '{packet}', 'packets copied to mcrd for a routing protocol (PIM data-driven events)', 'punted'],

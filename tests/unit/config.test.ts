@@ -47,7 +47,7 @@ describe('valid configs', () => {
       spanSampleEvery: 16,
       busyPoll: false,
       egress: 'packet',
-      wakeupHoldoffUs: 0,
+      wakeupHoldoffUs: 50,
       xdp: false,
       ttl: 16,
       logLevel: 'info',
@@ -56,6 +56,11 @@ describe('valid configs', () => {
       telemetry: { spansPerSecond: 1000, ruleMetricsLimit: 256 },
       rules: [],
     });
+  });
+
+  test('busyPoll with wakeupHoldoffUs, default or set, is accepted (a busy-polling worker ignores the holdoff)', () => {
+    assert.equal(parseConfigText('{ busyPoll: true }').wakeupHoldoffUs, 50);
+    assert.equal(parseConfigText('{ busyPoll: true, wakeupHoldoffUs: 100 }').wakeupHoldoffUs, 100);
   });
 
   test('full config keeps values and fills output ttl from the top-level ttl', () => {
@@ -75,7 +80,7 @@ describe('valid configs', () => {
       spanSampleEvery: 1,
       busyPoll: false,
       egress: 'packet',
-      wakeupHoldoffUs: 0,
+      wakeupHoldoffUs: 50,
       xdp: false,
       ttl: 8,
       logLevel: 'debug',
@@ -124,11 +129,6 @@ describe('one problem per rule, exact message', () => {
     ['busyPoll not a boolean', { busyPoll: 'yes' }, 'busyPoll: expected true or false, got "yes"'],
     ['egress not a mode', { egress: 'raw' }, 'egress: expected one of packet, socket, got "raw"'],
     ['wakeupHoldoffUs over 1000', { wakeupHoldoffUs: 1001 }, 'wakeupHoldoffUs: expected an integer from 0 to 1000, got 1001'],
-    [
-      'wakeupHoldoffUs with busyPoll',
-      { wakeupHoldoffUs: 50, busyPoll: true },
-      'wakeupHoldoffUs: has no effect with busyPoll (a busy-polling worker never sleeps)',
-    ],
     ['xdp with socket egress', { xdp: true, egress: 'socket' }, "xdp: needs egress 'packet' (the XDP path sends what packet egress would)"],
     [
       'busyPoll with realtimePriority',

@@ -32,6 +32,7 @@ function counters(c: { ringDrops?: number; eagain?: number; enobufs?: number; ot
     ttlExpired: 0,
     batches: 0,
     wakeups: 0,
+    holdoffs: 0,
     spans: {},
   };
 }

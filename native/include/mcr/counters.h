@@ -52,7 +52,8 @@ constexpr size_t kMaxOutputSlots = 16384;
   X(tx_err_too_big)           /* routed output: IP packet over the output MTU, dropped */       \
   X(punted)                   /* packets copied to mcrd for a routing protocol (mcr/punt.h) */  \
   X(punt_rate_limited)        /* punts not made: over the punt rate */                          \
-  X(punt_ring_full)           /* punts not made: mcrd had not emptied the punt ring */
+  X(punt_ring_full)           /* punts not made: mcrd had not emptied the punt ring */          \
+  X(holdoffs)                 /* wake-ups followed by a holdoff sleep (wakeupHoldoffUs) */
 
 enum WorkerCounter : uint32_t {
 #define MCR_X(name) name,

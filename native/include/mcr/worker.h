@@ -22,7 +22,9 @@ struct WorkerSettings {
   int realtime_priority = 0;  // SCHED_FIFO priority, 0 = normal scheduling
   bool busy_poll = false;     // spin on empty rings instead of sleeping in poll()
   // After poll() wakes for a frame, sleep this long before draining, so one wake-up takes the
-  // frames of a whole interval instead of one or two (0: drain at once).
+  // frames of a whole interval instead of one or two (0: drain at once). Only when the sleep that
+  // just ended was short (kDenseSleepFactor holdoffs or less): a sparse stream gains nothing from
+  // waiting and is forwarded at once, like a NIC's adaptive interrupt moderation.
   uint32_t wakeup_holdoff_us = 0;
 };
 
@@ -30,6 +32,7 @@ class Worker {
  public:
   static constexpr uint32_t kBatch = 64;   // frames per ring per batch
   static constexpr int kIdlePollMs = 100;  // bounds how long a table swap waits on us
+  static constexpr uint32_t kDenseSleepFactor = 2;
 
   // counters, spans, punts and their switches live in the counter file (CounterRegion); the
   // worker is the only writer of its block and of its span and punt rings' heads.
