@@ -64,7 +64,7 @@ export interface RelayOptions {
   spanSampleEvery: number;
   /** Workers spin on empty rings instead of sleeping (dedicated CPUs only). */
   busyPoll: boolean;
-  /** After a wake-up for a frame, sleep this many µs before draining (config `wakeupHoldoffUs`). */
+  /** After a wake-up from a short sleep (dense traffic), sleep this many µs before draining (config `wakeupHoldoffUs`). */
   wakeupHoldoffUs: number;
   /** Multicast outputs on Ethernet interfaces leave through AF_PACKET (config `egress: 'packet'`). */
   packetEgress: boolean;
