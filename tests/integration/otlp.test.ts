@@ -119,7 +119,17 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
             .waitFor(`${batches} mcr.batch spans`, () => named(receiver.spans(), 'mcr.batch').length >= batches)
             .catch((err: Error) => {
               const got = named(receiver.spans(), 'mcr.batch').length;
-              throw new Error(`${err.message}; ${got} mcr.batch spans; mcrd stderr:\n${mcrd.stderr}`);
+              // Where the missing ones went, by mcrd's own count (exported; dropped by reason).
+              const spanCounts = ['mcr_spans_exported', 'mcr_spans_dropped']
+                .map((name) =>
+                  receiver
+                    .metrics()
+                    .filter((m) => m.name === name)
+                    .at(-1),
+                )
+                .map((m) => (m ? `${m.name} ${JSON.stringify(m.points.map((p) => [p.attributes, p.value]))}` : ''))
+                .join('; ');
+              throw new Error(`${err.message}; ${got} mcr.batch spans; ${spanCounts}; mcrd stderr:\n${mcrd.stderr}`);
             });
           ruleId = (await mcrd.request('list')).rules.find((r) => r.name === 'traced')?.id ?? '';
           // A control-plane operation becomes a span of its own.
