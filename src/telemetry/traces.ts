@@ -339,12 +339,18 @@ class OtlpTraces implements TraceExport {
       for (let worker = 0; worker < workers; worker++) {
         const records: NativeSpanRecord[] = [];
         const limit = Math.min(perWorker, MAX_RECORDS_PER_WORKER_PER_DRAIN);
+        let emptied = false;
         while (records.length < limit) {
           const chunk = source.drainSpans(worker, Math.min(DRAIN_CHUNK, limit - records.length));
           for (const record of chunk) records.push(record);
-          if (chunk.length === 0) break;
+          if (chunk.length === 0) {
+            emptied = true;
+            break;
+          }
         }
-        if (source.skipSpans) {
+        // Skip only when the budget stopped the reading: a ring read empty may hold a record the
+        // worker wrote a moment later, which the budget has room for (the next drain takes it).
+        if (source.skipSpans && !emptied) {
           const skipped = source.skipSpans(worker);
           this.counts.records += skipped;
           this.counts.droppedRate += skipped;

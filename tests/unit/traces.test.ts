@@ -508,6 +508,40 @@ describe('trace export helpers', () => {
 });
 
 describe('records over the budget are skipped unread', () => {
+  test('a record written after the ring was read empty is left for the next drain, not skipped as over the rate', async () => {
+    const receiver = await OtlpReceiver.start();
+    const { traces, source } = harness(receiver, 'http/protobuf', { spansPerSecond: 1000 });
+    let skipped = 0;
+    source.skipSpans = (worker) => {
+      const n = source.rings[worker]!.length;
+      skipped += n;
+      source.rings[worker]!.length = 0;
+      return n;
+    };
+    const drainSpans = source.drainSpans;
+    let late = true;
+    // The worker writes one more record between the drain's empty read and its skip.
+    source.drainSpans = (worker, max) => {
+      const taken = drainSpans.call(source, worker, max);
+      if (taken.length === 0 && worker === 0 && late) {
+        late = false;
+        source.rings[0]!.push(record({ base: 90_000, worker: 0 }));
+      }
+      return taken;
+    };
+    try {
+      source.rings[0]!.push(record({ base: 0, worker: 0 }));
+      traces.drainNow();
+      assert.deepEqual([traces.stats().batches, traces.stats().droppedRate, skipped], [1, 0, 0]);
+      assert.equal(source.rings[0]!.length, 1, 'the late record waits in the ring');
+      traces.drainNow();
+      assert.deepEqual([traces.stats().records, traces.stats().batches, traces.stats().droppedRate], [2, 2, 0]);
+    } finally {
+      await traces.stop();
+      await receiver.close();
+    }
+  });
+
   test('with skipSpans the drain reads only what the budget could pass and counts the rest as over the rate', async () => {
     const receiver = await OtlpReceiver.start();
     // 20 spans = 5 trees of 4: at most ceil(ceil(20 / 3) / 2) = 4 records read per worker.
