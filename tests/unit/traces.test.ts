@@ -507,17 +507,23 @@ describe('trace export helpers', () => {
   });
 });
 
+/** Gives the fake source a skipSpans that empties a ring and counts what it discarded. */
+function skipWholeRings(source: FakeSource): { skipped: number } {
+  const counted = { skipped: 0 };
+  source.skipSpans = (worker) => {
+    const n = source.rings[worker]!.length;
+    counted.skipped += n;
+    source.rings[worker]!.length = 0;
+    return n;
+  };
+  return counted;
+}
+
 describe('records over the budget are skipped unread', () => {
   test('a record written after the ring was read empty is left for the next drain, not skipped as over the rate', async () => {
     const receiver = await OtlpReceiver.start();
     const { traces, source } = harness(receiver, 'http/protobuf', { spansPerSecond: 1000 });
-    let skipped = 0;
-    source.skipSpans = (worker) => {
-      const n = source.rings[worker]!.length;
-      skipped += n;
-      source.rings[worker]!.length = 0;
-      return n;
-    };
+    const skips = skipWholeRings(source);
     const drainSpans = source.drainSpans;
     let late = true;
     // The worker writes one more record between the drain's empty read and its skip.
@@ -532,7 +538,7 @@ describe('records over the budget are skipped unread', () => {
     try {
       source.rings[0]!.push(record({ base: 0, worker: 0 }));
       traces.drainNow();
-      assert.deepEqual([traces.stats().batches, traces.stats().droppedRate, skipped], [1, 0, 0]);
+      assert.deepEqual([traces.stats().batches, traces.stats().droppedRate, skips.skipped], [1, 0, 0]);
       assert.equal(source.rings[0]!.length, 1, 'the late record waits in the ring');
       traces.drainNow();
       assert.deepEqual([traces.stats().records, traces.stats().batches, traces.stats().droppedRate], [2, 2, 0]);
@@ -546,19 +552,13 @@ describe('records over the budget are skipped unread', () => {
     const receiver = await OtlpReceiver.start();
     // 20 spans = 5 trees of 4: at most ceil(ceil(20 / 3) / 2) = 4 records read per worker.
     const { traces, source } = harness(receiver, 'http/protobuf', { spansPerSecond: 20 });
-    let skippedUnread = 0;
-    source.skipSpans = (worker) => {
-      const n = source.rings[worker]!.length;
-      skippedUnread += n;
-      source.rings[worker]!.length = 0;
-      return n;
-    };
+    const skips = skipWholeRings(source);
     try {
       source.rings[0]!.push(...Array.from({ length: 100 }, (_, i) => record({ base: i * 10_000, worker: 0 })));
       source.rings[1]!.push(...Array.from({ length: 3 }, (_, i) => record({ base: i * 10_000, worker: 1 })));
       traces.drainNow();
       const stats = traces.stats();
-      assert.equal(skippedUnread, 96, 'worker 0: 4 read, 96 skipped; worker 1: all 3 read');
+      assert.equal(skips.skipped, 96, 'worker 0: 4 read, 96 skipped; worker 1: all 3 read');
       assert.deepEqual([stats.records, stats.batches, stats.droppedRate], [103, 5, 98]);
       assert.deepEqual(
         source.rings.map((r) => r.length),
