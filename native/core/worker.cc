@@ -35,11 +35,6 @@ inline void cpu_relax() {
 #if defined(MCR_DRILL_SEED_ANTIPATTERN) && MCR_DRILL_SEED_ANTIPATTERN
 thread_local uint64_t drill_ring_full_ = 0;  // the drill's "total exhaustions" for ring-full frames
 #endif
-inline uint64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
-}
 }  // namespace
 
 Worker::Worker(unsigned index, const WorkerSettings& settings, WorkerBlock* counters, SpanRing* spans,

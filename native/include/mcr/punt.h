@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
-#include <ctime>
 
 #include "mcr/counters.h"
 #include "mcr/punt_record.h"
@@ -60,9 +59,7 @@ class Punter {
   // only here, and not at all while the rate is 0.
   bool refill(uint32_t per_second) {
     // Monotonic: a step of the wall clock must neither hand out a burst nor wrap the difference.
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    const uint64_t now = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+    const uint64_t now = monotonic_ns();
     const uint64_t gained = (now - refilled_ns_) / (1000000000ull / per_second + 1);
     if (gained == 0) return false;
     const uint32_t burst = control_->burst.load(std::memory_order_relaxed);

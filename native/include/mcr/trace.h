@@ -47,6 +47,14 @@ inline uint64_t realtime_ns() {
   return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
 }
 
+// CLOCK_MONOTONIC, for intervals a step of the wall clock must not distort (punt refills, the
+// worker's holdoff decision). Also a vDSO call, never per packet.
+inline uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
+
 // Where SendBatcher::flush logs its sendmmsg calls for a traced batch (nullptr: untraced).
 struct SendLog {
   SpanSend* sends;  // kSpanSendSlots entries
