@@ -25,7 +25,8 @@
 #include <vector>
 
 #include "mcr/parse.h"
-#include "payload.h"  // native/tools/mcrgen/, on the include path
+#include "mcr/worker.h"  // the holdoff's dense-sleep threshold
+#include "payload.h"     // native/tools/mcrgen/, on the include path
 
 namespace {
 uint64_t now_ns() {
@@ -176,7 +177,8 @@ int main(int argc, char** argv) {
     if (double(now_ns() - idle_since) / 1e9 > timeout_s) break;
     if (busy_poll) continue;
     const uint64_t sleep_started = now_ns();
-    if (poll(&pfd, 1, 100) > 0 && holdoff_us != 0 && now_ns() - sleep_started <= 8ull * holdoff_us * 1000) {
+    if (poll(&pfd, 1, 100) > 0 && holdoff_us != 0 &&
+        now_ns() - sleep_started <= uint64_t(mcr::Worker::kDenseSleepFactor) * holdoff_us * 1000) {
       const timespec holdoff{0, long(holdoff_us) * 1000};
       clock_nanosleep(CLOCK_MONOTONIC, 0, &holdoff, nullptr);
     }

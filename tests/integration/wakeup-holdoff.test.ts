@@ -25,7 +25,7 @@ describe('wake-up holdoff', { skip }, () => {
       mcrd = await startDaemon(t, 'relay', {
         configFile: dir.config('mcr.json5', { workers: 1, wakeupHoldoffUs: 50, rules: [RULE] }),
       });
-      // 50 ms between packets: every sleep is far longer than 8 holdoffs (400 µs).
+      // 50 ms between packets: every sleep is far longer than 2 holdoffs (100 µs).
       await streamExactly(t, { ...STREAM, count: 40, rate: 20 });
       const sparse = (await stats(mcrd)).totals;
       assert.equal(sparse.txPackets, 40);
