@@ -58,6 +58,10 @@ void account(Results& r, const uint8_t* frame, uint32_t snaplen, uint32_t len, u
 }
 }  // namespace
 
+constexpr const char* kUsage =
+    "usage: ring_probe --device IF [--version 2|3] [--count N] [--timeout S] [--block-tov-ms MS]\n"
+    "                  [--holdoff-us US | --busy-poll] [--so-busy-poll-us US]\n";
+
 int main(int argc, char** argv) {
   const char* device = nullptr;
   int version = 2;
@@ -86,17 +90,11 @@ int main(int argc, char** argv) {
       case 'h': holdoff_us = unsigned(std::atoi(optarg)); break;
       case 'p': busy_poll = true; break;
       case 's': so_busy_poll_us = std::atoi(optarg); break;
-      default:
-        std::fprintf(stderr,
-                     "usage: ring_probe --device IF [--version 2|3] [--count N] [--timeout S] [--block-tov-ms MS]\n"
-                     "                  [--holdoff-us US | --busy-poll] [--so-busy-poll-us US]\n");
-        return 2;
+      default: std::fputs(kUsage, stderr); return 2;
     }
   }
   if (!device || (version != 2 && version != 3) || (busy_poll && holdoff_us != 0)) {
-    std::fprintf(stderr,
-                 "usage: ring_probe --device IF [--version 2|3] [--count N] [--timeout S] [--block-tov-ms MS]\n"
-                 "                  [--holdoff-us US | --busy-poll] [--so-busy-poll-us US]\n");
+    std::fputs(kUsage, stderr);
     return 2;
   }
   int fd = socket(AF_PACKET, SOCK_RAW, 0);
