@@ -7,7 +7,7 @@
 // to stdout; stop() ends them by pid and removes both directories.
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Topology } from './netns';
+import { kernelMulticastRoutingMissing, type Topology } from './netns';
 import { cleanup, sh, sleep, type Proc } from './proc';
 
 export const FRR_DIR = '/usr/lib/frr';
@@ -24,6 +24,8 @@ export function frrSkipReason(): string | undefined {
     if (!existsSync(path.join(FRR_DIR, d))) return `FRR not installed (no ${FRR_DIR}/${d}): apt-get install frr`;
   if (!existsSync('/usr/bin/vtysh')) return 'FRR not installed (no vtysh)';
   if (frrIds() === undefined) return `no user ${FRR_USER} (the frr package creates it)`;
+  const noMroute = kernelMulticastRoutingMissing();
+  if (noMroute) return `FRR's pimd needs the kernel's multicast routing, and ${noMroute}`;
   return undefined;
 }
 

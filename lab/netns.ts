@@ -3,8 +3,20 @@
 // torn down by one Topology, and the one-hop and chained (three-hop) topologies the integration
 // tests and bench scenarios run on. Namespaces can get an anchor process each (a `sleep` living in it), so
 // interface counters are read from /proc/PID/net/dev without spawning anything.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cleanup, sh, start, type CommandResult, type Proc } from './proc';
+
+/**
+ * Why this kernel cannot route multicast itself, or undefined when it can. Without
+ * CONFIG_IP_MROUTE, MRT_INIT fails with ENOPROTOOPT: FRR's pimd cannot open its multicast-routing
+ * socket (it then sends no PIM and sees no IGMP) and smcroute installs no route. The kernel makes
+ * /proc/net/ip_mr_vif exactly when it has multicast routing.
+ */
+export function kernelMulticastRoutingMissing(): string | undefined {
+  return existsSync('/proc/net/ip_mr_vif')
+    ? undefined
+    : 'this kernel has no multicast routing (CONFIG_IP_MROUTE is not set: no /proc/net/ip_mr_vif)';
+}
 
 /**
  * IPv6 off in a namespace, set before any link exists so new veths inherit it. Otherwise every

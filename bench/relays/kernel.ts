@@ -5,6 +5,7 @@
 // the input group; it cannot fan out to other groups. Counters come from `ip -s mroute`.
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { kernelMulticastRoutingMissing } from '../../lab/netns';
 import { sleep } from '../proc';
 import { which } from '../setup';
 import { inputGroup, type Relay, type RelayCounters, type RelayInstance, type RelayPlan } from './relay';
@@ -21,7 +22,8 @@ async function mrouteCounters(plan: RelayPlan): Promise<RelayCounters> {
 export const kernelRelay: Relay = {
   id: 'kernel',
   label: relayInfo('kernel').label,
-  unavailable: () => (which('smcrouted') ? undefined : 'smcroute is not installed (apt-get install smcroute failed?)'),
+  unavailable: () =>
+    which('smcrouted') ? kernelMulticastRoutingMissing() : 'smcroute is not installed (apt-get install smcroute failed?)',
   unsupported: (plan) =>
     plan.fanout > 1 ? 'kernel multicast routing keeps the group: it cannot send one stream to several groups' : undefined,
   async start(plan): Promise<RelayInstance> {

@@ -4,7 +4,7 @@
 // smcroute `kernel`), NIC-like frames from the generator and GRO on every receiving veth (XDP
 // redirects need it); three runs of 1,000,000 1400-byte packets unpaced; prints the delivered rate
 // and loss. As root, after `npm install`: node bench/tools/chain3.js xdp
-const { Topology } = require('../../dist/lab/netns');
+const { Topology, kernelMulticastRoutingMissing } = require('../../dist/lab/netns');
 const { startMcrd } = require('../../dist/lab/mcrd');
 const { receive, send } = require('../../dist/tests/helpers/netns');
 const fs = require('fs');
@@ -20,6 +20,10 @@ const LINKS = [
     process.exit(2);
   }
   const mode = process.argv[2];
+  if (mode === 'kernel' && kernelMulticastRoutingMissing()) {
+    console.error(`kernel: ${kernelMulticastRoutingMissing()}`);
+    process.exit(2);
+  }
   const t = new Topology('ch' + mode.slice(0, 2), { sysctls: { 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' } });
   for (const ns of ['gen', ...LINKS.map((l) => l.to)]) await t.addNamespace(ns);
   for (const [i, l] of LINKS.entries()) await t.link(l.from, l.down, `10.0.${i + 1}.1/24`, l.to, l.up, `10.0.${i + 1}.2/24`);

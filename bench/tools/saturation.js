@@ -1,19 +1,27 @@
 // SPDX-License-Identifier: MIT
 // Saturation check for issue #11 (docs/performance.md#cpu-per-packet-issue-11): the one-hop lab
 // with NIC-like frames (generator veth tx checksum offload off, GRO on the sink's veth), one
-// relay (mcr default `mcr`, mcr with `xdp`, or kernel routing via smcroute `kernel`), and three
+// relay (mcr default `mcr`, mcr with `xdp`, kernel routing via smcroute `kernel`, or the C
+// recvmmsg/sendmmsg relay `c-relay`, built by `node dist/bench/setup.js c-relay`), and three
 // runs of 1,000,000 1400-byte packets sent unpaced; prints offered (r0 rx), delivered (unique at
 // the sink) and the loss per run. As root, after `npm install`: node bench/tools/saturation.js xdp
-const { Topology, buildOneHop } = require('../../dist/lab/netns');
+// mcr and the C relay are pinned to CPU 1, as in the efficiency scenario.
+const { Topology, buildOneHop, kernelMulticastRoutingMissing } = require('../../dist/lab/netns');
 const { startMcrd } = require('../../dist/lab/mcrd');
 const { receive, send } = require('../../dist/tests/helpers/netns');
 const fs = require('fs');
+const path = require('path');
+const MODES = ['mcr', 'xdp', 'kernel', 'c-relay'];
 (async () => {
-  if (!['mcr', 'xdp', 'kernel'].includes(process.argv[2] ?? '')) {
-    console.error('usage: node '+process.argv[1]+' mcr|xdp|kernel');
+  if (!MODES.includes(process.argv[2] ?? '')) {
+    console.error('usage: node '+process.argv[1]+' '+MODES.join('|'));
     process.exit(2);
   }
-  const mode = process.argv[2]; // mcr | xdp | kernel
+  const mode = process.argv[2];
+  if (mode === 'kernel' && kernelMulticastRoutingMissing()) {
+    console.error(`kernel: ${kernelMulticastRoutingMissing()}`);
+    process.exit(2);
+  }
   const t = await buildOneHop(new Topology('sat' + mode.slice(0, 2)), {});
   await t.exec('gen', 'ethtool', ['-K', 'g0', 'tx', 'off']);
   await t.exec('sink', 'ethtool', ['-K', 's0', 'gro', 'on']);
@@ -24,6 +32,10 @@ const fs = require('fs');
     fs.writeFileSync(conf, 'phyint r0 enable\nphyint r1 enable\nmroute from r0 source 10.0.1.1 group 239.1.1.1 to r1\n');
     d = t.spawn('relay', 'smcroute', 'smcrouted', ['-n', '-N', '-f', conf, '-i', 'satk', '-l', 'notice', '-P', '/tmp/satk.pid', '-u', '/tmp/sat-smcroute.sock']);
     await new Promise((r) => setTimeout(r, 1500));
+  } else if (mode === 'c-relay') {
+    const bin = path.join(__dirname, '../../build/bench/c-relay');
+    d = t.spawn('relay', 'c-relay', 'taskset', ['-c', '1', bin, '--in-addr', '10.0.1.2', '--group', '239.1.1.1', '--port', '5001', '--out-addr', '10.0.2.1', '--out-group', '239.1.1.1', '--out-port', '5001']);
+    await new Promise((r) => setTimeout(r, 500));
   } else {
     const cfg = `/tmp/sat-${mode}.json`;
     fs.writeFileSync(cfg, JSON.stringify({ workers: 1, cpus: [1], xdp: mode === 'xdp', logLevel: 'warn', rules: [{ name: 'a', input: { interface: 'r0', group: '239.1.1.1', port: 5001 }, outputs: [{ interface: 'r1', group: '239.1.1.1', port: 5001 }] }] }));
