@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { type InputProtocol, LIMITS, LOG_LEVELS, type LogLevel, type OutputSpec, type RuleSpec, type Ttl } from '../config/types';
-import { ConfigError, loadConfigFile, parseOutputShorthand, validateRuleSpec } from '../config/validate';
+import { ConfigError, configWarnings, loadConfigFile, parseOutputShorthand, validateRuleSpec } from '../config/validate';
 import { ControlClient, type RequestArgs } from '../control/client';
 import { defaultControlSocket, type Method, type Methods, type RuleSelector, type Stats, type VersionResult } from '../control/protocol';
 import { packageVersion } from '../lib/version';
@@ -22,6 +22,7 @@ import {
   renderPimRp,
   renderPing,
   renderRules,
+  reloadRestartNote,
   renderStats,
   renderTrace,
   renderWorkers,
@@ -265,7 +266,7 @@ function buildProgram(): Command {
         globals(),
         result,
         () =>
-          `reloaded: ${plural(result.rules, 'rule')} (${result.added} added, ${result.changed ?? 0} changed, ${result.removed} removed)`,
+          `reloaded: ${plural(result.rules, 'rule')} (${result.added} added, ${result.changed ?? 0} changed, ${result.removed} removed)${reloadRestartNote(result)}`,
       );
     });
 
@@ -374,7 +375,9 @@ function toOptionNames(problem: string): string {
 function checkConfigFile(globals: GlobalOptions, file: string): void {
   try {
     const config = loadConfigFile(file);
-    print(globals, { file, ok: true, rules: config.rules.length }, () => `${file}: ok (${plural(config.rules.length, 'rule')})`);
+    const warnings = configWarnings(config);
+    if (!globals.json) for (const warning of warnings) process.stderr.write(`${file}: warning: ${warning}\n`);
+    print(globals, { file, ok: true, rules: config.rules.length, warnings }, () => `${file}: ok (${plural(config.rules.length, 'rule')})`);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     if (globals.json) writeLine(JSON.stringify({ file, ok: false, problems: err.problems }, null, 2));

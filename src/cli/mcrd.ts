@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultConfig, LIMITS, LOG_FORMATS, LOG_LEVELS, type Config, type LogFormat, type LogLevel } from '../config/types';
 import { checkHttpUrl, checkListenAddress, ConfigError, loadConfigFile } from '../config/validate';
 import { Daemon } from '../daemon/daemon';
+import { reloadRestartNote } from './render';
 import { defaultControlSocket } from '../control/protocol';
 import { resolveGroup, type GroupEntry } from '../lib/groups';
 import { McrError } from '../lib/errors';
@@ -145,7 +146,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
     daemon.reload().then(
-      (r) => log.info(`SIGHUP: configuration reloaded (${r.rules} rules, ${r.added} added, ${r.changed} changed, ${r.removed} removed)`),
+      (r) =>
+        log.info(
+          `SIGHUP: configuration reloaded (${r.rules} rules, ${r.added} added, ${r.changed} changed, ${r.removed} removed)${reloadRestartNote(r)}`,
+        ),
       // An invalid file names only its problems; the data plane's refusal already says that the
       // running rules are unchanged, so it is logged as it is instead of with its words stripped.
       (err: Error) =>

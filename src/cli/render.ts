@@ -14,6 +14,7 @@ import type {
   PimNeighborsResult,
   PimRpResult,
   PingResult,
+  ReloadResult,
   RuleView,
   Stats,
   TraceResult,
@@ -88,10 +89,23 @@ const WORKER_COLUMNS: Array<[string, CounterNumber]> = [
   ['TTL_EXPIRED', 'ttlExpired'],
 ];
 
+/** How the workers waited for frames: wake-ups cost CPU (docs/performance.md), so they are shown. */
+const WAIT_COLUMNS: Array<[string, CounterNumber]> = [
+  ['BATCHES', 'batches'],
+  ['WAKEUPS', 'wakeups'],
+  ['HOLDOFFS', 'holdoffs'],
+];
+
 /**
  * Counter totals, or with `previous` the per-second rates between the two samples.
  * Rates use mcrd's own uptime as the clock, so a slow reply does not skew them.
  */
+/** What a reload did beyond the rules: empty, or that the data plane restarted and for which settings. */
+export function reloadRestartNote(result: Pick<ReloadResult, 'dataPlaneRestartedFor'>): string {
+  const keys = result.dataPlaneRestartedFor ?? [];
+  return keys.length === 0 ? '' : `; data plane restarted (${keys.join(', ')} changed)`;
+}
+
 export function renderStats(current: StatsView, previous?: StatsView): string {
   const elapsed = previous === undefined ? 0 : current.uptimeSeconds - previous.uptimeSeconds;
   // mcrd restarted (uptime went back) or no time passed: there is no valid delta, show totals.
@@ -104,12 +118,14 @@ export function renderStats(current: StatsView, previous?: StatsView): string {
     : `mcrd up ${formatDuration(current.uptimeSeconds)}; totals since mcrd started`;
 
   const previousWorker = new Map((previous?.workers ?? []).map((w) => [w.worker, w]));
-  const workerRows = current.workers.map((worker) => {
-    const before = previousWorker.get(worker.worker);
-    return [String(worker.worker), ...WORKER_COLUMNS.map(([, key]) => value(worker[key], before?.[key]))];
-  });
-  workerRows.push(['total', ...WORKER_COLUMNS.map(([, key]) => value(current.totals[key], previous?.totals[key]))]);
-  const workerTable = formatTable(['WORKER', ...WORKER_COLUMNS.map(([title]) => title)], workerRows);
+  const workerTable = (columns: Array<[string, CounterNumber]>): string => {
+    const rows = current.workers.map((worker) => {
+      const before = previousWorker.get(worker.worker);
+      return [String(worker.worker), ...columns.map(([, key]) => value(worker[key], before?.[key]))];
+    });
+    rows.push(['total', ...columns.map(([, key]) => value(current.totals[key], previous?.totals[key]))]);
+    return formatTable(['WORKER', ...columns.map(([title]) => title)], rows);
+  };
 
   const previousRule = new Map((previous?.rules ?? []).map((r) => [r.id, r]));
   const ruleRows: string[][] = [];
@@ -146,7 +162,9 @@ export function renderStats(current: StatsView, previous?: StatsView): string {
   return [
     title,
     '',
-    workerTable,
+    workerTable(WORKER_COLUMNS),
+    '',
+    workerTable(WAIT_COLUMNS),
     ...(punts ? [punts] : []),
     ...(protocols.length > 0 ? ['', ...protocols] : []),
     '',

@@ -122,6 +122,18 @@ export function loadConfigFile(path: string): Config {
   return parseConfigText(text, path);
 }
 
+/**
+ * Settings that are valid but do nothing in this combination: mcrd logs them at start and reload,
+ * `mcrctl config check` prints them. The default holdoff with busyPoll is not one (a shown config
+ * carries it).
+ */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.busyPoll && config.wakeupHoldoffUs !== 0 && config.wakeupHoldoffUs !== CONFIG_DEFAULTS.wakeupHoldoffUs)
+    warnings.push(`wakeupHoldoffUs: ${config.wakeupHoldoffUs} has no effect with busyPoll (a busy-polling worker never sleeps)`);
+  return warnings;
+}
+
 /** Validates one rule on its own (the daemon's `add`, the CLI before sending it); fills output ttl. */
 export function validateRuleSpec(value: unknown, path = 'rule', defaultTtl: Ttl = CONFIG_DEFAULTS.ttl): RuleSpec {
   const problems: Problems = [];

@@ -148,6 +148,8 @@ export interface ReloadResult {
   added: number;
   changed: number;
   removed: number;
+  /** Data-plane settings the reload changed (`workers`, `wakeupHoldoffUs`, ...): the data plane restarted for them. */
+  dataPlaneRestartedFor: string[];
 }
 
 /** `trace`: change or show the workers' tracing; with rule and count, chase one rule's batches. */

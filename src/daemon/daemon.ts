@@ -5,7 +5,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { ConfigError, loadConfigFile } from '../config/validate';
+import { ConfigError, configWarnings, loadConfigFile } from '../config/validate';
 import { packageVersion } from '../lib/version';
 import type { Config, LogFormat, LogLevel } from '../config/types';
 import { ProtocolError, type ReloadResult, type Stats } from '../control/protocol';
@@ -238,6 +238,7 @@ export class Daemon implements ConfigHost {
 
   async start(): Promise<void> {
     this.checkMachine(this.config);
+    for (const warning of configWarnings(this.config)) this.log.warn(warning);
     this.keepOffWorkerCpus();
     this.changes.seed(this.config.rules);
     // Before the data plane, so its first batches are traced and counted from the start (the
@@ -296,6 +297,7 @@ export class Daemon implements ConfigHost {
     this.log.setLevel(next.logLevel);
     this.dataPlane.setLogLevel(this.log.level);
     this.current = next;
+    for (const warning of configWarnings(next)) this.log.warn(warning);
     // spanSampleEvery needs no restart: the workers read it per batch. A reload ends an override.
     this.spans.resetSample(next.spanSampleEvery);
     if (restartFor.length > 0) {

@@ -194,9 +194,10 @@ export class RuleChanges {
       for (const r of nextRecords) registry.insert(r);
       this.parts.committed?.({ added: created, changed, removed });
       await host.commitConfig(next, restartFor);
-      const result = { rules: nextRecords.length, added: created.length, changed: changed.length, removed: removed.length };
-      log.info('configuration reloaded', { ...result });
-      return result;
+      const counts = { rules: nextRecords.length, added: created.length, changed: changed.length, removed: removed.length };
+      // commitConfig has logged the restart itself.
+      log.info('configuration reloaded', counts);
+      return { ...counts, dataPlaneRestartedFor: restartFor };
     });
   }
 

@@ -7,7 +7,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfigFile, parseConfigText, parseOutputShorthand, validateRuleSpec } from '../../src/config/validate';
+import {
+  ConfigError,
+  configWarnings,
+  loadConfigFile,
+  parseConfigText,
+  parseOutputShorthand,
+  validateRuleSpec,
+} from '../../src/config/validate';
 import { ruleId } from '../../src/daemon/rule-registry';
 import { isIPv4, isMulticast } from '../../src/lib/ipv4';
 
@@ -61,6 +68,15 @@ describe('valid configs', () => {
   test('busyPoll with wakeupHoldoffUs, default or set, is accepted (a busy-polling worker ignores the holdoff)', () => {
     assert.equal(parseConfigText('{ busyPoll: true }').wakeupHoldoffUs, 50);
     assert.equal(parseConfigText('{ busyPoll: true, wakeupHoldoffUs: 100 }').wakeupHoldoffUs, 100);
+  });
+
+  test('a holdoff set beside busyPoll is a warning (it does nothing); the default or 0 is not', () => {
+    assert.deepEqual(configWarnings(parseConfigText('{ busyPoll: true, wakeupHoldoffUs: 100 }')), [
+      'wakeupHoldoffUs: 100 has no effect with busyPoll (a busy-polling worker never sleeps)',
+    ]);
+    assert.deepEqual(configWarnings(parseConfigText('{ busyPoll: true }')), []);
+    assert.deepEqual(configWarnings(parseConfigText('{ busyPoll: true, wakeupHoldoffUs: 0 }')), []);
+    assert.deepEqual(configWarnings(parseConfigText('{ wakeupHoldoffUs: 100 }')), []);
   });
 
   test('full config keeps values and fills output ttl from the top-level ttl', () => {

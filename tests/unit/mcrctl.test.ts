@@ -46,6 +46,9 @@ const COUNTERS = {
   txErrorsByErrno: { EAGAIN: 3 },
   ringDrops: 0,
   bufExhaust: 0,
+  batches: 41152,
+  wakeups: 40001,
+  holdoffs: 38000,
 };
 
 function statsAt(uptimeSeconds: number, scale: number): unknown {
@@ -121,7 +124,7 @@ class FakeDaemon {
         case 'config.show':
           return { result: { path: '/etc/mcr/mcr.json5', config: { workers: 1, rules: [] } } };
         case 'config.reload':
-          return { result: { rules: 3, added: 1, removed: 0 } };
+          return { result: { rules: 3, added: 1, changed: 0, removed: 0, dataPlaneRestartedFor: [] } };
         default:
           return { error: { code: 'EMETHOD', message: `unknown method "${request.method}"` } };
       }
@@ -495,6 +498,10 @@ describe('mcrctl', () => {
         '0       1,234,567  1,200,000  34,567    0         2,400,000  3       0           0            0',
         'total   1,234,567  1,200,000  34,567    0         2,400,000  3       0           0            0',
         '',
+        'WORKER  BATCHES  WAKEUPS  HOLDOFFS',
+        '0       41,152   40,001   38,000',
+        'total   41,152   40,001   38,000',
+        '',
         'RULE          NAME        OUTPUT               PACKETS    TX_ERR',
         '112369aab3d3  video-feed  (input, matched)     1,200,000',
         '                          239.2.2.2:5002:eth1  1,200,000  0',
@@ -573,6 +580,17 @@ describe('mcrctl', () => {
     assert.deepEqual(JSON.parse(show.stdout), { workers: 1, rules: [] });
     const reload = await runCli(['--socket', socketPath, 'config', 'reload']);
     assert.equal(reload.stdout, 'reloaded: 3 rules (1 added, 0 changed, 0 removed)\n');
+  });
+
+  test('config reload says when the data plane restarted, and for which settings', async () => {
+    daemon.reply = () => ({
+      result: { rules: 1, added: 0, changed: 0, removed: 0, dataPlaneRestartedFor: ['workers', 'wakeupHoldoffUs'] },
+    });
+    const reload = await runCli(['--socket', socketPath, 'config', 'reload']);
+    assert.equal(
+      reload.stdout,
+      'reloaded: 1 rule (0 added, 0 changed, 0 removed); data plane restarted (workers, wakeupHoldoffUs changed)\n',
+    );
   });
 
   test('config check works without a daemon', async () => {

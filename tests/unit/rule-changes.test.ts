@@ -207,7 +207,7 @@ describe('reload', () => {
     const C = rule('c', '239.1.1.3', 5003);
     writeConfig([editedA, C]);
     const result = await changes.reload();
-    assert.deepEqual(result, { rules: 2, added: 1, changed: 1, removed: 1 });
+    assert.deepEqual(result, { rules: 2, added: 1, changed: 1, removed: 1, dataPlaneRestartedFor: [] });
     assert.equal(dataPlane.sets.length, 1);
     assert.deepEqual(
       dataPlane.sets[0]?.rules.map((r) => r.port),
@@ -269,7 +269,7 @@ describe('reload', () => {
   test('a data-plane key changed: no set is sent, the host restarts the data plane with the new rules', async () => {
     writeConfig([A, B, rule('c', '239.1.1.3', 5003)], { workers: 2 });
     const result = await changes.reload();
-    assert.deepEqual(result, { rules: 3, added: 1, changed: 0, removed: 0 });
+    assert.deepEqual(result, { rules: 3, added: 1, changed: 0, removed: 0, dataPlaneRestartedFor: ['workers'] });
     assert.equal(dataPlane.sets.length, 0);
     assert.deepEqual(host.commits[0]?.restartFor, ['workers']);
     assert.equal(registry.size, 3);
