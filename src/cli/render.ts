@@ -96,16 +96,17 @@ const WAIT_COLUMNS: Array<[string, CounterNumber]> = [
   ['HOLDOFFS', 'holdoffs'],
 ];
 
-/**
- * Counter totals, or with `previous` the per-second rates between the two samples.
- * Rates use mcrd's own uptime as the clock, so a slow reply does not skew them.
- */
 /** What a reload did beyond the rules: empty, or that the data plane restarted and for which settings. */
 export function reloadRestartNote(result: Pick<ReloadResult, 'dataPlaneRestartedFor'>): string {
+  // `?? []`: an mcrd older than the field answers without it.
   const keys = result.dataPlaneRestartedFor ?? [];
   return keys.length === 0 ? '' : `; data plane restarted (${keys.join(', ')} changed)`;
 }
 
+/**
+ * Counter totals, or with `previous` the per-second rates between the two samples.
+ * Rates use mcrd's own uptime as the clock, so a slow reply does not skew them.
+ */
 export function renderStats(current: StatsView, previous?: StatsView): string {
   const elapsed = previous === undefined ? 0 : current.uptimeSeconds - previous.uptimeSeconds;
   // mcrd restarted (uptime went back) or no time passed: there is no valid delta, show totals.
