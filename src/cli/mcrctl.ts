@@ -115,7 +115,7 @@ function buildProgram(): Command {
   program
     .command('stats')
     .description('show packet counters; --watch shows rates until Ctrl-C')
-    .option('--watch [seconds]', 'refresh every SECONDS (default 1) and show packets per second')
+    .option('--watch [seconds]', 'refresh every SECONDS (default 1) and show rates per second')
     .action(async (opts: { watch?: string | true }) => {
       if (opts.watch === undefined) {
         const result = await call(globals(), 'stats');

@@ -148,7 +148,7 @@ async function main(): Promise<void> {
     daemon.reload().then(
       (r) =>
         log.info(
-          `SIGHUP: configuration reloaded (${r.rules} rules, ${r.added} added, ${r.changed} changed, ${r.removed} removed)${reloadRestartNote(r)}`,
+          `SIGHUP: configuration reloaded (${r.rules} rule${r.rules === 1 ? '' : 's'}, ${r.added} added, ${r.changed} changed, ${r.removed} removed)${reloadRestartNote(r)}`,
         ),
       // An invalid file names only its problems; the data plane's refusal already says that the
       // running rules are unchanged, so it is logged as it is instead of with its words stripped.

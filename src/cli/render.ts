@@ -115,7 +115,7 @@ export function renderStats(current: StatsView, previous?: StatsView): string {
     formatCount(rates ? Math.max(0, (number(now) - number(before)) / elapsed) : number(now));
 
   const title = rates
-    ? `mcrd up ${formatDuration(current.uptimeSeconds)}; packets per second over the last ${elapsed.toFixed(1)} s`
+    ? `mcrd up ${formatDuration(current.uptimeSeconds)}; per second over the last ${elapsed.toFixed(1)} s (packets, batches, wake-ups)`
     : `mcrd up ${formatDuration(current.uptimeSeconds)}; totals since mcrd started`;
 
   const previousWorker = new Map((previous?.workers ?? []).map((w) => [w.worker, w]));

@@ -549,7 +549,7 @@ describe('mcrctl', () => {
     // Not a terminal: samples are separated by a blank line, no screen clearing.
     assert.ok(!stdout.includes('\x1b['));
     // Sample 2 minus sample 1 over 1 s of mcrd uptime: exactly one sample's worth of counters.
-    assert.match(stdout, /mcrd up 1m42s; packets per second over the last 1\.0 s/);
+    assert.match(stdout, /mcrd up 1m42s; per second over the last 1\.0 s \(packets, batches, wake-ups\)/);
     assert.match(stdout, /\ntotal {3}1,234,567 {2}1,200,000 {2}34,567 /);
     assert.match(stdout, /RULE {10}NAME {8}OUTPUT {15}PPS {8}TX_ERR\/S/);
   });
