@@ -123,6 +123,7 @@ interface Args {
   controlRate?: number;
   repetitions?: number;
   rates?: number[];
+  batch?: number;
 }
 
 /** A commander argument parser: `value` as a number that passes `ok`, else `what` as the error. */
@@ -175,6 +176,11 @@ function parseArgs(argv: string[]): Args {
     .option('--rates <list>', 'efficiency: offered rates in pps (default 50000,100000,250000; quick 100000)', (v: string) =>
       v.split(',').map(num('integers of at least 1000', (n) => Number.isInteger(n) && n >= 1000)),
     )
+    .option(
+      '--batch <n>',
+      "efficiency: datagrams per paced sendmmsg (default: mcrgen's rate/1000, 1 ms bursts; e.g. 4 for finely paced input)",
+      num('an integer from 1 to 64', (n) => Number.isInteger(n) && n >= 1 && n <= 64),
+    )
     .option('--out <dir>', 'results directory (default bench/results/<timestamp>)')
     .option('--no-install', 'do not apt-get install missing peers (they are skipped)')
     .option('--no-pin', 'do not pin the generator to CPU 0 and the relays to CPU 1')
@@ -198,6 +204,7 @@ function parseArgs(argv: string[]): Args {
     controlRate?: number;
     repetitions?: number;
     rates?: number[];
+    batch?: number;
     out?: string;
     install: boolean;
     pin: boolean;
@@ -221,6 +228,7 @@ function parseArgs(argv: string[]): Args {
   if (o.repetitions !== undefined && !named('telemetry') && !named('efficiency'))
     fail('--repetitions belongs to --scenario telemetry or efficiency');
   if (o.rates !== undefined && !named('efficiency')) fail('--rates belongs to --scenario efficiency');
+  if (o.batch !== undefined && !named('efficiency')) fail('--batch belongs to --scenario efficiency');
   for (const r of o.relays ?? []) if (!SELECTABLE_RELAYS.includes(r)) fail(`unknown relay "${r}" (known: ${SELECTABLE_RELAYS.join(', ')})`);
   return {
     scenarios,
@@ -237,6 +245,7 @@ function parseArgs(argv: string[]): Args {
     controlRate: o.controlRate,
     repetitions: o.repetitions,
     rates: o.rates,
+    batch: o.batch,
   };
 }
 
@@ -326,6 +335,7 @@ async function main(): Promise<number> {
     efficiencyTrialS: args.trialSeconds,
     efficiencyRepetitions: args.repetitions,
     efficiencyRates: args.rates,
+    efficiencyBatch: args.batch,
   };
   const selected =
     args.scenarios.length === 0

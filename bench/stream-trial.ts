@@ -66,6 +66,8 @@ export interface StreamTrialPlan<K extends string> {
   postRollS: number;
   /** destination port of the stream (the relay's input port) */
   port: number;
+  /** datagrams per paced sendmmsg (default: mcrgen's rate/1000, 1 ms bursts) */
+  batch?: number;
   /** something forwards to s0 (false: the generator alone; only r0's count is checked) */
   forwarding: boolean;
   /** seconds of /proc/stat just before the stream, nothing sent (0: none): what else keeps the machine busy */
@@ -139,7 +141,7 @@ export async function streamTrial<K extends string>(
   const counters0 = p.counters ? await p.counters() : undefined;
   const c0 = { r0: topo.counter('relay', 'r0').rxPackets, s0: topo.counter('sink', 's0').rxPackets };
   const count = Math.round(p.ratePps * (p.preRollS + p.trialS + p.postRollS));
-  const gen = startGenerator(path, { streams: 1, rate: p.ratePps, count, size: p.size, port: p.port });
+  const gen = startGenerator(path, { streams: 1, rate: p.ratePps, count, size: p.size, port: p.port, batch: p.batch });
   pids.generator = gen.proc.pid;
   const t0 = performance.now();
   await sleepUntil(t0 + p.preRollS * 1000);

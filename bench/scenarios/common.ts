@@ -43,6 +43,8 @@ export interface BenchContext {
   efficiencyRepetitions?: number;
   /** efficiency only: --rates */
   efficiencyRates?: number[];
+  /** efficiency only: --batch (datagrams per paced sendmmsg; default mcrgen's 1 ms bursts) */
+  efficiencyBatch?: number;
 }
 
 export function relayById(ctx: BenchContext, id: string): Relay {

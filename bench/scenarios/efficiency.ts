@@ -129,6 +129,8 @@ export interface EfficiencyRatio {
 export interface EfficiencySummary {
   relays: string[];
   rates: number[];
+  /** datagrams per paced sendmmsg, when --batch set it (otherwise mcrgen's 1 ms bursts) */
+  batch?: number;
   sizes: number[];
   repetitions: number;
   trialS: number;
@@ -216,6 +218,7 @@ async function runOne(
         preRollS: PRE_ROLL_S,
         postRollS: POST_ROLL_S,
         port: plan?.port ?? 5001,
+        batch: ctx.efficiencyBatch,
         forwarding: plan !== undefined,
         quietS: QUIET_S,
         pids,
@@ -296,6 +299,7 @@ export async function efficiency(ctx: BenchContext): Promise<ScenarioResult<'eff
   const summary = summarizeEfficiency(trials, {
     relays,
     rates,
+    batch: ctx.efficiencyBatch,
     sizes,
     repetitions,
     trialS,
@@ -308,7 +312,7 @@ export async function efficiency(ctx: BenchContext): Promise<ScenarioResult<'eff
     errors,
   });
   const notes = [
-    `One stream 1:1 through each relay (mcr with one worker, pinned to CPU ${pinning.relay?.[0] ?? '-'}; process relays on the same CPU; the generator on CPU ${pinning.gen ?? '-'}), paced in 1 ms bursts at ${rates.map((r) => formatCompact(r)).join(', ')} pps with ${sizes.join(' and ')}-byte payloads; ${repetitions} interleaved repetitions. Each trial starts the relay afresh (warm-up stream, then ${SETTLE_MS / 1000} s idle), streams for ${PRE_ROLL_S} + ${trialS} + ${POST_ROLL_S} s and measures the ${trialS} s window in the middle.`,
+    `One stream 1:1 through each relay (mcr with one worker, pinned to CPU ${pinning.relay?.[0] ?? '-'}; process relays on the same CPU; the generator on CPU ${pinning.gen ?? '-'}), paced ${ctx.efficiencyBatch ? `in groups of ${ctx.efficiencyBatch} datagrams (mcrgen --batch)` : 'in 1 ms bursts'} at ${rates.map((r) => formatCompact(r)).join(', ')} pps with ${sizes.join(' and ')}-byte payloads; ${repetitions} interleaved repetitions. Each trial starts the relay afresh (warm-up stream, then ${SETTLE_MS / 1000} s idle), streams for ${PRE_ROLL_S} + ${trialS} + ${POST_ROLL_S} s and measures the ${trialS} s window in the middle.`,
     `Relay-added CPU per packet = (machine busy CPU over the window: CPUs x wall time - idle - iowait from /proc/stat) - (median busy CPU per second of the generator-alone trials at the same rate and size, x window), / packets delivered to s0 in the window. Process CPU from /proc/PID/stat (utime + stime, all threads; ${clkTck} ticks/s): kernel routing's forwarding runs in softirq and is charged to no relay process. Medians over the valid trials; spread min-max. A trial with any loss over its whole stream is set aside.`,
     `Load average (1 min) over the trials: ${summary.load.median?.toFixed(2) ?? '?'} median, ${summary.load.min?.toFixed(2) ?? '?'}-${summary.load.max?.toFixed(2) ?? '?'}. Machine busy in the ${QUIET_S} s before each stream (relay idle, nothing sent; others' work): ${summary.quietBusyMsPerS.median?.toFixed(0) ?? '?'} ms per s median, ${summary.quietBusyMsPerS.min?.toFixed(0) ?? '?'}-${summary.quietBusyMsPerS.max?.toFixed(0) ?? '?'}.`,
   ];
@@ -367,6 +371,7 @@ export function summarizeEfficiency(
   o: {
     relays: string[];
     rates: number[];
+    batch?: number;
     sizes: number[];
     repetitions: number;
     trialS: number;
@@ -440,6 +445,7 @@ export function summarizeEfficiency(
   return {
     relays: o.relays,
     rates: o.rates,
+    ...(o.batch !== undefined ? { batch: o.batch } : {}),
     sizes: o.sizes,
     repetitions: o.repetitions,
     trialS: o.trialS,
