@@ -29,8 +29,9 @@ const nodeCounts = (out) => {
   totals.failed += get('fail') + get('cancelled');
   // node's "# skipped" leaves out skipped suites (a whole file's describe({ skip })): count every
   // test and suite the TAP output marks, at any depth.
-  for (const m of out.matchAll(/^\s*ok \d+ - (.*) # SKIP ?(.*)$/gm)) skips.push(`${m[1]}: ${m[2] || 'no reason given'}`);
-  totals.skipped += skips.length;
+  const marked = [...out.matchAll(/^\s*ok \d+ - (.*) # SKIP ?(.*)$/gm)].map((m) => `${m[1]}: ${m[2] || 'no reason given'}`);
+  skips.push(...marked);
+  totals.skipped += marked.length;
 };
 
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');

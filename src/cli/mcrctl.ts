@@ -10,6 +10,7 @@ import { ConfigError, configWarnings, loadConfigFile, parseOutputShorthand, vali
 import { ControlClient, type RequestArgs } from '../control/client';
 import { defaultControlSocket, type Method, type Methods, type RuleSelector, type Stats, type VersionResult } from '../control/protocol';
 import { packageVersion } from '../lib/version';
+import { plural } from './table';
 import {
   renderEvent,
   renderIgmpGroups,
@@ -518,10 +519,6 @@ function collect(value: string, previous: string[] | undefined): string[] {
 /** Numeric option text becomes a number; anything else is passed on for validation to name. */
 function integerOrText(text: string): number | string {
   return /^[0-9]+$/.test(text) ? Number(text) : text;
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function unique(items: string[]): string[] {

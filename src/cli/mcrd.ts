@@ -6,6 +6,7 @@ import { defaultConfig, LIMITS, LOG_FORMATS, LOG_LEVELS, type Config, type LogFo
 import { checkHttpUrl, checkListenAddress, ConfigError, loadConfigFile } from '../config/validate';
 import { Daemon } from '../daemon/daemon';
 import { reloadRestartNote } from './render';
+import { plural } from './table';
 import { defaultControlSocket } from '../control/protocol';
 import { resolveGroup, type GroupEntry } from '../lib/groups';
 import { McrError } from '../lib/errors';
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
     daemon.reload().then(
       (r) =>
         log.info(
-          `SIGHUP: configuration reloaded (${r.rules} rule${r.rules === 1 ? '' : 's'}, ${r.added} added, ${r.changed} changed, ${r.removed} removed)${reloadRestartNote(r)}`,
+          `SIGHUP: configuration reloaded (${plural(r.rules, 'rule')}, ${r.added} added, ${r.changed} changed, ${r.removed} removed)${reloadRestartNote(r)}`,
         ),
       // An invalid file names only its problems; the data plane's refusal already says that the
       // running rules are unchanged, so it is logged as it is instead of with its words stripped.

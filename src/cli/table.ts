@@ -27,3 +27,8 @@ export function formatCompact(value: number): string {
   if (a >= 1 || a === 0) return trim(value);
   return String(Number(value.toPrecision(2)));
 }
+
+/** `1 rule`, `3 rules`: a count with its noun. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
